@@ -1,0 +1,72 @@
+/* Allocation wrappers with counting and one-shot failure injection. */
+#include "core/alloc.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_long live_count;
+static atomic_long fail_countdown = -1;
+
+static int should_fail(void)
+{
+    long c = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+    if (c < 0) return 0;
+    long prev = atomic_fetch_sub(&fail_countdown, 1);
+    if (prev == 0) return 1; /* this is the injected failure; now -1 */
+    return 0;
+}
+
+void *tl_malloc(size_t n)
+{
+    if (should_fail()) return NULL;
+    void *p = malloc(n ? n : 1);
+    if (p) atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
+    return p;
+}
+
+void *tl_calloc(size_t count, size_t size)
+{
+    if (should_fail()) return NULL;
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (p) atomic_fetch_add_explicit(&live_count, 1, memory_order_relaxed);
+    return p;
+}
+
+void *tl_realloc(void *p, size_t n)
+{
+    if (n == 0) {
+        tl_free(p);
+        return NULL;
+    }
+    if (!p) return tl_malloc(n);
+    if (should_fail()) return NULL;
+    return realloc(p, n);
+}
+
+void tl_free(void *p)
+{
+    if (!p) return;
+    atomic_fetch_sub_explicit(&live_count, 1, memory_order_relaxed);
+    free(p);
+}
+
+char *tl_strdup(const char *s)
+{
+    if (!s) return NULL;
+    return tl_strndup(s, strlen(s));
+}
+
+char *tl_strndup(const char *s, size_t n)
+{
+    if (!s) return NULL;
+    char *d = tl_malloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+void tl_alloc_fail_after(long n) { atomic_store(&fail_countdown, n); }
+
+long tl_alloc_live(void) { return atomic_load(&live_count); }

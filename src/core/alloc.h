@@ -1,0 +1,27 @@
+/* All heap allocation in Tailor goes through these wrappers so that tests can
+ * count live allocations and make the Nth allocation fail (fault injection).
+ *
+ * Invariant: tl_free(NULL) is a no-op; tl_realloc(p, 0) frees p and returns
+ * NULL. Counters are atomic and cheap (relaxed increments). */
+#ifndef TL_CORE_ALLOC_H
+#define TL_CORE_ALLOC_H
+
+#include <stddef.h>
+
+/* Returns NULL on failure (or injected failure). Caller owns the result. */
+void *tl_malloc(size_t n);
+void *tl_calloc(size_t count, size_t size);
+void *tl_realloc(void *p, size_t n);
+void tl_free(void *p);
+/* Copy of s (NULL if s is NULL or on failure); caller frees with tl_free. */
+char *tl_strdup(const char *s);
+/* Copy of the first n bytes of s, NUL-terminated. */
+char *tl_strndup(const char *s, size_t n);
+
+/* Test hooks: after tl_alloc_fail_after(n), the (n+1)th allocation from now
+ * fails and every later one succeeds again; -1 disables. */
+void tl_alloc_fail_after(long n);
+/* Number of allocations made minus frees (process-wide). */
+long tl_alloc_live(void);
+
+#endif

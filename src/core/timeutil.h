@@ -1,0 +1,28 @@
+/* Time helpers. Tailor keeps every timestamp as int64 milliseconds since the
+ * Unix epoch, UTC. */
+#ifndef TL_CORE_TIMEUTIL_H
+#define TL_CORE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tailor/rc.h"
+
+#define TL_MS_PER_SEC 1000LL
+#define TL_MS_PER_MIN (60LL * TL_MS_PER_SEC)
+#define TL_MS_PER_HOUR (60LL * TL_MS_PER_MIN)
+#define TL_MS_PER_DAY (24LL * TL_MS_PER_HOUR)
+
+/* Wall clock, ms since epoch. */
+int64_t tl_now_ms(void);
+/* Monotonic clock in nanoseconds (for latency measurement). */
+uint64_t tl_mono_ns(void);
+
+/* Parse "YYYY-MM-DD", "YYYY-MM-DD[T ]HH:MM[:SS[.fff]]" with optional "Z" or
+ * "+HH:MM"/"-HH:MM" (no zone = UTC). Returns TL_EPARSE on anything else,
+ * including out-of-range fields (month 13, day 32, hour 24). */
+enum tl_rc tl_time_parse(const char *s, int64_t *out_ms);
+/* Format ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= 25 bytes). */
+void tl_time_format(int64_t ms, char *out, size_t n);
+
+#endif

@@ -1,0 +1,40 @@
+/* Configuration of a Tailor server: defaults, then the JSON config file
+ * (--config FILE), then command-line flags. Every field is documented in
+ * docs/configuration.md. */
+#ifndef TL_ENGINE_CONFIG_H
+#define TL_ENGINE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct tl_config {
+    char db_path[512];          /* "tailor.db" */
+    char bind[64];              /* "127.0.0.1" */
+    int port;                   /* 8080 */
+    int http_threads;           /* 0 = number of CPUs */
+    size_t max_body_bytes;      /* 32 MiB: POST /v1/events of 10,000 events */
+    int request_timeout_s;      /* 30: idle connection timeout */
+    int max_connections;        /* 1024 */
+    size_t writer_queue_max;    /* 200,000 events waiting for commit before 503 */
+    int sync_full;              /* 1: fsync every group commit; 0: OS buffers */
+    size_t profiles_max;        /* 100,000 profiles in memory (LRU beyond) */
+    double affinity_half_life_days; /* 14: category/brand affinity decay */
+    int session_timeout_min;    /* 30 */
+    int64_t checkpoint_interval_ms; /* 5,000: profile flush period */
+    double popular_half_life_days;  /* 30: popularity decay */
+    double trending_short_days;     /* 3: trending "recent" half-life */
+    double trending_long_days;      /* 28: trending baseline half-life */
+    double trending_country_min;    /* 30: decayed events a country needs */
+    char cors_origin[256];      /* "*" */
+    char web_root[512];         /* "web": static files (tailor.js, demo) */
+};
+
+/* Fill defaults. */
+void tl_config_defaults(struct tl_config *c);
+/* Overlay a JSON config file; unknown keys and wrong types are errors that
+ * name the key. */
+enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *err);
+
+#endif

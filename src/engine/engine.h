@@ -1,0 +1,94 @@
+/* The composition root: owns the store, the in-memory catalog, profiles and
+ * models of every shop, the event writer (group commit) and the trainer.
+ * The HTTP layer and the CLI talk only to this API.
+ *
+ * Response convention: functions that answer an API request write the JSON
+ * response body into `out` (a tl_buf the caller owns and initialised). On
+ * error they return the rc and fill `err`; if they also wrote a complete
+ * error body into `out` (batch errors listing indexes), out->len > 0 and the
+ * caller sends it as is; otherwise the caller builds
+ * {"error":{"code":tl_rc_code(rc),"message":err.msg,"field":err.field}}.
+ * HTTP status by rc: TL_EINVAL/TL_EPARSE 400, TL_ETOOBIG 413, TL_ENOTFOUND 404,
+ * TL_EAUTH 401, TL_EFORBIDDEN 403, TL_EBUSY/TL_ESHUTDOWN 503, else 500.
+ *
+ * Thread safety: every function may be called from any number of HTTP
+ * threads at once, except open/close. */
+#ifndef TL_ENGINE_ENGINE_H
+#define TL_ENGINE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "engine/config.h"
+#include "store/types.h"
+
+struct tl_engine;
+
+/* Open the store at cfg->db_path (creating and migrating it), load catalogs,
+ * identities, the dedupe set, profiles checkpoint and models, and start the
+ * writer thread. */
+enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, struct tl_err *err);
+/* Flush pending events and profiles, stop threads, close the store. */
+void tl_engine_close(struct tl_engine *e);
+
+/* Resolve an API key (the raw string from the client). TL_EAUTH if unknown. */
+enum tl_rc tl_engine_auth(struct tl_engine *e, const char *key, uint32_t *shop_id, enum tl_scope *scope);
+
+/* POST /v1/events: body is one JSON object, a JSON array of objects, or
+ * NDJSON. Returns once the accepted events are durable. With partial=0 a
+ * batch with any invalid event stores nothing (TL_EINVAL, out lists every
+ * bad index with field and reason); with partial=1 valid events are stored
+ * and out lists accepted, duplicates and rejected. Success body:
+ * {"accepted":N,"duplicates":D,"rejected":[...]} */
+enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len,
+                                   int partial, struct tl_buf *out, struct tl_err *err);
+
+/* PUT /v1/items: JSON array of item objects (or {"items":[...]}).
+ * Success: {"upserted":N}. Same partial semantics as events. */
+enum tl_rc tl_engine_put_items(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len, int partial,
+                               struct tl_buf *out, struct tl_err *err);
+/* GET /v1/items/{id} (secret scope: hidden items too). */
+enum tl_rc tl_engine_get_item(struct tl_engine *e, uint32_t shop_id, const char *id, struct tl_buf *out,
+                              struct tl_err *err);
+/* DELETE /v1/items/{id}: {"deleted":"id"} */
+enum tl_rc tl_engine_delete_item(struct tl_engine *e, uint32_t shop_id, const char *id, struct tl_buf *out,
+                                 struct tl_err *err);
+
+/* POST /v1/identify {"anonymous_id","user_id"}: {"user_id":..,"merged":bool} */
+enum tl_rc tl_engine_identify(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len,
+                              struct tl_buf *out, struct tl_err *err);
+
+/* GET /v1/users/{id}/profile */
+enum tl_rc tl_engine_profile(struct tl_engine *e, uint32_t shop_id, const char *user_id, struct tl_buf *out,
+                             struct tl_err *err);
+
+/* GET /v1/recommendations: parameters as parsed from the query string. */
+struct tl_rec_query {
+    const char *type; /* popular | trending | recently_viewed */
+    const char *user_id;
+    const char *anonymous_id;
+    const char *country;
+    const char *item_id;
+    long limit; /* 1..100, default 10 */
+};
+enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q,
+                               struct tl_buf *out, struct tl_err *err);
+
+/* GET /v1/admin/stats */
+enum tl_rc tl_engine_stats(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err);
+
+/* Engine counters for /metrics. */
+struct tl_engine_metrics {
+    uint64_t events_ingested;
+    uint64_t events_duplicate;
+    uint64_t events_rejected;
+    uint64_t profiles_in_memory;
+    uint64_t writer_queue_depth;
+};
+void tl_engine_metrics(struct tl_engine *e, struct tl_engine_metrics *m);
+
+const struct tl_config *tl_engine_config(const struct tl_engine *e);
+
+#endif
