@@ -32,6 +32,9 @@ struct tl_engine;
 enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, struct tl_err *err);
 /* Flush pending events and profiles, stop threads, close the store. */
 void tl_engine_close(struct tl_engine *e);
+/* Make close skip the final profile checkpoint (after a failed import whose
+ * in-memory effects the store never received). */
+void tl_engine_discard(struct tl_engine *e);
 
 /* Resolve an API key (the raw string from the client). TL_EAUTH if unknown. */
 enum tl_rc tl_engine_auth(struct tl_engine *e, const char *key, uint32_t *shop_id, enum tl_scope *scope);

@@ -95,7 +95,7 @@ struct tl_store_ops {
      * scan every shop's events with seq > after_seq in seq order, and scan
      * the idempotency hashes of all stored events (to rebuild the dedupe set
      * at start-up). Stored columns: seq, shop_id, ts_ms, type, user_id,
-     * anonymous_id, item_id, eid_hash and body; a scanned event has exactly
+     * anonymous_id, item_id, country, eid_hash and body; a scanned event has exactly
      * those fields set (others NULL/NAN) and callers re-parse body for the
      * rest (src/ingest/event.c). */
     enum tl_rc (*event_append)(struct tl_store *st, struct tl_event *ev, uint64_t eid_hash);
@@ -106,6 +106,9 @@ struct tl_store_ops {
      * lines; scan in time order. */
     enum tl_rc (*order_upsert)(struct tl_store *st, uint32_t shop_id, const struct tl_order *o);
     enum tl_rc (*order_scan)(struct tl_store *st, uint32_t shop_id, tl_order_cb cb, void *ctx);
+
+    /* Delete a profile snapshot (after identity merge); absent is not an error. */
+    enum tl_rc (*profile_delete)(struct tl_store *st, uint32_t shop_id, const char *user_key);
 
     /* Identity stitching: anonymous id -> customer id (last link wins). */
     enum tl_rc (*identity_link)(struct tl_store *st, uint32_t shop_id, const char *anonymous_id, const char *user_id,

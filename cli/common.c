@@ -1,0 +1,119 @@
+/* Helpers shared by the `tailor` subcommands: option parsing, error
+ * printing, port parsing and thousands-separated numbers.
+ *
+ * Option grammar (GNU style, long options only): "--name VALUE",
+ * "--name=VALUE", flags "--name", "-h"/"--help" anywhere, "--" ends options;
+ * every other word is a positional. An unknown option, a missing value, a
+ * value given to a flag or too many positionals is a usage error (exit 2).
+ * Nothing is allocated: values point into argv. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("tailor: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, "\nTry 'tailor %s --help'.\n", cmd);
+    else
+        fputs("\nTry 'tailor --help'.\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_report(enum tl_rc rc, const struct tailor_error *err, const char *path)
+{
+    const char *msg = err->msg[0] ? err->msg : tl_rc_message(rc != TL_OK ? rc : err->rc);
+    fputs("tailor: ", stderr);
+    if (err->line > 0) {
+        if (path) fprintf(stderr, "%s:", path);
+        fprintf(stderr, "%ld:", err->line);
+        if (err->column > 0) fprintf(stderr, "%ld:", err->column);
+        fputc(' ', stderr);
+    }
+    if (err->field[0]) fprintf(stderr, "field '%s': ", err->field);
+    fprintf(stderr, "%s\n", msg);
+    return CLI_EXIT_ERR;
+}
+
+int cli_parse_port(const char *s, int *port)
+{
+    char *end = NULL;
+    long v;
+    if (!s || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < 1 || v > 65535) return -1;
+    *port = (int)v;
+    return 0;
+}
+
+const char *cli_fmt_count(uint64_t v, char *buf, size_t n)
+{
+    char tmp[32];
+    int len = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < len && o + 1 < n; i++) {
+        if (i > 0 && (len - i) % 3 == 0 && o + 2 < n) buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    if (n) buf[o < n ? o : n - 1] = '\0';
+    return buf;
+}
+
+static const struct cli_opt *find_opt(const struct cli_opt *opts, const char *name, size_t len)
+{
+    for (const struct cli_opt *o = opts; o && o->name; o++)
+        if (strlen(o->name) == len && memcmp(o->name, name, len) == 0) return o;
+    return NULL;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, const struct cli_opt *opts, const char **pos, int max_pos,
+              int *npos, int *help)
+{
+    int only_pos = 0;
+    *npos = 0;
+    *help = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_pos && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
+            *help = 1;
+            return CLI_EXIT_OK;
+        }
+        if (!only_pos && strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (!only_pos && a[0] == '-' && a[1] != '\0') {
+            if (a[1] != '-') return cli_usage_error(cmd, "unknown option '%s'", a);
+            const char *name = a + 2;
+            const char *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            const struct cli_opt *o = find_opt(opts, name, len);
+            if (!o) return cli_usage_error(cmd, "unknown option '--%.*s'", (int)len, name);
+            if (!o->has_value) {
+                if (eq) return cli_usage_error(cmd, "option '--%s' takes no value", o->name);
+                *o->flag = 1;
+                continue;
+            }
+            if (eq) {
+                *o->value = eq + 1;
+            } else {
+                if (i + 1 >= argc) return cli_usage_error(cmd, "option '--%s' needs a value", o->name);
+                *o->value = argv[++i];
+            }
+            if (**o->value == '\0') return cli_usage_error(cmd, "option '--%s' needs a non-empty value", o->name);
+            continue;
+        }
+        if (*npos >= max_pos) return cli_usage_error(cmd, "unexpected argument '%s'", a);
+        pos[(*npos)++] = a;
+    }
+    return CLI_EXIT_OK;
+}

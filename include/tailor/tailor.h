@@ -1,0 +1,80 @@
+/* Tailor public C API: what the `tailor` command line (cli/) and embedders
+ * use. Opaque handles; every function that can fail returns enum tl_rc and
+ * fills a struct tailor_error.
+ *
+ * Ownership: strings passed in are borrowed for the call; strings returned
+ * through char ** are owned by the caller and freed with tailor_free(). */
+#ifndef TAILOR_TAILOR_H
+#define TAILOR_TAILOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tailor/rc.h"
+
+#define TAILOR_VERSION "0.1.0"
+
+struct tailor;
+
+struct tailor_error {
+    enum tl_rc rc;
+    char field[96];
+    char msg[320];
+    long line;   /* 1-based input line for imports, 0 if n/a */
+    long column; /* 1-based input column for imports, 0 if n/a */
+};
+
+struct tailor_options {
+    const char *db_path;     /* NULL = "tailor.db" */
+    const char *config_path; /* NULL = none (defaults) */
+    int port;                /* 0 = config or 8080 */
+};
+
+/* Open the engine over a database (created and migrated if needed). */
+enum tl_rc tailor_open(const struct tailor_options *opt, struct tailor **out, struct tailor_error *err);
+void tailor_close(struct tailor *t);
+void tailor_free(void *p);
+
+/* Serve HTTP until SIGTERM/SIGINT, then drain in-flight requests and flush.
+ * Logs the listening address. */
+enum tl_rc tailor_serve(struct tailor *t, struct tailor_error *err);
+
+/* Shops: create a shop (TL_EEXIST if taken); resolve a name to its id
+ * (NULL or "" = the default shop, id 1). */
+enum tl_rc tailor_shop_create(struct tailor *t, const char *name, uint32_t *id, struct tailor_error *err);
+enum tl_rc tailor_shop_find(struct tailor *t, const char *name, uint32_t *id, struct tailor_error *err);
+
+/* Create an API key for shop_id with scope "public" or "secret". The key is
+ * returned once in *key (caller frees); only its hash is stored. */
+enum tl_rc tailor_key_create(struct tailor *t, uint32_t shop_id, const char *scope, char **key,
+                             struct tailor_error *err);
+
+/* Imports. kind: "catalog", "orders", "customers", "events".
+ * format: catalog csv|ndjson|shopify|woocommerce; orders online-retail|csv|ndjson;
+ * customers csv|ndjson; events ndjson. NULL = the kind's default (csv, csv,
+ * csv, ndjson). Files ending in .gz are decompressed. Without skip_bad the
+ * first bad record aborts the import and nothing is committed; err names the
+ * line, column, field and reason. With skip_bad, bad records are skipped and
+ * counted, and the first few are reported through the summary. */
+struct tailor_import_progress {
+    uint64_t bytes_done;
+    uint64_t bytes_total; /* 0 if unknown (stdin) */
+    uint64_t records;
+};
+typedef void (*tailor_progress_fn)(void *ctx, const struct tailor_import_progress *p);
+
+struct tailor_import_summary {
+    uint64_t records;    /* records imported (items, orders, customers, events) */
+    uint64_t lines;      /* input lines read */
+    uint64_t skipped;    /* bad records skipped (skip_bad) */
+    uint64_t duplicates; /* events whose event_id was already stored */
+    uint64_t returns;    /* orders: cancellations imported as returns */
+    double seconds;
+    char skipped_detail[1024]; /* first skipped records: "line L col C field: reason; ..." */
+};
+
+enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, const char *format,
+                         const char *path, int skip_bad, tailor_progress_fn progress, void *progress_ctx,
+                         struct tailor_import_summary *summary, struct tailor_error *err);
+
+#endif

@@ -1,0 +1,206 @@
+/* Profile persistence: checkpoints, LRU eviction and reload.
+ *
+ * Protocol (see internal.h for why it is exact):
+ *   1. take apply_lock exclusively: no event is between commit and apply;
+ *   2. S = last committed event seq; serialize every dirty profile; move the
+ *      blobs of profiles evicted since the last checkpoint into `inflight`;
+ *   3. release apply_lock; write all blobs and meta profile_checkpoint_seq=S
+ *      in one writer transaction; then drop `inflight`.
+ * A profile missing from the cache is loaded from `evicted`, then
+ * `inflight`, then the store, so a reload never sees an older state than the
+ * one evicted. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "engine/internal.h"
+
+#define BLOB_SEED 0x626c6f62ULL /* "blob" */
+#define CKPT_BLOBS_MAX 10000000 /* profiles written by one checkpoint */
+
+static uint64_t blob_hash(uint32_t shop_id, const char *key) { return tl_hash_str(key, BLOB_SEED ^ shop_id); }
+
+void tl_blobset_free(struct tl_blobset *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        tl_free(s->v[i].key);
+        tl_free(s->v[i].data);
+    }
+    tl_free(s->v);
+    tl_u64map_free(&s->index);
+    memset(s, 0, sizeof *s);
+}
+
+/* Add or replace; takes ownership of data. */
+static enum tl_rc blobset_put(struct tl_blobset *s, uint32_t shop_id, const char *key, void *data, size_t len)
+{
+    uint64_t h = blob_hash(shop_id, key), slot;
+    if (tl_u64map_get(&s->index, h, &slot) && s->v[slot - 1].shop_id == shop_id &&
+        strcmp(s->v[slot - 1].key, key) == 0) {
+        tl_free(s->v[slot - 1].data);
+        s->v[slot - 1].data = data;
+        s->v[slot - 1].len = len;
+        return TL_OK;
+    }
+    if (s->n == CKPT_BLOBS_MAX) return TL_ETOOBIG;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 64;
+        struct tl_blob *nv = tl_realloc(s->v, nc * sizeof *nv);
+        if (!nv) return TL_ENOMEM;
+        s->v = nv;
+        s->cap = nc;
+    }
+    char *k = tl_strdup(key);
+    if (!k) return TL_ENOMEM;
+    s->v[s->n] = (struct tl_blob){shop_id, k, data, len};
+    s->n++;
+    return tl_u64map_put(&s->index, h, s->n);
+}
+
+static const struct tl_blob *blobset_get(const struct tl_blobset *s, uint32_t shop_id, const char *key)
+{
+    uint64_t slot;
+    if (!tl_u64map_get(&s->index, blob_hash(shop_id, key), &slot)) return NULL;
+    const struct tl_blob *b = &s->v[slot - 1];
+    return b->shop_id == shop_id && strcmp(b->key, key) == 0 && b->data ? b : NULL;
+}
+
+enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, struct tl_profile **out)
+{
+    struct tl_engine *e = ctx;
+    struct tl_err err;
+    enum tl_rc rc = TL_ENOTFOUND;
+    pthread_mutex_lock(&e->evicted_mu);
+    const struct tl_blob *b = blobset_get(&e->evicted, shop_id, key);
+    if (!b) b = blobset_get(&e->inflight, shop_id, key);
+    if (b) rc = tl_profile_deserialize(b->data, b->len, out, &err);
+    pthread_mutex_unlock(&e->evicted_mu);
+    if (b) return rc;
+    void *data = NULL;
+    size_t len = 0;
+    pthread_mutex_lock(&e->rst_mu);
+    rc = e->ops->profile_get(e->rst, shop_id, key, &data, &len);
+    pthread_mutex_unlock(&e->rst_mu);
+    if (rc) return rc;
+    rc = tl_profile_deserialize(data, len, out, &err);
+    if (rc) tl_warn("profile %s of shop %u is unreadable (%s): starting it afresh", key, shop_id, err.msg);
+    tl_free(data);
+    return rc ? TL_ENOTFOUND : TL_OK;
+}
+
+void tl_engine_profile_evict(void *ctx, uint32_t shop_id, const char *key, const struct tl_profile *p, int dirty)
+{
+    struct tl_engine *e = ctx;
+    if (!dirty) return; /* the store (or a pending blob) already has this state */
+    struct tl_buf b;
+    tl_buf_init(&b, TL_PROFILE_BLOB_MAX);
+    if (tl_profile_serialize(p, &b) != TL_OK) {
+        tl_warn("profile %s of shop %u could not be serialized on eviction", key, shop_id);
+        tl_buf_free(&b);
+        return;
+    }
+    size_t len = b.len;
+    void *data = tl_buf_steal(&b);
+    pthread_mutex_lock(&e->evicted_mu);
+    if (blobset_put(&e->evicted, shop_id, key, data, len) != TL_OK) tl_free(data);
+    pthread_mutex_unlock(&e->evicted_mu);
+}
+
+struct collect_ctx {
+    struct tl_blobset *set;
+    enum tl_rc rc;
+};
+
+static enum tl_rc collect_cb(void *ctx, uint32_t shop_id, const char *key, const struct tl_profile *p)
+{
+    struct collect_ctx *c = ctx;
+    struct tl_buf b;
+    tl_buf_init(&b, TL_PROFILE_BLOB_MAX);
+    enum tl_rc rc = tl_profile_serialize(p, &b);
+    if (rc == TL_OK) {
+        size_t len = b.len;
+        void *data = tl_buf_steal(&b);
+        rc = blobset_put(c->set, shop_id, key, data, len);
+        if (rc) tl_free(data);
+    } else {
+        tl_buf_free(&b);
+    }
+    if (rc && !c->rc) c->rc = rc;
+    return rc;
+}
+
+struct ckpt_job {
+    const struct tl_blobset *set;
+    int64_t seq;
+};
+
+static enum tl_rc ckpt_write(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
+{
+    struct ckpt_job *j = arg;
+    for (size_t i = 0; i < j->set->n; i++) {
+        const struct tl_blob *b = &j->set->v[i];
+        if (!b->data) continue;
+        enum tl_rc rc = ops->profile_put(st, b->shop_id, b->key, b->data, b->len);
+        if (rc) return rc;
+    }
+    return ops->meta_set(st, "profile_checkpoint_seq", j->seq);
+}
+
+enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
+{
+    pthread_mutex_lock(&e->ckpt_mu);
+    pthread_rwlock_wrlock(&e->apply_lock);
+    if (e->discard) { /* in-memory state is not what the store holds */
+        pthread_rwlock_unlock(&e->apply_lock);
+        pthread_mutex_unlock(&e->ckpt_mu);
+        return TL_OK;
+    }
+    int64_t seq = atomic_load(&e->last_seq);
+    pthread_mutex_lock(&e->evicted_mu);
+    /* inflight is empty here: the previous checkpoint cleared it. */
+    struct tl_blobset tmp = e->inflight;
+    e->inflight = e->evicted;
+    e->evicted = tmp;
+    pthread_mutex_unlock(&e->evicted_mu);
+    /* Collect without evicted_mu: the cache's evict callback takes
+     * evicted_mu while holding a shard lock, so holding evicted_mu here
+     * while collect_dirty takes shard locks would invert the lock order. */
+    struct tl_blobset fresh;
+    memset(&fresh, 0, sizeof fresh);
+    tl_u64map_init(&fresh.index);
+    struct collect_ctx c = {&fresh, TL_OK};
+    tl_pcache_collect_dirty(e->profiles, collect_cb, &c, NULL);
+    /* Dirty profiles in the cache are newer than any evicted blob of the
+     * same shopper, so they replace it. */
+    pthread_mutex_lock(&e->evicted_mu);
+    for (size_t i = 0; i < fresh.n && c.rc == TL_OK; i++) {
+        struct tl_blob *b = &fresh.v[i];
+        if (blobset_put(&e->inflight, b->shop_id, b->key, b->data, b->len) == TL_OK) b->data = NULL;
+    }
+    pthread_mutex_unlock(&e->evicted_mu);
+    tl_blobset_free(&fresh);
+    pthread_rwlock_unlock(&e->apply_lock);
+
+    enum tl_rc rc = c.rc;
+    if (rc == TL_OK) {
+        struct ckpt_job j = {&e->inflight, seq};
+        rc = tl_writer_submit(e->writer, ckpt_write, &j, 0);
+    }
+    pthread_mutex_lock(&e->evicted_mu);
+    if (rc) {
+        /* Keep the blobs for the next attempt. Profiles already marked clean
+         * stay loadable from `evicted`. */
+        for (size_t i = 0; i < e->inflight.n; i++) {
+            struct tl_blob *b = &e->inflight.v[i];
+            if (!blobset_get(&e->evicted, b->shop_id, b->key) &&
+                blobset_put(&e->evicted, b->shop_id, b->key, b->data, b->len) == TL_OK)
+                b->data = NULL;
+        }
+    }
+    tl_blobset_free(&e->inflight);
+    tl_u64map_init(&e->inflight.index);
+    pthread_mutex_unlock(&e->evicted_mu);
+    pthread_mutex_unlock(&e->ckpt_mu);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/* Server configuration: defaults and the JSON config file (see config.h and
+ * docs/configuration.md). The file is one JSON object whose keys are the
+ * field names of struct tl_config; unknown keys and wrong types are errors
+ * naming the key, so a typo never silently falls back to a default. */
+#include "engine/config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+void tl_config_defaults(struct tl_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->db_path, sizeof c->db_path, "tailor.db");
+    snprintf(c->bind, sizeof c->bind, "127.0.0.1");
+    c->port = 8080;
+    c->http_threads = 0;
+    c->max_body_bytes = 32u << 20;
+    c->request_timeout_s = 30;
+    c->max_connections = 1024;
+    c->writer_queue_max = 200000;
+    c->sync_full = 1;
+    c->profiles_max = 100000;
+    c->affinity_half_life_days = 14;
+    c->session_timeout_min = 30;
+    c->checkpoint_interval_ms = 5000;
+    c->popular_half_life_days = 30;
+    c->trending_short_days = 3;
+    c->trending_long_days = 28;
+    c->trending_country_min = 30;
+    snprintf(c->cors_origin, sizeof c->cors_origin, "*");
+    snprintf(c->web_root, sizeof c->web_root, "web");
+}
+
+enum kind { K_STR, K_INT, K_SIZE, K_I64, K_DBL, K_BOOL };
+
+struct field {
+    const char *name;
+    enum kind kind;
+    size_t off;
+    size_t size; /* strings: buffer size */
+    double min, max;
+};
+
+#define F(n, k, sz, lo, hi) {#n, k, offsetof(struct tl_config, n), sz, lo, hi}
+static const struct field fields[] = {
+    F(db_path, K_STR, sizeof(((struct tl_config *)0)->db_path), 0, 0),
+    F(bind, K_STR, sizeof(((struct tl_config *)0)->bind), 0, 0),
+    F(port, K_INT, 0, 1, 65535),
+    F(http_threads, K_INT, 0, 0, 256),
+    F(max_body_bytes, K_SIZE, 0, 1024, 1 << 30),
+    F(request_timeout_s, K_INT, 0, 1, 3600),
+    F(max_connections, K_INT, 0, 1, 100000),
+    F(writer_queue_max, K_SIZE, 0, 1000, 1e8),
+    F(sync_full, K_BOOL, 0, 0, 1),
+    F(profiles_max, K_SIZE, 0, 16, 1e9),
+    F(affinity_half_life_days, K_DBL, 0, 0.01, 3650),
+    F(session_timeout_min, K_INT, 0, 1, 1440),
+    F(checkpoint_interval_ms, K_I64, 0, 100, 3.6e6),
+    F(popular_half_life_days, K_DBL, 0, 0.01, 3650),
+    F(trending_short_days, K_DBL, 0, 0.01, 365),
+    F(trending_long_days, K_DBL, 0, 0.02, 3650),
+    F(trending_country_min, K_DBL, 0, 0, 1e9),
+    F(cors_origin, K_STR, sizeof(((struct tl_config *)0)->cors_origin), 0, 0),
+    F(web_root, K_STR, sizeof(((struct tl_config *)0)->web_root), 0, 0),
+};
+#undef F
+
+enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *err)
+{
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    if (!root)
+        return tl_err_set(err, TL_EPARSE, NULL, "config %s: line %d column %d: %s", path, je.line, je.column,
+                          je.text);
+    enum tl_rc rc = TL_OK;
+    if (!json_is_object(root)) {
+        rc = tl_err_set(err, TL_EINVAL, NULL, "config %s: expected a JSON object", path);
+        goto out;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        const struct field *f = NULL;
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+            if (strcmp(fields[i].name, key) == 0) f = &fields[i];
+        if (!f) {
+            rc = tl_err_set(err, TL_EINVAL, key, "config %s: unknown setting \"%s\"", path, key);
+            goto out;
+        }
+        char *base = (char *)c + f->off;
+        if (f->kind == K_STR) {
+            if (!json_is_string(v) || json_string_length(v) >= f->size) {
+                rc = tl_err_set(err, TL_EINVAL, key, "config %s: \"%s\" must be a string of at most %zu bytes",
+                                path, key, f->size - 1);
+                goto out;
+            }
+            snprintf(base, f->size, "%s", json_string_value(v));
+            continue;
+        }
+        if (f->kind == K_BOOL) {
+            if (!json_is_boolean(v)) {
+                rc = tl_err_set(err, TL_EINVAL, key, "config %s: \"%s\" must be true or false", path, key);
+                goto out;
+            }
+            *(int *)base = json_is_true(v);
+            continue;
+        }
+        if (!json_is_number(v) || (f->kind != K_DBL && !json_is_integer(v))) {
+            rc = tl_err_set(err, TL_EINVAL, key, "config %s: \"%s\" must be %s", path, key,
+                            f->kind == K_DBL ? "a number" : "an integer");
+            goto out;
+        }
+        double d = json_number_value(v);
+        if (d < f->min || d > f->max) {
+            rc = tl_err_set(err, TL_EINVAL, key, "config %s: \"%s\" must be between %g and %g", path, key, f->min,
+                            f->max);
+            goto out;
+        }
+        switch (f->kind) {
+        case K_INT: *(int *)base = (int)d; break;
+        case K_SIZE: *(size_t *)base = (size_t)d; break;
+        case K_I64: *(int64_t *)base = (int64_t)d; break;
+        default: *(double *)base = d; break;
+        }
+    }
+out:
+    json_decref(root);
+    return rc;
+}

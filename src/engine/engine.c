@@ -1,0 +1,478 @@
+/* Engine life cycle: open (store, catalogs, identities, dedupe set, models,
+ * profile replay), close (checkpoint, stop threads), API keys, shops, stats
+ * and metrics. See internal.h for the state and its invariants.
+ *
+ * Start-up order matters: catalogs first (models and profiles refer to item
+ * indexes and categories), then identities (replayed events must reach the
+ * stitched profile), then the dedupe set, then popularity from the whole
+ * history (events for views and carts, the orders table for purchases: a
+ * purchase event also writes an order, so counting both would double it),
+ * then the replay of events after the last profile checkpoint. */
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/internal.h"
+#include "ingest/event.h"
+
+#define KEY_HASH_SEED 0x6b657973ULL /* "keys" */
+#define IDENT_SEED 0x6964656eULL    /* "iden" */
+
+/* ---- shops ---- */
+
+static struct tl_shop_state *shop_new(struct tl_engine *e, uint32_t id)
+{
+    struct tl_shop_state *s = tl_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->id = id;
+    s->cat = tl_catalog_new();
+    struct tl_pop_params pp;
+    tl_pop_params_defaults(&pp);
+    pp.popular_half_life_days = e->cfg.popular_half_life_days;
+    pp.trending_short_days = e->cfg.trending_short_days;
+    pp.trending_long_days = e->cfg.trending_long_days;
+    pp.trending_country_min = e->cfg.trending_country_min;
+    s->pop = tl_pop_new(&pp);
+    if (!s->cat || !s->pop) {
+        tl_catalog_free(s->cat);
+        tl_pop_free(s->pop);
+        tl_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void shop_free(struct tl_shop_state *s)
+{
+    if (!s) return;
+    tl_catalog_free(s->cat);
+    tl_pop_free(s->pop);
+    tl_free(s);
+}
+
+/* Register a shop state (caller holds shops_lock for writing). */
+static enum tl_rc shop_register(struct tl_engine *e, uint32_t id)
+{
+    if (id == 0 || id >= TL_MAX_SHOPS) return TL_EINVAL;
+    if (id >= e->shops_cap) {
+        uint32_t nc = e->shops_cap ? e->shops_cap : 16;
+        while (nc <= id) nc *= 2;
+        struct tl_shop_state **ns = tl_realloc(e->shops, nc * sizeof *ns);
+        if (!ns) return TL_ENOMEM;
+        memset(ns + e->shops_cap, 0, (nc - e->shops_cap) * sizeof *ns);
+        e->shops = ns;
+        e->shops_cap = nc;
+    }
+    if (e->shops[id]) return TL_OK;
+    e->shops[id] = shop_new(e, id);
+    return e->shops[id] ? TL_OK : TL_ENOMEM;
+}
+
+struct shop_probe {
+    uint32_t want;
+    int found;
+};
+
+static int probe_cb(void *ctx, const struct tl_shop *s)
+{
+    struct shop_probe *p = ctx;
+    if (s->id == p->want) p->found = 1;
+    return 0;
+}
+
+struct tl_shop_state *tl_engine_shop(struct tl_engine *e, uint32_t shop_id)
+{
+    pthread_rwlock_rdlock(&e->shops_lock);
+    struct tl_shop_state *s = shop_id < e->shops_cap ? e->shops[shop_id] : NULL;
+    pthread_rwlock_unlock(&e->shops_lock);
+    if (s) return s;
+    /* A shop created by `tailor shops create` after this process started. */
+    struct shop_probe p = {shop_id, 0};
+    pthread_mutex_lock(&e->rst_mu);
+    e->ops->shop_scan(e->rst, probe_cb, &p);
+    pthread_mutex_unlock(&e->rst_mu);
+    if (!p.found) return NULL;
+    pthread_rwlock_wrlock(&e->shops_lock);
+    if (shop_register(e, shop_id) == TL_OK) s = e->shops[shop_id];
+    pthread_rwlock_unlock(&e->shops_lock);
+    return s;
+}
+
+static int load_shop_cb(void *ctx, const struct tl_shop *s)
+{
+    struct tl_engine *e = ctx;
+    return (int)shop_register(e, s->id);
+}
+
+/* ---- keys ---- */
+
+static void key_hash(const char *key, uint8_t out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)key, strlen(key), NULL, 0);
+}
+
+enum tl_rc tl_engine_auth(struct tl_engine *e, const char *key, uint32_t *shop_id, enum tl_scope *scope)
+{
+    if (!key || !*key || strlen(key) > 256) return TL_EAUTH;
+    uint8_t h[32];
+    key_hash(key, h);
+    /* The cache is keyed by a hash of the BLAKE2b digest: the raw key never
+     * sits in memory, and a cache hit still means the digests matched in
+     * full when the key was first resolved from the store. */
+    uint64_t hk = tl_hash(h, sizeof h, KEY_HASH_SEED), v;
+    pthread_rwlock_rdlock(&e->keys_lock);
+    int hit = tl_u64map_get(&e->keys, hk, &v);
+    pthread_rwlock_unlock(&e->keys_lock);
+    if (!hit) {
+        uint32_t sid;
+        enum tl_scope sc;
+        pthread_mutex_lock(&e->rst_mu);
+        enum tl_rc rc = e->ops->key_find(e->rst, h, &sid, &sc);
+        pthread_mutex_unlock(&e->rst_mu);
+        if (rc == TL_ENOTFOUND) return TL_EAUTH;
+        if (rc) return rc;
+        v = (uint64_t)sid << 8 | (uint64_t)sc;
+        pthread_rwlock_wrlock(&e->keys_lock);
+        tl_u64map_put(&e->keys, hk, v);
+        pthread_rwlock_unlock(&e->keys_lock);
+    }
+    *shop_id = (uint32_t)(v >> 8);
+    *scope = (enum tl_scope)(v & 0xff);
+    return TL_OK;
+}
+
+/* ---- identities ---- */
+
+static uint64_t ident_hash(uint32_t shop_id, const char *anon)
+{
+    return tl_hash_str(anon, IDENT_SEED ^ ((uint64_t)shop_id << 32));
+}
+
+void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_id, const char *anonymous_id,
+                        char *out)
+{
+    if (user_id && *user_id) {
+        snprintf(out, TL_USER_KEY_MAX, "u:%s", user_id);
+        return;
+    }
+    uint64_t v;
+    pthread_mutex_lock(&e->ident_mu);
+    int linked = tl_u64map_get(&e->ident, ident_hash(shop_id, anonymous_id), &v);
+    if (linked)
+        snprintf(out, TL_USER_KEY_MAX, "u:%s", tl_strtab_str(&e->ident_users, (uint32_t)(v - 1)));
+    pthread_mutex_unlock(&e->ident_mu);
+    if (!linked) snprintf(out, TL_USER_KEY_MAX, "a:%s", anonymous_id ? anonymous_id : "");
+}
+
+/* Record anon -> user in memory; returns 1 if it was not linked to user before. */
+int tl_engine_ident_put(struct tl_engine *e, uint32_t shop_id, const char *anon, const char *user);
+int tl_engine_ident_put(struct tl_engine *e, uint32_t shop_id, const char *anon, const char *user)
+{
+    uint64_t h = ident_hash(shop_id, anon), v;
+    uint32_t uid;
+    pthread_mutex_lock(&e->ident_mu);
+    int changed = 0;
+    if (tl_strtab_intern(&e->ident_users, user, &uid) == TL_OK) {
+        changed = !tl_u64map_get(&e->ident, h, &v) || v != (uint64_t)uid + 1;
+        if (changed) tl_u64map_put(&e->ident, h, (uint64_t)uid + 1);
+    }
+    pthread_mutex_unlock(&e->ident_mu);
+    return changed;
+}
+
+static int load_ident_cb(void *ctx, uint32_t shop_id, const char *anon, const char *user)
+{
+    tl_engine_ident_put(ctx, shop_id, anon, user);
+    return 0;
+}
+
+/* ---- dedupe ---- */
+
+int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h)
+{
+    pthread_mutex_lock(&e->dedupe_mu);
+    int known = tl_u64map_get(&e->dedupe, h, NULL);
+    if (!known) tl_u64map_put(&e->dedupe, h, 2);
+    pthread_mutex_unlock(&e->dedupe_mu);
+    return known;
+}
+
+void tl_engine_dedupe_settle(struct tl_engine *e, const uint64_t *hs, size_t n, int committed)
+{
+    pthread_mutex_lock(&e->dedupe_mu);
+    for (size_t i = 0; i < n; i++) {
+        if (!hs[i]) continue;
+        if (committed)
+            tl_u64map_put(&e->dedupe, hs[i], 1);
+        else
+            tl_u64map_del(&e->dedupe, hs[i]);
+    }
+    pthread_mutex_unlock(&e->dedupe_mu);
+}
+
+static int load_eid_cb(void *ctx, uint64_t h)
+{
+    struct tl_engine *e = ctx;
+    return (int)tl_u64map_put(&e->dedupe, h, 1);
+}
+
+void tl_engine_random_id(const char *prefix, char *out, size_t n)
+{
+    unsigned char r[8];
+    randombytes_buf(r, sizeof r);
+    char hex[17];
+    sodium_bin2hex(hex, sizeof hex, r, sizeof r);
+    snprintf(out, n, "%s%s", prefix, hex);
+}
+
+/* ---- start-up loading ---- */
+
+static int load_item_cb(void *ctx, uint32_t shop_id, const struct tl_item *it)
+{
+    struct tl_engine *e = ctx;
+    if (shop_id >= e->shops_cap || !e->shops[shop_id]) return 0;
+    return (int)tl_catalog_upsert(e->shops[shop_id]->cat, it, NULL);
+}
+
+static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
+{
+    struct tl_engine *e = ctx;
+    if (shop_id >= e->shops_cap || !e->shops[shop_id]) return 0;
+    char buf[TL_ID_MAX + 16];
+    snprintf(buf, sizeof buf, "order:%s", o->id);
+    tl_u64map_put(&e->dedupe, tl_event_id_hash(shop_id, buf), 1);
+    if (o->is_return) return 0;
+    struct tl_shop_state *s = e->shops[shop_id];
+    for (size_t i = 0; i < o->n_lines; i++) {
+        uint32_t idx;
+        if (tl_catalog_intern(s->cat, o->lines[i].item_id, &idx) == TL_OK)
+            tl_pop_add(s->pop, idx, o->country, o->ts_ms, TL_EV_PURCHASE, o->lines[i].quantity);
+    }
+    return 0;
+}
+
+/* Popularity from stored view and cart events (purchases come from orders). */
+static int pop_event_cb(void *ctx, const struct tl_event *ev)
+{
+    struct tl_engine *e = ctx;
+    if (ev->seq > atomic_load(&e->last_seq)) atomic_store(&e->last_seq, ev->seq);
+    if (ev->type != TL_EV_PRODUCT_VIEW && ev->type != TL_EV_ADD_TO_CART) return 0;
+    if (!ev->item_id || ev->shop_id >= e->shops_cap || !e->shops[ev->shop_id]) return 0;
+    struct tl_shop_state *s = e->shops[ev->shop_id];
+    uint32_t idx;
+    if (tl_catalog_intern(s->cat, ev->item_id, &idx) == TL_OK)
+        tl_pop_add(s->pop, idx, ev->country, ev->ts_ms, ev->type, 1);
+    return 0;
+}
+
+struct replay_ctx {
+    struct tl_engine *e;
+    int64_t from;
+    uint64_t n;
+};
+
+/* Re-apply an event committed after the last checkpoint to the profiles. */
+static int replay_cb(void *ctx, const struct tl_event *stored)
+{
+    struct replay_ctx *r = ctx;
+    json_error_t je;
+    json_t *obj = json_loads(stored->body, 0, &je);
+    if (!obj) return 0;
+    struct tl_line lines[TL_EVENT_LINES_MAX];
+    struct tl_event ev;
+    struct tl_err err;
+    /* The stored body was validated when it was accepted; re-validate with
+     * its own timestamp as "now" so the future-time rule cannot reject it. */
+    if (tl_event_from_json(obj, stored->ts_ms, &ev, lines, TL_EVENT_LINES_MAX, &err) == TL_OK) {
+        ev.seq = stored->seq;
+        ev.shop_id = stored->shop_id;
+        ev.body = stored->body;
+        if (stored->shop_id < r->e->shops_cap && r->e->shops[stored->shop_id]) {
+            tl_engine_apply_event(r->e, &ev);
+            r->n++;
+        }
+    }
+    json_decref(obj);
+    return 0;
+}
+
+/* Profile part of tl_engine_apply_event without models: models were already
+ * rebuilt from the whole history. Implemented in apply.c. */
+void tl_engine_apply_profile_only(struct tl_engine *e, int on);
+
+static void *ckpt_main(void *arg)
+{
+    struct tl_engine *e = arg;
+    pthread_mutex_lock(&e->stop_mu);
+    while (!e->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (e->cfg.checkpoint_interval_ms % 1000) * 1000000;
+        ts.tv_sec += e->cfg.checkpoint_interval_ms / 1000 + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&e->stop_cv, &e->stop_mu, &ts);
+        if (e->stopping) break;
+        pthread_mutex_unlock(&e->stop_mu);
+        enum tl_rc rc = tl_engine_checkpoint(e);
+        if (rc) tl_warn("profile checkpoint failed: %s", tl_rc_message(rc));
+        pthread_mutex_lock(&e->stop_mu);
+    }
+    pthread_mutex_unlock(&e->stop_mu);
+    return NULL;
+}
+
+enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, struct tl_err *err)
+{
+    if (sodium_init() < 0) return tl_err_set(err, TL_EINTERNAL, NULL, "libsodium failed to initialise");
+    struct tl_engine *e = tl_calloc(1, sizeof *e);
+    if (!e) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    e->cfg = *cfg;
+    e->ops = &tl_store_sqlite;
+    pthread_mutex_init(&e->rst_mu, NULL);
+    pthread_rwlock_init(&e->shops_lock, NULL);
+    pthread_rwlock_init(&e->keys_lock, NULL);
+    pthread_mutex_init(&e->ident_mu, NULL);
+    pthread_mutex_init(&e->dedupe_mu, NULL);
+    pthread_rwlock_init(&e->apply_lock, NULL);
+    pthread_mutex_init(&e->evicted_mu, NULL);
+    pthread_mutex_init(&e->ckpt_mu, NULL);
+    pthread_mutex_init(&e->stop_mu, NULL);
+    pthread_cond_init(&e->stop_cv, NULL);
+    tl_u64map_init(&e->keys);
+    tl_u64map_init(&e->ident);
+    tl_strtab_init(&e->ident_users);
+    tl_u64map_init(&e->dedupe);
+    tl_u64map_init(&e->evicted.index);
+    tl_u64map_init(&e->inflight.index);
+    e->pparams.half_life_ms = (int64_t)(cfg->affinity_half_life_days * TL_MS_PER_DAY);
+    e->pparams.session_timeout_ms = (int64_t)cfg->session_timeout_min * TL_MS_PER_MIN;
+
+    enum tl_sync sync = cfg->sync_full ? TL_SYNC_FULL : TL_SYNC_OS;
+    enum tl_rc rc = e->ops->open(cfg->db_path, sync, &e->wst, err);
+    if (rc == TL_OK) rc = e->ops->open(cfg->db_path, sync, &e->rst, err);
+    if (rc) goto fail;
+    struct tl_pcache_opts po = {.cap = cfg->profiles_max, .shards = 0, .loader = tl_engine_profile_load,
+                                .evict = tl_engine_profile_evict, .ctx = e};
+    if ((rc = tl_pcache_create(&po, &e->profiles, err))) goto fail;
+
+    uint64_t t0 = tl_mono_ns();
+    if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) ||
+        (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
+        (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
+        (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) ||
+        (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) ||
+        (rc = e->ops->event_scan(e->rst, 0, pop_event_cb, e))) {
+        tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
+        goto fail;
+    }
+    int64_t ckpt = 0;
+    if (e->ops->meta_get(e->rst, "profile_checkpoint_seq", &ckpt) == TL_ENOTFOUND) ckpt = 0;
+    struct replay_ctx r = {e, ckpt, 0};
+    tl_engine_apply_profile_only(e, 1);
+    rc = e->ops->event_scan(e->rst, ckpt, replay_cb, &r);
+    tl_engine_apply_profile_only(e, 0);
+    if (rc) {
+        tl_err_set(err, rc, NULL, "replaying events after checkpoint %lld: %s", (long long)ckpt, tl_rc_message(rc));
+        goto fail;
+    }
+    tl_info("opened %s in %.0f ms (replayed %llu events after checkpoint %lld)", cfg->db_path,
+            (double)(tl_mono_ns() - t0) / 1e6, (unsigned long long)r.n, (long long)ckpt);
+
+    e->writer = tl_writer_start(e->ops, e->wst, cfg->writer_queue_max);
+    if (!e->writer) {
+        rc = tl_err_set(err, TL_EINTERNAL, NULL, "cannot start the writer thread");
+        goto fail;
+    }
+    if (r.n) tl_engine_checkpoint(e);
+    if (pthread_create(&e->ckpt_thread, NULL, ckpt_main, e) == 0) e->ckpt_running = 1;
+    *out = e;
+    return TL_OK;
+fail:
+    tl_engine_close(e);
+    return rc;
+}
+
+void tl_engine_close(struct tl_engine *e)
+{
+    if (!e) return;
+    if (e->ckpt_running) {
+        pthread_mutex_lock(&e->stop_mu);
+        e->stopping = 1;
+        pthread_cond_broadcast(&e->stop_cv);
+        pthread_mutex_unlock(&e->stop_mu);
+        pthread_join(e->ckpt_thread, NULL);
+    }
+    if (e->writer) {
+        if (!e->discard) tl_engine_checkpoint(e);
+        tl_writer_stop(e->writer);
+    }
+    if (e->profiles) tl_pcache_destroy(e->profiles);
+    tl_blobset_free(&e->evicted);
+    tl_blobset_free(&e->inflight);
+    for (uint32_t i = 0; i < e->shops_cap; i++) shop_free(e->shops[i]);
+    tl_free(e->shops);
+    if (e->ops) {
+        e->ops->close(e->rst);
+        e->ops->close(e->wst);
+    }
+    tl_u64map_free(&e->keys);
+    tl_u64map_free(&e->ident);
+    tl_strtab_free(&e->ident_users);
+    tl_u64map_free(&e->dedupe);
+    pthread_mutex_destroy(&e->rst_mu);
+    pthread_rwlock_destroy(&e->shops_lock);
+    pthread_rwlock_destroy(&e->keys_lock);
+    pthread_mutex_destroy(&e->ident_mu);
+    pthread_mutex_destroy(&e->dedupe_mu);
+    pthread_rwlock_destroy(&e->apply_lock);
+    pthread_mutex_destroy(&e->evicted_mu);
+    pthread_mutex_destroy(&e->ckpt_mu);
+    pthread_mutex_destroy(&e->stop_mu);
+    pthread_cond_destroy(&e->stop_cv);
+    tl_free(e);
+}
+
+void tl_engine_discard(struct tl_engine *e) { e->discard = 1; }
+
+const struct tl_config *tl_engine_config(const struct tl_engine *e) { return &e->cfg; }
+
+/* ---- stats and metrics ---- */
+
+enum tl_rc tl_engine_stats(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err)
+{
+    struct tl_store_stats st;
+    pthread_mutex_lock(&e->rst_mu);
+    enum tl_rc rc = e->ops->stats(e->rst, shop_id, &st);
+    pthread_mutex_unlock(&e->rst_mu);
+    if (rc) return tl_err_set(err, rc, NULL, "reading statistics: %s", tl_rc_message(rc));
+    size_t nprof = tl_pcache_count(e->profiles), bytes = tl_pcache_memory(e->profiles);
+    tl_buf_printf(out,
+                  "{\"shop_id\":%u,\"items\":%lld,\"customers\":%lld,\"orders\":%lld,\"returns\":%lld,"
+                  "\"events\":{\"total\":%lld,\"by_type\":{",
+                  shop_id, (long long)st.items, (long long)st.customers, (long long)st.orders,
+                  (long long)st.returns, (long long)st.events_total);
+    for (int t = 1; t < TL_EV_MAX_; t++)
+        tl_buf_printf(out, "%s\"%s\":%lld", t > 1 ? "," : "", tl_event_type_str((enum tl_event_type)t),
+                      (long long)st.events_by_type[t]);
+    tl_buf_printf(out,
+                  "}},\"duplicates_since_start\":%llu,\"rejected_since_start\":%llu,"
+                  "\"profiles_in_memory\":%zu,\"profile_bytes_in_memory\":%zu,\"bytes_per_profile\":%.0f}",
+                  (unsigned long long)atomic_load(&e->n_duplicate), (unsigned long long)atomic_load(&e->n_rejected),
+                  nprof, bytes, nprof ? (double)bytes / (double)nprof : 0.0);
+    return out->data ? TL_OK : TL_ENOMEM;
+}
+
+void tl_engine_metrics(struct tl_engine *e, struct tl_engine_metrics *m)
+{
+    m->events_ingested = atomic_load(&e->n_ingested);
+    m->events_duplicate = atomic_load(&e->n_duplicate);
+    m->events_rejected = atomic_load(&e->n_rejected);
+    m->profiles_in_memory = tl_pcache_count(e->profiles);
+    m->writer_queue_depth = e->writer ? tl_writer_depth(e->writer) : 0;
+}

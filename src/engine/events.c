@@ -1,0 +1,191 @@
+/* POST /v1/events: validate, deduplicate, commit (group commit through the
+ * writer), then apply to profiles and models.
+ *
+ * Order of operations for one request:
+ *   1. split the body (object, array or NDJSON; at most TL_BATCH_MAX);
+ *   2. validate every event; without ?partial=true one bad event rejects the
+ *      whole batch (nothing stored) and the answer lists every bad index;
+ *   3. claim each event_id hash in the dedupe set (a claimed or committed
+ *      hash, or a repeat inside the same batch, is a duplicate: acknowledged,
+ *      counted, not stored);
+ *   4. take apply_lock shared, submit one writer job with every new event
+ *      (purchases also write their order) and wait for the commit;
+ *   5. apply the committed events to profiles and models, release the lock;
+ *   6. answer {"accepted","duplicates","rejected"}.
+ * If the commit fails, the claims are released so a retry is not mistaken
+ * for a duplicate. */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/timeutil.h"
+#include "engine/internal.h"
+#include "ingest/event.h"
+
+struct pending {
+    struct tl_event ev;
+    uint64_t eid;
+    struct tl_buf body;
+    struct tl_line *lines; /* owned copy when the event has lines */
+    char order_id[TL_ID_MAX + 32];
+};
+
+struct ev_job {
+    struct pending *v;
+    size_t n;
+    int64_t max_seq;
+};
+
+static enum tl_rc write_events(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
+{
+    struct ev_job *j = arg;
+    for (size_t i = 0; i < j->n; i++) {
+        struct pending *p = &j->v[i];
+        enum tl_rc rc = ops->event_append(st, &p->ev, p->eid);
+        if (rc) return rc;
+        if (p->ev.seq > j->max_seq) j->max_seq = p->ev.seq;
+        if ((p->ev.type == TL_EV_PURCHASE || p->ev.type == TL_EV_RETURN) && p->ev.n_lines) {
+            /* The orders table is the purchase ledger (models count
+             * purchases from it at start-up). */
+            if (p->ev.order_id)
+                snprintf(p->order_id, sizeof p->order_id, "%s", p->ev.order_id);
+            else
+                snprintf(p->order_id, sizeof p->order_id, "event:%lld", (long long)p->ev.seq);
+            struct tl_order o = {p->order_id, p->ev.user_id, p->ev.ts_ms, p->ev.country, NULL,
+                                 p->ev.type == TL_EV_RETURN, p->ev.lines, p->ev.n_lines};
+            if ((rc = ops->order_upsert(st, p->ev.shop_id, &o))) return rc;
+        }
+    }
+    return TL_OK;
+}
+
+static void reject_json(struct tl_buf *rej, size_t *nrej, size_t index, const struct tl_err *err)
+{
+    tl_buf_printf(rej, "%s{\"index\":%zu,\"field\":", *nrej ? "," : "", index);
+    tl_buf_json_str(rej, err->field);
+    tl_buf_puts(rej, ",\"message\":");
+    tl_buf_json_str(rej, err->msg);
+    tl_buf_putc(rej, '}');
+    (*nrej)++;
+}
+
+enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len,
+                                   int partial, struct tl_buf *out, struct tl_err *err)
+{
+    if (!tl_engine_shop(e, shop_id)) return tl_err_set(err, TL_ENOTFOUND, NULL, "shop %u does not exist", shop_id);
+    json_t *arr = NULL;
+    enum tl_rc rc = tl_event_split_body(body, len, &arr, err);
+    if (rc) return rc;
+    size_t n = json_array_size(arr);
+    struct pending *v = tl_calloc(n ? n : 1, sizeof *v);
+    uint64_t *claims = tl_calloc(n ? n : 1, sizeof *claims);
+    struct tl_line *lines_buf = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines_buf);
+    struct tl_buf rej;
+    tl_buf_init(&rej, 0);
+    size_t nrej = 0, nv = 0, ndup = 0, nclaims = 0;
+    if (!v || !claims || !lines_buf) {
+        rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        goto done;
+    }
+    int64_t now = tl_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        json_t *obj = json_array_get(arr, i);
+        struct pending *p = &v[nv];
+        struct tl_err e1;
+        tl_err_clear(&e1);
+        if (tl_event_from_json(obj, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &e1) != TL_OK) {
+            reject_json(&rej, &nrej, i, &e1);
+            continue;
+        }
+        p->ev.shop_id = shop_id;
+        if (p->ev.n_lines) {
+            p->lines = tl_malloc(p->ev.n_lines * sizeof *p->lines);
+            if (!p->lines) {
+                rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+                goto done;
+            }
+            memcpy(p->lines, p->ev.lines, p->ev.n_lines * sizeof *p->lines);
+            p->ev.lines = p->lines;
+        }
+        tl_buf_init(&p->body, 0);
+        if (tl_event_canonical(&p->ev, obj, &p->body) != TL_OK) {
+            rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+            tl_free(p->lines);
+            goto done;
+        }
+        p->ev.body = p->body.data;
+        nv++;
+    }
+    if (nrej && !partial) {
+        atomic_fetch_add(&e->n_rejected, nrej);
+        tl_buf_reset(out);
+        tl_buf_printf(out, "{\"error\":{\"code\":\"invalid\",\"message\":\"%zu of %zu events are invalid; nothing "
+                           "was stored (send ?partial=true to store the valid ones)\"},\"rejected\":[",
+                      nrej, n);
+        tl_buf_append(out, rej.data ? rej.data : "", rej.len);
+        tl_buf_puts(out, "]}");
+        rc = tl_err_set(err, TL_EINVAL, NULL, "%zu of %zu events are invalid", nrej, n);
+        goto done;
+    }
+    /* Deduplicate: keep the first occurrence of each event_id. */
+    size_t nkeep = 0;
+    for (size_t i = 0; i < nv; i++) {
+        struct pending *p = &v[i];
+        if (p->ev.event_id) {
+            uint64_t h = tl_event_id_hash(shop_id, p->ev.event_id);
+            if (tl_engine_dedupe_claim(e, h)) {
+                ndup++;
+                tl_buf_free(&p->body);
+                tl_free(p->lines);
+                continue;
+            }
+            p->eid = claims[nclaims++] = h;
+        }
+        if (nkeep != i) v[nkeep] = *p;
+        nkeep++;
+    }
+    nv = nkeep;
+    if (nv) {
+        struct ev_job job = {v, nv, 0};
+        pthread_rwlock_rdlock(&e->apply_lock);
+        rc = tl_writer_submit(e->writer, write_events, &job, nv);
+        if (rc == TL_OK) {
+            int64_t cur = atomic_load(&e->last_seq);
+            while (job.max_seq > cur && !atomic_compare_exchange_weak(&e->last_seq, &cur, job.max_seq)) {
+            }
+            for (size_t i = 0; i < nv; i++) tl_engine_apply_event(e, &v[i].ev);
+            /* An event that names both ids is a login: stitch. */
+            for (size_t i = 0; i < nv; i++)
+                if (v[i].ev.user_id && v[i].ev.anonymous_id)
+                    tl_engine_link(e, shop_id, v[i].ev.anonymous_id, v[i].ev.user_id, 0, NULL);
+        }
+        pthread_rwlock_unlock(&e->apply_lock);
+        tl_engine_dedupe_settle(e, claims, nclaims, rc == TL_OK);
+        if (rc) {
+            tl_err_set(err, rc, NULL, rc == TL_EBUSY ? "too many events waiting to be written; retry shortly"
+                                                     : "events could not be stored: %s",
+                       tl_rc_message(rc));
+            goto done;
+        }
+    }
+    atomic_fetch_add(&e->n_ingested, nv);
+    atomic_fetch_add(&e->n_duplicate, ndup);
+    atomic_fetch_add(&e->n_rejected, nrej);
+    tl_buf_printf(out, "{\"accepted\":%zu,\"duplicates\":%zu,\"rejected\":[", nv, ndup);
+    tl_buf_append(out, rej.data ? rej.data : "", rej.len);
+    tl_buf_puts(out, "]}");
+done:
+    if (v)
+        for (size_t i = 0; i < nv; i++) {
+            tl_buf_free(&v[i].body);
+            tl_free(v[i].lines);
+        }
+    tl_free(v);
+    tl_free(claims);
+    tl_free(lines_buf);
+    tl_buf_free(&rej);
+    json_decref(arr);
+    return rc;
+}

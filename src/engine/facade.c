@@ -1,0 +1,463 @@
+/* The public C API (include/tailor/tailor.h) over the engine: open/close,
+ * shops, API keys and file imports. tailor_serve lives in src/http/serve.c.
+ *
+ * Imports run as ONE writer job, i.e. one transaction: a bad record (without
+ * skip_bad) rolls back the whole file, so nothing of a bad file is stored.
+ * In-memory effects (catalog, profiles, popularity) are applied while the
+ * job runs; if the job fails the handle is marked `discard` so closing it
+ * does not checkpoint profiles that the store never received. Imports are
+ * meant for the CLI (a process of its own): a running server picks the
+ * imported data up when it restarts.
+ *
+ * API keys: "tl_pk_" (public) or "tl_sk_" (secret) + 32 random bytes in hex.
+ * Only the BLAKE2b-256 digest is stored; the key is shown once. */
+#include <jansson.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/facade.h"
+#include "engine/internal.h"
+#include "ingest/csv.h"
+#include "ingest/event.h"
+#include "ingest/formats.h"
+
+#define IMPORT_EVENTS_PROGRESS_EVERY 65536
+
+static void to_public(struct tailor_error *out, const struct tl_err *in, enum tl_rc rc)
+{
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    out->rc = rc;
+    snprintf(out->field, sizeof out->field, "%s", in->field);
+    snprintf(out->msg, sizeof out->msg, "%s", in->msg[0] ? in->msg : tl_rc_message(rc));
+    out->line = in->line;
+    out->column = in->column;
+}
+
+struct tl_engine *tl_facade_engine(struct tailor *t) { return t->engine; }
+
+enum tl_rc tailor_open(const struct tailor_options *opt, struct tailor **out, struct tailor_error *err)
+{
+    struct tl_err e;
+    tl_err_clear(&e);
+    struct tailor *t = tl_calloc(1, sizeof *t);
+    if (!t) {
+        tl_err_set(&e, TL_ENOMEM, NULL, "out of memory");
+        to_public(err, &e, TL_ENOMEM);
+        return TL_ENOMEM;
+    }
+    tl_config_defaults(&t->cfg);
+    enum tl_rc rc = TL_OK;
+    if (opt && opt->config_path) rc = tl_config_load(&t->cfg, opt->config_path, &e);
+    if (rc == TL_OK && opt && opt->db_path) snprintf(t->cfg.db_path, sizeof t->cfg.db_path, "%s", opt->db_path);
+    if (rc == TL_OK && opt && opt->port) t->cfg.port = opt->port;
+    if (rc == TL_OK) rc = tl_engine_open(&t->cfg, &t->engine, &e);
+    if (rc) {
+        to_public(err, &e, rc);
+        tl_free(t);
+        return rc;
+    }
+    *out = t;
+    return TL_OK;
+}
+
+void tailor_close(struct tailor *t)
+{
+    if (!t) return;
+    if (t->discard) tl_engine_discard(t->engine);
+    tl_engine_close(t->engine);
+    tl_free(t);
+}
+
+void tailor_free(void *p) { tl_free(p); }
+
+/* ---- shops and keys ---- */
+
+struct name_job {
+    const char *name;
+    uint32_t id;
+};
+
+static enum tl_rc write_shop(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
+{
+    struct name_job *j = arg;
+    return ops->shop_create(st, j->name, &j->id);
+}
+
+static int valid_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 64) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+enum tl_rc tailor_shop_create(struct tailor *t, const char *name, uint32_t *id, struct tailor_error *err)
+{
+    struct tl_err e;
+    tl_err_clear(&e);
+    if (!valid_name(name)) {
+        tl_err_set(&e, TL_EINVAL, "name", "shop name must be 1 to 64 letters, digits, '-', '_' or '.'");
+        to_public(err, &e, TL_EINVAL);
+        return TL_EINVAL;
+    }
+    struct name_job j = {name, 0};
+    enum tl_rc rc = tl_writer_submit(t->engine->writer, write_shop, &j, 1);
+    if (rc == TL_EEXIST)
+        tl_err_set(&e, rc, "name", "a shop named \"%s\" already exists", name);
+    else if (rc)
+        tl_err_set(&e, rc, NULL, "shop could not be created: %s", tl_rc_message(rc));
+    if (rc) {
+        to_public(err, &e, rc);
+        return rc;
+    }
+    *id = j.id;
+    tl_engine_shop(t->engine, j.id);
+    return TL_OK;
+}
+
+enum tl_rc tailor_shop_find(struct tailor *t, const char *name, uint32_t *id, struct tailor_error *err)
+{
+    if (!name || !*name) {
+        *id = TL_DEFAULT_SHOP;
+        return TL_OK;
+    }
+    struct tl_engine *e = t->engine;
+    pthread_mutex_lock(&e->rst_mu);
+    enum tl_rc rc = e->ops->shop_find(e->rst, name, id);
+    pthread_mutex_unlock(&e->rst_mu);
+    if (rc) {
+        struct tl_err te;
+        tl_err_clear(&te);
+        if (rc == TL_ENOTFOUND)
+            tl_err_set(&te, rc, "shop", "no shop named \"%s\" (create it with: tailor shops create %s)", name, name);
+        else
+            tl_err_set(&te, rc, NULL, "looking up shop: %s", tl_rc_message(rc));
+        to_public(err, &te, rc);
+    }
+    return rc;
+}
+
+struct key_job {
+    uint32_t shop_id;
+    enum tl_scope scope;
+    uint8_t hash[32];
+    char prefix[16];
+};
+
+static enum tl_rc write_key(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
+{
+    struct key_job *j = arg;
+    return ops->key_add(st, j->shop_id, j->scope, j->hash, j->prefix);
+}
+
+enum tl_rc tailor_key_create(struct tailor *t, uint32_t shop_id, const char *scope, char **key,
+                             struct tailor_error *err)
+{
+    struct tl_err e;
+    tl_err_clear(&e);
+    struct key_job j = {.shop_id = shop_id};
+    if (scope && strcmp(scope, "public") == 0)
+        j.scope = TL_SCOPE_PUBLIC;
+    else if (scope && strcmp(scope, "secret") == 0)
+        j.scope = TL_SCOPE_SECRET;
+    else {
+        tl_err_set(&e, TL_EINVAL, "scope", "scope must be public or secret");
+        to_public(err, &e, TL_EINVAL);
+        return TL_EINVAL;
+    }
+    if (!tl_engine_shop(t->engine, shop_id)) {
+        tl_err_set(&e, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
+        to_public(err, &e, TL_ENOTFOUND);
+        return TL_ENOTFOUND;
+    }
+    unsigned char rnd[32];
+    randombytes_buf(rnd, sizeof rnd);
+    char hex[65], *k = tl_malloc(80);
+    if (!k) return TL_ENOMEM;
+    sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+    snprintf(k, 80, "%s%s", j.scope == TL_SCOPE_PUBLIC ? "tl_pk_" : "tl_sk_", hex);
+    crypto_generichash(j.hash, 32, (const unsigned char *)k, strlen(k), NULL, 0);
+    snprintf(j.prefix, sizeof j.prefix, "%.12s", k);
+    enum tl_rc rc = tl_writer_submit(t->engine->writer, write_key, &j, 1);
+    sodium_memzero(rnd, sizeof rnd);
+    if (rc) {
+        tl_free(k);
+        tl_err_set(&e, rc, NULL, "key could not be stored: %s", tl_rc_message(rc));
+        to_public(err, &e, rc);
+        return rc;
+    }
+    *key = k;
+    return TL_OK;
+}
+
+/* ---- imports ---- */
+
+struct import_ctx {
+    struct tl_engine *e;
+    struct tl_shop_state *shop;
+    const char *kind, *format, *path;
+    int skip_bad;
+    tailor_progress_fn progress;
+    void *progress_ctx;
+    const struct tl_store_ops *ops;
+    struct tl_store *st;
+    struct tl_fmt_summary fsum;
+    uint64_t records, duplicates, lines;
+    struct tl_strtab seen_customers;
+    struct tl_err err;
+    enum tl_rc rc;
+    int64_t last_seq;
+};
+
+static void fmt_progress(void *ctx, uint64_t done, uint64_t total, uint64_t records)
+{
+    struct import_ctx *c = ctx;
+    if (!c->progress) return;
+    struct tailor_import_progress p = {done, total, records};
+    c->progress(c->progress_ctx, &p);
+}
+
+static int on_item(void *ctx, const struct tl_item *it, long line)
+{
+    struct import_ctx *c = ctx;
+    enum tl_rc rc = c->ops->item_upsert(c->st, c->shop->id, it);
+    if (rc == TL_OK) rc = tl_catalog_upsert(c->shop->cat, it, NULL);
+    if (rc) {
+        tl_err_set(&c->err, rc, NULL, "storing item %s (line %ld): %s", it->id, line, tl_rc_message(rc));
+        return (int)rc;
+    }
+    c->records++;
+    return 0;
+}
+
+static int on_order(void *ctx, const struct tl_order *o, long line)
+{
+    struct import_ctx *c = ctx;
+    char key[TL_ID_MAX + 16];
+    snprintf(key, sizeof key, "order:%s", o->id);
+    uint64_t h = tl_event_id_hash(c->shop->id, key);
+    if (tl_engine_dedupe_claim(c->e, h)) {
+        c->duplicates++; /* already imported: idempotent re-import */
+        return 0;
+    }
+    enum tl_rc rc = c->ops->order_upsert(c->st, c->shop->id, o);
+    if (rc == TL_OK && o->customer_id) {
+        uint32_t before = c->seen_customers.count, id;
+        rc = tl_strtab_intern(&c->seen_customers, o->customer_id, &id);
+        if (rc == TL_OK && c->seen_customers.count != before) {
+            /* The order's customer becomes a customer of the shop, with the
+             * order's country (upsert keeps fields it does not set). */
+            int64_t now = tl_now_ms();
+            struct tl_customer cu = {.id = o->customer_id, .country = o->country, .consent_email = -1,
+                                     .consent_personalization = -1, .created_ms = now, .updated_ms = now};
+            rc = c->ops->customer_upsert(c->st, c->shop->id, &cu);
+        }
+    }
+    if (rc) {
+        tl_err_set(&c->err, rc, NULL, "storing order %s (line %ld): %s", o->id, line, tl_rc_message(rc));
+        return (int)rc;
+    }
+    tl_engine_apply_order(c->e, c->shop->id, o, 1);
+    c->records++;
+    return 0;
+}
+
+static int on_customer(void *ctx, const struct tl_customer *cu, long line)
+{
+    struct import_ctx *c = ctx;
+    enum tl_rc rc = c->ops->customer_upsert(c->st, c->shop->id, cu);
+    if (rc) {
+        tl_err_set(&c->err, rc, NULL, "storing customer %s (line %ld): %s", cu->id, line, tl_rc_message(rc));
+        return (int)rc;
+    }
+    if (cu->country && *cu->country) {
+        char key[TL_USER_KEY_MAX];
+        snprintf(key, sizeof key, "u:%s", cu->id);
+        struct tl_profile *p;
+        struct tl_pcache_guard g;
+        if (tl_pcache_lock(c->e->profiles, c->shop->id, key, 1, &p, &g) == TL_OK) {
+            tl_profile_set_country(p, cu->country, cu->updated_ms);
+            tl_pcache_mark_dirty(&g);
+            tl_pcache_unlock(&g);
+        }
+    }
+    c->records++;
+    return 0;
+}
+
+/* NDJSON events: one JSON object per line, validated exactly like the API. */
+static enum tl_rc import_events(struct import_ctx *c)
+{
+    struct tl_lines *in;
+    enum tl_rc rc = tl_lines_open(c->path, &in, &c->err);
+    if (rc) return rc;
+    struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
+    struct tl_buf body;
+    tl_buf_init(&body, 0);
+    const char *line;
+    size_t len;
+    long lineno;
+    int64_t now = tl_now_ms();
+    if (!lines) rc = TL_ENOMEM;
+    while (rc == TL_OK && (rc = tl_lines_next(in, &line, &len, &lineno, &c->err)) == TL_OK && line) {
+        c->lines++;
+        size_t k = 0;
+        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r')) k++;
+        if (k == len) continue; /* blank line */
+        json_error_t je;
+        json_t *obj = json_loadb(line, len, 0, &je);
+        struct tl_event ev;
+        struct tl_err e1;
+        tl_err_clear(&e1);
+        enum tl_rc vr;
+        if (!obj) {
+            vr = tl_err_set(&e1, TL_EPARSE, NULL, "malformed JSON: %s", je.text);
+            e1.column = je.column;
+        } else if (!json_is_object(obj)) {
+            vr = tl_err_set(&e1, TL_EINVAL, NULL, "expected a JSON object");
+        } else {
+            vr = tl_event_from_json(obj, now, &ev, lines, TL_EVENT_LINES_MAX, &e1);
+        }
+        if (vr) {
+            json_decref(obj);
+            e1.line = lineno;
+            if (!c->skip_bad) {
+                c->err = e1;
+                rc = vr;
+                break;
+            }
+            if (c->fsum.skipped < 10) {
+                size_t used = strlen(c->fsum.skipped_detail);
+                char d[256];
+                tl_fmt_describe_err(&e1, d, sizeof d);
+                snprintf(c->fsum.skipped_detail + used, sizeof c->fsum.skipped_detail - used, "%s%s",
+                         used ? "; " : "", d);
+            }
+            c->fsum.skipped++;
+            continue;
+        }
+        ev.shop_id = c->shop->id;
+        uint64_t h = 0;
+        if (ev.event_id) {
+            h = tl_event_id_hash(ev.shop_id, ev.event_id);
+            if (tl_engine_dedupe_claim(c->e, h)) {
+                c->duplicates++;
+                json_decref(obj);
+                continue;
+            }
+        }
+        tl_buf_reset(&body);
+        rc = tl_event_canonical(&ev, obj, &body);
+        ev.body = body.data;
+        if (rc == TL_OK) rc = c->ops->event_append(c->st, &ev, h);
+        if (rc == TL_OK && (ev.type == TL_EV_PURCHASE || ev.type == TL_EV_RETURN) && ev.n_lines) {
+            char oid[TL_ID_MAX + 32];
+            if (ev.order_id)
+                snprintf(oid, sizeof oid, "%s", ev.order_id);
+            else
+                snprintf(oid, sizeof oid, "event:%lld", (long long)ev.seq);
+            struct tl_order o = {oid, ev.user_id, ev.ts_ms, ev.country, NULL, ev.type == TL_EV_RETURN, ev.lines,
+                                 ev.n_lines};
+            rc = c->ops->order_upsert(c->st, ev.shop_id, &o);
+        }
+        if (rc == TL_OK) {
+            c->last_seq = ev.seq;
+            tl_engine_apply_event(c->e, &ev);
+            c->records++;
+            if (c->progress && c->records % IMPORT_EVENTS_PROGRESS_EVERY == 0)
+                fmt_progress(c, tl_lines_bytes_read(in), tl_lines_bytes_total(in), c->records);
+        } else {
+            tl_err_set(&c->err, rc, NULL, "storing event of line %ld: %s", lineno, tl_rc_message(rc));
+        }
+        json_decref(obj);
+    }
+    if (rc == TL_OK) fmt_progress(c, tl_lines_bytes_read(in), tl_lines_bytes_total(in), c->records);
+    tl_free(lines);
+    tl_buf_free(&body);
+    tl_lines_close(in);
+    return rc;
+}
+
+static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
+{
+    struct import_ctx *c = arg;
+    c->ops = ops;
+    c->st = st;
+    struct tl_fmt_opts fo = {.skip_bad = c->skip_bad, .progress = fmt_progress, .progress_ctx = c};
+    enum tl_rc rc;
+    if (strcmp(c->kind, "catalog") == 0)
+        rc = tl_fmt_import_catalog(c->path, c->format, &fo, on_item, c, &c->fsum, &c->err);
+    else if (strcmp(c->kind, "orders") == 0)
+        rc = tl_fmt_import_orders(c->path, c->format, &fo, on_order, c, &c->fsum, &c->err);
+    else if (strcmp(c->kind, "customers") == 0)
+        rc = tl_fmt_import_customers(c->path, c->format, &fo, on_customer, c, &c->fsum, &c->err);
+    else
+        rc = import_events(c);
+    c->rc = rc;
+    return rc;
+}
+
+enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, const char *format,
+                         const char *path, int skip_bad, tailor_progress_fn progress, void *progress_ctx,
+                         struct tailor_import_summary *summary, struct tailor_error *err)
+{
+    struct import_ctx *c = tl_calloc(1, sizeof *c);
+    if (!c) return TL_ENOMEM;
+    tl_strtab_init(&c->seen_customers);
+    enum tl_rc rc = TL_OK;
+    uint64_t t0 = tl_mono_ns();
+    if (!kind || (strcmp(kind, "catalog") && strcmp(kind, "orders") && strcmp(kind, "customers") &&
+                  strcmp(kind, "events"))) {
+        rc = tl_err_set(&c->err, TL_EINVAL, "kind", "unknown import kind \"%s\": catalog, orders, customers or events",
+                        kind ? kind : "");
+    } else if (strcmp(kind, "events") == 0 ? (format && strcmp(format, "ndjson") != 0)
+                                           : !tl_fmt_supported(kind, format)) {
+        rc = tl_err_set(&c->err, TL_EINVAL, "format", "format \"%s\" is not supported for %s imports", format, kind);
+    } else if (!(c->shop = tl_engine_shop(t->engine, shop_id))) {
+        rc = tl_err_set(&c->err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
+    }
+    if (rc == TL_OK) {
+        c->e = t->engine;
+        c->kind = kind;
+        c->format = format;
+        c->path = path;
+        c->skip_bad = skip_bad;
+        c->progress = progress;
+        c->progress_ctx = progress_ctx;
+        pthread_rwlock_rdlock(&t->engine->apply_lock);
+        rc = tl_writer_submit(t->engine->writer, import_job, c, 0);
+        if (rc == TL_OK && c->last_seq > atomic_load(&t->engine->last_seq))
+            atomic_store(&t->engine->last_seq, c->last_seq);
+        if (rc) tl_engine_discard(t->engine); /* before any checkpoint can run */
+        pthread_rwlock_unlock(&t->engine->apply_lock);
+        if (rc && c->rc == TL_OK && !c->err.msg[0])
+            tl_err_set(&c->err, rc, NULL, "import could not be committed: %s", tl_rc_message(rc));
+        if (rc) t->discard = 1; /* in-memory effects of a rolled-back import */
+        if (rc == TL_OK) tl_engine_checkpoint(t->engine);
+    }
+    if (summary) {
+        memset(summary, 0, sizeof *summary);
+        summary->records = c->records;
+        summary->lines = c->lines ? c->lines : c->fsum.lines;
+        summary->skipped = c->fsum.skipped;
+        summary->duplicates = c->duplicates;
+        summary->returns = c->fsum.returns;
+        summary->seconds = (double)(tl_mono_ns() - t0) / 1e9;
+        snprintf(summary->skipped_detail, sizeof summary->skipped_detail, "%s", c->fsum.skipped_detail);
+    }
+    if (rc) to_public(err, &c->err, rc);
+    tl_strtab_free(&c->seen_customers);
+    tl_free(c);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/* Engine internals shared by the engine's .c files (not a public header).
+ *
+ * Layout of the engine state:
+ *   - store handles: `wst` is owned by the writer thread (every write goes
+ *     through tl_writer); `rst` serves reads on request threads under rst_mu.
+ *   - per shop: the in-memory catalog and the popularity model.
+ *   - profiles: one tl_pcache for every shop, keyed by (shop, user key) where
+ *     the user key is "u:<customer id>" or "a:<anonymous id>".
+ *   - identities: (shop, anonymous id) -> customer id, for stitching.
+ *   - dedupe: the set of idempotency hashes of every stored event (and of
+ *     imported order ids), so duplicates never touch the store's B-tree.
+ *
+ * Profile durability (checkpoint + log replay): profiles are snapshotted to
+ * the store every checkpoint_interval_ms together with the sequence number S
+ * of the last event applied; on start, events with seq > S are replayed. The
+ * apply lock makes this exact: a request holds it shared from before its
+ * events are queued for commit until they are applied to the profiles; the
+ * checkpointer takes it exclusively, so at that instant every committed
+ * event is in the profiles. A profile evicted by the LRU between two
+ * checkpoints is kept as a serialized blob in `evicted` (not written on its
+ * own, which would make replay count its events twice) until the next
+ * checkpoint writes it. */
+#ifndef TL_ENGINE_INTERNAL_H
+#define TL_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/map.h"
+#include "engine/engine.h"
+#include "engine/writer.h"
+#include "model/popularity.h"
+#include "profile/cache.h"
+#include "profile/profile.h"
+#include "store/catalog.h"
+#include "store/store.h"
+
+#define TL_MAX_SHOPS 65536u
+#define TL_USER_KEY_MAX (TL_ID_MAX + 3) /* "u:" + id + NUL */
+
+struct tl_shop_state {
+    uint32_t id;
+    struct tl_catalog *cat;
+    struct tl_pop *pop;
+};
+
+/* A serialized profile waiting for the next checkpoint. */
+struct tl_blob {
+    uint32_t shop_id;
+    char *key;
+    void *data;
+    size_t len;
+};
+
+struct tl_blobset {
+    struct tl_u64map index; /* hash(shop, key) -> slot + 1 */
+    struct tl_blob *v;
+    size_t n, cap;
+};
+
+struct tl_engine {
+    struct tl_config cfg;
+    const struct tl_store_ops *ops;
+    struct tl_store *wst;
+    struct tl_store *rst;
+    pthread_mutex_t rst_mu;
+    struct tl_writer *writer;
+
+    pthread_rwlock_t shops_lock;
+    struct tl_shop_state **shops; /* indexed by shop id, NULL = not loaded */
+    uint32_t shops_cap;
+
+    pthread_rwlock_t keys_lock;
+    struct tl_u64map keys; /* hash(key) -> shop_id << 8 | scope */
+
+    pthread_mutex_t ident_mu;
+    struct tl_u64map ident;     /* hash(shop, anonymous id) -> index in ident_users + 1 */
+    struct tl_strtab ident_users;
+
+    pthread_mutex_t dedupe_mu;
+    struct tl_u64map dedupe; /* idempotency hash -> 1 committed, 2 pending */
+
+    struct tl_pcache *profiles;
+    struct tl_profile_params pparams;
+    pthread_rwlock_t apply_lock;
+    atomic_int_fast64_t last_seq; /* highest committed event seq */
+    pthread_mutex_t evicted_mu;
+    struct tl_blobset evicted;   /* evicted since the last checkpoint */
+    struct tl_blobset inflight;  /* being written by the running checkpoint */
+    pthread_mutex_t ckpt_mu;     /* one checkpoint at a time */
+
+    pthread_t ckpt_thread;
+    int ckpt_running;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    int stopping;
+    int discard; /* skip the final checkpoint */
+
+    atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
+};
+
+/* Shop state, loading it if the shop exists in the store. NULL if unknown. */
+struct tl_shop_state *tl_engine_shop(struct tl_engine *e, uint32_t shop_id);
+
+/* "u:<id>" or "a:<id>" into out (TL_USER_KEY_MAX bytes), resolving linked
+ * anonymous ids to their customer. */
+void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_id, const char *anonymous_id,
+                        char *out);
+
+/* Apply one stored event to the profiles and models (engine/apply.c).
+ * Caller holds apply_lock shared (or is single-threaded at start-up). */
+void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);
+/* Apply an imported order (purchase or return) to profiles and models. */
+void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct tl_order *o, int to_models);
+
+/* Link an anonymous id to a customer and merge the anonymous profile into
+ * the customer's (engine/identify.c). Writes the link through the writer;
+ * wait=1 blocks until durable. */
+enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *anonymous_id, const char *user_id,
+                          int wait, int *merged);
+
+/* Write every dirty profile and the checkpoint sequence (engine/checkpoint.c). */
+enum tl_rc tl_engine_checkpoint(struct tl_engine *e);
+/* pcache loader/evict callbacks (engine/checkpoint.c). */
+enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, struct tl_profile **out);
+void tl_engine_profile_evict(void *ctx, uint32_t shop_id, const char *key, const struct tl_profile *p, int dirty);
+void tl_blobset_free(struct tl_blobset *s);
+
+/* Idempotency: 1 if h is known (committed or pending); else marks it
+ * pending and returns 0. */
+int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h);
+/* Resolve pending claims: committed=1 keeps them, 0 releases them. */
+void tl_engine_dedupe_settle(struct tl_engine *e, const uint64_t *hs, size_t n, int committed);
+
+/* Random id "<prefix><16 hex>" for recommendation ids (out >= 24 bytes). */
+void tl_engine_random_id(const char *prefix, char *out, size_t n);
+
+#endif

@@ -1,0 +1,185 @@
+/* GET /v1/recommendations for the foundation types: popular, trending
+ * (global or per country, from src/model/popularity) and recently_viewed
+ * (from the shopper's profile, excluding purchased items).
+ *
+ * Serving rules applied to every type: never an item that is not servable
+ * (hidden, unavailable, out of stock, price <= 0, or known only from events),
+ * never the anchor item_id. Every item carries a reason; every response a
+ * fresh recommendation_id for attribution. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/timeutil.h"
+#include "engine/internal.h"
+
+#define RECS_LIMIT_MAX 100
+#define RECENT_IDS_MAX TL_PROFILE_RECENT_MAX
+
+struct skip_ctx {
+    struct tl_catalog *cat;
+    uint32_t anchor;
+    const char *const *exclude; /* item ids */
+    size_t n_exclude;
+};
+
+/* Called by the model for each candidate: skip what may not be shown. Takes
+ * the catalog read lock itself (the model holds none of ours). */
+static int skip_item(void *ctx, uint32_t idx)
+{
+    struct skip_ctx *c = ctx;
+    if (idx == c->anchor) return 1;
+    tl_catalog_rdlock(c->cat);
+    const struct tl_item *it = tl_catalog_get(c->cat, idx);
+    int skip = !tl_catalog_servable(it);
+    for (size_t i = 0; !skip && i < c->n_exclude; i++)
+        if (strcmp(c->exclude[i], it->id) == 0) skip = 1;
+    tl_catalog_unlock(c->cat);
+    return skip;
+}
+
+static void item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first)
+{
+    if (!first) tl_buf_putc(out, ',');
+    tl_buf_puts(out, "{\"id\":");
+    tl_buf_json_str(out, it->id);
+    tl_buf_puts(out, ",\"title\":");
+    tl_buf_json_str(out, it->title);
+    if (isnan(it->price))
+        tl_buf_puts(out, ",\"price\":null");
+    else
+        tl_buf_printf(out, ",\"price\":%.2f", it->price);
+    if (it->currency) {
+        tl_buf_puts(out, ",\"currency\":");
+        tl_buf_json_str(out, it->currency);
+    }
+    tl_buf_puts(out, ",\"url\":");
+    if (it->url)
+        tl_buf_json_str(out, it->url);
+    else
+        tl_buf_puts(out, "null");
+    tl_buf_puts(out, ",\"image\":");
+    if (it->image_url)
+        tl_buf_json_str(out, it->image_url);
+    else
+        tl_buf_puts(out, "null");
+    tl_buf_printf(out, ",\"score\":%.6g,\"reason\":%s}", score, reason_json);
+}
+
+static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
+                               struct skip_ctx *sc, enum tl_pop_kind kind, struct tl_buf *out, struct tl_err *err)
+{
+    struct tl_pop_hit hits[RECS_LIMIT_MAX];
+    size_t n = 0;
+    struct tl_pop_info info;
+    enum tl_rc rc = tl_pop_top_ex(s->pop, kind, q->country, (size_t)q->limit, skip_item, sc, hits, &n, &info);
+    if (rc == TL_EINVAL) return tl_err_set(err, rc, "country", "country must be a 2-letter ISO 3166-1 code");
+    if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
+    const char *model = kind == TL_POP_POPULAR ? "popular" : "trending";
+    int country_scope = strcmp(info.scope, "country") == 0;
+    char reason[96];
+    if (country_scope)
+        snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"country\",\"country\":\"%.2s\"}", model,
+                 q->country);
+    else
+        snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"global\"}", model);
+    tl_buf_puts(out, ",\"scope\":");
+    tl_buf_json_str(out, info.scope);
+    if (q->country && *q->country)
+        tl_buf_printf(out, ",\"country_weight\":%.3g,\"country_min\":%.3g", info.country_weight, info.country_min);
+    tl_buf_puts(out, ",\"items\":[");
+    size_t shown = 0;
+    tl_catalog_rdlock(s->cat);
+    for (size_t i = 0; i < n; i++) {
+        const struct tl_item *it = tl_catalog_get(s->cat, hits[i].item);
+        if (!tl_catalog_servable(it)) continue; /* changed since the model looked */
+        item_json(out, it, hits[i].score, reason, shown++ == 0);
+    }
+    tl_catalog_unlock(s->cat);
+    tl_buf_puts(out, "]}");
+    (void)e;
+    return TL_OK;
+}
+
+static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
+                              const struct tl_rec_query *q, struct tl_buf *out, struct tl_err *err)
+{
+    tl_buf_puts(out, ",\"items\":[");
+    if (!q->user_id && !q->anonymous_id) {
+        tl_buf_puts(out, "]}");
+        return TL_OK;
+    }
+    char key[TL_USER_KEY_MAX];
+    tl_engine_user_key(e, shop_id, q->user_id, q->anonymous_id, key);
+    struct tl_profile *p;
+    struct tl_pcache_guard g;
+    enum tl_rc rc = tl_pcache_lock(e->profiles, shop_id, key, 0, &p, &g);
+    if (rc == TL_ENOTFOUND) {
+        tl_buf_puts(out, "]}");
+        return TL_OK;
+    }
+    if (rc) return tl_err_set(err, rc, NULL, "profile could not be loaded: %s", tl_rc_message(rc));
+    size_t nv = 0;
+    const struct tl_profile_view *views = tl_profile_views(p, &nv);
+    size_t shown = 0;
+    int64_t newest = nv ? views[0].ts_ms : 0;
+    tl_catalog_rdlock(s->cat);
+    for (size_t i = 0; i < nv && shown < (size_t)q->limit; i++) {
+        if (tl_profile_has_purchased(p, views[i].item_id)) continue;
+        if (q->item_id && strcmp(q->item_id, views[i].item_id) == 0) continue;
+        uint32_t idx = tl_catalog_find_locked(s->cat, views[i].item_id);
+        const struct tl_item *it = idx == TL_CAT_NONE ? NULL : tl_catalog_get(s->cat, idx);
+        if (!tl_catalog_servable(it)) continue;
+        char ts[32], reason[96];
+        tl_time_format(views[i].ts_ms, ts, sizeof ts);
+        snprintf(reason, sizeof reason, "{\"model\":\"recently_viewed\",\"viewed_at\":\"%s\"}", ts);
+        /* Score: recency in [0,1], 1 for the latest view, halving per day
+         * before it (2^(-(t_latest - t)/1 day)). */
+        double score = exp2(-(double)(newest - views[i].ts_ms) / (double)TL_MS_PER_DAY);
+        item_json(out, it, score, reason, shown++ == 0);
+    }
+    tl_catalog_unlock(s->cat);
+    tl_pcache_unlock(&g);
+    tl_buf_puts(out, "]}");
+    return TL_OK;
+}
+
+enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q,
+                               struct tl_buf *out, struct tl_err *err)
+{
+    struct tl_shop_state *s = tl_engine_shop(e, shop_id);
+    if (!s) return tl_err_set(err, TL_ENOTFOUND, NULL, "shop %u does not exist", shop_id);
+    if (!q->type || !*q->type)
+        return tl_err_set(err, TL_EINVAL, "type", "type is required: popular, trending or recently_viewed");
+    if (q->limit < 1 || q->limit > RECS_LIMIT_MAX)
+        return tl_err_set(err, TL_EINVAL, "limit", "limit must be an integer from 1 to %d", RECS_LIMIT_MAX);
+    if (q->country && *q->country &&
+        (strlen(q->country) != 2 || !((q->country[0] | 32) >= 'a' && (q->country[0] | 32) <= 'z') ||
+         !((q->country[1] | 32) >= 'a' && (q->country[1] | 32) <= 'z')))
+        return tl_err_set(err, TL_EINVAL, "country", "country must be a 2-letter ISO 3166-1 code");
+    char country[3] = {0};
+    struct tl_rec_query qq = *q;
+    if (q->country && *q->country) {
+        country[0] = (char)(q->country[0] & ~32);
+        country[1] = (char)(q->country[1] & ~32);
+        qq.country = country;
+    } else {
+        qq.country = NULL;
+    }
+    struct skip_ctx sc = {s->cat, TL_CAT_NONE, NULL, 0};
+    if (q->item_id) sc.anchor = tl_catalog_find(s->cat, q->item_id);
+
+    char rid[32];
+    tl_engine_random_id("r_", rid, sizeof rid);
+    tl_buf_puts(out, "{\"recommendation_id\":");
+    tl_buf_json_str(out, rid);
+    tl_buf_puts(out, ",\"type\":");
+    tl_buf_json_str(out, q->type);
+    if (strcmp(q->type, "popular") == 0) return recs_popular(e, s, &qq, &sc, TL_POP_POPULAR, out, err);
+    if (strcmp(q->type, "trending") == 0) return recs_popular(e, s, &qq, &sc, TL_POP_TRENDING, out, err);
+    if (strcmp(q->type, "recently_viewed") == 0) return recs_recent(e, s, shop_id, &qq, out, err);
+    tl_buf_reset(out);
+    return tl_err_set(err, TL_EINVAL, "type", "unknown type \"%s\": expected popular, trending or recently_viewed",
+                      q->type);
+}

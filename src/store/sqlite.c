@@ -1,0 +1,789 @@
+/* SQLite backend of the storage interface (store.h).
+ *
+ * One database file in WAL mode. synchronous=FULL (fsync of the WAL at every
+ * commit) unless the caller asks for TL_SYNC_OS (synchronous=NORMAL: a commit
+ * reaches the OS, so it survives kill -9 but not power loss). Every statement
+ * is prepared once per handle and reset after use.
+ *
+ * Schema: versioned forward migrations in `migrations[]`, applied in order
+ * inside one transaction each at open; the version lives in PRAGMA
+ * user_version. The schema is documented in docs/schema.md; keep the two in
+ * step. Never edit a released migration: append a new one.
+ *
+ * Events: the events table has only its integer key (seq = rowid), no other
+ * index, so appends are sequential B-tree inserts (about 1M rows/s here).
+ * Idempotency does not use a UNIQUE index: the engine keeps the set of
+ * event_id hashes in memory (rebuilt at start from the eid_hash column) and
+ * the backend stores the hash alongside the event. */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/timeutil.h"
+#include "store/store.h"
+
+static const char *const migrations[] = {
+    /* 1: initial schema */
+    "CREATE TABLE shops(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL);"
+    "INSERT INTO shops(id, name, created_ms) VALUES (1, 'default', CAST(strftime('%s','now') AS INTEGER) * 1000);"
+    "CREATE TABLE api_keys(hash BLOB PRIMARY KEY, shop_id INTEGER NOT NULL REFERENCES shops(id),"
+    " scope INTEGER NOT NULL, prefix TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE items(shop_id INTEGER NOT NULL, id TEXT NOT NULL, title TEXT, description TEXT, url TEXT,"
+    " image_url TEXT, price REAL, currency TEXT, category TEXT, brand TEXT, tags_json TEXT,"
+    " available INTEGER NOT NULL DEFAULT 1, stock INTEGER NOT NULL DEFAULT -1, attrs_json TEXT,"
+    " visible INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(shop_id, id)) WITHOUT ROWID;"
+    "CREATE TABLE customers(shop_id INTEGER NOT NULL, id TEXT NOT NULL, email TEXT, name TEXT, country TEXT,"
+    " consent_email INTEGER NOT NULL DEFAULT -1, consent_personalization INTEGER NOT NULL DEFAULT -1,"
+    " member_tier TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    " PRIMARY KEY(shop_id, id)) WITHOUT ROWID;"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, shop_id INTEGER NOT NULL, ts_ms INTEGER NOT NULL,"
+    " type INTEGER NOT NULL, user_id TEXT, anonymous_id TEXT, item_id TEXT, country TEXT,"
+    " eid_hash INTEGER, body TEXT NOT NULL);"
+    "CREATE TABLE orders(shop_id INTEGER NOT NULL, id TEXT NOT NULL, customer_id TEXT, ts_ms INTEGER NOT NULL,"
+    " country TEXT, currency TEXT, is_return INTEGER NOT NULL DEFAULT 0, total REAL NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(shop_id, id)) WITHOUT ROWID;"
+    "CREATE TABLE order_lines(shop_id INTEGER NOT NULL, order_id TEXT NOT NULL, line_no INTEGER NOT NULL,"
+    " item_id TEXT NOT NULL, quantity REAL NOT NULL, price REAL,"
+    " PRIMARY KEY(shop_id, order_id, line_no)) WITHOUT ROWID;"
+    "CREATE TABLE identities(shop_id INTEGER NOT NULL, anonymous_id TEXT NOT NULL, user_id TEXT NOT NULL,"
+    " ts_ms INTEGER NOT NULL, PRIMARY KEY(shop_id, anonymous_id)) WITHOUT ROWID;"
+    "CREATE TABLE profiles(shop_id INTEGER NOT NULL, user_key TEXT NOT NULL, data BLOB NOT NULL,"
+    " PRIMARY KEY(shop_id, user_key)) WITHOUT ROWID;"
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+};
+#define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+enum stmt_id {
+    S_SHOP_CREATE, S_SHOP_FIND, S_SHOP_SCAN, S_KEY_ADD, S_KEY_FIND,
+    S_ITEM_UPSERT, S_ITEM_DELETE, S_ITEM_SCAN_ALL, S_ITEM_SCAN_SHOP,
+    S_CUST_UPSERT, S_CUST_SCAN_ALL, S_CUST_SCAN_SHOP,
+    S_EV_APPEND, S_EV_SCAN, S_EID_SCAN,
+    S_ORDER_UPSERT, S_ORDER_DEL_LINES, S_LINE_INSERT, S_ORDER_SCAN_ALL, S_ORDER_SCAN_SHOP,
+    S_IDENT_LINK, S_IDENT_SCAN, S_PROF_PUT, S_PROF_GET, S_PROF_SCAN, S_PROF_DEL,
+    S_META_GET, S_META_SET, S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_COUNT_ITEMS, S_COUNT_CUST, S_COUNT_ORDERS, S_COUNT_EVENTS,
+    S_COUNT_
+};
+
+static const char *const sql[S_COUNT_] = {
+    [S_SHOP_CREATE] = "INSERT INTO shops(name, created_ms) VALUES (?1, ?2)",
+    [S_SHOP_FIND] = "SELECT id FROM shops WHERE name = ?1",
+    [S_SHOP_SCAN] = "SELECT id, name, created_ms FROM shops ORDER BY id",
+    [S_KEY_ADD] = "INSERT INTO api_keys(hash, shop_id, scope, prefix, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_KEY_FIND] = "SELECT shop_id, scope FROM api_keys WHERE hash = ?1",
+    [S_ITEM_UPSERT] =
+        "INSERT INTO items(shop_id, id, title, description, url, image_url, price, currency, category, brand,"
+        " tags_json, available, stock, attrs_json, visible, created_ms, updated_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        " ON CONFLICT(shop_id, id) DO UPDATE SET title = excluded.title, description = excluded.description,"
+        " url = excluded.url, image_url = excluded.image_url, price = excluded.price,"
+        " currency = excluded.currency, category = excluded.category, brand = excluded.brand,"
+        " tags_json = excluded.tags_json, available = excluded.available, stock = excluded.stock,"
+        " attrs_json = excluded.attrs_json, visible = excluded.visible, updated_ms = excluded.updated_ms",
+    [S_ITEM_DELETE] = "DELETE FROM items WHERE shop_id = ?1 AND id = ?2",
+    [S_ITEM_SCAN_ALL] = "SELECT shop_id, id, title, description, url, image_url, price, currency, category, brand,"
+                        " tags_json, available, stock, attrs_json, visible, created_ms, updated_ms FROM items",
+    [S_ITEM_SCAN_SHOP] = "SELECT shop_id, id, title, description, url, image_url, price, currency, category, brand,"
+                         " tags_json, available, stock, attrs_json, visible, created_ms, updated_ms FROM items"
+                         " WHERE shop_id = ?1",
+    [S_CUST_UPSERT] =
+        "INSERT INTO customers(shop_id, id, email, name, country, consent_email, consent_personalization,"
+        " member_tier, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        " ON CONFLICT(shop_id, id) DO UPDATE SET email = coalesce(excluded.email, email),"
+        " name = coalesce(excluded.name, name), country = coalesce(excluded.country, country),"
+        " consent_email = CASE WHEN excluded.consent_email >= 0 THEN excluded.consent_email ELSE consent_email END,"
+        " consent_personalization = CASE WHEN excluded.consent_personalization >= 0"
+        "   THEN excluded.consent_personalization ELSE consent_personalization END,"
+        " member_tier = coalesce(excluded.member_tier, member_tier), updated_ms = excluded.updated_ms",
+    [S_CUST_SCAN_ALL] = "SELECT shop_id, id, email, name, country, consent_email, consent_personalization,"
+                        " member_tier, created_ms, updated_ms FROM customers",
+    [S_CUST_SCAN_SHOP] = "SELECT shop_id, id, email, name, country, consent_email, consent_personalization,"
+                         " member_tier, created_ms, updated_ms FROM customers WHERE shop_id = ?1",
+    [S_EV_APPEND] = "INSERT INTO events(shop_id, ts_ms, type, user_id, anonymous_id, item_id, country, eid_hash,"
+                    " body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_EV_SCAN] = "SELECT seq, shop_id, ts_ms, type, user_id, anonymous_id, item_id, country, body FROM events"
+                  " WHERE seq > ?1 ORDER BY seq",
+    [S_EID_SCAN] = "SELECT eid_hash FROM events WHERE eid_hash IS NOT NULL",
+    [S_ORDER_UPSERT] = "INSERT OR REPLACE INTO orders(shop_id, id, customer_id, ts_ms, country, currency,"
+                       " is_return, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_ORDER_DEL_LINES] = "DELETE FROM order_lines WHERE shop_id = ?1 AND order_id = ?2",
+    [S_LINE_INSERT] = "INSERT INTO order_lines(shop_id, order_id, line_no, item_id, quantity, price)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_ORDER_SCAN_ALL] = "SELECT o.shop_id, o.id, o.customer_id, o.ts_ms, o.country, o.currency, o.is_return,"
+                         " l.item_id, l.quantity, l.price FROM orders o JOIN order_lines l"
+                         " ON l.shop_id = o.shop_id AND l.order_id = o.id ORDER BY o.ts_ms, o.shop_id, o.id,"
+                         " l.line_no",
+    [S_ORDER_SCAN_SHOP] = "SELECT o.shop_id, o.id, o.customer_id, o.ts_ms, o.country, o.currency, o.is_return,"
+                          " l.item_id, l.quantity, l.price FROM orders o JOIN order_lines l"
+                          " ON l.shop_id = o.shop_id AND l.order_id = o.id WHERE o.shop_id = ?1"
+                          " ORDER BY o.ts_ms, o.id, l.line_no",
+    [S_IDENT_LINK] = "INSERT OR REPLACE INTO identities(shop_id, anonymous_id, user_id, ts_ms) VALUES (?1, ?2, ?3, ?4)",
+    [S_IDENT_SCAN] = "SELECT shop_id, anonymous_id, user_id FROM identities",
+    [S_PROF_PUT] = "INSERT OR REPLACE INTO profiles(shop_id, user_key, data) VALUES (?1, ?2, ?3)",
+    [S_PROF_GET] = "SELECT data FROM profiles WHERE shop_id = ?1 AND user_key = ?2",
+    [S_PROF_SCAN] = "SELECT shop_id, user_key, data FROM profiles",
+    [S_PROF_DEL] = "DELETE FROM profiles WHERE shop_id = ?1 AND user_key = ?2",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_COUNT_ITEMS] = "SELECT count(*) FROM items WHERE shop_id = ?1",
+    [S_COUNT_CUST] = "SELECT count(*) FROM customers WHERE shop_id = ?1",
+    [S_COUNT_ORDERS] = "SELECT is_return, count(*) FROM orders WHERE shop_id = ?1 GROUP BY is_return",
+    [S_COUNT_EVENTS] = "SELECT type, count(*) FROM events WHERE shop_id = ?1 GROUP BY type",
+};
+
+struct tl_store {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT_];
+};
+
+/* ---- helpers ---- */
+
+static sqlite3_stmt *prep(struct tl_store *s, enum stmt_id id)
+{
+    if (!s->st[id] && sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id], NULL) != SQLITE_OK)
+        return NULL;
+    return s->st[id];
+}
+
+static void bind_text(sqlite3_stmt *q, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+static void bind_real(sqlite3_stmt *q, int i, double v)
+{
+    if (isnan(v))
+        sqlite3_bind_null(q, i);
+    else
+        sqlite3_bind_double(q, i, v);
+}
+
+static const char *col_text(sqlite3_stmt *q, int i) { return (const char *)sqlite3_column_text(q, i); }
+
+static double col_real(sqlite3_stmt *q, int i)
+{
+    return sqlite3_column_type(q, i) == SQLITE_NULL ? NAN : sqlite3_column_double(q, i);
+}
+
+/* Step a write statement to completion and reset it. */
+static enum tl_rc run(sqlite3_stmt *q)
+{
+    int r = sqlite3_step(q);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (r == SQLITE_DONE || r == SQLITE_ROW) return TL_OK;
+    if (r == SQLITE_CONSTRAINT) return TL_EEXIST;
+    return TL_ESTORE;
+}
+
+static enum tl_rc finish_scan(sqlite3_stmt *q, int r, int stopped)
+{
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    if (stopped) return (enum tl_rc)stopped;
+    return r == SQLITE_DONE ? TL_OK : TL_ESTORE;
+}
+
+static enum tl_rc exec(struct tl_store *s, const char *q)
+{
+    return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK ? TL_OK : TL_ESTORE;
+}
+
+/* ---- open / close / migrations ---- */
+
+static enum tl_rc migrate(struct tl_store *s, struct tl_err *err)
+{
+    sqlite3_stmt *q;
+    int version = 0;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return tl_err_set(err, TL_ESTORE, NULL, "reading schema version: %s", sqlite3_errmsg(s->db));
+    if (sqlite3_step(q) == SQLITE_ROW) version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (version > (int)N_MIGRATIONS)
+        return tl_err_set(err, TL_ESTORE, NULL,
+                          "database schema version %d is newer than this tailor (%d): upgrade tailor", version,
+                          (int)N_MIGRATIONS);
+    for (int v = version; v < (int)N_MIGRATIONS; v++) {
+        char setv[64];
+        snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v + 1);
+        if (exec(s, "BEGIN IMMEDIATE") || exec(s, migrations[v]) || exec(s, setv) || exec(s, "COMMIT")) {
+            tl_err_set(err, TL_ESTORE, NULL, "migration %d failed: %s", v + 1, sqlite3_errmsg(s->db));
+            exec(s, "ROLLBACK");
+            return TL_ESTORE;
+        }
+    }
+    return TL_OK;
+}
+
+static void sq_close(struct tl_store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < S_COUNT_; i++) sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    tl_free(s);
+}
+
+static enum tl_rc sq_open(const char *path, enum tl_sync sync, struct tl_store **out, struct tl_err *err)
+{
+    struct tl_store *s = tl_calloc(1, sizeof *s);
+    if (!s) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory opening store");
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        tl_err_set(err, TL_ESTORE, "db", "cannot open database %s: %s", path,
+                   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sq_close(s);
+        return TL_ESTORE;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    /* WAL: readers never block the writer. cache_size -65536 = 64 MiB page
+     * cache. foreign_keys stays off: ids are validated by the engine. */
+    const char *pragmas = sync == TL_SYNC_FULL
+                              ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
+                                " PRAGMA temp_store=MEMORY;"
+                              : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
+                                " PRAGMA temp_store=MEMORY;";
+    if (exec(s, pragmas)) {
+        tl_err_set(err, TL_ESTORE, "db", "cannot configure database %s: %s", path, sqlite3_errmsg(s->db));
+        sq_close(s);
+        return TL_ESTORE;
+    }
+    enum tl_rc rc = migrate(s, err);
+    if (rc) {
+        sq_close(s);
+        return rc;
+    }
+    *out = s;
+    return TL_OK;
+}
+
+/* ---- transactions ---- */
+
+static enum tl_rc tx(struct tl_store *s, enum stmt_id id)
+{
+    sqlite3_stmt *q = prep(s, id);
+    return q ? run(q) : TL_ESTORE;
+}
+static enum tl_rc sq_begin(struct tl_store *s) { return tx(s, S_BEGIN); }
+static enum tl_rc sq_commit(struct tl_store *s) { return tx(s, S_COMMIT); }
+static enum tl_rc sq_rollback(struct tl_store *s) { return tx(s, S_ROLLBACK); }
+
+/* ---- shops and keys ---- */
+
+static enum tl_rc sq_shop_create(struct tl_store *s, const char *name, uint32_t *id)
+{
+    sqlite3_stmt *q = prep(s, S_SHOP_CREATE);
+    if (!q) return TL_ESTORE;
+    bind_text(q, 1, name);
+    sqlite3_bind_int64(q, 2, tl_now_ms());
+    enum tl_rc rc = run(q);
+    if (rc == TL_OK) *id = (uint32_t)sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static enum tl_rc sq_shop_find(struct tl_store *s, const char *name, uint32_t *id)
+{
+    sqlite3_stmt *q = prep(s, S_SHOP_FIND);
+    if (!q) return TL_ESTORE;
+    bind_text(q, 1, name);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW) *id = (uint32_t)sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return r == SQLITE_ROW ? TL_OK : r == SQLITE_DONE ? TL_ENOTFOUND : TL_ESTORE;
+}
+
+static enum tl_rc sq_shop_scan(struct tl_store *s, tl_shop_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, S_SHOP_SCAN);
+    if (!q) return TL_ESTORE;
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        struct tl_shop sh = {(uint32_t)sqlite3_column_int64(q, 0), col_text(q, 1), sqlite3_column_int64(q, 2)};
+        if ((stop = cb(ctx, &sh))) break;
+    }
+    return finish_scan(q, r, stop);
+}
+
+static enum tl_rc sq_key_add(struct tl_store *s, uint32_t shop_id, enum tl_scope scope, const uint8_t hash[32],
+                             const char *prefix)
+{
+    sqlite3_stmt *q = prep(s, S_KEY_ADD);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, shop_id);
+    sqlite3_bind_int(q, 3, (int)scope);
+    bind_text(q, 4, prefix);
+    sqlite3_bind_int64(q, 5, tl_now_ms());
+    return run(q);
+}
+
+static enum tl_rc sq_key_find(struct tl_store *s, const uint8_t hash[32], uint32_t *shop_id, enum tl_scope *scope)
+{
+    sqlite3_stmt *q = prep(s, S_KEY_FIND);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+        *shop_id = (uint32_t)sqlite3_column_int64(q, 0);
+        *scope = (enum tl_scope)sqlite3_column_int(q, 1);
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return r == SQLITE_ROW ? TL_OK : r == SQLITE_DONE ? TL_ENOTFOUND : TL_ESTORE;
+}
+
+/* ---- items ---- */
+
+static enum tl_rc sq_item_upsert(struct tl_store *s, uint32_t shop_id, const struct tl_item *it)
+{
+    sqlite3_stmt *q = prep(s, S_ITEM_UPSERT);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, it->id);
+    bind_text(q, 3, it->title);
+    bind_text(q, 4, it->description);
+    bind_text(q, 5, it->url);
+    bind_text(q, 6, it->image_url);
+    bind_real(q, 7, it->price);
+    bind_text(q, 8, it->currency);
+    bind_text(q, 9, it->category);
+    bind_text(q, 10, it->brand);
+    bind_text(q, 11, it->tags_json);
+    sqlite3_bind_int(q, 12, it->available);
+    sqlite3_bind_int64(q, 13, it->stock);
+    bind_text(q, 14, it->attrs_json);
+    sqlite3_bind_int(q, 15, it->visible);
+    sqlite3_bind_int64(q, 16, it->created_ms);
+    sqlite3_bind_int64(q, 17, it->updated_ms);
+    return run(q);
+}
+
+static enum tl_rc sq_item_delete(struct tl_store *s, uint32_t shop_id, const char *id)
+{
+    sqlite3_stmt *q = prep(s, S_ITEM_DELETE);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, id);
+    enum tl_rc rc = run(q);
+    if (rc == TL_OK && sqlite3_changes(s->db) == 0) return TL_ENOTFOUND;
+    return rc;
+}
+
+static enum tl_rc sq_item_scan(struct tl_store *s, uint32_t shop_id, tl_item_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, shop_id ? S_ITEM_SCAN_SHOP : S_ITEM_SCAN_ALL);
+    if (!q) return TL_ESTORE;
+    if (shop_id) sqlite3_bind_int64(q, 1, shop_id);
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        struct tl_item it = {
+            .id = col_text(q, 1), .title = col_text(q, 2), .description = col_text(q, 3), .url = col_text(q, 4),
+            .image_url = col_text(q, 5), .price = col_real(q, 6), .currency = col_text(q, 7),
+            .category = col_text(q, 8), .brand = col_text(q, 9), .tags_json = col_text(q, 10),
+            .available = sqlite3_column_int(q, 11), .stock = sqlite3_column_int64(q, 12),
+            .attrs_json = col_text(q, 13), .visible = sqlite3_column_int(q, 14),
+            .created_ms = sqlite3_column_int64(q, 15), .updated_ms = sqlite3_column_int64(q, 16),
+        };
+        if ((stop = cb(ctx, (uint32_t)sqlite3_column_int64(q, 0), &it))) break;
+    }
+    return finish_scan(q, r, stop);
+}
+
+/* ---- customers ---- */
+
+static enum tl_rc sq_customer_upsert(struct tl_store *s, uint32_t shop_id, const struct tl_customer *c)
+{
+    sqlite3_stmt *q = prep(s, S_CUST_UPSERT);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, c->id);
+    bind_text(q, 3, c->email);
+    bind_text(q, 4, c->name);
+    bind_text(q, 5, c->country);
+    sqlite3_bind_int(q, 6, c->consent_email);
+    sqlite3_bind_int(q, 7, c->consent_personalization);
+    bind_text(q, 8, c->member_tier);
+    sqlite3_bind_int64(q, 9, c->created_ms);
+    sqlite3_bind_int64(q, 10, c->updated_ms);
+    return run(q);
+}
+
+static enum tl_rc sq_customer_scan(struct tl_store *s, uint32_t shop_id, tl_customer_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, shop_id ? S_CUST_SCAN_SHOP : S_CUST_SCAN_ALL);
+    if (!q) return TL_ESTORE;
+    if (shop_id) sqlite3_bind_int64(q, 1, shop_id);
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        struct tl_customer c = {
+            .id = col_text(q, 1), .email = col_text(q, 2), .name = col_text(q, 3), .country = col_text(q, 4),
+            .consent_email = sqlite3_column_int(q, 5), .consent_personalization = sqlite3_column_int(q, 6),
+            .member_tier = col_text(q, 7), .created_ms = sqlite3_column_int64(q, 8),
+            .updated_ms = sqlite3_column_int64(q, 9),
+        };
+        if ((stop = cb(ctx, (uint32_t)sqlite3_column_int64(q, 0), &c))) break;
+    }
+    return finish_scan(q, r, stop);
+}
+
+/* ---- events ---- */
+
+static enum tl_rc sq_event_append(struct tl_store *s, struct tl_event *ev, uint64_t eid_hash)
+{
+    sqlite3_stmt *q = prep(s, S_EV_APPEND);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, ev->shop_id);
+    sqlite3_bind_int64(q, 2, ev->ts_ms);
+    sqlite3_bind_int(q, 3, (int)ev->type);
+    bind_text(q, 4, ev->user_id);
+    bind_text(q, 5, ev->anonymous_id);
+    bind_text(q, 6, ev->item_id);
+    bind_text(q, 7, ev->country);
+    if (eid_hash)
+        sqlite3_bind_int64(q, 8, (sqlite3_int64)eid_hash);
+    else
+        sqlite3_bind_null(q, 8);
+    bind_text(q, 9, ev->body ? ev->body : "{}");
+    enum tl_rc rc = run(q);
+    if (rc == TL_OK) ev->seq = sqlite3_last_insert_rowid(s->db);
+    return rc;
+}
+
+static enum tl_rc sq_event_scan(struct tl_store *s, int64_t after_seq, tl_event_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, S_EV_SCAN);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, after_seq);
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        struct tl_event ev = {
+            .seq = sqlite3_column_int64(q, 0), .shop_id = (uint32_t)sqlite3_column_int64(q, 1),
+            .ts_ms = sqlite3_column_int64(q, 2), .type = (enum tl_event_type)sqlite3_column_int(q, 3),
+            .user_id = col_text(q, 4), .anonymous_id = col_text(q, 5), .item_id = col_text(q, 6),
+            .country = col_text(q, 7), .body = col_text(q, 8), .quantity = NAN, .price = NAN, .dwell_ms = -1,
+            .scroll_depth = NAN,
+        };
+        if ((stop = cb(ctx, &ev))) break;
+    }
+    return finish_scan(q, r, stop);
+}
+
+static enum tl_rc sq_event_eid_scan(struct tl_store *s, tl_eid_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, S_EID_SCAN);
+    if (!q) return TL_ESTORE;
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW)
+        if ((stop = cb(ctx, (uint64_t)sqlite3_column_int64(q, 0)))) break;
+    return finish_scan(q, r, stop);
+}
+
+/* ---- orders ---- */
+
+static enum tl_rc sq_order_upsert(struct tl_store *s, uint32_t shop_id, const struct tl_order *o)
+{
+    sqlite3_stmt *q = prep(s, S_ORDER_UPSERT), *del = prep(s, S_ORDER_DEL_LINES), *ins = prep(s, S_LINE_INSERT);
+    if (!q || !del || !ins) return TL_ESTORE;
+    double total = 0;
+    for (size_t i = 0; i < o->n_lines; i++)
+        if (!isnan(o->lines[i].price)) total += o->lines[i].quantity * o->lines[i].price;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, o->id);
+    bind_text(q, 3, o->customer_id);
+    sqlite3_bind_int64(q, 4, o->ts_ms);
+    bind_text(q, 5, o->country);
+    bind_text(q, 6, o->currency);
+    sqlite3_bind_int(q, 7, o->is_return ? 1 : 0);
+    sqlite3_bind_double(q, 8, total);
+    enum tl_rc rc = run(q);
+    if (rc) return rc;
+    sqlite3_bind_int64(del, 1, shop_id);
+    bind_text(del, 2, o->id);
+    if ((rc = run(del))) return rc;
+    for (size_t i = 0; i < o->n_lines; i++) {
+        sqlite3_bind_int64(ins, 1, shop_id);
+        bind_text(ins, 2, o->id);
+        sqlite3_bind_int64(ins, 3, (sqlite3_int64)i);
+        bind_text(ins, 4, o->lines[i].item_id);
+        sqlite3_bind_double(ins, 5, o->lines[i].quantity);
+        bind_real(ins, 6, o->lines[i].price);
+        if ((rc = run(ins))) return rc;
+    }
+    return TL_OK;
+}
+
+#define ORDER_SCAN_LINES_MAX 100000 /* lines buffered for one order during a scan */
+
+struct order_acc {
+    char *id, *customer, *country, *currency;
+    int64_t ts;
+    int is_return;
+    uint32_t shop;
+    struct tl_line *lines;
+    char **item_ids;
+    size_t n, cap;
+};
+
+static void acc_clear(struct order_acc *a)
+{
+    for (size_t i = 0; i < a->n; i++) tl_free(a->item_ids[i]);
+    tl_free(a->id);
+    tl_free(a->customer);
+    tl_free(a->country);
+    tl_free(a->currency);
+    a->id = a->customer = a->country = a->currency = NULL;
+    a->n = 0;
+}
+
+static int acc_flush(struct order_acc *a, tl_order_cb cb, void *ctx)
+{
+    if (!a->id) return 0;
+    for (size_t i = 0; i < a->n; i++) a->lines[i].item_id = a->item_ids[i];
+    struct tl_order o = {a->id, a->customer, a->ts, a->country, a->currency, a->is_return, a->lines, a->n};
+    int stop = cb(ctx, a->shop, &o);
+    acc_clear(a);
+    return stop;
+}
+
+static enum tl_rc sq_order_scan(struct tl_store *s, uint32_t shop_id, tl_order_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, shop_id ? S_ORDER_SCAN_SHOP : S_ORDER_SCAN_ALL);
+    if (!q) return TL_ESTORE;
+    if (shop_id) sqlite3_bind_int64(q, 1, shop_id);
+    struct order_acc a = {0};
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        uint32_t shop = (uint32_t)sqlite3_column_int64(q, 0);
+        const char *id = col_text(q, 1);
+        if (!a.id || a.shop != shop || strcmp(a.id, id) != 0) {
+            if ((stop = acc_flush(&a, cb, ctx))) break;
+            a.shop = shop;
+            a.id = tl_strdup(id);
+            a.customer = tl_strdup(col_text(q, 2));
+            a.ts = sqlite3_column_int64(q, 3);
+            a.country = tl_strdup(col_text(q, 4));
+            a.currency = tl_strdup(col_text(q, 5));
+            a.is_return = sqlite3_column_int(q, 6);
+            if (!a.id) {
+                stop = TL_ENOMEM;
+                break;
+            }
+        }
+        if (a.n == a.cap) {
+            size_t nc = a.cap ? a.cap * 2 : 16;
+            if (nc > ORDER_SCAN_LINES_MAX) {
+                stop = TL_ETOOBIG;
+                break;
+            }
+            struct tl_line *nl = tl_realloc(a.lines, nc * sizeof *nl);
+            if (!nl) {
+                stop = TL_ENOMEM;
+                break;
+            }
+            a.lines = nl;
+            char **ni = tl_realloc(a.item_ids, nc * sizeof *ni);
+            if (!ni) {
+                stop = TL_ENOMEM;
+                break;
+            }
+            a.item_ids = ni;
+            a.cap = nc;
+        }
+        a.item_ids[a.n] = tl_strdup(col_text(q, 7));
+        a.lines[a.n].quantity = sqlite3_column_double(q, 8);
+        a.lines[a.n].price = col_real(q, 9);
+        a.n++;
+    }
+    if (!stop && r == SQLITE_DONE) stop = acc_flush(&a, cb, ctx);
+    acc_clear(&a);
+    tl_free(a.lines);
+    tl_free(a.item_ids);
+    return finish_scan(q, r == SQLITE_ROW ? SQLITE_DONE : r, stop);
+}
+
+/* ---- identities ---- */
+
+static enum tl_rc sq_identity_link(struct tl_store *s, uint32_t shop_id, const char *anon, const char *user,
+                                   int64_t ts_ms)
+{
+    sqlite3_stmt *q = prep(s, S_IDENT_LINK);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, anon);
+    bind_text(q, 3, user);
+    sqlite3_bind_int64(q, 4, ts_ms);
+    return run(q);
+}
+
+static enum tl_rc sq_identity_scan(struct tl_store *s, tl_identity_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, S_IDENT_SCAN);
+    if (!q) return TL_ESTORE;
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW)
+        if ((stop = cb(ctx, (uint32_t)sqlite3_column_int64(q, 0), col_text(q, 1), col_text(q, 2)))) break;
+    return finish_scan(q, r, stop);
+}
+
+/* ---- profiles ---- */
+
+static enum tl_rc sq_profile_put(struct tl_store *s, uint32_t shop_id, const char *key, const void *blob, size_t len)
+{
+    sqlite3_stmt *q = prep(s, S_PROF_PUT);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, key);
+    sqlite3_bind_blob64(q, 3, blob, len, SQLITE_STATIC);
+    return run(q);
+}
+
+static enum tl_rc sq_profile_get(struct tl_store *s, uint32_t shop_id, const char *key, void **blob, size_t *len)
+{
+    sqlite3_stmt *q = prep(s, S_PROF_GET);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, key);
+    int r = sqlite3_step(q);
+    enum tl_rc rc = r == SQLITE_ROW ? TL_OK : r == SQLITE_DONE ? TL_ENOTFOUND : TL_ESTORE;
+    if (rc == TL_OK) {
+        size_t n = (size_t)sqlite3_column_bytes(q, 0);
+        void *p = tl_malloc(n ? n : 1);
+        if (p) {
+            if (n) memcpy(p, sqlite3_column_blob(q, 0), n);
+            *blob = p;
+            *len = n;
+        } else {
+            rc = TL_ENOMEM;
+        }
+    }
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return rc;
+}
+
+static enum tl_rc sq_profile_scan(struct tl_store *s, tl_profile_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, S_PROF_SCAN);
+    if (!q) return TL_ESTORE;
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW)
+        if ((stop = cb(ctx, (uint32_t)sqlite3_column_int64(q, 0), col_text(q, 1), sqlite3_column_blob(q, 2),
+                       (size_t)sqlite3_column_bytes(q, 2))))
+            break;
+    return finish_scan(q, r, stop);
+}
+
+static enum tl_rc sq_profile_delete(struct tl_store *s, uint32_t shop_id, const char *key)
+{
+    sqlite3_stmt *q = prep(s, S_PROF_DEL);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, key);
+    return run(q);
+}
+
+/* ---- meta and stats ---- */
+
+static enum tl_rc sq_meta_get(struct tl_store *s, const char *key, int64_t *val)
+{
+    sqlite3_stmt *q = prep(s, S_META_GET);
+    if (!q) return TL_ESTORE;
+    bind_text(q, 1, key);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW) *val = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return r == SQLITE_ROW ? TL_OK : r == SQLITE_DONE ? TL_ENOTFOUND : TL_ESTORE;
+}
+
+static enum tl_rc sq_meta_set(struct tl_store *s, const char *key, int64_t val)
+{
+    sqlite3_stmt *q = prep(s, S_META_SET);
+    if (!q) return TL_ESTORE;
+    bind_text(q, 1, key);
+    sqlite3_bind_int64(q, 2, val);
+    return run(q);
+}
+
+static enum tl_rc count1(struct tl_store *s, enum stmt_id id, uint32_t shop_id, int64_t *out)
+{
+    sqlite3_stmt *q = prep(s, id);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW) *out = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    sqlite3_clear_bindings(q);
+    return r == SQLITE_ROW ? TL_OK : TL_ESTORE;
+}
+
+static enum tl_rc sq_stats(struct tl_store *s, uint32_t shop_id, struct tl_store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    enum tl_rc rc;
+    if ((rc = count1(s, S_COUNT_ITEMS, shop_id, &out->items))) return rc;
+    if ((rc = count1(s, S_COUNT_CUST, shop_id, &out->customers))) return rc;
+    sqlite3_stmt *q = prep(s, S_COUNT_ORDERS);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        if (sqlite3_column_int(q, 0))
+            out->returns = sqlite3_column_int64(q, 1);
+        else
+            out->orders = sqlite3_column_int64(q, 1);
+    }
+    if ((rc = finish_scan(q, r, 0))) return rc;
+    q = prep(s, S_COUNT_EVENTS);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        int t = sqlite3_column_int(q, 0);
+        int64_t n = sqlite3_column_int64(q, 1);
+        if (t > 0 && t < TL_EV_MAX_) out->events_by_type[t] = n;
+        out->events_total += n;
+    }
+    return finish_scan(q, r, 0);
+}
+
+const struct tl_store_ops tl_store_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .shop_create = sq_shop_create,
+    .shop_find = sq_shop_find,
+    .shop_scan = sq_shop_scan,
+    .key_add = sq_key_add,
+    .key_find = sq_key_find,
+    .item_upsert = sq_item_upsert,
+    .item_delete = sq_item_delete,
+    .item_scan = sq_item_scan,
+    .customer_upsert = sq_customer_upsert,
+    .customer_scan = sq_customer_scan,
+    .event_append = sq_event_append,
+    .event_scan = sq_event_scan,
+    .event_eid_scan = sq_event_eid_scan,
+    .order_upsert = sq_order_upsert,
+    .order_scan = sq_order_scan,
+    .profile_put = sq_profile_put,
+    .profile_get = sq_profile_get,
+    .profile_scan = sq_profile_scan,
+    .profile_delete = sq_profile_delete,
+    .identity_link = sq_identity_link,
+    .identity_scan = sq_identity_scan,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .stats = sq_stats,
+};

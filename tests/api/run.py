@@ -1,0 +1,697 @@
+#!/usr/bin/env python3
+"""Black-box API tests: start the real `tailor serve` on a free loopback port
+and talk HTTP to it. Python 3 standard library only.
+
+    python3 tests/api/run.py --bin build/tailor [--slow] [--only SUBSTR] [--keep]
+
+Data-driven cases live in tests/api/cases/*.json. Each file is one group: a
+fresh database (keys created with the CLI), one server, and its cases run in
+file order, so a case can PUT items that later cases GET. A file is a JSON
+array of cases (see tests/api/README.md for every field):
+
+    {"name": "...", "method": "GET", "path": "/v1/...",
+     "key": "public|secret|other_secret|none|bad|public_in_query|secret_in_query",
+     "body": <JSON value, or a string sent as is>, "body_repeat": N,
+     "body_prefix": "...", "body_suffix": "...", "headers": {...},
+     "skip_unless_file": "web/tailor.js",
+     "expect": {"status": 200, "json": <subset>, "json_contains": <subset>,
+                "headers": {"Name": "value" | "re:REGEX" | null},
+                "body_contains": ["..."], "body_regex": "..."}}
+
+Scenario tests (crash with kill -9, SIGTERM drain, restart) are the
+scenario_* functions below.
+
+Output: one line per test, "ok NAME" or "FAIL NAME: why", then the single
+line "N passed, M failed"; the exit status is 1 when M > 0. Every server
+started is killed on exit, even when a test crashes.
+"""
+
+import argparse
+import atexit
+import datetime
+import glob
+import http.client
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+SLOW = 1.0  # timeout multiplier (--slow: ASan/valgrind builds)
+PROCS = []  # every server Popen, killed at exit
+
+
+def _kill_all():
+    for p in PROCS:
+        if p.poll() is None:
+            try:
+                p.kill()
+                p.wait(timeout=10)
+            except Exception:
+                pass
+
+
+atexit.register(_kill_all)
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, why):
+    if not cond:
+        raise TestFailure(why)
+
+
+# ---------------------------------------------------------------- HTTP client
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+
+    def json(self):
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except Exception as e:
+            raise TestFailure("response is not JSON (%s): %r" % (e, self.body[:300]))
+
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+
+def request(port, method, path, body=None, headers=None, timeout=None, conn=None):
+    """One HTTP request. Bodies over 1 MiB go through send_large (stops
+    sending when the server answers early, e.g. 413). With conn (an
+    http.client.HTTPConnection) the connection is reused (keep-alive)."""
+    timeout = timeout or 30 * SLOW
+    headers = dict(headers or {})
+    if body is not None and len(body) > (1 << 20):
+        return send_large(port, method, path, body, headers, timeout)
+    own = conn is None
+    if own:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, r.getheaders(), data)
+    finally:
+        if own:
+            conn.close()
+
+
+def send_large(port, method, path, body, headers, timeout):
+    """Send headers, then the body in chunks while watching for an early
+    answer; read the answer. Used for oversized bodies: the server answers
+    413 from the headers and closes without reading the body."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n" % (method, path, len(body))
+        for k, v in headers.items():
+            head += "%s: %s\r\n" % (k, v)
+        s.sendall((head + "\r\n").encode("latin-1"))
+        off, chunk = 0, 1 << 16
+        while off < len(body):
+            r, _, _ = select.select([s], [], [], 0)
+            if r:
+                break  # the server answered before reading everything
+            try:
+                off += s.send(body[off:off + chunk])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        resp = http.client.HTTPResponse(s, method=method)
+        resp.begin()
+        data = resp.read()
+        return Response(resp.status, resp.getheaders(), data)
+    finally:
+        s.close()
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# ---------------------------------------------------------------- server
+
+class Server:
+    """A `tailor serve` process over a database in a temporary directory."""
+
+    def __init__(self, binary, workdir, db=None):
+        self.bin = binary
+        self.dir = workdir
+        self.db = db or os.path.join(workdir, "t.db")
+        self.proc = None
+        self.port = None
+        self.keys = {}
+        self.log_path = os.path.join(workdir, "server.log")
+
+    def cli(self, *args):
+        p = subprocess.run([self.bin] + list(args) + ["--db", self.db], cwd=REPO, capture_output=True,
+                           text=True, timeout=120 * SLOW)
+        if p.returncode != 0:
+            raise TestFailure("tailor %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr.strip()))
+        return p.stdout.strip()
+
+    def make_keys(self):
+        self.keys["public"] = self.cli("keys", "create", "--scope", "public")
+        self.keys["secret"] = self.cli("keys", "create", "--scope", "secret")
+        self.cli("shops", "create", "other")
+        self.keys["other_secret"] = self.cli("keys", "create", "--scope", "secret", "--shop", "other")
+        for k, v in self.keys.items():
+            check(v and "\n" not in v and " " not in v, "keys create --scope %s printed %r" % (k, v))
+
+    def start(self):
+        self.port = free_port()
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.bin, "serve", "--port", str(self.port), "--db", self.db], cwd=REPO,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        PROCS.append(self.proc)
+        deadline = time.time() + 20 * SLOW
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise TestFailure("server exited with %d at start: %s" % (self.proc.returncode, self.log_tail()))
+            try:
+                r = request(self.port, "GET", "/healthz", timeout=2 * SLOW)
+                if r.status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise TestFailure("server did not answer /healthz within %ds: %s" % (20 * SLOW, self.log_tail()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        """Send sig and wait; returns the exit code (None if killed after
+        the timeout)."""
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout or 60 * SLOW)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def sanitizer_errors(self):
+        """First sanitizer report line in the server log, or None."""
+        try:
+            with open(self.log_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        m = re.search(r"^.*(ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer).*$",
+                      text, re.M)
+        return m.group(0).strip() if m else None
+
+    def log_tail(self, n=15):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            return " | ".join(lines[-n:])
+        except OSError:
+            return "(no log)"
+
+    def auth_headers(self, key):
+        if key in ("public", "secret", "other_secret"):
+            return {"Authorization": "Bearer " + self.keys[key]}
+        if key == "bad":
+            return {"Authorization": "Bearer tl_not_a_real_key_0000000000"}
+        return {}
+
+    def call(self, method, path, body=None, key="secret", headers=None, conn=None):
+        h = self.auth_headers(key)
+        h.update(headers or {})
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return request(self.port, method, path, body, h, conn=conn)
+
+
+# ---------------------------------------------------------------- matching
+
+def iso(dt):
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
+
+
+def substitutions():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return {
+        "{{now_iso}}": iso(now),
+        "{{recent_iso}}": iso(now - datetime.timedelta(hours=1)),
+        "{{future_iso}}": iso(now + datetime.timedelta(days=3)),
+        "{{now_ms}}": str(int(now.timestamp() * 1000)),
+    }
+
+
+def substitute(v, subs):
+    if isinstance(v, str):
+        for k, s in subs.items():
+            v = v.replace(k, s)
+        return v
+    if isinstance(v, list):
+        return [substitute(x, subs) for x in v]
+    if isinstance(v, dict):
+        return {k: substitute(x, subs) for k, x in v.items()}
+    return v
+
+
+MATCHERS = {
+    "$any": lambda a: True,
+    "$string": lambda a: isinstance(a, str),
+    "$nonempty": lambda a: a not in (None, "", [], {}),
+    "$number": lambda a: isinstance(a, (int, float)) and not isinstance(a, bool),
+    "$int": lambda a: isinstance(a, int) and not isinstance(a, bool),
+    "$bool": lambda a: isinstance(a, bool),
+    "$array": lambda a: isinstance(a, list),
+    "$object": lambda a: isinstance(a, dict),
+}
+
+
+def match(exp, act, path="$", contains=False):
+    """Return None when act matches exp, else a description of the first
+    mismatch. Objects: every expected key must match ("$absent" = key must
+    be missing). Arrays: same length, element by element; with contains,
+    every expected element must match some actual element. Strings starting
+    with '$' are matchers (MATCHERS), "re:..." a regex."""
+    if isinstance(exp, str) and exp in MATCHERS:
+        return None if MATCHERS[exp](act) else "%s: expected %s, got %r" % (path, exp, act)
+    if isinstance(exp, str) and exp.startswith("re:"):
+        if isinstance(act, str) and re.search(exp[3:], act):
+            return None
+        return "%s: %r does not match /%s/" % (path, act, exp[3:])
+    if isinstance(exp, dict):
+        if not isinstance(act, dict):
+            return "%s: expected an object, got %r" % (path, act)
+        for k, v in exp.items():
+            if v == "$absent":
+                if k in act:
+                    return "%s.%s: expected absent, got %r" % (path, k, act[k])
+                continue
+            if k not in act:
+                return "%s.%s: missing (have %s)" % (path, k, sorted(act))
+            why = match(v, act[k], "%s.%s" % (path, k), contains)
+            if why:
+                return why
+        return None
+    if isinstance(exp, list):
+        if not isinstance(act, list):
+            return "%s: expected an array, got %r" % (path, act)
+        if contains:
+            for i, e in enumerate(exp):
+                if not any(match(e, a, path, contains) is None for a in act):
+                    return "%s: no element matches %r (got %s)" % (path, e, json.dumps(act)[:300])
+            return None
+        if len(exp) != len(act):
+            return "%s: expected %d elements, got %d: %s" % (path, len(exp), len(act), json.dumps(act)[:300])
+        for i, (e, a) in enumerate(zip(exp, act)):
+            why = match(e, a, "%s[%d]" % (path, i), contains)
+            if why:
+                return why
+        return None
+    if isinstance(exp, float) or isinstance(act, float):
+        if isinstance(act, (int, float)) and not isinstance(act, bool) and abs(exp - act) <= 1e-9 * max(1, abs(exp)):
+            return None
+    if exp == act and type(exp) == type(act):
+        return None
+    return "%s: expected %r, got %r" % (path, exp, act)
+
+
+def check_response(r, exp):
+    if "status" in exp:
+        check(r.status == exp["status"], "status %d, expected %d; body: %s" % (r.status, exp["status"],
+                                                                               r.text()[:400]))
+    for name, want in (exp.get("headers") or {}).items():
+        got = r.headers.get(name.lower())
+        if want is None:
+            check(got is None, "header %s should be absent, got %r" % (name, got))
+        elif isinstance(want, str) and want.startswith("re:"):
+            check(got is not None and re.search(want[3:], got), "header %s = %r, expected /%s/" % (name, got,
+                                                                                                  want[3:]))
+        else:
+            check(got == want, "header %s = %r, expected %r" % (name, got, want))
+    if "json" in exp or "json_contains" in exp:
+        body = r.json()
+        if "json" in exp:
+            why = match(exp["json"], body)
+            check(why is None, "%s; body: %s" % (why, r.text()[:400]))
+        if "json_contains" in exp:
+            why = match(exp["json_contains"], body, contains=True)
+            check(why is None, "%s; body: %s" % (why, r.text()[:400]))
+    for s in exp.get("body_contains") or []:
+        check(s in r.text(), "body does not contain %r; body: %s" % (s, r.text()[:400]))
+    for s in exp.get("body_not_contains") or []:
+        check(s not in r.text(), "body contains %r" % s)
+    if "body_regex" in exp:
+        check(re.search(exp["body_regex"], r.text(), re.M), "body does not match /%s/" % exp["body_regex"])
+
+
+# ---------------------------------------------------------------- runner
+
+class Runner:
+    def __init__(self, binary, only, keep):
+        self.bin = binary
+        self.only = only
+        self.keep = keep
+        self.passed = 0
+        self.failed = 0
+
+    def report(self, name, why=None):
+        if why is None:
+            self.passed += 1
+            print("ok " + name, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL %s: %s" % (name, why), flush=True)
+
+    def selected(self, name):
+        return not self.only or self.only in name
+
+    def tmpdir(self):
+        return tempfile.mkdtemp(prefix="tailor-api-")
+
+    def cleanup(self, d):
+        if self.keep:
+            print("# kept " + d, flush=True)
+            return
+        subprocess.run(["rm", "-rf", d])
+
+    def run_case_file(self, path):
+        group = os.path.splitext(os.path.basename(path))[0]
+        try:
+            with open(path) as f:
+                cases = json.load(f)
+            check(isinstance(cases, list), "a case file must be a JSON array of cases")
+        except (OSError, ValueError, TestFailure) as e:
+            self.report(group, "cannot load %s: %s" % (path, e))
+            return
+        names = ["%s/%s" % (group, c.get("name", "case%d" % i)) for i, c in enumerate(cases)]
+        if not any(self.selected(n) for n in names):
+            return
+        d = self.tmpdir()
+        srv = Server(self.bin, d)
+        try:
+            try:
+                srv.make_keys()
+                srv.start()
+            except TestFailure as e:
+                self.report(group + "/start", str(e))
+                return
+            for case, name in zip(cases, names):
+                if not self.selected(name):
+                    continue
+                try:
+                    self.run_case(srv, case)
+                    self.report(name)
+                except TestFailure as e:
+                    self.report(name, str(e))
+                except (OSError, http.client.HTTPException) as e:
+                    self.report(name, "%s: %s (server: %s)" % (type(e).__name__, e, srv.log_tail(5)))
+            code = srv.stop()
+            if self.selected(group + "/clean_exit"):
+                san = srv.sanitizer_errors()
+                if code != 0:
+                    self.report(group + "/clean_exit", "SIGTERM exit code %r: %s" % (code, srv.log_tail()))
+                elif san:
+                    self.report(group + "/clean_exit", "sanitizer: " + san)
+                else:
+                    self.report(group + "/clean_exit")
+        finally:
+            srv.stop(signal.SIGKILL)
+            self.cleanup(d)
+
+    def run_case(self, srv, case):
+        unknown = set(case) - {"name", "method", "path", "key", "body", "body_repeat", "body_prefix",
+                               "body_suffix", "headers", "expect", "skip_unless_file", "comment"}
+        check(not unknown, "unknown case fields %s" % sorted(unknown))
+        if case.get("skip_unless_file") and not os.path.exists(os.path.join(REPO, case["skip_unless_file"])):
+            return
+        subs = substitutions()
+        method = case.get("method", "GET")
+        path = substitute(case["path"], subs)
+        key = case.get("key", "none")
+        check(key in ("public", "secret", "other_secret", "none", "bad", "public_in_query", "secret_in_query"),
+              "unknown key mode %r" % key)
+        headers = srv.auth_headers(key)
+        if key in ("public_in_query", "secret_in_query"):
+            k = srv.keys[key.split("_")[0]]
+            path += ("&" if "?" in path else "?") + "key=" + k
+        body = None
+        if "body" in case:
+            b = substitute(case["body"], subs)
+            text = b if isinstance(b, str) else json.dumps(b)
+            n = case.get("body_repeat", 1)
+            body = (case.get("body_prefix", "") + text * n + case.get("body_suffix", "")).encode("utf-8")
+            if not isinstance(b, str):
+                headers["Content-Type"] = "application/json"
+        headers.update(case.get("headers") or {})
+        r = request(srv.port, method, path, body, headers)
+        check_response(r, substitute(case.get("expect", {}), subs))
+
+    def scenario(self, name, fn):
+        if not self.selected(name):
+            return
+        d = self.tmpdir()
+        servers = []
+        try:
+            fn(self, d, servers)
+            for s in servers:
+                s.stop()
+                san = s.sanitizer_errors()
+                check(san is None, "sanitizer: %s" % san)
+            self.report(name)
+        except TestFailure as e:
+            self.report(name, str(e))
+        except (OSError, http.client.HTTPException, subprocess.SubprocessError) as e:
+            tail = servers[-1].log_tail(5) if servers else ""
+            self.report(name, "%s: %s %s" % (type(e).__name__, e, tail))
+        finally:
+            for s in servers:
+                s.stop(signal.SIGKILL)
+            self.cleanup(d)
+
+
+# ---------------------------------------------------------------- scenarios
+
+def events_batch(tag, n, user="u1", with_ids=True, item_prefix="sku-"):
+    out = []
+    for i in range(n):
+        ev = {"type": "product_view", "user_id": "%s-%s" % (user, i % 7), "item_id": "%s%d" % (item_prefix, i % 13)}
+        if with_ids:
+            ev["event_id"] = "%s-%06d" % (tag, i)
+        out.append(ev)
+    return out
+
+
+def stats_total(srv):
+    r = srv.call("GET", "/v1/admin/stats", key="secret")
+    check(r.status == 200, "stats: %d %s" % (r.status, r.text()[:200]))
+    ev = r.json().get("events")
+    check(isinstance(ev, dict) and isinstance(ev.get("total"), int), "stats has no events.total: %s" % r.text())
+    return ev["total"]
+
+
+def scenario_crash_kill9(run, d, servers):
+    """Acknowledged events survive kill -9; re-posting them is all duplicates."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    batches = [events_batch("crash%d" % b, 50) for b in range(6)]
+    for i, b in enumerate(batches):
+        r = srv.call("POST", "/v1/events", b, key="public")
+        check(r.status == 200, "batch %d: %d %s" % (i, r.status, r.text()[:200]))
+        check(r.json().get("accepted") == 50, "batch %d: %s" % (i, r.text()[:200]))
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(timeout=30 * SLOW)
+    srv.start()
+    total = stats_total(srv)
+    check(total == 300, "after kill -9 the store has %d events, 300 were acknowledged" % total)
+    for i, b in enumerate(batches):
+        r = srv.call("POST", "/v1/events", b, key="public")
+        check(r.status == 200, "re-post %d: %d %s" % (i, r.status, r.text()[:200]))
+        j = r.json()
+        check(j.get("accepted") == 0 and j.get("duplicates") == 50, "re-post %d after restart: %s" % (i, j))
+    check(stats_total(srv) == 300, "duplicates were stored")
+    check(srv.stop() == 0, "exit code after SIGTERM")
+
+
+def scenario_sigterm_drain(run, d, servers):
+    """A large POST in flight when SIGTERM arrives completes with 200, the
+    server exits 0, and its events are there after a restart."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    n = 5000
+    body = json.dumps(events_batch("drain", n)).encode()
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=60 * SLOW)
+    try:
+        head = ("POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (srv.keys["public"], len(body)))
+        s.sendall(head.encode() + body)
+        srv.proc.send_signal(signal.SIGTERM)
+        resp = http.client.HTTPResponse(s, method="POST")
+        resp.begin()
+        data = resp.read()
+    finally:
+        s.close()
+    check(resp.status == 200, "in-flight POST during SIGTERM answered %d: %r" % (resp.status, data[:200]))
+    check(json.loads(data).get("accepted") == n, "in-flight POST: %r" % data[:200])
+    try:
+        code = srv.proc.wait(timeout=60 * SLOW)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("server still running 60 s after SIGTERM")
+    check(code == 0, "exit code %r after SIGTERM: %s" % (code, srv.log_tail()))
+    srv.start()
+    total = stats_total(srv)
+    check(total == n, "after SIGTERM and restart the store has %d events, %d were acknowledged" % (total, n))
+
+
+def scenario_restart_keeps_state(run, d, servers):
+    """Items, profiles and identities survive a clean restart."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    items = [{"id": "keep-%d" % i, "title": "Kept item %d" % i, "price": 10 + i, "currency": "EUR"}
+             for i in range(3)]
+    r = srv.call("PUT", "/v1/items", items)
+    check(r.status == 200 and r.json().get("upserted") == 3, "PUT items: %d %s" % (r.status, r.text()[:200]))
+    evs = [{"type": "product_view", "anonymous_id": "anon-keep", "item_id": "keep-1", "event_id": "k1"},
+           {"type": "product_view", "anonymous_id": "anon-keep", "item_id": "keep-2", "event_id": "k2"}]
+    r = srv.call("POST", "/v1/events", evs, key="public")
+    check(r.status == 200, "POST events: %d %s" % (r.status, r.text()[:200]))
+    r = srv.call("POST", "/v1/identify", {"anonymous_id": "anon-keep", "user_id": "cust-keep"}, key="public")
+    check(r.status == 200, "identify: %d %s" % (r.status, r.text()[:200]))
+    check(srv.stop() == 0, "exit code after SIGTERM: %s" % srv.log_tail())
+    srv.start()
+    r = srv.call("GET", "/v1/items/keep-1")
+    check(r.status == 200, "item after restart: %d %s" % (r.status, r.text()[:200]))
+    why = match({"id": "keep-1", "title": "Kept item 1"}, r.json())
+    check(why is None, "item after restart: %s" % why)
+    r = srv.call("GET", "/v1/users/cust-keep/profile")
+    check(r.status == 200, "profile after restart: %d %s" % (r.status, r.text()[:200]))
+    why = match({"user_id": "cust-keep", "recently_viewed": [{"item_id": "keep-1"}, {"item_id": "keep-2"}]},
+                r.json(), contains=True)
+    check(why is None, "profile after restart: %s; %s" % (why, r.text()[:400]))
+    r = srv.call("POST", "/v1/events", evs, key="public")
+    check(r.json().get("duplicates") == 2, "event ids forgotten after restart: %s" % r.text()[:200])
+
+
+def scenario_keepalive(run, d, servers):
+    """Many requests on one HTTP/1.1 connection: the server keeps it open
+    (responses are queued on the second handler call), errors included."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30 * SLOW)
+    try:
+        seen = set()
+        sock = None
+        for i in range(30):
+            path, key, want = [("/healthz", "none", 200), ("/v1/recommendations?type=popular&limit=3", "public", 200),
+                               ("/v1/nope", "none", 404), ("/v1/admin/stats", "public", 403),
+                               ("/v1/recommendations?type=popular&limit=0", "public", 400)][i % 5]
+            r = srv.call("GET", path, key=key, conn=conn)
+            check(r.status == want, "%s: %d, expected %d" % (path, r.status, want))
+            check(r.headers.get("connection", "").lower() != "close", "%s closed the connection" % path)
+            if sock is None:
+                sock = conn.sock
+            check(conn.sock is sock and sock is not None, "request %d used a new connection" % i)
+            rid = r.headers.get("x-request-id")
+            check(rid and rid not in seen, "X-Request-Id missing or repeated: %r" % rid)
+            seen.add(rid)
+        for i in range(5):
+            r = srv.call("POST", "/v1/events", [{"type": "page_view", "anonymous_id": "ka%d" % i}], key="public",
+                         conn=conn)
+            check(r.status == 200, "POST on keep-alive connection: %d %s" % (r.status, r.text()[:200]))
+            check(conn.sock is sock, "POST %d used a new connection" % i)
+    finally:
+        conn.close()
+
+
+def scenario_concurrent_posts(run, d, servers):
+    """Parallel event posts from several threads are all acknowledged and
+    all counted (group commit under concurrency)."""
+    import threading
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    errors = []
+
+    def worker(t):
+        try:
+            for b in range(10):
+                r = srv.call("POST", "/v1/events", events_batch("c%d-%d" % (t, b), 20), key="public")
+                if r.status != 200 or r.json().get("accepted") != 20:
+                    errors.append("thread %d batch %d: %d %s" % (t, b, r.status, r.text()[:200]))
+        except Exception as e:  # reported below
+            errors.append("thread %d: %s" % (t, e))
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not errors, "; ".join(errors[:3]))
+    total = stats_total(srv)
+    check(total == 8 * 10 * 20, "stats count %d events, %d acknowledged" % (total, 1600))
+    r = request(srv.port, "GET", "/metrics")
+    m = re.search(r'^tailor_http_requests_total\{route="/v1/events",status="200"\} (\d+)$', r.text(), re.M)
+    check(m and int(m.group(1)) == 80, "metrics count of POST /v1/events: %s" % (m.group(0) if m else None))
+
+
+SCENARIOS = [
+    ("scenario/crash_kill9", scenario_crash_kill9),
+    ("scenario/sigterm_drain", scenario_sigterm_drain),
+    ("scenario/restart_keeps_state", scenario_restart_keeps_state),
+    ("scenario/keepalive", scenario_keepalive),
+    ("scenario/concurrent_posts", scenario_concurrent_posts),
+]
+
+
+def main():
+    global SLOW
+    ap = argparse.ArgumentParser(description="Tailor black-box API tests")
+    ap.add_argument("--bin", required=True, help="path of the tailor binary")
+    ap.add_argument("--slow", action="store_true", help="longer timeouts (sanitizer builds)")
+    ap.add_argument("--only", default="", help="run only tests whose name contains this")
+    ap.add_argument("--keep", action="store_true", help="keep temporary directories")
+    args = ap.parse_args()
+    if args.slow:
+        SLOW = 5.0
+    binary = os.path.abspath(args.bin)
+    run = Runner(binary, args.only, args.keep)
+    if not os.access(binary, os.X_OK):
+        run.report("setup", "%s is not an executable" % binary)
+    else:
+        for path in sorted(glob.glob(os.path.join(HERE, "cases", "*.json"))):
+            run.run_case_file(path)
+        for name, fn in SCENARIOS:
+            run.scenario(name, fn)
+    _kill_all()
+    print("%d passed, %d failed" % (run.passed, run.failed), flush=True)
+    return 1 if run.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,476 @@
+/* Tests for src/profile/cache.c: lookup and creation, loader, LRU eviction
+ * order, the cap, the evict callback, dirty collection, removal, and several
+ * threads hammering the cache.
+ *
+ * Criterion cannot run under ThreadSanitizer (Snaipe/Criterion#274: its
+ * inheritable arena fails to map), so the concurrency test also builds as a
+ * plain program for TSan:
+ *   gcc -DTL_PCACHE_STANDALONE -fsanitize=thread <flags> tests/unit/profile/test_cache.c
+ *       <the .c files of src/core, src/store/types.c, src/profile> -pthread -lm && ./a.out
+ */
+#ifndef TL_PCACHE_STANDALONE
+#include <criterion/criterion.h>
+#endif
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "profile/cache.h"
+
+#define T0 1700000000000LL
+
+#ifndef TL_PCACHE_STANDALONE
+struct rec {
+    char keys[64][32];
+    int dirty[64];
+    uint32_t shops[64];
+    int n;
+};
+
+static void rec_evict(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p, int dirty)
+{
+    struct rec *r = ctx;
+    cr_assert_str_eq(tl_profile_user_key(p), key);
+    if (r->n < 64) {
+        snprintf(r->keys[r->n], sizeof r->keys[0], "%s", key);
+        r->dirty[r->n] = dirty;
+        r->shops[r->n] = shop;
+    }
+    r->n++;
+}
+
+static struct tl_pcache *mk(size_t cap, unsigned shards, tl_pcache_loader_fn loader, void *ctx)
+{
+    struct tl_pcache_opts o = {cap, shards, loader, rec_evict, ctx};
+    struct tl_pcache *c = NULL;
+    struct tl_err err;
+    tl_err_clear(&err);
+    cr_assert_eq(tl_pcache_create(&o, &c, &err), TL_OK, "%s", err.msg);
+    return c;
+}
+
+static void touch(struct tl_pcache *c, uint32_t shop, const char *key, int dirty)
+{
+    struct tl_profile *p;
+    struct tl_pcache_guard g;
+    cr_assert_eq(tl_pcache_lock(c, shop, key, 1, &p, &g), TL_OK);
+    cr_assert_str_eq(tl_profile_user_key(p), key);
+    if (dirty) tl_pcache_mark_dirty(&g);
+    tl_pcache_unlock(&g);
+}
+
+Test(pcache, create_rejects_bad_options)
+{
+    struct tl_pcache *c = (struct tl_pcache *)(uintptr_t)1;
+    struct tl_err err;
+    struct tl_pcache_opts o = {0, 0, NULL, NULL, NULL};
+    tl_err_clear(&err);
+    cr_assert_eq(tl_pcache_create(&o, &c, &err), TL_EINVAL);
+    cr_assert_null(c);
+    cr_assert_str_eq(err.field, "profiles_max");
+    o.cap = 10;
+    o.shards = 3;
+    cr_assert_eq(tl_pcache_create(&o, &c, &err), TL_EINVAL);
+    o.shards = 2048;
+    cr_assert_eq(tl_pcache_create(&o, &c, &err), TL_EINVAL);
+    cr_assert_eq(tl_pcache_create(NULL, &c, &err), TL_EINVAL);
+    /* small caps reduce the shard count so every shard holds one */
+    o.shards = 0;
+    o.cap = 5;
+    cr_assert_eq(tl_pcache_create(&o, &c, &err), TL_OK);
+    cr_assert_eq(tl_pcache_shards(c), 4);
+    cr_assert_eq(tl_pcache_cap(c), 5);
+    tl_pcache_destroy(c);
+    o.cap = 100000;
+    cr_assert_eq(tl_pcache_create(&o, &c, &err), TL_OK);
+    cr_assert_eq(tl_pcache_shards(c), TL_PCACHE_SHARDS_DEFAULT);
+    tl_pcache_destroy(c);
+}
+
+Test(pcache, lock_create_find_and_bad_keys)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(10, 0, NULL, &r);
+    struct tl_profile *p, *p2;
+    struct tl_pcache_guard g;
+    cr_assert_eq(tl_pcache_lock(c, 1, "u1", 0, &p, &g), TL_ENOTFOUND);
+    cr_assert_null(p);
+    cr_assert_eq(tl_pcache_count(c), 0);
+    cr_assert_eq(tl_pcache_lock(c, 1, "u1", 1, &p, &g), TL_OK);
+    struct tl_profile_event e;
+    memset(&e, 0, sizeof e);
+    e.type = TL_EV_PRODUCT_VIEW;
+    e.ts_ms = T0;
+    e.item_id = "i";
+    e.price = e.quantity = e.scroll_depth = NAN;
+    e.dwell_ms = -1;
+    cr_assert_eq(tl_profile_apply(p, &e, NULL), TL_OK);
+    tl_pcache_unlock(&g);
+    tl_pcache_unlock(&g); /* second unlock is a no-op */
+    cr_assert_eq(tl_pcache_lock(c, 1, "u1", 0, &p2, &g), TL_OK);
+    cr_assert_eq(p2, p);
+    cr_assert_eq(tl_profile_count(p2, TL_EV_PRODUCT_VIEW), 1);
+    tl_pcache_unlock(&g);
+    /* same key, other shop: another profile */
+    cr_assert_eq(tl_pcache_lock(c, 2, "u1", 1, &p2, &g), TL_OK);
+    cr_assert_neq(p2, p);
+    cr_assert_eq(tl_profile_count(p2, TL_EV_PRODUCT_VIEW), 0);
+    tl_pcache_unlock(&g);
+    cr_assert_eq(tl_pcache_count(c), 2);
+    char big[TL_PCACHE_KEY_MAX + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    cr_assert_eq(tl_pcache_lock(c, 1, big, 1, &p, &g), TL_EINVAL);
+    cr_assert_eq(tl_pcache_lock(c, 1, "", 1, &p, &g), TL_EINVAL);
+    cr_assert_eq(tl_pcache_lock(c, 1, NULL, 1, &p, &g), TL_EINVAL);
+    cr_assert_eq(tl_pcache_remove(c, 1, NULL, NULL), TL_EINVAL);
+    big[TL_PCACHE_KEY_MAX] = 0;
+    cr_assert_eq(tl_pcache_lock(c, 1, big, 1, &p, &g), TL_OK);
+    tl_pcache_unlock(&g);
+    tl_pcache_destroy(c);
+    cr_assert_eq(r.n, 3); /* destroy hands every profile to the evict callback */
+}
+
+struct loader_ctx {
+    int calls;
+    struct rec r;
+};
+
+static enum tl_rc test_loader(void *ctx, uint32_t shop, const char *key, struct tl_profile **out)
+{
+    struct loader_ctx *l = ctx;
+    l->calls++;
+    if (strcmp(key, "broken") == 0) return TL_EIO;
+    if (strcmp(key, "null") == 0) return TL_OK; /* buggy loader: OK without a profile */
+    if (strncmp(key, "known", 5) != 0) return TL_ENOTFOUND;
+    struct tl_profile *p = tl_profile_new(key);
+    if (!p) return TL_ENOMEM;
+    cr_assert_eq(tl_profile_set_country(p, "GB", T0), TL_OK);
+    *out = p;
+    return TL_OK;
+}
+
+static void loader_evict(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p, int dirty)
+{
+    struct loader_ctx *l = ctx;
+    rec_evict(&l->r, shop, key, p, dirty);
+}
+
+Test(pcache, loader_on_miss)
+{
+    struct loader_ctx l = {0};
+    struct tl_pcache_opts o = {4, 1, test_loader, loader_evict, &l};
+    struct tl_pcache *c;
+    cr_assert_eq(tl_pcache_create(&o, &c, NULL), TL_OK);
+    struct tl_profile *p;
+    struct tl_pcache_guard g;
+    cr_assert_eq(tl_pcache_lock(c, 1, "known-1", 0, &p, &g), TL_OK);
+    cr_assert_str_eq(tl_profile_country(p), "GB");
+    tl_pcache_unlock(&g);
+    cr_assert_eq(l.calls, 1);
+    cr_assert_eq(tl_pcache_lock(c, 1, "known-1", 0, &p, &g), TL_OK); /* hit: no load */
+    tl_pcache_unlock(&g);
+    cr_assert_eq(l.calls, 1);
+    cr_assert_eq(tl_pcache_lock(c, 1, "fresh", 0, &p, &g), TL_ENOTFOUND);
+    cr_assert_eq(tl_pcache_lock(c, 1, "fresh", 1, &p, &g), TL_OK);
+    cr_assert_str_eq(tl_profile_country(p), "");
+    tl_pcache_unlock(&g);
+    /* loader errors propagate and leave nothing locked (one shard: a held
+     * mutex would deadlock the next call) */
+    cr_assert_eq(tl_pcache_lock(c, 1, "broken", 1, &p, &g), TL_EIO);
+    cr_assert_eq(tl_pcache_lock(c, 1, "null", 1, &p, &g), TL_EINTERNAL);
+    cr_assert_eq(tl_pcache_lock(c, 1, "known-1", 0, &p, &g), TL_OK);
+    tl_pcache_unlock(&g);
+    cr_assert_eq(tl_pcache_count(c), 2);
+    tl_pcache_destroy(c);
+}
+
+Test(pcache, lru_eviction_order_and_callback)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(3, 1, NULL, &r);
+    touch(c, 1, "a", 1);
+    touch(c, 1, "b", 0);
+    touch(c, 1, "c", 1);
+    touch(c, 1, "a", 0); /* a becomes most recent; LRU order now b, c, a */
+    touch(c, 1, "d", 0); /* evicts b */
+    cr_assert_eq(r.n, 1);
+    cr_assert_str_eq(r.keys[0], "b");
+    cr_assert_eq(r.dirty[0], 0);
+    touch(c, 1, "e", 0); /* evicts c (dirty) */
+    cr_assert_eq(r.n, 2);
+    cr_assert_str_eq(r.keys[1], "c");
+    cr_assert_eq(r.dirty[1], 1);
+    touch(c, 2, "f", 0); /* evicts a (dirty since the first touch) */
+    cr_assert_str_eq(r.keys[2], "a");
+    cr_assert_eq(r.dirty[2], 1);
+    cr_assert_eq(r.shops[2], 1);
+    cr_assert_eq(tl_pcache_count(c), 3);
+    /* a lookup without create of an evicted key misses */
+    struct tl_profile *p;
+    struct tl_pcache_guard g;
+    cr_assert_eq(tl_pcache_lock(c, 1, "b", 0, &p, &g), TL_ENOTFOUND);
+    tl_pcache_destroy(c);
+    cr_assert_eq(r.n, 6);
+    cr_assert_str_eq(r.keys[3], "d"); /* destroy goes from the LRU end */
+    cr_assert_str_eq(r.keys[5], "f");
+    cr_assert_eq(r.shops[5], 2);
+}
+
+Test(pcache, cap_respected_across_shards)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(100, 0, NULL, &r);
+    cr_assert_eq(tl_pcache_shards(c), 64);
+    for (int i = 0; i < 5000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "user-%d", i);
+        touch(c, 1 + (uint32_t)(i % 3), k, 0);
+        cr_assert_leq(tl_pcache_count(c), 100);
+    }
+    cr_assert_eq(tl_pcache_count(c), 100); /* every shard filled to its part */
+    cr_assert_eq(r.n, 4900);
+    tl_pcache_destroy(c);
+    cr_assert_eq(r.n, 5000);
+}
+
+struct dirty_ctx {
+    int n;
+    int fail_at;
+    char seen[16][32];
+};
+
+static enum tl_rc collect_cb(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p)
+{
+    struct dirty_ctx *d = ctx;
+    if (d->n == d->fail_at) return TL_ESTORE;
+    cr_assert_str_eq(tl_profile_user_key(p), key);
+    snprintf(d->seen[d->n % 16], sizeof d->seen[0], "%s", key);
+    d->n++;
+    return TL_OK;
+}
+
+Test(pcache, collect_dirty_clears_flags)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(50, 4, NULL, &r);
+    for (int i = 0; i < 10; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        touch(c, 1, k, i % 2);
+    }
+    /* a failing callback keeps the rest dirty */
+    struct dirty_ctx d = {0, 2, {{0}}};
+    size_t n;
+    cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &d, &n), TL_ESTORE);
+    cr_assert_eq(n, 2);
+    d = (struct dirty_ctx){0, -1, {{0}}};
+    cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &d, &n), TL_OK);
+    cr_assert_eq(n, 3);
+    for (int i = 0; i < 3; i++) {
+        int idx;
+        cr_assert_eq(sscanf(d.seen[i], "k%d", &idx), 1);
+        cr_assert_eq(idx % 2, 1);
+    }
+    d = (struct dirty_ctx){0, -1, {{0}}};
+    cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &d, &n), TL_OK);
+    cr_assert_eq(n, 0);
+    touch(c, 1, "k0", 1);
+    cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &d, &n), TL_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(d.seen[0], "k0");
+    cr_assert_eq(tl_pcache_collect_dirty(c, NULL, &d, &n), TL_EINVAL);
+    tl_pcache_destroy(c);
+}
+
+Test(pcache, remove_and_replace)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(8, 2, NULL, &r);
+    touch(c, 1, "anon", 1);
+    touch(c, 1, "cust", 0);
+    struct tl_profile *taken = NULL;
+    cr_assert_eq(tl_pcache_remove(c, 1, "anon", &taken), TL_OK);
+    cr_assert_not_null(taken);
+    cr_assert_str_eq(tl_profile_user_key(taken), "anon");
+    cr_assert_eq(tl_pcache_count(c), 1);
+    cr_assert_eq(tl_pcache_remove(c, 1, "anon", NULL), TL_ENOTFOUND);
+    cr_assert_eq(r.n, 0); /* removal does not call evict */
+    /* identity merge as the engine does it */
+    struct tl_profile *p;
+    struct tl_pcache_guard g;
+    cr_assert_eq(tl_pcache_lock(c, 1, "cust", 0, &p, &g), TL_OK);
+    cr_assert_eq(tl_profile_merge(p, taken), TL_OK);
+    tl_pcache_mark_dirty(&g);
+    tl_pcache_unlock(&g);
+    tl_profile_free(taken);
+    cr_assert_eq(tl_pcache_lock(c, 1, "cust", 0, &p, &g), TL_OK);
+    cr_assert_str_eq(tl_profile_linked_id(p, 0), "anon");
+    struct tl_profile *np = tl_profile_new("cust");
+    tl_pcache_replace(&g, np);
+    tl_pcache_unlock(&g);
+    cr_assert_eq(tl_pcache_lock(c, 1, "cust", 0, &p, &g), TL_OK);
+    cr_assert_eq(p, np);
+    cr_assert_eq(tl_profile_linked_count(p), 0);
+    tl_pcache_unlock(&g);
+    cr_assert_eq(tl_pcache_remove(c, 1, "cust", NULL), TL_OK);
+    cr_assert_eq(tl_pcache_count(c), 0);
+    tl_pcache_destroy(c);
+    cr_assert_eq(r.n, 0);
+}
+
+Test(pcache, allocation_failure_on_miss)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(8, 1, NULL, &r);
+    long live = tl_alloc_live();
+    int ok = 0;
+    for (long k = 0; k < 20 && !ok; k++) {
+        struct tl_profile *p;
+        struct tl_pcache_guard g;
+        tl_alloc_fail_after(k);
+        enum tl_rc rc = tl_pcache_lock(c, 1, "x", 1, &p, &g);
+        tl_alloc_fail_after(-1);
+        if (rc == TL_OK) {
+            ok = 1;
+            tl_pcache_unlock(&g);
+        } else {
+            cr_assert_eq(rc, TL_ENOMEM);
+            cr_assert_eq(tl_alloc_live(), live);
+            cr_assert_eq(tl_pcache_count(c), 0);
+        }
+    }
+    cr_assert(ok);
+    tl_pcache_destroy(c);
+}
+
+#endif /* !TL_PCACHE_STANDALONE */
+
+/* ---- concurrency ---- */
+
+#define N_THREADS 6
+#define OPS 20000
+#define KEYS 400
+
+struct hammer {
+    struct tl_pcache *c;
+    _Atomic long evicted_views;
+    _Atomic long removed_views;
+    _Atomic long applied;
+    _Atomic int stop;
+    _Atomic long collected;
+};
+
+static void hammer_evict(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p, int dirty)
+{
+    struct hammer *h = ctx;
+    atomic_fetch_add(&h->evicted_views, (long)tl_profile_count(p, TL_EV_PRODUCT_VIEW));
+}
+
+static enum tl_rc hammer_collect(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p)
+{
+    struct hammer *h = ctx;
+    atomic_fetch_add(&h->collected, 1);
+    return tl_profile_count(p, TL_EV_PRODUCT_VIEW) > 0 ? TL_OK : TL_EINTERNAL;
+}
+
+struct worker {
+    struct hammer *h;
+    unsigned seed;
+};
+
+static void *hammer_worker(void *arg)
+{
+    struct worker *w = arg;
+    struct hammer *h = w->h;
+    unsigned s = w->seed;
+    for (int i = 0; i < OPS; i++) {
+        s = s * 1103515245u + 12345u;
+        unsigned r = (s >> 8) % KEYS;
+        char key[32];
+        snprintf(key, sizeof key, "user-%u", r);
+        uint32_t shop = 1 + (r & 1);
+        if ((s >> 20) % 50 == 0) {
+            struct tl_profile *taken = NULL;
+            if (tl_pcache_remove(h->c, shop, key, &taken) == TL_OK) {
+                atomic_fetch_add(&h->removed_views, (long)tl_profile_count(taken, TL_EV_PRODUCT_VIEW));
+                tl_profile_free(taken);
+            }
+            continue;
+        }
+        struct tl_profile *p;
+        struct tl_pcache_guard g;
+        if (tl_pcache_lock(h->c, shop, key, 1, &p, &g) != TL_OK) continue;
+        struct tl_profile_event e;
+        memset(&e, 0, sizeof e);
+        e.type = TL_EV_PRODUCT_VIEW;
+        e.ts_ms = T0 + i;
+        e.item_id = "item";
+        e.category = "Cat";
+        e.price = e.quantity = e.scroll_depth = NAN;
+        e.dwell_ms = -1;
+        if (tl_profile_apply(p, &e, NULL) == TL_OK) atomic_fetch_add(&h->applied, 1);
+        tl_pcache_mark_dirty(&g);
+        tl_pcache_unlock(&g);
+    }
+    return NULL;
+}
+
+static void *hammer_checkpointer(void *arg)
+{
+    struct hammer *h = arg;
+    while (!atomic_load(&h->stop)) {
+        size_t n;
+        tl_pcache_collect_dirty(h->c, hammer_collect, h, &n);
+        if (tl_pcache_count(h->c) > tl_pcache_cap(h->c)) atomic_store(&h->stop, 2);
+    }
+    return NULL;
+}
+
+/* Run the hammer; NULL on success, else what went wrong. */
+static const char *hammer_run(void)
+{
+    static struct hammer h;
+    memset(&h, 0, sizeof h);
+    struct tl_pcache_opts o = {128, 16, NULL, hammer_evict, &h};
+    if (tl_pcache_create(&o, &h.c, NULL) != TL_OK) return "create failed";
+    pthread_t th[N_THREADS], cp;
+    struct worker w[N_THREADS];
+    if (pthread_create(&cp, NULL, hammer_checkpointer, &h) != 0) return "pthread_create failed";
+    for (int i = 0; i < N_THREADS; i++) {
+        w[i] = (struct worker){&h, 77u + (unsigned)i * 7919u};
+        if (pthread_create(&th[i], NULL, hammer_worker, &w[i]) != 0) return "pthread_create failed";
+    }
+    for (int i = 0; i < N_THREADS; i++) pthread_join(th[i], NULL);
+    int stop_state = atomic_exchange(&h.stop, 1);
+    pthread_join(cp, NULL);
+    if (stop_state == 2) return "cap exceeded during the run";
+    if (tl_pcache_count(h.c) > 128) return "cap exceeded at the end";
+    if (atomic_load(&h.applied) <= N_THREADS * OPS * 9 / 10) return "too few events applied";
+    if (atomic_load(&h.collected) == 0) return "checkpointer collected nothing";
+    tl_pcache_destroy(h.c);
+    /* every applied view ends in exactly one profile: evicted, removed or
+     * handed over at destroy */
+    if (atomic_load(&h.evicted_views) + atomic_load(&h.removed_views) != atomic_load(&h.applied))
+        return "views lost or double counted";
+    return NULL;
+}
+
+#ifndef TL_PCACHE_STANDALONE
+Test(pcache, threads_hammering, .timeout = 120)
+{
+    const char *why = hammer_run();
+    cr_assert_null(why, "%s", why);
+}
+#else
+int main(void)
+{
+    const char *why = hammer_run();
+    if (why) fprintf(stderr, "threads_hammering: %s\n", why);
+    printf("%d passed, %d failed\n", why ? 0 : 1, why ? 1 : 0);
+    return why ? 1 : 0;
+}
+#endif

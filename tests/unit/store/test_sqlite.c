@@ -1,0 +1,939 @@
+/* Tests for src/store/sqlite.c through the tl_store_sqlite ops table, each
+ * against a fresh database file in its own mkdtemp() directory (removed
+ * afterwards): open/migrate/reopen, refusal of a newer schema, shops, keys,
+ * items (upsert keeps created_ms, delete, per-shop and all-shop scans),
+ * customer merge rules, events (seq, after_seq, eid hashes), orders (lines
+ * replaced, grouping, time order), identities, profiles, meta, stats and
+ * transactions. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "store/store.h"
+
+static const struct tl_store_ops *ops = &tl_store_sqlite;
+static char dir[64];
+static char path[128];
+static struct tl_store *st;
+
+static void open_store(void)
+{
+    struct tl_err err;
+    tl_err_clear(&err);
+    enum tl_rc rc = ops->open(path, TL_SYNC_OS, &st, &err);
+    cr_assert_eq(rc, TL_OK, "open %s: %s", path, err.msg);
+    cr_assert_not_null(st);
+}
+
+static void reopen_store(void)
+{
+    ops->close(st);
+    st = NULL;
+    open_store();
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/tl_sqlite_XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/t.db", dir);
+    st = NULL;
+    open_store();
+}
+
+static void teardown(void)
+{
+    ops->close(st);
+    st = NULL;
+    const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+    char p[160];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+TestSuite(store_sqlite, .init = setup, .fini = teardown);
+
+/* ---- collectors ---- */
+
+struct shop_acc {
+    int n;
+    uint32_t ids[8];
+    char names[8][32];
+};
+
+static int shop_cb(void *ctx, const struct tl_shop *s)
+{
+    struct shop_acc *a = ctx;
+    if (a->n < 8) {
+        a->ids[a->n] = s->id;
+        snprintf(a->names[a->n], sizeof a->names[0], "%s", s->name);
+    }
+    a->n++;
+    return 0;
+}
+
+struct item_rec {
+    uint32_t shop;
+    char id[32], title[64];
+    double price;
+    int available, visible;
+    int64_t stock, created, updated;
+    int title_null;
+};
+
+struct item_acc {
+    int n;
+    struct item_rec r[64];
+};
+
+static int item_cb(void *ctx, uint32_t shop_id, const struct tl_item *it)
+{
+    struct item_acc *a = ctx;
+    cr_assert_lt(a->n, 64);
+    struct item_rec *r = &a->r[a->n++];
+    r->shop = shop_id;
+    snprintf(r->id, sizeof r->id, "%s", it->id);
+    r->title_null = it->title == NULL;
+    snprintf(r->title, sizeof r->title, "%s", it->title ? it->title : "");
+    r->price = it->price;
+    r->available = it->available;
+    r->visible = it->visible;
+    r->stock = it->stock;
+    r->created = it->created_ms;
+    r->updated = it->updated_ms;
+    return 0;
+}
+
+static const struct item_rec *find_item(const struct item_acc *a, uint32_t shop, const char *id)
+{
+    for (int i = 0; i < a->n; i++)
+        if (a->r[i].shop == shop && strcmp(a->r[i].id, id) == 0) return &a->r[i];
+    return NULL;
+}
+
+static struct tl_item mk_item(const char *id, const char *title, double price, int64_t created, int64_t updated)
+{
+    struct tl_item it = {
+        .id = id, .title = title, .price = price, .currency = "GBP", .category = "Home > Mugs",
+        .tags_json = "[\"gift\"]", .available = 1, .stock = -1, .attrs_json = "{\"colour\":\"red\"}",
+        .visible = 1, .created_ms = created, .updated_ms = updated,
+    };
+    return it;
+}
+
+/* ---- open / migrate ---- */
+
+Test(store_sqlite, open_creates_default_shop)
+{
+    uint32_t id = 0;
+    cr_assert_eq(ops->shop_find(st, "default", &id), TL_OK);
+    cr_assert_eq(id, TL_DEFAULT_SHOP);
+    struct shop_acc a = {0};
+    cr_assert_eq(ops->shop_scan(st, shop_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 1);
+    cr_assert_str_eq(a.names[0], "default");
+    cr_assert_str_eq(ops->name, "sqlite");
+    /* The schema version is recorded. */
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(q), SQLITE_ROW);
+    cr_assert_geq(sqlite3_column_int(q, 0), 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+Test(store_sqlite, reopen_keeps_data_and_does_not_remigrate)
+{
+    uint32_t shop;
+    cr_assert_eq(ops->shop_create(st, "second", &shop), TL_OK);
+    struct tl_item it = mk_item("sku1", "Mug", 9.5, 1000, 1000);
+    cr_assert_eq(ops->item_upsert(st, shop, &it), TL_OK);
+    cr_assert_eq(ops->meta_set(st, "k", 77), TL_OK);
+    reopen_store();
+    struct shop_acc a = {0};
+    cr_assert_eq(ops->shop_scan(st, shop_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 2, "reopening must not add a second default shop");
+    struct item_acc items = {0};
+    cr_assert_eq(ops->item_scan(st, shop, item_cb, &items), TL_OK);
+    cr_assert_eq(items.n, 1);
+    cr_assert_str_eq(items.r[0].title, "Mug");
+    int64_t v;
+    cr_assert_eq(ops->meta_get(st, "k", &v), TL_OK);
+    cr_assert_eq(v, 77);
+    /* Full sync mode opens too. */
+    ops->close(st);
+    struct tl_err err;
+    tl_err_clear(&err);
+    cr_assert_eq(ops->open(path, TL_SYNC_FULL, &st, &err), TL_OK, "%s", err.msg);
+}
+
+Test(store_sqlite, newer_schema_is_refused_with_clear_message)
+{
+    ops->close(st);
+    st = NULL;
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    struct tl_err err;
+    tl_err_clear(&err);
+    struct tl_store *s2 = (struct tl_store *)0x1;
+    enum tl_rc rc = ops->open(path, TL_SYNC_OS, &s2, &err);
+    cr_assert_neq(rc, TL_OK);
+    cr_assert_eq(err.rc, rc);
+    cr_assert_eq(s2, (struct tl_store *)0x1, "no handle on failure");
+    cr_assert_not_null(strstr(err.msg, "999"), "message should name the version: %s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "newer"), "message should say it is newer: %s", err.msg);
+}
+
+Test(store_sqlite, unopenable_path_fails_cleanly)
+{
+    char bad[192];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.db", dir);
+    struct tl_err err;
+    tl_err_clear(&err);
+    struct tl_store *s2 = NULL;
+    cr_assert_eq(ops->open(bad, TL_SYNC_OS, &s2, &err), TL_ESTORE);
+    cr_assert_null(s2);
+    cr_assert_not_null(strstr(err.msg, bad), "message should name the file: %s", err.msg);
+    ops->close(NULL); /* close(NULL) is allowed */
+}
+
+Test(store_sqlite, not_a_database_fails_cleanly)
+{
+    char junk[160];
+    snprintf(junk, sizeof junk, "%s/junk.db", dir);
+    FILE *f = fopen(junk, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 200; i++) fputs("this is not an sqlite database file\n", f);
+    fclose(f);
+    struct tl_err err;
+    tl_err_clear(&err);
+    struct tl_store *s2 = NULL;
+    cr_assert_eq(ops->open(junk, TL_SYNC_OS, &s2, &err), TL_ESTORE);
+    cr_assert_null(s2);
+    cr_assert_str_neq(err.msg, "");
+    unlink(junk);
+}
+
+/* ---- shops and keys ---- */
+
+Test(store_sqlite, shops_create_find_duplicate)
+{
+    uint32_t a, b, found;
+    cr_assert_eq(ops->shop_create(st, "alpha", &a), TL_OK);
+    cr_assert_eq(ops->shop_create(st, "beta", &b), TL_OK);
+    cr_assert_neq(a, b);
+    cr_assert_neq(a, TL_DEFAULT_SHOP);
+    cr_assert_eq(ops->shop_find(st, "beta", &found), TL_OK);
+    cr_assert_eq(found, b);
+    uint32_t dup = 12345;
+    cr_assert_eq(ops->shop_create(st, "alpha", &dup), TL_EEXIST);
+    cr_assert_eq(ops->shop_create(st, "default", &dup), TL_EEXIST);
+    cr_assert_eq(ops->shop_find(st, "gamma", &found), TL_ENOTFOUND);
+    cr_assert_eq(ops->shop_find(st, "Alpha", &found), TL_ENOTFOUND, "names are case-sensitive");
+    struct shop_acc acc = {0};
+    cr_assert_eq(ops->shop_scan(st, shop_cb, &acc), TL_OK);
+    cr_assert_eq(acc.n, 3);
+    cr_assert(acc.ids[0] < acc.ids[1] && acc.ids[1] < acc.ids[2], "scan is ordered by id");
+    /* The statement is reusable after a constraint failure. */
+    uint32_t c;
+    cr_assert_eq(ops->shop_create(st, "gamma", &c), TL_OK);
+}
+
+Test(store_sqlite, keys_add_find)
+{
+    uint8_t h1[32], h2[32], h3[32];
+    memset(h1, 1, 32);
+    memset(h2, 2, 32);
+    memset(h3, 3, 32);
+    uint32_t shop;
+    cr_assert_eq(ops->shop_create(st, "s2", &shop), TL_OK);
+    cr_assert_eq(ops->key_add(st, TL_DEFAULT_SHOP, TL_SCOPE_PUBLIC, h1, "tl_pub_ab"), TL_OK);
+    cr_assert_eq(ops->key_add(st, shop, TL_SCOPE_SECRET, h2, "tl_sec_cd"), TL_OK);
+    cr_assert_eq(ops->key_add(st, shop, TL_SCOPE_PUBLIC, h1, "again"), TL_EEXIST, "same hash twice");
+    uint32_t s = 0;
+    enum tl_scope sc = 0;
+    cr_assert_eq(ops->key_find(st, h1, &s, &sc), TL_OK);
+    cr_assert_eq(s, TL_DEFAULT_SHOP);
+    cr_assert_eq(sc, TL_SCOPE_PUBLIC);
+    cr_assert_eq(ops->key_find(st, h2, &s, &sc), TL_OK);
+    cr_assert_eq(s, shop);
+    cr_assert_eq(sc, TL_SCOPE_SECRET);
+    cr_assert_eq(ops->key_find(st, h3, &s, &sc), TL_ENOTFOUND);
+    h1[31] = 9; /* one byte different */
+    cr_assert_eq(ops->key_find(st, h1, &s, &sc), TL_ENOTFOUND);
+}
+
+/* ---- items ---- */
+
+Test(store_sqlite, item_upsert_update_keeps_created)
+{
+    struct tl_item it = mk_item("sku1", "Mug", 9.5, 1000, 1000);
+    it.description = "A mug";
+    it.brand = "Acme";
+    cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
+    /* Update: the ON CONFLICT clause sets every field except created_ms. */
+    struct tl_item up = mk_item("sku1", "Big mug", NAN, 5000, 6000);
+    up.available = 0;
+    up.stock = 3;
+    up.visible = 0;
+    cr_assert_eq(ops->item_upsert(st, 1, &up), TL_OK);
+    struct item_acc a = {0};
+    cr_assert_eq(ops->item_scan(st, 1, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 1);
+    cr_assert_str_eq(a.r[0].title, "Big mug");
+    cr_assert(isnan(a.r[0].price), "NaN price is stored as NULL and read back as NaN");
+    cr_assert_eq(a.r[0].available, 0);
+    cr_assert_eq(a.r[0].visible, 0);
+    cr_assert_eq(a.r[0].stock, 3);
+    cr_assert_eq(a.r[0].created, 1000, "created_ms is kept on update");
+    cr_assert_eq(a.r[0].updated, 6000);
+}
+
+static int item_full_cb(void *ctx, uint32_t shop_id, const struct tl_item *it)
+{
+    int *seen = ctx;
+    (*seen)++;
+    cr_assert_str_eq(it->id, "full");
+    cr_assert_str_eq(it->title, "T \xc3\xa9");
+    cr_assert_str_eq(it->description, "D");
+    cr_assert_str_eq(it->url, "https://shop.example/p/1");
+    cr_assert_str_eq(it->image_url, "https://shop.example/i/1.jpg");
+    cr_assert_float_eq(it->price, 12.25, 1e-12);
+    cr_assert_str_eq(it->currency, "EUR");
+    cr_assert_str_eq(it->category, "A > B");
+    cr_assert_str_eq(it->brand, "Br");
+    cr_assert_str_eq(it->tags_json, "[\"x\"]");
+    cr_assert_str_eq(it->attrs_json, "{}");
+    cr_assert_eq(it->stock, 0);
+    cr_assert_eq(it->available, 1);
+    cr_assert_eq(it->visible, 1);
+    return 0;
+}
+
+static int item_nulls_cb(void *ctx, uint32_t shop_id, const struct tl_item *it)
+{
+    int *seen = ctx;
+    (*seen)++;
+    cr_assert_null(it->title);
+    cr_assert_null(it->description);
+    cr_assert_null(it->url);
+    cr_assert_null(it->brand);
+    cr_assert_null(it->tags_json);
+    cr_assert_null(it->attrs_json);
+    return 0;
+}
+
+Test(store_sqlite, item_fields_round_trip)
+{
+    struct tl_item it = {
+        .id = "full", .title = "T \xc3\xa9", .description = "D", .url = "https://shop.example/p/1",
+        .image_url = "https://shop.example/i/1.jpg", .price = 12.25, .currency = "EUR", .category = "A > B",
+        .brand = "Br", .tags_json = "[\"x\"]", .available = 1, .stock = 0, .attrs_json = "{}", .visible = 1,
+        .created_ms = 1, .updated_ms = 2,
+    };
+    cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
+    int seen = 0;
+    cr_assert_eq(ops->item_scan(st, 1, item_full_cb, &seen), TL_OK);
+    cr_assert_eq(seen, 1);
+    struct tl_item bare = {.id = "full", .price = NAN, .stock = -1, .available = 1, .visible = 1};
+    cr_assert_eq(ops->item_upsert(st, 1, &bare), TL_OK);
+    seen = 0;
+    cr_assert_eq(ops->item_scan(st, 1, item_nulls_cb, &seen), TL_OK);
+    cr_assert_eq(seen, 1, "NULL fields of an upsert replace the old values (full replace)");
+}
+
+Test(store_sqlite, item_delete_and_absent)
+{
+    struct tl_item it = mk_item("sku1", "Mug", 9.5, 1, 1);
+    cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
+    cr_assert_eq(ops->item_delete(st, 2, "sku1"), TL_ENOTFOUND, "other shop");
+    cr_assert_eq(ops->item_delete(st, 1, "nope"), TL_ENOTFOUND);
+    cr_assert_eq(ops->item_delete(st, 1, "sku1"), TL_OK);
+    cr_assert_eq(ops->item_delete(st, 1, "sku1"), TL_ENOTFOUND, "already deleted");
+    struct item_acc a = {0};
+    cr_assert_eq(ops->item_scan(st, 0, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 0);
+}
+
+Test(store_sqlite, item_scan_shop_isolation)
+{
+    uint32_t s2;
+    cr_assert_eq(ops->shop_create(st, "two", &s2), TL_OK);
+    struct tl_item a1 = mk_item("same", "in default", 1, 1, 1);
+    struct tl_item b1 = mk_item("same", "in two", 2, 1, 1);
+    struct tl_item b2 = mk_item("only2", "two only", 3, 1, 1);
+    cr_assert_eq(ops->item_upsert(st, 1, &a1), TL_OK);
+    cr_assert_eq(ops->item_upsert(st, s2, &b1), TL_OK);
+    cr_assert_eq(ops->item_upsert(st, s2, &b2), TL_OK);
+    struct item_acc a = {0};
+    cr_assert_eq(ops->item_scan(st, 1, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 1);
+    cr_assert_str_eq(a.r[0].title, "in default");
+    cr_assert_eq(a.r[0].shop, 1);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->item_scan(st, s2, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 2);
+    cr_assert_str_eq(find_item(&a, s2, "same")->title, "in two");
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->item_scan(st, 0, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 3);
+    cr_assert_not_null(find_item(&a, 1, "same"));
+    cr_assert_not_null(find_item(&a, s2, "same"));
+    cr_assert_not_null(find_item(&a, s2, "only2"));
+    /* Deleting in one shop leaves the other's item of the same id. */
+    cr_assert_eq(ops->item_delete(st, s2, "same"), TL_OK);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->item_scan(st, 1, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 1);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->item_scan(st, 99, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 0, "unknown shop scans empty");
+}
+
+static int stop_after_two(void *ctx, uint32_t shop_id, const struct tl_item *it)
+{
+    int *n = ctx;
+    return ++*n == 2 ? 42 : 0;
+}
+
+Test(store_sqlite, scan_stops_on_callback_value)
+{
+    char id[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "i%d", i);
+        struct tl_item it = mk_item(id, "t", 1, 1, 1);
+        cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
+    }
+    int n = 0;
+    cr_assert_eq((int)ops->item_scan(st, 1, stop_after_two, &n), 42);
+    cr_assert_eq(n, 2);
+    /* The statement was reset: a new scan starts from the beginning. */
+    struct item_acc a = {0};
+    cr_assert_eq(ops->item_scan(st, 1, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 5);
+}
+
+/* ---- customers ---- */
+
+struct cust_rec {
+    char email[64], name[64], country[8], tier[16];
+    int email_null, consent_email, consent_pers;
+    int64_t created, updated;
+    int n;
+};
+
+static int cust_cb(void *ctx, uint32_t shop_id, const struct tl_customer *c)
+{
+    struct cust_rec *r = ctx;
+    r->n++;
+    r->email_null = c->email == NULL;
+    snprintf(r->email, sizeof r->email, "%s", c->email ? c->email : "");
+    snprintf(r->name, sizeof r->name, "%s", c->name ? c->name : "");
+    snprintf(r->country, sizeof r->country, "%s", c->country ? c->country : "");
+    snprintf(r->tier, sizeof r->tier, "%s", c->member_tier ? c->member_tier : "");
+    r->consent_email = c->consent_email;
+    r->consent_pers = c->consent_personalization;
+    r->created = c->created_ms;
+    r->updated = c->updated_ms;
+    return 0;
+}
+
+Test(store_sqlite, customer_upsert_merges)
+{
+    struct tl_customer c = {.id = "c1", .email = "a@x.test", .name = "Ann", .country = "GB",
+                            .consent_email = 1, .consent_personalization = 0, .member_tier = "gold",
+                            .created_ms = 100, .updated_ms = 100};
+    cr_assert_eq(ops->customer_upsert(st, 1, &c), TL_OK);
+    /* NULL fields and consent -1 keep old values; set fields overwrite. */
+    struct tl_customer u = {.id = "c1", .email = NULL, .name = "Annie", .country = NULL,
+                            .consent_email = -1, .consent_personalization = 1, .member_tier = NULL,
+                            .created_ms = 900, .updated_ms = 900};
+    cr_assert_eq(ops->customer_upsert(st, 1, &u), TL_OK);
+    struct cust_rec r = {0};
+    cr_assert_eq(ops->customer_scan(st, 1, cust_cb, &r), TL_OK);
+    cr_assert_eq(r.n, 1);
+    cr_assert_str_eq(r.email, "a@x.test");
+    cr_assert_str_eq(r.name, "Annie");
+    cr_assert_str_eq(r.country, "GB");
+    cr_assert_str_eq(r.tier, "gold");
+    cr_assert_eq(r.consent_email, 1);
+    cr_assert_eq(r.consent_pers, 1);
+    cr_assert_eq(r.created, 100, "created_ms kept");
+    cr_assert_eq(r.updated, 900);
+    /* Consent can be withdrawn (0 overwrites 1). */
+    struct tl_customer w = {.id = "c1", .consent_email = 0, .consent_personalization = -1, .updated_ms = 950};
+    cr_assert_eq(ops->customer_upsert(st, 1, &w), TL_OK);
+    memset(&r, 0, sizeof r);
+    cr_assert_eq(ops->customer_scan(st, 1, cust_cb, &r), TL_OK);
+    cr_assert_eq(r.consent_email, 0);
+    cr_assert_eq(r.consent_pers, 1);
+    /* A new customer with unknown consent stores -1 and NULL email. */
+    struct tl_customer n2 = {.id = "c2", .consent_email = -1, .consent_personalization = -1};
+    uint32_t s2;
+    cr_assert_eq(ops->shop_create(st, "s2", &s2), TL_OK);
+    cr_assert_eq(ops->customer_upsert(st, s2, &n2), TL_OK);
+    memset(&r, 0, sizeof r);
+    cr_assert_eq(ops->customer_scan(st, s2, cust_cb, &r), TL_OK);
+    cr_assert_eq(r.n, 1, "shop isolation");
+    cr_assert(r.email_null);
+    cr_assert_eq(r.consent_email, -1);
+    memset(&r, 0, sizeof r);
+    cr_assert_eq(ops->customer_scan(st, 0, cust_cb, &r), TL_OK);
+    cr_assert_eq(r.n, 2);
+}
+
+/* ---- events ---- */
+
+struct ev_acc {
+    int n;
+    int64_t seq[64];
+    uint32_t shop[64];
+    int type[64];
+    char user[64][16], body[64][32];
+    int country_null[64];
+};
+
+static int ev_cb(void *ctx, const struct tl_event *ev)
+{
+    struct ev_acc *a = ctx;
+    cr_assert_lt(a->n, 64);
+    int i = a->n++;
+    a->seq[i] = ev->seq;
+    a->shop[i] = ev->shop_id;
+    a->type[i] = ev->type;
+    snprintf(a->user[i], sizeof a->user[i], "%s", ev->user_id ? ev->user_id : "");
+    snprintf(a->body[i], sizeof a->body[i], "%s", ev->body ? ev->body : "");
+    a->country_null[i] = ev->country == NULL;
+    cr_assert(isnan(ev->price) && isnan(ev->quantity), "fields not stored are NaN");
+    cr_assert_null(ev->event_id);
+    return 0;
+}
+
+struct eid_acc {
+    int n;
+    uint64_t h[16];
+};
+
+static int eid_cb(void *ctx, uint64_t h)
+{
+    struct eid_acc *a = ctx;
+    if (a->n < 16) a->h[a->n] = h;
+    a->n++;
+    return 0;
+}
+
+Test(store_sqlite, events_append_scan_eid)
+{
+    int64_t last = 0;
+    const uint64_t hashes[] = {0, 0x8000000000000001ULL, 7, 0, UINT64_MAX};
+    for (int i = 0; i < 5; i++) {
+        char body[32];
+        snprintf(body, sizeof body, "{\"n\":%d}", i);
+        struct tl_event ev = {.shop_id = i == 2 ? 2 : 1, .type = TL_EV_PRODUCT_VIEW, .ts_ms = 1000 + i,
+                              .user_id = i % 2 ? "u1" : NULL, .anonymous_id = "a1", .item_id = "sku",
+                              .country = i == 0 ? "GB" : NULL, .body = body};
+        cr_assert_eq(ops->event_append(st, &ev, hashes[i]), TL_OK);
+        cr_assert_gt(ev.seq, last, "seq increases");
+        last = ev.seq;
+    }
+    struct ev_acc a = {0};
+    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 5, "scan covers every shop");
+    for (int i = 1; i < 5; i++) cr_assert_gt(a.seq[i], a.seq[i - 1], "seq order");
+    cr_assert_eq(a.shop[2], 2);
+    cr_assert_str_eq(a.user[1], "u1");
+    cr_assert_str_eq(a.body[3], "{\"n\":3}");
+    cr_assert_eq(a.country_null[0], 0);
+    cr_assert_eq(a.country_null[1], 1);
+    cr_assert_eq(a.type[0], TL_EV_PRODUCT_VIEW);
+
+    struct ev_acc b = {0};
+    cr_assert_eq(ops->event_scan(st, a.seq[2], ev_cb, &b), TL_OK);
+    cr_assert_eq(b.n, 2, "after_seq is exclusive");
+    cr_assert_eq(b.seq[0], a.seq[3]);
+    memset(&b, 0, sizeof b);
+    cr_assert_eq(ops->event_scan(st, last, ev_cb, &b), TL_OK);
+    cr_assert_eq(b.n, 0);
+
+    struct eid_acc e = {0};
+    cr_assert_eq(ops->event_eid_scan(st, eid_cb, &e), TL_OK);
+    cr_assert_eq(e.n, 3, "hash 0 means no key and is not listed");
+    int found_high = 0, found_max = 0, found_7 = 0;
+    for (int i = 0; i < e.n; i++) {
+        found_high |= e.h[i] == 0x8000000000000001ULL;
+        found_max |= e.h[i] == UINT64_MAX;
+        found_7 |= e.h[i] == 7;
+    }
+    cr_assert(found_high && found_max && found_7, "64-bit hashes survive the signed column");
+
+    reopen_store();
+    struct tl_event ev = {.shop_id = 1, .type = TL_EV_SEARCH, .ts_ms = 1, .anonymous_id = "a", .body = NULL};
+    cr_assert_eq(ops->event_append(st, &ev, 0), TL_OK, "NULL body stored as {}");
+    cr_assert_gt(ev.seq, last, "seq keeps increasing after reopen");
+    memset(&b, 0, sizeof b);
+    cr_assert_eq(ops->event_scan(st, last, ev_cb, &b), TL_OK);
+    cr_assert_eq(b.n, 1);
+    cr_assert_str_eq(b.body[0], "{}");
+}
+
+/* ---- orders ---- */
+
+struct ord_rec {
+    uint32_t shop;
+    char id[16], cust[16], items[8][16];
+    int64_t ts;
+    int is_return;
+    size_t n_lines;
+    double qty[8], price[8];
+};
+
+struct ord_acc {
+    int n;
+    struct ord_rec r[16];
+};
+
+static int ord_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
+{
+    struct ord_acc *a = ctx;
+    cr_assert_lt(a->n, 16);
+    struct ord_rec *r = &a->r[a->n++];
+    r->shop = shop_id;
+    snprintf(r->id, sizeof r->id, "%s", o->id);
+    snprintf(r->cust, sizeof r->cust, "%s", o->customer_id ? o->customer_id : "(null)");
+    r->ts = o->ts_ms;
+    r->is_return = o->is_return;
+    r->n_lines = o->n_lines;
+    for (size_t i = 0; i < o->n_lines && i < 8; i++) {
+        snprintf(r->items[i], sizeof r->items[i], "%s", o->lines[i].item_id);
+        r->qty[i] = o->lines[i].quantity;
+        r->price[i] = o->lines[i].price;
+    }
+    return 0;
+}
+
+Test(store_sqlite, orders_upsert_replaces_lines_and_scan_groups)
+{
+    struct tl_line l1[] = {{"a", 1, 2.5}, {"b", 2, NAN}, {"c", 3, 1}};
+    struct tl_order o1 = {.id = "o1", .customer_id = "c1", .ts_ms = 3000, .country = "GB", .currency = "GBP",
+                          .lines = l1, .n_lines = 3};
+    struct tl_line l2[] = {{"x", 1, 10}};
+    struct tl_order o2 = {.id = "o2", .customer_id = NULL, .ts_ms = 1000, .lines = l2, .n_lines = 1};
+    struct tl_line l3[] = {{"a", 1, 2.5}};
+    struct tl_order r3 = {.id = "C3", .customer_id = "c1", .ts_ms = 2000, .is_return = 1, .lines = l3, .n_lines = 1};
+    cr_assert_eq(ops->order_upsert(st, 1, &o1), TL_OK);
+    cr_assert_eq(ops->order_upsert(st, 1, &o2), TL_OK);
+    cr_assert_eq(ops->order_upsert(st, 1, &r3), TL_OK);
+    /* Re-upsert o1 with fewer lines: the old lines are gone. */
+    struct tl_line l1b[] = {{"z", 5, 4}, {"a", 1, 2.5}};
+    o1.lines = l1b;
+    o1.n_lines = 2;
+    cr_assert_eq(ops->order_upsert(st, 1, &o1), TL_OK);
+
+    struct ord_acc a = {0};
+    cr_assert_eq(ops->order_scan(st, 1, ord_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 3);
+    cr_assert_str_eq(a.r[0].id, "o2", "time order");
+    cr_assert_str_eq(a.r[1].id, "C3");
+    cr_assert_str_eq(a.r[2].id, "o1");
+    cr_assert_str_eq(a.r[0].cust, "(null)", "guest order keeps NULL customer");
+    cr_assert_eq(a.r[1].is_return, 1);
+    cr_assert_eq(a.r[2].n_lines, 2);
+    cr_assert_str_eq(a.r[2].items[0], "z");
+    cr_assert_str_eq(a.r[2].items[1], "a");
+    cr_assert_float_eq(a.r[2].qty[0], 5, 1e-12);
+    cr_assert_float_eq(a.r[2].price[0], 4, 1e-12);
+
+    /* NaN price round trip via a fresh order. */
+    struct tl_order o4 = {.id = "o4", .ts_ms = 4000, .lines = l1, .n_lines = 3};
+    cr_assert_eq(ops->order_upsert(st, 1, &o4), TL_OK);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->order_scan(st, 1, ord_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 4);
+    cr_assert_str_eq(a.r[3].id, "o4");
+    cr_assert_eq(a.r[3].n_lines, 3);
+    cr_assert(isnan(a.r[3].price[1]));
+    cr_assert_str_eq(a.r[3].items[2], "c");
+
+    struct tl_store_stats s;
+    cr_assert_eq(ops->stats(st, 1, &s), TL_OK);
+    cr_assert_eq(s.orders, 3);
+    cr_assert_eq(s.returns, 1);
+}
+
+Test(store_sqlite, orders_scan_all_shops_and_isolation)
+{
+    uint32_t s2;
+    cr_assert_eq(ops->shop_create(st, "s2", &s2), TL_OK);
+    struct tl_line la[] = {{"a", 1, 1}};
+    struct tl_line lb[] = {{"b", 1, 1}, {"b2", 1, 1}};
+    /* Same order id in two shops, same timestamp: must not be merged. */
+    struct tl_order oa = {.id = "same", .ts_ms = 500, .lines = la, .n_lines = 1};
+    struct tl_order ob = {.id = "same", .ts_ms = 500, .lines = lb, .n_lines = 2};
+    struct tl_order oc = {.id = "later", .ts_ms = 900, .lines = la, .n_lines = 1};
+    cr_assert_eq(ops->order_upsert(st, 1, &oa), TL_OK);
+    cr_assert_eq(ops->order_upsert(st, s2, &ob), TL_OK);
+    cr_assert_eq(ops->order_upsert(st, s2, &oc), TL_OK);
+    struct ord_acc a = {0};
+    cr_assert_eq(ops->order_scan(st, 0, ord_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 3);
+    cr_assert_eq(a.r[0].shop, 1);
+    cr_assert_eq(a.r[0].n_lines, 1);
+    cr_assert_eq(a.r[1].shop, s2);
+    cr_assert_eq(a.r[1].n_lines, 2);
+    cr_assert_str_eq(a.r[2].id, "later");
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->order_scan(st, 1, ord_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 1);
+    cr_assert_eq(a.r[0].n_lines, 1);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->order_scan(st, 77, ord_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 0);
+}
+
+static int ord_stop(void *ctx, uint32_t shop_id, const struct tl_order *o)
+{
+    int *n = ctx;
+    ++*n;
+    return 9;
+}
+
+Test(store_sqlite, order_scan_stop_and_no_leak)
+{
+    long before = tl_alloc_live();
+    struct tl_line l[] = {{"a", 1, 1}, {"b", 1, 1}};
+    struct tl_order o1 = {.id = "1", .ts_ms = 1, .lines = l, .n_lines = 2};
+    struct tl_order o2 = {.id = "2", .ts_ms = 2, .lines = l, .n_lines = 2};
+    cr_assert_eq(ops->order_upsert(st, 1, &o1), TL_OK);
+    cr_assert_eq(ops->order_upsert(st, 1, &o2), TL_OK);
+    int n = 0;
+    cr_assert_eq((int)ops->order_scan(st, 1, ord_stop, &n), 9);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(tl_alloc_live(), before, "scan buffers freed after a stop");
+    n = 0;
+    cr_assert_eq((int)ops->order_scan(st, 0, ord_stop, &n), 9);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(tl_alloc_live(), before);
+}
+
+/* ---- identities ---- */
+
+struct ident_acc {
+    int n;
+    uint32_t shop[8];
+    char anon[8][16], user[8][16];
+};
+
+static int ident_cb(void *ctx, uint32_t shop_id, const char *anon, const char *user)
+{
+    struct ident_acc *a = ctx;
+    cr_assert_lt(a->n, 8);
+    a->shop[a->n] = shop_id;
+    snprintf(a->anon[a->n], sizeof a->anon[0], "%s", anon);
+    snprintf(a->user[a->n], sizeof a->user[0], "%s", user);
+    a->n++;
+    return 0;
+}
+
+Test(store_sqlite, identity_link_last_wins)
+{
+    cr_assert_eq(ops->identity_link(st, 1, "anon1", "userA", 10), TL_OK);
+    cr_assert_eq(ops->identity_link(st, 1, "anon1", "userB", 20), TL_OK);
+    cr_assert_eq(ops->identity_link(st, 2, "anon1", "userC", 30), TL_OK);
+    struct ident_acc a = {0};
+    cr_assert_eq(ops->identity_scan(st, ident_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 2);
+    for (int i = 0; i < a.n; i++) {
+        cr_assert_str_eq(a.anon[i], "anon1");
+        if (a.shop[i] == 1)
+            cr_assert_str_eq(a.user[i], "userB", "last link wins");
+        else
+            cr_assert_str_eq(a.user[i], "userC");
+    }
+    cr_assert_neq(ops->identity_link(st, 1, "anon2", NULL, 1), TL_OK, "user id is required");
+}
+
+/* ---- profiles ---- */
+
+struct prof_acc {
+    int n;
+    size_t total;
+};
+
+static int prof_cb(void *ctx, uint32_t shop_id, const char *key, const void *blob, size_t len)
+{
+    struct prof_acc *a = ctx;
+    a->n++;
+    a->total += len;
+    return 0;
+}
+
+Test(store_sqlite, profiles_put_get_delete_scan)
+{
+    const unsigned char blob[] = {0, 1, 2, 0, 255, 7};
+    cr_assert_eq(ops->profile_put(st, 1, "u:1", blob, sizeof blob), TL_OK);
+    void *out = NULL;
+    size_t len = 0;
+    cr_assert_eq(ops->profile_get(st, 1, "u:1", &out, &len), TL_OK);
+    cr_assert_eq(len, sizeof blob);
+    cr_assert_eq(memcmp(out, blob, len), 0, "binary data with NUL bytes round trips");
+    tl_free(out);
+    out = NULL;
+    cr_assert_eq(ops->profile_get(st, 2, "u:1", &out, &len), TL_ENOTFOUND, "other shop");
+    cr_assert_null(out);
+    /* Put replaces. */
+    const unsigned char blob2[] = {9, 9};
+    cr_assert_eq(ops->profile_put(st, 1, "u:1", blob2, sizeof blob2), TL_OK);
+    cr_assert_eq(ops->profile_get(st, 1, "u:1", &out, &len), TL_OK);
+    cr_assert_eq(len, 2);
+    cr_assert_eq(((unsigned char *)out)[0], 9);
+    tl_free(out);
+    /* An empty (non-NULL) blob is a valid profile. */
+    cr_assert_eq(ops->profile_put(st, 1, "empty", blob, 0), TL_OK);
+    out = NULL;
+    len = 99;
+    cr_assert_eq(ops->profile_get(st, 1, "empty", &out, &len), TL_OK);
+    cr_assert_eq(len, 0);
+    cr_assert_not_null(out);
+    tl_free(out);
+    cr_assert_eq(ops->profile_put(st, 3, "a:9", blob, sizeof blob), TL_OK);
+    struct prof_acc a = {0};
+    cr_assert_eq(ops->profile_scan(st, prof_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 3);
+    cr_assert_eq(a.total, 2 + 0 + sizeof blob);
+    cr_assert_eq(ops->profile_delete(st, 1, "u:1"), TL_OK);
+    cr_assert_eq(ops->profile_delete(st, 1, "u:1"), TL_OK, "absent is not an error");
+    cr_assert_eq(ops->profile_get(st, 1, "u:1", &out, &len), TL_ENOTFOUND);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->profile_scan(st, prof_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 2);
+}
+
+/* ---- meta and stats ---- */
+
+Test(store_sqlite, meta_get_set)
+{
+    int64_t v = 5;
+    cr_assert_eq(ops->meta_get(st, "checkpoint", &v), TL_ENOTFOUND);
+    cr_assert_eq(v, 5);
+    cr_assert_eq(ops->meta_set(st, "checkpoint", INT64_MAX), TL_OK);
+    cr_assert_eq(ops->meta_get(st, "checkpoint", &v), TL_OK);
+    cr_assert_eq(v, INT64_MAX);
+    cr_assert_eq(ops->meta_set(st, "checkpoint", -3), TL_OK);
+    cr_assert_eq(ops->meta_get(st, "checkpoint", &v), TL_OK);
+    cr_assert_eq(v, -3);
+}
+
+Test(store_sqlite, stats_per_shop_and_by_type)
+{
+    uint32_t s2;
+    cr_assert_eq(ops->shop_create(st, "s2", &s2), TL_OK);
+    struct tl_item it = mk_item("a", "A", 1, 1, 1);
+    cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
+    it.id = "b";
+    cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
+    cr_assert_eq(ops->item_upsert(st, s2, &it), TL_OK);
+    struct tl_customer c = {.id = "c", .consent_email = -1, .consent_personalization = -1};
+    cr_assert_eq(ops->customer_upsert(st, s2, &c), TL_OK);
+    enum tl_event_type types[] = {TL_EV_PRODUCT_VIEW, TL_EV_PRODUCT_VIEW, TL_EV_PURCHASE, TL_EV_SEARCH};
+    for (int i = 0; i < 4; i++) {
+        struct tl_event ev = {.shop_id = 1, .type = types[i], .ts_ms = i, .anonymous_id = "x", .body = "{}"};
+        cr_assert_eq(ops->event_append(st, &ev, 0), TL_OK);
+    }
+    struct tl_event ev2 = {.shop_id = s2, .type = TL_EV_ADD_TO_CART, .ts_ms = 1, .anonymous_id = "x", .body = "{}"};
+    cr_assert_eq(ops->event_append(st, &ev2, 0), TL_OK);
+    struct tl_store_stats s;
+    memset(&s, 0x7f, sizeof s);
+    cr_assert_eq(ops->stats(st, 1, &s), TL_OK);
+    cr_assert_eq(s.items, 2);
+    cr_assert_eq(s.customers, 0);
+    cr_assert_eq(s.orders, 0);
+    cr_assert_eq(s.returns, 0);
+    cr_assert_eq(s.events_total, 4);
+    cr_assert_eq(s.events_by_type[TL_EV_PRODUCT_VIEW], 2);
+    cr_assert_eq(s.events_by_type[TL_EV_PURCHASE], 1);
+    cr_assert_eq(s.events_by_type[TL_EV_SEARCH], 1);
+    cr_assert_eq(s.events_by_type[TL_EV_ADD_TO_CART], 0);
+    cr_assert_eq(ops->stats(st, s2, &s), TL_OK);
+    cr_assert_eq(s.items, 1);
+    cr_assert_eq(s.customers, 1);
+    cr_assert_eq(s.events_total, 1);
+    cr_assert_eq(s.events_by_type[TL_EV_ADD_TO_CART], 1);
+    cr_assert_eq(ops->stats(st, 99, &s), TL_OK);
+    cr_assert_eq(s.items + s.customers + s.events_total, 0);
+}
+
+/* ---- transactions ---- */
+
+Test(store_sqlite, transaction_rollback_discards_commit_keeps)
+{
+    cr_assert_eq(ops->begin(st), TL_OK);
+    cr_assert_eq(ops->meta_set(st, "a", 1), TL_OK);
+    struct tl_item it = mk_item("tx", "T", 1, 1, 1);
+    cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
+    struct tl_event ev = {.shop_id = 1, .type = TL_EV_PAGE_VIEW, .ts_ms = 1, .anonymous_id = "x", .body = "{}"};
+    cr_assert_eq(ops->event_append(st, &ev, 5), TL_OK);
+    cr_assert_eq(ops->rollback(st), TL_OK);
+    int64_t v;
+    cr_assert_eq(ops->meta_get(st, "a", &v), TL_ENOTFOUND);
+    struct item_acc a = {0};
+    cr_assert_eq(ops->item_scan(st, 0, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 0);
+    struct ev_acc e = {0};
+    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &e), TL_OK);
+    cr_assert_eq(e.n, 0);
+
+    cr_assert_eq(ops->begin(st), TL_OK);
+    cr_assert_eq(ops->begin(st), TL_ESTORE, "nested begin is an error");
+    cr_assert_eq(ops->meta_set(st, "b", 2), TL_OK);
+    cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
+    cr_assert_eq(ops->commit(st), TL_OK);
+    cr_assert_eq(ops->commit(st), TL_ESTORE, "commit without a transaction is an error");
+    cr_assert_eq(ops->rollback(st), TL_ESTORE, "rollback without a transaction is an error");
+    reopen_store();
+    cr_assert_eq(ops->meta_get(st, "b", &v), TL_OK);
+    cr_assert_eq(v, 2);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->item_scan(st, 0, item_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 1);
+}
+
+Test(store_sqlite, uncommitted_transaction_lost_on_close)
+{
+    cr_assert_eq(ops->begin(st), TL_OK);
+    cr_assert_eq(ops->meta_set(st, "gone", 1), TL_OK);
+    reopen_store(); /* close without commit */
+    int64_t v;
+    cr_assert_eq(ops->meta_get(st, "gone", &v), TL_ENOTFOUND);
+}
+
+Test(store_sqlite, no_leak_over_a_session)
+{
+    /* Everything allocated by open and the operations is freed by close
+     * (results of profile_get are the caller's and freed here). */
+    ops->close(st);
+    st = NULL;
+    long before = tl_alloc_live();
+    open_store();
+    const char b[] = "xyz";
+    cr_assert_eq(ops->profile_put(st, 1, "k", b, 3), TL_OK);
+    void *out;
+    size_t len;
+    cr_assert_eq(ops->profile_get(st, 1, "k", &out, &len), TL_OK);
+    tl_free(out);
+    ops->close(st);
+    st = NULL;
+    cr_assert_eq(tl_alloc_live(), before);
+    open_store();
+}
