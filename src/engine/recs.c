@@ -176,10 +176,16 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     tl_buf_json_str(out, rid);
     tl_buf_puts(out, ",\"type\":");
     tl_buf_json_str(out, q->type);
-    if (strcmp(q->type, "popular") == 0) return recs_popular(e, s, &qq, &sc, TL_POP_POPULAR, out, err);
-    if (strcmp(q->type, "trending") == 0) return recs_popular(e, s, &qq, &sc, TL_POP_TRENDING, out, err);
-    if (strcmp(q->type, "recently_viewed") == 0) return recs_recent(e, s, shop_id, &qq, out, err);
-    tl_buf_reset(out);
-    return tl_err_set(err, TL_EINVAL, "type", "unknown type \"%s\": expected popular, trending or recently_viewed",
-                      q->type);
+    enum tl_rc rc;
+    if (strcmp(q->type, "popular") == 0)
+        rc = recs_popular(e, s, &qq, &sc, TL_POP_POPULAR, out, err);
+    else if (strcmp(q->type, "trending") == 0)
+        rc = recs_popular(e, s, &qq, &sc, TL_POP_TRENDING, out, err);
+    else if (strcmp(q->type, "recently_viewed") == 0)
+        rc = recs_recent(e, s, shop_id, &qq, out, err);
+    else
+        rc = tl_err_set(err, TL_EINVAL, "type", "unknown type \"%s\": expected popular, trending or recently_viewed",
+                        q->type);
+    if (rc) tl_buf_reset(out); /* no half-written success body on error */
+    return rc;
 }

@@ -163,6 +163,15 @@ struct tl_profile {
 /* ------------------------------------------------------------------ */
 /* small helpers                                                       */
 
+/* The engine keys profiles "u:<customer id>" / "a:<anonymous id>" so that a
+ * customer id and an anonymous id with the same text stay apart. What a
+ * shopper or the API sees is the id without that type prefix. */
+static const char *public_id(const char *key)
+{
+    if (key && (key[0] == 'u' || key[0] == 'a') && key[1] == ':') return key + 2;
+    return key;
+}
+
 static double decay(int64_t dt, int64_t h)
 {
     if (dt <= 0) return 1.0;
@@ -582,7 +591,7 @@ static enum tl_rc session_start(struct tl_profile *p, int64_t ts, const char *si
 {
     char gen[TL_PROFILE_SESSION_ID_MAX + 1];
     if (!sid) {
-        snprintf(gen, sizeof gen, "%s-%lld", p->key, (long long)ts);
+        snprintf(gen, sizeof gen, "%s-%lld", public_id(p->key), (long long)ts);
         sid = gen;
     }
     char *dup = tl_strdup(sid);
@@ -1269,11 +1278,11 @@ enum tl_rc tl_profile_to_json(const struct tl_profile *p, int64_t now_ms, struct
     size_t start = out->len;
     enum tl_rc rc;
     W(tl_buf_puts(out, "{\"user_id\":"));
-    W(tl_buf_json_str(out, p->key));
+    W(tl_buf_json_str(out, public_id(p->key)));
     W(tl_buf_puts(out, ",\"anonymous_ids\":["));
     for (uint32_t i = 0; i < p->n_anon; i++) {
         if (i) W(tl_buf_putc(out, ','));
-        W(tl_buf_json_str(out, p->anon[i]));
+        W(tl_buf_json_str(out, public_id(p->anon[i])));
     }
     W(tl_buf_puts(out, "],\"country\":"));
     if (p->country[0])
