@@ -51,11 +51,11 @@
 
 #define CONN_MAX 1024
 #define HEADERS_MAX 16
-#define REQ_MAX 8192          /* bytes of the request (line + headers) */
-#define RBUF_MAX 65536        /* bytes of response headers buffered */
-#define LAT_MAX 20000000u     /* latency samples kept */
+#define REQ_MAX 8192           /* bytes of the request (line + headers) */
+#define RBUF_MAX 65536         /* bytes of response headers buffered */
+#define LAT_MAX 20000000u      /* latency samples kept */
 #define PENDING_MAX (1u << 21) /* due requests waiting for a connection */
-#define DRAIN_S 3             /* seconds to wait for in-flight responses */
+#define DRAIN_S 3              /* seconds to wait for in-flight responses */
 #define REQ_TIMEOUT_S 5
 #define RATE_MAX 1000000
 #define DURATION_MAX 600
@@ -65,8 +65,8 @@ enum cstate { C_CLOSED, C_CONNECTING, C_IDLE, C_BUSY };
 struct conn {
     int fd;
     enum cstate st;
-    size_t wr_off;       /* bytes of the request written */
-    size_t hlen;         /* bytes in hbuf while headers are incomplete */
+    size_t wr_off; /* bytes of the request written */
+    size_t hlen;   /* bytes in hbuf while headers are incomplete */
     int headers_done;
     long long body_left; /* body bytes still to read */
     int status;

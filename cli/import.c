@@ -26,9 +26,9 @@
 
 struct progress {
     int tty;
-    int drawn;          /* something is on the current stderr line */
-    double start;       /* monotonic seconds */
-    double last;        /* last draw, monotonic seconds */
+    int drawn;    /* something is on the current stderr line */
+    double start; /* monotonic seconds */
+    double last;  /* last draw, monotonic seconds */
 };
 
 static double now_s(void)
@@ -72,9 +72,8 @@ static void on_progress(void *ctx, const struct tailor_import_progress *p)
         bar[BAR_WIDTH] = '\0';
         char eta[32] = "--";
         if (p->bytes_done > 0 && el > 0.2) {
-            double rem = el * (double)(p->bytes_total - (p->bytes_done < p->bytes_total ? p->bytes_done
-                                                                                          : p->bytes_total)) /
-                         (double)p->bytes_done;
+            uint64_t left = p->bytes_done < p->bytes_total ? p->bytes_total - p->bytes_done : 0;
+            double rem = el * (double)left / (double)p->bytes_done;
             long s = (long)(rem + 0.5);
             snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
         }
@@ -145,8 +144,8 @@ static void print_summary(const char *kind, const struct tailor_import_summary *
         printf("imported %s lines: %s items, %s skipped in %.2f s (%s lines/s)\n", lines, recs, skipped, s->seconds,
                rate);
     else
-        printf("imported %s lines: %s customers, %s skipped in %.2f s (%s lines/s)\n", lines, recs, skipped,
-               s->seconds, rate);
+        printf("imported %s lines: %s customers, %s skipped in %.2f s (%s lines/s)\n", lines, recs, skipped, s->seconds,
+               rate);
 }
 
 int cli_import_main(int argc, char **argv)

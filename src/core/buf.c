@@ -29,8 +29,8 @@ void tl_buf_reset(struct tl_buf *b)
 
 enum tl_rc tl_buf_reserve(struct tl_buf *b, size_t extra)
 {
+    if (extra > b->max || b->len > b->max - extra) return TL_ETOOBIG; /* no size_t wrap-around */
     size_t need = b->len + extra + 1;
-    if (need > b->max + 1) return TL_ETOOBIG;
     if (need <= b->cap) return TL_OK;
     size_t nc = b->cap ? b->cap : 64;
     while (nc < need) nc *= 2;
@@ -73,7 +73,20 @@ enum tl_rc tl_buf_printf(struct tl_buf *b, const char *fmt, ...)
     return TL_OK;
 }
 
+static enum tl_rc json_str_body(struct tl_buf *b, const char *s);
+
 enum tl_rc tl_buf_json_str(struct tl_buf *b, const char *s)
+{
+    size_t start = b->len;
+    enum tl_rc rc = json_str_body(b, s);
+    if (rc && b->data) { /* all or nothing */
+        b->len = start;
+        b->data[start] = '\0';
+    }
+    return rc;
+}
+
+static enum tl_rc json_str_body(struct tl_buf *b, const char *s)
 {
     enum tl_rc rc = tl_buf_putc(b, '"');
     if (rc) return rc;

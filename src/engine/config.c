@@ -70,9 +70,15 @@ enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *
 {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
-    if (!root)
-        return tl_err_set(err, TL_EPARSE, NULL, "config %s: line %d column %d: %s", path, je.line, je.column,
-                          je.text);
+    if (!root) {
+        if (je.line < 0) return tl_err_set(err, TL_EIO, NULL, "config %s: %s", path, je.text);
+        tl_err_set(err, TL_EPARSE, NULL, "config %s: line %d column %d: %s", path, je.line, je.column, je.text);
+        if (err) {
+            err->line = je.line;
+            err->column = je.column;
+        }
+        return TL_EPARSE;
+    }
     enum tl_rc rc = TL_OK;
     if (!json_is_object(root)) {
         rc = tl_err_set(err, TL_EINVAL, NULL, "config %s: expected a JSON object", path);

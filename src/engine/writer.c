@@ -138,7 +138,7 @@ static enum tl_rc enqueue(struct tl_writer *w, struct job *j)
     /* Caller holds mu. A single job heavier than the whole queue is still
      * accepted when the queue is empty, so a maximal batch always fits. */
     if (w->stopping) return TL_ESHUTDOWN;
-    if (w->depth && w->depth + j->weight > w->queue_max) return TL_EBUSY;
+    if (j->weight && w->depth && w->depth + j->weight > w->queue_max) return TL_EBUSY; /* flush (weight 0) always queues */
     j->next = NULL;
     if (w->tail)
         w->tail->next = j;

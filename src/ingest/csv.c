@@ -246,8 +246,8 @@ void tl_csv_close(struct tl_csv *c)
 }
 
 /* Remember the first error of the record; the record is then discarded. */
-__attribute__((format(printf, 4, 5))) static void csv_fail(struct tl_csv *c, enum tl_rc rc, long line,
-                                                           const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void csv_fail(struct tl_csv *c, enum tl_rc rc, long line, const char *fmt,
+                                                           ...)
 {
     c->discard = 1;
     if (c->prc != TL_OK) return;

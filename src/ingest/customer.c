@@ -55,8 +55,7 @@ enum tl_rc tl_customer_from_json(json_t *obj, int64_t now_ms, struct tl_customer
     if (out->email && (rc = check_email(out->email, err))) return rc;
     if ((rc = tl_event_field_text(obj, "name", TL_CUSTOMER_NAME_MAX, 0, 0, &out->name, err))) return rc;
     if ((rc = tl_event_field_country(obj, &out->country, err))) return rc;
-    if ((rc = tl_event_field_text(obj, "member_tier", TL_CUSTOMER_TIER_MAX, 0, 0, &out->member_tier, err)))
-        return rc;
+    if ((rc = tl_event_field_text(obj, "member_tier", TL_CUSTOMER_TIER_MAX, 0, 0, &out->member_tier, err))) return rc;
 
     json_t *c = json_object_get(obj, "consent");
     if (c && !json_is_null(c)) {

@@ -47,14 +47,20 @@
 const char *tl_event_field_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
     case JSON_INTEGER:
-    case JSON_REAL: return "number";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "unknown";
 }
@@ -101,8 +107,8 @@ enum tl_rc tl_event_field_check_str(const json_t *v, const char *field, size_t m
 /* An id in obj[key]: non-empty string of at most max bytes without control
  * characters; a JSON integer is accepted when allow_int and replaced in obj
  * by its decimal string. *out = NULL when absent (error if required). */
-enum tl_rc tl_event_field_id(json_t *obj, const char *key, const char *field, size_t max, int required,
-                             int allow_int, const char **out, struct tl_err *err)
+enum tl_rc tl_event_field_id(json_t *obj, const char *key, const char *field, size_t max, int required, int allow_int,
+                             const char **out, struct tl_err *err)
 {
     *out = NULL;
     if (!field) field = key;
@@ -137,7 +143,8 @@ enum tl_rc tl_event_field_text(json_t *obj, const char *key, size_t max, int req
         if (required) return tl_err_set(err, TL_EINVAL, key, "%s is required", key);
         return TL_OK;
     }
-    if (!json_is_string(v)) return tl_err_set(err, TL_EINVAL, key, "%s must be a string, got %s", key, tl_event_field_type_name(v));
+    if (!json_is_string(v))
+        return tl_err_set(err, TL_EINVAL, key, "%s must be a string, got %s", key, tl_event_field_type_name(v));
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
     if (n == 0 && required) return tl_err_set(err, TL_EINVAL, key, "%s must not be empty", key);
@@ -172,8 +179,7 @@ static enum tl_rc get_quantity(json_t *obj, const char *field, double *out, int 
     enum tl_rc rc = get_number(obj, "quantity", field, out, present, err);
     if (rc) return rc;
     if (*present && !(*out > 0 && *out <= QTY_MAX))
-        return tl_err_set(err, TL_EINVAL, field, "%s must be a number > 0 (at most %g), got %g", field, QTY_MAX,
-                          *out);
+        return tl_err_set(err, TL_EINVAL, field, "%s must be a number > 0 (at most %g), got %g", field, QTY_MAX, *out);
     return TL_OK;
 }
 
@@ -181,7 +187,8 @@ static enum tl_rc get_price(json_t *obj, const char *field, double *out, int *pr
 {
     json_t *v = get(obj, "price");
     if (v && !json_is_number(v))
-        return tl_err_set(err, TL_EINVAL, field, "%s must be a number >= 0, got %s", field, tl_event_field_type_name(v));
+        return tl_err_set(err, TL_EINVAL, field, "%s must be a number >= 0, got %s", field,
+                          tl_event_field_type_name(v));
     enum tl_rc rc = get_number(obj, "price", field, out, present, err);
     if (rc) return rc;
     if (*present && *out < 0) return tl_err_set(err, TL_EINVAL, field, "%s must be >= 0, got %g", field, *out);
@@ -356,7 +363,8 @@ static enum tl_rc event_type(json_t *obj, enum tl_event_type *out, struct tl_err
                                 "recommendation_click, return";
     json_t *v = get(obj, "type");
     if (!v) return tl_err_set(err, TL_EINVAL, "type", "type is required (one of %s)", names);
-    if (!json_is_string(v)) return tl_err_set(err, TL_EINVAL, "type", "type must be a string, got %s", tl_event_field_type_name(v));
+    if (!json_is_string(v))
+        return tl_err_set(err, TL_EINVAL, "type", "type must be a string, got %s", tl_event_field_type_name(v));
     *out = tl_event_type_from_str(json_string_value(v));
     if (*out == TL_EV_NONE) {
         char shown[48];
@@ -379,7 +387,8 @@ enum tl_rc tl_event_from_json(json_t *obj, int64_t now_ms, struct tl_event *out,
     out->scroll_depth = NAN;
     out->dwell_ms = -1;
     if (!obj || !json_is_object(obj))
-        return tl_err_set(err, TL_EINVAL, "", "an event must be a JSON object, got %s", obj ? tl_event_field_type_name(obj) : "nothing");
+        return tl_err_set(err, TL_EINVAL, "", "an event must be a JSON object, got %s",
+                          obj ? tl_event_field_type_name(obj) : "nothing");
 
     enum tl_event_type type;
     if ((rc = event_type(obj, &type, err))) return rc;
@@ -388,7 +397,8 @@ enum tl_rc tl_event_from_json(json_t *obj, int64_t now_ms, struct tl_event *out,
 
     /* who */
     if ((rc = tl_event_field_id(obj, "user_id", "user_id", TL_ID_MAX, 0, 1, &out->user_id, err))) return rc;
-    if ((rc = tl_event_field_id(obj, "anonymous_id", "anonymous_id", TL_ID_MAX, 0, 1, &out->anonymous_id, err))) return rc;
+    if ((rc = tl_event_field_id(obj, "anonymous_id", "anonymous_id", TL_ID_MAX, 0, 1, &out->anonymous_id, err)))
+        return rc;
     if (!out->user_id && !out->anonymous_id)
         return tl_err_set(err, TL_EINVAL, "user_id", "user_id or anonymous_id is required (a non-empty string)");
     if ((rc = tl_event_field_id(obj, "session_id", "session_id", TL_ID_MAX, 0, 1, &out->session_id, err))) return rc;
@@ -405,13 +415,15 @@ enum tl_rc tl_event_from_json(json_t *obj, int64_t now_ms, struct tl_event *out,
     int price_present;
     if ((rc = get_price(obj, "price", &out->price, &price_present, err))) return rc;
 
-    if ((rc = tl_event_field_text(obj, "query", TL_EVENT_QUERY_MAX, type == TL_EV_SEARCH, 0, &out->query, err))) return rc;
-    if ((rc = tl_event_field_text(obj, "category", TL_EVENT_TEXT_MAX, type == TL_EV_CATEGORY_VIEW, 0,
-                                   &out->category, err)))
+    if ((rc = tl_event_field_text(obj, "query", TL_EVENT_QUERY_MAX, type == TL_EV_SEARCH, 0, &out->query, err)))
+        return rc;
+    if ((rc = tl_event_field_text(obj, "category", TL_EVENT_TEXT_MAX, type == TL_EV_CATEGORY_VIEW, 0, &out->category,
+                                  err)))
         return rc;
     if ((rc = tl_event_field_country(obj, &out->country, err))) return rc;
     if ((rc = tl_event_field_id(obj, "order_id", "order_id", TL_ID_MAX, 0, 1, &out->order_id, err))) return rc;
-    if ((rc = tl_event_field_id(obj, "recommendation_id", "recommendation_id", TL_ID_MAX, 0, 0, &out->recommendation_id, err)))
+    if ((rc = tl_event_field_id(obj, "recommendation_id", "recommendation_id", TL_ID_MAX, 0, 0, &out->recommendation_id,
+                                err)))
         return rc;
 
     /* engagement (views) */
@@ -435,8 +447,7 @@ enum tl_rc tl_event_from_json(json_t *obj, int64_t now_ms, struct tl_event *out,
         if (d < 0) return tl_err_set(err, TL_EINVAL, "scroll_depth", "scroll_depth must be >= 0, got %g", d);
         if (d > 1)
             return tl_err_set(err, TL_EINVAL, "scroll_depth",
-                              "scroll_depth is a fraction between 0 and 1, got %g (send %g for %g%%)", d, d / 100,
-                              d);
+                              "scroll_depth is a fraction between 0 and 1, got %g (send %g for %g%%)", d, d / 100, d);
         if (is_view(type)) out->scroll_depth = d;
     }
 
@@ -548,9 +559,8 @@ static enum tl_rc split_ndjson(const char *p, size_t len, json_t *arr, struct tl
             json_t *v = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
             if (!v) return parse_error(err, &je, lineno, je.column > 0 ? je.column : 1, 1);
             if (!json_is_object(v)) {
-                enum tl_rc rc = tl_err_set(err, TL_EINVAL, "",
-                                           "line %ld (record %zu): expected a JSON object, got %s", lineno,
-                                           json_array_size(arr), tl_event_field_type_name(v));
+                enum tl_rc rc = tl_err_set(err, TL_EINVAL, "", "line %ld (record %zu): expected a JSON object, got %s",
+                                           lineno, json_array_size(arr), tl_event_field_type_name(v));
                 if (err) err->line = lineno;
                 json_decref(v);
                 return rc;
@@ -583,9 +593,9 @@ enum tl_rc tl_event_split_body(const char *body, size_t len, json_t **array_out,
         for (size_t i = 0; i < n; i++) {
             json_t *el = json_array_get(arr, i);
             if (!json_is_object(el)) {
-                enum tl_rc rc = tl_err_set(err, TL_EINVAL, "",
-                                           "element %zu (0-based) is %s; each record must be a JSON object", i,
-                                           tl_event_field_type_name(el));
+                enum tl_rc rc =
+                    tl_err_set(err, TL_EINVAL, "", "element %zu (0-based) is %s; each record must be a JSON object", i,
+                               tl_event_field_type_name(el));
                 json_decref(arr);
                 return rc;
             }

@@ -23,11 +23,11 @@
 #include "store/types.h"
 
 /* Limits (bytes of UTF-8 unless said otherwise). */
-#define TL_EVENT_QUERY_MAX 1000    /* "query" of a search */
-#define TL_EVENT_TEXT_MAX 1000     /* "category" and other short texts */
-#define TL_EVENT_ID_MAX 128        /* "event_id" */
+#define TL_EVENT_QUERY_MAX 1000                    /* "query" of a search */
+#define TL_EVENT_TEXT_MAX 1000                     /* "category" and other short texts */
+#define TL_EVENT_ID_MAX 128                        /* "event_id" */
 #define TL_EVENT_FUTURE_MS (24LL * 60 * 60 * 1000) /* max clock skew ahead of now */
-#define TL_EVENT_MIN_TS_MS 946684800000LL /* 2000-01-01T00:00:00Z */
+#define TL_EVENT_MIN_TS_MS 946684800000LL          /* 2000-01-01T00:00:00Z */
 #define TL_EVENT_DWELL_MAX_MS (24LL * 60 * 60 * 1000)
 
 /* Validate one event object. now_ms is the server's clock (default and upper
@@ -79,8 +79,8 @@ enum tl_rc tl_event_field_check_str(const json_t *v, const char *field, size_t m
  * JSON integer is accepted when allow_int and replaced in obj by its decimal
  * string. field names the field in errors (NULL = key). *out = NULL when
  * absent; absent and required is an error. */
-enum tl_rc tl_event_field_id(json_t *obj, const char *key, const char *field, size_t max, int required,
-                             int allow_int, const char **out, struct tl_err *err);
+enum tl_rc tl_event_field_id(json_t *obj, const char *key, const char *field, size_t max, int required, int allow_int,
+                             const char **out, struct tl_err *err);
 /* obj[key] as a text of at most max bytes without control characters
  * (allow_newlines: tab/CR/LF allowed). Required texts must be non-empty;
  * an empty optional text gives *out = NULL. */

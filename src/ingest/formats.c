@@ -13,6 +13,10 @@
  *     (any order; missing required columns are a file error at line 1),
  *     then validate each record. Values are trimmed of ASCII blanks in place
  *     in the CSV reader's buffer (tl_csv_field_mut).
+ *   - NDJSON catalog items and customers go through the JSON API's own
+ *     validators (tl_item_from_json, tl_customer_from_json), so a line is
+ *     accepted exactly when PUT /v1/items or the customer API would accept
+ *     it; CSV values follow the same limits (TL_ITEM_*, TL_CUSTOMER_*).
  *   - A bad record is described in a struct tl_err (line, 1-based CSV field
  *     column or 0 for JSON, field name, reason with the offending value) and
  *     passed to reject(): with skip_bad it is counted and the first
@@ -64,6 +68,8 @@
 #include "core/map.h"
 #include "core/timeutil.h"
 #include "ingest/csv.h"
+#include "ingest/customer.h"
+#include "ingest/item.h"
 
 /* ---- scratch arena ------------------------------------------------------------ */
 
@@ -268,8 +274,8 @@ static const char *snip(const char *v, char *buf, size_t n)
     return buf;
 }
 
-__attribute__((format(printf, 5, 6))) static enum tl_rc ferr(struct tl_err *e, long line, long col,
-                                                              const char *field, const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static enum tl_rc ferr(struct tl_err *e, long line, long col, const char *field,
+                                                             const char *fmt, ...)
 {
     tl_err_clear(e);
     e->rc = TL_EINVAL;
@@ -348,6 +354,15 @@ static enum tl_rc v_id(struct tl_err *e, long line, long col, const char *field,
     return v_text(e, line, col, field, v, TL_ID_MAX, 0);
 }
 
+/* URL: text without spaces, <= TL_ITEM_URL_MAX (same rule as the JSON API). */
+static enum tl_rc v_url(struct tl_err *e, long line, long col, const char *field, const char *v)
+{
+    enum tl_rc rc = v_text(e, line, col, field, v, TL_ITEM_URL_MAX, 0);
+    if (rc) return rc;
+    if (strchr(v, ' ')) return ferr(e, line, col, field, "must not contain spaces (percent-encode them as %%20)");
+    return TL_OK;
+}
+
 /* Number; empty -> NAN (*out). Requires >= 0 (or > 0 when positive). */
 static enum tl_rc v_num(struct tl_err *e, long line, long col, const char *field, const char *v, int positive,
                         double *out)
@@ -360,8 +375,8 @@ static enum tl_rc v_num(struct tl_err *e, long line, long col, const char *field
     if (end == v || *end || !isfinite(d))
         return ferr(e, line, col, field, "expected a number, got \"%s\"", snip(v, sb, sizeof sb));
     if (positive ? !(d > 0) : d < 0)
-        return ferr(e, line, col, field, "expected a number %s 0, got \"%s\"", positive ? ">" : ">=",
-                    snip(v, sb, sizeof sb));
+        return ferr(e, line, col, field, "expected a number %s 0, got \"%s\"",
+                    positive ? ">" : ">=", snip(v, sb, sizeof sb));
     *out = d;
     return TL_OK;
 }
@@ -381,8 +396,7 @@ static enum tl_rc v_count(struct tl_err *e, long line, long col, const char *fie
 }
 
 /* Boolean: 1/0, true/false, yes/no, y/n (any case); empty -> dflt. */
-static enum tl_rc v_bool(struct tl_err *e, long line, long col, const char *field, const char *v, int dflt,
-                         int *out)
+static enum tl_rc v_bool(struct tl_err *e, long line, long col, const char *field, const char *v, int dflt, int *out)
 {
     static const char *const yes[] = {"1", "true", "yes", "y", "t"};
     static const char *const no[] = {"0", "false", "no", "n", "f"};
@@ -403,8 +417,8 @@ static enum tl_rc v_bool(struct tl_err *e, long line, long col, const char *fiel
 }
 
 /* ISO 4217: three ASCII letters, stored upper-case in out[4]; empty -> dflt. */
-static enum tl_rc v_currency(struct tl_err *e, long line, long col, const char *field, const char *v,
-                             const char *dflt, char out[4], const char **res)
+static enum tl_rc v_currency(struct tl_err *e, long line, long col, const char *field, const char *v, const char *dflt,
+                             char out[4], const char **res)
 {
     *res = dflt;
     if (!v[0]) return TL_OK;
@@ -435,7 +449,8 @@ static enum tl_rc v_country(struct tl_err *e, long line, long col, const char *f
     *res = tl_fmt_country_code(v);
     if (*res) return TL_OK;
     char sb[64];
-    return ferr(e, line, col, field, "expected an ISO 3166-1 alpha-2 code like \"GB\" or a known country name, got \"%s\"",
+    return ferr(e, line, col, field,
+                "expected an ISO 3166-1 alpha-2 code like \"GB\" or a known country name, got \"%s\"",
                 snip(v, sb, sizeof sb));
 }
 
@@ -519,6 +534,7 @@ static long json_split(struct run *r, const char *s, char sep)
         while (a < k && isspace((unsigned char)part[a])) a++;
         while (k > a && isspace((unsigned char)part[k - 1])) k--;
         if (k == a) continue;
+        if (k - a > TL_ITEM_TAG_MAX || n >= TL_ITEM_TAGS_MAX) return -2;
         part[k] = '\0';
         if (n > 0 && tl_buf_putc(&r->tmp, ',') != TL_OK) return -1;
         if (tl_buf_json_str(&r->tmp, part + a) != TL_OK) return -1;
@@ -527,7 +543,11 @@ static long json_split(struct run *r, const char *s, char sep)
     return n;
 }
 
-/* JSON array text of the sep-separated list s, or NULL when empty. *ok = 0 on OOM. */
+#define TAGS_LIMIT_MSG "more than %d tags, or a tag longer than %d bytes"
+
+/* JSON array text of the sep-separated list s, or NULL when empty. *ok = 0
+ * on OOM, -1 when there are more than TL_ITEM_TAGS_MAX tags or one is longer
+ * than TL_ITEM_TAG_MAX bytes (the JSON API's limits). */
 static const char *tags_json(struct run *r, const char *s, char sep, int *ok)
 {
     *ok = 1;
@@ -535,6 +555,11 @@ static const char *tags_json(struct run *r, const char *s, char sep, int *ok)
     tl_buf_reset(&r->tmp);
     if (tl_buf_putc(&r->tmp, '[') != TL_OK) goto fail;
     long n = json_split(r, s, sep);
+    if (n == -2) {
+        *ok = -1;
+        tl_buf_reset(&r->tmp);
+        return NULL;
+    }
     if (n < 0 || tl_buf_putc(&r->tmp, ']') != TL_OK) goto fail;
     if (n == 0) {
         tl_buf_reset(&r->tmp);
@@ -634,10 +659,10 @@ static const char *strip_html(struct run *r, const char *h, int *ok)
     static const struct {
         const char *name;
         uint32_t cp;
-    } ents[] = {{"amp", '&'},    {"lt", '<'},     {"gt", '>'},     {"quot", '"'},   {"apos", '\''},
-                {"nbsp", ' '},   {"ndash", 0x2013}, {"mdash", 0x2014}, {"hellip", 0x2026}, {"rsquo", 0x2019},
-                {"lsquo", 0x2018}, {"rdquo", 0x201D}, {"ldquo", 0x201C}, {"eacute", 0xE9}, {"pound", 0xA3},
-                {"euro", 0x20AC}, {"copy", 0xA9},  {"reg", 0xAE},   {"trade", 0x2122}};
+    } ents[] = {{"amp", '&'},      {"lt", '<'},       {"gt", '>'},       {"quot", '"'},      {"apos", '\''},
+                {"nbsp", ' '},     {"ndash", 0x2013}, {"mdash", 0x2014}, {"hellip", 0x2026}, {"rsquo", 0x2019},
+                {"lsquo", 0x2018}, {"rdquo", 0x201D}, {"ldquo", 0x201C}, {"eacute", 0xE9},   {"pound", 0xA3},
+                {"euro", 0x20AC},  {"copy", 0xA9},    {"reg", 0xAE},     {"trade", 0x2122}};
     *ok = 1;
     if (!h || !*h) return NULL;
     struct tl_buf *b = &r->tmp;
@@ -667,8 +692,8 @@ static const char *strip_html(struct run *r, const char *h, int *ok)
             if (semi && semi - p <= 10) {
                 if (p[1] == '#') {
                     char *end;
-                    unsigned long v = (p[2] == 'x' || p[2] == 'X') ? strtoul(p + 3, &end, 16)
-                                                                   : strtoul(p + 2, &end, 10);
+                    unsigned long v =
+                        (p[2] == 'x' || p[2] == 'X') ? strtoul(p + 3, &end, 16) : strtoul(p + 2, &end, 10);
                     if (end == semi && v > 0 && v <= 0x10FFFF && !(v >= 0xD800 && v <= 0xDFFF)) cp = (uint32_t)v;
                 } else {
                     for (size_t i = 0; i < sizeof ents / sizeof ents[0]; i++) {
@@ -755,24 +780,88 @@ static const struct {
     const char *code; /* NULL: not a single country */
 } countries[] = {
     /* the 38 names of the Online Retail file */
-    {"United Kingdom", "GB"}, {"France", "FR"}, {"Australia", "AU"}, {"Netherlands", "NL"}, {"Germany", "DE"},
-    {"Norway", "NO"}, {"EIRE", "IE"}, {"Switzerland", "CH"}, {"Spain", "ES"}, {"Poland", "PL"},
-    {"Portugal", "PT"}, {"Italy", "IT"}, {"Belgium", "BE"}, {"Lithuania", "LT"}, {"Japan", "JP"},
-    {"Iceland", "IS"}, {"Channel Islands", NULL}, {"Denmark", "DK"}, {"Cyprus", "CY"}, {"Sweden", "SE"},
-    {"Austria", "AT"}, {"Israel", "IL"}, {"Finland", "FI"}, {"Bahrain", "BH"}, {"Greece", "GR"},
-    {"Hong Kong", "HK"}, {"Singapore", "SG"}, {"Lebanon", "LB"}, {"United Arab Emirates", "AE"},
-    {"Saudi Arabia", "SA"}, {"Czech Republic", "CZ"}, {"Canada", "CA"}, {"Unspecified", NULL},
-    {"Brazil", "BR"}, {"USA", "US"}, {"European Community", NULL}, {"Malta", "MT"}, {"RSA", "ZA"},
+    {"United Kingdom", "GB"},
+    {"France", "FR"},
+    {"Australia", "AU"},
+    {"Netherlands", "NL"},
+    {"Germany", "DE"},
+    {"Norway", "NO"},
+    {"EIRE", "IE"},
+    {"Switzerland", "CH"},
+    {"Spain", "ES"},
+    {"Poland", "PL"},
+    {"Portugal", "PT"},
+    {"Italy", "IT"},
+    {"Belgium", "BE"},
+    {"Lithuania", "LT"},
+    {"Japan", "JP"},
+    {"Iceland", "IS"},
+    {"Channel Islands", NULL},
+    {"Denmark", "DK"},
+    {"Cyprus", "CY"},
+    {"Sweden", "SE"},
+    {"Austria", "AT"},
+    {"Israel", "IL"},
+    {"Finland", "FI"},
+    {"Bahrain", "BH"},
+    {"Greece", "GR"},
+    {"Hong Kong", "HK"},
+    {"Singapore", "SG"},
+    {"Lebanon", "LB"},
+    {"United Arab Emirates", "AE"},
+    {"Saudi Arabia", "SA"},
+    {"Czech Republic", "CZ"},
+    {"Canada", "CA"},
+    {"Unspecified", NULL},
+    {"Brazil", "BR"},
+    {"USA", "US"},
+    {"European Community", NULL},
+    {"Malta", "MT"},
+    {"RSA", "ZA"},
     /* common English names */
-    {"Ireland", "IE"}, {"United States", "US"}, {"United States of America", "US"}, {"US", "US"},
-    {"UK", "GB"}, {"Great Britain", "GB"}, {"England", "GB"}, {"Scotland", "GB"}, {"Wales", "GB"},
-    {"Northern Ireland", "GB"}, {"South Africa", "ZA"}, {"Czechia", "CZ"}, {"Luxembourg", "LU"},
-    {"New Zealand", "NZ"}, {"Mexico", "MX"}, {"China", "CN"}, {"India", "IN"}, {"South Korea", "KR"},
-    {"Russia", "RU"}, {"Turkey", "TR"}, {"Hungary", "HU"}, {"Romania", "RO"}, {"Bulgaria", "BG"},
-    {"Croatia", "HR"}, {"Slovenia", "SI"}, {"Slovakia", "SK"}, {"Estonia", "EE"}, {"Latvia", "LV"},
-    {"Argentina", "AR"}, {"Chile", "CL"}, {"Colombia", "CO"}, {"Nigeria", "NG"}, {"Egypt", "EG"},
-    {"Thailand", "TH"}, {"Malaysia", "MY"}, {"Indonesia", "ID"}, {"Philippines", "PH"}, {"Vietnam", "VN"},
-    {"Taiwan", "TW"}, {"Qatar", "QA"}, {"Kuwait", "KW"}, {"Oman", "OM"}, {"Ukraine", "UA"},
+    {"Ireland", "IE"},
+    {"United States", "US"},
+    {"United States of America", "US"},
+    {"US", "US"},
+    {"UK", "GB"},
+    {"Great Britain", "GB"},
+    {"England", "GB"},
+    {"Scotland", "GB"},
+    {"Wales", "GB"},
+    {"Northern Ireland", "GB"},
+    {"South Africa", "ZA"},
+    {"Czechia", "CZ"},
+    {"Luxembourg", "LU"},
+    {"New Zealand", "NZ"},
+    {"Mexico", "MX"},
+    {"China", "CN"},
+    {"India", "IN"},
+    {"South Korea", "KR"},
+    {"Russia", "RU"},
+    {"Turkey", "TR"},
+    {"Hungary", "HU"},
+    {"Romania", "RO"},
+    {"Bulgaria", "BG"},
+    {"Croatia", "HR"},
+    {"Slovenia", "SI"},
+    {"Slovakia", "SK"},
+    {"Estonia", "EE"},
+    {"Latvia", "LV"},
+    {"Argentina", "AR"},
+    {"Chile", "CL"},
+    {"Colombia", "CO"},
+    {"Nigeria", "NG"},
+    {"Egypt", "EG"},
+    {"Thailand", "TH"},
+    {"Malaysia", "MY"},
+    {"Indonesia", "ID"},
+    {"Philippines", "PH"},
+    {"Vietnam", "VN"},
+    {"Taiwan", "TW"},
+    {"Qatar", "QA"},
+    {"Kuwait", "KW"},
+    {"Oman", "OM"},
+    {"Ukraine", "UA"},
 };
 
 const char *tl_fmt_country_code(const char *name)
@@ -796,47 +885,51 @@ static const struct {
     {"Seasonal > Halloween", {"HALLOWEEN"}},
     {"Gift Vouchers", {"VOUCHER"}},
     {"Home > Candles & Lights",
-     {"T-LIGHT", "T-LIGHTS", "TLIGHT", "TEALIGHT", "CANDLE", "CANDLES", "CANDLEHOLDER", "LANTERN", "LAMP",
-      "LAMPSHADE", "LIGHTS", "LIGHT", "INCENSE", "NIGHTLIGHT"}},
+     {"T-LIGHT", "T-LIGHTS", "TLIGHT", "TEALIGHT", "CANDLE", "CANDLES", "CANDLEHOLDER", "LANTERN", "LAMP", "LAMPSHADE",
+      "LIGHTS", "LIGHT", "INCENSE", "NIGHTLIGHT"}},
     {"Kitchen > Mugs & Cups", {"MUG", "MUGS", "CUP", "CUPS", "BEAKER", "BEAKERS", "SAUCER", "TEACUP"}},
     {"Bags", {"BAG", "BAGS", "HANDBAG", "PURSE", "SHOPPER", "TOTE", "WALLET", "WASHBAG"}},
     {"Stationery > Cards", {"CARD", "CARDS", "GREETING", "POSTCARD"}},
     {"Stationery > Gift Wrap", {"WRAP", "WRAPPING", "RIBBON", "RIBBONS", "TISSUE PAPER", "GIFT TAG", "GIFT TAGS"}},
     {"Stationery",
-     {"NOTEBOOK", "PEN", "PENS", "PENCIL", "PENCILS", "STICKER", "STICKERS", "SKETCHBOOK", "NOTEPAD", "PAD",
-      "CALENDAR", "ERASER", "RULER", "TAPE", "ENVELOPES", "JOURNAL"}},
+     {"NOTEBOOK", "PEN", "PENS", "PENCIL", "PENCILS", "STICKER", "STICKERS", "SKETCHBOOK", "NOTEPAD", "PAD", "CALENDAR",
+      "ERASER", "RULER", "TAPE", "ENVELOPES", "JOURNAL"}},
     {"Jewellery",
      {"NECKLACE", "EARRINGS", "BRACELET", "RING", "PENDANT", "BROOCH", "CHARM", "CHARMS", "BEAD", "BEADS", "BANGLE",
       "DIAMANTE"}},
-    {"Accessories", {"HAIR", "SCARF", "UMBRELLA", "GLOVES", "HAT", "SUNGLASSES", "SLIPPERS", "PARASOL", "HAND WARMER",
-                     "LUGGAGE TAG", "PASSPORT"}},
+    {"Accessories",
+     {"HAIR", "SCARF", "UMBRELLA", "GLOVES", "HAT", "SUNGLASSES", "SLIPPERS", "PARASOL", "HAND WARMER", "LUGGAGE TAG",
+      "PASSPORT"}},
     {"Party", {"PARTY", "BUNTING", "BALLOON", "BALLOONS", "BIRTHDAY", "NAPKINS", "CONFETTI", "PINATA"}},
-    {"Toys & Games",
-     {"TOY", "TOYS", "JIGSAW", "DOLL", "DOLLY", "GAME", "GAMES", "PUZZLE", "PLAYHOUSE", "SKIPPING", "TEDDY",
-      "DOMINOES", "CHILDRENS", "CHILDS", "SPACEBOY", "SOLDIER", "LADDERS", "BUILDING BLOCK", "BALL", "HELICOPTER"}},
+    {"Toys & Games", {"TOY",      "TOYS",      "JIGSAW",   "DOLL",           "DOLLY",    "GAME",      "GAMES",
+                      "PUZZLE",   "PLAYHOUSE", "SKIPPING", "TEDDY",          "DOMINOES", "CHILDRENS", "CHILDS",
+                      "SPACEBOY", "SOLDIER",   "LADDERS",  "BUILDING BLOCK", "BALL",     "HELICOPTER"}},
     {"Home > Textiles",
      {"CUSHION", "THROW", "BLANKET", "QUILT", "DOORMAT", "CURTAIN", "HOT WATER BOTTLE", "TOWEL", "TOWELS", "APRON",
       "OVEN GLOVE"}},
     {"Kitchen > Baking", {"CAKE", "CAKES", "CASES", "BAKING", "CUPCAKE", "COOKIE", "MOULD", "CAKESTAND", "ICING"}},
-    {"Kitchen > Cookware", {"PAN", "FRYING", "KITCHEN", "PANTRY", "JAM MAKING", "SCALES", "CHOPPING", "COLANDER", "SIEVE",
-                            "GRATER", "EGG"}},
+    {"Kitchen > Cookware",
+     {"PAN", "FRYING", "KITCHEN", "PANTRY", "JAM MAKING", "SCALES", "CHOPPING", "COLANDER", "SIEVE", "GRATER", "EGG"}},
     {"Kitchen > Tableware",
-     {"PLATE", "PLATES", "BOWL", "BOWLS", "CUTLERY", "JUG", "TEAPOT", "TEA", "COFFEE", "TRAY", "NAPKIN",
-      "COASTER", "COASTERS", "LUNCH", "PICNIC", "DISH"}},
+     {"PLATE", "PLATES", "BOWL", "BOWLS", "CUTLERY", "JUG", "TEAPOT", "TEA", "COFFEE", "TRAY", "NAPKIN", "COASTER",
+      "COASTERS", "LUNCH", "PICNIC", "DISH"}},
     {"Home > Storage",
-     {"STORAGE", "BOX", "BOXES", "JAR", "JARS", "BASKET", "DRAWER", "CABINET", "TIDY", "TIN", "TINS", "CONTAINER",
-      "TRUNK", "CRATE", "HAMPER", "BOTTLE", "BASKETS", "BIN", "BUCKET", "ORGANISER"}},
+     {"STORAGE", "BOX",       "BOXES", "JAR",   "JARS",   "BASKET", "DRAWER",  "CABINET", "TIDY",   "TIN",
+      "TINS",    "CONTAINER", "TRUNK", "CRATE", "HAMPER", "BOTTLE", "BASKETS", "BIN",     "BUCKET", "ORGANISER"}},
     {"Home > Clocks & Frames", {"CLOCK", "FRAME", "PHOTO", "PHOTOFRAME", "MIRROR", "PICTURE", "ALARM"}},
-    {"Home > Signs & Wall Art", {"SIGN", "PLAQUE", "WALL ART", "POSTER", "PRINT", "METAL SIGN", "TILE", "LETTERS", "DOORSIGN"}},
+    {"Home > Signs & Wall Art",
+     {"SIGN", "PLAQUE", "WALL ART", "POSTER", "PRINT", "METAL SIGN", "TILE", "LETTERS", "DOORSIGN"}},
     {"Garden & Outdoor",
      {"GARDEN", "PLANT", "PLANTER", "WATERING", "BIRD", "FEEDER", "BIRDHOUSE", "FLOWER POT", "POT", "HERB"}},
     {"Home > Hooks & Hardware", {"HOOK", "HOOKS", "HANGER", "HANGERS", "KNOB", "KNOBS", "DOORSTOP", "RACK", "DOOR"}},
     {"Bath & Beauty", {"SOAP", "BATHROOM", "BATH", "SPONGE", "COSMETIC", "MAKE UP", "LIP", "NAIL", "TISSUES"}},
     {"Craft & Sewing",
-     {"CRAFT", "SEWING", "KNITTING", "FELTCRAFT", "BUTTON", "BUTTONS", "EMBROIDERY", "CROCHET", "PAINT SET", "PAPER CHAIN"}},
+     {"CRAFT", "SEWING", "KNITTING", "FELTCRAFT", "BUTTON", "BUTTONS", "EMBROIDERY", "CROCHET", "PAINT SET",
+      "PAPER CHAIN"}},
     {"Home > Decorations",
-     {"DECORATION", "DECORATIONS", "GARLAND", "WREATH", "BELL", "BELLS", "ORNAMENT", "BAUBLE", "HANGING", "HEART",
-      "HEARTS", "BUTTERFLY", "CHANDELIER", "BIRDS", "MAGNETS", "MAGNET", "FLYING DUCKS", "FLOWER", "FLOWERS", "ARTIFICIAL"}},
+     {"DECORATION", "DECORATIONS", "GARLAND",      "WREATH", "BELL",      "BELLS",      "ORNAMENT",
+      "BAUBLE",     "HANGING",     "HEART",        "HEARTS", "BUTTERFLY", "CHANDELIER", "BIRDS",
+      "MAGNETS",    "MAGNET",      "FLYING DUCKS", "FLOWER", "FLOWERS",   "ARTIFICIAL"}},
 };
 
 static int is_word_char(unsigned char c) { return isalnum(c) || c == '-' || c == '\''; }
@@ -867,7 +960,7 @@ const char *tl_fmt_demo_category(const char *description)
  * discounts, fees, bank charges, charity, samples, pads, bad debt. */
 int tl_fmt_or_non_product(const char *code)
 {
-    static const char *const np[] = {"POST", "D", "M", "DOT", "BANK CHARGES", "C2", "CRUK",
+    static const char *const np[] = {"POST",      "D", "M",    "DOT", "BANK CHARGES", "C2", "CRUK",
                                      "AMAZONFEE", "S", "PADS", "B"};
     if (!code || isdigit((unsigned char)code[0])) return 0; /* every product code starts with a digit or letters */
     for (size_t i = 0; i < sizeof np / sizeof np[0]; i++)
@@ -999,9 +1092,9 @@ static const char *col(struct run *r, int idx)
 /* ---- catalog: Tailor CSV ------------------------------------------------------------------------ */
 
 enum { C_ID, C_TITLE, C_DESC, C_URL, C_IMAGE, C_PRICE, C_CUR, C_CAT, C_BRAND, C_TAGS, C_AVAIL, C_STOCK, C_VIS, C_N };
-static const char *const cat_cols[C_N] = {"id",       "title", "description", "url",  "image_url",
-                                          "price",    "currency", "category", "brand", "tags",
-                                          "available", "stock", "visible"};
+static const char *const cat_cols[C_N] = {"id",        "title",    "description", "url",   "image_url",
+                                          "price",     "currency", "category",    "brand", "tags",
+                                          "available", "stock",    "visible"};
 static const int cat_req[C_N] = {[C_ID] = 1, [C_TITLE] = 1};
 
 /* Shared checks of a catalog item (CSV flavours). col = 1-based column of
@@ -1010,17 +1103,21 @@ static enum tl_rc check_item(const struct tl_item *it, long line, const long *co
 {
     enum tl_rc rc;
     if ((rc = v_id(e, line, colno[C_ID], cat_cols[C_ID], it->id)) != TL_OK) return rc;
-    if (!it->title || !it->title[0]) return ferr(e, line, colno[C_TITLE], cat_cols[C_TITLE], "required, got an empty value");
-    if ((rc = v_text(e, line, colno[C_TITLE], cat_cols[C_TITLE], it->title, TL_FMT_TITLE_MAX, 0)) != TL_OK) return rc;
-    if (it->description && (rc = v_text(e, line, colno[C_DESC], cat_cols[C_DESC], it->description, TL_CSV_FIELD_MAX, 1)))
+    if (!it->title || !it->title[0])
+        return ferr(e, line, colno[C_TITLE], cat_cols[C_TITLE], "required, got an empty value");
+    if ((rc = v_text(e, line, colno[C_TITLE], cat_cols[C_TITLE], it->title, TL_ITEM_TITLE_MAX, 0)) != TL_OK) return rc;
+    if (it->description &&
+        (rc = v_text(e, line, colno[C_DESC], cat_cols[C_DESC], it->description, TL_ITEM_DESCRIPTION_MAX, 1)))
         return rc;
-    if (it->url && (rc = v_text(e, line, colno[C_URL], cat_cols[C_URL], it->url, TL_FMT_URL_MAX, 0))) return rc;
-    if (it->image_url && (rc = v_text(e, line, colno[C_IMAGE], cat_cols[C_IMAGE], it->image_url, TL_FMT_URL_MAX, 0)))
+    if (it->url && (rc = v_url(e, line, colno[C_URL], cat_cols[C_URL], it->url))) return rc;
+    if (it->image_url && (rc = v_url(e, line, colno[C_IMAGE], cat_cols[C_IMAGE], it->image_url))) return rc;
+    if (it->category && (rc = v_text(e, line, colno[C_CAT], cat_cols[C_CAT], it->category, TL_ITEM_CATEGORY_MAX, 0)))
         return rc;
-    if (it->category && (rc = v_text(e, line, colno[C_CAT], cat_cols[C_CAT], it->category, TL_FMT_TITLE_MAX, 0)))
+    if (it->brand && (rc = v_text(e, line, colno[C_BRAND], cat_cols[C_BRAND], it->brand, TL_ITEM_BRAND_MAX, 0)))
         return rc;
-    if (it->brand && (rc = v_text(e, line, colno[C_BRAND], cat_cols[C_BRAND], it->brand, TL_FMT_TITLE_MAX, 0)))
-        return rc;
+    if (it->attrs_json && strlen(it->attrs_json) > TL_ITEM_ATTRS_MAX)
+        return ferr(e, line, 0, "attributes", "attributes JSON is longer than %d bytes (TL_ITEM_ATTRS_MAX)",
+                    TL_ITEM_ATTRS_MAX);
     return TL_OK;
 }
 
@@ -1051,7 +1148,8 @@ static enum tl_rc catalog_csv(struct run *r, const char *path, tl_fmt_item_fn cb
         it.brand = nz(col(r, idx[C_BRAND]));
         enum tl_rc vr = check_item(&it, line, cn, &e);
         if (!vr) vr = v_num(&e, line, cn[C_PRICE], "price", col(r, idx[C_PRICE]), 0, &it.price);
-        if (!vr) vr = v_currency(&e, line, cn[C_CUR], "currency", col(r, idx[C_CUR]), r->o->currency, cur, &it.currency);
+        if (!vr)
+            vr = v_currency(&e, line, cn[C_CUR], "currency", col(r, idx[C_CUR]), r->o->currency, cur, &it.currency);
         if (!vr) vr = v_count(&e, line, cn[C_STOCK], "stock", col(r, idx[C_STOCK]), &it.stock);
         if (!vr) vr = v_bool(&e, line, cn[C_AVAIL], "available", col(r, idx[C_AVAIL]), it.stock != 0, &it.available);
         if (!vr) vr = v_bool(&e, line, cn[C_VIS], "visible", col(r, idx[C_VIS]), 1, &it.visible);
@@ -1059,6 +1157,10 @@ static enum tl_rc catalog_csv(struct run *r, const char *path, tl_fmt_item_fn cb
             const char *tags = col(r, idx[C_TAGS]);
             vr = v_text(&e, line, cn[C_TAGS], "tags", tags, TL_CSV_FIELD_MAX, 0);
             if (!vr) it.tags_json = tags_json(r, tags, '|', &ok);
+            if (ok < 0) {
+                vr = ferr(&e, line, cn[C_TAGS], "tags", TAGS_LIMIT_MSG, TL_ITEM_TAGS_MAX, TL_ITEM_TAG_MAX);
+                ok = 1;
+            }
         }
         if (!vr) { /* unknown columns -> attrs */
             struct attrs a = {0};
@@ -1072,6 +1174,9 @@ static enum tl_rc catalog_csv(struct run *r, const char *path, tl_fmt_item_fn cb
                 attrs_add(&a, h.names[i], v);
             }
             it.attrs_json = attrs_end(r, &a, &ok2);
+            if (!vr && it.attrs_json && strlen(it.attrs_json) > TL_ITEM_ATTRS_MAX)
+                vr = ferr(&e, line, 0, "attributes", "unknown columns add up to more than %d bytes of attributes JSON",
+                          TL_ITEM_ATTRS_MAX);
         }
         if (!ok || !ok2) {
             rc = oom(r);
@@ -1092,15 +1197,50 @@ out:
 /* ---- catalog: Shopify --------------------------------------------------------------------------- */
 
 enum {
-    S_HANDLE, S_TITLE, S_BODY, S_VENDOR, S_PCAT, S_TYPE, S_TAGS, S_PUB, S_O1N, S_O1V, S_O2N, S_O2V, S_O3N, S_O3V,
-    S_SKU, S_QTY, S_TRACKER, S_POLICY, S_PRICE, S_IMG, S_STATUS, S_N
+    S_HANDLE,
+    S_TITLE,
+    S_BODY,
+    S_VENDOR,
+    S_PCAT,
+    S_TYPE,
+    S_TAGS,
+    S_PUB,
+    S_O1N,
+    S_O1V,
+    S_O2N,
+    S_O2V,
+    S_O3N,
+    S_O3V,
+    S_SKU,
+    S_QTY,
+    S_TRACKER,
+    S_POLICY,
+    S_PRICE,
+    S_IMG,
+    S_STATUS,
+    S_N
 };
-static const char *const shop_cols[S_N] = {
-    "Handle",        "Title",         "Body (HTML)",   "Vendor",        "Product Category|Standard Product Type",
-    "Type",          "Tags",          "Published",     "Option1 Name",  "Option1 Value",
-    "Option2 Name",  "Option2 Value", "Option3 Name",  "Option3 Value", "Variant SKU",
-    "Variant Inventory Qty", "Variant Inventory Tracker", "Variant Inventory Policy", "Variant Price",
-    "Image Src",     "Status"};
+static const char *const shop_cols[S_N] = {"Handle",
+                                           "Title",
+                                           "Body (HTML)",
+                                           "Vendor",
+                                           "Product Category|Standard Product Type",
+                                           "Type",
+                                           "Tags",
+                                           "Published",
+                                           "Option1 Name",
+                                           "Option1 Value",
+                                           "Option2 Name",
+                                           "Option2 Value",
+                                           "Option3 Name",
+                                           "Option3 Value",
+                                           "Variant SKU",
+                                           "Variant Inventory Qty",
+                                           "Variant Inventory Tracker",
+                                           "Variant Inventory Policy",
+                                           "Variant Price",
+                                           "Image Src",
+                                           "Status"};
 static const int shop_req[S_N] = {[S_HANDLE] = 1, [S_TITLE] = 1};
 
 #define SHOP_OPT_VALUES_MAX 4096 /* bytes of the joined values of one option */
@@ -1119,9 +1259,9 @@ struct shop_prod {
 
 static void shop_bufs(struct shop_prod *p, void (*fn)(struct tl_buf *))
 {
-    struct tl_buf *all[] = {&p->handle, &p->title, &p->body,  &p->vendor, &p->pcat,
-                            &p->type,   &p->tags,  &p->pub,   &p->status, &p->image,
-                            &p->sku,    &p->optname[0], &p->optname[1], &p->optname[2], &p->optvals[0],
+    struct tl_buf *all[] = {&p->handle,     &p->title,      &p->body,       &p->vendor,     &p->pcat,
+                            &p->type,       &p->tags,       &p->pub,        &p->status,     &p->image,
+                            &p->sku,        &p->optname[0], &p->optname[1], &p->optname[2], &p->optvals[0],
                             &p->optvals[1], &p->optvals[2]};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) fn(all[i]);
 }
@@ -1188,16 +1328,24 @@ static enum tl_rc shop_emit(struct run *r, struct shop_prod *p, tl_fmt_item_fn c
         if (n && strcmp(n, "Title") != 0) attrs_add(&a, n, bstr(&p->optvals[i]));
     }
     it.attrs_json = attrs_end(r, &a, &ok4);
-    if (!ok1 || !ok2 || !ok3 || !it.url || !ok4) return oom(r);
+    if (!ok1 || ok2 == 0 || !ok3 || !it.url || !ok4) return oom(r);
     long cn[C_N] = {[C_ID] = 0};
-    enum tl_rc vr = check_item(&it, p->line, cn, &e);
+    enum tl_rc vr = ok2 < 0 ? ferr(&e, p->line, 0, "tags", TAGS_LIMIT_MSG, TL_ITEM_TAGS_MAX, TL_ITEM_TAG_MAX)
+                            : check_item(&it, p->line, cn, &e);
     if (vr) {
         /* name the Shopify column */
-        if (strcmp(e.field, "id") == 0) snprintf(e.field, sizeof e.field, "Handle");
-        else if (strcmp(e.field, "title") == 0) snprintf(e.field, sizeof e.field, "Title");
-        else if (strcmp(e.field, "description") == 0) snprintf(e.field, sizeof e.field, "Body (HTML)");
-        else if (strcmp(e.field, "image_url") == 0) snprintf(e.field, sizeof e.field, "Image Src");
-        else if (strcmp(e.field, "brand") == 0) snprintf(e.field, sizeof e.field, "Vendor");
+        if (strcmp(e.field, "id") == 0)
+            snprintf(e.field, sizeof e.field, "Handle");
+        else if (strcmp(e.field, "title") == 0)
+            snprintf(e.field, sizeof e.field, "Title");
+        else if (strcmp(e.field, "description") == 0)
+            snprintf(e.field, sizeof e.field, "Body (HTML)");
+        else if (strcmp(e.field, "image_url") == 0)
+            snprintf(e.field, sizeof e.field, "Image Src");
+        else if (strcmp(e.field, "brand") == 0)
+            snprintf(e.field, sizeof e.field, "Vendor");
+        else if (strcmp(e.field, "tags") == 0)
+            snprintf(e.field, sizeof e.field, "Tags");
         enum tl_rc rc = reject(r, &e);
         scr_reset(&r->scr);
         return rc;
@@ -1290,13 +1438,44 @@ out:
 /* ---- catalog: WooCommerce ------------------------------------------------------------------------ */
 
 enum {
-    W_ID, W_TYPE, W_SKU, W_NAME, W_PUB, W_FEAT, W_VIS, W_SHORT, W_DESC, W_INSTOCK, W_STOCK, W_SALE, W_REG, W_CATS,
-    W_TAGS, W_IMAGES, W_PARENT, W_BRANDS, W_N
+    W_ID,
+    W_TYPE,
+    W_SKU,
+    W_NAME,
+    W_PUB,
+    W_FEAT,
+    W_VIS,
+    W_SHORT,
+    W_DESC,
+    W_INSTOCK,
+    W_STOCK,
+    W_SALE,
+    W_REG,
+    W_CATS,
+    W_TAGS,
+    W_IMAGES,
+    W_PARENT,
+    W_BRANDS,
+    W_N
 };
-static const char *const woo_cols[W_N] = {
-    "ID", "Type", "SKU", "Name", "Published", "Is featured?", "Visibility in catalog", "Short description",
-    "Description", "In stock?", "Stock", "Sale price", "Regular price", "Categories", "Tags", "Images",
-    "Parent", "Brands|Brand"};
+static const char *const woo_cols[W_N] = {"ID",
+                                          "Type",
+                                          "SKU",
+                                          "Name",
+                                          "Published",
+                                          "Is featured?",
+                                          "Visibility in catalog",
+                                          "Short description",
+                                          "Description",
+                                          "In stock?",
+                                          "Stock",
+                                          "Sale price",
+                                          "Regular price",
+                                          "Categories",
+                                          "Tags",
+                                          "Images",
+                                          "Parent",
+                                          "Brands|Brand"};
 static const int woo_req[W_N] = {[W_NAME] = 1};
 
 #define WOO_ATTRS_MAX 8 /* "Attribute N name" columns looked at */
@@ -1329,10 +1508,10 @@ struct woo_state {
 
 static char *pack_item(const struct tl_item *src, struct tl_item *dst)
 {
-    const char *const *s[] = {&src->id,    &src->title, &src->description, &src->url,       &src->image_url,
-                               &src->currency, &src->category, &src->brand,  &src->tags_json, &src->attrs_json};
-    const char **d[] = {&dst->id,    &dst->title, &dst->description, &dst->url,       &dst->image_url,
-                        &dst->currency, &dst->category, &dst->brand,  &dst->tags_json, &dst->attrs_json};
+    const char *const *s[] = {&src->id,       &src->title,    &src->description, &src->url,       &src->image_url,
+                              &src->currency, &src->category, &src->brand,       &src->tags_json, &src->attrs_json};
+    const char **d[] = {&dst->id,       &dst->title,    &dst->description, &dst->url,       &dst->image_url,
+                        &dst->currency, &dst->category, &dst->brand,       &dst->tags_json, &dst->attrs_json};
     size_t total = 0;
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) total += *s[i] ? strlen(*s[i]) + 1 : 0;
     *dst = *src;
@@ -1419,14 +1598,17 @@ static enum tl_rc catalog_woo(struct run *r, const char *path, tl_fmt_item_fn cb
         if (!vr) vr = v_count(&e, line, idx[W_STOCK] + 1, "Stock", col(r, idx[W_STOCK]), &stock);
         if (!vr) {
             const char *is = col(r, idx[W_INSTOCK]);
-            if (strcasecmp(is, "backorder") == 0 || strcasecmp(is, "onbackorder") == 0) instock = 1;
-            else vr = v_bool(&e, line, idx[W_INSTOCK] + 1, "In stock?", is, -1, &instock);
+            if (strcasecmp(is, "backorder") == 0 || strcasecmp(is, "onbackorder") == 0)
+                instock = 1;
+            else
+                vr = v_bool(&e, line, idx[W_INSTOCK] + 1, "In stock?", is, -1, &instock);
         }
         double price = !isnan(sale) ? sale : reg;
         if (!vr && has_type(type, "variation")) {
             const char *parent = col(r, idx[W_PARENT]);
             if (!parent[0]) {
-                vr = ferr(&e, line, idx[W_PARENT] + 1, "Parent", "a variation needs its parent (\"id:123\" or the parent SKU)");
+                vr = ferr(&e, line, idx[W_PARENT] + 1, "Parent",
+                          "a variation needs its parent (\"id:123\" or the parent SKU)");
             } else {
                 struct woo_agg *g = woo_agg_for(&w, parent);
                 if (!g) {
@@ -1478,16 +1660,22 @@ static enum tl_rc catalog_woo(struct run *r, const char *path, tl_fmt_item_fn cb
             if (attr_name[k] >= 0 && attr_val[k] >= 0) attrs_add(&a, col(r, attr_name[k]), col(r, attr_val[k]));
         int oka;
         it.attrs_json = attrs_end(r, &a, &oka);
-        if (!ok[0] || !ok[1] || !ok[2] || !ok[3] || !ok[4] || !ok[5] || !oka) {
+        if (!ok[0] || !ok[1] || !ok[2] || ok[3] == 0 || !ok[4] || !ok[5] || !oka) {
             rc = oom(r);
             break;
         }
-        long cn[C_N] = {[C_ID] = wid[0] ? idx[W_ID] + 1 : idx[W_SKU] + 1, [C_TITLE] = idx[W_NAME] + 1,
-                        [C_DESC] = idx[W_DESC] + 1, [C_IMAGE] = idx[W_IMAGES] + 1, [C_CAT] = idx[W_CATS] + 1,
-                        [C_BRAND] = idx[W_BRANDS] + 1};
-        if ((vr = check_item(&it, line, cn, &e)) != TL_OK) {
-            static const char *const wn[C_N] = {[C_ID] = "ID", [C_TITLE] = "Name", [C_DESC] = "Description",
-                                                [C_IMAGE] = "Images", [C_CAT] = "Categories", [C_BRAND] = "Brands"};
+        long cn[C_N] = {[C_ID] = wid[0] ? idx[W_ID] + 1 : idx[W_SKU] + 1,
+                        [C_TITLE] = idx[W_NAME] + 1,
+                        [C_DESC] = idx[W_DESC] + 1,
+                        [C_IMAGE] = idx[W_IMAGES] + 1,
+                        [C_CAT] = idx[W_CATS] + 1,
+                        [C_BRAND] = idx[W_BRANDS] + 1,
+                        [C_TAGS] = idx[W_TAGS] + 1};
+        if (ok[3] < 0) vr = ferr(&e, line, cn[C_TAGS], "tags", TAGS_LIMIT_MSG, TL_ITEM_TAGS_MAX, TL_ITEM_TAG_MAX);
+        if (vr || (vr = check_item(&it, line, cn, &e)) != TL_OK) {
+            static const char *const wn[C_N] = {
+                [C_ID] = "ID",          [C_TITLE] = "Name",   [C_DESC] = "Description", [C_IMAGE] = "Images",
+                [C_CAT] = "Categories", [C_BRAND] = "Brands", [C_TAGS] = "Tags"};
             for (int k = 0; k < C_N; k++)
                 if (wn[k] && strcmp(e.field, cat_cols[k]) == 0) snprintf(e.field, sizeof e.field, "%s", wn[k]);
             if (!wid[0] && strcmp(e.field, "ID") == 0) snprintf(e.field, sizeof e.field, "SKU");
@@ -1620,8 +1808,7 @@ static enum tl_rc j_str(struct run *r, json_t *o, const char *k, long line, int 
         *out = scr_strndup(&r->scr, d, (size_t)n);
         return *out ? TL_OK : oom(r);
     }
-    if (!json_is_string(v))
-        return ferr(e, line, 0, k, "expected a string%s", as_id ? " (or an integer id)" : "");
+    if (!json_is_string(v)) return ferr(e, line, 0, k, "expected a string%s", as_id ? " (or an integer id)" : "");
     const char *s = json_string_value(v);
     if (strlen(s) != json_string_length(v)) return ferr(e, line, 0, k, "contains a NUL character");
     if (!*s) return TL_OK;
@@ -1676,95 +1863,27 @@ static enum tl_rc j_time(json_t *o, const char *k, long line, int64_t *ms, struc
     return ferr(e, line, 0, k, "required: an ISO 8601 date/time string or epoch milliseconds");
 }
 
-static enum tl_rc nd_open(struct run *r, const char *path)
-{
-    return tl_lines_open(path, &r->lines, r->err);
-}
+static enum tl_rc nd_open(struct run *r, const char *path) { return tl_lines_open(path, &r->lines, r->err); }
 
 /* ---- catalog: NDJSON ------------------------------------------------------------------------------------------ */
 
-static const char *const item_keys[] = {"id",    "title", "description", "url",       "image_url",
-                                        "price", "currency", "category", "brand",     "tags",
-                                        "available", "stock", "visible", "attributes", NULL};
-
+/* One item object via the JSON API's validator (ingest/item.h), so an NDJSON
+ * import accepts exactly what PUT /v1/items accepts. Import rules on top:
+ * a title is required, an absent currency takes opts->currency, and an
+ * absent "available" follows the stock (0 -> not available) as in CSV. */
 static enum tl_rc item_from_json(struct run *r, json_t *o, long line, struct tl_item *it, struct tl_err *e)
 {
-    enum tl_rc rc;
-    memset(it, 0, sizeof *it);
-    if ((rc = j_str(r, o, "id", line, 1, TL_ID_MAX, 0, &it->id, e))) return rc;
-    if (!it->id) return ferr(e, line, 0, "id", "required");
-    if ((rc = j_str(r, o, "title", line, 0, TL_FMT_TITLE_MAX, 0, &it->title, e))) return rc;
-    if (!it->title) return ferr(e, line, 0, "title", "required");
-    if ((rc = j_str(r, o, "description", line, 0, TL_CSV_FIELD_MAX, 1, &it->description, e))) return rc;
-    if ((rc = j_str(r, o, "url", line, 0, TL_FMT_URL_MAX, 0, &it->url, e))) return rc;
-    if ((rc = j_str(r, o, "image_url", line, 0, TL_FMT_URL_MAX, 0, &it->image_url, e))) return rc;
-    if ((rc = j_str(r, o, "category", line, 0, TL_FMT_TITLE_MAX, 0, &it->category, e))) return rc;
-    if ((rc = j_str(r, o, "brand", line, 0, TL_FMT_TITLE_MAX, 0, &it->brand, e))) return rc;
-    if ((rc = j_num(o, "price", line, 0, &it->price, e))) return rc;
-    const char *cur;
-    if ((rc = j_str(r, o, "currency", line, 0, 3, 0, &cur, e))) return rc;
-    char cb[4];
-    if ((rc = v_currency(e, line, 0, "currency", cur ? cur : "", r->o->currency, cb, &it->currency))) return rc;
-    if (it->currency == cb && !(it->currency = scr_strndup(&r->scr, cb, 3))) return oom(r);
-    json_t *st = json_object_get(o, "stock");
-    it->stock = -1;
-    if (st && !json_is_null(st)) {
-        if (!json_is_integer(st) || json_integer_value(st) < 0)
-            return ferr(e, line, 0, "stock", "expected a whole number >= 0");
-        it->stock = json_integer_value(st);
+    tl_buf_reset(&r->tmp);
+    enum tl_rc rc = tl_item_from_json(o, tl_now_ms(), it, &r->tmp, e);
+    if (!rc) rc = tl_item_check_new(it, e);
+    if (rc) {
+        e->line = line;
+        e->column = 0;
+        return rc == TL_ENOMEM ? rc : (e->rc = rc);
     }
-    if ((rc = j_bool(o, "available", line, it->stock != 0, &it->available, e))) return rc;
-    if ((rc = j_bool(o, "visible", line, 1, &it->visible, e))) return rc;
-    json_t *tags = json_object_get(o, "tags");
-    if (tags && !json_is_null(tags)) {
-        int ok = 1;
-        if (json_is_string(tags)) {
-            if ((rc = v_text(e, line, 0, "tags", json_string_value(tags), TL_CSV_FIELD_MAX, 0))) return rc;
-            it->tags_json = tags_json(r, json_string_value(tags), '|', &ok);
-        } else if (json_is_array(tags)) {
-            size_t i;
-            json_t *t;
-            json_array_foreach(tags, i, t)
-            {
-                if (!json_is_string(t)) return ferr(e, line, 0, "tags", "expected an array of strings");
-                if ((rc = v_text(e, line, 0, "tags", json_string_value(t), TL_FMT_TITLE_MAX, 0))) return rc;
-            }
-            if (json_array_size(tags) > 0) {
-                char *s = json_dumps(tags, JSON_COMPACT);
-                if (!s) return oom(r);
-                it->tags_json = scr_strndup(&r->scr, s, strlen(s));
-                free(s);
-                ok = it->tags_json != NULL;
-            }
-        } else {
-            return ferr(e, line, 0, "tags", "expected an array of strings");
-        }
-        if (!ok) return oom(r);
-    }
-    /* attributes object + unknown top-level keys */
-    json_t *attrs = json_object_get(o, "attributes");
-    if (attrs && !json_is_null(attrs) && !json_is_object(attrs))
-        return ferr(e, line, 0, "attributes", "expected an object");
-    json_t *all = attrs && json_is_object(attrs) ? json_deep_copy(attrs) : json_object();
-    if (!all) return oom(r);
-    const char *key;
-    json_t *val;
-    json_object_foreach(o, key, val)
-    {
-        int known = 0;
-        for (size_t i = 0; item_keys[i]; i++) known |= strcmp(key, item_keys[i]) == 0;
-        if (!known && !json_object_get(all, key)) json_object_set(all, key, val);
-    }
-    if (json_object_size(all) > 0) {
-        char *s = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
-        if (s) it->attrs_json = scr_strndup(&r->scr, s, strlen(s));
-        free(s);
-        if (!it->attrs_json) {
-            json_decref(all);
-            return oom(r);
-        }
-    }
-    json_decref(all);
+    if (!it->currency) it->currency = r->o->currency;
+    json_t *av = json_object_get(o, "available");
+    if ((!av || json_is_null(av)) && it->stock == 0) it->available = 0;
     return TL_OK;
 }
 
@@ -1779,7 +1898,8 @@ static enum tl_rc catalog_ndjson(struct run *r, const char *path, tl_fmt_item_fn
         struct tl_err e;
         tl_err_clear(&e);
         enum tl_rc vr = item_from_json(r, o, line, &it, &e);
-        if (vr == TL_ENOMEM) rc = vr;
+        if (vr == TL_ENOMEM)
+            rc = vr;
         else if (vr) {
             scr_reset(&r->scr);
             rc = reject(r, &e);
@@ -1976,9 +2096,9 @@ static enum tl_rc oslot_line(struct run *r, struct oslot *s, const char *item, d
 /* ---- Online Retail ------------------------------------------------------------------------------------- */
 
 enum { OR_INV, OR_CODE, OR_DESC, OR_QTY, OR_DATE, OR_PRICE, OR_CUST, OR_COUNTRY, OR_N };
-static const char *const or_cols[OR_N] = {"InvoiceNo|Invoice", "StockCode", "Description", "Quantity",
-                                          "InvoiceDate",       "UnitPrice|Price", "CustomerID|Customer ID",
-                                          "Country"};
+static const char *const or_cols[OR_N] = {
+    "InvoiceNo|Invoice",      "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice|Price",
+    "CustomerID|Customer ID", "Country"};
 static const int or_req[OR_N] = {1, 1, 0, 1, 1, 1, 0, 0};
 
 struct or_row {
@@ -1987,6 +2107,7 @@ struct or_row {
     double qty, price;
     int64_t ts;
     int cancel;
+    int adjust; /* stock adjustment row: dropped, not an error (see or_parse) */
 };
 
 struct or_cache {
@@ -2003,9 +2124,11 @@ static enum tl_rc or_parse(struct run *r, const int *idx, struct or_cache *cc, i
 {
     long line = tl_csv_line(r->csv);
     char sb[64];
+    w->adjust = 0;
     w->inv = col(r, idx[OR_INV]);
     if (!w->inv[0]) return ferr(e, line, idx[OR_INV] + 1, "InvoiceNo", "required, got an empty value");
-    if (strlen(w->inv) > TL_ID_MAX) return ferr(e, line, idx[OR_INV] + 1, "InvoiceNo", "ids are at most %d bytes", TL_ID_MAX);
+    if (strlen(w->inv) > TL_ID_MAX)
+        return ferr(e, line, idx[OR_INV] + 1, "InvoiceNo", "ids are at most %d bytes", TL_ID_MAX);
     w->cancel = w->inv[0] == 'C' || w->inv[0] == 'c';
     size_t cl;
     char *code = idx[OR_CODE] >= 0 ? tl_csv_field_mut(r->csv, (size_t)idx[OR_CODE], &cl) : NULL;
@@ -2046,8 +2169,10 @@ static enum tl_rc or_parse(struct run *r, const int *idx, struct or_cache *cc, i
             cc->date[0] = '\0';
             return rc;
         }
-        if (strlen(d) < sizeof cc->date) snprintf(cc->date, sizeof cc->date, "%s", d);
-        else cc->date[0] = '\0';
+        if (strlen(d) < sizeof cc->date)
+            snprintf(cc->date, sizeof cc->date, "%s", d);
+        else
+            cc->date[0] = '\0';
     }
     w->ts = cc->ts;
     /* customer: "17850.0" -> "17850" */
@@ -2066,13 +2191,21 @@ static enum tl_rc or_parse(struct run *r, const int *idx, struct or_cache *cc, i
         cc->code = tl_fmt_country_code(ctry);
     }
     w->country = cc->code;
+    /* The real file has 1,336 sale-invoice rows with a negative quantity,
+     * price 0 and no customer ("damaged", "lost", blank descriptions): stock
+     * adjustments, not sales. They are dropped and counted like non-product
+     * codes, and so are non-product codes themselves (e.g. "B", "Adjust bad
+     * debt", with a negative price) before the sale rules below. */
+    if (strict && (tl_fmt_or_non_product(w->code) ||
+                   (!w->cancel && w->qty <= 0 && w->price == 0 && !w->cust))) {
+        w->adjust = 1;
+        return TL_OK;
+    }
     if (strict) {
         if (w->qty == 0) return ferr(e, line, idx[OR_QTY] + 1, "Quantity", "must not be 0");
         if (!w->cancel && w->qty < 0)
             return ferr(e, line, idx[OR_QTY] + 1, "Quantity",
-                        "must be > 0 in a sale invoice, got %s (only cancellations, InvoiceNo \"C...\", have "
-                        "negative quantities)",
-                        snip(q, sb, sizeof sb));
+                        "must be > 0 outside cancellations (InvoiceNo \"C...\"), got %s", snip(q, sb, sizeof sb));
         if (w->price < 0)
             return ferr(e, line, idx[OR_PRICE] + 1, "UnitPrice", "must be >= 0, got %s", snip(pr, sb, sizeof sb));
     }
@@ -2103,11 +2236,15 @@ static enum tl_rc orders_online_retail(struct run *r, const char *path, tl_fmt_o
             if ((rc = reject(r, &e)) != TL_OK) break;
             continue;
         }
-        if (tl_fmt_or_non_product(w.code)) {
+        if (w.adjust || tl_fmt_or_non_product(w.code)) {
             r->sum->dropped++;
             continue;
         }
-        struct ohead oh = {.id = w.inv, .customer = w.cust, .currency = "GBP", .country = w.country, .ts = w.ts,
+        struct ohead oh = {.id = w.inv,
+                           .customer = w.cust,
+                           .currency = "GBP",
+                           .country = w.country,
+                           .ts = w.ts,
                            .is_return = w.cancel};
         struct oslot *s;
         long line = tl_csv_line(r->csv);
@@ -2276,7 +2413,7 @@ out:
 /* ---- orders: Tailor CSV / NDJSON ------------------------------------------------------------------------ */
 
 enum { O_ID, O_CUST, O_TS, O_COUNTRY, O_CUR, O_ITEM, O_QTY, O_PRICE, O_RET, O_N };
-static const char *const ord_cols[O_N] = {"order_id", "customer_id", "timestamp", "country", "currency",
+static const char *const ord_cols[O_N] = {"order_id", "customer_id", "timestamp", "country",  "currency",
                                           "item_id",  "quantity",    "price",     "is_return"};
 static const int ord_req[O_N] = {[O_ID] = 1, [O_TS] = 1, [O_ITEM] = 1, [O_QTY] = 1};
 
@@ -2368,7 +2505,8 @@ static enum tl_rc orders_ndjson(struct run *r, const char *path, tl_fmt_order_fn
         if (!vr && (!json_is_array(jl) || json_array_size(jl) == 0))
             vr = ferr(&e, line, 0, "lines", "required: a non-empty array of {\"item_id\",\"quantity\",\"price\"}");
         if (!vr && json_array_size(jl) > TL_FMT_ORDER_LINES_MAX) {
-            vr = ferr(&e, line, 0, "lines", "more than %d lines (limit TL_FMT_ORDER_LINES_MAX)", TL_FMT_ORDER_LINES_MAX);
+            vr =
+                ferr(&e, line, 0, "lines", "more than %d lines (limit TL_FMT_ORDER_LINES_MAX)", TL_FMT_ORDER_LINES_MAX);
             e.rc = TL_ETOOBIG;
         }
         if (!vr && json_array_size(jl) > lines_cap) {
@@ -2421,17 +2559,21 @@ static enum tl_rc orders_ndjson(struct run *r, const char *path, tl_fmt_order_fn
 /* ---- customers ---------------------------------------------------------------------------------------------- */
 
 enum { U_ID, U_EMAIL, U_NAME, U_COUNTRY, U_CEMAIL, U_CPERS, U_TIER, U_N };
-static const char *const cust_cols[U_N] = {"id",    "email", "name", "country", "consent_email",
-                                           "consent_personalization", "member_tier"};
+static const char *const cust_cols[U_N] = {
+    "id", "email", "name", "country", "consent_email", "consent_personalization", "member_tier"};
 static const int cust_req[U_N] = {[U_ID] = 1};
 
 static enum tl_rc check_email(struct tl_err *e, long line, long colno, const char *field, const char *v)
 {
     char sb[64];
-    enum tl_rc rc = v_text(e, line, colno, field, v, 254, 0);
+    enum tl_rc rc = v_text(e, line, colno, field, v, TL_CUSTOMER_EMAIL_MAX, 0);
     if (rc) return rc;
-    const char *at = strchr(v, '@');
-    if (!at || at == v || !at[1] || strchr(at + 1, '@') || strpbrk(v, " \t<>,;\"") || !strchr(at + 1, '.'))
+    const char *at = strchr(v, '@'), *dom = at ? at + 1 : NULL;
+    size_t dn = dom ? strlen(dom) : 0;
+    /* the JSON API's shape rules (ingest/customer.c): one '@', local part
+     * 1..64 bytes, a domain with an inner dot, no blanks */
+    if (!at || at == v || at - v > 64 || strchr(dom, '@') || strpbrk(v, " \t") || !strchr(dom, '.') || dom[0] == '.' ||
+        dom[dn - 1] == '.' || strstr(dom, ".."))
         return ferr(e, line, colno, field, "expected an e-mail address like name@example.com, got \"%s\"",
                     snip(v, sb, sizeof sb));
     return TL_OK;
@@ -2457,9 +2599,10 @@ static enum tl_rc customers_csv(struct run *r, const char *path, tl_fmt_customer
         cu.member_tier = nz(col(r, idx[U_TIER]));
         if (!(vr = v_id(&e, line, idx[U_ID] + 1, "id", cu.id)) &&
             !(vr = cu.email ? check_email(&e, line, idx[U_EMAIL] + 1, "email", cu.email) : TL_OK) &&
-            !(vr = cu.name ? v_text(&e, line, idx[U_NAME] + 1, "name", cu.name, TL_FMT_TITLE_MAX, 0) : TL_OK) &&
-            !(vr = cu.member_tier ? v_text(&e, line, idx[U_TIER] + 1, "member_tier", cu.member_tier, TL_ID_MAX, 0)
-                                  : TL_OK) &&
+            !(vr = cu.name ? v_text(&e, line, idx[U_NAME] + 1, "name", cu.name, TL_CUSTOMER_NAME_MAX, 0) : TL_OK) &&
+            !(vr = cu.member_tier
+                       ? v_text(&e, line, idx[U_TIER] + 1, "member_tier", cu.member_tier, TL_CUSTOMER_TIER_MAX, 0)
+                       : TL_OK) &&
             !(vr = v_country(&e, line, idx[U_COUNTRY] + 1, "country", col(r, idx[U_COUNTRY]), ctry, &cu.country)) &&
             !(vr = v_bool(&e, line, idx[U_CEMAIL] + 1, "consent_email", col(r, idx[U_CEMAIL]), -1, &cu.consent_email)))
             vr = v_bool(&e, line, idx[U_CPERS] + 1, "consent_personalization", col(r, idx[U_CPERS]), -1,
@@ -2482,21 +2625,15 @@ static enum tl_rc customers_ndjson(struct run *r, const char *path, tl_fmt_custo
         json_t *o;
         long line;
         if ((rc = nd_next(r, &o, &line)) != TL_OK || !o) break;
-        struct tl_customer cu = {0};
+        struct tl_customer cu;
         struct tl_err e;
         tl_err_clear(&e);
-        char ctry[3];
-        const char *s;
-        enum tl_rc vr;
-        if (!(vr = j_str(r, o, "id", line, 1, TL_ID_MAX, 0, &cu.id, &e)) && !cu.id) vr = ferr(&e, line, 0, "id", "required");
-        if (!vr && !(vr = j_str(r, o, "email", line, 0, 254, 0, &cu.email, &e)) && cu.email)
-            vr = check_email(&e, line, 0, "email", cu.email);
-        if (!vr) vr = j_str(r, o, "name", line, 0, TL_FMT_TITLE_MAX, 0, &cu.name, &e);
-        if (!vr) vr = j_str(r, o, "member_tier", line, 0, TL_ID_MAX, 0, &cu.member_tier, &e);
-        if (!vr && !(vr = j_str(r, o, "country", line, 0, 64, 0, &s, &e)))
-            vr = v_country(&e, line, 0, "country", s ? s : "", ctry, &cu.country);
-        if (!vr) vr = j_bool(o, "consent_email", line, -1, &cu.consent_email, &e);
-        if (!vr) vr = j_bool(o, "consent_personalization", line, -1, &cu.consent_personalization, &e);
+        enum tl_rc vr = tl_customer_from_json(o, tl_now_ms(), &cu, &e);
+        if (vr) {
+            e.rc = vr;
+            e.line = line;
+            e.column = 0;
+        }
         if (vr == TL_ENOMEM) {
             rc = vr;
         } else if (vr) {
@@ -2538,12 +2675,18 @@ enum tl_rc tl_fmt_import_catalog(const char *path, const char *format, const str
     struct run r;
     run_init(&r, opts, sum, err);
     enum tl_rc rc;
-    if (fmt_is(format, "csv")) rc = catalog_csv(&r, path, cb, ctx);
-    else if (fmt_is(format, "ndjson")) rc = catalog_ndjson(&r, path, cb, ctx);
-    else if (fmt_is(format, "shopify")) rc = catalog_shopify(&r, path, cb, ctx);
-    else if (fmt_is(format, "woocommerce")) rc = catalog_woo(&r, path, cb, ctx);
-    else if (fmt_is(format, "online-retail")) rc = catalog_online_retail(&r, path, cb, ctx);
-    else rc = unknown_format(&r, "catalog", format, "csv, ndjson, shopify, woocommerce, online-retail");
+    if (fmt_is(format, "csv"))
+        rc = catalog_csv(&r, path, cb, ctx);
+    else if (fmt_is(format, "ndjson"))
+        rc = catalog_ndjson(&r, path, cb, ctx);
+    else if (fmt_is(format, "shopify"))
+        rc = catalog_shopify(&r, path, cb, ctx);
+    else if (fmt_is(format, "woocommerce"))
+        rc = catalog_woo(&r, path, cb, ctx);
+    else if (fmt_is(format, "online-retail"))
+        rc = catalog_online_retail(&r, path, cb, ctx);
+    else
+        rc = unknown_format(&r, "catalog", format, "csv, ndjson, shopify, woocommerce, online-retail");
     run_finish(&r);
     return rc;
 }
@@ -2554,24 +2697,30 @@ enum tl_rc tl_fmt_import_orders(const char *path, const char *format, const stru
     struct run r;
     run_init(&r, opts, sum, err);
     enum tl_rc rc;
-    if (fmt_is(format, "csv")) rc = orders_csv(&r, path, cb, ctx);
-    else if (fmt_is(format, "ndjson")) rc = orders_ndjson(&r, path, cb, ctx);
-    else if (fmt_is(format, "online-retail")) rc = orders_online_retail(&r, path, cb, ctx);
-    else rc = unknown_format(&r, "orders", format, "csv, ndjson, online-retail");
+    if (fmt_is(format, "csv"))
+        rc = orders_csv(&r, path, cb, ctx);
+    else if (fmt_is(format, "ndjson"))
+        rc = orders_ndjson(&r, path, cb, ctx);
+    else if (fmt_is(format, "online-retail"))
+        rc = orders_online_retail(&r, path, cb, ctx);
+    else
+        rc = unknown_format(&r, "orders", format, "csv, ndjson, online-retail");
     run_finish(&r);
     return rc;
 }
 
 enum tl_rc tl_fmt_import_customers(const char *path, const char *format, const struct tl_fmt_opts *opts,
-                                   tl_fmt_customer_fn cb, void *ctx, struct tl_fmt_summary *sum,
-                                   struct tl_err *err)
+                                   tl_fmt_customer_fn cb, void *ctx, struct tl_fmt_summary *sum, struct tl_err *err)
 {
     struct run r;
     run_init(&r, opts, sum, err);
     enum tl_rc rc;
-    if (fmt_is(format, "csv")) rc = customers_csv(&r, path, cb, ctx);
-    else if (fmt_is(format, "ndjson")) rc = customers_ndjson(&r, path, cb, ctx);
-    else rc = unknown_format(&r, "customers", format, "csv, ndjson");
+    if (fmt_is(format, "csv"))
+        rc = customers_csv(&r, path, cb, ctx);
+    else if (fmt_is(format, "ndjson"))
+        rc = customers_ndjson(&r, path, cb, ctx);
+    else
+        rc = unknown_format(&r, "customers", format, "csv, ndjson");
     run_finish(&r);
     return rc;
 }

@@ -41,21 +41,19 @@
 #include "core/err.h"
 #include "store/types.h"
 
-#define TL_FMT_DETAIL_RECORDS 10     /* bad records described in the summary */
-#define TL_FMT_DETAIL_MAX 1024       /* bytes of summary->skipped_detail */
-#define TL_FMT_ORDER_LINES_MAX 5000  /* lines of one order (Online Retail max: 1,114) */
-#define TL_FMT_ORDER_REOPEN 4        /* recent orders an interleaved row may rejoin */
-#define TL_FMT_TITLE_MAX 1000        /* bytes of an item title / customer name */
-#define TL_FMT_URL_MAX 2048          /* bytes of url / image_url */
+#define TL_FMT_DETAIL_RECORDS 10                 /* bad records described in the summary */
+#define TL_FMT_DETAIL_MAX 1024                   /* bytes of summary->skipped_detail */
+#define TL_FMT_ORDER_LINES_MAX 5000              /* lines of one order (Online Retail max: 1,114) */
+#define TL_FMT_ORDER_REOPEN 4                    /* recent orders an interleaved row may rejoin */
 #define TL_FMT_SCRATCH_MAX (16u * 1024u * 1024u) /* per-record string storage */
-#define TL_FMT_PROGRESS_EVERY 4096   /* records between progress callbacks */
+#define TL_FMT_PROGRESS_EVERY 4096               /* records between progress callbacks */
 
 struct tl_fmt_opts {
-    int skip_bad;          /* skip and count bad records instead of failing */
-    char sep;              /* separator of Tailor's own CSV formats (0 = ',') */
-    const char *currency;  /* ISO 4217 used when a file has none (shopify, woocommerce,
-                              csv rows with an empty currency); NULL = leave absent.
-                              online-retail is always GBP. */
+    int skip_bad;         /* skip and count bad records instead of failing */
+    char sep;             /* separator of Tailor's own CSV formats (0 = ',') */
+    const char *currency; /* ISO 4217 used when a file has none (shopify, woocommerce,
+                             csv rows with an empty currency); NULL = leave absent.
+                             online-retail is always GBP. */
     /* Optional progress report, called every TL_FMT_PROGRESS_EVERY records
      * and once at the end. bytes_total is 0 when unknown (pipes). */
     void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total, uint64_t records);
@@ -63,13 +61,13 @@ struct tl_fmt_opts {
 };
 
 struct tl_fmt_summary {
-    uint64_t records; /* records delivered to the callback */
-    uint64_t lines;   /* input lines read */
-    uint64_t skipped; /* bad records skipped (skip_bad) */
-    uint64_t returns; /* orders delivered with is_return = 1 */
-    uint64_t dropped; /* rows left out by design, not errors: Online Retail non-product
-                         codes and orders left with no line, WooCommerce variations
-                         whose parent is not in the file */
+    uint64_t records;                       /* records delivered to the callback */
+    uint64_t lines;                         /* input lines read */
+    uint64_t skipped;                       /* bad records skipped (skip_bad) */
+    uint64_t returns;                       /* orders delivered with is_return = 1 */
+    uint64_t dropped;                       /* rows left out by design, not errors: Online Retail non-product
+                                               codes and orders left with no line, WooCommerce variations
+                                               whose parent is not in the file */
     char skipped_detail[TL_FMT_DETAIL_MAX]; /* "line L, column C (field): reason; ..." */
 };
 
@@ -89,8 +87,7 @@ enum tl_rc tl_fmt_import_catalog(const char *path, const char *format, const str
 enum tl_rc tl_fmt_import_orders(const char *path, const char *format, const struct tl_fmt_opts *opts,
                                 tl_fmt_order_fn cb, void *ctx, struct tl_fmt_summary *sum, struct tl_err *err);
 enum tl_rc tl_fmt_import_customers(const char *path, const char *format, const struct tl_fmt_opts *opts,
-                                   tl_fmt_customer_fn cb, void *ctx, struct tl_fmt_summary *sum,
-                                   struct tl_err *err);
+                                   tl_fmt_customer_fn cb, void *ctx, struct tl_fmt_summary *sum, struct tl_err *err);
 
 /* ISO 3166-1 alpha-2 code for a country name as written in the Online Retail
  * file (and common English names), case-insensitive: "United Kingdom" ->

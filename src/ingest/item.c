@@ -58,8 +58,7 @@ static int dump_cb(const char *buffer, size_t size, void *data)
 }
 
 /* Append compact JSON of v plus a NUL to scratch; *off = its offset. */
-static enum tl_rc dump_into(struct tl_buf *scratch, const json_t *v, size_t *off, const char *field,
-                            struct tl_err *err)
+static enum tl_rc dump_into(struct tl_buf *scratch, const json_t *v, size_t *off, const char *field, struct tl_err *err)
 {
     *off = scratch->len;
     struct dump_ctx ctx = {scratch, TL_OK};
@@ -112,7 +111,8 @@ static enum tl_rc get_category(json_t *obj, struct tl_buf *scratch, const char *
     if (!v) return TL_OK;
     if (json_is_string(v)) return tl_event_field_text(obj, "category", TL_ITEM_CATEGORY_MAX, 0, 0, borrowed, err);
     if (!json_is_array(v))
-        return tl_err_set(err, TL_EINVAL, "category", "category must be a string \"A > B\" or an array of strings, got %s",
+        return tl_err_set(err, TL_EINVAL, "category",
+                          "category must be a string \"A > B\" or an array of strings, got %s",
                           tl_event_field_type_name(v));
     size_t n = json_array_size(v);
     if (n == 0) return TL_OK;

@@ -28,11 +28,11 @@
 #define TL_ITEM_DESCRIPTION_MAX 65536
 #define TL_ITEM_URL_MAX 2048
 #define TL_ITEM_BRAND_MAX 256
-#define TL_ITEM_CATEGORY_MAX 1000      /* joined path */
-#define TL_ITEM_CATEGORY_DEPTH_MAX 16  /* levels in an array category */
-#define TL_ITEM_TAGS_MAX 100           /* tags per item */
-#define TL_ITEM_TAG_MAX 100            /* bytes per tag */
-#define TL_ITEM_ATTRS_MAX 16384        /* bytes of compact attributes JSON */
+#define TL_ITEM_CATEGORY_MAX 1000     /* joined path */
+#define TL_ITEM_CATEGORY_DEPTH_MAX 16 /* levels in an array category */
+#define TL_ITEM_TAGS_MAX 100          /* tags per item */
+#define TL_ITEM_TAG_MAX 100           /* bytes per tag */
+#define TL_ITEM_ATTRS_MAX 16384       /* bytes of compact attributes JSON */
 
 /* Validate one item object. now_ms gives created_ms / updated_ms unless the
  * object carries "created_at" / "updated_at". Defaults: available 1, stock

@@ -19,7 +19,13 @@ struct tl_catalog *tl_catalog_new(void)
 {
     struct tl_catalog *c = tl_calloc(1, sizeof *c);
     if (!c) return NULL;
-    pthread_rwlock_init(&c->lock, NULL);
+    /* Writer-preferring: under constant read traffic, catalog updates must
+     * not starve (glibc's default lets readers overtake waiting writers). */
+    pthread_rwlockattr_t a;
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&c->lock, &a);
+    pthread_rwlockattr_destroy(&a);
     tl_strtab_init(&c->ids);
     return c;
 }
@@ -27,7 +33,7 @@ struct tl_catalog *tl_catalog_new(void)
 void tl_catalog_free(struct tl_catalog *c)
 {
     if (!c) return;
-    for (uint32_t i = 0; i < c->ids.count; i++) tl_free(c->items[i]);
+    for (uint32_t i = 0; i < c->ids.count && i < c->cap; i++) tl_free(c->items[i]);
     tl_free(c->items);
     tl_strtab_free(&c->ids);
     pthread_rwlock_destroy(&c->lock);

@@ -93,8 +93,8 @@ Test(ingest_customer, email_shapes)
         snprintf(b, sizeof b, "{'id':'c','email':'%s'}", good[i]);
         cr_assert_eq(val(b), TL_OK, "%s: %s", good[i], err.msg);
     }
-    const char *badv[] = {"plain", "@example.com", "a@", "a@b", "a@@b.co", "a@b@c.co", "a@.b.co",
-                          "a@b.co.", "a@b..co", "a b@c.co", "a@b .co", ""};
+    const char *badv[] = {"plain",   "@example.com", "a@",      "a@b",      "a@@b.co", "a@b@c.co",
+                          "a@.b.co", "a@b.co.",      "a@b..co", "a b@c.co", "a@b .co", ""};
     for (size_t i = 0; i < sizeof badv / sizeof *badv; i++) {
         snprintf(b, sizeof b, "{'id':'c','email':'%s'}", badv[i]);
         if (!*badv[i]) {
@@ -135,8 +135,8 @@ Test(ingest_customer, consent_forms)
     cr_assert_eq(val("{'id':'c','consent':{'email':true}}"), TL_OK);
     cr_assert_eq(c.consent_email, 1);
     cr_assert_eq(c.consent_personalization, -1);
-    cr_assert_eq(val("{'id':'c','consent':{'email':true},'consent_email':true,'consent_personalization':false}"),
-                 TL_OK, "agreeing forms");
+    cr_assert_eq(val("{'id':'c','consent':{'email':true},'consent_email':true,'consent_personalization':false}"), TL_OK,
+                 "agreeing forms");
     cr_assert_eq(c.consent_personalization, 0);
     cr_assert_eq(val("{'id':'c','consent':null,'consent_email':null}"), TL_OK);
     cr_assert_eq(c.consent_email, -1);

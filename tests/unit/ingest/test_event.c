@@ -122,8 +122,7 @@ Test(ingest_event, every_type_accepted_with_its_requirements)
         "{'type':'recommendation_click','user_id':'u','item_id':'i'}",
         "{'type':'return','user_id':'u','item_id':'i','quantity':1}",
     };
-    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
-        cr_assert_eq(val(ok[i]), TL_OK, "%s: %s", ok[i], err.msg);
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) cr_assert_eq(val(ok[i]), TL_OK, "%s: %s", ok[i], err.msg);
 }
 
 Test(ingest_event, null_means_absent)
@@ -137,8 +136,7 @@ Test(ingest_event, null_means_absent)
 
 Test(ingest_event, integer_ids_become_strings)
 {
-    cr_assert_eq(val("{'type':'add_to_cart','user_id':17850,'item_id':85123,'order_id':536365}"), TL_OK, "%s",
-                 err.msg);
+    cr_assert_eq(val("{'type':'add_to_cart','user_id':17850,'item_id':85123,'order_id':536365}"), TL_OK, "%s", err.msg);
     cr_assert_str_eq(ev.user_id, "17850");
     cr_assert_str_eq(ev.item_id, "85123");
     cr_assert_str_eq(ev.order_id, "536365");
@@ -148,8 +146,7 @@ Test(ingest_event, integer_ids_become_strings)
 
 Test(ingest_event, unicode_ids_accepted)
 {
-    cr_assert_eq(val("{'type':'product_view','user_id':'用户-é-😀','item_id':'tasse-à-café'}"), TL_OK, "%s",
-                 err.msg);
+    cr_assert_eq(val("{'type':'product_view','user_id':'用户-é-😀','item_id':'tasse-à-café'}"), TL_OK, "%s", err.msg);
     cr_assert_str_eq(ev.user_id, "用户-é-😀");
     cr_assert_str_eq(ev.item_id, "tasse-à-café");
 }
@@ -333,8 +330,7 @@ Test(ingest_event, purchase_items)
 
 Test(ingest_event, purchase_shortcut)
 {
-    cr_assert_eq(val("{'type':'purchase','user_id':'u','item_id':'a','quantity':2,'price':9.5}"), TL_OK, "%s",
-                 err.msg);
+    cr_assert_eq(val("{'type':'purchase','user_id':'u','item_id':'a','quantity':2,'price':9.5}"), TL_OK, "%s", err.msg);
     cr_assert_eq(ev.n_lines, 1);
     cr_assert_str_eq(ev.lines[0].item_id, "a");
     cr_assert_float_eq(ev.lines[0].quantity, 2, 0);
@@ -352,14 +348,13 @@ Test(ingest_event, purchase_items_bad)
     bad("{'type':'purchase','user_id':'u','items':['a']}", "items[0]", "got string");
     bad("{'type':'purchase','user_id':'u','items':[{'item_id':'a','price':1},{'quantity':1,'price':1}]}",
         "items[1].item_id", "required");
-    bad("{'type':'purchase','user_id':'u','items':[{'item_id':'a','price':1,'quantity':'x'}]}",
-        "items[0].quantity", "got string");
+    bad("{'type':'purchase','user_id':'u','items':[{'item_id':'a','price':1,'quantity':'x'}]}", "items[0].quantity",
+        "got string");
     bad("{'type':'purchase','user_id':'u','items':[{'item_id':'a','price':1,'quantity':0}]}", "items[0].quantity",
         "> 0");
     bad("{'type':'purchase','user_id':'u','items':[{'item_id':'a','quantity':1}]}", "items[0].price", "required");
     bad("{'type':'purchase','user_id':'u','items':[{'item_id':'a','price':-2}]}", "items[0].price", ">= 0");
-    bad("{'type':'purchase','user_id':'u','items':[{'item_id':'a\\u0002','price':2}]}", "items[0].item_id",
-        "control");
+    bad("{'type':'purchase','user_id':'u','items':[{'item_id':'a\\u0002','price':2}]}", "items[0].item_id", "control");
 }
 
 Test(ingest_event, lines_capacity)
@@ -522,8 +517,7 @@ Test(ingest_event, canonical_fills_absent_timestamp_and_round_trips)
 
 Test(ingest_event, canonical_buffer_limit)
 {
-    cr_assert_eq(val("{'type':'page_view','user_id':'u','context':{'url':'https://example.com/a/long/path'}}"),
-                 TL_OK);
+    cr_assert_eq(val("{'type':'page_view','user_id':'u','context':{'url':'https://example.com/a/long/path'}}"), TL_OK);
     struct tl_buf b;
     tl_buf_init(&b, 40);
     tl_buf_puts(&b, "keep");
@@ -596,8 +590,7 @@ Test(ingest_event_split, ndjson_non_object_line)
 {
     cr_assert_eq(split("{\"a\":1}\n[1,2]\n"), TL_EINVAL);
     cr_assert_eq(err.line, 2);
-    cr_assert(strstr(err.msg, "line 2") && strstr(err.msg, "record 1") && strstr(err.msg, "got array"), "%s",
-              err.msg);
+    cr_assert(strstr(err.msg, "line 2") && strstr(err.msg, "record 1") && strstr(err.msg, "got array"), "%s", err.msg);
 }
 
 Test(ingest_event_split, malformed_json_has_line_and_column)
@@ -678,8 +671,7 @@ Test(ingest_event_split, batch_limit_ndjson)
 
 Test(ingest_event_split, split_then_validate_each)
 {
-    cr_assert_eq(split("{\"type\":\"page_view\",\"user_id\":\"u\"}\n{\"type\":\"search\",\"user_id\":\"u\"}"),
-                 TL_OK);
+    cr_assert_eq(split("{\"type\":\"page_view\",\"user_id\":\"u\"}\n{\"type\":\"search\",\"user_id\":\"u\"}"), TL_OK);
     struct tl_event e;
     struct tl_line l[2];
     cr_assert_eq(tl_event_from_json(json_array_get(arr, 0), NOW, &e, l, 2, &err), TL_OK);

@@ -232,8 +232,7 @@ Test(ingest_item, scratch_survives_growth_and_limit)
     cr_assert_str_eq(it.category, "Aaaaaaaaaaaaaaaaaaaaaaaa > Bbbbbbbbbbbbbbbbbbbbbbbbbbb > Cccccccccccccc");
     cr_assert_str_eq(it.tags_json,
                      "[\"ttttttttttttttttttttttttttttttt\",\"uuuuuuuuuuuuuuuuuuuuuuuuu\",\"vvvvvvvvvvvvvvvvvvvv\"]");
-    cr_assert_str_eq(it.attrs_json,
-                     "{\"kkkkkkkkkkkkkkkkkkkkkkkkkk\":\"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\"}");
+    cr_assert_str_eq(it.attrs_json, "{\"kkkkkkkkkkkkkkkkkkkkkkkkkk\":\"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\"}");
     /* a scratch buffer with a small max: TL_ETOOBIG, scratch unchanged */
     struct tl_buf small;
     tl_buf_init(&small, 16);
@@ -318,8 +317,7 @@ static void assert_same_item(const struct tl_item *a, const struct tl_item *b)
     SAME_STR(tags_json);
     SAME_STR(attrs_json);
 #undef SAME_STR
-    cr_assert((isnan(a->price) && isnan(b->price)) || a->price == b->price, "price %.17g vs %.17g", a->price,
-              b->price);
+    cr_assert((isnan(a->price) && isnan(b->price)) || a->price == b->price, "price %.17g vs %.17g", a->price, b->price);
     cr_assert_eq(a->available, b->available);
     cr_assert_eq(a->stock, b->stock);
     cr_assert_eq(a->visible, b->visible);

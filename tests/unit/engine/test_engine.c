@@ -1,0 +1,306 @@
+/* Engine: the ingestion flow, profile checkpoint + replay exactness across
+ * a simulated crash, LRU eviction and reload, identity stitching, shop
+ * isolation, and the recommendation rules. Uses a real SQLite file. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "engine/engine.h"
+#include "engine/facade.h"
+#include "engine/internal.h"
+
+static char dir[64];
+static char db[128];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/tl_engine_XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/t.db", dir);
+}
+
+static void teardown(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+static struct tl_engine *open_engine(size_t profiles_max)
+{
+    struct tl_config cfg;
+    tl_config_defaults(&cfg);
+    snprintf(cfg.db_path, sizeof cfg.db_path, "%s", db);
+    cfg.profiles_max = profiles_max;
+    cfg.checkpoint_interval_ms = 3600000; /* checkpoints only when the test asks */
+    cfg.sync_full = 0;
+    struct tl_engine *e = NULL;
+    struct tl_err err;
+    tl_err_clear(&err);
+    enum tl_rc rc = tl_engine_open(&cfg, &e, &err);
+    cr_assert_eq(rc, TL_OK, "open: %s", err.msg);
+    return e;
+}
+
+/* Crash: no final checkpoint, state after it lives only in the event log. */
+static void crash(struct tl_engine *e)
+{
+    tl_engine_discard(e);
+    tl_engine_close(e);
+}
+
+static json_t *ingest(struct tl_engine *e, uint32_t shop, const char *body, enum tl_rc want)
+{
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    tl_err_clear(&err);
+    enum tl_rc rc = tl_engine_ingest_events(e, shop, body, strlen(body), 0, &out, &err);
+    cr_assert_eq(rc, want, "ingest rc %d (%s) body %s", rc, err.msg, out.data ? out.data : "");
+    json_t *j = out.len ? json_loads(out.data, 0, NULL) : NULL;
+    tl_buf_free(&out);
+    return j;
+}
+
+static json_t *profile(struct tl_engine *e, uint32_t shop, const char *user)
+{
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    enum tl_rc rc = tl_engine_profile(e, shop, user, &out, &err);
+    json_t *j = rc == TL_OK ? json_loads(out.data, 0, NULL) : NULL;
+    tl_buf_free(&out);
+    return j;
+}
+
+static long views_of(json_t *prof)
+{
+    return (long)json_integer_value(json_object_get(json_object_get(prof, "counts"), "product_view"));
+}
+
+static void view(struct tl_engine *e, const char *user, const char *item, int n, const char *eid)
+{
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"type\":\"product_view\",\"user_id\":\"%s\",\"item_id\":\"%s\",\"event_id\":\"%s-%d\"}", user, item,
+             eid, n);
+    json_decref(ingest(e, TL_DEFAULT_SHOP, body, TL_OK));
+}
+
+Test(engine, replay_after_crash_applies_each_event_once, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(1000);
+    for (int i = 0; i < 3; i++) view(e, "u1", "sku1", i, "a");
+    cr_assert_eq(tl_engine_checkpoint(e), TL_OK);
+    for (int i = 3; i < 5; i++) view(e, "u1", "sku2", i, "a");
+    json_t *p = profile(e, TL_DEFAULT_SHOP, "u1");
+    cr_assert_eq(views_of(p), 5);
+    json_decref(p);
+    crash(e);
+
+    e = open_engine(1000);
+    p = profile(e, TL_DEFAULT_SHOP, "u1");
+    cr_assert_not_null(p);
+    cr_assert_eq(views_of(p), 5, "3 checkpointed + 2 replayed, got %ld", views_of(p));
+    json_decref(p);
+    /* The idempotency set survives the restart too. */
+    json_t *r = ingest(e, TL_DEFAULT_SHOP,
+                       "{\"type\":\"product_view\",\"user_id\":\"u1\",\"item_id\":\"sku2\",\"event_id\":\"a-4\"}",
+                       TL_OK);
+    cr_assert_eq(json_integer_value(json_object_get(r, "duplicates")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(r, "accepted")), 0);
+    json_decref(r);
+    tl_engine_close(e); /* clean close: final checkpoint */
+
+    e = open_engine(1000);
+    p = profile(e, TL_DEFAULT_SHOP, "u1");
+    cr_assert_eq(views_of(p), 5);
+    json_decref(p);
+    tl_engine_close(e);
+}
+
+Test(engine, evicted_profiles_reload_and_survive_a_crash, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(16);
+    char user[32];
+    for (int u = 0; u < 100; u++) {
+        snprintf(user, sizeof user, "user%d", u);
+        view(e, user, "sku1", 0, user);
+        view(e, user, "sku2", 1, user);
+    }
+    struct tl_engine_metrics m;
+    tl_engine_metrics(e, &m);
+    cr_assert_leq(m.profiles_in_memory, 16);
+    json_t *p = profile(e, TL_DEFAULT_SHOP, "user0"); /* evicted long ago */
+    cr_assert_not_null(p);
+    cr_assert_eq(views_of(p), 2);
+    json_decref(p);
+    cr_assert_eq(tl_engine_checkpoint(e), TL_OK);
+    for (int u = 0; u < 100; u++) {
+        snprintf(user, sizeof user, "user%d", u);
+        view(e, user, "sku3", 2, user);
+    }
+    crash(e);
+    e = open_engine(16);
+    for (int u = 0; u < 100; u += 7) {
+        snprintf(user, sizeof user, "user%d", u);
+        p = profile(e, TL_DEFAULT_SHOP, user);
+        cr_assert_not_null(p, "%s", user);
+        cr_assert_eq(views_of(p), 3, "%s has %ld views", user, views_of(p));
+        json_decref(p);
+    }
+    tl_engine_close(e);
+}
+
+Test(engine, bad_batch_stores_nothing_partial_stores_valid, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(1000);
+    const char *batch = "[{\"type\":\"product_view\",\"user_id\":\"u\",\"item_id\":\"a\"},"
+                        "{\"type\":\"product_view\",\"user_id\":\"u\"},"
+                        "{\"type\":\"nope\",\"user_id\":\"u\"}]";
+    json_t *r = ingest(e, TL_DEFAULT_SHOP, batch, TL_EINVAL);
+    cr_assert_eq(json_array_size(json_object_get(r, "rejected")), 2);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(json_object_get(r, "rejected"), 0), "index")),
+                 1);
+    json_decref(r);
+    cr_assert_null(profile(e, TL_DEFAULT_SHOP, "u"), "nothing of a rejected batch is applied");
+
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    cr_assert_eq(tl_engine_ingest_events(e, TL_DEFAULT_SHOP, batch, strlen(batch), 1, &out, &err), TL_OK);
+    r = json_loads(out.data, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(r, "accepted")), 1);
+    cr_assert_eq(json_array_size(json_object_get(r, "rejected")), 2);
+    json_decref(r);
+    tl_buf_free(&out);
+    tl_engine_close(e);
+}
+
+Test(engine, identify_merges_and_routes_later_events, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(1000);
+    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"anonymous_id\":\"anon\",\"item_id\":\"x\"}",
+                       TL_OK));
+    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"cust\",\"item_id\":\"y\"}",
+                       TL_OK));
+    const char *idb = "{\"anonymous_id\":\"anon\",\"user_id\":\"cust\"}";
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    cr_assert_eq(tl_engine_identify(e, TL_DEFAULT_SHOP, idb, strlen(idb), &out, &err), TL_OK);
+    cr_assert(strstr(out.data, "\"merged\":true"), "%s", out.data);
+    tl_buf_free(&out);
+    /* A later anonymous event reaches the customer's profile. */
+    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"anonymous_id\":\"anon\",\"item_id\":\"z\"}",
+                       TL_OK));
+    json_t *p = profile(e, TL_DEFAULT_SHOP, "cust");
+    cr_assert_eq(views_of(p), 3);
+    cr_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "anonymous_ids"), 0)), "anon");
+    json_decref(p);
+    crash(e);
+    e = open_engine(1000);
+    p = profile(e, TL_DEFAULT_SHOP, "cust");
+    cr_assert_eq(views_of(p), 3, "after replay: %ld", views_of(p));
+    json_decref(p);
+    tl_engine_close(e);
+}
+
+static json_t *recs(struct tl_engine *e, uint32_t shop, const char *type, const char *user, const char *country)
+{
+    struct tl_rec_query q = {.type = type, .user_id = user, .country = country, .limit = 10};
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    enum tl_rc rc = tl_engine_recommend(e, shop, &q, &out, &err);
+    cr_assert_eq(rc, TL_OK, "%s", err.msg);
+    json_t *j = json_loads(out.data, 0, NULL);
+    tl_buf_free(&out);
+    return j;
+}
+
+static void put_items(struct tl_engine *e, uint32_t shop, const char *body)
+{
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    cr_assert_eq(tl_engine_put_items(e, shop, body, strlen(body), 0, &out, &err), TL_OK, "%s", err.msg);
+    tl_buf_free(&out);
+}
+
+Test(engine, recommendations_follow_serving_rules_and_shop_isolation, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(1000);
+    put_items(e, TL_DEFAULT_SHOP,
+              "[{\"id\":\"a\",\"title\":\"A\",\"price\":5},{\"id\":\"b\",\"title\":\"B\",\"price\":6},"
+              "{\"id\":\"hidden\",\"title\":\"H\",\"price\":7,\"visible\":false},"
+              "{\"id\":\"gone\",\"title\":\"G\",\"price\":7,\"available\":false},"
+              "{\"id\":\"free\",\"title\":\"F\",\"price\":0}]");
+    const char *ids[] = {"a", "b", "hidden", "gone", "free", "a", "b", "a"};
+    for (int i = 0; i < 8; i++) {
+        char body[160];
+        snprintf(body, sizeof body, "{\"type\":\"product_view\",\"user_id\":\"v%d\",\"item_id\":\"%s\"}", i, ids[i]);
+        json_decref(ingest(e, TL_DEFAULT_SHOP, body, TL_OK));
+    }
+    json_t *r = recs(e, TL_DEFAULT_SHOP, "popular", NULL, NULL);
+    json_t *items = json_object_get(r, "items");
+    cr_assert_eq(json_array_size(items), 2, "only servable items");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "id")), "a");
+    cr_assert_not_null(json_object_get(r, "recommendation_id"));
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(items, 0), "reason"), "model")),
+                     "popular");
+    json_decref(r);
+
+    /* recently_viewed excludes purchased items. */
+    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"buyer\",\"item_id\":\"a\"}", TL_OK));
+    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"buyer\",\"item_id\":\"b\"}", TL_OK));
+    json_decref(ingest(e, TL_DEFAULT_SHOP,
+                       "{\"type\":\"purchase\",\"user_id\":\"buyer\",\"items\":[{\"item_id\":\"b\",\"quantity\":1,"
+                       "\"price\":6}]}",
+                       TL_OK));
+    r = recs(e, TL_DEFAULT_SHOP, "recently_viewed", "buyer", NULL);
+    items = json_object_get(r, "items");
+    cr_assert_eq(json_array_size(items), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "id")), "a");
+    json_decref(r);
+
+    tl_engine_close(e);
+}
+
+Test(engine, a_shop_never_sees_another_shops_data, .init = setup, .fini = teardown)
+{
+    struct tailor_options o = {.db_path = db};
+    struct tailor *t;
+    struct tailor_error terr;
+    cr_assert_eq(tailor_open(&o, &t, &terr), TL_OK, "%s", terr.msg);
+    uint32_t other;
+    cr_assert_eq(tailor_shop_create(t, "other", &other, &terr), TL_OK, "%s", terr.msg);
+    cr_assert_neq(other, TL_DEFAULT_SHOP);
+    cr_assert_eq(tailor_shop_create(t, "other", &other, &terr), TL_EEXIST);
+    struct tl_engine *e = tl_facade_engine(t);
+    put_items(e, other, "[{\"id\":\"secret-sku\",\"title\":\"Theirs\",\"price\":9}]");
+    json_decref(ingest(e, other, "{\"type\":\"product_view\",\"user_id\":\"shared-id\",\"item_id\":\"secret-sku\"}",
+                       TL_OK));
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    cr_assert_eq(tl_engine_get_item(e, TL_DEFAULT_SHOP, "secret-sku", &out, &err), TL_ENOTFOUND);
+    cr_assert_eq(tl_engine_get_item(e, other, "secret-sku", &out, &err), TL_OK);
+    tl_buf_free(&out);
+    cr_assert_null(profile(e, TL_DEFAULT_SHOP, "shared-id"));
+    json_t *p = profile(e, other, "shared-id");
+    cr_assert_not_null(p);
+    json_decref(p);
+    json_t *r = recs(e, TL_DEFAULT_SHOP, "popular", NULL, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r, "items")), 0);
+    json_decref(r);
+    r = recs(e, other, "popular", NULL, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r, "items")), 1);
+    json_decref(r);
+    tailor_close(t);
+}
