@@ -21,12 +21,12 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/facade.h"
+#include "engine/import_events.h"
 #include "engine/internal.h"
 #include "ingest/csv.h"
 #include "ingest/event.h"
 #include "ingest/formats.h"
 
-#define IMPORT_EVENTS_PROGRESS_EVERY 65536
 
 static void to_public(struct tailor_error *out, const struct tl_err *in, enum tl_rc rc)
 {
@@ -296,96 +296,19 @@ static int on_customer(void *ctx, const struct tl_customer *cu, long line)
     return 0;
 }
 
-/* NDJSON events: one JSON object per line, validated exactly like the API. */
+/* NDJSON events: see engine/import_events.c. */
 static enum tl_rc import_events(struct import_ctx *c)
 {
-    struct tl_lines *in;
-    enum tl_rc rc = tl_lines_open(c->path, &in, &c->err);
-    if (rc) return rc;
-    struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
-    struct tl_buf body;
-    tl_buf_init(&body, 0);
-    const char *line;
-    size_t len;
-    long lineno;
-    int64_t now = tl_now_ms();
-    if (!lines) rc = TL_ENOMEM;
-    while (rc == TL_OK && (rc = tl_lines_next(in, &line, &len, &lineno, &c->err)) == TL_OK && line) {
-        c->lines++;
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t' || line[k] == '\r')) k++;
-        if (k == len) continue; /* blank line */
-        json_error_t je;
-        json_t *obj = json_loadb(line, len, 0, &je);
-        struct tl_event ev;
-        struct tl_err e1;
-        tl_err_clear(&e1);
-        enum tl_rc vr;
-        if (!obj) {
-            vr = tl_err_set(&e1, TL_EPARSE, NULL, "malformed JSON: %s", je.text);
-            e1.column = je.column;
-        } else if (!json_is_object(obj)) {
-            vr = tl_err_set(&e1, TL_EINVAL, NULL, "expected a JSON object");
-        } else {
-            vr = tl_event_from_json(obj, now, &ev, lines, TL_EVENT_LINES_MAX, &e1);
-        }
-        if (vr) {
-            json_decref(obj);
-            e1.line = lineno;
-            if (!c->skip_bad) {
-                c->err = e1;
-                rc = vr;
-                break;
-            }
-            if (c->fsum.skipped < 10) {
-                size_t used = strlen(c->fsum.skipped_detail);
-                char d[256];
-                tl_fmt_describe_err(&e1, d, sizeof d);
-                snprintf(c->fsum.skipped_detail + used, sizeof c->fsum.skipped_detail - used, "%s%s",
-                         used ? "; " : "", d);
-            }
-            c->fsum.skipped++;
-            continue;
-        }
-        ev.shop_id = c->shop->id;
-        uint64_t h = 0;
-        if (ev.event_id) {
-            h = tl_event_id_hash(ev.shop_id, ev.event_id);
-            if (tl_engine_dedupe_claim(c->e, h)) {
-                c->duplicates++;
-                json_decref(obj);
-                continue;
-            }
-        }
-        tl_buf_reset(&body);
-        rc = tl_event_canonical(&ev, obj, &body);
-        ev.body = body.data;
-        if (rc == TL_OK) rc = c->ops->event_append(c->st, &ev, h);
-        if (rc == TL_OK && (ev.type == TL_EV_PURCHASE || ev.type == TL_EV_RETURN) && ev.n_lines) {
-            char oid[TL_ID_MAX + 32];
-            if (ev.order_id)
-                snprintf(oid, sizeof oid, "%s", ev.order_id);
-            else
-                snprintf(oid, sizeof oid, "event:%lld", (long long)ev.seq);
-            struct tl_order o = {oid, ev.user_id, ev.ts_ms, ev.country, NULL, ev.type == TL_EV_RETURN, ev.lines,
-                                 ev.n_lines};
-            rc = c->ops->order_upsert(c->st, ev.shop_id, &o);
-        }
-        if (rc == TL_OK) {
-            c->last_seq = ev.seq;
-            tl_engine_apply_event(c->e, &ev);
-            c->records++;
-            if (c->progress && c->records % IMPORT_EVENTS_PROGRESS_EVERY == 0)
-                fmt_progress(c, tl_lines_bytes_read(in), tl_lines_bytes_total(in), c->records);
-        } else {
-            tl_err_set(&c->err, rc, NULL, "storing event of line %ld: %s", lineno, tl_rc_message(rc));
-        }
-        json_decref(obj);
-    }
-    if (rc == TL_OK) fmt_progress(c, tl_lines_bytes_read(in), tl_lines_bytes_total(in), c->records);
-    tl_free(lines);
-    tl_buf_free(&body);
-    tl_lines_close(in);
+    struct tl_import_events j = {.engine = c->e, .ops = c->ops, .st = c->st, .shop_id = c->shop->id,
+                                 .path = c->path, .skip_bad = c->skip_bad, .progress = fmt_progress,
+                                 .progress_ctx = c};
+    enum tl_rc rc = tl_import_events_run(&j, &c->err);
+    c->lines = j.lines;
+    c->records = j.records;
+    c->duplicates = j.duplicates;
+    c->fsum.skipped = j.skipped;
+    c->last_seq = j.last_seq;
+    snprintf(c->fsum.skipped_detail, sizeof c->fsum.skipped_detail, "%s", j.skipped_detail);
     return rc;
 }
 
