@@ -660,12 +660,82 @@ def scenario_concurrent_posts(run, d, servers):
     check(m and int(m.group(1)) == 80, "metrics count of POST /v1/events: %s" % (m.group(0) if m else None))
 
 
+
+def run_cli(srv, *args):
+    """Run a tailor command on srv's db; returns (exit code, stdout, stderr)."""
+    p = subprocess.run([srv.bin] + list(args) + ["--db", srv.db], cwd=REPO, capture_output=True, text=True,
+                       timeout=120 * SLOW)
+    return p.returncode, p.stdout, p.stderr
+
+
+def stats(srv):
+    r = srv.call("GET", "/v1/admin/stats", key="secret")
+    check(r.status == 200, "stats: %d %s" % (r.status, r.text()[:200]))
+    return r.json()
+
+
+def scenario_imports(run, d, servers):
+    """CLI imports: a bad file imports nothing and names file:line:column;
+    --skip-bad imports the rest and reports what it skipped; re-importing
+    orders or events adds nothing (duplicates are counted); a truncated gzip
+    file is an error that imports nothing."""
+    import gzip
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    fx = os.path.join(REPO, "tests", "fixtures", "import")
+    code, out, err = run_cli(srv, "import", "catalog", os.path.join(fx, "bad_types_catalog.csv"))
+    check(code == 1, "bad catalog exit %d: %s" % (code, err))
+    check(re.search(r"bad_types_catalog\.csv:3:3: field 'price'", err), "bad catalog message: %r" % err)
+    code, out, err = run_cli(srv, "import", "catalog", os.path.join(fx, "bad_types_catalog.csv"), "--skip-bad")
+    check(code == 0, "skip-bad catalog exit %d: %s" % (code, err))
+    check(re.search(r"[1-9][0-9]* skipped", out) and "line 3" in out, "skip-bad summary: %r" % out)
+    code, out, err = run_cli(srv, "import", "orders", os.path.join(fx, "online_retail_200.csv"),
+                             "--format", "online-retail")
+    check(code == 0, "orders exit %d: %s" % (code, err))
+    code, out2, err = run_cli(srv, "import", "orders", os.path.join(fx, "online_retail_200.csv"),
+                              "--format", "online-retail")
+    check(code == 0 and re.search(r"[1-9][0-9]* duplicates", out2), "re-import of orders: %r %r" % (out2, err))
+
+    ev = os.path.join(d, "events.ndjson")
+    good = [{"type": "product_view", "user_id": "imp%d" % i, "item_id": "ok-1", "event_id": "imp-%d" % i}
+            for i in range(3)]
+    with open(ev, "w") as f:
+        f.write(json.dumps(good[0]) + "\n" + json.dumps(good[1]) + "\n")
+        f.write('{"type":"product_view","user_id":"imp9","item_id":"ok-1","timestamp":"2099-01-01T00:00:00Z"}\n')
+        f.write("\n" + json.dumps(good[2]) + "\n")
+    code, out, err = run_cli(srv, "import", "events", ev)
+    check(code == 1 and re.search(r"events\.ndjson:3:.*timestamp", err), "bad events file: %d %r" % (code, err))
+    gz = os.path.join(d, "trunc.ndjson.gz")
+    with open(gz, "wb") as f:
+        f.write(gzip.compress(("\n".join(json.dumps(dict(g, event_id="t%d" % i)) for i, g in
+                                         enumerate(good * 50)) + "\n").encode())[:-40])
+    code, out, err = run_cli(srv, "import", "events", gz)
+    check(code == 1, "truncated gzip import exit %d: %r %r" % (code, out, err))
+    srv.start()
+    st = stats(srv)
+    check(st["events"]["total"] == 0, "a failed events import stored %d events" % st["events"]["total"])
+    orders = st["orders"] + st["returns"]
+    check(orders > 0, "orders import stored nothing: %s" % st)
+    check(srv.stop() == 0, "exit after SIGTERM")
+    code, out, err = run_cli(srv, "import", "events", ev, "--skip-bad")
+    check(code == 0 and "3 events" in out and "1 skipped" in out, "skip-bad events: %d %r %r" % (code, out, err))
+    code, out, err = run_cli(srv, "import", "events", ev, "--skip-bad")
+    check(code == 0 and "0 events" in out and "3 duplicates" in out, "re-import events: %r" % out)
+    srv.start()
+    st = stats(srv)
+    check(st["events"]["total"] == 3, "events after imports: %s" % st["events"])
+    check(st["orders"] + st["returns"] == orders, "re-imported orders were stored twice: %s" % st)
+    r = srv.call("GET", "/v1/users/imp1/profile")
+    check(r.status == 200 and r.json()["counts"]["product_view"] == 1, "imported profile: %s" % r.text()[:300])
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
     ("scenario/restart_keeps_state", scenario_restart_keeps_state),
     ("scenario/keepalive", scenario_keepalive),
     ("scenario/concurrent_posts", scenario_concurrent_posts),
+    ("scenario/imports", scenario_imports),
 ]
 
 
