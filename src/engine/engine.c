@@ -8,8 +8,12 @@
  * history (events for views and carts, the orders table for purchases: a
  * purchase event also writes an order, so counting both would double it),
  * then the replay of events after the last profile checkpoint. */
+#include <fcntl.h>
 #include <math.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <sodium.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -333,6 +337,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     struct tl_engine *e = tl_calloc(1, sizeof *e);
     if (!e) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     e->cfg = *cfg;
+    e->lock_fd = -1;
     e->ops = &tl_store_sqlite;
     pthread_mutex_init(&e->rst_mu, NULL);
     pthread_rwlock_init(&e->shops_lock, NULL);
@@ -421,6 +426,7 @@ void tl_engine_close(struct tl_engine *e)
         e->ops->close(e->rst);
         e->ops->close(e->wst);
     }
+    if (e->lock_fd >= 0) close(e->lock_fd); /* releases the flock */
     tl_u64map_free(&e->keys);
     tl_u64map_free(&e->ident);
     tl_strtab_free(&e->ident_users);
@@ -439,6 +445,33 @@ void tl_engine_close(struct tl_engine *e)
 }
 
 void tl_engine_discard(struct tl_engine *e) { e->discard = 1; }
+
+enum tl_rc tl_engine_claim(struct tl_engine *e, const char *purpose, struct tl_err *err)
+{
+    if (e->lock_fd >= 0) return TL_OK;
+    char path[sizeof e->cfg.db_path + 8];
+    snprintf(path, sizeof path, "%s.lock", e->cfg.db_path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return tl_err_set(err, TL_EIO, "db", "cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[128] = "another tailor process";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        if (n > 0) {
+            holder[n] = '\0';
+            holder[strcspn(holder, "\n")] = '\0';
+        }
+        close(fd);
+        return tl_err_set(err, TL_EBUSY, "db",
+                          "%s is in use by %s; stop it first (while a server runs, send data through the API)",
+                          e->cfg.db_path, holder);
+    }
+    char info[128];
+    int n = snprintf(info, sizeof info, "tailor %s (pid %ld)\n", purpose, (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, info, (size_t)n, 0) != n)
+        tl_warn("could not record the holder in %s", path);
+    e->lock_fd = fd;
+    return TL_OK;
+}
 
 const struct tl_config *tl_engine_config(const struct tl_engine *e) { return &e->cfg; }
 

@@ -36,6 +36,14 @@ void tl_engine_close(struct tl_engine *e);
  * in-memory effects the store never received). */
 void tl_engine_discard(struct tl_engine *e);
 
+/* Claim the database for one long-running user (a server or an import):
+ * an exclusive flock on "<db>.lock", held until close, which also records
+ * the holder's pid and purpose. A second claimant gets TL_EBUSY with a
+ * message naming the holder: two servers on one file, or an import into the
+ * file of a running server (whose memory would not see it), are refused.
+ * Short commands (keys, shops) do not claim. */
+enum tl_rc tl_engine_claim(struct tl_engine *e, const char *purpose, struct tl_err *err);
+
 /* Resolve an API key (the raw string from the client). TL_EAUTH if unknown. */
 enum tl_rc tl_engine_auth(struct tl_engine *e, const char *key, uint32_t *shop_id, enum tl_scope *scope);
 

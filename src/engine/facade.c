@@ -349,6 +349,8 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
         rc = tl_err_set(&c->err, TL_EINVAL, "format", "format \"%s\" is not supported for %s imports", format, kind);
     } else if (!(c->shop = tl_engine_shop(t->engine, shop_id))) {
         rc = tl_err_set(&c->err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
+    } else {
+        rc = tl_engine_claim(t->engine, "import", &c->err);
     }
     if (rc == TL_OK) {
         c->e = t->engine;

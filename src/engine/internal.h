@@ -95,6 +95,7 @@ struct tl_engine {
     pthread_cond_t stop_cv;
     int stopping;
     int discard; /* skip the final checkpoint */
+    int lock_fd; /* tl_engine_claim, -1 if not claimed */
 
     atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
 };

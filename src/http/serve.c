@@ -59,6 +59,13 @@ static enum tl_rc fail(struct tailor_error *err, enum tl_rc rc, const char *msg)
 enum tl_rc tailor_serve(struct tailor *t, struct tailor_error *err)
 {
     struct tl_engine *e = tl_facade_engine(t);
+    struct tl_err cerr;
+    tl_err_clear(&cerr);
+    enum tl_rc crc = tl_engine_claim(e, "serve", &cerr);
+    if (crc) {
+        copy_err(err, &cerr);
+        return crc;
+    }
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return fail(err, TL_EIO, "cannot create the signal pipe");
 
     struct sigaction sa, old_term, old_int, old_pipe, ign;

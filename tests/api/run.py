@@ -713,6 +713,8 @@ def scenario_imports(run, d, servers):
     code, out, err = run_cli(srv, "import", "events", gz)
     check(code == 1, "truncated gzip import exit %d: %r %r" % (code, out, err))
     srv.start()
+    code, out, err = run_cli(srv, "import", "events", ev, "--skip-bad")
+    check(code == 1 and "in use by tailor serve" in err, "import into a served db: %d %r" % (code, err))
     st = stats(srv)
     check(st["events"]["total"] == 0, "a failed events import stored %d events" % st["events"]["total"])
     orders = st["orders"] + st["returns"]
