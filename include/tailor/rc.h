@@ -7,20 +7,20 @@
 #ifndef TAILOR_RC_H
 #define TAILOR_RC_H
 
-#define TL_RC_TABLE(X)                                                        \
-    X(TL_OK, "ok", "success")                                                 \
-    X(TL_ENOMEM, "out_of_memory", "out of memory")                            \
-    X(TL_EINVAL, "invalid", "invalid input")                                  \
-    X(TL_EPARSE, "malformed", "malformed input")                              \
-    X(TL_ENOTFOUND, "not_found", "not found")                                 \
-    X(TL_EEXIST, "exists", "already exists")                                  \
-    X(TL_ETOOBIG, "too_large", "input too large")                             \
-    X(TL_EIO, "io_error", "input/output error")                               \
-    X(TL_ESTORE, "store_error", "storage error")                              \
-    X(TL_EAUTH, "unauthorized", "missing or invalid API key")                 \
-    X(TL_EFORBIDDEN, "forbidden", "API key scope does not allow this")        \
-    X(TL_EBUSY, "overloaded", "server busy, retry later")                     \
-    X(TL_ESHUTDOWN, "shutting_down", "server is shutting down")               \
+#define TL_RC_TABLE(X)                                                                                                 \
+    X(TL_OK, "ok", "success")                                                                                          \
+    X(TL_ENOMEM, "out_of_memory", "out of memory")                                                                     \
+    X(TL_EINVAL, "invalid", "invalid input")                                                                           \
+    X(TL_EPARSE, "malformed", "malformed input")                                                                       \
+    X(TL_ENOTFOUND, "not_found", "not found")                                                                          \
+    X(TL_EEXIST, "exists", "already exists")                                                                           \
+    X(TL_ETOOBIG, "too_large", "input too large")                                                                      \
+    X(TL_EIO, "io_error", "input/output error")                                                                        \
+    X(TL_ESTORE, "store_error", "storage error")                                                                       \
+    X(TL_EAUTH, "unauthorized", "missing or invalid API key")                                                          \
+    X(TL_EFORBIDDEN, "forbidden", "API key scope does not allow this")                                                 \
+    X(TL_EBUSY, "overloaded", "server busy, retry later")                                                              \
+    X(TL_ESHUTDOWN, "shutting_down", "server is shutting down")                                                        \
     X(TL_EINTERNAL, "internal", "internal error")
 
 enum tl_rc {

@@ -73,8 +73,8 @@ struct tailor_import_summary {
     char skipped_detail[1024]; /* first skipped records: "line L col C field: reason; ..." */
 };
 
-enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, const char *format,
-                         const char *path, int skip_bad, tailor_progress_fn progress, void *progress_ctx,
+enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, const char *format, const char *path,
+                         int skip_bad, tailor_progress_fn progress, void *progress_ctx,
                          struct tailor_import_summary *summary, struct tailor_error *err);
 
 #endif

@@ -98,11 +98,21 @@ static enum tl_rc json_str_body(struct tl_buf *b, const char *s)
         if ((rc = tl_buf_append(b, run, (size_t)(p - run)))) return rc;
         char esc[8];
         switch (*p) {
-        case '"': rc = tl_buf_puts(b, "\\\""); break;
-        case '\\': rc = tl_buf_puts(b, "\\\\"); break;
-        case '\n': rc = tl_buf_puts(b, "\\n"); break;
-        case '\r': rc = tl_buf_puts(b, "\\r"); break;
-        case '\t': rc = tl_buf_puts(b, "\\t"); break;
+        case '"':
+            rc = tl_buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            rc = tl_buf_puts(b, "\\\\");
+            break;
+        case '\n':
+            rc = tl_buf_puts(b, "\\n");
+            break;
+        case '\r':
+            rc = tl_buf_puts(b, "\\r");
+            break;
+        case '\t':
+            rc = tl_buf_puts(b, "\\t");
+            break;
         default:
             snprintf(esc, sizeof esc, "\\u%04x", *p);
             rc = tl_buf_puts(b, esc);

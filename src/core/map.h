@@ -38,11 +38,11 @@ size_t tl_u64map_size(const struct tl_u64map *m);
 #define TL_STRTAB_NONE UINT32_MAX
 
 struct tl_strtab {
-    char **strs;       /* id -> string (owned) */
+    char **strs; /* id -> string (owned) */
     uint32_t count;
     uint32_t strs_cap;
-    uint32_t *slots;   /* open addressing over ids; TL_STRTAB_NONE = empty */
-    uint64_t *hashes;  /* hash of the string stored at the same slot */
+    uint32_t *slots;  /* open addressing over ids; TL_STRTAB_NONE = empty */
+    uint64_t *hashes; /* hash of the string stored at the same slot */
     size_t cap;
 };
 

@@ -53,8 +53,7 @@ enum tl_rc tl_time_parse(const char *s, int64_t *out_ms)
 {
     const char *p = s;
     int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
-    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d))
-        return TL_EPARSE;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' || !digits(&p, 2, &d)) return TL_EPARSE;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return TL_EPARSE;
     int64_t offset_min = 0;
     if (*p == 'T' || *p == ' ') {
@@ -102,6 +101,6 @@ void tl_time_format(int64_t ms, char *out, size_t n)
     int msr = (int)(ms - (int64_t)secs * 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, msr);
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, msr);
 }

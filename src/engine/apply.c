@@ -70,11 +70,19 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
     struct item_facts f;
     facts(s, ev->item_id, &f);
     struct tl_profile_event pe = {
-        .type = ev->type, .ts_ms = ev->ts_ms, .session_id = ev->session_id, .item_id = ev->item_id,
+        .type = ev->type,
+        .ts_ms = ev->ts_ms,
+        .session_id = ev->session_id,
+        .item_id = ev->item_id,
         .category = ev->type == TL_EV_CATEGORY_VIEW ? ev->category : (f.known ? f.category : NULL),
         .brand = f.known ? f.brand : NULL,
-        .price = !isnan(ev->price) ? ev->price : f.price, .quantity = ev->quantity, .dwell_ms = ev->dwell_ms,
-        .scroll_depth = ev->scroll_depth, .country = ev->country, .order_id = ev->order_id, .lines = ev->lines,
+        .price = !isnan(ev->price) ? ev->price : f.price,
+        .quantity = ev->quantity,
+        .dwell_ms = ev->dwell_ms,
+        .scroll_depth = ev->scroll_depth,
+        .country = ev->country,
+        .order_id = ev->order_id,
+        .lines = ev->lines,
         .n_lines = ev->n_lines,
     };
 
@@ -97,8 +105,7 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
         pe.line_categories = cat_ptrs;
         pe.line_brands = brand_ptrs;
     }
-    if (!profile_only && f.idx != TL_CAT_NONE &&
-        (ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART))
+    if (!profile_only && f.idx != TL_CAT_NONE && (ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART))
         tl_pop_add(s->pop, f.idx, ev->country, ev->ts_ms, ev->type, isnan(ev->quantity) ? 1 : ev->quantity);
 
     apply_profile(e, ev->shop_id, key, &pe);
@@ -125,9 +132,18 @@ void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct t
     char key[TL_USER_KEY_MAX];
     tl_engine_user_key(e, shop_id, o->customer_id, NULL, key);
     struct tl_profile_event pe = {
-        .type = o->is_return ? TL_EV_RETURN : TL_EV_PURCHASE, .ts_ms = o->ts_ms, .price = NAN, .quantity = NAN,
-        .dwell_ms = -1, .scroll_depth = NAN, .country = o->country, .order_id = o->id, .lines = o->lines,
-        .n_lines = n, .line_categories = cat_ptrs, .line_brands = brand_ptrs,
+        .type = o->is_return ? TL_EV_RETURN : TL_EV_PURCHASE,
+        .ts_ms = o->ts_ms,
+        .price = NAN,
+        .quantity = NAN,
+        .dwell_ms = -1,
+        .scroll_depth = NAN,
+        .country = o->country,
+        .order_id = o->id,
+        .lines = o->lines,
+        .n_lines = n,
+        .line_categories = cat_ptrs,
+        .line_brands = brand_ptrs,
     };
     apply_profile(e, shop_id, key, &pe);
 }

@@ -42,7 +42,10 @@ struct field {
     double min, max;
 };
 
-#define F(n, k, sz, lo, hi) {#n, k, offsetof(struct tl_config, n), sz, lo, hi}
+#define F(n, k, sz, lo, hi)                                                                                            \
+    {                                                                                                                  \
+#n, k, offsetof(struct tl_config, n), sz, lo, hi                                                               \
+    }
 static const struct field fields[] = {
     F(db_path, K_STR, sizeof(((struct tl_config *)0)->db_path), 0, 0),
     F(bind, K_STR, sizeof(((struct tl_config *)0)->bind), 0, 0),
@@ -98,8 +101,8 @@ enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *
         char *base = (char *)c + f->off;
         if (f->kind == K_STR) {
             if (!json_is_string(v) || json_string_length(v) >= f->size) {
-                rc = tl_err_set(err, TL_EINVAL, key, "config %s: \"%s\" must be a string of at most %zu bytes",
-                                path, key, f->size - 1);
+                rc = tl_err_set(err, TL_EINVAL, key, "config %s: \"%s\" must be a string of at most %zu bytes", path,
+                                key, f->size - 1);
                 goto out;
             }
             snprintf(base, f->size, "%s", json_string_value(v));
@@ -125,10 +128,18 @@ enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *
             goto out;
         }
         switch (f->kind) {
-        case K_INT: *(int *)base = (int)d; break;
-        case K_SIZE: *(size_t *)base = (size_t)d; break;
-        case K_I64: *(int64_t *)base = (int64_t)d; break;
-        default: *(double *)base = d; break;
+        case K_INT:
+            *(int *)base = (int)d;
+            break;
+        case K_SIZE:
+            *(size_t *)base = (size_t)d;
+            break;
+        case K_I64:
+            *(int64_t *)base = (int64_t)d;
+            break;
+        default:
+            *(double *)base = d;
+            break;
         }
     }
 out:

@@ -10,25 +10,25 @@
 #include "core/err.h"
 
 struct tl_config {
-    char db_path[512];          /* "tailor.db" */
-    char bind[64];              /* "127.0.0.1" */
-    int port;                   /* 8080 */
-    int http_threads;           /* 0 = number of CPUs */
-    size_t max_body_bytes;      /* 32 MiB: POST /v1/events of 10,000 events */
-    int request_timeout_s;      /* 30: idle connection timeout */
-    int max_connections;        /* 1024 */
-    size_t writer_queue_max;    /* 200,000 events waiting for commit before 503 */
-    int sync_full;              /* 1: fsync every group commit; 0: OS buffers */
-    size_t profiles_max;        /* 100,000 profiles in memory (LRU beyond) */
+    char db_path[512];              /* "tailor.db" */
+    char bind[64];                  /* "127.0.0.1" */
+    int port;                       /* 8080 */
+    int http_threads;               /* 0 = number of CPUs */
+    size_t max_body_bytes;          /* 32 MiB: POST /v1/events of 10,000 events */
+    int request_timeout_s;          /* 30: idle connection timeout */
+    int max_connections;            /* 1024 */
+    size_t writer_queue_max;        /* 200,000 events waiting for commit before 503 */
+    int sync_full;                  /* 1: fsync every group commit; 0: OS buffers */
+    size_t profiles_max;            /* 100,000 profiles in memory (LRU beyond) */
     double affinity_half_life_days; /* 14: category/brand affinity decay */
-    int session_timeout_min;    /* 30 */
+    int session_timeout_min;        /* 30 */
     int64_t checkpoint_interval_ms; /* 5,000: profile flush period */
     double popular_half_life_days;  /* 30: popularity decay */
     double trending_short_days;     /* 3: trending "recent" half-life */
     double trending_long_days;      /* 28: trending baseline half-life */
     double trending_country_min;    /* 30: decayed events a country needs */
-    char cors_origin[256];      /* "*" */
-    char web_root[512];         /* "web": static files (tailor.js, demo) */
+    char cors_origin[256];          /* "*" */
+    char web_root[512];             /* "web": static files (tailor.js, demo) */
 };
 
 /* Fill defaults. */

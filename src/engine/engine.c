@@ -158,8 +158,7 @@ static uint64_t ident_hash(uint32_t shop_id, const char *anon)
     return tl_hash_str(anon, IDENT_SEED ^ ((uint64_t)shop_id << 32));
 }
 
-void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_id, const char *anonymous_id,
-                        char *out)
+void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_id, const char *anonymous_id, char *out)
 {
     if (user_id && *user_id) {
         snprintf(out, TL_USER_KEY_MAX, "u:%s", user_id);
@@ -168,8 +167,7 @@ void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_
     uint64_t v;
     pthread_mutex_lock(&e->ident_mu);
     int linked = tl_u64map_get(&e->ident, ident_hash(shop_id, anonymous_id), &v);
-    if (linked)
-        snprintf(out, TL_USER_KEY_MAX, "u:%s", tl_strtab_str(&e->ident_users, (uint32_t)(v - 1)));
+    if (linked) snprintf(out, TL_USER_KEY_MAX, "u:%s", tl_strtab_str(&e->ident_users, (uint32_t)(v - 1)));
     pthread_mutex_unlock(&e->ident_mu);
     if (!linked) snprintf(out, TL_USER_KEY_MAX, "a:%s", anonymous_id ? anonymous_id : "");
 }
@@ -362,13 +360,15 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     enum tl_rc rc = e->ops->open(cfg->db_path, sync, &e->wst, err);
     if (rc == TL_OK) rc = e->ops->open(cfg->db_path, sync, &e->rst, err);
     if (rc) goto fail;
-    struct tl_pcache_opts po = {.cap = cfg->profiles_max, .shards = 0, .loader = tl_engine_profile_load,
-                                .evict = tl_engine_profile_evict, .ctx = e};
+    struct tl_pcache_opts po = {.cap = cfg->profiles_max,
+                                .shards = 0,
+                                .loader = tl_engine_profile_load,
+                                .evict = tl_engine_profile_evict,
+                                .ctx = e};
     if ((rc = tl_pcache_create(&po, &e->profiles, err))) goto fail;
 
     uint64_t t0 = tl_mono_ns();
-    if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) ||
-        (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
+    if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
         (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
         (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) ||
         (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) ||
@@ -488,8 +488,8 @@ enum tl_rc tl_engine_stats(struct tl_engine *e, uint32_t shop_id, struct tl_buf 
     tl_buf_printf(out,
                   "{\"shop_id\":%u,\"items\":%lld,\"customers\":%lld,\"orders\":%lld,\"returns\":%lld,"
                   "\"events\":{\"total\":%lld,\"by_type\":{",
-                  shop_id, (long long)st.items, (long long)st.customers, (long long)st.orders,
-                  (long long)st.returns, (long long)st.events_total);
+                  shop_id, (long long)st.items, (long long)st.customers, (long long)st.orders, (long long)st.returns,
+                  (long long)st.events_total);
     for (int t = 1; t < TL_EV_MAX_; t++)
         tl_buf_printf(out, "%s\"%s\":%lld", t > 1 ? "," : "", tl_event_type_str((enum tl_event_type)t),
                       (long long)st.events_by_type[t]);

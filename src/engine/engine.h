@@ -53,8 +53,8 @@ enum tl_rc tl_engine_auth(struct tl_engine *e, const char *key, uint32_t *shop_i
  * bad index with field and reason); with partial=1 valid events are stored
  * and out lists accepted, duplicates and rejected. Success body:
  * {"accepted":N,"duplicates":D,"rejected":[...]} */
-enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len,
-                                   int partial, struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len, int partial,
+                                   struct tl_buf *out, struct tl_err *err);
 
 /* PUT /v1/items: JSON array of item objects (or {"items":[...]}).
  * Success: {"upserted":N}. Same partial semantics as events. */
@@ -68,8 +68,8 @@ enum tl_rc tl_engine_delete_item(struct tl_engine *e, uint32_t shop_id, const ch
                                  struct tl_err *err);
 
 /* POST /v1/identify {"anonymous_id","user_id"}: {"user_id":..,"merged":bool} */
-enum tl_rc tl_engine_identify(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len,
-                              struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_engine_identify(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len, struct tl_buf *out,
+                              struct tl_err *err);
 
 /* GET /v1/users/{id}/profile */
 enum tl_rc tl_engine_profile(struct tl_engine *e, uint32_t shop_id, const char *user_id, struct tl_buf *out,
@@ -84,8 +84,8 @@ struct tl_rec_query {
     const char *item_id;
     long limit; /* 1..100, default 10 */
 };
-enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q,
-                               struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q, struct tl_buf *out,
+                               struct tl_err *err);
 
 /* GET /v1/admin/stats */
 enum tl_rc tl_engine_stats(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err);

@@ -53,8 +53,9 @@ static enum tl_rc write_events(const struct tl_store_ops *ops, struct tl_store *
                 snprintf(p->order_id, sizeof p->order_id, "%s", p->ev.order_id);
             else
                 snprintf(p->order_id, sizeof p->order_id, "event:%lld", (long long)p->ev.seq);
-            struct tl_order o = {p->order_id, p->ev.user_id, p->ev.ts_ms, p->ev.country, NULL,
-                                 p->ev.type == TL_EV_RETURN, p->ev.lines, p->ev.n_lines};
+            struct tl_order o = {p->order_id,   p->ev.user_id, p->ev.ts_ms,
+                                 p->ev.country, NULL,          p->ev.type == TL_EV_RETURN,
+                                 p->ev.lines,   p->ev.n_lines};
             if ((rc = ops->order_upsert(st, p->ev.shop_id, &o))) return rc;
         }
     }
@@ -71,8 +72,8 @@ static void reject_json(struct tl_buf *rej, size_t *nrej, size_t index, const st
     (*nrej)++;
 }
 
-enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len,
-                                   int partial, struct tl_buf *out, struct tl_err *err)
+enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len, int partial,
+                                   struct tl_buf *out, struct tl_err *err)
 {
     if (!tl_engine_shop(e, shop_id)) return tl_err_set(err, TL_ENOTFOUND, NULL, "shop %u does not exist", shop_id);
     json_t *arr = NULL;
@@ -121,8 +122,9 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
     if (nrej && !partial) {
         atomic_fetch_add(&e->n_rejected, nrej);
         tl_buf_reset(out);
-        tl_buf_printf(out, "{\"error\":{\"code\":\"invalid\",\"message\":\"%zu of %zu events are invalid; nothing "
-                           "was stored (send ?partial=true to store the valid ones)\"},\"rejected\":[",
+        tl_buf_printf(out,
+                      "{\"error\":{\"code\":\"invalid\",\"message\":\"%zu of %zu events are invalid; nothing "
+                      "was stored (send ?partial=true to store the valid ones)\"},\"rejected\":[",
                       nrej, n);
         tl_buf_append(out, rej.data ? rej.data : "", rej.len);
         tl_buf_puts(out, "]}");
@@ -164,8 +166,9 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
         pthread_rwlock_unlock(&e->apply_lock);
         tl_engine_dedupe_settle(e, claims, nclaims, rc == TL_OK);
         if (rc) {
-            tl_err_set(err, rc, NULL, rc == TL_EBUSY ? "too many events waiting to be written; retry shortly"
-                                                     : "events could not be stored: %s",
+            tl_err_set(err, rc, NULL,
+                       rc == TL_EBUSY ? "too many events waiting to be written; retry shortly"
+                                      : "events could not be stored: %s",
                        tl_rc_message(rc));
             goto done;
         }

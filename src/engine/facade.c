@@ -27,7 +27,6 @@
 #include "ingest/event.h"
 #include "ingest/formats.h"
 
-
 static void to_public(struct tailor_error *out, const struct tl_err *in, enum tl_rc rc)
 {
     if (!out) return;
@@ -259,8 +258,12 @@ static int on_order(void *ctx, const struct tl_order *o, long line)
             /* The order's customer becomes a customer of the shop, with the
              * order's country (upsert keeps fields it does not set). */
             int64_t now = tl_now_ms();
-            struct tl_customer cu = {.id = o->customer_id, .country = o->country, .consent_email = -1,
-                                     .consent_personalization = -1, .created_ms = now, .updated_ms = now};
+            struct tl_customer cu = {.id = o->customer_id,
+                                     .country = o->country,
+                                     .consent_email = -1,
+                                     .consent_personalization = -1,
+                                     .created_ms = now,
+                                     .updated_ms = now};
             rc = c->ops->customer_upsert(c->st, c->shop->id, &cu);
         }
     }
@@ -299,8 +302,13 @@ static int on_customer(void *ctx, const struct tl_customer *cu, long line)
 /* NDJSON events: see engine/import_events.c. */
 static enum tl_rc import_events(struct import_ctx *c)
 {
-    struct tl_import_events j = {.engine = c->e, .ops = c->ops, .st = c->st, .shop_id = c->shop->id,
-                                 .path = c->path, .skip_bad = c->skip_bad, .progress = fmt_progress,
+    struct tl_import_events j = {.engine = c->e,
+                                 .ops = c->ops,
+                                 .st = c->st,
+                                 .shop_id = c->shop->id,
+                                 .path = c->path,
+                                 .skip_bad = c->skip_bad,
+                                 .progress = fmt_progress,
                                  .progress_ctx = c};
     enum tl_rc rc = tl_import_events_run(&j, &c->err);
     c->lines = j.lines;
@@ -331,8 +339,8 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
     return rc;
 }
 
-enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, const char *format,
-                         const char *path, int skip_bad, tailor_progress_fn progress, void *progress_ctx,
+enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, const char *format, const char *path,
+                         int skip_bad, tailor_progress_fn progress, void *progress_ctx,
                          struct tailor_import_summary *summary, struct tailor_error *err)
 {
     struct import_ctx *c = tl_calloc(1, sizeof *c);
@@ -340,8 +348,8 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
     tl_strtab_init(&c->seen_customers);
     enum tl_rc rc = TL_OK;
     uint64_t t0 = tl_mono_ns();
-    if (!kind || (strcmp(kind, "catalog") && strcmp(kind, "orders") && strcmp(kind, "customers") &&
-                  strcmp(kind, "events"))) {
+    if (!kind ||
+        (strcmp(kind, "catalog") && strcmp(kind, "orders") && strcmp(kind, "customers") && strcmp(kind, "events"))) {
         rc = tl_err_set(&c->err, TL_EINVAL, "kind", "unknown import kind \"%s\": catalog, orders, customers or events",
                         kind ? kind : "");
     } else if (strcmp(kind, "events") == 0 ? (format && strcmp(format, "ndjson") != 0)

@@ -272,8 +272,8 @@ static enum tl_rc consume_one(struct tl_import_events *j, struct parsed *p, stru
             snprintf(oid, sizeof oid, "%s", ev->order_id);
         else
             snprintf(oid, sizeof oid, "event:%lld", (long long)ev->seq);
-        struct tl_order o = {oid, ev->user_id, ev->ts_ms, ev->country, NULL, ev->type == TL_EV_RETURN, ev->lines,
-                             ev->n_lines};
+        struct tl_order o = {oid,       ev->user_id, ev->ts_ms, ev->country, NULL, ev->type == TL_EV_RETURN,
+                             ev->lines, ev->n_lines};
         rc = j->ops->order_upsert(j->st, ev->shop_id, &o);
     }
     if (rc) return tl_err_set(err, rc, NULL, "storing an event: %s", tl_rc_message(rc));

@@ -74,7 +74,7 @@ struct tl_engine {
     struct tl_u64map keys; /* hash(key) -> shop_id << 8 | scope */
 
     pthread_mutex_t ident_mu;
-    struct tl_u64map ident;     /* hash(shop, anonymous id) -> index in ident_users + 1 */
+    struct tl_u64map ident; /* hash(shop, anonymous id) -> index in ident_users + 1 */
     struct tl_strtab ident_users;
 
     pthread_mutex_t dedupe_mu;
@@ -85,9 +85,9 @@ struct tl_engine {
     pthread_rwlock_t apply_lock;
     atomic_int_fast64_t last_seq; /* highest committed event seq */
     pthread_mutex_t evicted_mu;
-    struct tl_blobset evicted;   /* evicted since the last checkpoint */
-    struct tl_blobset inflight;  /* being written by the running checkpoint */
-    pthread_mutex_t ckpt_mu;     /* one checkpoint at a time */
+    struct tl_blobset evicted;  /* evicted since the last checkpoint */
+    struct tl_blobset inflight; /* being written by the running checkpoint */
+    pthread_mutex_t ckpt_mu;    /* one checkpoint at a time */
 
     pthread_t ckpt_thread;
     int ckpt_running;

@@ -68,8 +68,9 @@ enum tl_rc tl_engine_put_items(struct tl_engine *e, uint32_t shop_id, const char
         nv++;
     }
     if (nrej && !partial) {
-        tl_buf_printf(out, "{\"error\":{\"code\":\"invalid\",\"message\":\"%zu of %zu items are invalid; nothing "
-                           "was stored (send ?partial=true to store the valid ones)\"},\"rejected\":[",
+        tl_buf_printf(out,
+                      "{\"error\":{\"code\":\"invalid\",\"message\":\"%zu of %zu items are invalid; nothing "
+                      "was stored (send ?partial=true to store the valid ones)\"},\"rejected\":[",
                       nrej, n);
         tl_buf_append(out, rej.data ? rej.data : "", rej.len);
         tl_buf_puts(out, "]}");

@@ -145,8 +145,8 @@ static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint
     return TL_OK;
 }
 
-enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q,
-                               struct tl_buf *out, struct tl_err *err)
+enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q, struct tl_buf *out,
+                               struct tl_err *err)
 {
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
     if (!s) return tl_err_set(err, TL_ENOTFOUND, NULL, "shop %u does not exist", shop_id);

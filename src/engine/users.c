@@ -96,8 +96,7 @@ static enum tl_rc id_field(json_t *obj, const char *name, const char **out, stru
     if (!json_is_string(v)) return tl_err_set(err, TL_EINVAL, name, "%s must be a string", name);
     size_t n = json_string_length(v);
     const char *s = json_string_value(v);
-    if (n == 0 || n > TL_ID_MAX)
-        return tl_err_set(err, TL_EINVAL, name, "%s must be 1 to %d bytes", name, TL_ID_MAX);
+    if (n == 0 || n > TL_ID_MAX) return tl_err_set(err, TL_EINVAL, name, "%s must be 1 to %d bytes", name, TL_ID_MAX);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return tl_err_set(err, TL_EINVAL, name, "%s must not contain control characters", name);
@@ -105,14 +104,13 @@ static enum tl_rc id_field(json_t *obj, const char *name, const char **out, stru
     return TL_OK;
 }
 
-enum tl_rc tl_engine_identify(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len,
-                              struct tl_buf *out, struct tl_err *err)
+enum tl_rc tl_engine_identify(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len, struct tl_buf *out,
+                              struct tl_err *err)
 {
     json_error_t je;
     json_t *obj = json_loadb(body, len, 0, &je);
     if (!obj)
-        return tl_err_set(err, TL_EPARSE, NULL, "malformed JSON at line %d column %d: %s", je.line, je.column,
-                          je.text);
+        return tl_err_set(err, TL_EPARSE, NULL, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
     enum tl_rc rc;
     const char *anon = NULL, *user = NULL;
     if (!json_is_object(obj)) {

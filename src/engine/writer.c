@@ -29,8 +29,8 @@ struct tl_writer {
     size_t queue_max;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t work;  /* queue non-empty or stopping */
-    pthread_cond_t done;  /* some jobs completed */
+    pthread_cond_t work; /* queue non-empty or stopping */
+    pthread_cond_t done; /* some jobs completed */
     struct job *head, *tail;
     size_t depth;
     int stopping;
@@ -138,7 +138,8 @@ static enum tl_rc enqueue(struct tl_writer *w, struct job *j)
     /* Caller holds mu. A single job heavier than the whole queue is still
      * accepted when the queue is empty, so a maximal batch always fits. */
     if (w->stopping) return TL_ESHUTDOWN;
-    if (j->weight && w->depth && w->depth + j->weight > w->queue_max) return TL_EBUSY; /* flush (weight 0) always queues */
+    if (j->weight && w->depth && w->depth + j->weight > w->queue_max)
+        return TL_EBUSY; /* flush (weight 0) always queues */
     j->next = NULL;
     if (w->tail)
         w->tail->next = j;
@@ -163,8 +164,7 @@ enum tl_rc tl_writer_submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_
     return rc;
 }
 
-enum tl_rc tl_writer_submit_async(struct tl_writer *w, tl_wjob_fn fn, void *arg, void (*free_fn)(void *),
-                                  size_t weight)
+enum tl_rc tl_writer_submit_async(struct tl_writer *w, tl_wjob_fn fn, void *arg, void (*free_fn)(void *), size_t weight)
 {
     struct job *j = tl_calloc(1, sizeof *j);
     if (!j) return TL_ENOMEM;

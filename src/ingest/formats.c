@@ -521,7 +521,7 @@ static long json_split(struct run *r, const char *s, char sep)
 {
     long n = 0;
     const char *p = s;
-    char part[TL_CSV_FIELD_MAX + 1];
+    char part[TL_CSV_FIELD_MAX + 1] = {0};
     while (*p) {
         size_t k = 0;
         while (*p && *p != sep) {
@@ -1590,7 +1590,7 @@ static enum tl_rc catalog_woo(struct run *r, const char *path, tl_fmt_item_fn cb
         long line = tl_csv_line(r->csv);
         struct tl_err e;
         const char *type = col(r, idx[W_TYPE]);
-        double sale, reg;
+        double sale = NAN, reg = NAN;
         int64_t stock;
         int instock = -1;
         enum tl_rc vr = v_num(&e, line, idx[W_SALE] + 1, "Sale price", col(r, idx[W_SALE]), 0, &sale);
@@ -2196,8 +2196,7 @@ static enum tl_rc or_parse(struct run *r, const int *idx, struct or_cache *cc, i
      * adjustments, not sales. They are dropped and counted like non-product
      * codes, and so are non-product codes themselves (e.g. "B", "Adjust bad
      * debt", with a negative price) before the sale rules below. */
-    if (strict && (tl_fmt_or_non_product(w->code) ||
-                   (!w->cancel && w->qty <= 0 && w->price == 0 && !w->cust))) {
+    if (strict && (tl_fmt_or_non_product(w->code) || (!w->cancel && w->qty <= 0 && w->price == 0 && !w->cust))) {
         w->adjust = 1;
         return TL_OK;
     }

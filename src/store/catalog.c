@@ -55,8 +55,8 @@ static const char *put(char **p, const char *s)
 static struct tl_item *clone_item(const struct tl_item *it)
 {
     size_t n = sizeof *it + slen(it->id) + slen(it->title) + slen(it->description) + slen(it->url) +
-               slen(it->image_url) + slen(it->currency) + slen(it->category) + slen(it->brand) +
-               slen(it->tags_json) + slen(it->attrs_json);
+               slen(it->image_url) + slen(it->currency) + slen(it->category) + slen(it->brand) + slen(it->tags_json) +
+               slen(it->attrs_json);
     struct tl_item *c = tl_malloc(n);
     if (!c) return NULL;
     *c = *it;

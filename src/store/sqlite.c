@@ -57,14 +57,41 @@ static const char *const migrations[] = {
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
 enum stmt_id {
-    S_SHOP_CREATE, S_SHOP_FIND, S_SHOP_SCAN, S_KEY_ADD, S_KEY_FIND,
-    S_ITEM_UPSERT, S_ITEM_DELETE, S_ITEM_SCAN_ALL, S_ITEM_SCAN_SHOP,
-    S_CUST_UPSERT, S_CUST_SCAN_ALL, S_CUST_SCAN_SHOP,
-    S_EV_APPEND, S_EV_SCAN, S_EID_SCAN,
-    S_ORDER_UPSERT, S_ORDER_DEL_LINES, S_LINE_INSERT, S_ORDER_SCAN_ALL, S_ORDER_SCAN_SHOP,
-    S_IDENT_LINK, S_IDENT_SCAN, S_PROF_PUT, S_PROF_GET, S_PROF_SCAN, S_PROF_DEL,
-    S_META_GET, S_META_SET, S_BEGIN, S_COMMIT, S_ROLLBACK,
-    S_COUNT_ITEMS, S_COUNT_CUST, S_COUNT_ORDERS, S_COUNT_EVENTS,
+    S_SHOP_CREATE,
+    S_SHOP_FIND,
+    S_SHOP_SCAN,
+    S_KEY_ADD,
+    S_KEY_FIND,
+    S_ITEM_UPSERT,
+    S_ITEM_DELETE,
+    S_ITEM_SCAN_ALL,
+    S_ITEM_SCAN_SHOP,
+    S_CUST_UPSERT,
+    S_CUST_SCAN_ALL,
+    S_CUST_SCAN_SHOP,
+    S_EV_APPEND,
+    S_EV_SCAN,
+    S_EID_SCAN,
+    S_ORDER_UPSERT,
+    S_ORDER_DEL_LINES,
+    S_LINE_INSERT,
+    S_ORDER_SCAN_ALL,
+    S_ORDER_SCAN_SHOP,
+    S_IDENT_LINK,
+    S_IDENT_SCAN,
+    S_PROF_PUT,
+    S_PROF_GET,
+    S_PROF_SCAN,
+    S_PROF_DEL,
+    S_META_GET,
+    S_META_SET,
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_COUNT_ITEMS,
+    S_COUNT_CUST,
+    S_COUNT_ORDERS,
+    S_COUNT_EVENTS,
     S_COUNT_
 };
 
@@ -386,12 +413,22 @@ static enum tl_rc sq_item_scan(struct tl_store *s, uint32_t shop_id, tl_item_cb 
     int r, stop = 0;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
         struct tl_item it = {
-            .id = col_text(q, 1), .title = col_text(q, 2), .description = col_text(q, 3), .url = col_text(q, 4),
-            .image_url = col_text(q, 5), .price = col_real(q, 6), .currency = col_text(q, 7),
-            .category = col_text(q, 8), .brand = col_text(q, 9), .tags_json = col_text(q, 10),
-            .available = sqlite3_column_int(q, 11), .stock = sqlite3_column_int64(q, 12),
-            .attrs_json = col_text(q, 13), .visible = sqlite3_column_int(q, 14),
-            .created_ms = sqlite3_column_int64(q, 15), .updated_ms = sqlite3_column_int64(q, 16),
+            .id = col_text(q, 1),
+            .title = col_text(q, 2),
+            .description = col_text(q, 3),
+            .url = col_text(q, 4),
+            .image_url = col_text(q, 5),
+            .price = col_real(q, 6),
+            .currency = col_text(q, 7),
+            .category = col_text(q, 8),
+            .brand = col_text(q, 9),
+            .tags_json = col_text(q, 10),
+            .available = sqlite3_column_int(q, 11),
+            .stock = sqlite3_column_int64(q, 12),
+            .attrs_json = col_text(q, 13),
+            .visible = sqlite3_column_int(q, 14),
+            .created_ms = sqlite3_column_int64(q, 15),
+            .updated_ms = sqlite3_column_int64(q, 16),
         };
         if ((stop = cb(ctx, (uint32_t)sqlite3_column_int64(q, 0), &it))) break;
     }
@@ -425,9 +462,14 @@ static enum tl_rc sq_customer_scan(struct tl_store *s, uint32_t shop_id, tl_cust
     int r, stop = 0;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
         struct tl_customer c = {
-            .id = col_text(q, 1), .email = col_text(q, 2), .name = col_text(q, 3), .country = col_text(q, 4),
-            .consent_email = sqlite3_column_int(q, 5), .consent_personalization = sqlite3_column_int(q, 6),
-            .member_tier = col_text(q, 7), .created_ms = sqlite3_column_int64(q, 8),
+            .id = col_text(q, 1),
+            .email = col_text(q, 2),
+            .name = col_text(q, 3),
+            .country = col_text(q, 4),
+            .consent_email = sqlite3_column_int(q, 5),
+            .consent_personalization = sqlite3_column_int(q, 6),
+            .member_tier = col_text(q, 7),
+            .created_ms = sqlite3_column_int64(q, 8),
             .updated_ms = sqlite3_column_int64(q, 9),
         };
         if ((stop = cb(ctx, (uint32_t)sqlite3_column_int64(q, 0), &c))) break;
@@ -466,10 +508,18 @@ static enum tl_rc sq_event_scan(struct tl_store *s, int64_t after_seq, tl_event_
     int r, stop = 0;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
         struct tl_event ev = {
-            .seq = sqlite3_column_int64(q, 0), .shop_id = (uint32_t)sqlite3_column_int64(q, 1),
-            .ts_ms = sqlite3_column_int64(q, 2), .type = (enum tl_event_type)sqlite3_column_int(q, 3),
-            .user_id = col_text(q, 4), .anonymous_id = col_text(q, 5), .item_id = col_text(q, 6),
-            .country = col_text(q, 7), .body = col_text(q, 8), .quantity = NAN, .price = NAN, .dwell_ms = -1,
+            .seq = sqlite3_column_int64(q, 0),
+            .shop_id = (uint32_t)sqlite3_column_int64(q, 1),
+            .ts_ms = sqlite3_column_int64(q, 2),
+            .type = (enum tl_event_type)sqlite3_column_int(q, 3),
+            .user_id = col_text(q, 4),
+            .anonymous_id = col_text(q, 5),
+            .item_id = col_text(q, 6),
+            .country = col_text(q, 7),
+            .body = col_text(q, 8),
+            .quantity = NAN,
+            .price = NAN,
+            .dwell_ms = -1,
             .scroll_depth = NAN,
         };
         if ((stop = cb(ctx, &ev))) break;

@@ -24,8 +24,10 @@
 struct tl_store; /* backend-defined */
 
 /* Durability of committed writes. */
-enum tl_sync { TL_SYNC_FULL = 0, /* fsync at every commit: survives power loss */
-               TL_SYNC_OS = 1 }; /* written to the OS at commit: survives kill -9 */
+enum tl_sync {
+    TL_SYNC_FULL = 0, /* fsync at every commit: survives power loss */
+    TL_SYNC_OS = 1
+}; /* written to the OS at commit: survives kill -9 */
 
 struct tl_store_stats {
     int64_t items;
@@ -120,8 +122,7 @@ struct tl_store_ops {
      * none), scan visits all. */
     enum tl_rc (*profile_put)(struct tl_store *st, uint32_t shop_id, const char *user_key, const void *blob,
                               size_t len);
-    enum tl_rc (*profile_get)(struct tl_store *st, uint32_t shop_id, const char *user_key, void **blob,
-                              size_t *len);
+    enum tl_rc (*profile_get)(struct tl_store *st, uint32_t shop_id, const char *user_key, void **blob, size_t *len);
     enum tl_rc (*profile_scan)(struct tl_store *st, tl_profile_cb cb, void *ctx);
 
     /* Small integer settings (checkpoint sequence numbers). get: TL_ENOTFOUND

@@ -3,10 +3,9 @@
 
 #include <string.h>
 
-static const char *const names[TL_EV_MAX_] = {
-    [TL_EV_NONE] = "unknown",
+static const char *const names[TL_EV_MAX_] = {[TL_EV_NONE] = "unknown",
 #define TL_EV_NAME(name, val, str) [name] = str,
-    TL_EVENT_TYPES(TL_EV_NAME)
+                                              TL_EVENT_TYPES(TL_EV_NAME)
 #undef TL_EV_NAME
 };
 
