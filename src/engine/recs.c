@@ -16,6 +16,7 @@
 
 #define RECS_LIMIT_MAX 100
 #define RECENT_IDS_MAX TL_PROFILE_RECENT_MAX
+#define CART_EXCLUDE_MAX 64 /* cart lines excluded from popular/trending */
 
 struct skip_ctx {
     struct tl_catalog *cat;
@@ -77,11 +78,13 @@ static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, con
     if (rc == TL_EINVAL) return tl_err_set(err, rc, "country", "country must be a 2-letter ISO 3166-1 code");
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     const char *model = kind == TL_POP_POPULAR ? "popular" : "trending";
-    int country_scope = strcmp(info.scope, "country") == 0;
-    char reason[96];
-    if (country_scope)
-        snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"country\",\"country\":\"%.2s\"}", model,
-                 q->country);
+    /* reason.country echoes the requested country in either scope, so
+     * {"scope":"global","country":"NO"} reads "asked for NO, too little
+     * data there, these are global". */
+    char reason[112];
+    if (q->country)
+        snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"%s\",\"country\":\"%.2s\"}", model,
+                 info.scope, q->country);
     else
         snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"global\"}", model);
     tl_buf_puts(out, ",\"scope\":");
@@ -169,6 +172,27 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     }
     struct skip_ctx sc = {s->cat, TL_CAT_NONE, NULL, 0};
     if (q->item_id) sc.anchor = tl_catalog_find(s->cat, q->item_id);
+    /* For a known shopper, popular and trending leave out what is already in
+     * the cart (copied: the profile lock is not held while ranking). */
+    char cart_buf[CART_EXCLUDE_MAX][TL_ID_MAX + 1];
+    const char *cart_ids[CART_EXCLUDE_MAX];
+    if ((q->user_id || q->anonymous_id) && strcmp(q->type, "recently_viewed") != 0) {
+        char key[TL_USER_KEY_MAX];
+        tl_engine_user_key(e, shop_id, q->user_id, q->anonymous_id, key);
+        struct tl_profile *p;
+        struct tl_pcache_guard g;
+        if (tl_pcache_lock(e->profiles, shop_id, key, 0, &p, &g) == TL_OK) {
+            const char *ids[CART_EXCLUDE_MAX];
+            size_t n = tl_profile_cart_ids(p, ids, CART_EXCLUDE_MAX);
+            for (size_t i = 0; i < n; i++) {
+                snprintf(cart_buf[i], sizeof cart_buf[i], "%s", ids[i]);
+                cart_ids[i] = cart_buf[i];
+            }
+            tl_pcache_unlock(&g);
+            sc.exclude = cart_ids;
+            sc.n_exclude = n;
+        }
+    }
 
     char rid[32];
     tl_engine_random_id("r_", rid, sizeof rid);

@@ -304,3 +304,27 @@ Test(engine, a_shop_never_sees_another_shops_data, .init = setup, .fini = teardo
     json_decref(r);
     tailor_close(t);
 }
+
+Test(engine, popular_leaves_out_the_shoppers_cart_and_says_its_scope, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(1000);
+    put_items(e, TL_DEFAULT_SHOP, "[{\"id\":\"a\",\"title\":\"A\",\"price\":5},{\"id\":\"b\",\"title\":\"B\",\"price\":6}]");
+    json_decref(ingest(e, TL_DEFAULT_SHOP,
+                       "[{\"type\":\"product_view\",\"user_id\":\"x\",\"item_id\":\"a\",\"country\":\"NO\"},"
+                       "{\"type\":\"product_view\",\"user_id\":\"y\",\"item_id\":\"a\"},"
+                       "{\"type\":\"add_to_cart\",\"user_id\":\"shopper\",\"item_id\":\"a\"},"
+                       "{\"type\":\"product_view\",\"user_id\":\"z\",\"item_id\":\"b\"}]",
+                       TL_OK));
+    json_t *r = recs(e, TL_DEFAULT_SHOP, "popular", "shopper", NULL);
+    json_t *items = json_object_get(r, "items");
+    cr_assert_eq(json_array_size(items), 1, "the cart's item is left out");
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "id")), "b");
+    json_decref(r);
+    r = recs(e, TL_DEFAULT_SHOP, "popular", NULL, "no");
+    cr_assert_str_eq(json_string_value(json_object_get(r, "scope")), "global", "one event is below the threshold");
+    json_t *reason = json_object_get(json_array_get(json_object_get(r, "items"), 0), "reason");
+    cr_assert_str_eq(json_string_value(json_object_get(reason, "scope")), "global");
+    cr_assert_str_eq(json_string_value(json_object_get(reason, "country")), "NO");
+    json_decref(r);
+    tl_engine_close(e);
+}
