@@ -23,6 +23,7 @@
 #include "core/timeutil.h"
 #include "engine/internal.h"
 #include "ingest/event.h"
+#include "ingest/event_fast.h"
 
 struct pending {
     struct tl_event ev;
@@ -72,52 +73,151 @@ static void reject_json(struct tl_buf *rej, size_t *nrej, size_t index, const st
     (*nrej)++;
 }
 
+/* The parse phase: every element of the body either becomes a pending
+ * event or a rejection. Fast path (src/ingest/event_fast.c) for ordinary
+ * events, jansson for the rest; the stored body is the element's own text. */
+struct parse_state {
+    struct pending *v;
+    size_t n, nv, nrej;
+    json_t **objs; /* slow-path objects kept alive until the end */
+    size_t nobjs;
+    struct tl_buf scratch; /* fast-path strings of the whole batch */
+    struct tl_buf rej;
+};
+
+static enum tl_rc keep_event(struct parse_state *ps, struct pending *p, uint32_t shop_id, struct tl_err *err)
+{
+    p->ev.shop_id = shop_id;
+    if (p->ev.n_lines) {
+        p->lines = tl_malloc(p->ev.n_lines * sizeof *p->lines);
+        if (!p->lines) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        memcpy(p->lines, p->ev.lines, p->ev.n_lines * sizeof *p->lines);
+        p->ev.lines = p->lines;
+    }
+    ps->nv++;
+    return TL_OK;
+}
+
+/* Whole body through jansson (bodies the splitter does not handle). */
+static enum tl_rc parse_slow(struct parse_state *ps, uint32_t shop_id, const char *body, size_t len, int64_t now,
+                             struct tl_line *lines_buf, struct tl_err *err)
+{
+    json_t *arr = NULL;
+    enum tl_rc rc = tl_event_split_body(body, len, &arr, err);
+    if (rc) return rc;
+    ps->n = json_array_size(arr);
+    ps->v = tl_calloc(ps->n ? ps->n : 1, sizeof *ps->v);
+    ps->objs = tl_calloc(1, sizeof *ps->objs);
+    if (!ps->v || !ps->objs) {
+        json_decref(arr);
+        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    }
+    ps->objs[ps->nobjs++] = arr;
+    for (size_t i = 0; i < ps->n; i++) {
+        json_t *obj = json_array_get(arr, i);
+        struct pending *p = &ps->v[ps->nv];
+        struct tl_err e1;
+        tl_err_clear(&e1);
+        if (tl_event_from_json(obj, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &e1) != TL_OK) {
+            reject_json(&ps->rej, &ps->nrej, i, &e1);
+            continue;
+        }
+        tl_buf_init(&p->body, 0);
+        if (tl_event_canonical(&p->ev, obj, &p->body) != TL_OK) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        p->ev.body = p->body.data;
+        p->ev.body_len = p->body.len;
+        if ((rc = keep_event(ps, p, shop_id, err))) return rc;
+    }
+    return TL_OK;
+}
+
+static enum tl_rc parse_body(struct parse_state *ps, uint32_t shop_id, const char *body, size_t len, int64_t now,
+                             struct tl_line *lines_buf, struct tl_err *err)
+{
+    struct tl_span *spans = tl_malloc(TL_BATCH_MAX * sizeof *spans);
+    if (!spans) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    size_t n = 0;
+    int handled = 0;
+    enum tl_rc rc = tl_evfast_split(body, len, spans, TL_BATCH_MAX, &n, &handled);
+    if (rc == TL_ETOOBIG || rc || !handled) {
+        tl_free(spans);
+        /* The slow splitter words every body error, oversize included. */
+        return parse_slow(ps, shop_id, body, len, now, lines_buf, err);
+    }
+    ps->n = n;
+    ps->v = tl_calloc(n ? n : 1, sizeof *ps->v);
+    ps->objs = tl_calloc(n ? n : 1, sizeof *ps->objs);
+    if (!ps->v || !ps->objs || tl_buf_reserve(&ps->scratch, tl_evfast_scratch_need(len, n)) != TL_OK) {
+        tl_free(spans);
+        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *text = body + spans[i].off;
+        struct pending *p = &ps->v[ps->nv];
+        rc = tl_evfast_parse(text, spans[i].len, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &ps->scratch, &handled);
+        if (rc) break;
+        if (!handled) {
+            json_error_t je;
+            json_t *obj = json_loadb(text, spans[i].len, JSON_REJECT_DUPLICATES, &je);
+            if (!obj) { /* malformed: the whole body is rejected, worded by the slow splitter */
+                json_t *arr = NULL;
+                rc = tl_event_split_body(body, len, &arr, err);
+                json_decref(arr);
+                if (rc == TL_OK)
+                    rc = tl_err_set(err, TL_EPARSE, NULL, "malformed JSON in element %zu: %s", i, je.text);
+                break;
+            }
+            ps->objs[ps->nobjs++] = obj;
+            struct tl_err e1;
+            tl_err_clear(&e1);
+            if (tl_event_from_json(obj, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &e1) != TL_OK) {
+                reject_json(&ps->rej, &ps->nrej, i, &e1);
+                continue;
+            }
+        }
+        p->ev.body = text; /* the element as received; its time is the ts column */
+        p->ev.body_len = spans[i].len;
+        if ((rc = keep_event(ps, p, shop_id, err))) break;
+    }
+    tl_free(spans);
+    return rc;
+}
+
+static void parse_state_free(struct parse_state *ps)
+{
+    if (ps->v)
+        for (size_t i = 0; i < ps->nv; i++) {
+            tl_buf_free(&ps->v[i].body);
+            tl_free(ps->v[i].lines);
+        }
+    for (size_t i = 0; i < ps->nobjs; i++) json_decref(ps->objs[i]);
+    tl_free(ps->objs);
+    tl_free(ps->v);
+    tl_buf_free(&ps->scratch);
+    tl_buf_free(&ps->rej);
+}
+
 enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len, int partial,
                                    struct tl_buf *out, struct tl_err *err)
 {
     if (!tl_engine_shop(e, shop_id)) return tl_err_set(err, TL_ENOTFOUND, NULL, "shop %u does not exist", shop_id);
-    json_t *arr = NULL;
-    enum tl_rc rc = tl_event_split_body(body, len, &arr, err);
-    if (rc) return rc;
-    size_t n = json_array_size(arr);
-    struct pending *v = tl_calloc(n ? n : 1, sizeof *v);
-    uint64_t *claims = tl_calloc(n ? n : 1, sizeof *claims);
+    struct parse_state ps;
+    memset(&ps, 0, sizeof ps);
+    tl_buf_init(&ps.scratch, 0);
+    tl_buf_init(&ps.rej, 0);
+    uint64_t *claims = NULL;
+    size_t ndup = 0, nclaims = 0;
     struct tl_line *lines_buf = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines_buf);
-    struct tl_buf rej;
-    tl_buf_init(&rej, 0);
-    size_t nrej = 0, nv = 0, ndup = 0, nclaims = 0;
-    if (!v || !claims || !lines_buf) {
+    enum tl_rc rc = lines_buf ? parse_body(&ps, shop_id, body, len, tl_now_ms(), lines_buf, err)
+                              : tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    if (rc) goto done;
+    struct pending *v = ps.v;
+    size_t n = ps.n, nv = ps.nv, nrej = ps.nrej;
+    struct tl_buf rej = ps.rej;
+    claims = tl_calloc(n ? n : 1, sizeof *claims);
+    if (!claims) {
         rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
         goto done;
-    }
-    int64_t now = tl_now_ms();
-    for (size_t i = 0; i < n; i++) {
-        json_t *obj = json_array_get(arr, i);
-        struct pending *p = &v[nv];
-        struct tl_err e1;
-        tl_err_clear(&e1);
-        if (tl_event_from_json(obj, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &e1) != TL_OK) {
-            reject_json(&rej, &nrej, i, &e1);
-            continue;
-        }
-        p->ev.shop_id = shop_id;
-        if (p->ev.n_lines) {
-            p->lines = tl_malloc(p->ev.n_lines * sizeof *p->lines);
-            if (!p->lines) {
-                rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
-                goto done;
-            }
-            memcpy(p->lines, p->ev.lines, p->ev.n_lines * sizeof *p->lines);
-            p->ev.lines = p->lines;
-        }
-        tl_buf_init(&p->body, 0);
-        if (tl_event_canonical(&p->ev, obj, &p->body) != TL_OK) {
-            rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
-            tl_free(p->lines);
-            goto done;
-        }
-        p->ev.body = p->body.data;
-        nv++;
     }
     if (nrej && !partial) {
         atomic_fetch_add(&e->n_rejected, nrej);
@@ -149,6 +249,7 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
         nkeep++;
     }
     nv = nkeep;
+    ps.nv = nv; /* entries past nkeep were moved down or freed */
     if (nv) {
         struct ev_job job = {v, nv, 0};
         pthread_rwlock_rdlock(&e->apply_lock);
@@ -180,15 +281,8 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
     tl_buf_append(out, rej.data ? rej.data : "", rej.len);
     tl_buf_puts(out, "]}");
 done:
-    if (v)
-        for (size_t i = 0; i < nv; i++) {
-            tl_buf_free(&v[i].body);
-            tl_free(v[i].lines);
-        }
-    tl_free(v);
+    parse_state_free(&ps);
     tl_free(claims);
     tl_free(lines_buf);
-    tl_buf_free(&rej);
-    json_decref(arr);
     return rc;
 }

@@ -6,8 +6,9 @@
  * (the JSON parse is most of the per-event cost) into batches of
  * IMPORT_BATCH events; the writer thread, inside the import's transaction,
  * takes the batches from a bounded queue (IMPORT_QUEUE batches, so memory
- * stays bounded whatever the file size), deduplicates, appends, and applies
- * each event. Either side stopping (bad line without skip_bad, store error)
+ * stays bounded whatever the file size) and appends them. Deduplication and
+ * the in-memory apply (profiles, models) run on the parser thread, which
+ * balances the two: SQLite alone keeps the writer busy. Either side stopping (bad line without skip_bad, store error)
  * stops the other. Consumed batches go back to the producer, which frees
  * what it allocated: a glibc free from another thread than the one that
  * allocated is several times slower (arena locking), and was 15% of the
@@ -29,6 +30,7 @@
 #include "engine/import_events.h"
 #include "ingest/csv.h"
 #include "ingest/event.h"
+#include "ingest/event_fast.h"
 #include "ingest/formats.h"
 
 #define IMPORT_BATCH 2048 /* events per hand-over */
@@ -40,6 +42,7 @@ struct parsed {
     json_t *obj;           /* slow path: strings point into it */
     struct tl_buf scratch; /* fast path: strings point into it */
     char *raw;             /* the line, NUL-terminated: the stored body */
+    uint64_t eid;          /* idempotency hash claimed, 0 if none */
     struct tl_line *lines; /* owned copy */
 };
 
@@ -96,9 +99,10 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct p
 {
     p->raw = tl_strndup(line, len);
     if (!p->raw) return tl_err_set(e, TL_ENOMEM, NULL, "out of memory");
-    enum tl_rc rc = TL_OK;
+    int handled = 0;
     tl_buf_init(&p->scratch, 0);
-    {
+    enum tl_rc rc = tl_evfast_parse(p->raw, len, now, &p->ev, lines, TL_EVENT_LINES_MAX, &p->scratch, &handled);
+    if (rc == TL_OK && !handled) { /* unusual or invalid: jansson, which words the error */
         json_error_t je;
         p->obj = json_loadb(line, len, 0, &je);
         if (!p->obj) {
@@ -221,6 +225,19 @@ static void *producer_main(void *arg)
         }
         p->ev.shop_id = j->shop_id;
         p->ev.body = p->raw;
+        p->ev.body_len = 0; /* NUL-terminated */
+        if (p->ev.event_id) {
+            p->eid = tl_event_id_hash(p->ev.shop_id, p->ev.event_id);
+            if (tl_engine_dedupe_claim(j->engine, p->eid)) {
+                j->duplicates++;
+                parsed_free(p);
+                continue;
+            }
+        }
+        /* In-memory effects run here, not on the writer: the writer is the
+         * bottleneck (SQLite), this thread has room, and a failed import is
+         * discarded as a whole (tl_engine_discard) anyway. */
+        tl_engine_apply_event(j->engine, &p->ev);
         if (++b->n == IMPORT_BATCH) {
             if (!push(pp, b)) {
                 rc = TL_ESHUTDOWN; /* the consumer failed; its error wins */
@@ -252,33 +269,24 @@ static void *producer_main(void *arg)
     return NULL;
 }
 
-/* Store and apply one parsed event (writer thread, inside the import's
- * transaction). */
+/* Store one parsed event (writer thread, inside the import's transaction).
+ * Dedupe and the in-memory apply already ran on the parser thread. */
 static enum tl_rc consume_one(struct tl_import_events *j, struct parsed *p, struct tl_err *err)
 {
     struct tl_event *ev = &p->ev;
-    uint64_t h = 0;
-    if (ev->event_id) {
-        h = tl_event_id_hash(ev->shop_id, ev->event_id);
-        if (tl_engine_dedupe_claim(j->engine, h)) {
-            j->duplicates++;
-            return TL_OK;
-        }
-    }
-    enum tl_rc rc = j->ops->event_append(j->st, ev, h);
+    enum tl_rc rc = j->ops->event_append(j->st, ev, p->eid);
     if (rc == TL_OK && (ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN) && ev->n_lines) {
         char oid[TL_ID_MAX + 32];
         if (ev->order_id)
             snprintf(oid, sizeof oid, "%s", ev->order_id);
         else
             snprintf(oid, sizeof oid, "event:%lld", (long long)ev->seq);
-        struct tl_order o = {oid,       ev->user_id, ev->ts_ms, ev->country, NULL, ev->type == TL_EV_RETURN,
-                             ev->lines, ev->n_lines};
+        struct tl_order o = {oid, ev->user_id, ev->ts_ms, ev->country, NULL, ev->type == TL_EV_RETURN, ev->lines,
+                             ev->n_lines};
         rc = j->ops->order_upsert(j->st, ev->shop_id, &o);
     }
     if (rc) return tl_err_set(err, rc, NULL, "storing an event: %s", tl_rc_message(rc));
     if (ev->seq > j->last_seq) j->last_seq = ev->seq;
-    tl_engine_apply_event(j->engine, ev);
     j->records++;
     return TL_OK;
 }

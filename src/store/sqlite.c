@@ -494,7 +494,10 @@ static enum tl_rc sq_event_append(struct tl_store *s, struct tl_event *ev, uint6
         sqlite3_bind_int64(q, 8, (sqlite3_int64)eid_hash);
     else
         sqlite3_bind_null(q, 8);
-    bind_text(q, 9, ev->body ? ev->body : "{}");
+    if (ev->body && ev->body_len)
+        sqlite3_bind_text(q, 9, ev->body, (int)ev->body_len, SQLITE_STATIC);
+    else
+        bind_text(q, 9, ev->body ? ev->body : "{}");
     enum tl_rc rc = run(q);
     if (rc == TL_OK) ev->seq = sqlite3_last_insert_rowid(s->db);
     return rc;

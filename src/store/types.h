@@ -75,7 +75,8 @@ struct tl_event {
     double scroll_depth;           /* 0..1, NAN if absent */
     const struct tl_line *lines;   /* purchase / return / impression items */
     size_t n_lines;
-    const char *body; /* canonical compact JSON of the whole event */
+    const char *body; /* the validated event as JSON text */
+    size_t body_len;  /* bytes of body; 0 = NUL-terminated */
 };
 
 /* Catalog item. tags_json / attrs_json hold a JSON array / object text. */

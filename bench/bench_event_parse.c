@@ -1,0 +1,321 @@
+/* Benchmark of event parsing: the jansson path (json_loadb +
+ * tl_event_from_json, and with the canonical body tl_event_canonical) against
+ * the fast path of src/ingest/event_fast.c (tl_evfast_parse), plus body
+ * splitting (tl_event_split_body vs tl_evfast_split) of one NDJSON body.
+ *
+ * Data: 100,000 events in the shapes bench/gen_events.py writes (150-250
+ * bytes; product_view 58%, page_view 8%, category_view 8%, search 6%,
+ * add_to_cart 8%, remove_from_cart 2%, checkout_start 2%, purchase 3%,
+ * recommendation_click 5%), or the NDJSON file given as the only argument
+ * (e.g. python3 bench/gen_events.py --count 100000 --out /tmp/ev.ndjson).
+ * One thread. Each row is the median of 5 passes over all events; the
+ * "speedup" column is relative to the first row.
+ * Built by the Makefile rule build/bench_event_parse (links build/libtailor.a),
+ * or directly with gcc from this file, src/core, src/store/types.c,
+ * src/ingest/event.c and src/ingest/event_fast.c plus jansson, libxxhash, -lm. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/timeutil.h"
+#include "ingest/event.h"
+#include "ingest/event_fast.h"
+
+#define N_EVENTS 100000
+#define PASSES 5
+#define FILE_MAX ((size_t)1 << 30)
+
+static uint64_t rng_s = 42;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng_s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static size_t rn(size_t n) { return (size_t)(rnd() % n); }
+
+static const char *const TYPES[] = {"product_view", "page_view",        "category_view",
+                                    "search",       "add_to_cart",      "remove_from_cart",
+                                    "checkout_start", "purchase",       "recommendation_click"};
+static const int WEIGHTS[] = {58, 8, 8, 6, 8, 2, 2, 3, 5};
+static const char *const CATS[] = {"Home > Kitchen", "Home > Decor", "Gifts > Christmas", "Garden", "Toys",
+                                   "Stationery",     "Bags",         "Lighting",          "Party",  "Baby"};
+static const char *const QUERIES[] = {"red mug",    "christmas lights", "lunch bag",     "tea set",    "candle holder",
+                                      "wall clock", "garden sign",      "paper napkins", "cake stand", "doormat"};
+static const char *const COUNTRIES[] = {"GB", "GB", "GB", "GB", "GB", "GB", "GB", "GB", "FR", "DE", "NL", "IE", "ES"};
+
+/* One line like gen_events.py (see its docstring), appended to out + '\n'. */
+static void gen_line(struct tl_buf *out, long i, int64_t ts)
+{
+    int w = (int)rn(100), t = 0;
+    while (w >= WEIGHTS[t]) w -= WEIGHTS[t++];
+    const char *type = TYPES[t];
+    char iso[40], who[64], sess[64], item[32], head[256], body[256], second[96];
+    tl_time_format(ts, iso, sizeof iso);
+    long k = (long)rn(5000);
+    if (rn(100) < 70) snprintf(who, sizeof who, "\"user_id\":\"u%06ld\"", k + 1);
+    else snprintf(who, sizeof who, "\"anonymous_id\":\"a-%012llx\"", (unsigned long long)(rnd() >> 16));
+    snprintf(sess, sizeof sess, ",\"session_id\":\"s-%ld-%lld\"", k, (long long)(ts / 1800000));
+    snprintf(item, sizeof item, "sku-%06zu", rn(20000) + 1);
+    double price = (double)(rn(5950) + 50) / 100.0;
+    const char *country = COUNTRIES[rn(13)];
+    snprintf(head, sizeof head, "{\"event_id\":\"ev-%ld\",\"type\":\"%s\",\"timestamp\":\"%s\",%s", i, type, iso, who);
+    body[0] = second[0] = '\0';
+    if (!strcmp(type, "product_view") || !strcmp(type, "recommendation_click")) {
+        int n = snprintf(body, sizeof body, ",\"item_id\":\"%s\",\"price\":%.2f,\"country\":\"%s\",\"dwell_ms\":%zu",
+                         item, price, country, rn(89500) + 500);
+        if (type[0] == 'r')
+            snprintf(body + n, sizeof body - (size_t)n, ",\"recommendation_id\":\"r-%llx\"",
+                     (unsigned long long)(rnd() >> 24));
+    } else if (!strcmp(type, "add_to_cart") || !strcmp(type, "remove_from_cart")) {
+        snprintf(body, sizeof body, ",\"item_id\":\"%s\",\"quantity\":%zu,\"price\":%.2f,\"country\":\"%s\"", item,
+                 rn(6) + 1, price, country);
+    } else if (!strcmp(type, "purchase") || !strcmp(type, "checkout_start")) {
+        snprintf(body, sizeof body,
+                 ",\"order_id\":\"o-%ld\",\"country\":\"%s\",\"items\":[{\"item_id\":\"%s\",\"quantity\":%zu,"
+                 "\"price\":%.2f}",
+                 i, country, item, rn(12) + 1, price);
+        snprintf(second, sizeof second, ",{\"item_id\":\"sku-%06zu\",\"quantity\":%zu,\"price\":%.2f}",
+                 rn(20000) + 1, rn(12) + 1, (double)(rn(5950) + 50) / 100.0);
+    } else if (!strcmp(type, "category_view")) {
+        snprintf(body, sizeof body, ",\"category\":\"%s\",\"country\":\"%s\"", CATS[rn(10)], country);
+    } else if (!strcmp(type, "search")) {
+        snprintf(body, sizeof body, ",\"query\":\"%s\",\"country\":\"%s\"", QUERIES[rn(10)], country);
+    } else {
+        snprintf(body, sizeof body, ",\"country\":\"%s\"", country);
+    }
+    char line[512];
+    size_t len = (size_t)snprintf(line, sizeof line, "%s%s%s", head, sess, body);
+    if (second[0]) {
+        if (len + strlen(second) + 2 <= 250) len += (size_t)snprintf(line + len, sizeof line - len, "%s", second);
+        len += (size_t)snprintf(line + len, sizeof line - len, "]");
+    }
+    if (len + 1 > 250) /* drop the session id first */
+        len = (size_t)snprintf(line, sizeof line, "%s%s%s", head, body, second[0] ? "]" : "");
+    if (len + 1 < 150) {
+        size_t room = 150 - (len + 1);
+        int pv = !strcmp(type, "product_view");
+        int cl = snprintf(line + len, sizeof line - len, ",\"context\":{\"page\":\"%s%s\",\"referrer\":\"",
+                          pv ? "/products/" : "/", pv ? item : "");
+        len += (size_t)cl;
+        size_t pad = room > (size_t)cl + 3 ? room - (size_t)cl - 3 : 0, keep = pad > 1 ? pad : 1;
+        const char *site = "https://www.example.com/";
+        for (size_t j = 0; j < keep; j++) line[len++] = j < strlen(site) ? site[j] : 'x';
+        len += (size_t)snprintf(line + len, sizeof line - len, "\"}");
+    }
+    len += (size_t)snprintf(line + len, sizeof line - len, "}\n");
+    tl_buf_append(out, line, len);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_u64);
+    return v[n / 2];
+}
+
+struct corpus {
+    const char *data;
+    size_t len;
+    size_t *off; /* line i = [off[i], off[i+1] - 1) without the '\n' */
+    size_t n;
+    int64_t now;
+};
+
+static volatile size_t sink;
+
+static uint64_t run_jansson(const struct corpus *c, int canonical)
+{
+    static struct tl_line lines[TL_EVENT_LINES_MAX];
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    uint64_t t0 = tl_mono_ns();
+    size_t ok = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        json_error_t je;
+        json_t *o = json_loadb(c->data + c->off[i], c->off[i + 1] - c->off[i] - 1, JSON_REJECT_DUPLICATES, &je);
+        struct tl_event ev;
+        if (o && tl_event_from_json(o, c->now, &ev, lines, TL_EVENT_LINES_MAX, NULL) == TL_OK) {
+            ok++;
+            if (canonical) {
+                tl_buf_reset(&out);
+                if (tl_event_canonical(&ev, o, &out) == TL_OK) ok += out.len;
+            }
+        }
+        json_decref(o);
+    }
+    uint64_t dt = tl_mono_ns() - t0;
+    sink += ok;
+    tl_buf_free(&out);
+    return dt;
+}
+
+static size_t fast_handled;
+
+static uint64_t run_fast(const struct corpus *c)
+{
+    static struct tl_line lines[TL_EVENT_LINES_MAX];
+    struct tl_buf scratch;
+    tl_buf_init(&scratch, 0);
+    tl_buf_reserve(&scratch, 4096);
+    size_t h_total = 0;
+    uint64_t t0 = tl_mono_ns();
+    for (size_t i = 0; i < c->n; i++) {
+        struct tl_event ev;
+        int h;
+        tl_buf_reset(&scratch);
+        tl_evfast_parse(c->data + c->off[i], c->off[i + 1] - c->off[i] - 1, c->now, &ev, lines, TL_EVENT_LINES_MAX,
+                        &scratch, &h);
+        h_total += (size_t)h;
+    }
+    uint64_t dt = tl_mono_ns() - t0;
+    fast_handled = h_total;
+    tl_buf_free(&scratch);
+    return dt;
+}
+
+static uint64_t run_split_slow(const struct corpus *c)
+{
+    uint64_t t0 = tl_mono_ns();
+    size_t total = 0;
+    for (size_t i = 0; i < c->n; i += TL_BATCH_MAX) { /* bodies of TL_BATCH_MAX events */
+        size_t j = i + TL_BATCH_MAX < c->n ? i + TL_BATCH_MAX : c->n;
+        json_t *arr = NULL;
+        if (tl_event_split_body(c->data + c->off[i], c->off[j] - c->off[i], &arr, NULL) == TL_OK)
+            total += json_array_size(arr);
+        json_decref(arr);
+    }
+    uint64_t dt = tl_mono_ns() - t0;
+    sink += total;
+    return dt;
+}
+
+static uint64_t run_split_fast(const struct corpus *c, int parse)
+{
+    static struct tl_span spans[TL_BATCH_MAX];
+    static struct tl_line lines[TL_EVENT_LINES_MAX];
+    struct tl_buf scratch;
+    tl_buf_init(&scratch, 0);
+    tl_buf_reserve(&scratch, 4096);
+    uint64_t t0 = tl_mono_ns();
+    size_t total = 0;
+    for (size_t i = 0; i < c->n; i += TL_BATCH_MAX) {
+        size_t j = i + TL_BATCH_MAX < c->n ? i + TL_BATCH_MAX : c->n, n = 0;
+        const char *body = c->data + c->off[i];
+        int h;
+        if (tl_evfast_split(body, c->off[j] - c->off[i], spans, TL_BATCH_MAX, &n, &h) != TL_OK || !h) continue;
+        if (!parse) {
+            total += n;
+            continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            struct tl_event ev;
+            tl_buf_reset(&scratch);
+            tl_evfast_parse(body + spans[k].off, spans[k].len, c->now, &ev, lines, TL_EVENT_LINES_MAX, &scratch, &h);
+            total += (size_t)h;
+        }
+    }
+    uint64_t dt = tl_mono_ns() - t0;
+    sink += total;
+    tl_buf_free(&scratch);
+    return dt;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    struct tl_buf b;
+    tl_buf_init(&b, FILE_MAX);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (tl_buf_append(&b, chunk, n) != TL_OK) break;
+    fclose(f);
+    *len = b.len;
+    return tl_buf_steal(&b);
+}
+
+int main(int argc, char **argv)
+{
+    struct corpus c = {0};
+    struct tl_buf gen;
+    tl_buf_init(&gen, 0);
+    char *file = NULL;
+    c.now = tl_now_ms();
+    if (argc > 1) {
+        file = read_file(argv[1], &c.len);
+        if (!file) {
+            fprintf(stderr, "cannot read %s\n", argv[1]);
+            return 1;
+        }
+        c.data = file;
+    } else {
+        int64_t span = 30LL * TL_MS_PER_DAY;
+        for (long i = 0; i < N_EVENTS; i++) gen_line(&gen, i, c.now - 60000 - span + span / N_EVENTS * i);
+        c.data = gen.data;
+        c.len = gen.len;
+    }
+    /* line offsets (every line must end with '\n'; blank lines skipped) */
+    size_t cap = 1024;
+    c.off = tl_malloc(cap * sizeof *c.off);
+    const char *p = c.data, *end = c.data + c.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) break;
+        if (nl > p) {
+            if (c.n + 2 > cap) c.off = tl_realloc(c.off, (cap *= 2) * sizeof *c.off);
+            c.off[c.n++] = (size_t)(p - c.data);
+        }
+        p = nl + 1;
+    }
+    c.off[c.n] = (size_t)(p - c.data);
+    if (c.n == 0) {
+        fprintf(stderr, "no events\n");
+        return 1;
+    }
+    /* with blank lines skipped, off[i+1] is not the end of line i in
+     * general: the generated corpus and gen_events.py output have none */
+    size_t bytes = 0;
+    for (size_t i = 0; i < c.n; i++) bytes += c.off[i + 1] - c.off[i];
+
+    struct {
+        const char *name;
+        uint64_t t[PASSES];
+    } rows[6] = {{"jansson: json_loadb + tl_event_from_json", {0}},
+                 {"jansson: + tl_event_canonical (stored body)", {0}},
+                 {"fast: tl_evfast_parse", {0}},
+                 {"split 10k bodies: tl_event_split_body", {0}},
+                 {"split 10k bodies: tl_evfast_split", {0}},
+                 {"fast: tl_evfast_split + tl_evfast_parse", {0}}};
+    for (int pass = 0; pass < PASSES; pass++) {
+        rows[0].t[pass] = run_jansson(&c, 0);
+        rows[1].t[pass] = run_jansson(&c, 1);
+        rows[2].t[pass] = run_fast(&c);
+        rows[3].t[pass] = run_split_slow(&c);
+        rows[4].t[pass] = run_split_fast(&c, 0);
+        rows[5].t[pass] = run_split_fast(&c, 1);
+    }
+    printf("event parsing: %zu events, %.0f bytes/event on average, %s, 1 thread, median of %d passes\n", c.n,
+           (double)bytes / (double)c.n, argc > 1 ? argv[1] : "generated like bench/gen_events.py", PASSES);
+    printf("fast path handled %zu of %zu events (%.2f%%)\n\n", fast_handled, c.n, 100.0 * (double)fast_handled / (double)c.n);
+    printf("%-46s %14s %10s %9s\n", "path", "events/s", "ns/event", "speedup");
+    double base = 0;
+    for (int r = 0; r < 6; r++) {
+        double ns = (double)median(rows[r].t, PASSES) / (double)c.n;
+        if (r == 0) base = ns;
+        printf("%-46s %14.0f %10.1f %8.1fx\n", rows[r].name, 1e9 / ns, ns, base / ns);
+    }
+    tl_free(c.off);
+    tl_free(file);
+    tl_buf_free(&gen);
+    return sink == 42 ? 2 : 0;
+}

@@ -1,0 +1,1365 @@
+/* Fast path for behaviour events (see event_fast.h for the contract and the
+ * intended use): a single-pass scanner that validates an ordinary event
+ * straight from its JSON text into struct tl_event, and a body splitter that
+ * finds element boundaries without parsing values. Both are optimisations of
+ * json_loadb + tl_event_from_json / tl_event_split_body (src/ingest/event.c),
+ * which stay the reference: whatever the fast path is unsure of it declines
+ * (*handled = 0) and the jansson path decides, with its error messages.
+ *
+ * Invariants
+ * - Accept only a subset of what the jansson path accepts, with identical
+ *   results (checked by a differential test over thousands of random and
+ *   mutated events: tests/unit/ingest/test_event_fast.c).
+ * - The input is not NUL-terminated: every read is bounds-checked against
+ *   the end pointer. No allocation except one tl_buf_reserve of scratch.
+ * - Declining has no effect on *out or on scratch->len.
+ *
+ * Algorithm of tl_evfast_parse
+ * 1. Scan the top-level object once, left to right. Keys must be plain
+ *    strings (no backslash); known keys are recognised by length + memcmp and
+ *    remembered in a bitmask (a second occurrence = duplicate -> decline);
+ *    unknown keys are kept in a list of at most 16 for the duplicate check.
+ * 2. Values of known scalar fields are recorded as tokens (string span
+ *    without escapes, integer, real, true/false/null); "items" is parsed
+ *    into lines_buf as it is met (strings / integers / flat line objects);
+ *    "context" and unknown fields are validated by a recursive JSON
+ *    validator (depth <= 32, <= 64 keys per object, keys without escapes,
+ *    duplicate keys rejected) and not kept.
+ * 3. Then the rules of tl_event_from_json are applied to the recorded tokens
+ *    (type, timestamp bounds, ids, per-type requirements, numbers, texts,
+ *    lines) and the used strings are copied NUL-terminated into scratch.
+ * JSON grammar as jansson 2.14 implements it: whitespace = space, tab, CR,
+ * LF; strict UTF-8 (no overlong forms, no surrogates, <= U+10FFFF); no raw
+ * control character (< 0x20) in strings; escapes \" \\ \/ \b \f \n \r \t
+ * \uXXXX with paired surrogates and no \u0000; numbers -?(0|[1-9]d*)(.d+)?
+ * ([eE][+-]?d+)?, an integer when it has neither '.' nor exponent and must
+ * fit int64 (strtoll), a real must not overflow (strtod gives HUGE_VAL).
+ * Reals: a decimal without exponent of at most 15 significant digits m is
+ * m / 10^k computed in double (m < 2^53 and 10^k <= 10^15 are exact, so the
+ * one division is correctly rounded, like glibc strtod: Clinger's fast
+ * path); anything else goes through strtod on a NUL-terminated copy of at
+ * most 63 bytes (longer numbers are declined when their value is needed).
+ * Scratch: every copied string comes from a distinct value token followed by
+ * at least one delimiter byte, so one parse copies at most len bytes
+ * including terminators; len + TL_EVFAST_SCRATCH_SLACK is reserved up front.
+ *
+ * Algorithm of tl_evfast_split
+ * BOM and blanks are skipped; '[' -> elements separated by ',' up to ']'
+ * followed by blanks only; '{' -> one object, or NDJSON when a second object
+ * starts on a later line (then no object may contain a newline, and no two
+ * objects may share a line). Each element is delimited by a bracket stack
+ * (bit stack, <= 64 levels, '{' must close with '}' and '[' with ']'),
+ * skipping strings (a backslash skips the next byte; 8 bytes at a time
+ * while none is a quote or a backslash). Only JSON blanks may appear
+ * between elements. A raw control byte inside a string is not checked
+ * here: the element is then malformed and fails to parse later. */
+#include "ingest/event_fast.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timeutil.h"
+#include "ingest/event.h"
+
+#define QTY_MAX 1e9            /* as in event.c */
+#define VALIDATE_DEPTH_MAX 32  /* nesting accepted inside context / unknown fields */
+#define OBJECT_KEYS_MAX 64     /* keys per nested object (duplicate check) */
+#define UNKNOWN_KEYS_MAX 16    /* unknown keys per event / per line object */
+#define NUM_TEXT_MAX 64        /* bytes of a number handed to strtod, with NUL */
+#define TS_TEXT_MAX 64         /* bytes of a timestamp string, with NUL */
+#define SPLIT_DEPTH_MAX 64     /* bracket nesting in tl_evfast_split */
+
+/* ---------- character classes ---------- */
+
+enum { C_PLAIN = 0, C_QUOTE, C_BSLASH, C_CTL, C_DEL, C_HIGH };
+
+/* class of each byte inside a JSON string */
+static const unsigned char str_class[256] = {
+    C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL,
+    C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL,
+    0, 0, C_QUOTE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_BSLASH, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, C_DEL,
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
+    C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
+};
+
+static int is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* ---------- token scanning ---------- */
+
+struct scan {
+    const unsigned char *p, *end;
+};
+
+static inline void skip_ws(struct scan *s)
+{
+    while (s->p < s->end && is_ws(*s->p)) s->p++;
+}
+
+/* SWAR over 8 bytes (little or big endian: only "any byte" is asked):
+ * nonzero when some byte of x is < 0x20, '"', '\\' or >= 0x7f, i.e. not a
+ * plain string byte. hasless(x, n) = (x - 0x01..*n) & ~x & 0x80.. flags a
+ * byte < n (n <= 128); haszero(x ^ c) flags a byte equal to c. */
+#define SW_ONES 0x0101010101010101ULL
+#define SW_HIGH 0x8080808080808080ULL
+static inline uint64_t sw_zero(uint64_t x) { return (x - SW_ONES) & ~x & SW_HIGH; }
+static inline uint64_t sw_special(uint64_t x)
+{
+    return ((x - SW_ONES * 0x20) & ~x & SW_HIGH) | (x & SW_HIGH) | sw_zero(x ^ (SW_ONES * '"')) |
+           sw_zero(x ^ (SW_ONES * '\\')) | sw_zero(x ^ (SW_ONES * 0x7f));
+}
+
+/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), 0 if
+ * invalid; *c1 = 1 when it encodes a C1 control (U+0080..U+009F). */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end, int *c1)
+{
+    unsigned char u = p[0];
+    size_t n;
+    uint32_t v;
+    if (u >= 0xc2 && u <= 0xdf) {
+        n = 2;
+        v = u & 0x1f;
+    } else if (u >= 0xe0 && u <= 0xef) {
+        n = 3;
+        v = u & 0x0f;
+    } else if (u >= 0xf0 && u <= 0xf4) {
+        n = 4;
+        v = u & 0x07;
+    } else {
+        return 0;
+    }
+    if ((size_t)(end - p) < n) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+    if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000)) return 0; /* n == 2: lead >= 0xc2 */
+    *c1 = n == 2 && v <= 0x9f;
+    return n;
+}
+
+/* Read \uXXXX at p (p[0] == '\\'); -1 when not 6 bytes of that form. */
+static long uescape(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p < 6 || p[0] != '\\' || p[1] != 'u') return -1;
+    long v = 0;
+    for (int i = 2; i < 6; i++) {
+        int h = hexval(p[i]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Validate the escape at p (p[0] == '\\'); returns the position after it or
+ * NULL when jansson would reject it. */
+static const unsigned char *scan_escape(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p < 2) return NULL;
+    switch (p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return p + 2;
+    case 'u': {
+        long v = uescape(p, end);
+        if (v <= 0) return NULL; /* malformed, or \u0000 (NUL not allowed) */
+        if (v >= 0xdc00 && v <= 0xdfff) return NULL;
+        if (v >= 0xd800 && v <= 0xdbff) {
+            long v2 = uescape(p + 6, end);
+            if (v2 < 0xdc00 || v2 > 0xdfff) return NULL;
+            return p + 12;
+        }
+        return p + 6;
+    }
+    default:
+        return NULL;
+    }
+}
+
+#define STR_ESC 1u /* had a backslash escape (only when allowed) */
+#define STR_CTL 2u /* contains DEL or a C1 control (find_control in event.c) */
+
+/* String token at s->p (which is '"'). On success (*str, *n) is the raw text
+ * between the quotes, *flags STR_*, and s->p is after the closing quote.
+ * Escapes are declined unless allow_esc. Returns 0 on anything invalid. */
+static int scan_string(struct scan *s, int allow_esc, const char **str, size_t *n, unsigned *flags)
+{
+    const unsigned char *p = s->p + 1, *end = s->end, *start = p;
+    unsigned fl = 0;
+    for (;;) {
+        while (end - p >= 8) { /* 8 plain bytes at a time */
+            uint64_t x;
+            memcpy(&x, p, 8);
+            if (sw_special(x)) break;
+            p += 8;
+        }
+        while (p < end && str_class[*p] == C_PLAIN) p++;
+        if (p >= end) return 0;
+        switch (str_class[*p]) {
+        case C_QUOTE:
+            *str = (const char *)start;
+            *n = (size_t)(p - start);
+            *flags = fl;
+            s->p = p + 1;
+            return 1;
+        case C_BSLASH:
+            if (!allow_esc) return 0;
+            fl |= STR_ESC;
+            p = scan_escape(p, end);
+            if (!p) return 0;
+            break;
+        case C_DEL:
+            fl |= STR_CTL;
+            p++;
+            break;
+        case C_HIGH: {
+            int c1 = 0;
+            size_t k = utf8_seq(p, end, &c1);
+            if (!k) return 0;
+            if (c1) fl |= STR_CTL;
+            p += k;
+            break;
+        }
+        default: /* raw control character */
+            return 0;
+        }
+    }
+}
+
+enum vkind { V_NULL = 1, V_STR, V_INT, V_REAL, V_TRUE, V_FALSE };
+
+struct val {
+    unsigned char kind;
+    unsigned char ctl; /* V_STR: DEL / C1 present */
+    const char *s;     /* V_STR content; numbers: token text */
+    size_t n;
+    int64_t i; /* V_INT */
+    double d;  /* V_INT and V_REAL */
+};
+
+static const double pow10_tab[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+/* Number token at s->p ('-' or a digit). need = the value of a real is
+ * wanted (otherwise a real is only checked for overflow when it could). */
+static int scan_number(struct scan *s, struct val *v, int need)
+{
+    const unsigned char *p = s->p, *end = s->end, *start = p;
+    int neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    if (p >= end) return 0;
+    const unsigned char *ip = p;
+    if (*p == '0') {
+        p++;
+        if (p < end && is_digit(*p)) return 0; /* leading zero */
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && is_digit(*p)) p++;
+    } else {
+        return 0;
+    }
+    size_t nint = (size_t)(p - ip), nfrac = 0;
+    const unsigned char *fp = NULL;
+    int real = 0, exp = 0;
+    if (p < end && *p == '.') {
+        p++;
+        fp = p;
+        while (p < end && is_digit(*p)) p++;
+        nfrac = (size_t)(p - fp);
+        if (!nfrac) return 0;
+        real = 1;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        const unsigned char *ep = p;
+        while (p < end && is_digit(*p)) p++;
+        if (p == ep) return 0;
+        real = exp = 1;
+    }
+    s->p = p;
+    v->s = (const char *)start;
+    v->n = (size_t)(p - start);
+    if (!real) {
+        if (nint > 19) return 0; /* >= 1e19: outside int64, jansson rejects */
+        uint64_t u = 0;
+        for (size_t k = 0; k < nint; k++) u = u * 10 + (uint64_t)(ip[k] - '0');
+        if (neg) {
+            if (u > (uint64_t)INT64_MAX + 1) return 0;
+            v->i = u == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)u;
+        } else {
+            if (u > (uint64_t)INT64_MAX) return 0;
+            v->i = (int64_t)u;
+        }
+        v->kind = V_INT;
+        v->d = (double)v->i;
+        return 1;
+    }
+    v->kind = V_REAL;
+    if (!need && !exp && nint <= 300) return 1; /* < 1e300: cannot overflow */
+    if (!exp && nint + nfrac <= 15) {
+        uint64_t m = 0;
+        for (size_t k = 0; k < nint; k++) m = m * 10 + (uint64_t)(ip[k] - '0');
+        for (size_t k = 0; k < nfrac; k++) m = m * 10 + (uint64_t)(fp[k] - '0');
+        double d = (double)m / pow10_tab[nfrac];
+        v->d = neg ? -d : d;
+        return 1;
+    }
+    char buf[NUM_TEXT_MAX];
+    if (v->n >= sizeof buf) return 0;
+    memcpy(buf, start, v->n);
+    buf[v->n] = '\0';
+    char *e;
+    errno = 0;
+    double d = strtod(buf, &e);
+    if (e != buf + v->n) return 0; /* e.g. a locale with another decimal point */
+    if ((d == HUGE_VAL || d == -HUGE_VAL) && errno == ERANGE) return 0;
+    v->d = d;
+    return 1;
+}
+
+static int scan_literal(struct scan *s, const char *word, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) return 0;
+    s->p += n;
+    return 1;
+}
+
+/* A scalar value of a known field: string without escapes, number,
+ * true/false/null. Objects and arrays are declined (always a type error). */
+static int scan_scalar(struct scan *s, struct val *v)
+{
+    if (s->p >= s->end) return 0;
+    unsigned fl;
+    switch (*s->p) {
+    case '"':
+        if (!scan_string(s, 0, &v->s, &v->n, &fl)) return 0;
+        v->kind = V_STR;
+        v->ctl = (fl & STR_CTL) != 0;
+        return 1;
+    case 't':
+        v->kind = V_TRUE;
+        return scan_literal(s, "true", 4);
+    case 'f':
+        v->kind = V_FALSE;
+        return scan_literal(s, "false", 5);
+    case 'n':
+        v->kind = V_NULL;
+        return scan_literal(s, "null", 4);
+    default:
+        if (*s->p == '-' || is_digit(*s->p)) return scan_number(s, v, 1);
+        return 0;
+    }
+}
+
+/* ---------- generic validation (context, unknown fields) ---------- */
+
+struct key {
+    const char *s;
+    size_t n;
+};
+
+static int key_seen(const struct key *keys, size_t nk, const char *k, size_t n)
+{
+    for (size_t i = 0; i < nk; i++)
+        if (keys[i].n == n && memcmp(keys[i].s, k, n) == 0) return 1;
+    return 0;
+}
+
+static int skip_value(struct scan *s, int depth);
+
+static int skip_object(struct scan *s, int depth)
+{
+    if (depth > VALIDATE_DEPTH_MAX) return 0;
+    struct key keys[OBJECT_KEYS_MAX];
+    size_t nk = 0;
+    s->p++; /* '{' */
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return 1;
+    }
+    for (;;) {
+        const char *k;
+        size_t n;
+        unsigned fl;
+        if (s->p >= s->end || *s->p != '"' || !scan_string(s, 0, &k, &n, &fl)) return 0;
+        if (nk == OBJECT_KEYS_MAX || key_seen(keys, nk, k, n)) return 0;
+        keys[nk].s = k;
+        keys[nk++].n = n;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') return 0;
+        s->p++;
+        skip_ws(s);
+        if (!skip_value(s, depth)) return 0;
+        skip_ws(s);
+        if (s->p >= s->end) return 0;
+        if (*s->p == '}') {
+            s->p++;
+            return 1;
+        }
+        if (*s->p != ',') return 0;
+        s->p++;
+        skip_ws(s);
+    }
+}
+
+static int skip_array(struct scan *s, int depth)
+{
+    if (depth > VALIDATE_DEPTH_MAX) return 0;
+    s->p++; /* '[' */
+    skip_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return 1;
+    }
+    for (;;) {
+        if (!skip_value(s, depth)) return 0;
+        skip_ws(s);
+        if (s->p >= s->end) return 0;
+        if (*s->p == ']') {
+            s->p++;
+            return 1;
+        }
+        if (*s->p != ',') return 0;
+        s->p++;
+        skip_ws(s);
+    }
+}
+
+/* Validate any JSON value at s->p (after whitespace) without keeping it. */
+static int skip_value(struct scan *s, int depth)
+{
+    if (s->p >= s->end) return 0;
+    const char *str;
+    size_t n;
+    unsigned fl;
+    struct val v;
+    switch (*s->p) {
+    case '"':
+        return scan_string(s, 1, &str, &n, &fl);
+    case '{':
+        return skip_object(s, depth + 1);
+    case '[':
+        return skip_array(s, depth + 1);
+    case 't':
+        return scan_literal(s, "true", 4);
+    case 'f':
+        return scan_literal(s, "false", 5);
+    case 'n':
+        return scan_literal(s, "null", 4);
+    default:
+        if (*s->p == '-' || is_digit(*s->p)) return scan_number(s, &v, 0);
+        return 0;
+    }
+}
+
+/* ---------- the event ---------- */
+
+enum field {
+    F_TYPE,
+    F_TIMESTAMP,
+    F_USER,
+    F_ANON,
+    F_SESSION,
+    F_EVENT_ID,
+    F_ITEM,
+    F_QTY,
+    F_PRICE,
+    F_QUERY,
+    F_CATEGORY,
+    F_COUNTRY,
+    F_ORDER,
+    F_RECO,
+    F_DWELL,
+    F_SCROLL,
+    F_CONTEXT,
+    F_ITEMS,
+    F_COUNT_
+};
+
+static int field_of(const char *k, size_t n)
+{
+#define KEY(str, id)                                                                                                   \
+    if (memcmp(k, str, sizeof str - 1) == 0) return id
+    switch (n) {
+    case 4:
+        KEY("type", F_TYPE);
+        break;
+    case 5:
+        KEY("price", F_PRICE);
+        KEY("items", F_ITEMS);
+        KEY("query", F_QUERY);
+        break;
+    case 7:
+        KEY("item_id", F_ITEM);
+        KEY("user_id", F_USER);
+        KEY("country", F_COUNTRY);
+        KEY("context", F_CONTEXT);
+        break;
+    case 8:
+        KEY("event_id", F_EVENT_ID);
+        KEY("quantity", F_QTY);
+        KEY("dwell_ms", F_DWELL);
+        KEY("order_id", F_ORDER);
+        KEY("category", F_CATEGORY);
+        break;
+    case 9:
+        KEY("timestamp", F_TIMESTAMP);
+        break;
+    case 10:
+        KEY("session_id", F_SESSION);
+        break;
+    case 12:
+        KEY("anonymous_id", F_ANON);
+        KEY("scroll_depth", F_SCROLL);
+        break;
+    case 17:
+        KEY("recommendation_id", F_RECO);
+        break;
+    default:
+        break;
+    }
+#undef KEY
+    return -1;
+}
+
+struct evscan {
+    struct scan s;
+    char *w, *wend; /* scratch cursor and the end of the reserved room */
+    struct val f[F_COUNT_];
+    unsigned seen;         /* bit per enum field: key present */
+    struct tl_line *lines; /* lines_buf */
+    size_t lines_max;      /* min(lines_cap, TL_EVENT_LINES_MAX), 0 without buffer */
+    size_t n_lines;
+    int items_present; /* "items" is an array (possibly empty) */
+    int items_scalar;  /* some element is a bare id (impressions only) */
+    int items_noprice; /* some line has no price (not a purchase) */
+};
+
+/* NUL-terminated copy of s[0..n) in scratch; NULL if no room (cannot happen
+ * within the reserve, see the header comment; checked anyway). */
+static const char *sdup(struct evscan *e, const char *s, size_t n)
+{
+    if ((size_t)(e->wend - e->w) < n + 1) return NULL;
+    char *d = e->w;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    e->w += n + 1;
+    return d;
+}
+
+/* An id value as tl_event_field_id checks it: string of 1..max bytes
+ * without control characters, or (allow_int) a JSON integer as its decimal
+ * string. v == NULL or V_NULL: absent, *out = NULL. Returns 0 if invalid. */
+static int take_id(struct evscan *e, const struct val *v, size_t max, int allow_int, const char **out)
+{
+    *out = NULL;
+    if (!v || v->kind == V_NULL) return 1;
+    if (v->kind == V_INT && allow_int) {
+        /* the token is already the canonical decimal form (no '+', no
+         * leading zero), except "-0" which is the integer 0 */
+        *out = v->i == 0 ? sdup(e, "0", 1) : sdup(e, v->s, v->n);
+        return *out != NULL;
+    }
+    if (v->kind != V_STR || v->n == 0 || v->n > max || v->ctl) return 0;
+    *out = sdup(e, v->s, v->n);
+    return *out != NULL;
+}
+
+/* A text as tl_event_field_text checks it (no newlines allowed). */
+static int take_text(struct evscan *e, const struct val *v, size_t max, int required, const char **out)
+{
+    *out = NULL;
+    if (!v || v->kind == V_NULL) return !required;
+    if (v->kind != V_STR || v->n > max || v->ctl) return 0;
+    if (v->n == 0) return !required;
+    *out = sdup(e, v->s, v->n);
+    return *out != NULL;
+}
+
+static const struct val *field(const struct evscan *e, enum field f)
+{
+    if (!(e->seen & (1u << f)) || e->f[f].kind == V_NULL) return NULL;
+    return &e->f[f];
+}
+
+static int is_number(const struct val *v) { return v->kind == V_INT || v->kind == V_REAL; }
+
+/* One line object {"item_id","quantity","price",...} into ln. */
+static int scan_line(struct evscan *e, struct tl_line *ln)
+{
+    struct scan *s = &e->s;
+    struct key unknown[UNKNOWN_KEYS_MAX];
+    size_t nunk = 0;
+    unsigned seen = 0;
+    struct val v;
+    ln->item_id = NULL;
+    ln->quantity = 1;
+    ln->price = NAN;
+    int has_price = 0;
+    s->p++; /* '{' */
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') return 0; /* item_id is required */
+    for (;;) {
+        const char *k;
+        size_t n;
+        unsigned fl;
+        if (s->p >= s->end || *s->p != '"' || !scan_string(s, 0, &k, &n, &fl)) return 0;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') return 0;
+        s->p++;
+        skip_ws(s);
+        int which = n == 7 && memcmp(k, "item_id", 7) == 0    ? 1
+                    : n == 8 && memcmp(k, "quantity", 8) == 0 ? 2
+                    : n == 5 && memcmp(k, "price", 5) == 0    ? 3
+                                                              : 0;
+        if (which) {
+            if (seen & (1u << which)) return 0;
+            seen |= 1u << which;
+            if (!scan_scalar(s, &v)) return 0;
+            if (which == 1) {
+                if (!take_id(e, &v, TL_ID_MAX, 1, &ln->item_id)) return 0;
+            } else if (v.kind != V_NULL) {
+                if (!is_number(&v)) return 0;
+                if (which == 2) {
+                    if (!(v.d > 0 && v.d <= QTY_MAX)) return 0;
+                    ln->quantity = v.d;
+                } else {
+                    if (v.d < 0) return 0;
+                    ln->price = v.d;
+                    has_price = 1;
+                }
+            }
+        } else {
+            if (nunk == UNKNOWN_KEYS_MAX || key_seen(unknown, nunk, k, n)) return 0;
+            unknown[nunk].s = k;
+            unknown[nunk++].n = n;
+            if (!skip_value(s, 1)) return 0;
+        }
+        skip_ws(s);
+        if (s->p >= s->end) return 0;
+        if (*s->p == '}') {
+            s->p++;
+            break;
+        }
+        if (*s->p != ',') return 0;
+        s->p++;
+        skip_ws(s);
+    }
+    if (!ln->item_id) return 0;
+    if (!has_price) e->items_noprice = 1;
+    return 1;
+}
+
+/* "items": null, or an array of bare ids and line objects. Anything else is
+ * declined, even for event types that ignore "items" (a subset is fine). */
+static int scan_items(struct evscan *e)
+{
+    struct scan *s = &e->s;
+    if (s->p >= s->end) return 0;
+    if (*s->p == 'n') {
+        e->f[F_ITEMS].kind = V_NULL;
+        return scan_literal(s, "null", 4);
+    }
+    if (*s->p != '[') return 0;
+    e->f[F_ITEMS].kind = V_TRUE; /* present (the kind is not otherwise used) */
+    e->items_present = 1;
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return 1;
+    }
+    for (;;) {
+        if (s->p >= s->end || e->n_lines >= e->lines_max) return 0;
+        struct tl_line *ln = &e->lines[e->n_lines];
+        if (*s->p == '{') {
+            if (!scan_line(e, ln)) return 0;
+        } else {
+            struct val v;
+            if (!scan_scalar(s, &v)) return 0;
+            if (v.kind != V_STR && v.kind != V_INT) return 0;
+            if (!take_id(e, &v, TL_ID_MAX, 1, &ln->item_id)) return 0;
+            ln->quantity = 1;
+            ln->price = NAN;
+            e->items_scalar = 1;
+        }
+        e->n_lines++;
+        skip_ws(s);
+        if (s->p >= s->end) return 0;
+        if (*s->p == ']') {
+            s->p++;
+            return 1;
+        }
+        if (*s->p != ',') return 0;
+        s->p++;
+        skip_ws(s);
+    }
+}
+
+/* Step 1 + 2: scan the object, recording fields. */
+static int scan_event(struct evscan *e)
+{
+    struct scan *s = &e->s;
+    struct key unknown[UNKNOWN_KEYS_MAX];
+    size_t nunk = 0;
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != '{') return 0;
+    s->p++;
+    skip_ws(s);
+    for (;;) {
+        const char *k;
+        size_t n;
+        unsigned fl;
+        if (s->p >= s->end || *s->p != '"' || !scan_string(s, 0, &k, &n, &fl)) return 0;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') return 0;
+        s->p++;
+        skip_ws(s);
+        int f = field_of(k, n);
+        if (f >= 0) {
+            if (e->seen & (1u << f)) return 0;
+            e->seen |= 1u << f;
+            if (f == F_ITEMS) {
+                if (!scan_items(e)) return 0;
+            } else if (f == F_CONTEXT) {
+                if (s->p >= s->end) return 0;
+                if (*s->p == 'n') {
+                    e->f[f].kind = V_NULL;
+                    if (!scan_literal(s, "null", 4)) return 0;
+                } else {
+                    if (*s->p != '{') return 0; /* context must be an object */
+                    e->f[f].kind = V_TRUE;
+                    if (!skip_value(s, 0)) return 0;
+                }
+            } else if (!scan_scalar(s, &e->f[f])) {
+                return 0;
+            }
+        } else {
+            if (nunk == UNKNOWN_KEYS_MAX || key_seen(unknown, nunk, k, n)) return 0;
+            unknown[nunk].s = k;
+            unknown[nunk++].n = n;
+            if (!skip_value(s, 0)) return 0;
+        }
+        skip_ws(s);
+        if (s->p >= s->end) return 0;
+        if (*s->p == '}') {
+            s->p++;
+            break;
+        }
+        if (*s->p != ',') return 0;
+        s->p++;
+        skip_ws(s);
+    }
+    skip_ws(s);
+    return s->p == s->end;
+}
+
+static int is_view(enum tl_event_type t)
+{
+    return t == TL_EV_PAGE_VIEW || t == TL_EV_PRODUCT_VIEW || t == TL_EV_CATEGORY_VIEW;
+}
+
+static int needs_item(enum tl_event_type t)
+{
+    return t == TL_EV_PRODUCT_VIEW || t == TL_EV_ADD_TO_CART || t == TL_EV_REMOVE_FROM_CART || t == TL_EV_REC_CLICK;
+}
+
+static enum tl_event_type type_of(const char *s, size_t n)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+        enum tl_event_type type;
+    } types[] = {
+#define TL_EV_ROW(name, val, str) {str, sizeof str - 1, name},
+        TL_EVENT_TYPES(TL_EV_ROW)
+#undef TL_EV_ROW
+    };
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+        if (types[t].len == n && memcmp(types[t].name, s, n) == 0) return types[t].type;
+    return TL_EV_NONE;
+}
+
+/* Step 3: the rules of tl_event_from_json on the recorded fields. */
+static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, struct tl_line *lines_buf,
+                       size_t lines_cap)
+{
+    const struct val *v;
+    /* field by field rather than memset (which becomes a slow rep stos for
+     * ~170 bytes); every field of struct tl_event is set here or below */
+    out->seq = 0;
+    out->shop_id = 0;
+    out->event_id = out->user_id = out->anonymous_id = out->session_id = out->item_id = NULL;
+    out->query = out->category = out->country = out->order_id = out->recommendation_id = NULL;
+    out->lines = NULL;
+    out->n_lines = 0;
+    out->body = NULL;
+    out->quantity = NAN;
+    out->price = NAN;
+    out->scroll_depth = NAN;
+    out->dwell_ms = -1;
+
+    v = field(e, F_TYPE);
+    if (!v || v->kind != V_STR) return 0;
+    enum tl_event_type type = type_of(v->s, v->n);
+    if (type == TL_EV_NONE) return 0;
+    out->type = type;
+
+    out->ts_ms = now_ms;
+    if ((v = field(e, F_TIMESTAMP))) {
+        int64_t ts;
+        if (v->kind == V_STR) {
+            char buf[TS_TEXT_MAX];
+            if (v->n >= sizeof buf) return 0;
+            memcpy(buf, v->s, v->n);
+            buf[v->n] = '\0';
+            if (tl_time_parse(buf, &ts) != TL_OK) return 0;
+        } else if (v->kind == V_INT) {
+            ts = v->i;
+        } else {
+            return 0;
+        }
+        if (ts < TL_EVENT_MIN_TS_MS || ts > now_ms + TL_EVENT_FUTURE_MS) return 0;
+        out->ts_ms = ts;
+    }
+
+    if (!take_id(e, field(e, F_USER), TL_ID_MAX, 1, &out->user_id)) return 0;
+    if (!take_id(e, field(e, F_ANON), TL_ID_MAX, 1, &out->anonymous_id)) return 0;
+    if (!out->user_id && !out->anonymous_id) return 0;
+    if (!take_id(e, field(e, F_SESSION), TL_ID_MAX, 1, &out->session_id)) return 0;
+    if (!take_id(e, field(e, F_EVENT_ID), TL_EVENT_ID_MAX, 0, &out->event_id)) return 0;
+    if (!take_id(e, field(e, F_ITEM), TL_ID_MAX, 1, &out->item_id)) return 0;
+    if (needs_item(type) && !out->item_id) return 0;
+
+    if ((v = field(e, F_QTY))) {
+        if (!is_number(v) || !(v->d > 0 && v->d <= QTY_MAX)) return 0;
+        out->quantity = v->d;
+    } else if (type == TL_EV_ADD_TO_CART || type == TL_EV_REMOVE_FROM_CART) {
+        out->quantity = 1;
+    }
+    int price_present = 0;
+    if ((v = field(e, F_PRICE))) {
+        if (!is_number(v) || v->d < 0) return 0;
+        out->price = v->d;
+        price_present = 1;
+    }
+
+    if (!take_text(e, field(e, F_QUERY), TL_EVENT_QUERY_MAX, type == TL_EV_SEARCH, &out->query)) return 0;
+    if (!take_text(e, field(e, F_CATEGORY), TL_EVENT_TEXT_MAX, type == TL_EV_CATEGORY_VIEW, &out->category))
+        return 0;
+    if ((v = field(e, F_COUNTRY))) {
+        if (v->kind != V_STR || v->n != 2) return 0;
+        char up[2];
+        for (int i = 0; i < 2; i++) {
+            unsigned char c = (unsigned char)v->s[i];
+            if (c >= 'a' && c <= 'z') c = (unsigned char)(c - 'a' + 'A');
+            if (c < 'A' || c > 'Z') return 0;
+            up[i] = (char)c;
+        }
+        if (!(out->country = sdup(e, up, 2))) return 0;
+    }
+    if (!take_id(e, field(e, F_ORDER), TL_ID_MAX, 1, &out->order_id)) return 0;
+    if (!take_id(e, field(e, F_RECO), TL_ID_MAX, 0, &out->recommendation_id)) return 0;
+
+    if ((v = field(e, F_DWELL))) {
+        if (v->kind != V_INT || v->i < 0 || v->i > TL_EVENT_DWELL_MAX_MS) return 0;
+        if (is_view(type)) out->dwell_ms = v->i;
+    }
+    if ((v = field(e, F_SCROLL))) {
+        if (!is_number(v) || v->d < 0 || v->d > 1) return 0;
+        if (is_view(type)) out->scroll_depth = v->d;
+    }
+    /* context: validated as an object (or null) while scanning */
+
+    if (type == TL_EV_PURCHASE || type == TL_EV_RETURN || type == TL_EV_CHECKOUT_START ||
+        type == TL_EV_REC_IMPRESSION) {
+        size_t n = 0;
+        if (e->items_present) {
+            n = e->n_lines;
+            if (n == 0 && (type == TL_EV_PURCHASE || type == TL_EV_RETURN)) return 0;
+            if (e->items_scalar && type != TL_EV_REC_IMPRESSION) return 0;
+            if (e->items_noprice && type == TL_EV_PURCHASE) return 0;
+        }
+        if (n == 0 && (type == TL_EV_PURCHASE || type == TL_EV_RETURN)) {
+            if (!out->item_id) return 0;
+            if (type == TL_EV_PURCHASE && !price_present) return 0;
+            if (lines_cap < 1 || !lines_buf) return 0;
+            lines_buf[0].item_id = out->item_id;
+            lines_buf[0].quantity = isnan(out->quantity) ? 1 : out->quantity;
+            lines_buf[0].price = out->price;
+            n = 1;
+        }
+        out->n_lines = n;
+        if (n) out->lines = lines_buf;
+    }
+    return 1;
+}
+
+size_t tl_evfast_scratch_need(size_t body_len, size_t n) { return body_len + n * TL_EVFAST_SCRATCH_SLACK; }
+
+enum tl_rc tl_evfast_parse(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
+                           struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch, int *handled)
+{
+    if (!out || !scratch || !handled || (!text && len)) return TL_EINVAL;
+    *handled = 0;
+    if (!text || len > SIZE_MAX / 2 || tl_buf_reserve(scratch, len + TL_EVFAST_SCRATCH_SLACK) != TL_OK) return TL_OK;
+    size_t mark = scratch->len;
+    struct evscan e;
+    e.s.p = (const unsigned char *)text;
+    e.s.end = e.s.p + len;
+    e.w = scratch->data + mark;
+    e.wend = e.w + len + TL_EVFAST_SCRATCH_SLACK;
+    e.seen = 0;
+    e.lines = lines_buf;
+    e.lines_max = lines_buf ? (lines_cap < TL_EVENT_LINES_MAX ? lines_cap : TL_EVENT_LINES_MAX) : 0;
+    e.n_lines = 0;
+    e.items_present = e.items_scalar = e.items_noprice = 0;
+    struct tl_event ev;
+    if (scan_event(&e) && build_event(&e, now_ms, &ev, lines_buf, lines_cap)) {
+        *out = ev;
+        scratch->len = (size_t)(e.w - scratch->data);
+        *handled = 1;
+    } else {
+        scratch->len = mark;
+    }
+    scratch->data[scratch->len] = '\0';
+    return TL_OK;
+}
+
+/* ---------- canonical body ---------- */
+
+struct cw {
+    struct scan s;
+    struct tl_buf *b;
+    enum tl_rc rc; /* first append error */
+};
+
+static int put(struct cw *w, const void *p, size_t n)
+{
+    if (w->rc) return 0;
+    w->rc = tl_buf_append(w->b, p, n);
+    return w->rc == TL_OK;
+}
+
+/* A real as jansson dumps it with JSON_REAL_PRECISION(15) (jsonp_dtostr:
+ * "%.15g", ".0" appended when there is neither '.' nor 'e', '+' and leading
+ * zeros removed from the exponent). Shortcut: a token d+.d+ without exponent,
+ * with at most 15 significant digits, no trailing zero in the fraction and a
+ * value >= 1e-4 prints as itself (15 digits round-trip a decimal of at most
+ * 15 significant digits; %g strips trailing zeros; fixed notation applies
+ * for exponents -4..14). */
+static int put_real(struct cw *w, const struct val *v)
+{
+    const char *t = v->s, *e = v->s + v->n, *p = t;
+    if (*p == '-') p++;
+    const char *dot = memchr(p, '.', (size_t)(e - p));
+    if (dot && !memchr(dot, 'e', (size_t)(e - dot)) && !memchr(dot, 'E', (size_t)(e - dot)) && e[-1] != '0') {
+        size_t lead = 0, digits = 0; /* leading zeros, significant digits */
+        for (const char *q = p; q < e; q++) {
+            if (*q == '.') continue;
+            if (digits == 0 && *q == '0') lead++;
+            else digits++;
+        }
+        /* value >= 1e-4: at most 3 zeros after "0." before the first digit */
+        if (digits <= 15 && (dot - p > 1 || *p != '0' || lead <= 4)) return put(w, t, v->n);
+    }
+    char buf[40];
+    int n = snprintf(buf, sizeof buf, "%.15g", v->d);
+    if (n < 0 || (size_t)n >= sizeof buf - 3) return 0;
+    size_t len = (size_t)n;
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+        memcpy(buf + len, ".0", 3);
+        len += 2;
+    }
+    char *start = strchr(buf, 'e');
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-') start++;
+        while (*end == '0') end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - buf) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    return put(w, buf, len);
+}
+
+/* Copy the value at w->s.p compactly (no whitespace) as jansson would dump
+ * it; quote_int: a JSON integer is written as a string (ids normalised by
+ * tl_event_from_json). Returns 0 when unsure (escapes) or on error. */
+static int put_value(struct cw *w, int quote_int, int depth)
+{
+    struct scan *s = &w->s;
+    struct val v;
+    if (depth > VALIDATE_DEPTH_MAX + 2 || s->p >= s->end) return 0;
+    switch (*s->p) {
+    case '"': {
+        const unsigned char *q = s->p;
+        const char *str;
+        size_t n;
+        unsigned fl;
+        if (!scan_string(s, 1, &str, &n, &fl) || (fl & STR_ESC)) return 0; /* jansson re-escapes */
+        return put(w, q, (size_t)(s->p - q));
+    }
+    case '{':
+    case '[': {
+        unsigned char close = *s->p == '{' ? '}' : ']';
+        int obj = close == '}';
+        if (!put(w, s->p, 1)) return 0;
+        s->p++;
+        skip_ws(s);
+        if (s->p < s->end && *s->p == close) {
+            s->p++;
+            return put(w, &close, 1);
+        }
+        for (;;) {
+            if (obj) {
+                const unsigned char *q = s->p;
+                const char *k;
+                size_t n;
+                unsigned fl;
+                if (q >= s->end || *q != '"' || !scan_string(s, 0, &k, &n, &fl)) return 0;
+                if (!put(w, q, (size_t)(s->p - q)) || !put(w, ":", 1)) return 0;
+                skip_ws(s);
+                if (s->p >= s->end || *s->p != ':') return 0;
+                s->p++;
+                skip_ws(s);
+            }
+            if (!put_value(w, 0, depth + 1)) return 0;
+            skip_ws(s);
+            if (s->p >= s->end) return 0;
+            if (*s->p == close) {
+                s->p++;
+                return put(w, &close, 1);
+            }
+            if (*s->p != ',' || !put(w, ",", 1)) return 0;
+            s->p++;
+            skip_ws(s);
+        }
+    }
+    case 't':
+        return scan_literal(s, "true", 4) && put(w, "true", 4);
+    case 'f':
+        return scan_literal(s, "false", 5) && put(w, "false", 5);
+    case 'n':
+        return scan_literal(s, "null", 4) && put(w, "null", 4);
+    default:
+        if (!(*s->p == '-' || is_digit(*s->p)) || !scan_number(s, &v, 1)) return 0;
+        if (v.kind == V_REAL) return put_real(w, &v);
+        if (v.i == 0) return quote_int ? put(w, "\"0\"", 3) : put(w, "0", 1); /* "-0" */
+        if (quote_int) return put(w, "\"", 1) && put(w, v.s, v.n) && put(w, "\"", 1);
+        return put(w, v.s, v.n);
+    }
+}
+
+/* "items" of a line event: bare integer ids and integer item_id of line
+ * objects become strings (parse_items in event.c). */
+static int put_items(struct cw *w, int impression)
+{
+    struct scan *s = &w->s;
+    if (s->p >= s->end || *s->p != '[') return put_value(w, 0, 0); /* null */
+    if (!put(w, "[", 1)) return 0;
+    s->p++;
+    skip_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return put(w, "]", 1);
+    }
+    for (;;) {
+        if (s->p >= s->end) return 0;
+        if (*s->p != '{') {
+            if (!put_value(w, impression, 1)) return 0;
+        } else {
+            if (!put(w, "{", 1)) return 0;
+            s->p++;
+            skip_ws(s);
+            for (int first = 1;; first = 0) { /* a line has item_id: not empty */
+                const unsigned char *q = s->p;
+                const char *k;
+                size_t n;
+                unsigned fl;
+                if (q >= s->end || *q != '"' || !scan_string(s, 0, &k, &n, &fl)) return 0;
+                if ((!first && !put(w, ",", 1)) || !put(w, q, (size_t)(s->p - q)) || !put(w, ":", 1)) return 0;
+                skip_ws(s);
+                if (s->p >= s->end || *s->p != ':') return 0;
+                s->p++;
+                skip_ws(s);
+                if (!put_value(w, n == 7 && memcmp(k, "item_id", 7) == 0, 2)) return 0;
+                skip_ws(s);
+                if (s->p >= s->end) return 0;
+                if (*s->p == '}') {
+                    s->p++;
+                    break;
+                }
+                if (*s->p != ',') return 0;
+                s->p++;
+                skip_ws(s);
+            }
+            if (!put(w, "}", 1)) return 0;
+        }
+        skip_ws(s);
+        if (s->p >= s->end) return 0;
+        if (*s->p == ']') {
+            s->p++;
+            return put(w, "]", 1);
+        }
+        if (*s->p != ',' || !put(w, ",", 1)) return 0;
+        s->p++;
+        skip_ws(s);
+    }
+}
+
+/* "timestamp" as tl_event_canonical writes it: tl_time_format(ts_ms). The
+ * sender's string is reused when it already is YYYY-MM-DDTHH:MM:SS.mmmZ
+ * (it parsed to ts_ms; with seconds <= 59 formatting gives it back). */
+static int put_timestamp(struct cw *w, const struct val *v, int64_t ts_ms)
+{
+    static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (v && v->kind == V_STR && v->n == sizeof pat - 1 && v->s[17] <= '5') {
+        size_t i = 0;
+        for (; i < v->n; i++)
+            if (pat[i] == 'd' ? !is_digit((unsigned char)v->s[i]) : v->s[i] != pat[i]) break;
+        if (i == v->n) return put(w, v->s - 1, v->n + 2);
+    }
+    char iso[40];
+    tl_time_format(ts_ms, iso, sizeof iso);
+    return put(w, "\"", 1) && put(w, iso, strlen(iso)) && put(w, "\"", 1);
+}
+
+enum tl_rc tl_evfast_canonical(const char *text, size_t len, const struct tl_event *ev, struct tl_buf *out,
+                               int *handled)
+{
+    if (!ev || !out || !handled || (!text && len)) return TL_EINVAL;
+    *handled = 0;
+    if (!text) return TL_OK;
+    size_t start = out->len;
+    struct cw w = {{(const unsigned char *)text, (const unsigned char *)text + len}, out, TL_OK};
+    struct scan *s = &w.s;
+    int line_type = ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN || ev->type == TL_EV_CHECKOUT_START ||
+                    ev->type == TL_EV_REC_IMPRESSION;
+    int ok = 0, ts_seen = 0;
+    skip_ws(s);
+    if (s->p >= s->end || *s->p != '{' || !put(&w, "{", 1)) goto done;
+    s->p++;
+    skip_ws(s);
+    for (int first = 1;; first = 0) {
+        const unsigned char *q = s->p;
+        const char *k;
+        size_t n;
+        unsigned fl;
+        if (q >= s->end || *q != '"' || !scan_string(s, 0, &k, &n, &fl)) goto done;
+        if ((!first && !put(&w, ",", 1)) || !put(&w, q, (size_t)(s->p - q)) || !put(&w, ":", 1)) goto done;
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') goto done;
+        s->p++;
+        skip_ws(s);
+        int f = field_of(k, n), r;
+        if (f == F_TIMESTAMP) {
+            struct val v;
+            v.kind = 0;
+            if (s->p < s->end && *s->p == '"') {
+                if (!scan_scalar(s, &v)) goto done;
+            } else if (!skip_value(s, 0)) {
+                goto done;
+            }
+            ts_seen = 1;
+            r = put_timestamp(&w, &v, ev->ts_ms);
+        } else if (f == F_COUNTRY && ev->country) {
+            r = skip_value(s, 0) && put(&w, "\"", 1) && put(&w, ev->country, strlen(ev->country)) && put(&w, "\"", 1);
+        } else if (f == F_ITEMS && line_type) {
+            r = put_items(&w, ev->type == TL_EV_REC_IMPRESSION);
+        } else {
+            r = put_value(&w, f == F_USER || f == F_ANON || f == F_SESSION || f == F_ITEM || f == F_ORDER, 0);
+        }
+        if (!r) goto done;
+        skip_ws(s);
+        if (s->p >= s->end) goto done;
+        if (*s->p == '}') {
+            s->p++;
+            break;
+        }
+        if (*s->p != ',') goto done;
+        s->p++;
+        skip_ws(s);
+    }
+    if (!ts_seen && !(put(&w, ",\"timestamp\":", 13) && put_timestamp(&w, NULL, ev->ts_ms))) goto done;
+    ok = put(&w, "}", 1);
+done:
+    if (!ok) {
+        out->len = start;
+        if (out->data) out->data[start] = '\0';
+        return w.rc == TL_OK ? TL_OK : w.rc;
+    }
+    *handled = 1;
+    return TL_OK;
+}
+
+/* ---------- body splitting ---------- */
+
+static int is_blank(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Skip blanks from p, counting newlines into *line; *crossed = 1 when one
+ * was seen (crossed may be NULL). */
+static const unsigned char *skip_blanks(const unsigned char *p, const unsigned char *end, long *line, int *crossed)
+{
+    for (; p < end && is_blank(*p); p++) {
+        if (*p == '\n') {
+            (*line)++;
+            if (crossed) *crossed = 1;
+        }
+    }
+    return p;
+}
+
+/* The object starting at p ('{'): returns the position after its matching
+ * '}', or NULL when it is not balanced / ends early. Counts newlines outside
+ * strings into *line and sets *nl when there is one. */
+static const unsigned char *span_end(const unsigned char *p, const unsigned char *end, long *line, int *nl)
+{
+    uint64_t stack = 0; /* bit i: level i+1 was opened by '{' */
+    int depth = 0;
+    while (p < end) {
+        unsigned char c = *p++;
+        switch (c) {
+        case '"':
+            for (;;) { /* to the closing quote; control bytes are left to the parser */
+                while (end - p >= 8) {
+                    uint64_t x;
+                    memcpy(&x, p, 8);
+                    if (sw_zero(x ^ (SW_ONES * '"')) | sw_zero(x ^ (SW_ONES * '\\'))) break;
+                    p += 8;
+                }
+                while (p < end && *p != '"' && *p != '\\') p++;
+                if (p >= end) return NULL;
+                if (*p++ == '"') break;
+                if (p >= end) return NULL;
+                p++; /* the escaped byte */
+            }
+            break;
+        case '{':
+        case '[':
+            if (depth == SPLIT_DEPTH_MAX) return NULL;
+            stack = (stack << 1) | (c == '{');
+            depth++;
+            break;
+        case '}':
+        case ']':
+            if (depth == 0 || (int)(stack & 1) != (c == '}')) return NULL;
+            stack >>= 1;
+            if (--depth == 0) return p;
+            break;
+        case '\n':
+            (*line)++;
+            *nl = 1;
+            break;
+        default:
+            break;
+        }
+    }
+    return NULL;
+}
+
+enum tl_rc tl_evfast_split(const char *body, size_t len, struct tl_span *spans, size_t max, size_t *n, int *handled)
+{
+    if (!n || !handled || (!spans && max)) return TL_EINVAL;
+    *n = 0;
+    *handled = 0;
+    if (!body || !len) return TL_OK;
+    const unsigned char *base = (const unsigned char *)body, *p = base, *end = base + len;
+    long line = 1;
+    size_t count = 0;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
+    p = skip_blanks(p, end, &line, NULL);
+    if (p == end) return TL_OK;
+    if (*p == '[') {
+        p = skip_blanks(p + 1, end, &line, NULL);
+        if (p < end && *p == ']') {
+            p++;
+        } else {
+            for (;;) {
+                if (p >= end || *p != '{') return TL_OK;
+                if (count >= max) {
+                    *n = count;
+                    *handled = 1;
+                    return TL_ETOOBIG;
+                }
+                long l0 = line;
+                int nl = 0;
+                const unsigned char *q = span_end(p, end, &line, &nl);
+                if (!q) return TL_OK;
+                spans[count].off = (size_t)(p - base);
+                spans[count].len = (size_t)(q - p);
+                spans[count++].line = l0;
+                p = skip_blanks(q, end, &line, NULL);
+                if (p >= end) return TL_OK;
+                if (*p == ']') {
+                    p++;
+                    break;
+                }
+                if (*p != ',') return TL_OK;
+                p = skip_blanks(p + 1, end, &line, NULL);
+            }
+        }
+        if (skip_blanks(p, end, &line, NULL) != end) return TL_OK;
+    } else if (*p == '{') {
+        int first_nl = 0;
+        for (;;) {
+            if (count >= max) {
+                *n = count;
+                *handled = 1;
+                return TL_ETOOBIG;
+            }
+            long l0 = line;
+            int nl = 0;
+            const unsigned char *q = span_end(p, end, &line, &nl);
+            if (!q) return TL_OK;
+            if (count == 0) first_nl = nl;
+            else if (nl) return TL_OK; /* an NDJSON record spread over lines */
+            spans[count].off = (size_t)(p - base);
+            spans[count].len = (size_t)(q - p);
+            spans[count++].line = l0;
+            int crossed = 0;
+            p = skip_blanks(q, end, &line, &crossed);
+            if (p == end) break;
+            if (*p != '{' || !crossed || first_nl) return TL_OK;
+        }
+    } else {
+        return TL_OK;
+    }
+    *n = count;
+    *handled = 1;
+    return TL_OK;
+}
