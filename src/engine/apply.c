@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/log.h"
 #include "engine/internal.h"
 
@@ -45,7 +46,37 @@ static void facts(struct tl_shop_state *s, const char *item_id, struct item_fact
     tl_catalog_unlock(s->cat);
 }
 
-#define APPLY_LINES_MAX TL_EVENT_LINES_MAX
+/* Category and brand of every line of a purchase / return / order, for
+ * the profile; purchases also count in the popularity model. One block
+ * holds the pointer arrays and the copied names (caller frees `store`). */
+struct line_facts {
+    const char **cats, **brands;
+    char *store;
+};
+
+static enum tl_rc resolve_lines(struct tl_shop_state *s, const struct tl_line *lines, size_t n, const char *country,
+                                int64_t ts, int count_purchase, struct line_facts *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!n) return TL_OK;
+    out->store = tl_malloc(n * (2 * sizeof(char *) + 2 * NAME_MAX_BYTES));
+    if (!out->store) return TL_ENOMEM;
+    out->cats = (const char **)(void *)out->store;
+    out->brands = out->cats + n;
+    char *names = (char *)(out->brands + n);
+    for (size_t i = 0; i < n; i++) {
+        struct item_facts f;
+        facts(s, lines[i].item_id, &f);
+        char *c = names + 2 * i * NAME_MAX_BYTES, *b = c + NAME_MAX_BYTES;
+        memcpy(c, f.category, NAME_MAX_BYTES);
+        memcpy(b, f.brand, NAME_MAX_BYTES);
+        out->cats[i] = f.known && c[0] ? c : NULL;
+        out->brands[i] = f.known && b[0] ? b : NULL;
+        if (count_purchase && f.idx != TL_CAT_NONE)
+            tl_pop_add(s->pop, f.idx, country, ts, TL_EV_PURCHASE, lines[i].quantity);
+    }
+    return TL_OK;
+}
 
 static void apply_profile(struct tl_engine *e, uint32_t shop_id, const char *key, struct tl_profile_event *pe)
 {
@@ -87,48 +118,31 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
     };
 
     /* Purchases and returns carry lines: resolve each line's category and
-     * brand. Static-size arrays: n_lines <= TL_EVENT_LINES_MAX (validated). */
-    static _Thread_local char cats[APPLY_LINES_MAX][NAME_MAX_BYTES], brands[APPLY_LINES_MAX][NAME_MAX_BYTES];
-    static _Thread_local const char *cat_ptrs[APPLY_LINES_MAX], *brand_ptrs[APPLY_LINES_MAX];
-    size_t n = ev->n_lines < APPLY_LINES_MAX ? ev->n_lines : APPLY_LINES_MAX;
-    for (size_t i = 0; i < n; i++) {
-        struct item_facts lf;
-        facts(s, ev->lines[i].item_id, &lf);
-        snprintf(cats[i], sizeof cats[i], "%s", lf.category);
-        snprintf(brands[i], sizeof brands[i], "%s", lf.brand);
-        cat_ptrs[i] = lf.known && lf.category[0] ? cats[i] : NULL;
-        brand_ptrs[i] = lf.known && lf.brand[0] ? brands[i] : NULL;
-        if (!profile_only && ev->type == TL_EV_PURCHASE && lf.idx != TL_CAT_NONE)
-            tl_pop_add(s->pop, lf.idx, ev->country, ev->ts_ms, TL_EV_PURCHASE, ev->lines[i].quantity);
-    }
-    if (n) {
-        pe.line_categories = cat_ptrs;
-        pe.line_brands = brand_ptrs;
+     * brand (and count purchases in the model). */
+    struct line_facts lf;
+    if (resolve_lines(s, ev->lines, ev->n_lines, ev->country, ev->ts_ms, !profile_only && ev->type == TL_EV_PURCHASE,
+                      &lf) == TL_OK &&
+        ev->n_lines) {
+        pe.line_categories = lf.cats;
+        pe.line_brands = lf.brands;
     }
     if (!profile_only && f.idx != TL_CAT_NONE && (ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART))
         tl_pop_add(s->pop, f.idx, ev->country, ev->ts_ms, ev->type, isnan(ev->quantity) ? 1 : ev->quantity);
 
     apply_profile(e, ev->shop_id, key, &pe);
+    tl_free(lf.store);
 }
 
 void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct tl_order *o, int to_models)
 {
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
     if (!s) return;
-    static _Thread_local char cats[APPLY_LINES_MAX][NAME_MAX_BYTES], brands[APPLY_LINES_MAX][NAME_MAX_BYTES];
-    static _Thread_local const char *cat_ptrs[APPLY_LINES_MAX], *brand_ptrs[APPLY_LINES_MAX];
-    size_t n = o->n_lines < APPLY_LINES_MAX ? o->n_lines : APPLY_LINES_MAX;
-    for (size_t i = 0; i < n; i++) {
-        struct item_facts lf;
-        facts(s, o->lines[i].item_id, &lf);
-        snprintf(cats[i], sizeof cats[i], "%s", lf.category);
-        snprintf(brands[i], sizeof brands[i], "%s", lf.brand);
-        cat_ptrs[i] = lf.known && lf.category[0] ? cats[i] : NULL;
-        brand_ptrs[i] = lf.known && lf.brand[0] ? brands[i] : NULL;
-        if (to_models && !o->is_return && lf.idx != TL_CAT_NONE)
-            tl_pop_add(s->pop, lf.idx, o->country, o->ts_ms, TL_EV_PURCHASE, o->lines[i].quantity);
+    struct line_facts lf;
+    if (resolve_lines(s, o->lines, o->n_lines, o->country, o->ts_ms, to_models && !o->is_return, &lf) != TL_OK) return;
+    if (!o->customer_id) { /* guest order: no profile */
+        tl_free(lf.store);
+        return;
     }
-    if (!o->customer_id) return; /* guest order: no profile */
     char key[TL_USER_KEY_MAX];
     tl_engine_user_key(e, shop_id, o->customer_id, NULL, key);
     struct tl_profile_event pe = {
@@ -141,9 +155,10 @@ void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct t
         .country = o->country,
         .order_id = o->id,
         .lines = o->lines,
-        .n_lines = n,
-        .line_categories = cat_ptrs,
-        .line_brands = brand_ptrs,
+        .n_lines = o->n_lines,
+        .line_categories = lf.cats,
+        .line_brands = lf.brands,
     };
     apply_profile(e, shop_id, key, &pe);
+    tl_free(lf.store);
 }

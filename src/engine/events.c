@@ -30,7 +30,6 @@ struct pending {
     uint64_t eid;
     struct tl_buf body;
     struct tl_line *lines; /* owned copy when the event has lines */
-    char order_id[TL_ID_MAX + 32];
 };
 
 struct ev_job {
@@ -39,26 +38,31 @@ struct ev_job {
     int64_t max_seq;
 };
 
+enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store *st, struct tl_event *ev, uint64_t eid)
+{
+    enum tl_rc rc = ops->event_append(st, ev, eid);
+    if (rc || !((ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN) && ev->n_lines)) return rc;
+    /* The orders table is the purchase ledger (models count purchases from
+     * it at start-up): a purchase or return event also writes its order,
+     * under its order_id or "event:<seq>". */
+    char oid[TL_ID_MAX + 32];
+    if (ev->order_id)
+        snprintf(oid, sizeof oid, "%s", ev->order_id);
+    else
+        snprintf(oid, sizeof oid, "event:%lld", (long long)ev->seq);
+    struct tl_order o = {oid,       ev->user_id, ev->ts_ms, ev->country, NULL, ev->type == TL_EV_RETURN,
+                         ev->lines, ev->n_lines};
+    return ops->order_upsert(st, ev->shop_id, &o);
+}
+
 static enum tl_rc write_events(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
 {
     struct ev_job *j = arg;
     for (size_t i = 0; i < j->n; i++) {
         struct pending *p = &j->v[i];
-        enum tl_rc rc = ops->event_append(st, &p->ev, p->eid);
+        enum tl_rc rc = tl_engine_store_event(ops, st, &p->ev, p->eid);
         if (rc) return rc;
         if (p->ev.seq > j->max_seq) j->max_seq = p->ev.seq;
-        if ((p->ev.type == TL_EV_PURCHASE || p->ev.type == TL_EV_RETURN) && p->ev.n_lines) {
-            /* The orders table is the purchase ledger (models count
-             * purchases from it at start-up). */
-            if (p->ev.order_id)
-                snprintf(p->order_id, sizeof p->order_id, "%s", p->ev.order_id);
-            else
-                snprintf(p->order_id, sizeof p->order_id, "event:%lld", (long long)p->ev.seq);
-            struct tl_order o = {p->order_id,   p->ev.user_id, p->ev.ts_ms,
-                                 p->ev.country, NULL,          p->ev.type == TL_EV_RETURN,
-                                 p->ev.lines,   p->ev.n_lines};
-            if ((rc = ops->order_upsert(st, p->ev.shop_id, &o))) return rc;
-        }
     }
     return TL_OK;
 }
@@ -123,7 +127,8 @@ static enum tl_rc parse_slow(struct parse_state *ps, uint32_t shop_id, const cha
             continue;
         }
         tl_buf_init(&p->body, 0);
-        if (tl_event_canonical(&p->ev, obj, &p->body) != TL_OK) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        if (tl_event_canonical(&p->ev, obj, &p->body) != TL_OK)
+            return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
         p->ev.body = p->body.data;
         p->ev.body_len = p->body.len;
         if ((rc = keep_event(ps, p, shop_id, err))) return rc;
@@ -163,8 +168,7 @@ static enum tl_rc parse_body(struct parse_state *ps, uint32_t shop_id, const cha
                 json_t *arr = NULL;
                 rc = tl_event_split_body(body, len, &arr, err);
                 json_decref(arr);
-                if (rc == TL_OK)
-                    rc = tl_err_set(err, TL_EPARSE, NULL, "malformed JSON in element %zu: %s", i, je.text);
+                if (rc == TL_OK) rc = tl_err_set(err, TL_EPARSE, NULL, "malformed JSON in element %zu: %s", i, je.text);
                 break;
             }
             ps->objs[ps->nobjs++] = obj;

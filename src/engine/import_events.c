@@ -274,17 +274,7 @@ static void *producer_main(void *arg)
 static enum tl_rc consume_one(struct tl_import_events *j, struct parsed *p, struct tl_err *err)
 {
     struct tl_event *ev = &p->ev;
-    enum tl_rc rc = j->ops->event_append(j->st, ev, p->eid);
-    if (rc == TL_OK && (ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN) && ev->n_lines) {
-        char oid[TL_ID_MAX + 32];
-        if (ev->order_id)
-            snprintf(oid, sizeof oid, "%s", ev->order_id);
-        else
-            snprintf(oid, sizeof oid, "event:%lld", (long long)ev->seq);
-        struct tl_order o = {oid, ev->user_id, ev->ts_ms, ev->country, NULL, ev->type == TL_EV_RETURN, ev->lines,
-                             ev->n_lines};
-        rc = j->ops->order_upsert(j->st, ev->shop_id, &o);
-    }
+    enum tl_rc rc = tl_engine_store_event(j->ops, j->st, ev, p->eid);
     if (rc) return tl_err_set(err, rc, NULL, "storing an event: %s", tl_rc_message(rc));
     if (ev->seq > j->last_seq) j->last_seq = ev->seq;
     j->records++;

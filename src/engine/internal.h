@@ -108,6 +108,11 @@ struct tl_shop_state *tl_engine_shop(struct tl_engine *e, uint32_t shop_id);
 void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_id, const char *anonymous_id,
                         char *out);
 
+/* Append one validated event (writer thread); a purchase or return also
+ * writes its order. */
+enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store *st, struct tl_event *ev,
+                                 uint64_t eid);
+
 /* Apply one stored event to the profiles and models (engine/apply.c).
  * Caller holds apply_lock shared (or is single-threaded at start-up). */
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);

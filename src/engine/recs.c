@@ -83,8 +83,8 @@ static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, con
      * data there, these are global". */
     char reason[112];
     if (q->country)
-        snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"%s\",\"country\":\"%.2s\"}", model,
-                 info.scope, q->country);
+        snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"%s\",\"country\":\"%.2s\"}", model, info.scope,
+                 q->country);
     else
         snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"global\"}", model);
     tl_buf_puts(out, ",\"scope\":");

@@ -293,7 +293,8 @@ static const char *const V_ID_BAD[] = {"\"\"", "\"a\x7f\"", "\"a\xc2\x85\"", "1.
 static const char *const V_TS_OK[] = {"\"2024-05-01T10:15:32.123Z\"", "\"2024-05-01T10:15:32Z\"", "\"2024-05-01\"",
                                       "\"2024-05-01T12:15:32.5+02:00\"", "\"2024-05-01 10:15\"",
                                       "\"2024-04-30T23:59:59.999999-0130\"", "1714558532123", "946684800000",
-                                      "\"2024-05-02T21:46:40Z\"", "\"2000-01-01T00:00:00Z\""};
+                                      "\"2024-05-02T21:46:40Z\"", "\"2000-01-01T00:00:00Z\"",
+                                      "\"2024-04-30T23:59:60.250Z\"", "\"2024-04-30T10:15:32.000Z\""};
 static const char *const V_TS_BAD[] = {"1714558532", "1714558532123.0", "1.7e12", "\"2024-13-01\"", "\"2024-05-01T\"",
                                        "\"yesterday\"", "\"2024-05-02T21:46:40.001Z\"", "\"1999-12-31T23:59:59Z\"",
                                        "-1", "9223372036854775807", "\"\"", "true", "[1]", "{}",
@@ -524,6 +525,7 @@ Test(ingest_event_fast, simple_events_are_handled)
         "{'type':'purchase','user_id':'u','items':[{'item_id':'a','price':0,'note':{'gift':true}},"
         "{'item_id':'b','quantity':2.5,'price':1e2}]}",
         "{'type':'search','user_id':'u','query':'caf\xc3\xa9 \xe2\x82\xac'}",
+        "{'type':'page_view','user_id':'u','timestamp':'2024-04-30T23:59:60.250Z'}", /* leap second */
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) expect_handled(ok[i]);
 }
