@@ -8,17 +8,5 @@
 
 void tl_http_h_events_post(struct tl_http_req *r)
 {
-    struct tl_err err;
-    tl_err_clear(&err);
-    int partial = 0;
-    if (tl_http_parse_bool(tl_http_req_query(r, "partial"), "partial", 0, &partial, &err) != TL_OK) {
-        tl_http_req_error(r, err.rc, err.field, err.msg);
-        return;
-    }
-    if (r->body.len == 0) {
-        tl_http_req_error(r, TL_EPARSE, "body", "request body is empty: expected a JSON event, array or NDJSON");
-        return;
-    }
-    enum tl_rc rc = tl_engine_ingest_events(r->engine, r->shop_id, r->body.data, r->body.len, partial, &r->out, &err);
-    tl_http_req_finish(r, rc, &err);
+    tl_http_req_batch(r, "request body is empty: expected a JSON event, array or NDJSON", tl_engine_ingest_events);
 }

@@ -9,19 +9,7 @@
 
 void tl_http_h_items_put(struct tl_http_req *r)
 {
-    struct tl_err err;
-    tl_err_clear(&err);
-    int partial = 0;
-    if (tl_http_parse_bool(tl_http_req_query(r, "partial"), "partial", 0, &partial, &err) != TL_OK) {
-        tl_http_req_error(r, err.rc, err.field, err.msg);
-        return;
-    }
-    if (r->body.len == 0) {
-        tl_http_req_error(r, TL_EPARSE, "body", "request body is empty: expected a JSON array of items");
-        return;
-    }
-    enum tl_rc rc = tl_engine_put_items(r->engine, r->shop_id, r->body.data, r->body.len, partial, &r->out, &err);
-    tl_http_req_finish(r, rc, &err);
+    tl_http_req_batch(r, "request body is empty: expected a JSON array of items", tl_engine_put_items);
 }
 
 static int id_ok(struct tl_http_req *r)

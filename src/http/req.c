@@ -90,3 +90,20 @@ void tl_http_req_json(struct tl_http_req *r, unsigned status, const char *json)
     tl_buf_reset(&r->out);
     if (tl_buf_puts(&r->out, json) != TL_OK) tl_buf_reset(&r->out);
 }
+
+void tl_http_req_batch(struct tl_http_req *r, const char *empty_msg, tl_http_batch_fn fn)
+{
+    struct tl_err err;
+    tl_err_clear(&err);
+    int partial = 0;
+    if (tl_http_parse_bool(tl_http_req_query(r, "partial"), "partial", 0, &partial, &err) != TL_OK) {
+        tl_http_req_error(r, err.rc, err.field, err.msg);
+        return;
+    }
+    if (r->body.len == 0) {
+        tl_http_req_error(r, TL_EPARSE, "body", empty_msg);
+        return;
+    }
+    enum tl_rc rc = fn(r->engine, r->shop_id, r->body.data, r->body.len, partial, &r->out, &err);
+    tl_http_req_finish(r, rc, &err);
+}

@@ -70,4 +70,10 @@ void tl_http_req_finish(struct tl_http_req *r, enum tl_rc rc, const struct tl_er
 /* Answer status with a literal JSON body. */
 void tl_http_req_json(struct tl_http_req *r, unsigned status, const char *json);
 
+/* A batch upload (POST /v1/events, PUT /v1/items): parses ?partial=,
+ * refuses an empty body with empty_msg, calls fn and finishes the request. */
+typedef enum tl_rc (*tl_http_batch_fn)(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len, int partial,
+                                       struct tl_buf *out, struct tl_err *err);
+void tl_http_req_batch(struct tl_http_req *r, const char *empty_msg, tl_http_batch_fn fn);
+
 #endif

@@ -1,7 +1,8 @@
 /* Fast path for behaviour events (see event_fast.h for the contract and the
  * intended use): a single-pass scanner that validates an ordinary event
- * straight from its JSON text into struct tl_event, and a body splitter that
- * finds element boundaries without parsing values. Both are optimisations of
+ * straight from its JSON text into struct tl_event, a writer of its
+ * canonical stored body, and a body splitter that finds element boundaries
+ * without parsing values. Both are optimisations of
  * json_loadb + tl_event_from_json / tl_event_split_body (src/ingest/event.c),
  * which stay the reference: whatever the fast path is unsure of it declines
  * (*handled = 0) and the jansson path decides, with its error messages.
@@ -42,6 +43,17 @@
  * Scratch: every copied string comes from a distinct value token followed by
  * at least one delimiter byte, so one parse copies at most len bytes
  * including terminators; len + TL_EVFAST_SCRATCH_SLACK is reserved up front.
+ *
+ * Algorithm of tl_evfast_canonical
+ * Re-walk the accepted text and write it compactly (jansson's JSON_COMPACT
+ * dump keeps insertion order, and in-place replacements keep a key's place):
+ * strings without escapes are copied as they are (jansson escapes only '"',
+ * '\\' and control characters, which such strings cannot contain; a string
+ * with an escape anywhere -> not handled), integers as they are except "-0"
+ * -> "0", reals per put_real ("%.15g" like jansson's jsonp_dtostr, or the
+ * token itself when that provably prints the same), ids sent as integers
+ * quoted, "country" = ev->country, "timestamp" = tl_time_format(ev->ts_ms)
+ * in place or appended last when absent.
  *
  * Algorithm of tl_evfast_split
  * BOM and blanks are skipped; '[' -> elements separated by ',' up to ']'
@@ -811,6 +823,10 @@ static enum tl_event_type type_of(const char *s, size_t n)
         if (types[t].len == n && memcmp(types[t].name, s, n) == 0) return types[t].type;
     return TL_EV_NONE;
 }
+
+/* build_event sets every field of struct tl_event one by one: a new field
+ * must be added there (and to the differential test) */
+_Static_assert(sizeof(struct tl_event) == 21 * 8, "struct tl_event changed: update build_event in event_fast.c");
 
 /* Step 3: the rules of tl_event_from_json on the recorded fields. */
 static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, struct tl_line *lines_buf,
