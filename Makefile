@@ -55,6 +55,14 @@ $(BUILD)/tailor: $(CLI_OBJ) $(BUILD)/libtailor.a
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libtailor.a
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(BUILD)/libtailor.a $(LDLIBS) -lcriterion
 
+# bench/bench_X.c -> build/bench_X (microbenchmarks, run by scripts/bench);
+# bench/X.c -> build/bench_X (tools such as the rate-limited load generator).
+BENCH_BIN := $(patsubst bench/bench_%.c,$(BUILD)/bench_%,$(filter bench/bench_%.c,$(BENCH_SRC))) \
+             $(patsubst bench/%.c,$(BUILD)/bench_%,$(filter-out bench/bench_%.c,$(BENCH_SRC)))
+
+$(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libtailor.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtailor.a $(LDLIBS)
+
 $(BUILD)/bench_%: bench/%.c $(BUILD)/libtailor.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtailor.a $(LDLIBS)
 
@@ -78,7 +86,7 @@ test: deps
 eval: deps all
 	@scripts/eval --bin $(BUILD)/tailor
 
-bench: deps all $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
+bench: deps all $(BENCH_BIN)
 	@scripts/bench --bin $(BUILD)/tailor --build $(BUILD)
 
 asan: deps

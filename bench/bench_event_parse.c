@@ -39,9 +39,9 @@ static uint64_t rnd(void)
 }
 static size_t rn(size_t n) { return (size_t)(rnd() % n); }
 
-static const char *const TYPES[] = {"product_view", "page_view",        "category_view",
-                                    "search",       "add_to_cart",      "remove_from_cart",
-                                    "checkout_start", "purchase",       "recommendation_click"};
+static const char *const TYPES[] = {"product_view",   "page_view",   "category_view",
+                                    "search",         "add_to_cart", "remove_from_cart",
+                                    "checkout_start", "purchase",    "recommendation_click"};
 static const int WEIGHTS[] = {58, 8, 8, 6, 8, 2, 2, 3, 5};
 static const char *const CATS[] = {"Home > Kitchen", "Home > Decor", "Gifts > Christmas", "Garden", "Toys",
                                    "Stationery",     "Bags",         "Lighting",          "Party",  "Baby"};
@@ -58,8 +58,10 @@ static void gen_line(struct tl_buf *out, long i, int64_t ts)
     char iso[40], who[64], sess[64], item[32], head[256], body[256], second[96];
     tl_time_format(ts, iso, sizeof iso);
     long k = (long)rn(5000);
-    if (rn(100) < 70) snprintf(who, sizeof who, "\"user_id\":\"u%06ld\"", k + 1);
-    else snprintf(who, sizeof who, "\"anonymous_id\":\"a-%012llx\"", (unsigned long long)(rnd() >> 16));
+    if (rn(100) < 70)
+        snprintf(who, sizeof who, "\"user_id\":\"u%06ld\"", k + 1);
+    else
+        snprintf(who, sizeof who, "\"anonymous_id\":\"a-%012llx\"", (unsigned long long)(rnd() >> 16));
     snprintf(sess, sizeof sess, ",\"session_id\":\"s-%ld-%lld\"", k, (long long)(ts / 1800000));
     snprintf(item, sizeof item, "sku-%06zu", rn(20000) + 1);
     double price = (double)(rn(5950) + 50) / 100.0;
@@ -80,8 +82,8 @@ static void gen_line(struct tl_buf *out, long i, int64_t ts)
                  ",\"order_id\":\"o-%ld\",\"country\":\"%s\",\"items\":[{\"item_id\":\"%s\",\"quantity\":%zu,"
                  "\"price\":%.2f}",
                  i, country, item, rn(12) + 1, price);
-        snprintf(second, sizeof second, ",{\"item_id\":\"sku-%06zu\",\"quantity\":%zu,\"price\":%.2f}",
-                 rn(20000) + 1, rn(12) + 1, (double)(rn(5950) + 50) / 100.0);
+        snprintf(second, sizeof second, ",{\"item_id\":\"sku-%06zu\",\"quantity\":%zu,\"price\":%.2f}", rn(20000) + 1,
+                 rn(12) + 1, (double)(rn(5950) + 50) / 100.0);
     } else if (!strcmp(type, "category_view")) {
         snprintf(body, sizeof body, ",\"category\":\"%s\",\"country\":\"%s\"", CATS[rn(10)], country);
     } else if (!strcmp(type, "search")) {

@@ -2,9 +2,9 @@
  * intended use): a single-pass scanner that validates an ordinary event
  * straight from its JSON text into struct tl_event, a writer of its
  * canonical stored body, and a body splitter that finds element boundaries
- * without parsing values. Both are optimisations of
- * json_loadb + tl_event_from_json / tl_event_split_body (src/ingest/event.c),
- * which stay the reference: whatever the fast path is unsure of it declines
+ * without parsing values. They are optimisations of json_loadb +
+ * tl_event_from_json / tl_event_canonical / tl_event_split_body
+ * (src/ingest/event.c), which stay the reference: whatever the fast path is unsure of it declines
  * (*handled = 0) and the jansson path decides, with its error messages.
  *
  * Invariants
@@ -12,7 +12,8 @@
  *   results (checked by a differential test over thousands of random and
  *   mutated events: tests/unit/ingest/test_event_fast.c).
  * - The input is not NUL-terminated: every read is bounds-checked against
- *   the end pointer. No allocation except one tl_buf_reserve of scratch.
+ *   the end pointer. No allocation except through the caller's tl_buf
+ *   (scratch for tl_evfast_parse, out for tl_evfast_canonical).
  * - Declining has no effect on *out or on scratch->len.
  *
  * Algorithm of tl_evfast_parse
@@ -46,7 +47,9 @@
  *
  * Algorithm of tl_evfast_canonical
  * Re-walk the accepted text and write it compactly (jansson's JSON_COMPACT
- * dump keeps insertion order, and in-place replacements keep a key's place):
+ * dump keeps insertion order, and in-place replacements keep a key's place;
+ * source bytes that stay as they are merge into runs, so a compact event
+ * with nothing to rewrite is copied by one memcpy):
  * strings without escapes are copied as they are (jansson escapes only '"',
  * '\\' and control characters, which such strings cannot contain; a string
  * with an escape anywhere -> not handled), integers as they are except "-0"
@@ -75,20 +78,21 @@
 #include "core/timeutil.h"
 #include "ingest/event.h"
 
-#define QTY_MAX 1e9            /* as in event.c */
-#define VALIDATE_DEPTH_MAX 32  /* nesting accepted inside context / unknown fields */
-#define OBJECT_KEYS_MAX 64     /* keys per nested object (duplicate check) */
-#define UNKNOWN_KEYS_MAX 16    /* unknown keys per event / per line object */
-#define NUM_TEXT_MAX 64        /* bytes of a number handed to strtod, with NUL */
-#define TS_TEXT_MAX 64         /* bytes of a timestamp string, with NUL */
-#define SPLIT_DEPTH_MAX 64     /* bracket nesting in tl_evfast_split */
+#define QTY_MAX 1e9           /* as in event.c */
+#define VALIDATE_DEPTH_MAX 32 /* nesting accepted inside context / unknown fields */
+#define OBJECT_KEYS_MAX 64    /* keys per nested object (duplicate check) */
+#define UNKNOWN_KEYS_MAX 16   /* unknown keys per event / per line object */
+#define NUM_TEXT_MAX 64       /* bytes of a number handed to strtod, with NUL */
+#define TS_TEXT_MAX 64        /* bytes of a timestamp string, with NUL */
+#define SPLIT_DEPTH_MAX 64    /* bracket nesting in tl_evfast_split */
 
 /* ---------- character classes ---------- */
 
 enum { C_PLAIN = 0, C_QUOTE, C_BSLASH, C_CTL, C_DEL, C_HIGH };
 
 /* class of each byte inside a JSON string */
-static const unsigned char str_class[256] = {
+/* clang-format off */
+static const unsigned char str_class[256] = { /* 16 bytes per row */
     C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL,
     C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL, C_CTL,
     0, 0, C_QUOTE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -106,6 +110,7 @@ static const unsigned char str_class[256] = {
     C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
     C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH, C_HIGH,
 };
+/* clang-format on */
 
 static int is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
@@ -136,6 +141,18 @@ static inline void skip_ws(struct scan *s)
 #define SW_ONES 0x0101010101010101ULL
 #define SW_HIGH 0x8080808080808080ULL
 static inline uint64_t sw_zero(uint64_t x) { return (x - SW_ONES) & ~x & SW_HIGH; }
+/* Byte offset of the first flagged byte of a nonzero SWAR mask (the lowest
+ * flag of these tests is always a true one; higher ones may be false). On a
+ * big-endian machine: 0, and the byte loop that follows finds it. */
+static inline size_t sw_first(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (size_t)__builtin_ctzll(m) >> 3;
+#else
+    (void)m;
+    return 0;
+#endif
+}
 static inline uint64_t sw_special(uint64_t x)
 {
     return ((x - SW_ONES * 0x20) & ~x & SW_HIGH) | (x & SW_HIGH) | sw_zero(x ^ (SW_ONES * '"')) |
@@ -228,9 +245,12 @@ static int scan_string(struct scan *s, int allow_esc, const char **str, size_t *
     unsigned fl = 0;
     for (;;) {
         while (end - p >= 8) { /* 8 plain bytes at a time */
-            uint64_t x;
+            uint64_t x, m;
             memcpy(&x, p, 8);
-            if (sw_special(x)) break;
+            if ((m = sw_special(x))) {
+                p += sw_first(m);
+                break;
+            }
             p += 8;
         }
         while (p < end && str_class[*p] == C_PLAIN) p++;
@@ -893,8 +913,7 @@ static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, s
     }
 
     if (!take_text(e, field(e, F_QUERY), TL_EVENT_QUERY_MAX, type == TL_EV_SEARCH, &out->query)) return 0;
-    if (!take_text(e, field(e, F_CATEGORY), TL_EVENT_TEXT_MAX, type == TL_EV_CATEGORY_VIEW, &out->category))
-        return 0;
+    if (!take_text(e, field(e, F_CATEGORY), TL_EVENT_TEXT_MAX, type == TL_EV_CATEGORY_VIEW, &out->category)) return 0;
     if ((v = field(e, F_COUNTRY))) {
         if (v->kind != V_STR || v->n != 2) return 0;
         char up[2];
@@ -979,14 +998,73 @@ enum tl_rc tl_evfast_parse(const char *text, size_t len, int64_t now_ms, struct 
 struct cw {
     struct scan s;
     struct tl_buf *b;
-    enum tl_rc rc; /* first append error */
+    enum tl_rc rc;                /* first append error */
+    const unsigned char *rs, *re; /* pending run of source bytes copied as they are */
 };
 
-static int put(struct cw *w, const void *p, size_t n)
+/* Append without the NUL (written once at the end); grows through
+ * tl_buf_reserve only when the room reserved up front is used up. */
+static int raw_put(struct cw *w, const void *p, size_t n)
 {
-    if (w->rc) return 0;
-    w->rc = tl_buf_append(w->b, p, n);
-    return w->rc == TL_OK;
+    struct tl_buf *b = w->b;
+    if (b->cap - b->len <= n && (w->rc || (w->rc = tl_buf_reserve(b, n)) != TL_OK)) return 0;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 1;
+}
+
+static int flush(struct cw *w)
+{
+    int ok = w->re == w->rs || raw_put(w, w->rs, (size_t)(w->re - w->rs));
+    w->rs = w->re = NULL;
+    return ok;
+}
+
+/* Source bytes kept as they are: contiguous pieces are merged into one run,
+ * so a compact event whose values need no rewriting is one memcpy. */
+static int put_src(struct cw *w, const unsigned char *p, size_t n)
+{
+    if (p == w->re && w->re) {
+        w->re += n;
+        return 1;
+    }
+    if (!flush(w)) return 0;
+    w->rs = p;
+    w->re = p + n;
+    return 1;
+}
+
+/* Bytes that are not in the source. */
+static int put(struct cw *w, const void *p, size_t n) { return flush(w) && raw_put(w, p, n); }
+
+/* The string at s->p (a quote) of a text tl_evfast_parse accepted: to the
+ * closing quote, without re-validating UTF-8. 0 on a backslash (jansson
+ * re-escapes) or no closing quote. */
+static int cw_string(struct scan *s)
+{
+    const unsigned char *p = s->p + 1, *end = s->end;
+    while (end - p >= 8) {
+        uint64_t x, m;
+        memcpy(&x, p, 8);
+        if ((m = sw_zero(x ^ (SW_ONES * '"')) | sw_zero(x ^ (SW_ONES * '\\')))) {
+            p += sw_first(m);
+            break;
+        }
+        p += 8;
+    }
+    while (p < end && *p != '"' && *p != '\\') p++;
+    if (p >= end || *p != '"') return 0;
+    s->p = p + 1;
+    return 1;
+}
+
+/* One expected structural byte c at s->p (after blanks), copied. */
+static int put_punct(struct cw *w, unsigned char c)
+{
+    skip_ws(&w->s);
+    if (w->s.p >= w->s.end || *w->s.p != c) return 0;
+    w->s.p++;
+    return put_src(w, w->s.p - 1, 1);
 }
 
 /* A real as jansson dumps it with JSON_REAL_PRECISION(15) (jsonp_dtostr:
@@ -1005,11 +1083,13 @@ static int put_real(struct cw *w, const struct val *v)
         size_t lead = 0, digits = 0; /* leading zeros, significant digits */
         for (const char *q = p; q < e; q++) {
             if (*q == '.') continue;
-            if (digits == 0 && *q == '0') lead++;
-            else digits++;
+            if (digits == 0 && *q == '0')
+                lead++;
+            else
+                digits++;
         }
         /* value >= 1e-4: at most 3 zeros after "0." before the first digit */
-        if (digits <= 15 && (dot - p > 1 || *p != '0' || lead <= 4)) return put(w, t, v->n);
+        if (digits <= 15 && (dot - p > 1 || *p != '0' || lead <= 4)) return put_src(w, (const unsigned char *)t, v->n);
     }
     char buf[40];
     int n = snprintf(buf, sizeof buf, "%.15g", v->d);
@@ -1039,65 +1119,47 @@ static int put_real(struct cw *w, const struct val *v)
 static int put_value(struct cw *w, int quote_int, int depth)
 {
     struct scan *s = &w->s;
+    const unsigned char *q = s->p;
     struct val v;
-    if (depth > VALIDATE_DEPTH_MAX + 2 || s->p >= s->end) return 0;
-    switch (*s->p) {
-    case '"': {
-        const unsigned char *q = s->p;
-        const char *str;
-        size_t n;
-        unsigned fl;
-        if (!scan_string(s, 1, &str, &n, &fl) || (fl & STR_ESC)) return 0; /* jansson re-escapes */
-        return put(w, q, (size_t)(s->p - q));
-    }
+    if (depth > VALIDATE_DEPTH_MAX + 2 || q >= s->end) return 0;
+    switch (*q) {
+    case '"':
+        return cw_string(s) && put_src(w, q, (size_t)(s->p - q));
     case '{':
     case '[': {
-        unsigned char close = *s->p == '{' ? '}' : ']';
+        unsigned char close = *q == '{' ? '}' : ']';
         int obj = close == '}';
-        if (!put(w, s->p, 1)) return 0;
         s->p++;
+        if (!put_src(w, q, 1)) return 0;
         skip_ws(s);
-        if (s->p < s->end && *s->p == close) {
-            s->p++;
-            return put(w, &close, 1);
-        }
+        if (s->p < s->end && *s->p == close) return put_punct(w, close);
         for (;;) {
             if (obj) {
-                const unsigned char *q = s->p;
-                const char *k;
-                size_t n;
-                unsigned fl;
-                if (q >= s->end || *q != '"' || !scan_string(s, 0, &k, &n, &fl)) return 0;
-                if (!put(w, q, (size_t)(s->p - q)) || !put(w, ":", 1)) return 0;
-                skip_ws(s);
-                if (s->p >= s->end || *s->p != ':') return 0;
-                s->p++;
+                const unsigned char *k = s->p;
+                if (k >= s->end || *k != '"' || !cw_string(s)) return 0;
+                if (!put_src(w, k, (size_t)(s->p - k)) || !put_punct(w, ':')) return 0;
                 skip_ws(s);
             }
             if (!put_value(w, 0, depth + 1)) return 0;
             skip_ws(s);
             if (s->p >= s->end) return 0;
-            if (*s->p == close) {
-                s->p++;
-                return put(w, &close, 1);
-            }
-            if (*s->p != ',' || !put(w, ",", 1)) return 0;
-            s->p++;
+            if (*s->p == close) return put_punct(w, close);
+            if (!put_punct(w, ',')) return 0;
             skip_ws(s);
         }
     }
     case 't':
-        return scan_literal(s, "true", 4) && put(w, "true", 4);
+        return scan_literal(s, "true", 4) && put_src(w, q, 4);
     case 'f':
-        return scan_literal(s, "false", 5) && put(w, "false", 5);
+        return scan_literal(s, "false", 5) && put_src(w, q, 5);
     case 'n':
-        return scan_literal(s, "null", 4) && put(w, "null", 4);
+        return scan_literal(s, "null", 4) && put_src(w, q, 4);
     default:
-        if (!(*s->p == '-' || is_digit(*s->p)) || !scan_number(s, &v, 1)) return 0;
+        if (!(*q == '-' || is_digit(*q)) || !scan_number(s, &v, 1)) return 0;
         if (v.kind == V_REAL) return put_real(w, &v);
-        if (v.i == 0) return quote_int ? put(w, "\"0\"", 3) : put(w, "0", 1); /* "-0" */
-        if (quote_int) return put(w, "\"", 1) && put(w, v.s, v.n) && put(w, "\"", 1);
-        return put(w, v.s, v.n);
+        if (v.i == 0 && v.n != 1) return quote_int ? put(w, "\"0\"", 3) : put(w, "0", 1); /* "-0" */
+        if (quote_int) return put(w, "\"", 1) && put_src(w, q, v.n) && put(w, "\"", 1);
+        return put_src(w, q, v.n);
     }
 }
 
@@ -1107,53 +1169,35 @@ static int put_items(struct cw *w, int impression)
 {
     struct scan *s = &w->s;
     if (s->p >= s->end || *s->p != '[') return put_value(w, 0, 0); /* null */
-    if (!put(w, "[", 1)) return 0;
-    s->p++;
+    if (!put_punct(w, '[')) return 0;
     skip_ws(s);
-    if (s->p < s->end && *s->p == ']') {
-        s->p++;
-        return put(w, "]", 1);
-    }
+    if (s->p < s->end && *s->p == ']') return put_punct(w, ']');
     for (;;) {
         if (s->p >= s->end) return 0;
         if (*s->p != '{') {
             if (!put_value(w, impression, 1)) return 0;
         } else {
-            if (!put(w, "{", 1)) return 0;
-            s->p++;
+            if (!put_punct(w, '{')) return 0;
             skip_ws(s);
             for (int first = 1;; first = 0) { /* a line has item_id: not empty */
+                if (!first && !put_punct(w, ',')) return 0;
+                skip_ws(s);
                 const unsigned char *q = s->p;
-                const char *k;
-                size_t n;
-                unsigned fl;
-                if (q >= s->end || *q != '"' || !scan_string(s, 0, &k, &n, &fl)) return 0;
-                if ((!first && !put(w, ",", 1)) || !put(w, q, (size_t)(s->p - q)) || !put(w, ":", 1)) return 0;
+                if (q >= s->end || *q != '"' || !cw_string(s)) return 0;
+                size_t n = (size_t)(s->p - q);
+                if (!put_src(w, q, n) || !put_punct(w, ':')) return 0;
                 skip_ws(s);
-                if (s->p >= s->end || *s->p != ':') return 0;
-                s->p++;
-                skip_ws(s);
-                if (!put_value(w, n == 7 && memcmp(k, "item_id", 7) == 0, 2)) return 0;
+                if (!put_value(w, n == 9 && memcmp(q, "\"item_id\"", 9) == 0, 2)) return 0;
                 skip_ws(s);
                 if (s->p >= s->end) return 0;
-                if (*s->p == '}') {
-                    s->p++;
-                    break;
-                }
-                if (*s->p != ',') return 0;
-                s->p++;
-                skip_ws(s);
+                if (*s->p == '}') break;
             }
-            if (!put(w, "}", 1)) return 0;
+            if (!put_punct(w, '}')) return 0;
         }
         skip_ws(s);
         if (s->p >= s->end) return 0;
-        if (*s->p == ']') {
-            s->p++;
-            return put(w, "]", 1);
-        }
-        if (*s->p != ',' || !put(w, ",", 1)) return 0;
-        s->p++;
+        if (*s->p == ']') return put_punct(w, ']');
+        if (!put_punct(w, ',')) return 0;
         skip_ws(s);
     }
 }
@@ -1168,7 +1212,7 @@ static int put_timestamp(struct cw *w, const struct val *v, int64_t ts_ms)
         size_t i = 0;
         for (; i < v->n; i++)
             if (pat[i] == 'd' ? !is_digit((unsigned char)v->s[i]) : v->s[i] != pat[i]) break;
-        if (i == v->n) return put(w, v->s - 1, v->n + 2);
+        if (i == v->n) return put_src(w, (const unsigned char *)v->s - 1, v->n + 2);
     }
     char iso[40];
     tl_time_format(ts_ms, iso, sizeof iso);
@@ -1182,27 +1226,22 @@ enum tl_rc tl_evfast_canonical(const char *text, size_t len, const struct tl_eve
     *handled = 0;
     if (!text) return TL_OK;
     size_t start = out->len;
-    struct cw w = {{(const unsigned char *)text, (const unsigned char *)text + len}, out, TL_OK};
+    struct cw w = {{(const unsigned char *)text, (const unsigned char *)text + len}, out, TL_OK, NULL, NULL};
+    if (len < SIZE_MAX / 2) w.rc = tl_buf_reserve(out, len + TL_EVFAST_SCRATCH_SLACK); /* usually enough */
     struct scan *s = &w.s;
     int line_type = ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN || ev->type == TL_EV_CHECKOUT_START ||
                     ev->type == TL_EV_REC_IMPRESSION;
     int ok = 0, ts_seen = 0;
-    skip_ws(s);
-    if (s->p >= s->end || *s->p != '{' || !put(&w, "{", 1)) goto done;
-    s->p++;
-    skip_ws(s);
+    if (!put_punct(&w, '{')) goto done;
     for (int first = 1;; first = 0) {
+        if (!first && !put_punct(&w, ',')) goto done;
+        skip_ws(s);
         const unsigned char *q = s->p;
-        const char *k;
-        size_t n;
-        unsigned fl;
-        if (q >= s->end || *q != '"' || !scan_string(s, 0, &k, &n, &fl)) goto done;
-        if ((!first && !put(&w, ",", 1)) || !put(&w, q, (size_t)(s->p - q)) || !put(&w, ":", 1)) goto done;
+        if (q >= s->end || *q != '"' || !cw_string(s)) goto done;
+        size_t n = (size_t)(s->p - q);
+        if (!put_src(&w, q, n) || !put_punct(&w, ':')) goto done;
         skip_ws(s);
-        if (s->p >= s->end || *s->p != ':') goto done;
-        s->p++;
-        skip_ws(s);
-        int f = field_of(k, n), r;
+        int f = field_of((const char *)q + 1, n - 2), r;
         if (f == F_TIMESTAMP) {
             struct val v;
             v.kind = 0;
@@ -1214,7 +1253,12 @@ enum tl_rc tl_evfast_canonical(const char *text, size_t len, const struct tl_eve
             ts_seen = 1;
             r = put_timestamp(&w, &v, ev->ts_ms);
         } else if (f == F_COUNTRY && ev->country) {
-            r = skip_value(s, 0) && put(&w, "\"", 1) && put(&w, ev->country, strlen(ev->country)) && put(&w, "\"", 1);
+            const unsigned char *c = s->p;
+            r = skip_value(s, 0);
+            if (r && s->p - c == 4 && memcmp(c + 1, ev->country, 2) == 0)
+                r = put_src(&w, c, 4); /* already upper */
+            else if (r)
+                r = put(&w, "\"", 1) && put(&w, ev->country, strlen(ev->country)) && put(&w, "\"", 1);
         } else if (f == F_ITEMS && line_type) {
             r = put_items(&w, ev->type == TL_EV_REC_IMPRESSION);
         } else {
@@ -1223,22 +1267,17 @@ enum tl_rc tl_evfast_canonical(const char *text, size_t len, const struct tl_eve
         if (!r) goto done;
         skip_ws(s);
         if (s->p >= s->end) goto done;
-        if (*s->p == '}') {
-            s->p++;
-            break;
-        }
-        if (*s->p != ',') goto done;
-        s->p++;
-        skip_ws(s);
+        if (*s->p == '}') break;
     }
     if (!ts_seen && !(put(&w, ",\"timestamp\":", 13) && put_timestamp(&w, NULL, ev->ts_ms))) goto done;
-    ok = put(&w, "}", 1);
+    ok = put_punct(&w, '}') && flush(&w);
 done:
     if (!ok) {
         out->len = start;
         if (out->data) out->data[start] = '\0';
         return w.rc == TL_OK ? TL_OK : w.rc;
     }
+    out->data[out->len] = '\0'; /* raw_put keeps one byte of room */
     *handled = 1;
     return TL_OK;
 }
@@ -1273,9 +1312,12 @@ static const unsigned char *span_end(const unsigned char *p, const unsigned char
         case '"':
             for (;;) { /* to the closing quote; control bytes are left to the parser */
                 while (end - p >= 8) {
-                    uint64_t x;
+                    uint64_t x, m;
                     memcpy(&x, p, 8);
-                    if (sw_zero(x ^ (SW_ONES * '"')) | sw_zero(x ^ (SW_ONES * '\\'))) break;
+                    if ((m = sw_zero(x ^ (SW_ONES * '"')) | sw_zero(x ^ (SW_ONES * '\\')))) {
+                        p += sw_first(m);
+                        break;
+                    }
                     p += 8;
                 }
                 while (p < end && *p != '"' && *p != '\\') p++;
@@ -1362,8 +1404,10 @@ enum tl_rc tl_evfast_split(const char *body, size_t len, struct tl_span *spans, 
             int nl = 0;
             const unsigned char *q = span_end(p, end, &line, &nl);
             if (!q) return TL_OK;
-            if (count == 0) first_nl = nl;
-            else if (nl) return TL_OK; /* an NDJSON record spread over lines */
+            if (count == 0)
+                first_nl = nl;
+            else if (nl)
+                return TL_OK; /* an NDJSON record spread over lines */
             spans[count].off = (size_t)(p - base);
             spans[count].len = (size_t)(q - p);
             spans[count++].line = l0;

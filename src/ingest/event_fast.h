@@ -62,9 +62,10 @@ struct tl_span {
  *   item_id / quantity / price are such values (other keys of a line: any
  *   JSON), with at most min(lines_cap, TL_EVENT_LINES_MAX) elements, each a
  *   valid line for the event type;
- * - "context" and unknown top-level fields hold any JSON value (validated,
- *   not interpreted; nesting up to 32 levels, objects of at most 64 keys,
- *   keys without escapes).
+ * - "context" and unknown top-level fields (at most 16 of them) hold any
+ *   JSON value (validated, not interpreted; nesting up to 32 levels,
+ *   objects of at most 64 keys, keys without escapes; escapes in string
+ *   values are fine here).
  * Then *handled = 1, TL_OK, and *out is filled like the slow path: the same
  * type, ts_ms (absent -> now_ms), ids (JSON integers as decimal strings),
  * quantity (cart default 1), price, query, category, country (upper case),

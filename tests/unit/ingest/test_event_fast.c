@@ -51,10 +51,7 @@ static long iters(long dflt)
 /* ---------- comparison ---------- */
 
 static int str_eq(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
-static int dbl_eq(double a, double b)
-{
-    return (isnan(a) && isnan(b)) || (a == b && signbit(a) == signbit(b));
-}
+static int dbl_eq(double a, double b) { return (isnan(a) && isnan(b)) || (a == b && signbit(a) == signbit(b)); }
 
 /* "" if equal, else the name of the first differing field. */
 static const char *event_diff(const struct tl_event *a, const struct tl_event *b)
@@ -186,14 +183,14 @@ static void expect_declined(const char *sq)
 
 /* ---------- realistic events (the shapes of bench/gen_events.py) ---------- */
 
-static const char *const REAL_TYPES[] = {"product_view", "page_view",        "category_view",
-                                         "search",       "add_to_cart",      "remove_from_cart",
-                                         "checkout_start", "purchase",       "recommendation_click"};
+static const char *const REAL_TYPES[] = {"product_view",   "page_view",   "category_view",
+                                         "search",         "add_to_cart", "remove_from_cart",
+                                         "checkout_start", "purchase",    "recommendation_click"};
 static const int REAL_WEIGHTS[] = {58, 8, 8, 6, 8, 2, 2, 3, 5};
 static const char *const CATS[] = {"Home > Kitchen", "Home > Decor", "Gifts > Christmas", "Garden", "Toys",
                                    "Stationery",     "Bags",         "Lighting",          "Party",  "Baby"};
-static const char *const QUERIES[] = {"red mug",       "christmas lights", "lunch bag", "tea set",    "candle holder",
-                                      "wall clock",    "garden sign",      "paper napkins", "cake stand", "doormat"};
+static const char *const QUERIES[] = {"red mug",    "christmas lights", "lunch bag",     "tea set",    "candle holder",
+                                      "wall clock", "garden sign",      "paper napkins", "cake stand", "doormat"};
 static const char *const COUNTRIES[] = {"GB", "GB", "GB", "GB", "GB", "GB", "GB", "GB", "FR", "DE", "NL", "IE", "ES"};
 
 /* One NDJSON line (without newline) like gen_events.py --count writes:
@@ -207,14 +204,15 @@ static void gen_realistic(struct tl_buf *out, long i, int64_t ts)
     char iso[40], who[64], sess[64], item[32], head[256], body[256], second[96];
     tl_time_format(ts, iso, sizeof iso);
     long k = (long)rn(5000);
-    if (chance(70)) snprintf(who, sizeof who, "\"user_id\":\"u%06ld\"", k + 1);
-    else snprintf(who, sizeof who, "\"anonymous_id\":\"a-%012llx\"", (unsigned long long)(rnd() >> 16));
+    if (chance(70))
+        snprintf(who, sizeof who, "\"user_id\":\"u%06ld\"", k + 1);
+    else
+        snprintf(who, sizeof who, "\"anonymous_id\":\"a-%012llx\"", (unsigned long long)(rnd() >> 16));
     snprintf(sess, sizeof sess, ",\"session_id\":\"s-%ld-%lld\"", k, (long long)(ts / 1800000));
     snprintf(item, sizeof item, "sku-%06zu", rn(20000) + 1);
     double price = (double)(rn(5950) + 50) / 100.0;
     const char *country = PICK(COUNTRIES);
-    snprintf(head, sizeof head, "{\"event_id\":\"ev-%ld\",\"type\":\"%s\",\"timestamp\":\"%s\",%s", i, type, iso,
-             who);
+    snprintf(head, sizeof head, "{\"event_id\":\"ev-%ld\",\"type\":\"%s\",\"timestamp\":\"%s\",%s", i, type, iso, who);
     body[0] = second[0] = '\0';
     if (!strcmp(type, "product_view") || !strcmp(type, "recommendation_click")) {
         int n = snprintf(body, sizeof body, ",\"item_id\":\"%s\",\"price\":%.2f,\"country\":\"%s\",\"dwell_ms\":%zu",
@@ -230,8 +228,8 @@ static void gen_realistic(struct tl_buf *out, long i, int64_t ts)
                  ",\"order_id\":\"o-%ld\",\"country\":\"%s\",\"items\":[{\"item_id\":\"%s\",\"quantity\":%zu,"
                  "\"price\":%.2f}",
                  i, country, item, rn(12) + 1, price);
-        snprintf(second, sizeof second, ",{\"item_id\":\"sku-%06zu\",\"quantity\":%zu,\"price\":%.2f}",
-                 rn(20000) + 1, rn(12) + 1, (double)(rn(5950) + 50) / 100.0);
+        snprintf(second, sizeof second, ",{\"item_id\":\"sku-%06zu\",\"quantity\":%zu,\"price\":%.2f}", rn(20000) + 1,
+                 rn(12) + 1, (double)(rn(5950) + 50) / 100.0);
     } else if (!strcmp(type, "category_view")) {
         snprintf(body, sizeof body, ",\"category\":\"%s\",\"country\":\"%s\"", PICK(CATS), country);
     } else if (!strcmp(type, "search")) {
@@ -276,66 +274,159 @@ static void gen_realistic(struct tl_buf *out, long i, int64_t ts)
 
 /* ---------- random events (valid and wild) ---------- */
 
-static const char *const TYPES[] = {"page_view",        "product_view",   "category_view",
-                                    "search",           "add_to_cart",    "remove_from_cart",
-                                    "checkout_start",   "purchase",       "recommendation_impression",
-                                    "recommendation_click", "return"};
+static const char *const TYPES[] = {"page_view",
+                                    "product_view",
+                                    "category_view",
+                                    "search",
+                                    "add_to_cart",
+                                    "remove_from_cart",
+                                    "checkout_start",
+                                    "purchase",
+                                    "recommendation_impression",
+                                    "recommendation_click",
+                                    "return"};
 
 /* Valid-looking values and invalid ones per kind. */
-static const char *const V_ID_OK[] = {"\"u1\"", "\"cust-17850\"", "17850", "0", "-0", "-42", "\"a b\"",
-                                      "\"\xc3\xa9t\xc3\xa9\"", "\"\xe2\x82\xac\"", "\"\xf0\x9f\x98\x80\"",
-                                      "9223372036854775807", "-9223372036854775808", "\"x/y\"", "\"\x7e\""};
-static const char *const V_ID_BAD[] = {"\"\"", "\"a\x7f\"", "\"a\xc2\x85\"", "1.5", "1e3", "true", "false", "[]",
-                                       "{}", "\"a\\u0041\"", "\"a\\tb\"", "9223372036854775808",
-                                       "-9223372036854775809", "12345678901234567890", "\"a\x01\"", "\"\xc3\"",
-                                       "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", "\"\xe0\x80\xaf\"", "\"\xf0\x80\x80\xaf\"", "\"\xe0\x9f\xbf\"", "\"\xf0\x8f\xbf\xbf\"", "\"\xf4\x90\x80\x80\"", "01", "-", "+1",
+static const char *const V_ID_OK[] = {"\"u1\"",
+                                      "\"cust-17850\"",
+                                      "17850",
+                                      "0",
+                                      "-0",
+                                      "-42",
+                                      "\"a b\"",
+                                      "\"\xc3\xa9t\xc3\xa9\"",
+                                      "\"\xe2\x82\xac\"",
+                                      "\"\xf0\x9f\x98\x80\"",
+                                      "9223372036854775807",
+                                      "-9223372036854775808",
+                                      "\"x/y\"",
+                                      "\"\x7e\""};
+static const char *const V_ID_BAD[] = {"\"\"",
+                                       "\"a\x7f\"",
+                                       "\"a\xc2\x85\"",
+                                       "1.5",
+                                       "1e3",
+                                       "true",
+                                       "false",
+                                       "[]",
+                                       "{}",
+                                       "\"a\\u0041\"",
+                                       "\"a\\tb\"",
+                                       "9223372036854775808",
+                                       "-9223372036854775809",
+                                       "12345678901234567890",
+                                       "\"a\x01\"",
+                                       "\"\xc3\"",
+                                       "\"\xed\xa0\x80\"",
+                                       "\"\xc0\xaf\"",
+                                       "\"\xe0\x80\xaf\"",
+                                       "\"\xf0\x80\x80\xaf\"",
+                                       "\"\xe0\x9f\xbf\"",
+                                       "\"\xf0\x8f\xbf\xbf\"",
+                                       "\"\xf4\x90\x80\x80\"",
+                                       "01",
+                                       "-",
+                                       "+1",
                                        "\"\\u0000\""};
-static const char *const V_TS_OK[] = {"\"2024-05-01T10:15:32.123Z\"", "\"2024-05-01T10:15:32Z\"", "\"2024-05-01\"",
-                                      "\"2024-05-01T12:15:32.5+02:00\"", "\"2024-05-01 10:15\"",
-                                      "\"2024-04-30T23:59:59.999999-0130\"", "1714558532123", "946684800000",
-                                      "\"2024-05-02T21:46:40Z\"", "\"2000-01-01T00:00:00Z\"",
-                                      "\"2024-04-30T23:59:60.250Z\"", "\"2024-04-30T10:15:32.000Z\""};
-static const char *const V_TS_BAD[] = {"1714558532", "1714558532123.0", "1.7e12", "\"2024-13-01\"", "\"2024-05-01T\"",
-                                       "\"yesterday\"", "\"2024-05-02T21:46:40.001Z\"", "\"1999-12-31T23:59:59Z\"",
-                                       "-1", "9223372036854775807", "\"\"", "true", "[1]", "{}",
+static const char *const V_TS_OK[] = {"\"2024-05-01T10:15:32.123Z\"",
+                                      "\"2024-05-01T10:15:32Z\"",
+                                      "\"2024-05-01\"",
+                                      "\"2024-05-01T12:15:32.5+02:00\"",
+                                      "\"2024-05-01 10:15\"",
+                                      "\"2024-04-30T23:59:59.999999-0130\"",
+                                      "1714558532123",
+                                      "946684800000",
+                                      "\"2024-05-02T21:46:40Z\"",
+                                      "\"2000-01-01T00:00:00Z\"",
+                                      "\"2024-04-30T23:59:60.250Z\"",
+                                      "\"2024-04-30T10:15:32.000Z\""};
+static const char *const V_TS_BAD[] = {"1714558532",
+                                       "1714558532123.0",
+                                       "1.7e12",
+                                       "\"2024-13-01\"",
+                                       "\"2024-05-01T\"",
+                                       "\"yesterday\"",
+                                       "\"2024-05-02T21:46:40.001Z\"",
+                                       "\"1999-12-31T23:59:59Z\"",
+                                       "-1",
+                                       "9223372036854775807",
+                                       "\"\"",
+                                       "true",
+                                       "[1]",
+                                       "{}",
                                        "\"2024-05-01T10:00:00\\u005a\""};
 static const char *const V_QTY_OK[] = {"1", "2", "2.5", "1e9", "1000000000", "0.001", "1E2", "3.0", "1e-300"};
-static const char *const V_QTY_BAD[] = {"0", "-1", "-0.0", "1000000001", "1e10", "\"2\"", "true", "1e400", "[]",
-                                        "00", "1.", ".5"};
-static const char *const V_PRICE_OK[] = {"12.34", "0", "0.0", "-0.0", "-0", "7.65", "1e-400", "123456789012345678",
-                                         "12.345678901234567", "9.99e2", "0.1", "2.55", "1234567890.12345",
-                                         "0.000001", "1.7976931348623157e308", "3"};
+static const char *const V_QTY_BAD[] = {"0",    "-1",    "-0.0", "1000000001", "1e10", "\"2\"",
+                                        "true", "1e400", "[]",   "00",         "1.",   ".5"};
+static const char *const V_PRICE_OK[] = {"12.34",
+                                         "0",
+                                         "0.0",
+                                         "-0.0",
+                                         "-0",
+                                         "7.65",
+                                         "1e-400",
+                                         "123456789012345678",
+                                         "12.345678901234567",
+                                         "9.99e2",
+                                         "0.1",
+                                         "2.55",
+                                         "1234567890.12345",
+                                         "0.000001",
+                                         "1.7976931348623157e308",
+                                         "3"};
 static const char *const V_PRICE_BAD[] = {"-1", "-0.01", "\"1\"", "null1", "1e999", "-1e999", "false"};
 static const char *const V_TEXT_OK[] = {"\"red mug\"", "\"Home > Kitchen > Mugs\"", "\"caf\xc3\xa9\"", "\"x\"",
                                         "\"\xe4\xb8\xad\xe6\x96\x87\""};
 static const char *const V_TEXT_BAD[] = {"\"\"", "\"a\x7f\"", "\"a\\nb\"", "5", "[\"a\"]", "\"\xc2\x9f\""};
 static const char *const V_COUNTRY_OK[] = {"\"GB\"", "\"gb\"", "\"Fr\"", "\"dE\""};
-static const char *const V_COUNTRY_BAD[] = {"\"G\"", "\"GBR\"", "\"G1\"", "\"\xc3\xa9\"", "12", "\"\"", "\"g \"",
-                                            "\"@A\"", "\"[Z\""};
+static const char *const V_COUNTRY_BAD[] = {"\"G\"", "\"GBR\"", "\"G1\"", "\"\xc3\xa9\"", "12",
+                                            "\"\"",  "\"g \"",  "\"@A\"", "\"[Z\""};
 static const char *const V_DWELL_OK[] = {"5400", "0", "86400000", "-0"};
 static const char *const V_DWELL_BAD[] = {"-1", "86400001", "5400.0", "1e3", "\"5400\"", "true"};
 static const char *const V_SCROLL_OK[] = {"0.62", "0", "1", "1.0", "-0.0", "0.5e0", "1e-5"};
 static const char *const V_SCROLL_BAD[] = {"75", "-0.1", "1.0000001", "\"0.5\"", "[0.5]"};
 static const char *const V_CONTEXT_OK[] = {
     "{\"url\":\"https://shop.example/p/84029E\",\"referrer\":\"https://www.google.com/\",\"device\":\"mobile\"}",
-    "{}", "{ \"a\" : { \"b\" : [ 1 , 2.5e3 , { \"c\" : null } , [ ] ] } , \"d\" : true }",
-    "{\"u\":\"a\\/b\\u00e9\\ud83d\\ude00\\n\\\"\"}", "{\"n\":-0.0,\"big\":1e308,\"tiny\":1e-999}",
-    "{\"x\":[[[[[[[[1]]]]]]]]}", "{\"a\\u0062\":1}", "{\"k\":\"\xc2\x85\x7f\"}"};
-static const char *const V_CONTEXT_BAD[] = {"[1]",         "\"str\"",          "5",
-                                            "{\"a\":1,\"a\":2}", "{\"u\":\"\\x\"}",  "{\"u\":\"\\ud83d\"}",
-                                            "{\"u\":\"\\ude00\"}", "{\"u\":\"\\u00\"}", "{\"a\":1,}",
-                                            "{\"a\" 1}",   "{\"n\":1e400}",    "{\"n\":123456789012345678901}",
-                                            "{\"a\":[1,]}", "{\"a\":tru}",      "{\"u\":\"\\u0000\"}"};
-static const char *const V_UNKNOWN[] = {"\"spring\"", "[1,2]", "true", "null", "{\"a\":{\"b\":\"c\"}}", "-12.5e-3",
-                                        "\"\\u00e9\"", "[]", "123456789012345678901234567890.5", "0"};
+    "{}",
+    "{ \"a\" : { \"b\" : [ 1 , 2.5e3 , { \"c\" : null } , [ ] ] } , \"d\" : true }",
+    "{\"u\":\"a\\/b\\u00e9\\ud83d\\ude00\\n\\\"\"}",
+    "{\"n\":-0.0,\"big\":1e308,\"tiny\":1e-999}",
+    "{\"x\":[[[[[[[[1]]]]]]]]}",
+    "{\"a\\u0062\":1}",
+    "{\"k\":\"\xc2\x85\x7f\"}"};
+static const char *const V_CONTEXT_BAD[] = {"[1]",
+                                            "\"str\"",
+                                            "5",
+                                            "{\"a\":1,\"a\":2}",
+                                            "{\"u\":\"\\x\"}",
+                                            "{\"u\":\"\\ud83d\"}",
+                                            "{\"u\":\"\\ude00\"}",
+                                            "{\"u\":\"\\u00\"}",
+                                            "{\"a\":1,}",
+                                            "{\"a\" 1}",
+                                            "{\"n\":1e400}",
+                                            "{\"n\":123456789012345678901}",
+                                            "{\"a\":[1,]}",
+                                            "{\"a\":tru}",
+                                            "{\"u\":\"\\u0000\"}"};
+static const char *const V_UNKNOWN[] = {"\"spring\"",
+                                        "[1,2]",
+                                        "true",
+                                        "null",
+                                        "{\"a\":{\"b\":\"c\"}}",
+                                        "-12.5e-3",
+                                        "\"\\u00e9\"",
+                                        "[]",
+                                        "123456789012345678901234567890.5",
+                                        "0"};
 
 static const char *val_of(const char *const *ok, size_t nok, const char *const *bad, size_t nbad, int wild)
 {
     if (wild && chance(25)) return chance(15) ? "null" : bad[rn(nbad)];
     return ok[rn(nok)];
 }
-#define VAL(kind, wild) val_of(kind##_OK, sizeof kind##_OK / sizeof *kind##_OK, kind##_BAD, \
-                               sizeof kind##_BAD / sizeof *kind##_BAD, wild)
+#define VAL(kind, wild)                                                                                                \
+    val_of(kind##_OK, sizeof kind##_OK / sizeof *kind##_OK, kind##_BAD, sizeof kind##_BAD / sizeof *kind##_BAD, wild)
 
 struct kv {
     char k[48];
@@ -389,8 +480,10 @@ static void gen_event(struct tl_buf *b, int wild)
     const char *type = PICK(TYPES);
     char tmp[4200];
     int pretty = allow_pretty && chance(20);
-    if (wild && chance(5)) add(f, &n, "type", PICK(V_ID_BAD));
-    else if (wild && chance(3)) add(f, &n, "type", "\"view\"");
+    if (wild && chance(5))
+        add(f, &n, "type", PICK(V_ID_BAD));
+    else if (wild && chance(3))
+        add(f, &n, "type", "\"view\"");
     else if (!(wild && chance(3))) {
         snprintf(tmp, sizeof tmp, "\"%s\"", type);
         add(f, &n, "type", tmp);
@@ -400,7 +493,8 @@ static void gen_event(struct tl_buf *b, int wild)
     if (who != 1 || (wild && chance(10))) add(f, &n, "user_id", VAL(V_ID, wild));
     if (who != 0) add(f, &n, "anonymous_id", VAL(V_ID, wild));
     if (chance(50)) add(f, &n, "session_id", VAL(V_ID, wild));
-    if (chance(60)) add(f, &n, "event_id", wild && chance(10) ? "12" : chance(50) ? "\"7f3a9c2b-11d4\"" : "\"e\xc3\xa9\"");
+    if (chance(60))
+        add(f, &n, "event_id", wild && chance(10) ? "12" : chance(50) ? "\"7f3a9c2b-11d4\"" : "\"e\xc3\xa9\"");
     int need_item = !strcmp(type, "product_view") || !strcmp(type, "add_to_cart") ||
                     !strcmp(type, "remove_from_cart") || !strcmp(type, "recommendation_click");
     int lines_type = !strcmp(type, "purchase") || !strcmp(type, "return") || !strcmp(type, "checkout_start") ||
@@ -413,8 +507,7 @@ static void gen_event(struct tl_buf *b, int wild)
     if (chance(40) || (shortcut && !strcmp(type, "purchase") && !(wild && chance(10))))
         add(f, &n, "price", VAL(V_PRICE, wild));
     if (!strcmp(type, "search") ? !(wild && chance(10)) : chance(10)) add(f, &n, "query", VAL(V_TEXT, wild));
-    if (!strcmp(type, "category_view") ? !(wild && chance(10)) : chance(10))
-        add(f, &n, "category", VAL(V_TEXT, wild));
+    if (!strcmp(type, "category_view") ? !(wild && chance(10)) : chance(10)) add(f, &n, "category", VAL(V_TEXT, wild));
     if (chance(60)) add(f, &n, "country", VAL(V_COUNTRY, wild));
     if (chance(20)) add(f, &n, "order_id", VAL(V_ID, wild));
     if (chance(20)) add(f, &n, "recommendation_id", wild && chance(10) ? "5" : "\"r-5f2c\"");
@@ -422,7 +515,8 @@ static void gen_event(struct tl_buf *b, int wild)
     if (chance(30)) add(f, &n, "scroll_depth", VAL(V_SCROLL, wild));
     if (chance(40)) add(f, &n, "context", VAL(V_CONTEXT, wild));
     if ((lines_type && !shortcut) || chance(5)) {
-        if (wild && chance(5)) add(f, &n, "items", chance(50) ? "\"abc\"" : "[1.5]");
+        if (wild && chance(5))
+            add(f, &n, "items", chance(50) ? "\"abc\"" : "[1.5]");
         else {
             gen_items(tmp, sizeof tmp, type, wild);
             add(f, &n, "items", tmp);
@@ -435,7 +529,7 @@ static void gen_event(struct tl_buf *b, int wild)
         memcpy(key, f[rn(n)].k, sizeof key);
         add(f, &n, key, "\"dup\"");
     }
-    if (chance(3)) {                                                /* long strings */
+    if (chance(3)) { /* long strings */
         memset(tmp, 'q', 1003);
         tmp[0] = '"';
         snprintf(tmp + 1 + (chance(50) ? 1000 : 1001), 3, "\""); /* at the limit of query, or over */
@@ -459,8 +553,8 @@ static void gen_event(struct tl_buf *b, int wild)
 static void mutate(struct tl_buf *b)
 {
     static const char set[] = "{}[]\",:\\0123456789.-+eEtfnul aZ\x7f\x01\n\r\t";
-    static const char *const specials[] = {"\xc2", "\xc2\x85", "\xff", "\xed\xa0\x80", "\\u", "\\ud83d", "\x00",
-                                           "\xef\xbb\xbf"};
+    static const char *const specials[] = {"\xc2", "\xc2\x85", "\xff", "\xed\xa0\x80",
+                                           "\\u",  "\\ud83d",  "\x00", "\xef\xbb\xbf"};
     int k = (int)rn(3) + 1;
     for (int m = 0; m < k && b->len; m++) {
         size_t at = rn(b->len);
@@ -559,27 +653,46 @@ Test(ingest_event_fast, invalid_or_unusual_events_are_declined)
 {
     const char *no[] = {
         /* invalid for the slow path */
-        "{}", "[]", "{'type':'page_view'}", "{'type':'view','user_id':'u'}", "{'type':5,'user_id':'u'}",
-        "{'type':'product_view','user_id':'u'}", "{'type':'search','user_id':'u','query':''}",
-        "{'type':'page_view','user_id':''}", "{'type':'page_view','user_id':'u','timestamp':1714558532}",
+        "{}",
+        "[]",
+        "{'type':'page_view'}",
+        "{'type':'view','user_id':'u'}",
+        "{'type':5,'user_id':'u'}",
+        "{'type':'product_view','user_id':'u'}",
+        "{'type':'search','user_id':'u','query':''}",
+        "{'type':'page_view','user_id':''}",
+        "{'type':'page_view','user_id':'u','timestamp':1714558532}",
         "{'type':'page_view','user_id':'u','timestamp':'2024-05-03T00:00:00Z'}",
-        "{'type':'page_view','user_id':'u','timestamp':1.7e12}", "{'type':'page_view','user_id':'u','dwell_ms':1.0}",
-        "{'type':'page_view','user_id':'u','scroll_depth':75}", "{'type':'page_view','user_id':'u','country':'GBR'}",
+        "{'type':'page_view','user_id':'u','timestamp':1.7e12}",
+        "{'type':'page_view','user_id':'u','dwell_ms':1.0}",
+        "{'type':'page_view','user_id':'u','scroll_depth':75}",
+        "{'type':'page_view','user_id':'u','country':'GBR'}",
         "{'type':'add_to_cart','user_id':'u','item_id':'i','quantity':0}",
         "{'type':'add_to_cart','user_id':'u','item_id':'i','price':-1}",
-        "{'type':'page_view','user_id':'u','event_id':12}", "{'type':'page_view','user_id':'u','context':[1]}",
-        "{'type':'purchase','user_id':'u','items':[]}", "{'type':'purchase','user_id':'u','items':[{'item_id':'i'}]}",
-        "{'type':'purchase','user_id':'u','items':['i']}", "{'type':'purchase','user_id':'u','item_id':'i'}",
-        "{'type':'page_view','user_id':'u','user_id':'v'}", "{'type':'page_view','user_id':'u','x':1,'x':2}",
-        "{'type':'page_view','user_id':'u','context':{'a':1,'a':1}}", "{'type':'page_view','user_id':'u'} x",
-        "{'type':'page_view','user_id':'u',}", "{'type':'page_view','user_id':'u'", "{'type':'page_view' 'user_id':'u'}",
-        "{'type':'page_view','user_id':'u','n':01}", "{'type':'page_view','user_id':'u','n':1e400}",
-        "{'type':'page_view','user_id':'u','n':99999999999999999999}", "{'type':'page_view','user_id':'a\x7f'}",
-        "{'type':'page_view','user_id':'a\xc2\x80'}", "{'type':'page_view','user_id':'\xc3\x28'}",
+        "{'type':'page_view','user_id':'u','event_id':12}",
+        "{'type':'page_view','user_id':'u','context':[1]}",
+        "{'type':'purchase','user_id':'u','items':[]}",
+        "{'type':'purchase','user_id':'u','items':[{'item_id':'i'}]}",
+        "{'type':'purchase','user_id':'u','items':['i']}",
+        "{'type':'purchase','user_id':'u','item_id':'i'}",
+        "{'type':'page_view','user_id':'u','user_id':'v'}",
+        "{'type':'page_view','user_id':'u','x':1,'x':2}",
+        "{'type':'page_view','user_id':'u','context':{'a':1,'a':1}}",
+        "{'type':'page_view','user_id':'u'} x",
+        "{'type':'page_view','user_id':'u',}",
+        "{'type':'page_view','user_id':'u'",
+        "{'type':'page_view' 'user_id':'u'}",
+        "{'type':'page_view','user_id':'u','n':01}",
+        "{'type':'page_view','user_id':'u','n':1e400}",
+        "{'type':'page_view','user_id':'u','n':99999999999999999999}",
+        "{'type':'page_view','user_id':'a\x7f'}",
+        "{'type':'page_view','user_id':'a\xc2\x80'}",
+        "{'type':'page_view','user_id':'\xc3\x28'}",
         "{'type':'page_view','user_id':'u','context':{'u':'\\ud800'}}",
         "{'type':'page_view','user_id':'u','context':{'u':'\\u0000'}}",
         /* valid but outside the fast subset */
-        "{'type':'page_view','user_id':'\\u0075'}", "{'typ\\u0065':'page_view','user_id':'u'}",
+        "{'type':'page_view','user_id':'\\u0075'}",
+        "{'typ\\u0065':'page_view','user_id':'u'}",
         "{'type':'page_view','user_id':'u','context':{'k\\u0065y':1}}",
         "{'type':'page_view','user_id':'u','items':'abc'}",
     };
@@ -588,7 +701,8 @@ Test(ingest_event_fast, invalid_or_unusual_events_are_declined)
 
 Test(ingest_event_fast, lines_capacity_and_limits)
 {
-    const char *t = dq("{'type':'purchase','user_id':'u','items':[{'item_id':'a','price':1},{'item_id':'b','price':2}]}");
+    const char *t =
+        dq("{'type':'purchase','user_id':'u','items':[{'item_id':'a','price':1},{'item_id':'b','price':2}]}");
     enum tl_rc rc;
     cr_assert_eq(check_one(t, strlen(t), NOW, 2, &rc), 1);
     cr_assert_eq(check_one(t, strlen(t), NOW, 1, &rc), 0, "more lines than lines_cap");
@@ -710,8 +824,10 @@ Test(ingest_event_fast, random_wild_and_mutated_events)
         gen_event(&b, 1);
         check(b.data, &wild);
         tl_buf_reset(&b);
-        if (chance(50)) gen_event(&b, 0);
-        else gen_realistic(&b, i, NOW - (int64_t)rn(1000000000));
+        if (chance(50))
+            gen_event(&b, 0);
+        else
+            gen_realistic(&b, i, NOW - (int64_t)rn(1000000000));
         mutate(&b);
         enum tl_rc rc;
         int h = check_one(b.data, b.len, NOW, 1 + rn(4), &rc);
@@ -736,8 +852,10 @@ Test(ingest_event_fast, every_truncation)
     long n = iters(6000) / 20;
     for (long i = 0; i < n; i++) {
         tl_buf_reset(&b);
-        if (i % 2) gen_event(&b, 0);
-        else gen_realistic(&b, i, NOW - 5000);
+        if (i % 2)
+            gen_event(&b, 0);
+        else
+            gen_realistic(&b, i, NOW - 5000);
         for (size_t cut = 0; cut < b.len; cut++) {
             enum tl_rc rc;
             check_one(b.data, cut, NOW, LINES_CAP, &rc);
@@ -748,9 +866,10 @@ Test(ingest_event_fast, every_truncation)
 
 Test(ingest_event_fast, random_bytes_and_token_soup)
 {
-    static const char *const tok[] = {"{", "}", "[", "]", ",", ":", "\"type\"", "\"page_view\"", "\"user_id\"",
-                                      "\"u\"", "1", "-0", "1.5e3", "true", "null", " ", "\"context\"", "\"items\"",
-                                      "\"\\u00e9\"", "\"\xc3\xa9\"", "\x00", "\xff", "\"",  "\\"};
+    static const char *const tok[] = {
+        "{",    "}",    "[",     "]",    ",",    ":", "\"type\"",    "\"page_view\"", "\"user_id\"", "\"u\"",
+        "1",    "-0",   "1.5e3", "true", "null", " ", "\"context\"", "\"items\"",     "\"\\u00e9\"", "\"\xc3\xa9\"",
+        "\x00", "\xff", "\"",    "\\"};
     char buf[256];
     long n = iters(6000) * 3;
     for (long i = 0; i < n; i++) {
@@ -783,7 +902,8 @@ Test(ingest_event_fast, numbers_match_strtod)
         size_t len = 0;
         if (chance(20)) num[len++] = '-';
         size_t ni = rn(21), nf = chance(60) ? rn(21) : 0;
-        if (ni == 0 || chance(20)) num[len++] = '0';
+        if (ni == 0 || chance(20))
+            num[len++] = '0';
         else {
             num[len++] = (char)('1' + rn(9));
             for (size_t j = 1; j < ni; j++) num[len++] = (char)('0' + rn(10));
@@ -792,8 +912,12 @@ Test(ingest_event_fast, numbers_match_strtod)
             num[len++] = '.';
             for (size_t j = 0; j < nf; j++) num[len++] = (char)('0' + (chance(30) ? 0 : rn(10)));
         }
-        if (chance(20)) len += (size_t)snprintf(num + len, sizeof num - len, "%s%s%zu", chance(50) ? "e" : "E",
-                                                chance(30) ? "-" : chance(30) ? "+" : "", rn(chance(50) ? 20 : 400));
+        if (chance(20))
+            len += (size_t)snprintf(num + len, sizeof num - len, "%s%s%zu", chance(50) ? "e" : "E",
+                                    chance(30)   ? "-"
+                                    : chance(30) ? "+"
+                                                 : "",
+                                    rn(chance(50) ? 20 : 400));
         num[len] = '\0';
         int m = snprintf(text, sizeof text, "{\"type\":\"add_to_cart\",\"user_id\":\"u\",\"item_id\":\"i\",\"%s\":%s}",
                          PICK(fields), num);
@@ -845,8 +969,8 @@ static int check_split(const char *body, size_t len, size_t max)
                 some_bad = !el || !json_is_object(el);
                 json_decref(el);
             }
-            cr_assert(some_bad, "split accepted a body the slow path rejects (%s), all elements valid: [%.*s]",
-                      err.msg, (int)len, body);
+            cr_assert(some_bad, "split accepted a body the slow path rejects (%s), all elements valid: [%.*s]", err.msg,
+                      (int)len, body);
         }
     }
     json_decref(arr);
@@ -869,12 +993,17 @@ static size_t gen_body(struct tl_buf *b, int wild, int *form)
         } else if (i) {
             tl_buf_puts(b, chance(70) ? "\n" : chance(50) ? "\r\n" : "\n \n\r\n");
         }
-        if (wild && chance(30)) gen_event(b, 1);
-        else if (chance(50)) gen_event(b, 0);
-        else gen_realistic(b, (long)i, NOW - 1000);
+        if (wild && chance(30))
+            gen_event(b, 1);
+        else if (chance(50))
+            gen_event(b, 0);
+        else
+            gen_realistic(b, (long)i, NOW - 1000);
     }
-    if (*form == 0) tl_buf_puts(b, chance(80) ? "]" : "]\n");
-    else if (chance(50)) tl_buf_puts(b, "\n");
+    if (*form == 0)
+        tl_buf_puts(b, chance(80) ? "]" : "]\n");
+    else if (chance(50))
+        tl_buf_puts(b, "\n");
     allow_pretty = 1;
     return k;
 }
