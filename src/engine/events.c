@@ -79,7 +79,8 @@ static void reject_json(struct tl_buf *rej, size_t *nrej, size_t index, const st
 
 /* The parse phase: every element of the body either becomes a pending
  * event or a rejection. Fast path (src/ingest/event_fast.c) for ordinary
- * events, jansson for the rest; the stored body is the element's own text. */
+ * events, jansson for the rest; either way the stored body is the canonical
+ * JSON of docs/events.md (tl_evfast_canonical writes it without a tree). */
 struct parse_state {
     struct pending *v;
     size_t n, nv, nrej;
@@ -161,6 +162,8 @@ static enum tl_rc parse_body(struct parse_state *ps, uint32_t shop_id, const cha
         struct pending *p = &ps->v[ps->nv];
         rc = tl_evfast_parse(text, spans[i].len, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &ps->scratch, &handled);
         if (rc) break;
+        tl_buf_init(&p->body, 0);
+        if (handled && (rc = tl_evfast_canonical(text, spans[i].len, &p->ev, &p->body, &handled)) != TL_OK) break;
         if (!handled) {
             json_error_t je;
             json_t *obj = json_loadb(text, spans[i].len, JSON_REJECT_DUPLICATES, &je);
@@ -178,9 +181,10 @@ static enum tl_rc parse_body(struct parse_state *ps, uint32_t shop_id, const cha
                 reject_json(&ps->rej, &ps->nrej, i, &e1);
                 continue;
             }
+            if ((rc = tl_event_canonical(&p->ev, obj, &p->body)) != TL_OK) break;
         }
-        p->ev.body = text; /* the element as received; its time is the ts column */
-        p->ev.body_len = spans[i].len;
+        p->ev.body = p->body.data; /* canonical JSON (docs/events.md "What is stored") */
+        p->ev.body_len = p->body.len;
         if ((rc = keep_event(ps, p, shop_id, err))) break;
     }
     tl_free(spans);

@@ -14,10 +14,9 @@
  * allocated is several times slower (arena locking), and was 15% of the
  * writer's time when the writer freed them.
  *
- * Stored body: the line as it was received (validated; its time is the
- * ts_ms column, so replay re-validates it with that time as "now" and gets
- * the same event). Re-serialising every event would cost more than
- * parsing it. */
+ * Stored body: the canonical JSON of docs/events.md, written by
+ * tl_evfast_canonical straight from the line (jansson only for events the
+ * fast path declines). */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,7 +40,7 @@ struct parsed {
     struct tl_event ev;
     json_t *obj;           /* slow path: strings point into it */
     struct tl_buf scratch; /* fast path: strings point into it */
-    char *raw;             /* the line, NUL-terminated: the stored body */
+    struct tl_buf body;    /* canonical JSON: the stored body */
     uint64_t eid;          /* idempotency hash claimed, 0 if none */
     struct tl_line *lines; /* owned copy */
 };
@@ -70,7 +69,7 @@ static void parsed_free(struct parsed *p)
 {
     json_decref(p->obj);
     tl_buf_free(&p->scratch);
-    tl_free(p->raw);
+    tl_buf_free(&p->body);
     tl_free(p->lines);
     memset(p, 0, sizeof *p);
 }
@@ -97,11 +96,11 @@ static void note_skip(struct tl_import_events *j, const struct tl_err *e)
 static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct parsed *p, struct tl_line *lines,
                              struct tl_err *e)
 {
-    p->raw = tl_strndup(line, len);
-    if (!p->raw) return tl_err_set(e, TL_ENOMEM, NULL, "out of memory");
     int handled = 0;
     tl_buf_init(&p->scratch, 0);
-    enum tl_rc rc = tl_evfast_parse(p->raw, len, now, &p->ev, lines, TL_EVENT_LINES_MAX, &p->scratch, &handled);
+    tl_buf_init(&p->body, 0);
+    enum tl_rc rc = tl_evfast_parse(line, len, now, &p->ev, lines, TL_EVENT_LINES_MAX, &p->scratch, &handled);
+    if (rc == TL_OK && handled) rc = tl_evfast_canonical(line, len, &p->ev, &p->body, &handled);
     if (rc == TL_OK && !handled) { /* unusual or invalid: jansson, which words the error */
         json_error_t je;
         p->obj = json_loadb(line, len, 0, &je);
@@ -112,6 +111,7 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct p
             rc = tl_err_set(e, TL_EINVAL, NULL, "expected a JSON object");
         } else {
             rc = tl_event_from_json(p->obj, now, &p->ev, lines, TL_EVENT_LINES_MAX, e);
+            if (rc == TL_OK) rc = tl_event_canonical(&p->ev, p->obj, &p->body);
         }
     }
     if (rc == TL_OK && p->ev.n_lines) {
@@ -224,8 +224,8 @@ static void *producer_main(void *arg)
             continue;
         }
         p->ev.shop_id = j->shop_id;
-        p->ev.body = p->raw;
-        p->ev.body_len = len - k; /* saves SQLite a strlen */
+        p->ev.body = p->body.data;
+        p->ev.body_len = p->body.len; /* saves SQLite a strlen */
         if (p->ev.event_id) {
             p->eid = tl_event_id_hash(p->ev.shop_id, p->ev.event_id);
             if (tl_engine_dedupe_claim(j->engine, p->eid)) {
