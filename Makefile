@@ -6,6 +6,7 @@
 #   make bench      performance; method and numbers in BENCHMARKS.md
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make valgrind   unit tests under valgrind
+#   make tsan       the profile cache's concurrency test under ThreadSanitizer
 #   make lint       clang-format check + cppcheck
 
 BUILD   ?= build
@@ -33,7 +34,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps run test unit api browser eval bench asan valgrind lint clean fuzz
+.PHONY: all deps run test unit api browser eval bench asan tsan valgrind lint clean fuzz
 
 all: $(BUILD)/tailor
 
@@ -95,6 +96,15 @@ asan: deps
 	  all build-asan/unit_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build-asan/unit_tests --jobs 1
 	ASAN_OPTIONS=detect_leaks=1 python3 tests/api/run.py --bin build-asan/tailor --slow
+
+# ThreadSanitizer: Criterion cannot start under TSan here, so the concurrency
+# test of the profile cache also builds as a plain program.
+tsan:
+	@mkdir -p $(BUILD)
+	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_PCACHE_STANDALONE \
+	  -o $(BUILD)/tsan_pcache tests/unit/profile/test_cache.c src/core/*.c src/store/types.c src/profile/*.c \
+	  $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
+	$(BUILD)/tsan_pcache
 
 valgrind: $(BUILD)/unit_tests
 	valgrind --error-exitcode=1 --leak-check=full --trace-children=no $(BUILD)/unit_tests --jobs 1 --no-early-exit

@@ -731,6 +731,40 @@ def scenario_imports(run, d, servers):
     r = srv.call("GET", "/v1/users/imp1/profile")
     check(r.status == 200 and r.json()["counts"]["product_view"] == 1, "imported profile: %s" % r.text()[:300])
 
+
+def scenario_import_killed(run, d, servers):
+    """kill -9 in the middle of an events import leaves nothing of it (one
+    transaction), releases the database, and the same file then imports
+    completely."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    ev = os.path.join(d, "big.ndjson")
+    n = 200000
+    with open(ev, "w") as f:
+        for i in range(n):
+            f.write('{"type":"product_view","user_id":"k%d","item_id":"sku-%d","event_id":"kill-%d",'
+                    '"timestamp":"2026-01-01T00:00:00Z"}\n' % (i % 5000, i % 3000, i))
+    p = subprocess.Popen([srv.bin, "import", "events", ev, "--db", srv.db], cwd=REPO,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    PROCS.append(p)
+    time.sleep(0.4 * SLOW)
+    finished_first = p.poll() is not None
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30 * SLOW)
+    srv.start()
+    total = stats_total(srv)
+    if finished_first:
+        check(total == n, "import finished before the kill but stored %d of %d" % (total, n))
+    else:
+        check(total == 0, "a killed import left %d events behind" % total)
+    check(srv.stop() == 0, "exit after SIGTERM")
+    code, out, err = run_cli(srv, "import", "events", ev)
+    check(code == 0, "import after the kill: %d %r" % (code, err))
+    check(("%s events" % format(n, ",")) in out or finished_first, "second import: %r" % out)
+    srv.start()
+    check(stats_total(srv) == n, "after the second import the store has %d events" % stats_total(srv))
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
@@ -738,6 +772,7 @@ SCENARIOS = [
     ("scenario/keepalive", scenario_keepalive),
     ("scenario/concurrent_posts", scenario_concurrent_posts),
     ("scenario/imports", scenario_imports),
+    ("scenario/import_killed", scenario_import_killed),
 ]
 
 
