@@ -42,7 +42,7 @@ int cli_keys_main(int argc, char **argv)
     if (strcmp(scope, "public") != 0 && strcmp(scope, "secret") != 0)
         return cli_usage_error("keys", "--scope: expected public or secret, got '%s'", scope);
 
-    struct tailor_options o = {.db_path = db, .config_path = NULL, .port = 0};
+    struct tailor_options o = {.db_path = db, .config_path = NULL, .port = 0, .admin_only = 1};
     struct tailor_error err = {0};
     struct tailor *t = NULL;
     enum tl_rc r = tailor_open(&o, &t, &err);

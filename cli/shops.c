@@ -34,7 +34,7 @@ int cli_shops_main(int argc, char **argv)
     if (strcmp(pos[0], "create") != 0) return cli_usage_error("shops", "unknown subcommand '%s'", pos[0]);
     if (npos < 2) return cli_usage_error("shops", "missing shop NAME");
 
-    struct tailor_options o = {.db_path = db, .config_path = NULL, .port = 0};
+    struct tailor_options o = {.db_path = db, .config_path = NULL, .port = 0, .admin_only = 1};
     struct tailor_error err = {0};
     struct tailor *t = NULL;
     enum tl_rc r = tailor_open(&o, &t, &err);

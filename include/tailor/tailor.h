@@ -28,6 +28,11 @@ struct tailor_options {
     const char *db_path;     /* NULL = "tailor.db" */
     const char *config_path; /* NULL = none (defaults) */
     int port;                /* 0 = config or 8080 */
+    int admin_only;          /* 1: open only what shop and key management needs
+                              * (no catalog, profiles or models loaded, nothing
+                              * checkpointed): fast, and safe beside a running
+                              * server. Only tailor_shop_* and tailor_key_create
+                              * may be called on such a handle. */
 };
 
 /* Open the engine over a database (created and migrated if needed). */

@@ -29,6 +29,7 @@ struct tl_config {
     double trending_country_min;    /* 30: decayed events a country needs */
     char cors_origin[256];          /* "*" */
     char web_root[512];             /* "web": static files (tailor.js, demo) */
+    int admin_only;                 /* not from the file: see tailor_options.admin_only */
 };
 
 /* Fill defaults. */

@@ -356,6 +356,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     e->pparams.half_life_ms = (int64_t)(cfg->affinity_half_life_days * TL_MS_PER_DAY);
     e->pparams.session_timeout_ms = (int64_t)cfg->session_timeout_min * TL_MS_PER_MIN;
 
+    uint64_t replayed = 0;
     enum tl_sync sync = cfg->sync_full ? TL_SYNC_FULL : TL_SYNC_OS;
     enum tl_rc rc = e->ops->open(cfg->db_path, sync, &e->wst, err);
     if (rc == TL_OK) rc = e->ops->open(cfg->db_path, sync, &e->rst, err);
@@ -367,35 +368,46 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
                                 .ctx = e};
     if ((rc = tl_pcache_create(&po, &e->profiles, err))) goto fail;
 
-    uint64_t t0 = tl_mono_ns();
-    if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
-        (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
-        (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) ||
-        (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) ||
-        (rc = e->ops->event_scan(e->rst, 0, pop_event_cb, e))) {
-        tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
-        goto fail;
+    if (cfg->admin_only) {
+        /* Shops and keys only: nothing in memory that a checkpoint could
+         * write over a running server's state. */
+        e->discard = 1;
+        if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e))) {
+            tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
+            goto fail;
+        }
+    } else {
+        uint64_t t0 = tl_mono_ns();
+        if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
+            (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
+            (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) ||
+            (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) ||
+            (rc = e->ops->event_scan(e->rst, 0, pop_event_cb, e))) {
+            tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
+            goto fail;
+        }
+        int64_t ckpt = 0;
+        if (e->ops->meta_get(e->rst, "profile_checkpoint_seq", &ckpt) == TL_ENOTFOUND) ckpt = 0;
+        struct replay_ctx r = {e, ckpt, 0};
+        tl_engine_apply_profile_only(e, 1);
+        rc = e->ops->event_scan(e->rst, ckpt, replay_cb, &r);
+        tl_engine_apply_profile_only(e, 0);
+        if (rc) {
+            tl_err_set(err, rc, NULL, "replaying events after checkpoint %lld: %s", (long long)ckpt, tl_rc_message(rc));
+            goto fail;
+        }
+        replayed = r.n;
+        tl_info("opened %s in %.0f ms (replayed %llu events after checkpoint %lld)", cfg->db_path,
+                (double)(tl_mono_ns() - t0) / 1e6, (unsigned long long)r.n, (long long)ckpt);
     }
-    int64_t ckpt = 0;
-    if (e->ops->meta_get(e->rst, "profile_checkpoint_seq", &ckpt) == TL_ENOTFOUND) ckpt = 0;
-    struct replay_ctx r = {e, ckpt, 0};
-    tl_engine_apply_profile_only(e, 1);
-    rc = e->ops->event_scan(e->rst, ckpt, replay_cb, &r);
-    tl_engine_apply_profile_only(e, 0);
-    if (rc) {
-        tl_err_set(err, rc, NULL, "replaying events after checkpoint %lld: %s", (long long)ckpt, tl_rc_message(rc));
-        goto fail;
-    }
-    tl_info("opened %s in %.0f ms (replayed %llu events after checkpoint %lld)", cfg->db_path,
-            (double)(tl_mono_ns() - t0) / 1e6, (unsigned long long)r.n, (long long)ckpt);
 
     e->writer = tl_writer_start(e->ops, e->wst, cfg->writer_queue_max);
     if (!e->writer) {
         rc = tl_err_set(err, TL_EINTERNAL, NULL, "cannot start the writer thread");
         goto fail;
     }
-    if (r.n) tl_engine_checkpoint(e);
-    if (pthread_create(&e->ckpt_thread, NULL, ckpt_main, e) == 0) e->ckpt_running = 1;
+    if (replayed) tl_engine_checkpoint(e);
+    if (!cfg->admin_only && pthread_create(&e->ckpt_thread, NULL, ckpt_main, e) == 0) e->ckpt_running = 1;
     *out = e;
     return TL_OK;
 fail:

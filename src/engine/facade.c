@@ -55,6 +55,7 @@ enum tl_rc tailor_open(const struct tailor_options *opt, struct tailor **out, st
     if (opt && opt->config_path) rc = tl_config_load(&t->cfg, opt->config_path, &e);
     if (rc == TL_OK && opt && opt->db_path) snprintf(t->cfg.db_path, sizeof t->cfg.db_path, "%s", opt->db_path);
     if (rc == TL_OK && opt && opt->port) t->cfg.port = opt->port;
+    if (opt) t->cfg.admin_only = opt->admin_only;
     if (rc == TL_OK) rc = tl_engine_open(&t->cfg, &t->engine, &e);
     if (rc) {
         to_public(err, &e, rc);
