@@ -377,6 +377,9 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
             goto fail;
         }
     } else {
+        /* Claim before loading: replaying and checkpointing beside another
+         * process that owns the database would overwrite its snapshots. */
+        if ((rc = tl_engine_claim(e, "open", err))) goto fail;
         uint64_t t0 = tl_mono_ns();
         if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
             (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
@@ -458,9 +461,19 @@ void tl_engine_close(struct tl_engine *e)
 
 void tl_engine_discard(struct tl_engine *e) { e->discard = 1; }
 
+static void claim_record(int fd, const char *purpose)
+{
+    char info[128];
+    int n = snprintf(info, sizeof info, "tailor %s (pid %ld)\n", purpose, (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, info, (size_t)n, 0) != n) tl_warn("could not record the lock holder");
+}
+
 enum tl_rc tl_engine_claim(struct tl_engine *e, const char *purpose, struct tl_err *err)
 {
-    if (e->lock_fd >= 0) return TL_OK;
+    if (e->lock_fd >= 0) { /* claimed at open: say what for */
+        claim_record(e->lock_fd, purpose);
+        return TL_OK;
+    }
     char path[sizeof e->cfg.db_path + 8];
     snprintf(path, sizeof path, "%s.lock", e->cfg.db_path);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -477,10 +490,7 @@ enum tl_rc tl_engine_claim(struct tl_engine *e, const char *purpose, struct tl_e
                           "%s is in use by %s; stop it first (while a server runs, send data through the API)",
                           e->cfg.db_path, holder);
     }
-    char info[128];
-    int n = snprintf(info, sizeof info, "tailor %s (pid %ld)\n", purpose, (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, info, (size_t)n, 0) != n)
-        tl_warn("could not record the holder in %s", path);
+    claim_record(fd, purpose);
     e->lock_fd = fd;
     return TL_OK;
 }
