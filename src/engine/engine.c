@@ -196,13 +196,31 @@ static int load_ident_cb(void *ctx, uint32_t shop_id, const char *anon, const ch
 
 /* ---- dedupe ---- */
 
-int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h)
+uint64_t tl_engine_dedupe_token(struct tl_engine *e) { return atomic_fetch_add(&e->dedupe_tokens, 1) + 2; }
+
+int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token)
 {
     pthread_mutex_lock(&e->dedupe_mu);
-    int known = tl_u64map_get(&e->dedupe, h, NULL);
-    if (!known) tl_u64map_put(&e->dedupe, h, 2);
+    uint64_t v;
+    int known;
+    for (;;) {
+        known = tl_u64map_get(&e->dedupe, h, &v);
+        if (!known || v == 1 || v == token) break;
+        pthread_cond_wait(&e->dedupe_cv, &e->dedupe_mu); /* pending elsewhere: wait for its outcome */
+    }
+    if (!known) tl_u64map_put(&e->dedupe, h, token);
     pthread_mutex_unlock(&e->dedupe_mu);
     return known;
+}
+
+void tl_engine_dedupe_commit_token(struct tl_engine *e, uint64_t token)
+{
+    pthread_mutex_lock(&e->dedupe_mu);
+    for (size_t i = 0; i < e->dedupe.cap; i++)
+        if (e->dedupe.keys[i] && e->dedupe.vals[i] == token) e->dedupe.vals[i] = 1;
+    if (e->dedupe.has_zero && e->dedupe.zero_val == token) e->dedupe.zero_val = 1;
+    pthread_cond_broadcast(&e->dedupe_cv);
+    pthread_mutex_unlock(&e->dedupe_mu);
 }
 
 void tl_engine_dedupe_settle(struct tl_engine *e, const uint64_t *hs, size_t n, int committed)
@@ -215,6 +233,7 @@ void tl_engine_dedupe_settle(struct tl_engine *e, const uint64_t *hs, size_t n, 
         else
             tl_u64map_del(&e->dedupe, hs[i]);
     }
+    pthread_cond_broadcast(&e->dedupe_cv);
     pthread_mutex_unlock(&e->dedupe_mu);
 }
 
@@ -342,6 +361,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     pthread_rwlock_init(&e->keys_lock, NULL);
     pthread_mutex_init(&e->ident_mu, NULL);
     pthread_mutex_init(&e->dedupe_mu, NULL);
+    pthread_cond_init(&e->dedupe_cv, NULL);
     pthread_rwlock_init(&e->apply_lock, NULL);
     pthread_mutex_init(&e->evicted_mu, NULL);
     pthread_mutex_init(&e->ckpt_mu, NULL);
@@ -451,6 +471,7 @@ void tl_engine_close(struct tl_engine *e)
     pthread_rwlock_destroy(&e->keys_lock);
     pthread_mutex_destroy(&e->ident_mu);
     pthread_mutex_destroy(&e->dedupe_mu);
+    pthread_cond_destroy(&e->dedupe_cv);
     pthread_rwlock_destroy(&e->apply_lock);
     pthread_mutex_destroy(&e->evicted_mu);
     pthread_mutex_destroy(&e->ckpt_mu);

@@ -30,7 +30,20 @@ struct pending {
     uint64_t eid;
     struct tl_buf body;
     struct tl_line *lines; /* owned copy when the event has lines */
+    int dup;               /* event_id already stored or earlier in the batch */
 };
+
+struct claim {
+    uint64_t h;
+    size_t i; /* index in the batch */
+};
+
+static int claim_cmp(const void *a, const void *b)
+{
+    const struct claim *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
 
 struct ev_job {
     struct pending *v;
@@ -213,7 +226,8 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
     memset(&ps, 0, sizeof ps);
     tl_buf_init(&ps.scratch, 0);
     tl_buf_init(&ps.rej, 0);
-    uint64_t *claims = NULL;
+    struct claim *claims = NULL;
+    uint64_t *owned = NULL;
     size_t ndup = 0, nclaims = 0;
     struct tl_line *lines_buf = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines_buf);
     enum tl_rc rc = lines_buf ? parse_body(&ps, shop_id, body, len, tl_now_ms(), lines_buf, err)
@@ -223,7 +237,8 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
     size_t n = ps.n, nv = ps.nv, nrej = ps.nrej;
     struct tl_buf rej = ps.rej;
     claims = tl_calloc(n ? n : 1, sizeof *claims);
-    if (!claims) {
+    owned = tl_calloc(n ? n : 1, sizeof *owned);
+    if (!claims || !owned) {
         rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
         goto done;
     }
@@ -239,23 +254,35 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
         rc = tl_err_set(err, TL_EINVAL, NULL, "%zu of %zu events are invalid", nrej, n);
         goto done;
     }
-    /* Deduplicate: keep the first occurrence of each event_id. */
+    /* Deduplicate: claim every event_id in ascending hash order (see
+     * tl_engine_dedupe_claim: no two requests can wait for each other); in
+     * a batch, the first occurrence of an id is the one stored. */
+    uint64_t token = tl_engine_dedupe_token(e);
+    for (size_t i = 0; i < nv; i++)
+        if (v[i].ev.event_id) {
+            v[i].eid = tl_event_id_hash(shop_id, v[i].ev.event_id);
+            claims[nclaims].h = v[i].eid;
+            claims[nclaims++].i = i;
+        }
+    qsort(claims, nclaims, sizeof *claims, claim_cmp);
+    for (size_t k = 0; k < nclaims; k++)
+        if (tl_engine_dedupe_claim(e, claims[k].h, token)) v[claims[k].i].eid = 0, v[claims[k].i].dup = 1;
     size_t nkeep = 0;
     for (size_t i = 0; i < nv; i++) {
         struct pending *p = &v[i];
-        if (p->ev.event_id) {
-            uint64_t h = tl_event_id_hash(shop_id, p->ev.event_id);
-            if (tl_engine_dedupe_claim(e, h)) {
-                ndup++;
-                tl_buf_free(&p->body);
-                tl_free(p->lines);
-                continue;
-            }
-            p->eid = claims[nclaims++] = h;
+        if (p->dup) {
+            ndup++;
+            tl_buf_free(&p->body);
+            tl_free(p->lines);
+            continue;
         }
         if (nkeep != i) v[nkeep] = *p;
         nkeep++;
     }
+    /* Our own claims, to settle after the commit. */
+    size_t nown = 0;
+    for (size_t i = 0; i < nkeep; i++)
+        if (v[i].eid) owned[nown++] = v[i].eid;
     nv = nkeep;
     ps.nv = nv; /* entries past nkeep were moved down or freed */
     if (nv) {
@@ -273,7 +300,7 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
                     tl_engine_link(e, shop_id, v[i].ev.anonymous_id, v[i].ev.user_id, 0, NULL);
         }
         pthread_rwlock_unlock(&e->apply_lock);
-        tl_engine_dedupe_settle(e, claims, nclaims, rc == TL_OK);
+        tl_engine_dedupe_settle(e, owned, nown, rc == TL_OK);
         if (rc) {
             tl_err_set(err, rc, NULL,
                        rc == TL_EBUSY ? "too many events waiting to be written; retry shortly"
@@ -291,6 +318,7 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
 done:
     parse_state_free(&ps);
     tl_free(claims);
+    tl_free(owned);
     tl_free(lines_buf);
     return rc;
 }

@@ -218,6 +218,7 @@ struct import_ctx {
     struct tl_err err;
     enum tl_rc rc;
     int64_t last_seq;
+    uint64_t token; /* dedupe claims of this import */
 };
 
 static void fmt_progress(void *ctx, uint64_t done, uint64_t total, uint64_t records)
@@ -247,7 +248,7 @@ static int on_order(void *ctx, const struct tl_order *o, long line)
     char key[TL_ID_MAX + 16];
     snprintf(key, sizeof key, "order:%s", o->id);
     uint64_t h = tl_event_id_hash(c->shop->id, key);
-    if (tl_engine_dedupe_claim(c->e, h)) {
+    if (tl_engine_dedupe_claim(c->e, h, c->token)) {
         c->duplicates++; /* already imported: idempotent re-import */
         return 0;
     }
@@ -303,7 +304,8 @@ static int on_customer(void *ctx, const struct tl_customer *cu, long line)
 /* NDJSON events: see engine/import_events.c. */
 static enum tl_rc import_events(struct import_ctx *c)
 {
-    struct tl_import_events j = {.engine = c->e,
+    struct tl_import_events j = {.token = c->token,
+                                 .engine = c->e,
                                  .ops = c->ops,
                                  .st = c->st,
                                  .shop_id = c->shop->id,
@@ -369,11 +371,15 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
         c->skip_bad = skip_bad;
         c->progress = progress;
         c->progress_ctx = progress_ctx;
+        c->token = tl_engine_dedupe_token(t->engine);
         pthread_rwlock_rdlock(&t->engine->apply_lock);
         rc = tl_writer_submit(t->engine->writer, import_job, c, 0);
         if (rc == TL_OK && c->last_seq > atomic_load(&t->engine->last_seq))
             atomic_store(&t->engine->last_seq, c->last_seq);
-        if (rc) tl_engine_discard(t->engine); /* before any checkpoint can run */
+        if (rc)
+            tl_engine_discard(t->engine); /* before any checkpoint can run */
+        else
+            tl_engine_dedupe_commit_token(t->engine, c->token);
         pthread_rwlock_unlock(&t->engine->apply_lock);
         if (rc && c->rc == TL_OK && !c->err.msg[0])
             tl_err_set(&c->err, rc, NULL, "import could not be committed: %s", tl_rc_message(rc));

@@ -228,7 +228,7 @@ static void *producer_main(void *arg)
         p->ev.body_len = p->body.len; /* saves SQLite a strlen */
         if (p->ev.event_id) {
             p->eid = tl_event_id_hash(p->ev.shop_id, p->ev.event_id);
-            if (tl_engine_dedupe_claim(j->engine, p->eid)) {
+            if (tl_engine_dedupe_claim(j->engine, p->eid, j->token)) {
                 j->duplicates++;
                 parsed_free(p);
                 continue;

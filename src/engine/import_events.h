@@ -15,6 +15,7 @@ struct tl_import_events {
     int skip_bad;
     void (*progress)(void *ctx, uint64_t bytes_done, uint64_t bytes_total, uint64_t records);
     void *progress_ctx;
+    uint64_t token; /* dedupe token of the import (tl_engine_dedupe_token) */
     /* out */
     uint64_t lines, records, duplicates, skipped;
     int64_t last_seq;

@@ -78,7 +78,9 @@ struct tl_engine {
     struct tl_strtab ident_users;
 
     pthread_mutex_t dedupe_mu;
-    struct tl_u64map dedupe; /* idempotency hash -> 1 committed, 2 pending */
+    struct tl_u64map dedupe;  /* idempotency hash -> 1 committed, else the pending claimer's token */
+    pthread_cond_t dedupe_cv; /* a pending claim was settled */
+    atomic_uint_fast64_t dedupe_tokens;
 
     struct tl_pcache *profiles;
     struct tl_profile_params pparams;
@@ -132,11 +134,19 @@ enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, 
 void tl_engine_profile_evict(void *ctx, uint32_t shop_id, const char *key, const struct tl_profile *p, int dirty);
 void tl_blobset_free(struct tl_blobset *s);
 
-/* Idempotency: 1 if h is known (committed or pending); else marks it
- * pending and returns 0. */
-int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h);
+/* Idempotency. Each writer of events (a request, an import) takes a token;
+ * claim(h, token) returns 0 and marks h pending under token if h is new,
+ * 1 if h is committed or pending under the same token (a repeat), and
+ * waits while h is pending under another token: that claim may still fail,
+ * and acknowledging a duplicate of an event that is then not stored would
+ * lose it. A caller claiming several hashes claims them in ascending hash
+ * order, so two waiting callers can never wait for each other. */
+uint64_t tl_engine_dedupe_token(struct tl_engine *e);
+int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token);
 /* Resolve pending claims: committed=1 keeps them, 0 releases them. */
 void tl_engine_dedupe_settle(struct tl_engine *e, const uint64_t *hs, size_t n, int committed);
+/* Mark every claim of token committed (end of a successful import). */
+void tl_engine_dedupe_commit_token(struct tl_engine *e, uint64_t token);
 
 /* Random id "<prefix><16 hex>" for recommendation ids (out >= 24 bytes). */
 void tl_engine_random_id(const char *prefix, char *out, size_t n);

@@ -109,9 +109,9 @@ Test(engine, replay_after_crash_applies_each_event_once, .init = setup, .fini = 
     cr_assert_eq(views_of(p), 5, "3 checkpointed + 2 replayed, got %ld", views_of(p));
     json_decref(p);
     /* The idempotency set survives the restart too. */
-    json_t *r = ingest(e, TL_DEFAULT_SHOP,
-                       "{\"type\":\"product_view\",\"user_id\":\"u1\",\"item_id\":\"sku2\",\"event_id\":\"a-4\"}",
-                       TL_OK);
+    json_t *r =
+        ingest(e, TL_DEFAULT_SHOP,
+               "{\"type\":\"product_view\",\"user_id\":\"u1\",\"item_id\":\"sku2\",\"event_id\":\"a-4\"}", TL_OK);
     cr_assert_eq(json_integer_value(json_object_get(r, "duplicates")), 1);
     cr_assert_eq(json_integer_value(json_object_get(r, "accepted")), 0);
     json_decref(r);
@@ -165,8 +165,7 @@ Test(engine, bad_batch_stores_nothing_partial_stores_valid, .init = setup, .fini
                         "{\"type\":\"nope\",\"user_id\":\"u\"}]";
     json_t *r = ingest(e, TL_DEFAULT_SHOP, batch, TL_EINVAL);
     cr_assert_eq(json_array_size(json_object_get(r, "rejected")), 2);
-    cr_assert_eq(json_integer_value(json_object_get(json_array_get(json_object_get(r, "rejected"), 0), "index")),
-                 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(json_object_get(r, "rejected"), 0), "index")), 1);
     json_decref(r);
     cr_assert_null(profile(e, TL_DEFAULT_SHOP, "u"), "nothing of a rejected batch is applied");
 
@@ -185,10 +184,10 @@ Test(engine, bad_batch_stores_nothing_partial_stores_valid, .init = setup, .fini
 Test(engine, identify_merges_and_routes_later_events, .init = setup, .fini = teardown)
 {
     struct tl_engine *e = open_engine(1000);
-    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"anonymous_id\":\"anon\",\"item_id\":\"x\"}",
-                       TL_OK));
-    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"cust\",\"item_id\":\"y\"}",
-                       TL_OK));
+    json_decref(
+        ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"anonymous_id\":\"anon\",\"item_id\":\"x\"}", TL_OK));
+    json_decref(
+        ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"cust\",\"item_id\":\"y\"}", TL_OK));
     const char *idb = "{\"anonymous_id\":\"anon\",\"user_id\":\"cust\"}";
     struct tl_buf out;
     tl_buf_init(&out, 0);
@@ -197,8 +196,8 @@ Test(engine, identify_merges_and_routes_later_events, .init = setup, .fini = tea
     cr_assert(strstr(out.data, "\"merged\":true"), "%s", out.data);
     tl_buf_free(&out);
     /* A later anonymous event reaches the customer's profile. */
-    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"anonymous_id\":\"anon\",\"item_id\":\"z\"}",
-                       TL_OK));
+    json_decref(
+        ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"anonymous_id\":\"anon\",\"item_id\":\"z\"}", TL_OK));
     json_t *p = profile(e, TL_DEFAULT_SHOP, "cust");
     cr_assert_eq(views_of(p), 3);
     cr_assert_str_eq(json_string_value(json_array_get(json_object_get(p, "anonymous_ids"), 0)), "anon");
@@ -257,8 +256,10 @@ Test(engine, recommendations_follow_serving_rules_and_shop_isolation, .init = se
     json_decref(r);
 
     /* recently_viewed excludes purchased items. */
-    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"buyer\",\"item_id\":\"a\"}", TL_OK));
-    json_decref(ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"buyer\",\"item_id\":\"b\"}", TL_OK));
+    json_decref(
+        ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"buyer\",\"item_id\":\"a\"}", TL_OK));
+    json_decref(
+        ingest(e, TL_DEFAULT_SHOP, "{\"type\":\"product_view\",\"user_id\":\"buyer\",\"item_id\":\"b\"}", TL_OK));
     json_decref(ingest(e, TL_DEFAULT_SHOP,
                        "{\"type\":\"purchase\",\"user_id\":\"buyer\",\"items\":[{\"item_id\":\"b\",\"quantity\":1,"
                        "\"price\":6}]}",
@@ -284,8 +285,8 @@ Test(engine, a_shop_never_sees_another_shops_data, .init = setup, .fini = teardo
     cr_assert_eq(tailor_shop_create(t, "other", &other, &terr), TL_EEXIST);
     struct tl_engine *e = tl_facade_engine(t);
     put_items(e, other, "[{\"id\":\"secret-sku\",\"title\":\"Theirs\",\"price\":9}]");
-    json_decref(ingest(e, other, "{\"type\":\"product_view\",\"user_id\":\"shared-id\",\"item_id\":\"secret-sku\"}",
-                       TL_OK));
+    json_decref(
+        ingest(e, other, "{\"type\":\"product_view\",\"user_id\":\"shared-id\",\"item_id\":\"secret-sku\"}", TL_OK));
     struct tl_buf out;
     tl_buf_init(&out, 0);
     struct tl_err err;
@@ -308,7 +309,8 @@ Test(engine, a_shop_never_sees_another_shops_data, .init = setup, .fini = teardo
 Test(engine, popular_leaves_out_the_shoppers_cart_and_says_its_scope, .init = setup, .fini = teardown)
 {
     struct tl_engine *e = open_engine(1000);
-    put_items(e, TL_DEFAULT_SHOP, "[{\"id\":\"a\",\"title\":\"A\",\"price\":5},{\"id\":\"b\",\"title\":\"B\",\"price\":6}]");
+    put_items(e, TL_DEFAULT_SHOP,
+              "[{\"id\":\"a\",\"title\":\"A\",\"price\":5},{\"id\":\"b\",\"title\":\"B\",\"price\":6}]");
     json_decref(ingest(e, TL_DEFAULT_SHOP,
                        "[{\"type\":\"product_view\",\"user_id\":\"x\",\"item_id\":\"a\",\"country\":\"NO\"},"
                        "{\"type\":\"product_view\",\"user_id\":\"y\",\"item_id\":\"a\"},"
@@ -326,5 +328,65 @@ Test(engine, popular_leaves_out_the_shoppers_cart_and_says_its_scope, .init = se
     cr_assert_str_eq(json_string_value(json_object_get(reason, "scope")), "global");
     cr_assert_str_eq(json_string_value(json_object_get(reason, "country")), "NO");
     json_decref(r);
+    tl_engine_close(e);
+}
+
+struct racer {
+    struct tl_engine *e;
+    const char *body;
+    long accepted, duplicates;
+};
+
+static void *race_post(void *arg)
+{
+    struct racer *r = arg;
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    if (tl_engine_ingest_events(r->e, TL_DEFAULT_SHOP, r->body, strlen(r->body), 0, &out, &err) == TL_OK) {
+        json_t *j = json_loads(out.data, 0, NULL);
+        r->accepted = (long)json_integer_value(json_object_get(j, "accepted"));
+        r->duplicates = (long)json_integer_value(json_object_get(j, "duplicates"));
+        json_decref(j);
+    }
+    tl_buf_free(&out);
+    return NULL;
+}
+
+Test(engine, concurrent_duplicates_are_stored_once, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(1000);
+    /* Two batches with the same 40 ids in opposite orders, posted by 4
+     * threads at once: claims in hash order cannot deadlock, and every id
+     * is stored exactly once. */
+    struct tl_buf a, b;
+    tl_buf_init(&a, 0);
+    tl_buf_init(&b, 0);
+    tl_buf_putc(&a, '[');
+    tl_buf_putc(&b, '[');
+    for (int i = 0; i < 40; i++) {
+        tl_buf_printf(&a, "%s{\"type\":\"product_view\",\"user_id\":\"r\",\"item_id\":\"x\",\"event_id\":\"same-%d\"}",
+                      i ? "," : "", i);
+        tl_buf_printf(&b, "%s{\"type\":\"product_view\",\"user_id\":\"r\",\"item_id\":\"x\",\"event_id\":\"same-%d\"}",
+                      i ? "," : "", 39 - i);
+    }
+    tl_buf_putc(&a, ']');
+    tl_buf_putc(&b, ']');
+    struct racer r[4] = {{e, a.data, 0, 0}, {e, b.data, 0, 0}, {e, a.data, 0, 0}, {e, b.data, 0, 0}};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, race_post, &r[i]);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    long acc = 0, dup = 0;
+    for (int i = 0; i < 4; i++) {
+        acc += r[i].accepted;
+        dup += r[i].duplicates;
+    }
+    cr_assert_eq(acc, 40, "accepted %ld", acc);
+    cr_assert_eq(dup, 120, "duplicates %ld", dup);
+    json_t *p = profile(e, TL_DEFAULT_SHOP, "r");
+    cr_assert_eq(views_of(p), 40);
+    json_decref(p);
+    tl_buf_free(&a);
+    tl_buf_free(&b);
     tl_engine_close(e);
 }
