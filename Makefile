@@ -67,8 +67,11 @@ $(BUILD)/bench_%: bench/bench_%.c $(BUILD)/libtailor.a
 $(BUILD)/bench_%: bench/%.c $(BUILD)/libtailor.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libtailor.a $(LDLIBS)
 
-run: deps all
-	@scripts/run-demo --port $(PORT) --db $(DB)
+# Targets that install dependencies build in a sub-make: this make's flags
+# come from pkg-config, which on a fresh machine only works after deps.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-demo --port $(PORT) --db $(DB) --bin $(BUILD)/tailor
 
 unit: $(BUILD)/unit_tests
 	$(BUILD)/unit_tests --jobs 2
@@ -84,10 +87,12 @@ test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/unit_tests
 	@$(MAKE) --no-print-directory unit api browser
 
-eval: deps all
+eval: deps
+	@$(MAKE) --no-print-directory all
 	@scripts/eval --bin $(BUILD)/tailor
 
-bench: deps all $(BENCH_BIN)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@scripts/bench --bin $(BUILD)/tailor --build $(BUILD)
 
 asan: deps
