@@ -730,6 +730,19 @@ def scenario_imports(run, d, servers):
     check(st["orders"] + st["returns"] == orders, "re-imported orders were stored twice: %s" % st)
     r = srv.call("GET", "/v1/users/imp1/profile")
     check(r.status == 200 and r.json()["counts"]["product_view"] == 1, "imported profile: %s" % r.text()[:300])
+    check(srv.stop() == 0, "exit after SIGTERM")
+    # Shop platform exports and customers land in the store and the API.
+    for fmt, f in (("shopify", "shopify_products.csv"), ("woocommerce", "woocommerce_products.csv")):
+        code, out, err = run_cli(srv, "import", "catalog", os.path.join(fx, f), "--format", fmt)
+        check(code == 0 and re.search(r"[1-9][0-9]* items", out), "%s import: %d %r %r" % (fmt, code, out, err))
+    code, out, err = run_cli(srv, "import", "customers", os.path.join(fx, "customers.csv"))
+    check(code == 0 and "3 customers" in out, "customers import: %d %r %r" % (code, out, err))
+    items_before = st["items"]
+    srv.start()
+    st = stats(srv)
+    check(st["items"] >= items_before + 10, "platform catalogs were not stored: %s" % st)
+    r = srv.call("GET", "/v1/users/cust-1/profile")
+    check(r.status == 200 and r.json().get("country") == "GB", "customer country in the profile: %s" % r.text()[:300])
 
 
 def scenario_import_killed(run, d, servers):
