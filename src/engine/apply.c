@@ -47,7 +47,8 @@ static void facts(struct tl_shop_state *s, const char *item_id, struct item_fact
 }
 
 /* Category and brand of every line of a purchase / return / order, for
- * the profile; purchases also count in the popularity model. One block
+ * the profile; purchases also count in the popularity and bought-together
+ * models. One block
  * holds the pointer arrays and the copied names (caller frees `store`). */
 struct line_facts {
     const char **cats, **brands;
@@ -64,6 +65,8 @@ static enum tl_rc resolve_lines(struct tl_shop_state *s, const struct tl_line *l
     out->cats = (const char **)(void *)out->store;
     out->brands = out->cats + n;
     char *names = (char *)(out->brands + n);
+    uint32_t basket[TL_COOC_BASKET_MAX];
+    size_t nb = 0;
     for (size_t i = 0; i < n; i++) {
         struct item_facts f;
         facts(s, lines[i].item_id, &f);
@@ -72,9 +75,14 @@ static enum tl_rc resolve_lines(struct tl_shop_state *s, const struct tl_line *l
         memcpy(b, f.brand, NAME_MAX_BYTES);
         out->cats[i] = f.known && c[0] ? c : NULL;
         out->brands[i] = f.known && b[0] ? b : NULL;
-        if (count_purchase && f.idx != TL_CAT_NONE)
+        if (count_purchase && f.idx != TL_CAT_NONE) {
             tl_pop_add(s->pop, f.idx, country, ts, TL_EV_PURCHASE, lines[i].quantity);
+            if (nb < TL_COOC_BASKET_MAX) basket[nb++] = f.idx;
+        }
     }
+    /* A purchase is a basket for "bought together" (the model keeps the
+     * first TL_COOC_BASKET_MAX distinct items). */
+    if (nb) tl_cooc_add_basket(s->cooc, TL_COOC_BOUGHT_TOGETHER, basket, nb);
     return TL_OK;
 }
 

@@ -30,6 +30,8 @@ void tl_config_defaults(struct tl_config *c)
     c->trending_country_min = 30;
     snprintf(c->cors_origin, sizeof c->cors_origin, "*");
     snprintf(c->web_root, sizeof c->web_root, "web");
+    snprintf(c->cooc_similarity, sizeof c->cooc_similarity, "cond");
+    c->cooc_min_support = 2;
 }
 
 enum kind { K_STR, K_INT, K_SIZE, K_I64, K_DBL, K_BOOL };
@@ -66,6 +68,8 @@ static const struct field fields[] = {
     F(trending_country_min, K_DBL, 0, 0, 1e9),
     F(cors_origin, K_STR, sizeof(((struct tl_config *)0)->cors_origin), 0, 0),
     F(web_root, K_STR, sizeof(((struct tl_config *)0)->web_root), 0, 0),
+    F(cooc_similarity, K_STR, sizeof(((struct tl_config *)0)->cooc_similarity), 0, 0),
+    F(cooc_min_support, K_INT, 0, 1, 1000000),
 };
 #undef F
 
@@ -142,6 +146,10 @@ enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *
             break;
         }
     }
+    if (strcmp(c->cooc_similarity, "cosine") && strcmp(c->cooc_similarity, "jaccard") &&
+        strcmp(c->cooc_similarity, "lift") && strcmp(c->cooc_similarity, "cond"))
+        rc = tl_err_set(err, TL_EINVAL, "cooc_similarity",
+                        "config %s: \"cooc_similarity\" must be cosine, jaccard, lift or cond", path);
 out:
     json_decref(root);
     return rc;

@@ -29,6 +29,8 @@ struct tl_config {
     double trending_country_min;    /* 30: decayed events a country needs */
     char cors_origin[256];          /* "*" */
     char web_root[512];             /* "web": static files (tailor.js, demo) */
+    char cooc_similarity[16];       /* "cond": bought together scoring: cosine, jaccard, lift, cond */
+    int cooc_min_support;           /* 2: orders a pair needs before it is recommended */
     int admin_only;                 /* not from the file: see tailor_options.admin_only */
 };
 

@@ -43,9 +43,11 @@ static struct tl_shop_state *shop_new(struct tl_engine *e, uint32_t id)
     pp.trending_long_days = e->cfg.trending_long_days;
     pp.trending_country_min = e->cfg.trending_country_min;
     s->pop = tl_pop_new(&pp);
-    if (!s->cat || !s->pop) {
+    s->cooc = tl_cooc_new(NULL);
+    if (!s->cat || !s->pop || !s->cooc) {
         tl_catalog_free(s->cat);
         tl_pop_free(s->pop);
+        tl_cooc_free(s->cooc);
         tl_free(s);
         return NULL;
     }
@@ -57,6 +59,7 @@ static void shop_free(struct tl_shop_state *s)
     if (!s) return;
     tl_catalog_free(s->cat);
     tl_pop_free(s->pop);
+    tl_cooc_free(s->cooc);
     tl_free(s);
 }
 
@@ -270,11 +273,15 @@ static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
     tl_u64map_put(&e->dedupe, tl_event_id_hash(shop_id, buf), 1);
     if (o->is_return) return 0;
     struct tl_shop_state *s = e->shops[shop_id];
+    uint32_t basket[TL_COOC_BASKET_MAX];
+    size_t nb = 0;
     for (size_t i = 0; i < o->n_lines; i++) {
         uint32_t idx;
-        if (tl_catalog_intern(s->cat, o->lines[i].item_id, &idx) == TL_OK)
-            tl_pop_add(s->pop, idx, o->country, o->ts_ms, TL_EV_PURCHASE, o->lines[i].quantity);
+        if (tl_catalog_intern(s->cat, o->lines[i].item_id, &idx) != TL_OK) continue;
+        tl_pop_add(s->pop, idx, o->country, o->ts_ms, TL_EV_PURCHASE, o->lines[i].quantity);
+        if (nb < TL_COOC_BASKET_MAX) basket[nb++] = idx;
     }
+    tl_cooc_add_basket(s->cooc, TL_COOC_BOUGHT_TOGETHER, basket, nb);
     return 0;
 }
 

@@ -29,6 +29,7 @@
 #include "core/map.h"
 #include "engine/engine.h"
 #include "engine/writer.h"
+#include "model/cooc.h"
 #include "model/popularity.h"
 #include "profile/cache.h"
 #include "profile/profile.h"
@@ -42,6 +43,7 @@ struct tl_shop_state {
     uint32_t id;
     struct tl_catalog *cat;
     struct tl_pop *pop;
+    struct tl_cooc *cooc; /* bought together (same order) */
 };
 
 /* A serialized profile waiting for the next checkpoint. */

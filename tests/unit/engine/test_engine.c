@@ -390,3 +390,78 @@ Test(engine, concurrent_duplicates_are_stored_once, .init = setup, .fini = teard
     tl_buf_free(&b);
     tl_engine_close(e);
 }
+
+Test(engine, bought_together_and_cart_come_from_shared_orders, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(1000);
+    put_items(e, TL_DEFAULT_SHOP,
+              "[{\"id\":\"mug\",\"title\":\"Mug\",\"price\":5},{\"id\":\"tea\",\"title\":\"Tea\",\"price\":3},"
+              "{\"id\":\"spoon\",\"title\":\"Spoon\",\"price\":1},{\"id\":\"lamp\",\"title\":\"Lamp\",\"price\":30},"
+              "{\"id\":\"hidden\",\"title\":\"H\",\"price\":2,\"visible\":false}]");
+    /* mug+tea in 3 orders, mug+spoon in 2, mug+hidden in 3, lamp alone. */
+    const char *orders[] = {"mug\",\"tea\",\"hidden", "mug\",\"tea\",\"spoon", "mug\",\"tea\",\"hidden",
+                            "mug\",\"spoon\",\"hidden", "lamp"};
+    for (int i = 0; i < 5; i++) {
+        char body[512], items[256] = "";
+        const char *p = orders[i];
+        /* expand "a","b" into line objects */
+        char copy[128];
+        snprintf(copy, sizeof copy, "%s", p);
+        char *tok = strtok(copy, "\",");
+        while (tok) {
+            size_t used = strlen(items);
+            snprintf(items + used, sizeof items - used, "%s{\"item_id\":\"%s\",\"quantity\":1,\"price\":1}",
+                     used ? "," : "", tok);
+            tok = strtok(NULL, "\",");
+        }
+        snprintf(body, sizeof body, "{\"type\":\"purchase\",\"user_id\":\"b%d\",\"order_id\":\"o%d\",\"items\":[%s]}", i,
+                 i, items);
+        json_decref(ingest(e, TL_DEFAULT_SHOP, body, TL_OK));
+    }
+    struct tl_rec_query q = {.type = "bought_together", .item_id = "mug", .limit = 10};
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    cr_assert_eq(tl_engine_recommend(e, TL_DEFAULT_SHOP, &q, &out, &err), TL_OK, "%s", err.msg);
+    json_t *r = json_loads(out.data, 0, NULL);
+    json_t *items = json_object_get(r, "items");
+    cr_assert_eq(json_array_size(items), 2, "tea and spoon (hidden is never shown, lamp never shared an order): %s",
+                 out.data);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "id")), "tea");
+    json_t *reason = json_object_get(json_array_get(items, 0), "reason");
+    cr_assert_str_eq(json_string_value(json_object_get(reason, "model")), "bought_together");
+    cr_assert_str_eq(json_string_value(json_object_get(reason, "anchor")), "mug");
+    cr_assert_eq(json_integer_value(json_object_get(reason, "orders")), 3);
+    json_decref(r);
+    tl_buf_reset(&out);
+
+    /* Cart complements: the cart's items are anchors and never recommended. */
+    json_decref(ingest(e, TL_DEFAULT_SHOP,
+                       "[{\"type\":\"add_to_cart\",\"anonymous_id\":\"c\",\"item_id\":\"mug\"},"
+                       "{\"type\":\"add_to_cart\",\"anonymous_id\":\"c\",\"item_id\":\"tea\"}]",
+                       TL_OK));
+    struct tl_rec_query qc = {.type = "cart", .anonymous_id = "c", .limit = 10};
+    cr_assert_eq(tl_engine_recommend(e, TL_DEFAULT_SHOP, &qc, &out, &err), TL_OK, "%s", err.msg);
+    r = json_loads(out.data, 0, NULL);
+    items = json_object_get(r, "items");
+    cr_assert_eq(json_array_size(items), 1, "%s", out.data);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "id")), "spoon");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_array_get(items, 0), "reason"), "model")),
+                     "cart");
+    json_decref(r);
+    tl_buf_reset(&out);
+
+    /* bought_together without item_id is a clear error; counts survive a restart (rebuilt from orders). */
+    struct tl_rec_query qb = {.type = "bought_together", .limit = 10};
+    cr_assert_eq(tl_engine_recommend(e, TL_DEFAULT_SHOP, &qb, &out, &err), TL_EINVAL);
+    cr_assert_str_eq(err.field, "item_id");
+    tl_engine_close(e);
+    e = open_engine(1000);
+    tl_buf_reset(&out);
+    cr_assert_eq(tl_engine_recommend(e, TL_DEFAULT_SHOP, &q, &out, &err), TL_OK, "%s", err.msg);
+    r = json_loads(out.data, 0, NULL);
+    cr_assert_eq(json_array_size(json_object_get(r, "items")), 2, "after restart: %s", out.data);
+    json_decref(r);
+    tl_buf_free(&out);
+    tl_engine_close(e);
+}
