@@ -56,7 +56,7 @@ struct line_facts {
 };
 
 static enum tl_rc resolve_lines(struct tl_shop_state *s, const struct tl_line *lines, size_t n, const char *country,
-                                int64_t ts, int count_purchase, struct line_facts *out)
+                                int64_t ts, int count_purchase, const char *customer, struct line_facts *out)
 {
     memset(out, 0, sizeof *out);
     if (!n) return TL_OK;
@@ -78,12 +78,55 @@ static enum tl_rc resolve_lines(struct tl_shop_state *s, const struct tl_line *l
         if (count_purchase && f.idx != TL_CAT_NONE) {
             tl_pop_add(s->pop, f.idx, country, ts, TL_EV_PURCHASE, lines[i].quantity);
             if (nb < TL_COOC_BASKET_MAX) basket[nb++] = f.idx;
+            if (customer) /* "also bought": the customer's set grows */
+                tl_itemsets_grow(&s->bought_sets, tl_engine_customer_key(customer), f.idx, s->cooc,
+                                 TL_COOC_ALSO_BOUGHT);
         }
     }
     /* A purchase is a basket for "bought together" (the model keeps the
      * first TL_COOC_BASKET_MAX distinct items). */
     if (nb) tl_cooc_add_basket(s->cooc, TL_COOC_BOUGHT_TOGETHER, basket, nb);
     return TL_OK;
+}
+
+#define SESSION_PAIRS_MAX 20 /* session items a new view pairs with (also viewed) */
+
+/* "Also viewed": a product view joins the shopper's current session; it
+ * pairs with the session's other items (the SESSION_PAIRS_MAX most recent,
+ * to bound the work of one view), unless it was viewed in this session
+ * already. Called with the profile locked, before (prev_ts) and after the
+ * view is applied. */
+static void note_view(struct tl_shop_state *s, const struct tl_profile *p, const char *item, int64_t prev_ts)
+{
+    uint32_t idx = tl_catalog_find(s->cat, item);
+    int64_t start = 0, last = 0;
+    if (idx == TL_CAT_NONE || !tl_profile_session(p, &start, &last)) return;
+    if (prev_ts >= start) return; /* a repeat within the session */
+    size_t nv = 0;
+    const struct tl_profile_view *views = tl_profile_views(p, &nv);
+    uint32_t existing[SESSION_PAIRS_MAX];
+    size_t ne = 0;
+    /* views are newest first; the model wants join order: fill backwards */
+    for (size_t i = 0; i < nv && ne < SESSION_PAIRS_MAX; i++) {
+        if (views[i].ts_ms < start || strcmp(views[i].item_id, item) == 0) continue;
+        uint32_t j = tl_catalog_find(s->cat, views[i].item_id);
+        if (j != TL_CAT_NONE) existing[ne++] = j;
+    }
+    for (size_t i = 0; i < ne / 2; i++) {
+        uint32_t t = existing[i];
+        existing[i] = existing[ne - 1 - i];
+        existing[ne - 1 - i] = t;
+    }
+    tl_cooc_add_to_set(s->cooc, TL_COOC_ALSO_VIEWED, existing, ne, idx);
+}
+
+static int64_t last_view_of(const struct tl_profile *p, const char *item)
+{
+    size_t nv = 0;
+    const struct tl_profile_view *views = tl_profile_views(p, &nv);
+    for (size_t i = 0; i < nv; i++)
+        if (strcmp(views[i].item_id, item) == 0) return views[i].ts_ms;
+    return INT64_MIN;
 }
 
 static void apply_profile(struct tl_engine *e, uint32_t shop_id, const char *key, struct tl_profile_event *pe)
@@ -94,7 +137,13 @@ static void apply_profile(struct tl_engine *e, uint32_t shop_id, const char *key
         tl_warn("profile %s of shop %u could not be loaded; event not applied to it", key, shop_id);
         return;
     }
+    int view = !profile_only && pe->type == TL_EV_PRODUCT_VIEW && pe->item_id;
+    int64_t prev_ts = view ? last_view_of(p, pe->item_id) : 0;
     tl_profile_apply(p, pe, &e->pparams);
+    if (view) {
+        struct tl_shop_state *s = tl_engine_shop(e, shop_id);
+        if (s) note_view(s, p, pe->item_id, prev_ts);
+    }
     tl_pcache_mark_dirty(&g);
     tl_pcache_unlock(&g);
 }
@@ -129,7 +178,7 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
      * brand (and count purchases in the model). */
     struct line_facts lf;
     if (resolve_lines(s, ev->lines, ev->n_lines, ev->country, ev->ts_ms, !profile_only && ev->type == TL_EV_PURCHASE,
-                      &lf) == TL_OK &&
+                      ev->user_id, &lf) == TL_OK &&
         ev->n_lines) {
         pe.line_categories = lf.cats;
         pe.line_brands = lf.brands;
@@ -146,7 +195,9 @@ void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct t
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
     if (!s) return;
     struct line_facts lf;
-    if (resolve_lines(s, o->lines, o->n_lines, o->country, o->ts_ms, to_models && !o->is_return, &lf) != TL_OK) return;
+    if (resolve_lines(s, o->lines, o->n_lines, o->country, o->ts_ms, to_models && !o->is_return, o->customer_id, &lf) !=
+        TL_OK)
+        return;
     if (!o->customer_id) { /* guest order: no profile */
         tl_free(lf.store);
         return;

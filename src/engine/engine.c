@@ -44,6 +44,7 @@ static struct tl_shop_state *shop_new(struct tl_engine *e, uint32_t id)
     pp.trending_country_min = e->cfg.trending_country_min;
     s->pop = tl_pop_new(&pp);
     s->cooc = tl_cooc_new(NULL);
+    tl_itemsets_init(&s->bought_sets);
     if (!s->cat || !s->pop || !s->cooc) {
         tl_catalog_free(s->cat);
         tl_pop_free(s->pop);
@@ -60,6 +61,7 @@ static void shop_free(struct tl_shop_state *s)
     tl_catalog_free(s->cat);
     tl_pop_free(s->pop);
     tl_cooc_free(s->cooc);
+    tl_itemsets_free(&s->bought_sets);
     tl_free(s);
 }
 
@@ -280,9 +282,39 @@ static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
         if (tl_catalog_intern(s->cat, o->lines[i].item_id, &idx) != TL_OK) continue;
         tl_pop_add(s->pop, idx, o->country, o->ts_ms, TL_EV_PURCHASE, o->lines[i].quantity);
         if (nb < TL_COOC_BASKET_MAX) basket[nb++] = idx;
+        if (o->customer_id)
+            tl_itemsets_grow(&s->bought_sets, tl_engine_customer_key(o->customer_id), idx, s->cooc,
+                             TL_COOC_ALSO_BOUGHT);
     }
     tl_cooc_add_basket(s->cooc, TL_COOC_BOUGHT_TOGETHER, basket, nb);
     return 0;
+}
+
+static enum tl_rc scan_events_for_models(struct tl_engine *e);
+
+uint64_t tl_engine_customer_key(const char *customer_id) { return tl_hash_str(customer_id, 0x63757374ULL); }
+
+/* Start-up state for rebuilding "also viewed": each shopper's current
+ * session (a new one after session_timeout of inactivity, as profiles do;
+ * explicit session ids are in the bodies and not read here). */
+struct view_sessions {
+    struct tl_u64map last;   /* hash(shop, shopper) -> last view ts */
+    struct tl_u64map number; /* hash(shop, shopper) -> session counter */
+    struct tl_itemsets sets; /* hash(shopper, counter) -> items */
+};
+
+static void rebuild_view(struct tl_engine *e, struct tl_shop_state *s, const struct tl_event *ev, uint32_t idx)
+{
+    struct view_sessions *vs = e->startup_views;
+    if (!vs) return;
+    const char *who = ev->user_id ? ev->user_id : ev->anonymous_id;
+    if (!who) return;
+    uint64_t h = tl_hash_str(who, ((uint64_t)ev->shop_id << 1) | (ev->user_id != NULL)), last = 0, num = 0;
+    int seen = tl_u64map_get(&vs->last, h, &last);
+    tl_u64map_get(&vs->number, h, &num);
+    if (seen && ev->ts_ms - (int64_t)last > e->pparams.session_timeout_ms) tl_u64map_put(&vs->number, h, ++num);
+    tl_u64map_put(&vs->last, h, (uint64_t)ev->ts_ms);
+    tl_itemsets_grow(&vs->sets, tl_hash_u64(h ^ (num * 0x9e3779b97f4a7c15ULL)), idx, s->cooc, TL_COOC_ALSO_VIEWED);
 }
 
 /* Popularity from stored view and cart events (purchases come from orders). */
@@ -294,9 +326,28 @@ static int pop_event_cb(void *ctx, const struct tl_event *ev)
     if (!ev->item_id || ev->shop_id >= e->shops_cap || !e->shops[ev->shop_id]) return 0;
     struct tl_shop_state *s = e->shops[ev->shop_id];
     uint32_t idx;
-    if (tl_catalog_intern(s->cat, ev->item_id, &idx) == TL_OK)
+    if (tl_catalog_intern(s->cat, ev->item_id, &idx) == TL_OK) {
         tl_pop_add(s->pop, idx, ev->country, ev->ts_ms, ev->type, 1);
+        if (ev->type == TL_EV_PRODUCT_VIEW) rebuild_view(e, s, ev, idx);
+    }
     return 0;
+}
+
+/* Views and carts rebuild popularity and "also viewed" (sessions are
+ * grouped here, the events being in time order within a shopper). */
+static enum tl_rc scan_events_for_models(struct tl_engine *e)
+{
+    struct view_sessions vs;
+    tl_u64map_init(&vs.last);
+    tl_u64map_init(&vs.number);
+    tl_itemsets_init(&vs.sets);
+    e->startup_views = &vs;
+    enum tl_rc rc = e->ops->event_scan(e->rst, 0, pop_event_cb, e);
+    e->startup_views = NULL;
+    tl_u64map_free(&vs.last);
+    tl_u64map_free(&vs.number);
+    tl_itemsets_free(&vs.sets);
+    return rc;
 }
 
 struct replay_ctx {
@@ -411,8 +462,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
         if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
             (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
             (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) ||
-            (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) ||
-            (rc = e->ops->event_scan(e->rst, 0, pop_event_cb, e))) {
+            (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) || (rc = scan_events_for_models(e))) {
             tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
             goto fail;
         }

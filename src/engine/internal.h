@@ -28,6 +28,7 @@
 
 #include "core/map.h"
 #include "engine/engine.h"
+#include "engine/itemsets.h"
 #include "engine/writer.h"
 #include "model/cooc.h"
 #include "model/popularity.h"
@@ -43,8 +44,12 @@ struct tl_shop_state {
     uint32_t id;
     struct tl_catalog *cat;
     struct tl_pop *pop;
-    struct tl_cooc *cooc; /* bought together (same order) */
+    struct tl_cooc *cooc;           /* bought together / also bought / also viewed */
+    struct tl_itemsets bought_sets; /* each customer's purchased items (also bought) */
 };
+
+/* Key of a customer's purchase set in tl_shop_state.bought_sets. */
+uint64_t tl_engine_customer_key(const char *customer_id);
 
 /* A serialized profile waiting for the next checkpoint. */
 struct tl_blob {
@@ -98,8 +103,9 @@ struct tl_engine {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     int stopping;
-    int discard; /* skip the final checkpoint */
-    int lock_fd; /* tl_engine_claim, -1 if not claimed */
+    int discard;         /* skip the final checkpoint */
+    int lock_fd;         /* tl_engine_claim, -1 if not claimed */
+    void *startup_views; /* sessions while rebuilding "also viewed" at open */
 
     atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
 };

@@ -156,14 +156,15 @@ static enum tl_cooc_sim cooc_sim(const char *name)
     return TL_COOC_COND; /* the config loader accepts nothing else */
 }
 
-/* bought_together (anchor: item_id) and cart (anchors: the shopper's cart):
- * items bought in the same orders, scored by the configured similarity
+/* bought_together / also_bought / also_viewed (anchor: item_id) and cart
+ * (anchors: the shopper's cart, bought-together relation): items sharing
+ * orders, customers or sessions with the anchor, scored by the configured similarity
  * (src/model/cooc.c; default conditional probability damped by the
  * neighbour's popularity, n_ij / (n_i * n_j^0.5)) over pairs seen in at
  * least cooc_min_support orders. The reason names the anchor that
  * contributed most and the number of orders the pair shares. */
-static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
-                            const struct tl_rec_query *q, struct skip_ctx *sc, int cart_mode, struct tl_buf *out,
+static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
+                            struct skip_ctx *sc, enum tl_cooc_rel rel, int cart_mode, struct tl_buf *out,
                             struct tl_err *err)
 {
     uint32_t anchors[CART_EXCLUDE_MAX];
@@ -175,7 +176,7 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, uint32
         }
     } else {
         if (!q->item_id || !*q->item_id)
-            return tl_err_set(err, TL_EINVAL, "item_id", "item_id is required for type=bought_together");
+            return tl_err_set(err, TL_EINVAL, "item_id", "item_id is required for type=%s", q->type);
         if (sc->anchor != TL_CAT_NONE) anchors[na++] = sc->anchor;
     }
     struct tl_cooc_hit hits[RECS_LIMIT_MAX];
@@ -183,11 +184,11 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, uint32
     enum tl_rc rc = TL_OK;
     const struct tl_config *cfg = &e->cfg;
     if (na == 1)
-        rc = tl_cooc_top(s->cooc, TL_COOC_BOUGHT_TOGETHER, anchors[0], cooc_sim(cfg->cooc_similarity), (size_t)q->limit,
+        rc = tl_cooc_top(s->cooc, rel, anchors[0], cooc_sim(cfg->cooc_similarity), (size_t)q->limit,
                          (uint32_t)cfg->cooc_min_support, skip_item, sc, hits, &n);
     else if (na > 1)
-        rc = tl_cooc_top_multi(s->cooc, TL_COOC_BOUGHT_TOGETHER, anchors, na, cooc_sim(cfg->cooc_similarity),
-                               (size_t)q->limit, (uint32_t)cfg->cooc_min_support, skip_item, sc, hits, &n);
+        rc = tl_cooc_top_multi(s->cooc, rel, anchors, na, cooc_sim(cfg->cooc_similarity), (size_t)q->limit,
+                               (uint32_t)cfg->cooc_min_support, skip_item, sc, hits, &n);
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     tl_buf_puts(out, ",\"items\":[");
     size_t shown = 0;
@@ -198,15 +199,20 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, uint32
         if (!tl_catalog_servable(it) || !anchor) continue;
         struct tl_buf reason;
         tl_buf_init(&reason, 0);
-        tl_buf_printf(&reason, "{\"model\":\"%s\",\"anchor\":", cart_mode ? "cart" : "bought_together");
+        tl_buf_printf(&reason, "{\"model\":\"%s\",\"anchor\":", q->type);
         tl_buf_json_str(&reason, anchor);
-        tl_buf_printf(&reason, ",\"orders\":%u}", hits[i].support);
+        /* support: orders (bought together, cart), customers (also bought)
+         * or sessions (also viewed) that hold both items */
+        tl_buf_printf(&reason, ",\"%s\":%u}",
+                      rel == TL_COOC_ALSO_BOUGHT   ? "customers"
+                      : rel == TL_COOC_ALSO_VIEWED ? "sessions"
+                                                   : "orders",
+                      hits[i].support);
         item_json(out, it, hits[i].score, reason.data ? reason.data : "{}", shown++ == 0);
         tl_buf_free(&reason);
     }
     tl_catalog_unlock(s->cat);
     tl_buf_puts(out, "]}");
-    (void)shop_id;
     return TL_OK;
 }
 
@@ -216,8 +222,9 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
     if (!s) return tl_err_set(err, TL_ENOTFOUND, NULL, "shop %u does not exist", shop_id);
     if (!q->type || !*q->type)
-        return tl_err_set(err, TL_EINVAL, "type",
-                          "type is required: popular, trending, recently_viewed, bought_together or cart");
+        return tl_err_set(
+            err, TL_EINVAL, "type",
+            "type is required: popular, trending, recently_viewed, bought_together, also_bought, also_viewed or cart");
     if (q->limit < 1 || q->limit > RECS_LIMIT_MAX)
         return tl_err_set(err, TL_EINVAL, "limit", "limit must be an integer from 1 to %d", RECS_LIMIT_MAX);
     if (q->country && *q->country &&
@@ -271,12 +278,17 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     else if (strcmp(q->type, "recently_viewed") == 0)
         rc = recs_recent(e, s, shop_id, &qq, out, err);
     else if (strcmp(q->type, "bought_together") == 0)
-        rc = recs_cooc(e, s, shop_id, &qq, &sc, 0, out, err);
+        rc = recs_cooc(e, s, &qq, &sc, TL_COOC_BOUGHT_TOGETHER, 0, out, err);
+    else if (strcmp(q->type, "also_bought") == 0)
+        rc = recs_cooc(e, s, &qq, &sc, TL_COOC_ALSO_BOUGHT, 0, out, err);
+    else if (strcmp(q->type, "also_viewed") == 0)
+        rc = recs_cooc(e, s, &qq, &sc, TL_COOC_ALSO_VIEWED, 0, out, err);
     else if (strcmp(q->type, "cart") == 0)
-        rc = recs_cooc(e, s, shop_id, &qq, &sc, 1, out, err);
+        rc = recs_cooc(e, s, &qq, &sc, TL_COOC_BOUGHT_TOGETHER, 1, out, err);
     else
         rc = tl_err_set(err, TL_EINVAL, "type",
-                        "unknown type \"%s\": expected popular, trending, recently_viewed, bought_together or cart",
+                        "unknown type \"%s\": expected popular, trending, recently_viewed, bought_together, "
+                        "also_bought, also_viewed or cart",
                         q->type);
     if (rc) tl_buf_reset(out); /* no half-written success body on error */
     return rc;

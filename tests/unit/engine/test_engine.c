@@ -465,3 +465,71 @@ Test(engine, bought_together_and_cart_come_from_shared_orders, .init = setup, .f
     tl_buf_free(&out);
     tl_engine_close(e);
 }
+
+static json_t *recs_item(struct tl_engine *e, const char *type, const char *item)
+{
+    struct tl_rec_query q = {.type = type, .item_id = item, .limit = 10};
+    struct tl_buf out;
+    tl_buf_init(&out, 0);
+    struct tl_err err;
+    cr_assert_eq(tl_engine_recommend(e, TL_DEFAULT_SHOP, &q, &out, &err), TL_OK, "%s", err.msg);
+    json_t *j = json_loads(out.data, 0, NULL);
+    tl_buf_free(&out);
+    return j;
+}
+
+static void view_at(struct tl_engine *e, const char *user, const char *item, const char *ts)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"type\":\"product_view\",\"user_id\":\"%s\",\"item_id\":\"%s\",\"timestamp\":\"%s\"}",
+             user, item, ts);
+    json_decref(ingest(e, TL_DEFAULT_SHOP, body, TL_OK));
+}
+
+Test(engine, also_viewed_counts_sessions_and_also_bought_counts_customers, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(1000);
+    put_items(e, TL_DEFAULT_SHOP,
+              "[{\"id\":\"A\",\"title\":\"A\",\"price\":1},{\"id\":\"B\",\"title\":\"B\",\"price\":1},"
+              "{\"id\":\"C\",\"title\":\"C\",\"price\":1}]");
+    view_at(e, "s1", "A", "2026-01-01T10:00:00Z");
+    view_at(e, "s1", "B", "2026-01-01T10:01:00Z");
+    view_at(e, "s1", "A", "2026-01-01T10:02:00Z"); /* repeat in the session: counts once */
+    view_at(e, "s1", "C", "2026-01-01T10:03:00Z");
+    view_at(e, "s2", "B", "2026-01-01T11:00:00Z");
+    view_at(e, "s2", "A", "2026-01-01T11:05:00Z");
+    view_at(e, "s3", "A", "2026-01-01T12:00:00Z");
+    view_at(e, "s3", "C", "2026-01-01T12:31:00Z"); /* 31 minutes later: another session */
+    for (int round = 0; round < 2; round++) {
+        json_t *r = recs_item(e, "also_viewed", "A");
+        json_t *items = json_object_get(r, "items");
+        cr_assert_eq(json_array_size(items), 1, "round %d: %s", round, json_dumps(r, 0));
+        json_t *first = json_array_get(items, 0);
+        cr_assert_str_eq(json_string_value(json_object_get(first, "id")), "B");
+        json_t *reason = json_object_get(first, "reason");
+        cr_assert_str_eq(json_string_value(json_object_get(reason, "model")), "also_viewed");
+        cr_assert_eq(json_integer_value(json_object_get(reason, "sessions")), 2);
+        json_decref(r);
+        if (round == 0) { /* rebuilt from the stored events after a restart */
+            tl_engine_close(e);
+            e = open_engine(1000);
+        }
+    }
+    /* c1 buys A, later B; c2 buys A and B together. */
+    json_decref(ingest(e, TL_DEFAULT_SHOP,
+                       "[{\"type\":\"purchase\",\"user_id\":\"c1\",\"items\":[{\"item_id\":\"A\",\"price\":1}]},"
+                       "{\"type\":\"purchase\",\"user_id\":\"c1\",\"items\":[{\"item_id\":\"B\",\"price\":1}]},"
+                       "{\"type\":\"purchase\",\"user_id\":\"c2\",\"items\":[{\"item_id\":\"A\",\"price\":1},"
+                       "{\"item_id\":\"B\",\"price\":1}]}]",
+                       TL_OK));
+    json_t *r = recs_item(e, "also_bought", "A");
+    json_t *items = json_object_get(r, "items");
+    cr_assert_eq(json_array_size(items), 1);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(json_array_get(items, 0), "reason"), "customers")),
+                 2);
+    json_decref(r);
+    r = recs_item(e, "bought_together", "A");
+    cr_assert_eq(json_array_size(json_object_get(r, "items")), 0, "one shared order is below min support 2");
+    json_decref(r);
+    tl_engine_close(e);
+}
