@@ -15,9 +15,8 @@
 
 #define NAME_MAX_BYTES 128 /* category/brand copied per line */
 
-static _Thread_local int profile_only; /* start-up replay: models already rebuilt */
+static _Thread_local int profile_only; /* see tl_engine_apply_profile_only (internal.h) */
 
-void tl_engine_apply_profile_only(struct tl_engine *e, int on);
 void tl_engine_apply_profile_only(struct tl_engine *e, int on) { profile_only = on; }
 
 struct item_facts {
@@ -195,8 +194,8 @@ void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct t
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
     if (!s) return;
     struct line_facts lf;
-    if (resolve_lines(s, o->lines, o->n_lines, o->country, o->ts_ms, to_models && !o->is_return, o->customer_id, &lf) !=
-        TL_OK)
+    if (resolve_lines(s, o->lines, o->n_lines, o->country, o->ts_ms, to_models && !profile_only && !o->is_return,
+                      o->customer_id, &lf) != TL_OK)
         return;
     if (!o->customer_id) { /* guest order: no profile */
         tl_free(lf.store);

@@ -381,10 +381,6 @@ static int replay_cb(void *ctx, const struct tl_event *stored)
     return 0;
 }
 
-/* Profile part of tl_engine_apply_event without models: models were already
- * rebuilt from the whole history. Implemented in apply.c. */
-void tl_engine_apply_profile_only(struct tl_engine *e, int on);
-
 static void *ckpt_main(void *arg)
 {
     struct tl_engine *e = arg;

@@ -328,6 +328,7 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
     struct import_ctx *c = arg;
     c->ops = ops;
     c->st = st;
+    tl_engine_apply_profile_only(c->e, 1); /* this thread; reset below */
     struct tl_fmt_opts fo = {.skip_bad = c->skip_bad, .progress = fmt_progress, .progress_ctx = c};
     enum tl_rc rc;
     if (strcmp(c->kind, "catalog") == 0)
@@ -338,6 +339,7 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
         rc = tl_fmt_import_customers(c->path, c->format, &fo, on_customer, c, &c->fsum, &c->err);
     else
         rc = import_events(c);
+    tl_engine_apply_profile_only(c->e, 0);
     c->rc = rc;
     return rc;
 }

@@ -189,6 +189,7 @@ static void *producer_main(void *arg)
 {
     struct pipe *pp = arg;
     struct tl_import_events *j = pp->job;
+    tl_engine_apply_profile_only(j->engine, 1); /* see internal.h: imports feed profiles only */
     struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
     struct batch *b = tl_calloc(1, sizeof *b);
     enum tl_rc rc = lines && b ? TL_OK : tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");

@@ -126,6 +126,12 @@ enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store
 /* Apply one stored event to the profiles and models (engine/apply.c).
  * Caller holds apply_lock shared (or is single-threaded at start-up). */
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);
+/* On the calling thread only: apply events and orders to profiles, not to
+ * the models. Used by the start-up replay (models are rebuilt from the whole
+ * history) and by imports (an import runs in its own process, whose models
+ * are never served: the server rebuilds them from the store at start). */
+void tl_engine_apply_profile_only(struct tl_engine *e, int on);
+
 /* Apply an imported order (purchase or return) to profiles and models. */
 void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct tl_order *o, int to_models);
 
