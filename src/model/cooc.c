@@ -14,7 +14,7 @@
  *   Every item has a node { n_i, table } where table is a small
  *   open-addressing hash (linear probing, power-of-two capacity >= 4, load
  *   factor <= 3/4, slot = { neighbour uint32, n_ij uint32 }, neighbour
- *   UINT32_MAX = empty, hash = murmur3 fmix32(neighbour)). Each unordered
+ *   UINT32_MAX = empty, hash = the low 32 bits of tl_hash_u64(neighbour), splitmix64). Each unordered
  *   pair is stored twice (in i's and in j's table) with the same count, so
  *   that table IS the adjacency list a query walks: neighbours of an anchor
  *   are read in O(capacity) = O(degree) without scanning other pairs, and an
@@ -78,6 +78,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/hash.h"
 #include "model/topk.h"
 
 #define EMPTY UINT32_MAX
@@ -129,22 +130,12 @@ enum tl_rc tl_cooc_params_check(const struct tl_cooc_params *p, struct tl_err *e
 
 /* ---- per-item tables ---- */
 
-static inline uint32_t mix32(uint32_t h)
-{
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
-}
-
 /* Slot holding nbr, or NULL. */
 static const struct slot *tab_find(const struct node *nd, uint32_t nbr)
 {
     if (nd->cap == 0) return NULL;
     uint32_t mask = nd->cap - 1;
-    for (uint32_t i = mix32(nbr) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = (uint32_t)tl_hash_u64(nbr) & mask;; i = (i + 1) & mask) {
         const struct slot *s = &nd->s[i];
         if (s->nbr == nbr) return s;
         if (s->nbr == EMPTY) return NULL;
@@ -165,7 +156,7 @@ static enum tl_rc tab_reserve(struct node *nd, uint32_t extra)
     uint32_t mask = (uint32_t)cap - 1;
     for (uint32_t i = 0; i < nd->cap; i++) {
         if (nd->s[i].nbr == EMPTY) continue;
-        uint32_t j = mix32(nd->s[i].nbr) & mask;
+        uint32_t j = (uint32_t)tl_hash_u64(nd->s[i].nbr) & mask;
         while (s[j].nbr != EMPTY) j = (j + 1) & mask;
         s[j] = nd->s[i];
     }
@@ -179,7 +170,7 @@ static enum tl_rc tab_reserve(struct node *nd, uint32_t extra)
 static int tab_inc(struct node *nd, uint32_t nbr)
 {
     uint32_t mask = nd->cap - 1;
-    for (uint32_t i = mix32(nbr) & mask;; i = (i + 1) & mask) {
+    for (uint32_t i = (uint32_t)tl_hash_u64(nbr) & mask;; i = (i + 1) & mask) {
         struct slot *s = &nd->s[i];
         if (s->nbr == nbr) {
             if (s->cnt < UINT32_MAX) s->cnt++;
@@ -212,10 +203,7 @@ static enum tl_rc rel_ensure(struct rel *r, uint32_t max_item)
     return TL_OK;
 }
 
-static int valid_rel(enum tl_cooc_rel rel)
-{
-    return (int)rel >= 0 && (int)rel < TL_COOC_REL_COUNT;
-}
+static int valid_rel(enum tl_cooc_rel rel) { return (int)rel >= 0 && (int)rel < TL_COOC_REL_COUNT; }
 
 /* First TL_COOC_BASKET_MAX distinct items of a[0..n) into kept; returns how
  * many. *found set to 1 if `probe` occurs anywhere in a (probe EMPTY = none).
@@ -374,10 +362,14 @@ static inline double pow_alpha(double nj, double alpha)
 static inline double sim_score(enum tl_cooc_sim sim, double N, double ni, double nj, double nij, double alpha)
 {
     switch (sim) {
-    case TL_COOC_COSINE: return nij / sqrt(ni * nj);
-    case TL_COOC_JACCARD: return nij / (ni + nj - nij);
-    case TL_COOC_LIFT: return N * nij / (ni * nj);
-    case TL_COOC_COND: return nij / (ni * pow_alpha(nj, alpha));
+    case TL_COOC_COSINE:
+        return nij / sqrt(ni * nj);
+    case TL_COOC_JACCARD:
+        return nij / (ni + nj - nij);
+    case TL_COOC_LIFT:
+        return N * nij / (ni * nj);
+    case TL_COOC_COND:
+        return nij / (ni * pow_alpha(nj, alpha));
     }
     return 0;
 }
@@ -439,7 +431,7 @@ struct acc {
 
 static struct acc *acc_slot(struct acc *t, uint32_t mask, uint32_t item)
 {
-    uint32_t i = mix32(item) & mask;
+    uint32_t i = (uint32_t)tl_hash_u64(item) & mask;
     while (t[i].item != EMPTY && t[i].item != item) i = (i + 1) & mask;
     return &t[i];
 }
@@ -451,8 +443,8 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 enum tl_rc tl_cooc_top_multi(struct tl_cooc *m, enum tl_cooc_rel rel, const uint32_t *anchors, size_t n_anchors,
-                             enum tl_cooc_sim sim, size_t k, uint32_t min_support, int (*skip)(void *ctx, uint32_t item),
-                             void *ctx, struct tl_cooc_hit *out, size_t *n)
+                             enum tl_cooc_sim sim, size_t k, uint32_t min_support,
+                             int (*skip)(void *ctx, uint32_t item), void *ctx, struct tl_cooc_hit *out, size_t *n)
 {
     enum tl_rc rc = check_query(m, rel, sim, k, out, n);
     if (rc != TL_OK) return rc;
