@@ -33,7 +33,7 @@ static void facts(struct tl_shop_state *s, const char *item_id, struct item_fact
     f->price = NAN;
     f->idx = TL_CAT_NONE;
     if (!item_id) return;
-    if (tl_catalog_intern(s->cat, item_id, &f->idx) != TL_OK) f->idx = TL_CAT_NONE;
+    f->idx = tl_catalog_find(s->cat, item_id); /* items not in the catalog feed no model */
     tl_catalog_rdlock(s->cat);
     const struct tl_item *it = f->idx == TL_CAT_NONE ? NULL : tl_catalog_get(s->cat, f->idx);
     if (it) {
@@ -74,7 +74,7 @@ static enum tl_rc resolve_lines(struct tl_shop_state *s, const struct tl_line *l
         memcpy(b, f.brand, NAME_MAX_BYTES);
         out->cats[i] = f.known && c[0] ? c : NULL;
         out->brands[i] = f.known && b[0] ? b : NULL;
-        if (count_purchase && f.idx != TL_CAT_NONE) {
+        if (count_purchase && f.known) {
             tl_pop_add(s->pop, f.idx, country, ts, TL_EV_PURCHASE, lines[i].quantity);
             if (nb < TL_COOC_BASKET_MAX) basket[nb++] = f.idx;
             if (customer) /* "also bought": the customer's set grows */
@@ -182,7 +182,7 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
         pe.line_categories = lf.cats;
         pe.line_brands = lf.brands;
     }
-    if (!profile_only && f.idx != TL_CAT_NONE && (ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART))
+    if (!profile_only && f.known && (ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART))
         tl_pop_add(s->pop, f.idx, ev->country, ev->ts_ms, ev->type, isnan(ev->quantity) ? 1 : ev->quantity);
 
     apply_profile(e, ev->shop_id, key, &pe);

@@ -279,7 +279,7 @@ static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
     size_t nb = 0;
     for (size_t i = 0; i < o->n_lines; i++) {
         uint32_t idx;
-        if (tl_catalog_intern(s->cat, o->lines[i].item_id, &idx) != TL_OK) continue;
+        if ((idx = tl_catalog_find(s->cat, o->lines[i].item_id)) == TL_CAT_NONE) continue; /* not in the catalog */
         tl_pop_add(s->pop, idx, o->country, o->ts_ms, TL_EV_PURCHASE, o->lines[i].quantity);
         if (nb < TL_COOC_BASKET_MAX) basket[nb++] = idx;
         if (o->customer_id)
@@ -326,7 +326,7 @@ static int pop_event_cb(void *ctx, const struct tl_event *ev)
     if (!ev->item_id || ev->shop_id >= e->shops_cap || !e->shops[ev->shop_id]) return 0;
     struct tl_shop_state *s = e->shops[ev->shop_id];
     uint32_t idx;
-    if (tl_catalog_intern(s->cat, ev->item_id, &idx) == TL_OK) {
+    if ((idx = tl_catalog_find(s->cat, ev->item_id)) != TL_CAT_NONE) { /* only catalog items feed models */
         tl_pop_add(s->pop, idx, ev->country, ev->ts_ms, ev->type, 1);
         if (ev->type == TL_EV_PRODUCT_VIEW) rebuild_view(e, s, ev, idx);
     }

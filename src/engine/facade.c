@@ -50,6 +50,9 @@ enum tl_rc tailor_open(const struct tailor_options *opt, struct tailor **out, st
         to_public(err, &e, TL_ENOMEM);
         return TL_ENOMEM;
     }
+    /* jansson allocates through the project's wrappers too (counted, and
+     * failable in tests). Process-wide; set before the first JSON use. */
+    json_set_alloc_funcs(tl_malloc, tl_free);
     tl_config_defaults(&t->cfg);
     enum tl_rc rc = TL_OK;
     if (opt && opt->config_path) rc = tl_config_load(&t->cfg, opt->config_path, &e);
