@@ -395,14 +395,19 @@ static void price_add(struct tl_profile *p, double x, double w, int64_t ts)
 /* ------------------------------------------------------------------ */
 /* recently viewed                                                     */
 
+/* Hash of a viewed item id: the dedupe loop below compares hashes first,
+ * which saves most of up to 50 string comparisons per view. */
+static uint32_t view_hash(const char *item) { return (uint32_t)tl_hash_str(item, 0x76696577ULL); }
+
 static enum tl_rc views_add(struct tl_profile *p, const char *item, int64_t ts, int64_t dwell, double scroll)
 {
+    uint32_t h = view_hash(item);
     int32_t dw = dwell < 0 ? -1 : dwell > INT32_MAX ? INT32_MAX : (int32_t)dwell;
     float sc = isnan(scroll) ? NAN : (float)scroll;
     struct tl_profile_view v;
     uint32_t i;
     for (i = 0; i < p->n_views; i++)
-        if (strcmp(p->views[i].item_id, item) == 0) break;
+        if (p->views[i].h == h && strcmp(p->views[i].item_id, item) == 0) break;
     if (i < p->n_views) {
         v = p->views[i];
         if (ts > v.ts_ms) v.ts_ms = ts;
@@ -418,7 +423,7 @@ static enum tl_rc views_add(struct tl_profile *p, const char *item, int64_t ts, 
         char *dup = tl_strdup(item);
         if (!dup) return TL_ENOMEM;
         if (p->n_views == TL_PROFILE_RECENT_MAX) tl_free(p->views[--p->n_views].item_id);
-        v = (struct tl_profile_view){dup, ts, dw, sc};
+        v = (struct tl_profile_view){dup, ts, dw, sc, h};
     }
     uint32_t pos = 0;
     while (pos < p->n_views && p->views[pos].ts_ms > v.ts_ms) pos++;
@@ -1021,6 +1026,7 @@ enum tl_rc tl_profile_deserialize(const void *blob, size_t len, struct tl_profil
         struct tl_profile_view *v = &p->views[i];
         v->item_id = r_str(&r, 1, TL_ID_MAX);
         CHECK(1, "viewed item id");
+        v->h = view_hash(v->item_id);
         p->n_views++;
         v->ts_ms = r_i64(&r);
         v->dwell_ms = (int32_t)(uint32_t)r_le(&r, 4);
