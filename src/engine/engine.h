@@ -82,6 +82,11 @@ struct tl_rec_query {
     const char *anonymous_id;
     const char *country;
     const char *item_id;
+    const char *exclude;  /* comma-separated item ids, at most 100 */
+    const char *category; /* only items in this category path or below it */
+    const char *brand;    /* only this brand (case-insensitive) */
+    double min_price;     /* NAN = no bound */
+    double max_price;
     long limit; /* 1..100, default 10 */
 };
 enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q, struct tl_buf *out,

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/timeutil.h"
@@ -18,15 +19,35 @@
 #define RECENT_IDS_MAX TL_PROFILE_RECENT_MAX
 #define CART_EXCLUDE_MAX 64 /* cart lines excluded from popular/trending */
 
+#define REQUEST_EXCLUDE_MAX 100 /* ids in ?exclude= */
+
 struct skip_ctx {
     struct tl_catalog *cat;
     uint32_t anchor;
-    const char *const *exclude; /* item ids */
+    const char *const *exclude; /* item ids (the shopper's cart) */
     size_t n_exclude;
+    struct {
+        const char *s;
+        size_t n;
+    } req_exclude[REQUEST_EXCLUDE_MAX]; /* ?exclude= ids, pointing into the query */
+    size_t n_req_exclude;
+    const char *category;        /* ?category= path: the item's path equals it or lies below it */
+    const char *brand;           /* ?brand=, case-insensitive */
+    double min_price, max_price; /* applied when > 0 */
 };
 
-/* Called by the model for each candidate: skip what may not be shown. Takes
- * the catalog read lock itself (the model holds none of ours). */
+/* Category filter: "Home" matches "Home" and "Home > Candles", not "Homeware". */
+static int in_category(const char *item_cat, const char *want)
+{
+    if (!item_cat) return 0;
+    size_t n = strlen(want);
+    if (strncasecmp(item_cat, want, n) != 0) return 0;
+    return item_cat[n] == '\0' || strncmp(item_cat + n, " >", 2) == 0;
+}
+
+/* Called by the model for each candidate: skip what may not be shown
+ * (serving rules, then the request's exclusions and filters). Takes the
+ * catalog read lock itself (the model holds none of ours). */
 static int skip_item(void *ctx, uint32_t idx)
 {
     struct skip_ctx *c = ctx;
@@ -36,8 +57,33 @@ static int skip_item(void *ctx, uint32_t idx)
     int skip = !tl_catalog_servable(it);
     for (size_t i = 0; !skip && i < c->n_exclude; i++)
         if (strcmp(c->exclude[i], it->id) == 0) skip = 1;
+    for (size_t i = 0; !skip && i < c->n_req_exclude; i++)
+        if (strncmp(c->req_exclude[i].s, it->id, c->req_exclude[i].n) == 0 && it->id[c->req_exclude[i].n] == '\0')
+            skip = 1;
+    if (!skip && c->category && !in_category(it->category, c->category)) skip = 1;
+    if (!skip && c->brand && (!it->brand || strcasecmp(it->brand, c->brand) != 0)) skip = 1;
+    if (!skip && c->min_price > 0 && it->price < c->min_price) skip = 1;
+    if (!skip && c->max_price > 0 && it->price > c->max_price) skip = 1;
     tl_catalog_unlock(c->cat);
     return skip;
+}
+
+/* ?exclude=a,b,c into sc (empty entries ignored). */
+static enum tl_rc parse_exclude(const char *list, struct skip_ctx *sc, struct tl_err *err)
+{
+    sc->n_req_exclude = 0;
+    for (const char *p = list; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n) {
+            if (sc->n_req_exclude == REQUEST_EXCLUDE_MAX)
+                return tl_err_set(err, TL_EINVAL, "exclude", "exclude lists at most %d item ids", REQUEST_EXCLUDE_MAX);
+            sc->req_exclude[sc->n_req_exclude].s = p;
+            sc->req_exclude[sc->n_req_exclude++].n = n;
+        }
+        p = comma ? comma + 1 : p + n;
+    }
+    return TL_OK;
 }
 
 static void item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first)
@@ -106,7 +152,7 @@ static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, con
 }
 
 static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
-                              const struct tl_rec_query *q, struct tl_buf *out, struct tl_err *err)
+                              const struct tl_rec_query *q, struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
 {
     tl_buf_puts(out, ",\"items\":[");
     if (!q->user_id && !q->anonymous_id) {
@@ -123,27 +169,35 @@ static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint
         return TL_OK;
     }
     if (rc) return tl_err_set(err, rc, NULL, "profile could not be loaded: %s", tl_rc_message(rc));
-    size_t nv = 0;
+    /* Candidates under the profile lock (views not bought since), then the
+     * profile is released before the catalog filters run. */
+    uint32_t idx[RECENT_IDS_MAX];
+    int64_t when[RECENT_IDS_MAX];
+    size_t nv = 0, nc = 0;
     const struct tl_profile_view *views = tl_profile_views(p, &nv);
-    size_t shown = 0;
     int64_t newest = nv ? views[0].ts_ms : 0;
-    tl_catalog_rdlock(s->cat);
-    for (size_t i = 0; i < nv && shown < (size_t)q->limit; i++) {
+    for (size_t i = 0; i < nv && nc < RECENT_IDS_MAX; i++) {
         if (tl_profile_has_purchased(p, views[i].item_id)) continue;
-        if (q->item_id && strcmp(q->item_id, views[i].item_id) == 0) continue;
-        uint32_t idx = tl_catalog_find_locked(s->cat, views[i].item_id);
-        const struct tl_item *it = idx == TL_CAT_NONE ? NULL : tl_catalog_get(s->cat, idx);
-        if (!tl_catalog_servable(it)) continue;
+        uint32_t j = tl_catalog_find(s->cat, views[i].item_id);
+        if (j == TL_CAT_NONE) continue;
+        idx[nc] = j;
+        when[nc++] = views[i].ts_ms;
+    }
+    tl_pcache_unlock(&g);
+    size_t shown = 0;
+    for (size_t i = 0; i < nc && shown < (size_t)q->limit; i++) {
+        if (skip_item(sc, idx[i])) continue; /* anchor, cart-free rules, request filters */
         char ts[32], reason[96];
-        tl_time_format(views[i].ts_ms, ts, sizeof ts);
+        tl_time_format(when[i], ts, sizeof ts);
         snprintf(reason, sizeof reason, "{\"model\":\"recently_viewed\",\"viewed_at\":\"%s\"}", ts);
         /* Score: recency in [0,1], 1 for the latest view, halving per day
          * before it (2^(-(t_latest - t)/1 day)). */
-        double score = exp2(-(double)(newest - views[i].ts_ms) / (double)TL_MS_PER_DAY);
-        item_json(out, it, score, reason, shown++ == 0);
+        double score = exp2(-(double)(newest - when[i]) / (double)TL_MS_PER_DAY);
+        tl_catalog_rdlock(s->cat);
+        const struct tl_item *it = tl_catalog_get(s->cat, idx[i]);
+        if (tl_catalog_servable(it)) item_json(out, it, score, reason, shown++ == 0);
+        tl_catalog_unlock(s->cat);
     }
-    tl_catalog_unlock(s->cat);
-    tl_pcache_unlock(&g);
     tl_buf_puts(out, "]}");
     return TL_OK;
 }
@@ -240,8 +294,18 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     } else {
         qq.country = NULL;
     }
-    struct skip_ctx sc = {s->cat, TL_CAT_NONE, NULL, 0};
+    struct skip_ctx sc;
+    memset(&sc, 0, sizeof sc);
+    sc.cat = s->cat;
+    sc.anchor = TL_CAT_NONE;
     if (q->item_id) sc.anchor = tl_catalog_find(s->cat, q->item_id);
+    if (parse_exclude(q->exclude, &sc, err) != TL_OK) return TL_EINVAL;
+    sc.category = q->category && *q->category ? q->category : NULL;
+    sc.brand = q->brand && *q->brand ? q->brand : NULL;
+    sc.min_price = isnan(q->min_price) ? 0 : q->min_price;
+    sc.max_price = isnan(q->max_price) ? 0 : q->max_price;
+    if (sc.min_price > 0 && sc.max_price > 0 && sc.min_price > sc.max_price)
+        return tl_err_set(err, TL_EINVAL, "min_price", "min_price is above max_price");
     /* For a known shopper, popular and trending leave out what is already in
      * the cart (copied: the profile lock is not held while ranking). */
     char cart_buf[CART_EXCLUDE_MAX][TL_ID_MAX + 1];
@@ -276,7 +340,7 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     else if (strcmp(q->type, "trending") == 0)
         rc = recs_popular(e, s, &qq, &sc, TL_POP_TRENDING, out, err);
     else if (strcmp(q->type, "recently_viewed") == 0)
-        rc = recs_recent(e, s, shop_id, &qq, out, err);
+        rc = recs_recent(e, s, shop_id, &qq, &sc, out, err);
     else if (strcmp(q->type, "bought_together") == 0)
         rc = recs_cooc(e, s, &qq, &sc, TL_COOC_BOUGHT_TOGETHER, 0, out, err);
     else if (strcmp(q->type, "also_bought") == 0)

@@ -3,6 +3,8 @@
  *                 absent = the engine's default)
  *   user_id, anonymous_id, country, item_id   optional context
  *   limit         integer 1..100, default 10; anything else is 400 "limit"
+ *   exclude       comma-separated item ids never to return
+ *   category, brand, min_price, max_price   filters on the returned items
  * The hot path: no allocation besides the response buffer the engine
  * fills, which is handed to libmicrohttpd without a copy. */
 #include "http/handlers.h"
@@ -21,10 +23,15 @@ void tl_http_h_recs_get(struct tl_http_req *r)
         .anonymous_id = tl_http_req_query(r, "anonymous_id"),
         .country = tl_http_req_query(r, "country"),
         .item_id = tl_http_req_query(r, "item_id"),
+        .exclude = tl_http_req_query(r, "exclude"),
+        .category = tl_http_req_query(r, "category"),
+        .brand = tl_http_req_query(r, "brand"),
         .limit = RECS_LIMIT_DEFAULT,
     };
     if (tl_http_parse_int(tl_http_req_query(r, "limit"), "limit", RECS_LIMIT_MIN, RECS_LIMIT_MAX, RECS_LIMIT_DEFAULT,
-                          &q.limit, &err) != TL_OK) {
+                          &q.limit, &err) != TL_OK ||
+        tl_http_parse_price(tl_http_req_query(r, "min_price"), "min_price", &q.min_price, &err) != TL_OK ||
+        tl_http_parse_price(tl_http_req_query(r, "max_price"), "max_price", &q.max_price, &err) != TL_OK) {
         tl_http_req_error(r, err.rc, err.field, err.msg);
         return;
     }

@@ -13,6 +13,7 @@
 #include "http/router.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,28 @@ enum tl_rc tl_http_parse_int(const char *s, const char *field, long lo, long hi,
     if (!ok || v < lo || v > hi)
         return tl_err_set(err, TL_EINVAL, field, "%s must be an integer between %ld and %ld", field, lo, hi);
     *out = v;
+    return TL_OK;
+}
+
+enum tl_rc tl_http_parse_price(const char *s, const char *field, double *out, struct tl_err *err)
+{
+    if (!s) {
+        *out = NAN;
+        return TL_OK;
+    }
+    size_t n = strlen(s), dots = 0, digits = 0;
+    int ok = n > 0 && n <= 18;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (s[i] == '.')
+            dots++;
+        else if (s[i] >= '0' && s[i] <= '9')
+            digits++;
+        else
+            ok = 0;
+    }
+    if (!ok || dots > 1 || digits == 0)
+        return tl_err_set(err, TL_EINVAL, field, "%s must be a number >= 0 such as 9.99", field);
+    *out = strtod(s, NULL);
     return TL_OK;
 }
 

@@ -104,6 +104,9 @@ const char *tl_http_route_pattern(enum tl_http_route_id id);
 enum tl_rc tl_http_parse_int(const char *s, const char *field, long lo, long hi, long def, long *out,
                              struct tl_err *err);
 /* Boolean: absent -> def; "true"/"1" -> 1; "false"/"0" -> 0; else TL_EINVAL. */
+/* A non-negative decimal number ("12", "9.99"); absent -> NAN. Anything
+ * else (sign, exponent, inf, nan, garbage) is TL_EINVAL naming field. */
+enum tl_rc tl_http_parse_price(const char *s, const char *field, double *out, struct tl_err *err);
 enum tl_rc tl_http_parse_bool(const char *s, const char *field, int def, int *out, struct tl_err *err);
 
 #endif
