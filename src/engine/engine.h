@@ -87,7 +87,9 @@ struct tl_rec_query {
     const char *brand;    /* only this brand (case-insensitive) */
     double min_price;     /* NAN = no bound */
     double max_price;
-    long limit; /* 1..100, default 10 */
+    long max_per_category; /* diversity: at most this many items per category, 0 = no cap */
+    long max_per_brand;    /* and per brand */
+    long limit;            /* 1..100, default 10 */
 };
 enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q, struct tl_buf *out,
                                struct tl_err *err);

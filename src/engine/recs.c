@@ -12,12 +12,26 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/hash.h"
 #include "core/timeutil.h"
 #include "engine/internal.h"
 
 #define RECS_LIMIT_MAX 100
 #define RECENT_IDS_MAX TL_PROFILE_RECENT_MAX
 #define CART_EXCLUDE_MAX 64 /* cart lines excluded from popular/trending */
+
+/* Diversity: at most max_cat items per category and max_brand per brand in
+ * one answer (0 = no cap). Names are tracked by 64-bit hash. When a cap is
+ * set the models are asked for DIVERSITY_FETCH times the limit (at most
+ * RECS_LIMIT_MAX) so that enough candidates survive the caps. */
+#define DIVERSITY_FETCH 4
+
+struct diversity {
+    long max_cat, max_brand;
+    uint64_t cat_h[RECS_LIMIT_MAX], brand_h[RECS_LIMIT_MAX];
+    uint32_t cat_n[RECS_LIMIT_MAX], brand_n[RECS_LIMIT_MAX];
+    size_t ncat, nbrand;
+};
 
 #define REQUEST_EXCLUDE_MAX 100 /* ids in ?exclude= */
 
@@ -34,6 +48,7 @@ struct skip_ctx {
     const char *category;        /* ?category= path: the item's path equals it or lies below it */
     const char *brand;           /* ?brand=, case-insensitive */
     double min_price, max_price; /* applied when > 0 */
+    struct diversity div;        /* caps of this answer, counted as items are written */
 };
 
 /* Category filter: "Home" matches "Home" and "Home > Candles", not "Homeware". */
@@ -66,6 +81,41 @@ static int skip_item(void *ctx, uint32_t idx)
     if (!skip && c->max_price > 0 && it->price > c->max_price) skip = 1;
     tl_catalog_unlock(c->cat);
     return skip;
+}
+
+static int cap_ok(uint64_t *hs, uint32_t *ns, size_t *n, long max, const char *name, int commit)
+{
+    if (max <= 0 || !name || !*name) return 1;
+    uint64_t h = tl_hash_str(name, 0);
+    for (size_t i = 0; i < *n; i++)
+        if (hs[i] == h) {
+            if (ns[i] >= (uint32_t)max) return 0;
+            if (commit) ns[i]++;
+            return 1;
+        }
+    if (commit && *n < RECS_LIMIT_MAX) {
+        hs[*n] = h;
+        ns[(*n)++] = 1;
+    }
+    return 1;
+}
+
+/* 1 if it may be shown next (and counts it), 0 if a cap is full. */
+static int diversity_admit(struct diversity *d, const struct tl_item *it)
+{
+    if (!cap_ok(d->cat_h, d->cat_n, &d->ncat, d->max_cat, it->category, 0) ||
+        !cap_ok(d->brand_h, d->brand_n, &d->nbrand, d->max_brand, it->brand, 0))
+        return 0;
+    cap_ok(d->cat_h, d->cat_n, &d->ncat, d->max_cat, it->category, 1);
+    cap_ok(d->brand_h, d->brand_n, &d->nbrand, d->max_brand, it->brand, 1);
+    return 1;
+}
+
+static size_t fetch_count(const struct tl_rec_query *q)
+{
+    size_t k = (size_t)q->limit;
+    if (q->max_per_category > 0 || q->max_per_brand > 0) k *= DIVERSITY_FETCH;
+    return k < RECS_LIMIT_MAX ? k : RECS_LIMIT_MAX;
 }
 
 /* ?exclude=a,b,c into sc (empty entries ignored). */
@@ -120,7 +170,7 @@ static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, con
     struct tl_pop_hit hits[RECS_LIMIT_MAX];
     size_t n = 0;
     struct tl_pop_info info;
-    enum tl_rc rc = tl_pop_top_ex(s->pop, kind, q->country, (size_t)q->limit, skip_item, sc, hits, &n, &info);
+    enum tl_rc rc = tl_pop_top_ex(s->pop, kind, q->country, fetch_count(q), skip_item, sc, hits, &n, &info);
     if (rc == TL_EINVAL) return tl_err_set(err, rc, "country", "country must be a 2-letter ISO 3166-1 code");
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     const char *model = kind == TL_POP_POPULAR ? "popular" : "trending";
@@ -142,7 +192,9 @@ static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, con
     tl_catalog_rdlock(s->cat);
     for (size_t i = 0; i < n; i++) {
         const struct tl_item *it = tl_catalog_get(s->cat, hits[i].item);
+        if (shown == (size_t)q->limit) break;
         if (!tl_catalog_servable(it)) continue; /* changed since the model looked */
+        if (!diversity_admit(&sc->div, it)) continue;
         item_json(out, it, hits[i].score, reason, shown++ == 0);
     }
     tl_catalog_unlock(s->cat);
@@ -195,7 +247,7 @@ static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint
         double score = exp2(-(double)(newest - when[i]) / (double)TL_MS_PER_DAY);
         tl_catalog_rdlock(s->cat);
         const struct tl_item *it = tl_catalog_get(s->cat, idx[i]);
-        if (tl_catalog_servable(it)) item_json(out, it, score, reason, shown++ == 0);
+        if (tl_catalog_servable(it) && diversity_admit(&sc->div, it)) item_json(out, it, score, reason, shown++ == 0);
         tl_catalog_unlock(s->cat);
     }
     tl_buf_puts(out, "]}");
@@ -238,10 +290,10 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, const 
     enum tl_rc rc = TL_OK;
     const struct tl_config *cfg = &e->cfg;
     if (na == 1)
-        rc = tl_cooc_top(s->cooc, rel, anchors[0], cooc_sim(cfg->cooc_similarity), (size_t)q->limit,
+        rc = tl_cooc_top(s->cooc, rel, anchors[0], cooc_sim(cfg->cooc_similarity), fetch_count(q),
                          (uint32_t)cfg->cooc_min_support, skip_item, sc, hits, &n);
     else if (na > 1)
-        rc = tl_cooc_top_multi(s->cooc, rel, anchors, na, cooc_sim(cfg->cooc_similarity), (size_t)q->limit,
+        rc = tl_cooc_top_multi(s->cooc, rel, anchors, na, cooc_sim(cfg->cooc_similarity), fetch_count(q),
                                (uint32_t)cfg->cooc_min_support, skip_item, sc, hits, &n);
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     tl_buf_puts(out, ",\"items\":[");
@@ -250,7 +302,8 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, const 
     for (size_t i = 0; i < n; i++) {
         const struct tl_item *it = tl_catalog_get(s->cat, hits[i].item);
         const char *anchor = tl_catalog_id(s->cat, hits[i].anchor);
-        if (!tl_catalog_servable(it) || !anchor) continue;
+        if (shown == (size_t)q->limit) break;
+        if (!tl_catalog_servable(it) || !anchor || !diversity_admit(&sc->div, it)) continue;
         struct tl_buf reason;
         tl_buf_init(&reason, 0);
         tl_buf_printf(&reason, "{\"model\":\"%s\",\"anchor\":", q->type);
@@ -304,6 +357,8 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     sc.brand = q->brand && *q->brand ? q->brand : NULL;
     sc.min_price = isnan(q->min_price) ? 0 : q->min_price;
     sc.max_price = isnan(q->max_price) ? 0 : q->max_price;
+    sc.div.max_cat = q->max_per_category;
+    sc.div.max_brand = q->max_per_brand;
     if (sc.min_price > 0 && sc.max_price > 0 && sc.min_price > sc.max_price)
         return tl_err_set(err, TL_EINVAL, "min_price", "min_price is above max_price");
     /* For a known shopper, popular and trending leave out what is already in

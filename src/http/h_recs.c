@@ -5,6 +5,7 @@
  *   limit         integer 1..100, default 10; anything else is 400 "limit"
  *   exclude       comma-separated item ids never to return
  *   category, brand, min_price, max_price   filters on the returned items
+ *   max_per_category, max_per_brand         diversity caps (0..100, 0 = none)
  * The hot path: no allocation besides the response buffer the engine
  * fills, which is handed to libmicrohttpd without a copy. */
 #include "http/handlers.h"
@@ -31,7 +32,11 @@ void tl_http_h_recs_get(struct tl_http_req *r)
     if (tl_http_parse_int(tl_http_req_query(r, "limit"), "limit", RECS_LIMIT_MIN, RECS_LIMIT_MAX, RECS_LIMIT_DEFAULT,
                           &q.limit, &err) != TL_OK ||
         tl_http_parse_price(tl_http_req_query(r, "min_price"), "min_price", &q.min_price, &err) != TL_OK ||
-        tl_http_parse_price(tl_http_req_query(r, "max_price"), "max_price", &q.max_price, &err) != TL_OK) {
+        tl_http_parse_price(tl_http_req_query(r, "max_price"), "max_price", &q.max_price, &err) != TL_OK ||
+        tl_http_parse_int(tl_http_req_query(r, "max_per_category"), "max_per_category", 0, RECS_LIMIT_MAX, 0,
+                          &q.max_per_category, &err) != TL_OK ||
+        tl_http_parse_int(tl_http_req_query(r, "max_per_brand"), "max_per_brand", 0, RECS_LIMIT_MAX, 0,
+                          &q.max_per_brand, &err) != TL_OK) {
         tl_http_req_error(r, err.rc, err.field, err.msg);
         return;
     }
