@@ -110,12 +110,12 @@ enum tl_rc tl_cooc_top(struct tl_cooc *m, enum tl_cooc_rel rel, uint32_t anchor,
  * n_anchors > 0 (TL_EINVAL), more than TL_COOC_ANCHORS_MAX distinct anchors
  * (TL_ETOOBIG), TL_ENOMEM for the per-query accumulator. */
 enum tl_rc tl_cooc_top_multi(struct tl_cooc *m, enum tl_cooc_rel rel, const uint32_t *anchors, size_t n_anchors,
-                             enum tl_cooc_sim sim, size_t k, uint32_t min_support, int (*skip)(void *ctx, uint32_t item),
-                             void *ctx, struct tl_cooc_hit *out, size_t *n);
+                             enum tl_cooc_sim sim, size_t k, uint32_t min_support,
+                             int (*skip)(void *ctx, uint32_t item), void *ctx, struct tl_cooc_hit *out, size_t *n);
 
 /* Counters (0 for a NULL model, bad rel or unknown items). */
-uint64_t tl_cooc_sets(struct tl_cooc *m, enum tl_cooc_rel rel);                  /* N */
-uint32_t tl_cooc_item_count(struct tl_cooc *m, enum tl_cooc_rel rel, uint32_t i); /* n_i */
+uint64_t tl_cooc_sets(struct tl_cooc *m, enum tl_cooc_rel rel);                               /* N */
+uint32_t tl_cooc_item_count(struct tl_cooc *m, enum tl_cooc_rel rel, uint32_t i);             /* n_i */
 uint32_t tl_cooc_pair_count(struct tl_cooc *m, enum tl_cooc_rel rel, uint32_t i, uint32_t j); /* n_ij, 0 if i == j */
 uint64_t tl_cooc_pairs(struct tl_cooc *m, enum tl_cooc_rel rel); /* distinct unordered pairs */
 
