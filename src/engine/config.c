@@ -70,6 +70,7 @@ static const struct field fields[] = {
     F(web_root, K_STR, sizeof(((struct tl_config *)0)->web_root), 0, 0),
     F(cooc_similarity, K_STR, sizeof(((struct tl_config *)0)->cooc_similarity), 0, 0),
     F(cooc_min_support, K_INT, 0, 1, 1000000),
+    F(rebuy_categories, K_STR, sizeof(((struct tl_config *)0)->rebuy_categories), 0, 0),
 };
 #undef F
 

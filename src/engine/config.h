@@ -31,6 +31,8 @@ struct tl_config {
     char web_root[512];             /* "web": static files (tailor.js, demo) */
     char cooc_similarity[16];       /* "cond": bought together scoring: cosine, jaccard, lift, cond */
     int cooc_min_support;           /* 2: orders a pair needs before it is recommended */
+    char rebuy_categories[512];     /* "": categories (comma-separated paths) whose items may be
+                                     * recommended again after a purchase (consumables) */
     int admin_only;                 /* not from the file: see tailor_options.admin_only */
 };
 

@@ -45,10 +45,13 @@ struct skip_ctx {
         size_t n;
     } req_exclude[REQUEST_EXCLUDE_MAX]; /* ?exclude= ids, pointing into the query */
     size_t n_req_exclude;
-    const char *category;        /* ?category= path: the item's path equals it or lies below it */
-    const char *brand;           /* ?brand=, case-insensitive */
-    double min_price, max_price; /* applied when > 0 */
-    struct diversity div;        /* caps of this answer, counted as items are written */
+    const char *category;                      /* ?category= path: the item's path equals it or lies below it */
+    const char *brand;                         /* ?brand=, case-insensitive */
+    double min_price, max_price;               /* applied when > 0 */
+    uint64_t bought[TL_PROFILE_PURCHASED_MAX]; /* the shopper's purchases (item hashes, ascending) */
+    size_t n_bought;
+    const char *rebuy;    /* config rebuy_categories: comma-separated paths exempt from that rule */
+    struct diversity div; /* caps of this answer, counted as items are written */
 };
 
 /* Category filter: "Home" matches "Home" and "Home > Candles", not "Homeware". */
@@ -58,6 +61,34 @@ static int in_category(const char *item_cat, const char *want)
     size_t n = strlen(want);
     if (strncasecmp(item_cat, want, n) != 0) return 0;
     return item_cat[n] == '\0' || strncmp(item_cat + n, " >", 2) == 0;
+}
+
+static int bought_before(const struct skip_ctx *c, const struct tl_item *it)
+{
+    if (!c->n_bought) return 0;
+    uint64_t h = tl_profile_item_hash(it->id);
+    size_t lo = 0, hi = c->n_bought;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->bought[mid] < h)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == c->n_bought || c->bought[lo] != h) return 0;
+    /* consumables: categories listed in rebuy_categories may be bought again */
+    for (const char *p = c->rebuy; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        char want[256];
+        if (n && n < sizeof want) {
+            memcpy(want, p, n);
+            want[n] = '\0';
+            if (in_category(it->category, want)) return 0;
+        }
+        p = comma ? comma + 1 : p + n;
+    }
+    return 1;
 }
 
 /* Called by the model for each candidate: skip what may not be shown
@@ -75,6 +106,7 @@ static int skip_item(void *ctx, uint32_t idx)
     for (size_t i = 0; !skip && i < c->n_req_exclude; i++)
         if (strncmp(c->req_exclude[i].s, it->id, c->req_exclude[i].n) == 0 && it->id[c->req_exclude[i].n] == '\0')
             skip = 1;
+    if (!skip && bought_before(c, it)) skip = 1;
     if (!skip && c->category && !in_category(it->category, c->category)) skip = 1;
     if (!skip && c->brand && (!it->brand || strcasecmp(it->brand, c->brand) != 0)) skip = 1;
     if (!skip && c->min_price > 0 && it->price < c->min_price) skip = 1;
@@ -377,9 +409,11 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
                 snprintf(cart_buf[i], sizeof cart_buf[i], "%s", ids[i]);
                 cart_ids[i] = cart_buf[i];
             }
+            sc.n_bought = tl_profile_purchased_hashes(p, sc.bought, TL_PROFILE_PURCHASED_MAX);
             tl_pcache_unlock(&g);
             sc.exclude = cart_ids;
             sc.n_exclude = n;
+            sc.rebuy = e->cfg.rebuy_categories;
         }
     }
 

@@ -1462,6 +1462,15 @@ int tl_profile_has_purchased(const struct tl_profile *p, const char *item_id)
 
 size_t tl_profile_purchased_count(const struct tl_profile *p) { return p->n_bought; }
 
+size_t tl_profile_purchased_hashes(const struct tl_profile *p, uint64_t *out, size_t max)
+{
+    size_t n = p->n_bought < max ? p->n_bought : max;
+    for (size_t i = 0; i < n; i++) out[i] = p->bought[i].h;
+    return n;
+}
+
+uint64_t tl_profile_item_hash(const char *item_id) { return item_hash(item_id); }
+
 double tl_profile_affinity(const struct tl_profile *p, enum tl_profile_aff_kind kind, const char *name, int64_t now_ms)
 {
     if (!p || !name || (kind != TL_PROFILE_CATEGORY && kind != TL_PROFILE_BRAND)) return 0;

@@ -156,6 +156,11 @@ size_t tl_profile_cart_ids(const struct tl_profile *p, const char **ids, size_t 
 /* 1 if item_id is among the (most recent TL_PROFILE_PURCHASED_MAX) purchased items. */
 int tl_profile_has_purchased(const struct tl_profile *p, const char *item_id);
 size_t tl_profile_purchased_count(const struct tl_profile *p);
+/* The purchased set as item hashes, ascending (up to max); with
+ * tl_profile_item_hash a caller can test membership after releasing the
+ * profile. */
+size_t tl_profile_purchased_hashes(const struct tl_profile *p, uint64_t *out, size_t max);
+uint64_t tl_profile_item_hash(const char *item_id);
 /* Decayed affinity of one category path / brand at now_ms (0 if absent). */
 double tl_profile_affinity(const struct tl_profile *p, enum tl_profile_aff_kind kind, const char *name, int64_t now_ms);
 /* Top affinities at now_ms, highest first; names borrowed. Returns count. */

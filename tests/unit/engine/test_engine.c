@@ -533,3 +533,38 @@ Test(engine, also_viewed_counts_sessions_and_also_bought_counts_customers, .init
     json_decref(r);
     tl_engine_close(e);
 }
+
+Test(engine, items_already_bought_are_not_recommended_unless_consumable, .init = setup, .fini = teardown)
+{
+    for (int rebuy = 0; rebuy < 2; rebuy++) {
+        struct tl_config cfg;
+        tl_config_defaults(&cfg);
+        snprintf(cfg.db_path, sizeof cfg.db_path, "%s/r%d.db", dir, rebuy);
+        cfg.sync_full = 0;
+        if (rebuy) snprintf(cfg.rebuy_categories, sizeof cfg.rebuy_categories, "Garden,Pantry");
+        struct tl_engine *e = NULL;
+        struct tl_err err;
+        cr_assert_eq(tl_engine_open(&cfg, &e, &err), TL_OK, "%s", err.msg);
+        put_items(e, TL_DEFAULT_SHOP,
+                  "[{\"id\":\"coffee\",\"title\":\"Coffee\",\"price\":5,\"category\":\"Pantry > Drinks\"},"
+                  "{\"id\":\"mug\",\"title\":\"Mug\",\"price\":8,\"category\":\"Kitchen\"}]");
+        json_decref(ingest(e, TL_DEFAULT_SHOP,
+                           "[{\"type\":\"purchase\",\"user_id\":\"buyer\",\"items\":[{\"item_id\":\"coffee\",\"price\":5},"
+                           "{\"item_id\":\"mug\",\"price\":8}]},"
+                           "{\"type\":\"product_view\",\"user_id\":\"other\",\"item_id\":\"mug\"}]",
+                           TL_OK));
+        json_t *r = recs(e, TL_DEFAULT_SHOP, "popular", "buyer", NULL);
+        json_t *items = json_object_get(r, "items");
+        if (!rebuy) {
+            cr_assert_eq(json_array_size(items), 0, "both were bought: %s", json_dumps(r, 0));
+        } else {
+            cr_assert_eq(json_array_size(items), 1, "coffee is a consumable: %s", json_dumps(r, 0));
+            cr_assert_str_eq(json_string_value(json_object_get(json_array_get(items, 0), "id")), "coffee");
+        }
+        json_decref(r);
+        r = recs(e, TL_DEFAULT_SHOP, "popular", "someone-else", NULL);
+        cr_assert_eq(json_array_size(json_object_get(r, "items")), 2, "other shoppers see both");
+        json_decref(r);
+        tl_engine_close(e);
+    }
+}
