@@ -1,10 +1,14 @@
 /* Applying committed events and imported orders to the real-time state:
- * the shopper's profile (always) and the shop's popularity model.
+ * the shopper's profile (always) and the shop's models (popularity,
+ * co-occurrence), except on threads in profile-only mode (start-up replay,
+ * imports).
  *
  * Catalog facts the profile needs (category, brand, price of the item) are
- * looked up under the catalog's read lock and copied, so no lock is held
- * across the two structures. Lock order where both are held: catalog, then
- * profile shard; nothing takes them the other way round. */
+ * looked up under the catalog's read lock and copied before the profile is
+ * locked. Lock order where two are held: profile shard, then catalog or a
+ * model's lock (note_view; recs_recent in recs.c); the catalog lock is never
+ * held while a profile lock is taken, so a writer waiting on the
+ * (writer-preferring) catalog lock cannot close a cycle. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
