@@ -25,93 +25,19 @@
 #include "ingest/event.h"
 #include "ingest/event_fast.h"
 
+#include "event_gen.h"
+
 #define N_EVENTS 100000
 #define PASSES 5
 #define FILE_MAX ((size_t)1 << 30)
 
-static uint64_t rng_s = 42;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-static size_t rn(size_t n) { return (size_t)(rnd() % n); }
+static uint64_t rng_s = 42; /* state of tl_gen_rnd (bench/event_gen.h) */
 
-static const char *const TYPES[] = {"product_view",   "page_view",   "category_view",
-                                    "search",         "add_to_cart", "remove_from_cart",
-                                    "checkout_start", "purchase",    "recommendation_click"};
-static const int WEIGHTS[] = {58, 8, 8, 6, 8, 2, 2, 3, 5};
-static const char *const CATS[] = {"Home > Kitchen", "Home > Decor", "Gifts > Christmas", "Garden", "Toys",
-                                   "Stationery",     "Bags",         "Lighting",          "Party",  "Baby"};
-static const char *const QUERIES[] = {"red mug",    "christmas lights", "lunch bag",     "tea set",    "candle holder",
-                                      "wall clock", "garden sign",      "paper napkins", "cake stand", "doormat"};
-static const char *const COUNTRIES[] = {"GB", "GB", "GB", "GB", "GB", "GB", "GB", "GB", "FR", "DE", "NL", "IE", "ES"};
-
-/* One line like gen_events.py (see its docstring), appended to out + '\n'. */
+/* One line like gen_events.py (bench/event_gen.h), appended to out + '\n'. */
 static void gen_line(struct tl_buf *out, long i, int64_t ts)
 {
-    int w = (int)rn(100), t = 0;
-    while (w >= WEIGHTS[t]) w -= WEIGHTS[t++];
-    const char *type = TYPES[t];
-    char iso[40], who[64], sess[64], item[32], head[256], body[256], second[96];
-    tl_time_format(ts, iso, sizeof iso);
-    long k = (long)rn(5000);
-    if (rn(100) < 70)
-        snprintf(who, sizeof who, "\"user_id\":\"u%06ld\"", k + 1);
-    else
-        snprintf(who, sizeof who, "\"anonymous_id\":\"a-%012llx\"", (unsigned long long)(rnd() >> 16));
-    snprintf(sess, sizeof sess, ",\"session_id\":\"s-%ld-%lld\"", k, (long long)(ts / 1800000));
-    snprintf(item, sizeof item, "sku-%06zu", rn(20000) + 1);
-    double price = (double)(rn(5950) + 50) / 100.0;
-    const char *country = COUNTRIES[rn(13)];
-    snprintf(head, sizeof head, "{\"event_id\":\"ev-%ld\",\"type\":\"%s\",\"timestamp\":\"%s\",%s", i, type, iso, who);
-    body[0] = second[0] = '\0';
-    if (!strcmp(type, "product_view") || !strcmp(type, "recommendation_click")) {
-        int n = snprintf(body, sizeof body, ",\"item_id\":\"%s\",\"price\":%.2f,\"country\":\"%s\",\"dwell_ms\":%zu",
-                         item, price, country, rn(89500) + 500);
-        if (type[0] == 'r')
-            snprintf(body + n, sizeof body - (size_t)n, ",\"recommendation_id\":\"r-%llx\"",
-                     (unsigned long long)(rnd() >> 24));
-    } else if (!strcmp(type, "add_to_cart") || !strcmp(type, "remove_from_cart")) {
-        snprintf(body, sizeof body, ",\"item_id\":\"%s\",\"quantity\":%zu,\"price\":%.2f,\"country\":\"%s\"", item,
-                 rn(6) + 1, price, country);
-    } else if (!strcmp(type, "purchase") || !strcmp(type, "checkout_start")) {
-        snprintf(body, sizeof body,
-                 ",\"order_id\":\"o-%ld\",\"country\":\"%s\",\"items\":[{\"item_id\":\"%s\",\"quantity\":%zu,"
-                 "\"price\":%.2f}",
-                 i, country, item, rn(12) + 1, price);
-        snprintf(second, sizeof second, ",{\"item_id\":\"sku-%06zu\",\"quantity\":%zu,\"price\":%.2f}", rn(20000) + 1,
-                 rn(12) + 1, (double)(rn(5950) + 50) / 100.0);
-    } else if (!strcmp(type, "category_view")) {
-        snprintf(body, sizeof body, ",\"category\":\"%s\",\"country\":\"%s\"", CATS[rn(10)], country);
-    } else if (!strcmp(type, "search")) {
-        snprintf(body, sizeof body, ",\"query\":\"%s\",\"country\":\"%s\"", QUERIES[rn(10)], country);
-    } else {
-        snprintf(body, sizeof body, ",\"country\":\"%s\"", country);
-    }
-    char line[512];
-    size_t len = (size_t)snprintf(line, sizeof line, "%s%s%s", head, sess, body);
-    if (second[0]) {
-        if (len + strlen(second) + 2 <= 250) len += (size_t)snprintf(line + len, sizeof line - len, "%s", second);
-        len += (size_t)snprintf(line + len, sizeof line - len, "]");
-    }
-    if (len + 1 > 250) /* drop the session id first */
-        len = (size_t)snprintf(line, sizeof line, "%s%s%s", head, body, second[0] ? "]" : "");
-    if (len + 1 < 150) {
-        size_t room = 150 - (len + 1);
-        int pv = !strcmp(type, "product_view");
-        int cl = snprintf(line + len, sizeof line - len, ",\"context\":{\"page\":\"%s%s\",\"referrer\":\"",
-                          pv ? "/products/" : "/", pv ? item : "");
-        len += (size_t)cl;
-        size_t pad = room > (size_t)cl + 3 ? room - (size_t)cl - 3 : 0, keep = pad > 1 ? pad : 1;
-        const char *site = "https://www.example.com/";
-        for (size_t j = 0; j < keep; j++) line[len++] = j < strlen(site) ? site[j] : 'x';
-        len += (size_t)snprintf(line + len, sizeof line - len, "\"}");
-    }
-    len += (size_t)snprintf(line + len, sizeof line - len, "}\n");
-    tl_buf_append(out, line, len);
+    tl_gen_event(out, i, ts, &rng_s);
+    tl_buf_putc(out, '\n');
 }
 
 static int cmp_u64(const void *a, const void *b)

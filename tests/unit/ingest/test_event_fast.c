@@ -20,6 +20,8 @@
 #include "ingest/event.h"
 #include "ingest/event_fast.h"
 
+#include "../../../bench/event_gen.h"
+
 #define NOW 1714600000000LL /* 2024-05-01T21:46:40Z */
 #define LINES_CAP 1000
 
@@ -28,13 +30,7 @@ static struct tl_line fast_lines[LINES_CAP], slow_lines[LINES_CAP];
 /* ---------- deterministic randomness ---------- */
 
 static uint64_t rng_s = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+static uint64_t rnd(void) { return tl_gen_rnd(&rng_s); }
 static size_t rn(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
 static int chance(int pct) { return (int)rn(100) < pct; }
 #define PICK(arr) (arr[rn(sizeof arr / sizeof *arr)])
@@ -183,94 +179,9 @@ static void expect_declined(const char *sq)
 
 /* ---------- realistic events (the shapes of bench/gen_events.py) ---------- */
 
-static const char *const REAL_TYPES[] = {"product_view",   "page_view",   "category_view",
-                                         "search",         "add_to_cart", "remove_from_cart",
-                                         "checkout_start", "purchase",    "recommendation_click"};
-static const int REAL_WEIGHTS[] = {58, 8, 8, 6, 8, 2, 2, 3, 5};
-static const char *const CATS[] = {"Home > Kitchen", "Home > Decor", "Gifts > Christmas", "Garden", "Toys",
-                                   "Stationery",     "Bags",         "Lighting",          "Party",  "Baby"};
-static const char *const QUERIES[] = {"red mug",    "christmas lights", "lunch bag",     "tea set",    "candle holder",
-                                      "wall clock", "garden sign",      "paper napkins", "cake stand", "doormat"};
-static const char *const COUNTRIES[] = {"GB", "GB", "GB", "GB", "GB", "GB", "GB", "GB", "FR", "DE", "NL", "IE", "ES"};
-
-/* One NDJSON line (without newline) like gen_events.py --count writes:
- * 150-250 bytes, the second purchase line only when it fits, the session id
- * dropped above 250 bytes, a "context" pad up to 150 bytes. */
-static void gen_realistic(struct tl_buf *out, long i, int64_t ts)
-{
-    int w = (int)rn(100), t = 0;
-    while (w >= REAL_WEIGHTS[t]) w -= REAL_WEIGHTS[t++];
-    const char *type = REAL_TYPES[t];
-    char iso[40], who[64], sess[64], item[32], head[256], body[256], second[96];
-    tl_time_format(ts, iso, sizeof iso);
-    long k = (long)rn(5000);
-    if (chance(70))
-        snprintf(who, sizeof who, "\"user_id\":\"u%06ld\"", k + 1);
-    else
-        snprintf(who, sizeof who, "\"anonymous_id\":\"a-%012llx\"", (unsigned long long)(rnd() >> 16));
-    snprintf(sess, sizeof sess, ",\"session_id\":\"s-%ld-%lld\"", k, (long long)(ts / 1800000));
-    snprintf(item, sizeof item, "sku-%06zu", rn(20000) + 1);
-    double price = (double)(rn(5950) + 50) / 100.0;
-    const char *country = PICK(COUNTRIES);
-    snprintf(head, sizeof head, "{\"event_id\":\"ev-%ld\",\"type\":\"%s\",\"timestamp\":\"%s\",%s", i, type, iso, who);
-    body[0] = second[0] = '\0';
-    if (!strcmp(type, "product_view") || !strcmp(type, "recommendation_click")) {
-        int n = snprintf(body, sizeof body, ",\"item_id\":\"%s\",\"price\":%.2f,\"country\":\"%s\",\"dwell_ms\":%zu",
-                         item, price, country, rn(89500) + 500);
-        if (type[0] == 'r')
-            snprintf(body + n, sizeof body - (size_t)n, ",\"recommendation_id\":\"r-%llx\"",
-                     (unsigned long long)(rnd() >> 24));
-    } else if (!strcmp(type, "add_to_cart") || !strcmp(type, "remove_from_cart")) {
-        snprintf(body, sizeof body, ",\"item_id\":\"%s\",\"quantity\":%zu,\"price\":%.2f,\"country\":\"%s\"", item,
-                 rn(6) + 1, price, country);
-    } else if (!strcmp(type, "purchase") || !strcmp(type, "checkout_start")) {
-        snprintf(body, sizeof body,
-                 ",\"order_id\":\"o-%ld\",\"country\":\"%s\",\"items\":[{\"item_id\":\"%s\",\"quantity\":%zu,"
-                 "\"price\":%.2f}",
-                 i, country, item, rn(12) + 1, price);
-        snprintf(second, sizeof second, ",{\"item_id\":\"sku-%06zu\",\"quantity\":%zu,\"price\":%.2f}", rn(20000) + 1,
-                 rn(12) + 1, (double)(rn(5950) + 50) / 100.0);
-    } else if (!strcmp(type, "category_view")) {
-        snprintf(body, sizeof body, ",\"category\":\"%s\",\"country\":\"%s\"", PICK(CATS), country);
-    } else if (!strcmp(type, "search")) {
-        snprintf(body, sizeof body, ",\"query\":\"%s\",\"country\":\"%s\"", PICK(QUERIES), country);
-    } else {
-        snprintf(body, sizeof body, ",\"country\":\"%s\"", country);
-    }
-    struct tl_buf b;
-    tl_buf_init(&b, 0);
-    tl_buf_puts(&b, head);
-    tl_buf_puts(&b, sess);
-    tl_buf_puts(&b, body);
-    if (second[0]) {
-        if (b.len + strlen(second) + 2 <= 250) tl_buf_puts(&b, second);
-        tl_buf_puts(&b, "]");
-    }
-    if (b.len + 1 > 250) { /* drop the session id first */
-        tl_buf_reset(&b);
-        tl_buf_puts(&b, head);
-        tl_buf_puts(&b, body);
-        if (second[0]) tl_buf_puts(&b, "]");
-    }
-    if (b.len + 1 < 150) {
-        size_t room = 150 - (b.len + 1);
-        int pv = !strcmp(type, "product_view");
-        char ctx[96], ref[200];
-        int cl = snprintf(ctx, sizeof ctx, ",\"context\":{\"page\":\"%s%s\",\"referrer\":\"", pv ? "/products/" : "/",
-                          pv ? item : "");
-        size_t pad = room > (size_t)cl + 3 ? room - (size_t)cl - 3 : 0;
-        size_t keep = pad > 1 ? pad : 1; /* ("https://www.example.com/" + "x" * pad)[:max(pad, 1)] */
-        snprintf(ref, sizeof ref, "https://www.example.com/");
-        for (size_t j = strlen(ref); j < keep && j < sizeof ref - 1; j++) ref[j] = 'x', ref[j + 1] = '\0';
-        if (keep < strlen(ref)) ref[keep] = '\0';
-        tl_buf_puts(&b, ctx);
-        tl_buf_puts(&b, ref);
-        tl_buf_puts(&b, "\"}");
-    }
-    tl_buf_puts(&b, "}");
-    tl_buf_append(out, b.data, b.len);
-    tl_buf_free(&b);
-}
+/* One NDJSON line (without newline) like gen_events.py --count writes
+ * (bench/event_gen.h, shared with the parsing benchmark). */
+static void gen_realistic(struct tl_buf *out, long i, int64_t ts) { tl_gen_event(out, i, ts, &rng_s); }
 
 /* ---------- random events (valid and wild) ---------- */
 
