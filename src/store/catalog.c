@@ -10,7 +10,7 @@
 struct tl_catalog {
     pthread_rwlock_t lock;
     struct tl_strtab ids;
-    struct tl_item **items; /* index -> item block or NULL (stub/deleted) */
+    struct tl_item **items; /* index -> item block or NULL (reserved id or deleted) */
     uint32_t cap;
     size_t live;
 };
@@ -84,7 +84,7 @@ static enum tl_rc intern_locked(struct tl_catalog *c, const char *id, uint32_t *
     if (c->ids.count > c->cap) {
         uint32_t nc = c->cap ? c->cap * 2 : 1024;
         struct tl_item **ni = tl_realloc(c->items, nc * sizeof *ni);
-        if (!ni) return TL_ENOMEM; /* the id stays interned as a stub */
+        if (!ni) return TL_ENOMEM; /* the id stays reserved without an item */
         memset(ni + c->cap, 0, (nc - c->cap) * sizeof *ni);
         c->items = ni;
         c->cap = nc;
