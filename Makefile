@@ -11,13 +11,13 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libxxhash zlib
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libxxhash zlib openblas lapacke
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Wundef -Wcast-align -Wwrite-strings -Wvla \
            -Wno-unused-parameter
 OPT     ?= -O2 -g
 SAN     ?=
-CFLAGS  := -std=c17 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -Iinclude -Isrc \
+CFLAGS  := -std=c17 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -fopenmp-simd -Iinclude -Isrc \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -pthread
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 LDFLAGS := $(SAN)

@@ -54,11 +54,13 @@ int cli_serve_main(int argc, char **argv);
 int cli_keys_main(int argc, char **argv);
 int cli_shops_main(int argc, char **argv);
 int cli_import_main(int argc, char **argv);
+int cli_eval_main(int argc, char **argv);
 
 /* Help texts (stdout, for `tailor CMD --help` and `tailor help CMD`). */
 void cli_serve_help(void);
 void cli_keys_help(void);
 void cli_shops_help(void);
 void cli_import_help(void);
+void cli_eval_help(void);
 
 #endif
