@@ -89,8 +89,23 @@ static enum tl_rc apply_params(const struct tl_model_ops *ops, void *params, con
                                struct tl_err *err)
 {
     size_t nl = strlen(ops->name);
+    int blend = strcmp(ops->name, "blend") == 0;
     for (size_t i = 0; i < o->n_params; i++) {
         const char *p = o->params[i];
+        if (blend && strncmp(p, "blend.", 6) != 0) {
+            /* the blender also receives every sub-model's parameters */
+            char key[64];
+            const char *eq = strchr(p, '=');
+            size_t kl = eq ? (size_t)(eq - p) : 0;
+            if (!eq || kl == 0 || kl >= sizeof key)
+                return tl_err_set(err, TL_EINVAL, "param", "parameter '%s' is not model.key=value", p);
+            memcpy(key, p, kl);
+            key[kl] = '\0';
+            enum tl_rc rc = ops->param_set(params, key, eq + 1, err);
+            if (rc)
+                return rc;
+            continue;
+        }
         if (strncmp(p, ops->name, nl) != 0 || p[nl] != '.')
             continue;
         const char *eq = strchr(p + nl + 1, '=');

@@ -11,10 +11,12 @@
 
 /* Every trained model, in the order `tailor eval` lists them. */
 #include "model/baselines.h"
+#include "model/blend.h"
 
 static const struct tl_model_ops *const registry[] = {
     &tl_pop_ops,
     &tl_itemknn_ops,
+    &tl_blend_ops,
     NULL /* sentinel */
 };
 

@@ -30,7 +30,7 @@
 #define TL_MODEL_NONE UINT32_MAX /* "no user" / "no anchor" in a query */
 #define TL_MODEL_K_MAX 10000     /* largest k candidates() accepts */
 #define TL_MODEL_HISTORY_MAX 1000 /* history items a query may carry */
-#define TL_MODEL_PARAMS_MAX 512  /* bytes of any model's params struct */
+#define TL_MODEL_PARAMS_MAX 4096 /* bytes of any model's params struct */
 
 /* What a model is asked. Models use what applies to them and ignore the
  * rest: an item-to-item model reads `anchor` (or, without one, the history);

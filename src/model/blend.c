@@ -1,0 +1,399 @@
+/* Score blending and the "blend" model (formulas in blend.h).
+ *
+ * Merge: an open-addressing-free approach: a per-call dense accumulator of
+ * n_items floats plus a touched list, so fusing L lists of depth D costs
+ * O(L D + n_items) memory and O(L D log k) time.
+ *
+ * Snapshot of the blend model: u32 magic 'BLN1', u32 depth, u32 norm,
+ * u32 n_sources, then per source: u32 name length, name bytes, f32 weight,
+ * u64 snapshot length, the sub-model's own snapshot bytes. */
+#include "model/blend.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "model/topk.h"
+
+#define BLEND_MAGIC 0x314e4c42u /* "BLN1" */
+#define RRF_K 60.0              /* reciprocal rank fusion constant */
+
+enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enum tl_blend_norm norm,
+                          uint32_t n_items, size_t k, struct tl_blend_hit *out, size_t *n)
+{
+    if (!n || (n_lists && !lists) || (k && !out) || n_lists > TL_BLEND_SOURCES_MAX)
+        return TL_EINVAL;
+    *n = 0;
+    if (k == 0 || n_items == 0)
+        return TL_OK;
+    float *acc = tl_calloc(n_items, sizeof *acc);
+    float *best = tl_malloc((size_t)n_items * sizeof *best);
+    uint32_t *src = tl_malloc((size_t)n_items * sizeof *src);
+    uint32_t *anc = tl_malloc((size_t)n_items * sizeof *anc);
+    uint8_t *in = tl_calloc(n_items, 1);
+    size_t total = 0;
+    for (size_t l = 0; l < n_lists; l++)
+        total += lists[l].n;
+    uint32_t *touched = tl_malloc((total + 1) * sizeof *touched);
+    struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
+    enum tl_rc rc = TL_OK;
+    if (!acc || !best || !src || !anc || !in || !touched || !heap) {
+        rc = TL_ENOMEM;
+        goto out;
+    }
+    size_t nt = 0;
+    for (size_t l = 0; l < n_lists; l++) {
+        const struct tl_blend_list *L = &lists[l];
+        if (L->n == 0 || !(L->weight > 0.0f))
+            continue;
+        float smax = -INFINITY, smin = INFINITY;
+        for (size_t i = 0; i < L->n; i++) {
+            smax = fmaxf(smax, L->hits[i].score);
+            smin = fminf(smin, L->hits[i].score);
+        }
+        for (size_t i = 0; i < L->n; i++) {
+            uint32_t it = L->hits[i].item;
+            if (it >= n_items)
+                continue;
+            double v;
+            if (norm == TL_BLEND_RRF)
+                v = RRF_K / (RRF_K + (double)(i + 1));
+            else
+                v = smax > smin ? (L->hits[i].score - smin) / (double)(smax - smin) : 1.0;
+            float term = (float)(L->weight * v);
+            if (!in[it]) {
+                in[it] = 1;
+                touched[nt++] = it;
+                best[it] = -1.0f;
+            }
+            acc[it] += term;
+            if (term > best[it]) {
+                best[it] = term;
+                src[it] = (uint32_t)l;
+                anc[it] = L->hits[i].anchor;
+            }
+        }
+    }
+    struct tl_topk h;
+    tl_topk_init(&h, heap, k);
+    for (size_t t = 0; t < nt; t++)
+        tl_topk_push(&h, touched[t], acc[touched[t]]);
+    size_t got = tl_topk_sort(&h);
+    for (size_t i = 0; i < got; i++) {
+        uint32_t it = heap[i].id;
+        out[i] = (struct tl_blend_hit){it, (float)heap[i].score, src[it], anc[it]};
+    }
+    *n = got;
+out:
+    tl_free(acc);
+    tl_free(best);
+    tl_free(src);
+    tl_free(anc);
+    tl_free(in);
+    tl_free(touched);
+    tl_free(heap);
+    return rc;
+}
+
+/* ---- the blend model ------------------------------------------------------ */
+
+struct blend_params {
+    char models[160];
+    long depth;
+    long norm;
+    size_t n_sub;
+    char sub[TL_BLEND_SUBPARAMS_MAX][2][40]; /* "ease.lambda", "50" */
+};
+
+_Static_assert(sizeof(struct blend_params) <= TL_MODEL_PARAMS_MAX, "blend params too large");
+struct source {
+    const struct tl_model_ops *ops;
+    void *model;
+    float weight;
+};
+
+struct blend {
+    uint32_t n_items;
+    uint32_t depth;
+    enum tl_blend_norm norm;
+    size_t n;
+    struct source s[TL_BLEND_SOURCES_MAX];
+};
+
+static void blend_defaults(void *params)
+{
+    struct blend_params *p = params;
+    memset(p, 0, sizeof *p);
+    strcpy(p->models, "ease:1,itemknn:0.3,pop:0.05");
+    p->depth = 200;
+    p->norm = TL_BLEND_MINMAX;
+}
+
+/* Parse "name:weight,..." into sources (ops and weights only). */
+static enum tl_rc parse_models(const char *spec, struct source *s, size_t *n, struct tl_err *err)
+{
+    char tmp[160];
+    if (strlen(spec) >= sizeof tmp)
+        return tl_err_set(err, TL_EINVAL, "models", "blend model list too long");
+    strcpy(tmp, spec);
+    *n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        double w = 1.0;
+        if (colon) {
+            *colon = '\0';
+            if (tl_model_param_double("models", colon + 1, 0.0, 1000.0, &w, err))
+                return tl_err_set(err, TL_EINVAL, "models", "weight of '%s' must be a number from 0 to 1000", tok);
+        }
+        const struct tl_model_ops *ops = tl_model_find(tok);
+        if (!ops || strcmp(tok, "blend") == 0)
+            return tl_err_set(err, TL_EINVAL, "models", "blend: unknown or unusable model '%s'", tok);
+        if (*n == TL_BLEND_SOURCES_MAX)
+            return tl_err_set(err, TL_EINVAL, "models", "blend: at most %d models", TL_BLEND_SOURCES_MAX);
+        s[*n].ops = ops;
+        s[*n].weight = (float)w;
+        s[*n].model = NULL;
+        (*n)++;
+    }
+    if (*n == 0)
+        return tl_err_set(err, TL_EINVAL, "models", "blend needs at least one model");
+    return TL_OK;
+}
+
+static enum tl_rc blend_param(void *params, const char *key, const char *value, struct tl_err *err)
+{
+    struct blend_params *p = params;
+    if (strcmp(key, "models") == 0) {
+        struct source s[TL_BLEND_SOURCES_MAX];
+        size_t n;
+        enum tl_rc rc = parse_models(value, s, &n, err);
+        if (rc)
+            return rc;
+        strcpy(p->models, value);
+        return TL_OK;
+    }
+    if (strcmp(key, "depth") == 0)
+        return tl_model_param_long(key, value, 1, TL_MODEL_K_MAX, &p->depth, err);
+    if (strcmp(key, "norm") == 0) {
+        if (strcmp(value, "minmax") == 0)
+            p->norm = TL_BLEND_MINMAX;
+        else if (strcmp(value, "rrf") == 0)
+            p->norm = TL_BLEND_RRF;
+        else
+            return tl_err_set(err, TL_EINVAL, key, "norm must be minmax or rrf");
+        return TL_OK;
+    }
+    if (strchr(key, '.')) {
+        if (strlen(key) >= sizeof p->sub[0][0] || strlen(value) >= sizeof p->sub[0][1])
+            return tl_err_set(err, TL_EINVAL, key, "sub-model parameter too long");
+        for (size_t i = 0; i < p->n_sub; i++)
+            if (strcmp(p->sub[i][0], key) == 0) {
+                strcpy(p->sub[i][1], value);
+                return TL_OK;
+            }
+        if (p->n_sub == TL_BLEND_SUBPARAMS_MAX)
+            return tl_err_set(err, TL_EINVAL, key, "at most %d sub-model parameters", TL_BLEND_SUBPARAMS_MAX);
+        strcpy(p->sub[p->n_sub][0], key);
+        strcpy(p->sub[p->n_sub][1], value);
+        p->n_sub++;
+        return TL_OK;
+    }
+    return tl_err_set(err, TL_EINVAL, key, "model blend has no parameter %s (known: models, depth, norm, M.KEY)",
+                      key);
+}
+
+static void blend_free(void *m)
+{
+    struct blend *b = m;
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->s[i].model)
+            b->s[i].ops->free(b->s[i].model);
+    tl_free(b);
+}
+
+struct sub_progress {
+    const struct tl_train_opts *outer;
+    size_t i, n;
+};
+
+static void sub_progress_fn(void *ctx, double frac, const char *phase)
+{
+    struct sub_progress *sp = ctx;
+    sp->outer->progress(sp->outer->progress_ctx, ((double)sp->i + frac) / (double)sp->n, phase);
+}
+
+static enum tl_rc blend_train(const struct tl_dataset *d, const void *params, const struct tl_train_opts *opts,
+                              void **out, struct tl_err *err)
+{
+    struct blend_params defp;
+    blend_defaults(&defp);
+    const struct blend_params *p = params ? params : &defp;
+    struct blend *b = tl_calloc(1, sizeof *b);
+    if (!b)
+        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    b->n_items = d->n_items;
+    b->depth = (uint32_t)p->depth;
+    b->norm = (enum tl_blend_norm)p->norm;
+    enum tl_rc rc = parse_models(p->models, b->s, &b->n, err);
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        const struct tl_model_ops *ops = b->s[i].ops;
+        _Alignas(16) unsigned char sp[TL_MODEL_PARAMS_MAX];
+        memset(sp, 0, sizeof sp);
+        ops->params_defaults(sp);
+        size_t nl = strlen(ops->name);
+        for (size_t j = 0; !rc && j < p->n_sub; j++)
+            if (strncmp(p->sub[j][0], ops->name, nl) == 0 && p->sub[j][0][nl] == '.')
+                rc = ops->param_set(sp, p->sub[j][0] + nl + 1, p->sub[j][1], err);
+        if (rc)
+            break;
+        struct tl_train_opts so = opts ? *opts : (struct tl_train_opts){.threads = 1};
+        struct sub_progress spc = {opts, i, b->n};
+        if (opts && opts->progress) {
+            so.progress = sub_progress_fn;
+            so.progress_ctx = &spc;
+        }
+        rc = ops->train(d, sp, &so, &b->s[i].model, err);
+    }
+    if (rc) {
+        blend_free(b);
+        return rc;
+    }
+    *out = b;
+    return TL_OK;
+}
+
+static enum tl_rc blend_candidates(const void *m, const struct tl_model_query *q, tl_model_skip_fn skip, void *ctx,
+                                   size_t k, struct tl_model_hit *out, size_t *n)
+{
+    const struct blend *b = m;
+    if (!b || !q || !n || (k && !out) || k > TL_MODEL_K_MAX)
+        return TL_EINVAL;
+    *n = 0;
+    size_t depth = b->depth > k ? b->depth : k;
+    struct tl_model_hit *buf = tl_malloc(b->n * depth * sizeof *buf);
+    struct tl_blend_hit *fused = tl_malloc((k ? k : 1) * sizeof *fused);
+    struct tl_blend_list lists[TL_BLEND_SOURCES_MAX];
+    enum tl_rc rc = (!buf || !fused) ? TL_ENOMEM : TL_OK;
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        lists[i] = (struct tl_blend_list){buf + i * depth, 0, b->s[i].weight};
+        rc = b->s[i].ops->candidates(b->s[i].model, q, skip, ctx, depth, buf + i * depth, &lists[i].n);
+    }
+    size_t got = 0;
+    if (!rc)
+        rc = tl_blend_merge(lists, b->n, b->norm, b->n_items, k, fused, &got);
+    for (size_t i = 0; !rc && i < got; i++)
+        out[i] = (struct tl_model_hit){fused[i].item, fused[i].score, fused[i].anchor};
+    if (!rc)
+        *n = got;
+    tl_free(buf);
+    tl_free(fused);
+    return rc;
+}
+
+static enum tl_rc blend_save(const void *m, struct tl_buf *out, struct tl_err *err)
+{
+    const struct blend *b = m;
+    enum tl_rc rc = tl_snap_put_u32(out, BLEND_MAGIC);
+    if (!rc)
+        rc = tl_snap_put_u32(out, b->n_items);
+    if (!rc)
+        rc = tl_snap_put_u32(out, b->depth);
+    if (!rc)
+        rc = tl_snap_put_u32(out, (uint32_t)b->norm);
+    if (!rc)
+        rc = tl_snap_put_u32(out, (uint32_t)b->n);
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        const char *name = b->s[i].ops->name;
+        rc = tl_snap_put_u32(out, (uint32_t)strlen(name));
+        if (!rc)
+            rc = tl_buf_append(out, name, strlen(name));
+        if (!rc)
+            rc = tl_snap_put_f32s(out, &b->s[i].weight, 1);
+        size_t at = out->len;
+        if (!rc)
+            rc = tl_snap_put_u64(out, 0); /* length, patched below */
+        if (!rc)
+            rc = b->s[i].ops->save(b->s[i].model, out, err);
+        if (!rc) {
+            uint64_t len = out->len - at - 8;
+            for (int x = 0; x < 8; x++)
+                out->data[at + (size_t)x] = (char)(uint8_t)(len >> (8 * x));
+        }
+    }
+    return rc ? tl_err_set(err, rc, NULL, "cannot write the blend snapshot") : TL_OK;
+}
+
+static enum tl_rc blend_load(const void *data, size_t len, void **outp, struct tl_err *err)
+{
+    struct tl_snap_reader r = {data, len, 0, 0};
+    if (tl_snap_get_u32(&r) != BLEND_MAGIC)
+        return tl_err_set(err, TL_EPARSE, NULL, "not a blend snapshot");
+    struct blend *b = tl_calloc(1, sizeof *b);
+    if (!b)
+        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    b->n_items = tl_snap_get_u32(&r);
+    b->depth = tl_snap_get_u32(&r);
+    uint32_t norm = tl_snap_get_u32(&r);
+    uint32_t n = tl_snap_get_u32(&r);
+    enum tl_rc rc = TL_OK;
+    if (r.bad || norm > 1 || n == 0 || n > TL_BLEND_SOURCES_MAX || b->depth == 0 || b->depth > TL_MODEL_K_MAX)
+        rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot truncated or damaged (header)");
+    b->norm = (enum tl_blend_norm)norm;
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        uint32_t nl = tl_snap_get_u32(&r);
+        char name[64];
+        if (r.bad || nl == 0 || nl >= sizeof name || nl > len - r.off) {
+            rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot truncated or damaged (model name)");
+            break;
+        }
+        memcpy(name, r.p + r.off, nl);
+        name[nl] = '\0';
+        r.off += nl;
+        tl_snap_get_f32s(&r, &b->s[i].weight, 1);
+        uint64_t sl = tl_snap_get_u64(&r);
+        b->s[i].ops = tl_model_find(name);
+        if (r.bad || !b->s[i].ops || sl > len - r.off || !isfinite(b->s[i].weight)) {
+            rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot truncated or damaged (model %s)", name);
+            break;
+        }
+        rc = b->s[i].ops->load(r.p + r.off, (size_t)sl, &b->s[i].model, err);
+        if (rc)
+            break;
+        b->n = i + 1;
+        r.off += (size_t)sl;
+    }
+    if (!rc && r.off != len)
+        rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot has trailing bytes");
+    if (rc) {
+        blend_free(b);
+        return rc == TL_ENOMEM ? rc : TL_EPARSE;
+    }
+    *outp = b;
+    return TL_OK;
+}
+
+static size_t blend_memory(const void *m)
+{
+    const struct blend *b = m;
+    size_t s = b ? sizeof *b : 0;
+    for (size_t i = 0; b && i < b->n; i++)
+        s += b->s[i].ops->memory(b->s[i].model);
+    return s;
+}
+
+const struct tl_model_ops tl_blend_ops = {
+    .name = "blend",
+    .params_size = sizeof(struct blend_params),
+    .params_defaults = blend_defaults,
+    .param_set = blend_param,
+    .train = blend_train,
+    .candidates = blend_candidates,
+    .save = blend_save,
+    .load = blend_load,
+    .memory = blend_memory,
+    .free = blend_free,
+};

@@ -1,0 +1,53 @@
+/* Score blending: the hybrid "for you" recommender's core.
+ *
+ * tl_blend_merge fuses several ranked candidate lists (one per source model)
+ * into one: each list is normalised, weighted and summed per item:
+ *   minmax  norm(s) = (s - s_min) / (s_max - s_min) over the list (1 when all
+ *           equal), so each source contributes 0..w
+ *   rrf     norm(rank) = 60 / (60 + rank), rank from 1 (reciprocal rank
+ *           fusion, Cormack et al. 2009, constant 60), scale-free
+ *   score(j) = sum_m w_m * norm_m(j)
+ * Each fused item remembers the source with the largest weighted term
+ * (its "reason") and that source's anchor.
+ *
+ * The "blend" model (tl_blend_ops) wraps it as a trained model: train()
+ * trains each listed sub-model on the same data, candidates() asks each for
+ * its top `depth` and fuses them. Parameters:
+ *   models  "ease:1,itemknn:0.5"  sub-models and weights (default
+ *           "ease:1,itemknn:0.3,pop:0.05")
+ *   depth   candidates fetched per sub-model (default 200)
+ *   norm    "minmax" (default) or "rrf"
+ *   M.KEY   any other key containing a dot is a sub-model parameter
+ *           (e.g. "ease.lambda" = "50"), applied when training sub-model M. */
+#ifndef TL_MODEL_BLEND_H
+#define TL_MODEL_BLEND_H
+
+#include "model/model.h"
+
+#define TL_BLEND_SOURCES_MAX 8
+#define TL_BLEND_SUBPARAMS_MAX 16
+
+enum tl_blend_norm { TL_BLEND_MINMAX = 0, TL_BLEND_RRF = 1 };
+
+struct tl_blend_list {
+    const struct tl_model_hit *hits; /* best first */
+    size_t n;
+    float weight;
+};
+
+struct tl_blend_hit {
+    uint32_t item;
+    float score;
+    uint32_t source; /* index of the list with the largest weighted term */
+    uint32_t anchor; /* that list's anchor for the item */
+};
+
+/* Fuse lists into at most k hits, best first (ties: lower item index).
+ * n_items bounds item indexes (larger ones are ignored). Scratch is
+ * allocated per call. TL_EINVAL for bad arguments, TL_ENOMEM. */
+enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enum tl_blend_norm norm,
+                          uint32_t n_items, size_t k, struct tl_blend_hit *out, size_t *n);
+
+extern const struct tl_model_ops tl_blend_ops;
+
+#endif
