@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"import", "import a catalog, orders, customers or events file", cli_import_main, cli_import_help},
     {"keys", "create API keys", cli_keys_main, cli_keys_help},
     {"shops", "create shops (tenants) in one database", cli_shops_main, cli_shops_help},
+    {"train", "train the recommendation models of a shop now", cli_train_main, cli_train_help},
     {"eval", "offline evaluation of the models on public data files", cli_eval_main, cli_eval_help},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -82,6 +82,15 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
                          int skip_bad, tailor_progress_fn progress, void *progress_ctx,
                          struct tailor_import_summary *summary, struct tailor_error *err);
 
+/* Train every configured model of one shop now (on the calling thread) and
+ * save the snapshot a server loads at start; progress (may be NULL) gets
+ * 0..1 and a phase text. On success *status_json (caller frees with
+ * tailor_free) holds the shop's training status as GET /v1/admin/train
+ * shows it. */
+typedef void (*tailor_train_progress_fn)(void *ctx, double frac, const char *phase);
+enum tl_rc tailor_train(struct tailor *t, uint32_t shop_id, tailor_train_progress_fn progress, void *progress_ctx,
+                        char **status_json, struct tailor_error *err);
+
 /* ---- offline evaluation (`tailor eval`) ----------------------------------- */
 
 /* One evaluation run over public data files; protocols and metrics are in

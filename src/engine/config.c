@@ -32,6 +32,14 @@ void tl_config_defaults(struct tl_config *c)
     snprintf(c->web_root, sizeof c->web_root, "web");
     snprintf(c->cooc_similarity, sizeof c->cooc_similarity, "cond");
     c->cooc_min_support = 2;
+    c->train_interval_s = 3600;
+    c->train_threads = 1;
+    snprintf(c->train_models, sizeof c->train_models, "ials,itemknn,content,sknn,arules");
+    snprintf(c->for_you_blend, sizeof c->for_you_blend, "ials:1,itemknn:0.5,sknn:0.5");
+    snprintf(c->similar_blend, sizeof c->similar_blend, "ials:1,itemknn:0.7,content:0.4");
+    c->weight_view = 1;
+    c->weight_cart = 4;
+    c->weight_purchase = 10;
 }
 
 enum kind { K_STR, K_INT, K_SIZE, K_I64, K_DBL, K_BOOL };
@@ -71,6 +79,15 @@ static const struct field fields[] = {
     F(cooc_similarity, K_STR, sizeof(((struct tl_config *)0)->cooc_similarity), 0, 0),
     F(cooc_min_support, K_INT, 0, 1, 1000000),
     F(rebuy_categories, K_STR, sizeof(((struct tl_config *)0)->rebuy_categories), 0, 0),
+    F(train_interval_s, K_INT, 0, 0, 30 * 86400),
+    F(train_threads, K_INT, 0, 1, 64),
+    F(train_models, K_STR, sizeof(((struct tl_config *)0)->train_models), 0, 0),
+    F(model_params, K_STR, sizeof(((struct tl_config *)0)->model_params), 0, 0),
+    F(for_you_blend, K_STR, sizeof(((struct tl_config *)0)->for_you_blend), 0, 0),
+    F(similar_blend, K_STR, sizeof(((struct tl_config *)0)->similar_blend), 0, 0),
+    F(weight_view, K_DBL, 0, 0.001, 1000),
+    F(weight_cart, K_DBL, 0, 0.001, 1000),
+    F(weight_purchase, K_DBL, 0, 0.001, 1000),
 };
 #undef F
 

@@ -33,6 +33,15 @@ struct tl_config {
     int cooc_min_support;           /* 2: orders a pair needs before it is recommended */
     char rebuy_categories[512];     /* "": categories (comma-separated paths) whose items may be
                                      * recommended again after a purchase (consumables) */
+    int train_interval_s;           /* 3600: retrain shops with new data this often (0 = on request only) */
+    int train_threads;              /* 1: threads one training run uses */
+    char train_models[256];         /* "ials,itemknn,content,sknn,arules": models trained per shop */
+    char model_params[1024];        /* "": overrides "model.key=value,..." (docs/recommendations.md) */
+    char for_you_blend[256];        /* sources and weights of for_you */
+    char similar_blend[256];        /* sources and weights of similar */
+    double weight_view;             /* 1: training weight of a product view */
+    double weight_cart;             /* 4: of an add to cart */
+    double weight_purchase;         /* 10: of a purchased order line */
     int admin_only;                 /* not from the file: see tailor_options.admin_only */
 };
 

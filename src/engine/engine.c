@@ -35,6 +35,7 @@ static struct tl_shop_state *shop_new(struct tl_engine *e, uint32_t id)
     struct tl_shop_state *s = tl_calloc(1, sizeof *s);
     if (!s) return NULL;
     s->id = id;
+    pthread_mutex_init(&s->trained_mu, NULL);
     s->cat = tl_catalog_new();
     struct tl_pop_params pp;
     tl_pop_params_defaults(&pp);
@@ -49,6 +50,7 @@ static struct tl_shop_state *shop_new(struct tl_engine *e, uint32_t id)
         tl_catalog_free(s->cat);
         tl_pop_free(s->pop);
         tl_cooc_free(s->cooc);
+        pthread_mutex_destroy(&s->trained_mu);
         tl_free(s);
         return NULL;
     }
@@ -58,6 +60,8 @@ static struct tl_shop_state *shop_new(struct tl_engine *e, uint32_t id)
 static void shop_free(struct tl_shop_state *s)
 {
     if (!s) return;
+    tl_engine_trained_drop(s);
+    pthread_mutex_destroy(&s->trained_mu);
     tl_catalog_free(s->cat);
     tl_pop_free(s->pop);
     tl_cooc_free(s->cooc);
@@ -402,6 +406,23 @@ static void *ckpt_main(void *arg)
     return NULL;
 }
 
+/* Models saved by the last training run of each shop; a shop without a
+ * snapshot (or with an unreadable one) is queued for training when the
+ * trainer starts (tl_engine_serve_models). */
+static void load_snapshots(struct tl_engine *e)
+{
+    for (uint32_t id = 1; id < e->shops_cap; id++) {
+        struct tl_shop_state *s = e->shops[id];
+        if (!s) continue;
+        struct tl_err err;
+        tl_err_clear(&err);
+        enum tl_rc rc = tl_engine_trained_load(e, id, &err);
+        if (rc == TL_OK) continue;
+        if (rc != TL_ENOTFOUND) tl_warn("shop %u: model snapshot not loaded (%s); retraining", id, err.msg);
+        if (tl_catalog_count(s->cat) > 0) s->train.state = TL_TRAIN_QUEUED;
+    }
+}
+
 enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, struct tl_err *err)
 {
     if (sodium_init() < 0) return tl_err_set(err, TL_EINTERNAL, NULL, "libsodium failed to initialise");
@@ -484,6 +505,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     }
     if (replayed) tl_engine_checkpoint(e);
     if (!cfg->admin_only && pthread_create(&e->ckpt_thread, NULL, ckpt_main, e) == 0) e->ckpt_running = 1;
+    if (!cfg->admin_only) load_snapshots(e);
     *out = e;
     return TL_OK;
 fail:
@@ -494,6 +516,7 @@ fail:
 void tl_engine_close(struct tl_engine *e)
 {
     if (!e) return;
+    tl_engine_trainer_stop(e);
     if (e->ckpt_running) {
         pthread_mutex_lock(&e->stop_mu);
         e->stopping = 1;

@@ -94,6 +94,23 @@ struct tl_rec_query {
 enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q, struct tl_buf *out,
                                struct tl_err *err);
 
+/* POST /v1/admin/train: queue a training run of the shop's models (202 +
+ * the status); GET /v1/admin/train: the status and the current snapshot. */
+enum tl_rc tl_engine_train_request(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_engine_train_status(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err);
+
+/* Start the trainer thread (tailor serve): it trains shops queued at open
+ * (no snapshot yet), on POST /v1/admin/train, and every train_interval_s
+ * when new data arrived. Stopped (a running training cancelled) by
+ * tl_engine_close. */
+enum tl_rc tl_engine_trainer_start(struct tl_engine *e);
+void tl_engine_trainer_stop(struct tl_engine *e);
+/* Train one shop now on the calling thread (tailor train): progress is
+ * called with 0..1 and a phase text. */
+enum tl_rc tl_engine_train_now(struct tl_engine *e, uint32_t shop_id,
+                               void (*progress)(void *ctx, double frac, const char *phase), void *ctx,
+                               struct tl_err *err);
+
 /* GET /v1/admin/stats */
 enum tl_rc tl_engine_stats(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err);
 

@@ -406,3 +406,20 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
     tl_free(c);
     return rc;
 }
+
+enum tl_rc tailor_train(struct tailor *t, uint32_t shop_id, tailor_train_progress_fn progress, void *progress_ctx,
+                        char **status_json, struct tailor_error *err)
+{
+    struct tl_err e;
+    tl_err_clear(&e);
+    enum tl_rc rc = tl_engine_train_now(t->engine, shop_id, progress, progress_ctx, &e);
+    if (rc == TL_OK && status_json) {
+        struct tl_buf b;
+        tl_buf_init(&b, 0);
+        rc = tl_engine_train_status(t->engine, shop_id, &b, &e);
+        *status_json = rc == TL_OK ? tl_buf_steal(&b) : NULL;
+        tl_buf_free(&b);
+    }
+    if (rc) to_public(err, &e, rc);
+    return rc;
+}

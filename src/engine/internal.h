@@ -29,6 +29,7 @@
 #include "core/map.h"
 #include "engine/engine.h"
 #include "engine/itemsets.h"
+#include "engine/trained.h"
 #include "engine/writer.h"
 #include "model/cooc.h"
 #include "model/popularity.h"
@@ -40,8 +41,24 @@
 #define TL_MAX_SHOPS 65536u
 #define TL_USER_KEY_MAX (TL_ID_MAX + 3) /* "u:" + id + NUL */
 
+/* Training state of a shop (guarded by tl_shop_state.trained_mu). */
+enum { TL_TRAIN_IDLE = 0, TL_TRAIN_QUEUED = 1, TL_TRAIN_RUNNING = 2, TL_TRAIN_REQUEUED = 3 };
+struct tl_train_status {
+    int state;
+    double progress; /* 0..1 while running */
+    char phase[96];
+    uint64_t runs;
+    double last_seconds;
+    int64_t last_end_ms;
+    int64_t trained_seq; /* engine last_seq when the current snapshot's data was read */
+    char last_error[TL_ERR_MSG_MAX];
+};
+
 struct tl_shop_state {
     uint32_t id;
+    pthread_mutex_t trained_mu;
+    struct tl_trained *trained; /* current model snapshot or NULL (see trained.h) */
+    struct tl_train_status train;
     struct tl_catalog *cat;
     struct tl_pop *pop;
     struct tl_cooc *cooc;           /* bought together / also bought / also viewed */
@@ -108,6 +125,13 @@ struct tl_engine {
     void *startup_views; /* sessions while rebuilding "also viewed" at open */
 
     atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
+
+    /* trainer thread (engine/train.c) */
+    pthread_t train_thread;
+    pthread_mutex_t train_mu;
+    pthread_cond_t train_cv;
+    int train_inited, train_running, train_stop, train_pending;
+    volatile int train_cancel; /* set once at close; polled by training */
 };
 
 /* Shop state, loading it if the shop exists in the store. NULL if unknown. */
@@ -161,6 +185,21 @@ int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token);
 void tl_engine_dedupe_settle(struct tl_engine *e, const uint64_t *hs, size_t n, int committed);
 /* Mark every claim of token committed (end of a successful import). */
 void tl_engine_dedupe_commit_token(struct tl_engine *e, uint64_t token);
+
+/* ---- trained models (engine/train.c) ---- */
+typedef void (*tl_engine_train_progress_fn)(void *ctx, double frac, const char *phase);
+/* Acquire the shop's current snapshot (NULL if none); tl_trained_release it. */
+struct tl_trained *tl_engine_trained(struct tl_shop_state *s);
+/* Drop the shop's snapshot (shop teardown). */
+void tl_engine_trained_drop(struct tl_shop_state *s);
+/* Train every configured model of one shop now, on the calling thread, and
+ * publish + save the snapshot. */
+enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine_train_progress_fn fn, void *ctx,
+                                struct tl_err *err);
+enum tl_rc tl_engine_trained_save(struct tl_engine *e, uint32_t shop_id, const struct tl_trained *t,
+                                  struct tl_err *err);
+/* Load the shop's snapshot file; TL_ENOTFOUND when there is none. */
+enum tl_rc tl_engine_trained_load(struct tl_engine *e, uint32_t shop_id, struct tl_err *err);
 
 /* Random id "<prefix><16 hex>" for recommendation ids (out >= 24 bytes). */
 void tl_engine_random_id(const char *prefix, char *out, size_t n);

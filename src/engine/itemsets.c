@@ -96,3 +96,17 @@ size_t tl_itemsets_memory(struct tl_itemsets *s)
     pthread_mutex_unlock(&s->mu);
     return total;
 }
+
+size_t tl_itemsets_get(struct tl_itemsets *s, uint64_t key, uint32_t *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    uint64_t slot;
+    if (tl_u64map_get(&s->index, key, &slot)) {
+        const uint32_t *v = s->items[slot - 1];
+        n = v[0] < max ? v[0] : max;
+        memcpy(out, v + 1, n * sizeof *out);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}

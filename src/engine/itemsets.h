@@ -29,5 +29,8 @@ enum tl_rc tl_itemsets_grow(struct tl_itemsets *s, uint64_t key, uint32_t item, 
                             enum tl_cooc_rel rel);
 /* Approximate bytes held. */
 size_t tl_itemsets_memory(struct tl_itemsets *s);
+/* Copy up to max items of key's set (in the order they joined) into out;
+ * returns how many (0 for an unknown key). */
+size_t tl_itemsets_get(struct tl_itemsets *s, uint64_t key, uint32_t *out, size_t max);
 
 #endif

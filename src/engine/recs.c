@@ -15,44 +15,10 @@
 #include "core/hash.h"
 #include "core/timeutil.h"
 #include "engine/internal.h"
+#include "engine/recs.h"
 
-#define RECS_LIMIT_MAX 100
 #define RECENT_IDS_MAX TL_PROFILE_RECENT_MAX
 #define CART_EXCLUDE_MAX 64 /* cart lines excluded from popular/trending */
-
-/* Diversity: at most max_cat items per category and max_brand per brand in
- * one answer (0 = no cap). Names are tracked by 64-bit hash. When a cap is
- * set the models are asked for DIVERSITY_FETCH times the limit (at most
- * RECS_LIMIT_MAX) so that enough candidates survive the caps. */
-#define DIVERSITY_FETCH 4
-
-struct diversity {
-    long max_cat, max_brand;
-    uint64_t cat_h[RECS_LIMIT_MAX], brand_h[RECS_LIMIT_MAX];
-    uint32_t cat_n[RECS_LIMIT_MAX], brand_n[RECS_LIMIT_MAX];
-    size_t ncat, nbrand;
-};
-
-#define REQUEST_EXCLUDE_MAX 100 /* ids in ?exclude= */
-
-struct skip_ctx {
-    struct tl_catalog *cat;
-    uint32_t anchor;
-    const char *const *exclude; /* item ids (the shopper's cart) */
-    size_t n_exclude;
-    struct {
-        const char *s;
-        size_t n;
-    } req_exclude[REQUEST_EXCLUDE_MAX]; /* ?exclude= ids, pointing into the query */
-    size_t n_req_exclude;
-    const char *category;                      /* ?category= path: the item's path equals it or lies below it */
-    const char *brand;                         /* ?brand=, case-insensitive */
-    double min_price, max_price;               /* applied when > 0 */
-    uint64_t bought[TL_PROFILE_PURCHASED_MAX]; /* the shopper's purchases (item hashes, ascending) */
-    size_t n_bought;
-    const char *rebuy;    /* config rebuy_categories: comma-separated paths exempt from that rule */
-    struct diversity div; /* caps of this answer, counted as items are written */
-};
 
 /* Category filter: "Home" matches "Home" and "Home > Candles", not "Homeware". */
 static int in_category(const char *item_cat, const char *want)
@@ -94,7 +60,7 @@ static int bought_before(const struct skip_ctx *c, const struct tl_item *it)
 /* Called by the model for each candidate: skip what may not be shown
  * (serving rules, then the request's exclusions and filters). Takes the
  * catalog read lock itself (the model holds none of ours). */
-static int skip_item(void *ctx, uint32_t idx)
+int tl_recs_skip(void *ctx, uint32_t idx)
 {
     struct skip_ctx *c = ctx;
     if (idx == c->anchor) return 1;
@@ -133,7 +99,7 @@ static int cap_ok(uint64_t *hs, uint32_t *ns, size_t *n, long max, const char *n
 }
 
 /* 1 if it may be shown next (and counts it), 0 if a cap is full. */
-static int diversity_admit(struct diversity *d, const struct tl_item *it)
+int tl_recs_admit(struct diversity *d, const struct tl_item *it)
 {
     if (!cap_ok(d->cat_h, d->cat_n, &d->ncat, d->max_cat, it->category, 0) ||
         !cap_ok(d->brand_h, d->brand_n, &d->nbrand, d->max_brand, it->brand, 0))
@@ -143,7 +109,7 @@ static int diversity_admit(struct diversity *d, const struct tl_item *it)
     return 1;
 }
 
-static size_t fetch_count(const struct tl_rec_query *q)
+size_t tl_recs_fetch(const struct tl_rec_query *q)
 {
     size_t k = (size_t)q->limit;
     if (q->max_per_category > 0 || q->max_per_brand > 0) k *= DIVERSITY_FETCH;
@@ -168,7 +134,7 @@ static enum tl_rc parse_exclude(const char *list, struct skip_ctx *sc, struct tl
     return TL_OK;
 }
 
-static void item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first)
+void tl_recs_item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first)
 {
     if (!first) tl_buf_putc(out, ',');
     tl_buf_puts(out, "{\"id\":");
@@ -196,13 +162,13 @@ static void item_json(struct tl_buf *out, const struct tl_item *it, double score
     tl_buf_printf(out, ",\"score\":%.6g,\"reason\":%s}", score, reason_json);
 }
 
-static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
+enum tl_rc tl_recs_popular(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
                                struct skip_ctx *sc, enum tl_pop_kind kind, struct tl_buf *out, struct tl_err *err)
 {
     struct tl_pop_hit hits[RECS_LIMIT_MAX];
     size_t n = 0;
     struct tl_pop_info info;
-    enum tl_rc rc = tl_pop_top_ex(s->pop, kind, q->country, fetch_count(q), skip_item, sc, hits, &n, &info);
+    enum tl_rc rc = tl_pop_top_ex(s->pop, kind, q->country, tl_recs_fetch(q), tl_recs_skip, sc, hits, &n, &info);
     if (rc == TL_EINVAL) return tl_err_set(err, rc, "country", "country must be a 2-letter ISO 3166-1 code");
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     const char *model = kind == TL_POP_POPULAR ? "popular" : "trending";
@@ -226,8 +192,8 @@ static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, con
         const struct tl_item *it = tl_catalog_get(s->cat, hits[i].item);
         if (shown == (size_t)q->limit) break;
         if (!tl_catalog_servable(it)) continue; /* changed since the model looked */
-        if (!diversity_admit(&sc->div, it)) continue;
-        item_json(out, it, hits[i].score, reason, shown++ == 0);
+        if (!tl_recs_admit(&sc->div, it)) continue;
+        tl_recs_item_json(out, it, hits[i].score, reason, shown++ == 0);
     }
     tl_catalog_unlock(s->cat);
     tl_buf_puts(out, "]}");
@@ -270,7 +236,7 @@ static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint
     tl_pcache_unlock(&g);
     size_t shown = 0;
     for (size_t i = 0; i < nc && shown < (size_t)q->limit; i++) {
-        if (skip_item(sc, idx[i])) continue; /* anchor, cart-free rules, request filters */
+        if (tl_recs_skip(sc, idx[i])) continue; /* anchor, cart-free rules, request filters */
         char ts[32], reason[96];
         tl_time_format(when[i], ts, sizeof ts);
         snprintf(reason, sizeof reason, "{\"model\":\"recently_viewed\",\"viewed_at\":\"%s\"}", ts);
@@ -279,7 +245,7 @@ static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint
         double score = exp2(-(double)(newest - when[i]) / (double)TL_MS_PER_DAY);
         tl_catalog_rdlock(s->cat);
         const struct tl_item *it = tl_catalog_get(s->cat, idx[i]);
-        if (tl_catalog_servable(it) && diversity_admit(&sc->div, it)) item_json(out, it, score, reason, shown++ == 0);
+        if (tl_catalog_servable(it) && tl_recs_admit(&sc->div, it)) tl_recs_item_json(out, it, score, reason, shown++ == 0);
         tl_catalog_unlock(s->cat);
     }
     tl_buf_puts(out, "]}");
@@ -322,11 +288,11 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, const 
     enum tl_rc rc = TL_OK;
     const struct tl_config *cfg = &e->cfg;
     if (na == 1)
-        rc = tl_cooc_top(s->cooc, rel, anchors[0], cooc_sim(cfg->cooc_similarity), fetch_count(q),
-                         (uint32_t)cfg->cooc_min_support, skip_item, sc, hits, &n);
+        rc = tl_cooc_top(s->cooc, rel, anchors[0], cooc_sim(cfg->cooc_similarity), tl_recs_fetch(q),
+                         (uint32_t)cfg->cooc_min_support, tl_recs_skip, sc, hits, &n);
     else if (na > 1)
-        rc = tl_cooc_top_multi(s->cooc, rel, anchors, na, cooc_sim(cfg->cooc_similarity), fetch_count(q),
-                               (uint32_t)cfg->cooc_min_support, skip_item, sc, hits, &n);
+        rc = tl_cooc_top_multi(s->cooc, rel, anchors, na, cooc_sim(cfg->cooc_similarity), tl_recs_fetch(q),
+                               (uint32_t)cfg->cooc_min_support, tl_recs_skip, sc, hits, &n);
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     tl_buf_puts(out, ",\"items\":[");
     size_t shown = 0;
@@ -335,7 +301,7 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, const 
         const struct tl_item *it = tl_catalog_get(s->cat, hits[i].item);
         const char *anchor = tl_catalog_id(s->cat, hits[i].anchor);
         if (shown == (size_t)q->limit) break;
-        if (!tl_catalog_servable(it) || !anchor || !diversity_admit(&sc->div, it)) continue;
+        if (!tl_catalog_servable(it) || !anchor || !tl_recs_admit(&sc->div, it)) continue;
         struct tl_buf reason;
         tl_buf_init(&reason, 0);
         tl_buf_printf(&reason, "{\"model\":\"%s\",\"anchor\":", q->type);
@@ -347,7 +313,7 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, const 
                       : rel == TL_COOC_ALSO_VIEWED ? "sessions"
                                                    : "orders",
                       hits[i].support);
-        item_json(out, it, hits[i].score, reason.data ? reason.data : "{}", shown++ == 0);
+        tl_recs_item_json(out, it, hits[i].score, reason.data ? reason.data : "{}", shown++ == 0);
         tl_buf_free(&reason);
     }
     tl_catalog_unlock(s->cat);
@@ -363,7 +329,8 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     if (!q->type || !*q->type)
         return tl_err_set(
             err, TL_EINVAL, "type",
-            "type is required: popular, trending, recently_viewed, bought_together, also_bought, also_viewed or cart");
+            "type is required: for_you, similar, session, popular, trending, recently_viewed, bought_together, "
+            "also_bought, also_viewed or cart");
     if (q->limit < 1 || q->limit > RECS_LIMIT_MAX)
         return tl_err_set(err, TL_EINVAL, "limit", "limit must be an integer from 1 to %d", RECS_LIMIT_MAX);
     if (q->country && *q->country &&
@@ -425,9 +392,9 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     tl_buf_json_str(out, q->type);
     enum tl_rc rc;
     if (strcmp(q->type, "popular") == 0)
-        rc = recs_popular(e, s, &qq, &sc, TL_POP_POPULAR, out, err);
+        rc = tl_recs_popular(e, s, &qq, &sc, TL_POP_POPULAR, out, err);
     else if (strcmp(q->type, "trending") == 0)
-        rc = recs_popular(e, s, &qq, &sc, TL_POP_TRENDING, out, err);
+        rc = tl_recs_popular(e, s, &qq, &sc, TL_POP_TRENDING, out, err);
     else if (strcmp(q->type, "recently_viewed") == 0)
         rc = recs_recent(e, s, shop_id, &qq, &sc, out, err);
     else if (strcmp(q->type, "bought_together") == 0)
@@ -438,10 +405,16 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
         rc = recs_cooc(e, s, &qq, &sc, TL_COOC_ALSO_VIEWED, 0, out, err);
     else if (strcmp(q->type, "cart") == 0)
         rc = recs_cooc(e, s, &qq, &sc, TL_COOC_BOUGHT_TOGETHER, 1, out, err);
+    else if (strcmp(q->type, "for_you") == 0)
+        rc = tl_recs_for_you(e, s, shop_id, &qq, &sc, out, err);
+    else if (strcmp(q->type, "similar") == 0)
+        rc = tl_recs_similar(e, s, &qq, &sc, out, err);
+    else if (strcmp(q->type, "session") == 0)
+        rc = tl_recs_session(e, s, shop_id, &qq, &sc, out, err);
     else
         rc = tl_err_set(err, TL_EINVAL, "type",
-                        "unknown type \"%s\": expected popular, trending, recently_viewed, bought_together, "
-                        "also_bought, also_viewed or cart",
+                        "unknown type \"%s\": expected for_you, similar, session, popular, trending, "
+                        "recently_viewed, bought_together, also_bought, also_viewed or cart",
                         q->type);
     if (rc) tl_buf_reset(out); /* no half-written success body on error */
     return rc;

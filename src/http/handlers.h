@@ -22,6 +22,9 @@ void tl_http_h_profile_get(struct tl_http_req *r);
 void tl_http_h_recs_get(struct tl_http_req *r);
 /* h_admin.c: GET /v1/admin/stats */
 void tl_http_h_stats_get(struct tl_http_req *r);
+/* h_admin.c: GET / POST /v1/admin/train */
+void tl_http_h_train_get(struct tl_http_req *r);
+void tl_http_h_train_post(struct tl_http_req *r);
 /* h_health.c: GET /healthz, GET /metrics */
 void tl_http_h_healthz_get(struct tl_http_req *r);
 void tl_http_h_metrics_get(struct tl_http_req *r);

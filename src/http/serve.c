@@ -67,6 +67,7 @@ enum tl_rc tailor_serve(struct tailor *t, struct tailor_error *err)
         return crc;
     }
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return fail(err, TL_EIO, "cannot create the signal pipe");
+    if (tl_engine_trainer_start(e) != TL_OK) tl_warn("the trainer thread did not start: models train only on restart");
 
     struct sigaction sa, old_term, old_int, old_pipe, ign;
     memset(&sa, 0, sizeof sa);

@@ -1,0 +1,87 @@
+/* `tailor train [--shop NAME] [--db FILE] [--config FILE]`: train the shop's
+ * models now (the same run a server does on its schedule or on POST
+ * /v1/admin/train), save the snapshot the server loads at start, and print
+ * the training status as JSON on stdout. A progress bar goes to stderr when
+ * it is a terminal. The database must not be in use by a server (send
+ * POST /v1/admin/train to a running server instead). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void cli_train_help(void)
+{
+    fputs("Usage: tailor train [--shop NAME] [--db FILE] [--config FILE]\n"
+          "\n"
+          "Train the recommendation models of a shop (matrix factorisation, item\n"
+          "neighbours, content similarity, session kNN, association rules: see\n"
+          "train_models in docs/configuration.md) from its orders and events, and\n"
+          "save them next to the database (FILE.models-SHOP). A server loads them at\n"
+          "start; a running server retrains on its schedule or on POST /v1/admin/train,\n"
+          "so use this command only while no server holds the database.\n"
+          "Prints the training status (models, seconds, memory) as JSON.\n"
+          "\n"
+          "Options:\n"
+          "  --shop NAME    shop to train (default: the default shop)\n"
+          "  --db FILE      database file (default tailor.db)\n"
+          "  --config FILE  server configuration (model settings)\n"
+          "  -h, --help     show this help\n",
+          stdout);
+}
+
+struct bar {
+    int tty;
+    int drawn;
+};
+
+static void on_progress(void *ctx, double frac, const char *phase)
+{
+    struct bar *b = ctx;
+    if (!b->tty) return;
+    int w = 30, fill = (int)(frac * w + 0.5);
+    if (fill > w) fill = w;
+    char bar[40];
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '.', (size_t)(w - fill));
+    bar[w] = '\0';
+    fprintf(stderr, "\r[%s] %3.0f%% %-44.44s", bar, frac * 100.0, phase ? phase : "");
+    fflush(stderr);
+    b->drawn = 1;
+}
+
+int cli_train_main(int argc, char **argv)
+{
+    const char *shop = NULL, *db = NULL, *config = NULL, *pos[1];
+    int npos = 0, help = 0;
+    const struct cli_opt opts[] = {
+        {"shop", 1, &shop, NULL}, {"db", 1, &db, NULL}, {"config", 1, &config, NULL}, {NULL, 0, NULL, NULL}};
+    int rc = cli_parse("train", argc, argv, opts, pos, 0, &npos, &help);
+    if (rc) return rc;
+    if (help) {
+        cli_train_help();
+        return CLI_EXIT_OK;
+    }
+    struct tailor_options o = {.db_path = db, .config_path = config, .port = 0};
+    struct tailor_error err = {0};
+    struct tailor *t = NULL;
+    enum tl_rc r = tailor_open(&o, &t, &err);
+    if (r != TL_OK) return cli_report(r, &err, NULL);
+    uint32_t shop_id = 0;
+    if ((r = tailor_shop_find(t, shop, &shop_id, &err)) != TL_OK) {
+        if (r == TL_ENOTFOUND && !err.msg[0])
+            snprintf(err.msg, sizeof err.msg, "no shop named '%s' (create it with 'tailor shops create')", shop);
+        tailor_close(t);
+        return cli_report(r, &err, NULL);
+    }
+    struct bar b = {.tty = isatty(STDERR_FILENO), .drawn = 0};
+    char *status = NULL;
+    r = tailor_train(t, shop_id, on_progress, &b, &status, &err);
+    if (b.drawn) fputs("\r\033[K", stderr);
+    tailor_close(t);
+    if (r != TL_OK) return cli_report(r, &err, NULL);
+    printf("%s\n", status ? status : "{}");
+    tailor_free(status);
+    return CLI_EXIT_OK;
+}
