@@ -779,6 +779,117 @@ def scenario_import_killed(run, d, servers):
     srv.start()
     check(stats_total(srv) == n, "after the second import the store has %d events" % stats_total(srv))
 
+def wait_trained(srv, before=None, timeout=90):
+    """Poll GET /v1/admin/train until a snapshot other than `before` exists
+    and the trainer is idle."""
+    deadline = time.time() + timeout * SLOW
+    last = None
+    while time.time() < deadline:
+        r = srv.call("GET", "/v1/admin/train")
+        check(r.status == 200, "GET /v1/admin/train: %d %s" % (r.status, r.text()[:200]))
+        last = r.json()
+        snap = last.get("snapshot")
+        if snap and snap.get("trained_at") != before and last.get("state") == "idle":
+            return last
+        time.sleep(0.2)
+    raise TestFailure("no new model snapshot within %ds: %s" % (timeout * SLOW, json.dumps(last)[:400]))
+
+
+def scenario_models(run, d, servers):
+    """Trained models end to end: two groups of shoppers with distinct tastes;
+    POST /v1/admin/train trains in the background (202); for_you follows a
+    customer's group and never repeats a purchase; a first-time visitor gets
+    trending in their country; one product view changes the next answer;
+    similar stays in the anchor's group; bad requests are 400; the snapshot
+    survives a restart without retraining; `tailor train` is refused while
+    the server holds the database and works once it stopped."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    items = [{"id": "%s%d" % (g, i), "title": "%s item %d" % ("Garden" if g == "a" else "Kitchen", i),
+              "category": "Garden" if g == "a" else "Kitchen", "price": 5 + i, "currency": "EUR"}
+             for g in "ab" for i in range(10)]
+    r = srv.call("PUT", "/v1/items", items)
+    check(r.status == 200, "PUT items: %d %s" % (r.status, r.text()[:200]))
+    r = srv.call("GET", "/v1/admin/train")
+    check(r.status == 200 and r.json().get("snapshot") is None, "before training: %s" % r.text()[:300])
+    rng = __import__("random").Random(7)
+    evs = []
+    for c in range(40):
+        g = "a" if c < 20 else "b"
+        picks = rng.sample(range(10), 4)
+        for o in range(2):
+            lines = [{"item_id": "%s%d" % (g, x), "quantity": 1, "price": 5 + x} for x in picks[o * 2:o * 2 + 2]]
+            evs.append({"type": "purchase", "user_id": "c%d" % c, "order_id": "o%d-%d" % (c, o), "items": lines,
+                        "country": "DE" if g == "a" else "FR"})
+    r = srv.call("POST", "/v1/events", evs, key="public")
+    check(r.status == 200, "POST purchases: %d %s" % (r.status, r.text()[:300]))
+    r = srv.call("POST", "/v1/admin/train", key="public")
+    check(r.status == 403, "train with a public key: %d" % r.status)
+    r = srv.call("POST", "/v1/admin/train")
+    check(r.status == 202 and r.json().get("state") in ("queued", "training", "idle"),
+          "POST /v1/admin/train: %d %s" % (r.status, r.text()[:300]))
+    st = wait_trained(srv)
+    names = [m["name"] for m in st["snapshot"]["models"]]
+    check("itemknn" in names and st["snapshot"]["orders"] == 80, "snapshot: %s" % json.dumps(st)[:400])
+
+    def recs(q):
+        r = srv.call("GET", "/v1/recommendations?" + q, key="public")
+        check(r.status == 200, "GET recommendations?%s: %d %s" % (q, r.status, r.text()[:300]))
+        return r.json()
+
+    out = recs("type=for_you&user_id=c3&limit=5")
+    ids = [x["id"] for x in out["items"]]
+    check(len(ids) == 5, "for_you c3: %s" % ids)
+    model_items = [x for x in out["items"] if x["reason"].get("model") == "for_you"]
+    check(len(model_items) >= 3 and all(x["id"].startswith("a") for x in model_items),
+          "for_you for a garden shopper: %s" % json.dumps(out["items"])[:600])
+    bought = set()
+    for e in evs:
+        if e["user_id"] == "c3":
+            bought.update(l["item_id"] for l in e["items"])
+    check(not bought & set(ids), "for_you repeats purchases %s in %s" % (bought, ids))
+    check(all(x["reason"].get("source") and x["reason"].get("anchor") for x in model_items),
+          "reasons: %s" % [x["reason"] for x in model_items])
+    out = recs("type=for_you&anonymous_id=newcomer&country=FR&limit=4")
+    check(out.get("fallback") == "trending" and out["items"] and
+          all(x["reason"]["model"] == "trending" for x in out["items"]),
+          "first-time visitor: %s" % json.dumps(out)[:400])
+    before = [x["id"] for x in out["items"]]
+    r = srv.call("POST", "/v1/events", {"type": "product_view", "anonymous_id": "newcomer", "item_id": "b3"},
+                 key="public")
+    check(r.status == 200, "view: %d" % r.status)
+    out = recs("type=for_you&anonymous_id=newcomer&country=FR&limit=4")
+    after = [x["id"] for x in out["items"]]
+    check(after != before and "fallback" not in out, "one view did not change for_you: %s -> %s" % (before, after))
+    check(all(i.startswith("b") for i in after[:3]) and "b3" not in after,
+          "for_you after viewing b3: %s" % json.dumps(out["items"])[:500])
+    check(out["items"][0]["reason"].get("anchor") == "b3", "anchor: %s" % out["items"][0]["reason"])
+    out = recs("type=similar&item_id=a1&limit=5")
+    sims = [x["id"] for x in out["items"]]
+    check(sims and "a1" not in sims and all(i.startswith("a") for i in sims[:3]), "similar a1: %s" % sims)
+    out = recs("type=session&anonymous_id=newcomer&limit=3")
+    check(len(out["items"]) == 3 and "b3" not in [x["id"] for x in out["items"]], "session: %s" % out)
+    for q, field in (("type=similar", "item_id"), ("type=for_you&limit=0", "limit"), ("type=nearby", "type")):
+        r = srv.call("GET", "/v1/recommendations?" + q, key="public")
+        check(r.status == 400 and r.json()["error"].get("field") == field, "%s: %d %s" % (q, r.status, r.text()))
+    code, out_, err = run_cli(srv, "train")
+    check(code == 1 and "in use" in err, "tailor train beside a server: %d %s" % (code, err))
+    trained_at = st["snapshot"]["trained_at"]
+    check(srv.stop() == 0, "exit after SIGTERM: %s" % srv.log_tail())
+    srv.start()
+    r = srv.call("GET", "/v1/admin/train")
+    check((r.json().get("snapshot") or {}).get("trained_at") == trained_at,
+          "snapshot after restart: %s" % r.text()[:300])
+    out = recs("type=for_you&user_id=c25&limit=3")
+    check(all(x["id"].startswith("b") for x in out["items"]), "for_you after restart: %s" % out["items"])
+    check(srv.stop() == 0, "exit after SIGTERM: %s" % srv.log_tail())
+    code, out_, err = run_cli(srv, "train")
+    check(code == 0 and json.loads(out_)["snapshot"]["trained_at"] != trained_at,
+          "tailor train: %d %s %s" % (code, out_[:300], err[-300:]))
+
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
@@ -787,6 +898,7 @@ SCENARIOS = [
     ("scenario/concurrent_posts", scenario_concurrent_posts),
     ("scenario/imports", scenario_imports),
     ("scenario/import_killed", scenario_import_killed),
+    ("scenario/models", scenario_models),
 ]
 
 
