@@ -4,8 +4,11 @@
  * naming the key, so a typo never silently falls back to a default. */
 #include "engine/config.h"
 
+#include "decide/merch.h"
+
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void tl_config_defaults(struct tl_config *c)
@@ -42,7 +45,7 @@ void tl_config_defaults(struct tl_config *c)
     c->weight_purchase = 10;
 }
 
-enum kind { K_STR, K_INT, K_SIZE, K_I64, K_DBL, K_BOOL };
+enum kind { K_STR, K_INT, K_SIZE, K_I64, K_DBL, K_BOOL, K_JSON };
 
 struct field {
     const char *name;
@@ -88,6 +91,7 @@ static const struct field fields[] = {
     F(weight_view, K_DBL, 0, 0.001, 1000),
     F(weight_cart, K_DBL, 0, 0.001, 1000),
     F(weight_purchase, K_DBL, 0, 0.001, 1000),
+    F(merch_rules, K_JSON, sizeof(((struct tl_config *)0)->merch_rules), 0, 0),
 };
 #undef F
 
@@ -121,6 +125,18 @@ enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *
             goto out;
         }
         char *base = (char *)c + f->off;
+        if (f->kind == K_JSON) { /* kept as compact JSON text, validated below */
+            char *txt = json_dumps(v, JSON_COMPACT);
+            if (!txt || strlen(txt) >= f->size) {
+                free(txt);
+                rc = tl_err_set(err, TL_EINVAL, key, "config %s: \"%s\" is larger than %zu bytes", path, key,
+                                f->size - 1);
+                goto out;
+            }
+            snprintf(base, f->size, "%s", txt);
+            free(txt);
+            continue;
+        }
         if (f->kind == K_STR) {
             if (!json_is_string(v) || json_string_length(v) >= f->size) {
                 rc = tl_err_set(err, TL_EINVAL, key, "config %s: \"%s\" must be a string of at most %zu bytes", path,
@@ -164,6 +180,9 @@ enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *
             break;
         }
     }
+    struct tl_merch *m = NULL;
+    if (!rc && (rc = tl_merch_parse(c->merch_rules, &m, err)) != TL_OK) goto out;
+    tl_merch_free(m);
     if (strcmp(c->cooc_similarity, "cosine") && strcmp(c->cooc_similarity, "jaccard") &&
         strcmp(c->cooc_similarity, "lift") && strcmp(c->cooc_similarity, "cond"))
         rc = tl_err_set(err, TL_EINVAL, "cooc_similarity",

@@ -42,6 +42,7 @@ struct tl_config {
     double weight_view;             /* 1: training weight of a product view */
     double weight_cart;             /* 4: of an add to cart */
     double weight_purchase;         /* 10: of a purchased order line */
+    char merch_rules[16384];        /* "": merchandising rules, a JSON array (src/decide/merch.h) */
     int admin_only;                 /* not from the file: see tailor_options.admin_only */
 };
 

@@ -452,6 +452,11 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     e->pparams.session_timeout_ms = (int64_t)cfg->session_timeout_min * TL_MS_PER_MIN;
 
     uint64_t replayed = 0;
+    enum tl_rc mrc = tl_merch_parse(cfg->merch_rules, &e->merch, err);
+    if (mrc) {
+        tl_engine_close(e);
+        return mrc;
+    }
     enum tl_sync sync = cfg->sync_full ? TL_SYNC_FULL : TL_SYNC_OS;
     enum tl_rc rc = e->ops->open(cfg->db_path, sync, &e->wst, err);
     if (rc == TL_OK) rc = e->ops->open(cfg->db_path, sync, &e->rst, err);
@@ -533,6 +538,7 @@ void tl_engine_close(struct tl_engine *e)
     tl_blobset_free(&e->inflight);
     for (uint32_t i = 0; i < e->shops_cap; i++) shop_free(e->shops[i]);
     tl_free(e->shops);
+    tl_merch_free(e->merch);
     if (e->ops) {
         e->ops->close(e->rst);
         e->ops->close(e->wst);

@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 
 #include "core/map.h"
+#include "decide/merch.h"
 #include "engine/engine.h"
 #include "engine/itemsets.h"
 #include "engine/trained.h"
@@ -125,6 +126,8 @@ struct tl_engine {
     void *startup_views; /* sessions while rebuilding "also viewed" at open */
 
     atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
+
+    struct tl_merch *merch; /* merchandising rules from config merch_rules (immutable) */
 
     /* trainer thread (engine/train.c) */
     pthread_t train_thread;

@@ -64,6 +64,8 @@ int tl_recs_skip(void *ctx, uint32_t idx)
 {
     struct skip_ctx *c = ctx;
     if (idx == c->anchor) return 1;
+    for (size_t i = 0; i < c->n_hide; i++)
+        if (c->hide[i] == idx) return 1;
     tl_catalog_rdlock(c->cat);
     const struct tl_item *it = tl_catalog_get(c->cat, idx);
     int skip = !tl_catalog_servable(it);
@@ -77,6 +79,7 @@ int tl_recs_skip(void *ctx, uint32_t idx)
     if (!skip && c->brand && (!it->brand || strcasecmp(it->brand, c->brand) != 0)) skip = 1;
     if (!skip && c->min_price > 0 && it->price < c->min_price) skip = 1;
     if (!skip && c->max_price > 0 && it->price > c->max_price) skip = 1;
+    if (!skip && c->merch && tl_merch_excluded(c->merch, c->type_bit, it)) skip = 1;
     tl_catalog_unlock(c->cat);
     return skip;
 }
@@ -162,7 +165,7 @@ void tl_recs_item_json(struct tl_buf *out, const struct tl_item *it, double scor
     tl_buf_printf(out, ",\"score\":%.6g,\"reason\":%s}", score, reason_json);
 }
 
-enum tl_rc tl_recs_popular(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
+static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
                                struct skip_ctx *sc, enum tl_pop_kind kind, struct tl_buf *out, struct tl_err *err)
 {
     struct tl_pop_hit hits[RECS_LIMIT_MAX];
@@ -172,52 +175,39 @@ enum tl_rc tl_recs_popular(struct tl_engine *e, struct tl_shop_state *s, const s
     if (rc == TL_EINVAL) return tl_err_set(err, rc, "country", "country must be a 2-letter ISO 3166-1 code");
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     const char *model = kind == TL_POP_POPULAR ? "popular" : "trending";
+    struct tl_recs_cand *c = tl_malloc((n ? n : 1) * sizeof *c);
+    if (!c) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     /* reason.country echoes the requested country in either scope, so
      * {"scope":"global","country":"NO"} reads "asked for NO, too little
      * data there, these are global". */
-    char reason[112];
-    if (q->country)
-        snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"%s\",\"country\":\"%.2s\"}", model, info.scope,
-                 q->country);
-    else
-        snprintf(reason, sizeof reason, "{\"model\":\"%s\",\"scope\":\"global\"}", model);
+    for (size_t i = 0; i < n; i++) {
+        c[i].idx = hits[i].item;
+        c[i].score = hits[i].score;
+        if (q->country)
+            snprintf(c[i].reason, sizeof c[i].reason, "{\"model\":\"%s\",\"scope\":\"%s\",\"country\":\"%.2s\"}",
+                     model, info.scope, q->country);
+        else
+            snprintf(c[i].reason, sizeof c[i].reason, "{\"model\":\"%s\",\"scope\":\"global\"}", model);
+    }
     tl_buf_puts(out, ",\"scope\":");
     tl_buf_json_str(out, info.scope);
     if (q->country && *q->country)
         tl_buf_printf(out, ",\"country_weight\":%.3g,\"country_min\":%.3g", info.country_weight, info.country_min);
-    tl_buf_puts(out, ",\"items\":[");
-    size_t shown = 0;
-    tl_catalog_rdlock(s->cat);
-    for (size_t i = 0; i < n; i++) {
-        const struct tl_item *it = tl_catalog_get(s->cat, hits[i].item);
-        if (shown == (size_t)q->limit) break;
-        if (!tl_catalog_servable(it)) continue; /* changed since the model looked */
-        if (!tl_recs_admit(&sc->div, it)) continue;
-        tl_recs_item_json(out, it, hits[i].score, reason, shown++ == 0);
-    }
-    tl_catalog_unlock(s->cat);
-    tl_buf_puts(out, "]}");
-    (void)e;
-    return TL_OK;
+    rc = tl_recs_emit(e, s, q, sc, c, n, out);
+    tl_free(c);
+    return rc;
 }
 
 static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
                               const struct tl_rec_query *q, struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
 {
-    tl_buf_puts(out, ",\"items\":[");
-    if (!q->user_id && !q->anonymous_id) {
-        tl_buf_puts(out, "]}");
-        return TL_OK;
-    }
+    if (!q->user_id && !q->anonymous_id) return tl_recs_emit(e, s, q, sc, NULL, 0, out);
     char key[TL_USER_KEY_MAX];
     tl_engine_user_key(e, shop_id, q->user_id, q->anonymous_id, key);
     struct tl_profile *p;
     struct tl_pcache_guard g;
     enum tl_rc rc = tl_pcache_lock(e->profiles, shop_id, key, 0, &p, &g);
-    if (rc == TL_ENOTFOUND) {
-        tl_buf_puts(out, "]}");
-        return TL_OK;
-    }
+    if (rc == TL_ENOTFOUND) return tl_recs_emit(e, s, q, sc, NULL, 0, out);
     if (rc) return tl_err_set(err, rc, NULL, "profile could not be loaded: %s", tl_rc_message(rc));
     /* Candidates under the profile lock (views not bought since), then the
      * profile is released before the catalog filters run. */
@@ -234,22 +224,23 @@ static enum tl_rc recs_recent(struct tl_engine *e, struct tl_shop_state *s, uint
         when[nc++] = views[i].ts_ms;
     }
     tl_pcache_unlock(&g);
-    size_t shown = 0;
-    for (size_t i = 0; i < nc && shown < (size_t)q->limit; i++) {
+    struct tl_recs_cand *c = tl_malloc((nc ? nc : 1) * sizeof *c);
+    if (!c) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < nc; i++) {
         if (tl_recs_skip(sc, idx[i])) continue; /* anchor, cart-free rules, request filters */
-        char ts[32], reason[96];
+        char ts[32];
         tl_time_format(when[i], ts, sizeof ts);
-        snprintf(reason, sizeof reason, "{\"model\":\"recently_viewed\",\"viewed_at\":\"%s\"}", ts);
+        c[n].idx = idx[i];
         /* Score: recency in [0,1], 1 for the latest view, halving per day
          * before it (2^(-(t_latest - t)/1 day)). */
-        double score = exp2(-(double)(newest - when[i]) / (double)TL_MS_PER_DAY);
-        tl_catalog_rdlock(s->cat);
-        const struct tl_item *it = tl_catalog_get(s->cat, idx[i]);
-        if (tl_catalog_servable(it) && tl_recs_admit(&sc->div, it)) tl_recs_item_json(out, it, score, reason, shown++ == 0);
-        tl_catalog_unlock(s->cat);
+        c[n].score = exp2(-(double)(newest - when[i]) / (double)TL_MS_PER_DAY);
+        snprintf(c[n].reason, sizeof c[n].reason, "{\"model\":\"recently_viewed\",\"viewed_at\":\"%s\"}", ts);
+        n++;
     }
-    tl_buf_puts(out, "]}");
-    return TL_OK;
+    rc = tl_recs_emit(e, s, q, sc, c, n, out);
+    tl_free(c);
+    return rc;
 }
 
 static enum tl_cooc_sim cooc_sim(const char *name)
@@ -294,16 +285,15 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, const 
         rc = tl_cooc_top_multi(s->cooc, rel, anchors, na, cooc_sim(cfg->cooc_similarity), tl_recs_fetch(q),
                                (uint32_t)cfg->cooc_min_support, tl_recs_skip, sc, hits, &n);
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
-    tl_buf_puts(out, ",\"items\":[");
-    size_t shown = 0;
+    struct tl_recs_cand *c = tl_malloc((n ? n : 1) * sizeof *c);
+    if (!c) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    size_t nc = 0;
     tl_catalog_rdlock(s->cat);
     for (size_t i = 0; i < n; i++) {
-        const struct tl_item *it = tl_catalog_get(s->cat, hits[i].item);
         const char *anchor = tl_catalog_id(s->cat, hits[i].anchor);
-        if (shown == (size_t)q->limit) break;
-        if (!tl_catalog_servable(it) || !anchor || !tl_recs_admit(&sc->div, it)) continue;
+        if (!anchor) continue;
         struct tl_buf reason;
-        tl_buf_init(&reason, 0);
+        tl_buf_init(&reason, RECS_REASON_MAX - 1);
         tl_buf_printf(&reason, "{\"model\":\"%s\",\"anchor\":", q->type);
         tl_buf_json_str(&reason, anchor);
         /* support: orders (bought together, cart), customers (also bought)
@@ -313,12 +303,16 @@ static enum tl_rc recs_cooc(struct tl_engine *e, struct tl_shop_state *s, const 
                       : rel == TL_COOC_ALSO_VIEWED ? "sessions"
                                                    : "orders",
                       hits[i].support);
-        tl_recs_item_json(out, it, hits[i].score, reason.data ? reason.data : "{}", shown++ == 0);
+        c[nc].idx = hits[i].item;
+        c[nc].score = hits[i].score;
+        snprintf(c[nc].reason, sizeof c[nc].reason, "%s", reason.data ? reason.data : "{}");
         tl_buf_free(&reason);
+        nc++;
     }
     tl_catalog_unlock(s->cat);
-    tl_buf_puts(out, "]}");
-    return TL_OK;
+    rc = tl_recs_emit(e, s, q, sc, c, nc, out);
+    tl_free(c);
+    return rc;
 }
 
 enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q, struct tl_buf *out,
@@ -358,6 +352,9 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     sc.max_price = isnan(q->max_price) ? 0 : q->max_price;
     sc.div.max_cat = q->max_per_category;
     sc.div.max_brand = q->max_per_brand;
+    sc.merch = e->merch;
+    sc.type = q->type;
+    sc.type_bit = tl_merch_type_bit(q->type);
     if (sc.min_price > 0 && sc.max_price > 0 && sc.min_price > sc.max_price)
         return tl_err_set(err, TL_EINVAL, "min_price", "min_price is above max_price");
     /* For a known shopper, popular and trending leave out what is already in
@@ -392,9 +389,9 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     tl_buf_json_str(out, q->type);
     enum tl_rc rc;
     if (strcmp(q->type, "popular") == 0)
-        rc = tl_recs_popular(e, s, &qq, &sc, TL_POP_POPULAR, out, err);
+        rc = recs_popular(e, s, &qq, &sc, TL_POP_POPULAR, out, err);
     else if (strcmp(q->type, "trending") == 0)
-        rc = tl_recs_popular(e, s, &qq, &sc, TL_POP_TRENDING, out, err);
+        rc = recs_popular(e, s, &qq, &sc, TL_POP_TRENDING, out, err);
     else if (strcmp(q->type, "recently_viewed") == 0)
         rc = recs_recent(e, s, shop_id, &qq, &sc, out, err);
     else if (strcmp(q->type, "bought_together") == 0)

@@ -5,6 +5,7 @@
 #ifndef TL_ENGINE_RECS_H
 #define TL_ENGINE_RECS_H
 
+#include "decide/merch.h"
 #include "engine/internal.h"
 
 #define RECS_LIMIT_MAX 100
@@ -41,7 +42,29 @@ struct skip_ctx {
     size_t n_bought;
     const char *rebuy;    /* config rebuy_categories: comma-separated paths exempt from that rule */
     struct diversity div; /* caps of this answer, counted as items are written */
+    const struct tl_merch *merch; /* merchandising rules (exclude applies in tl_recs_skip) */
+    uint32_t type_bit;            /* tl_merch_type_bit of the requested type */
+    const char *type;             /* the requested type (reasons) */
+    uint32_t hide[64];            /* catalog indexes never shown (the current session's views) */
+    size_t n_hide;
 };
+
+/* One candidate of an answer: catalog index, score and the reason JSON
+ * object that explains it. Handlers collect candidates best first and hand
+ * them to tl_recs_emit, which applies the merchandising rules (boost/bury
+ * factors, pins) and the shopper feedback, then the diversity caps and the
+ * limit, and writes the items. */
+#define RECS_REASON_MAX 224
+struct tl_recs_cand {
+    uint32_t idx;
+    double score;
+    char reason[RECS_REASON_MAX];
+};
+
+/* Write ,"items":[...]} from n candidates (best first; the array is
+ * reordered in place). Takes the catalog lock itself. */
+enum tl_rc tl_recs_emit(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
+                        struct skip_ctx *sc, struct tl_recs_cand *c, size_t n, struct tl_buf *out);
 
 /* Serving rules + request filters for catalog index idx: 1 = leave out.
  * ctx is a struct skip_ctx. Takes the catalog read lock itself. */
@@ -52,9 +75,6 @@ int tl_recs_admit(struct diversity *d, const struct tl_item *it);
 size_t tl_recs_fetch(const struct tl_rec_query *q);
 /* One item object of "items" (catalog read lock held). */
 void tl_recs_item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first);
-/* popular / trending: writes ,"scope":..,"items":[...]} */
-enum tl_rc tl_recs_popular(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
-                           struct skip_ctx *sc, enum tl_pop_kind kind, struct tl_buf *out, struct tl_err *err);
 /* Trained-model types (engine/recs_hybrid.c): for_you, similar, session.
  * Write ,"items":[...]} (and ,"fallback":..). */
 enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,

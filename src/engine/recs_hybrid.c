@@ -222,18 +222,15 @@ static size_t parse_blend(const char *spec, struct source *src, struct tl_model_
     return n;
 }
 
-/* Write fused hits (catalog indexes) as items, at most limit, with the
- * reason {"model":type,"source":..,"anchor":..}; returns how many. */
-static size_t write_fused(struct tl_shop_state *s, const struct tl_rec_query *q, struct skip_ctx *sc,
-                          const struct tl_blend_hit *f, size_t nf, const struct source *src, uint8_t *shown_set,
-                          struct tl_buf *out, size_t shown)
+/* Fused hits (catalog indexes) as answer candidates, with the reason
+ * {"model":type,"source":..,"anchor":..}. */
+static size_t fused_cands(struct tl_shop_state *s, const struct tl_rec_query *q, const struct tl_blend_hit *f,
+                          size_t nf, const struct source *src, uint8_t *in_set, struct tl_recs_cand *c)
 {
     tl_catalog_rdlock(s->cat);
-    for (size_t i = 0; i < nf && shown < (size_t)q->limit; i++) {
-        const struct tl_item *it = tl_catalog_get(s->cat, f[i].item);
-        if (!tl_catalog_servable(it) || !tl_recs_admit(&sc->div, it)) continue;
+    for (size_t i = 0; i < nf; i++) {
         struct tl_buf reason;
-        tl_buf_init(&reason, 0);
+        tl_buf_init(&reason, RECS_REASON_MAX - 1);
         tl_buf_printf(&reason, "{\"model\":\"%s\",\"source\":\"%s\"", q->type, src[f[i].source].name);
         const char *anchor = f[i].anchor != TL_MODEL_NONE ? tl_catalog_id(s->cat, f[i].anchor) : NULL;
         if (anchor) {
@@ -241,39 +238,40 @@ static size_t write_fused(struct tl_shop_state *s, const struct tl_rec_query *q,
             tl_buf_json_str(&reason, anchor);
         }
         tl_buf_putc(&reason, '}');
-        tl_recs_item_json(out, it, f[i].score, reason.data ? reason.data : "{}", shown == 0);
+        c[i].idx = f[i].item;
+        c[i].score = f[i].score;
+        snprintf(c[i].reason, sizeof c[i].reason, "%s", reason.data ? reason.data : "{}");
         tl_buf_free(&reason);
-        if (shown_set) shown_set[f[i].item] = 1;
-        shown++;
+        in_set[f[i].item] = 1;
     }
     tl_catalog_unlock(s->cat);
-    return shown;
+    return nf;
 }
 
-/* Top a short answer up from trending (country, else global). */
-static enum tl_rc top_up(struct tl_shop_state *s, const struct tl_rec_query *q, struct skip_ctx *sc,
-                         const char *country, uint8_t *shown_set, size_t *shown, struct tl_buf *out)
+/* Top-up candidates from trending (country, else global), after the model
+ * ones: their scores are set below the last model score (halving), so a
+ * re-ordering by score keeps them last. Returns how many were added. */
+static size_t top_up(struct tl_shop_state *s, const struct tl_rec_query *q, struct skip_ctx *sc, const char *country,
+                     uint8_t *in_set, struct tl_recs_cand *c, size_t n)
 {
-    size_t want = (size_t)q->limit + *shown; /* room for the already shown ones it skips */
+    size_t want = 2 * (size_t)q->limit;
     struct tl_pop_hit ph[2 * RECS_LIMIT_MAX];
-    size_t n = 0;
+    size_t got = 0, added = 0;
     struct tl_pop_info info;
-    if (want > 2 * RECS_LIMIT_MAX) want = 2 * RECS_LIMIT_MAX;
-    enum tl_rc rc = tl_pop_top_ex(s->pop, TL_POP_TRENDING, country, want, tl_recs_skip, sc, ph, &n, &info);
-    if (rc) return rc;
-    char reason[112];
-    snprintf(reason, sizeof reason, "{\"model\":\"trending\",\"scope\":\"%s\",\"fallback\":true}", info.scope);
-    tl_catalog_rdlock(s->cat);
-    for (size_t i = 0; i < n && *shown < (size_t)q->limit; i++) {
-        if (shown_set[ph[i].item]) continue;
-        const struct tl_item *it = tl_catalog_get(s->cat, ph[i].item);
-        if (!tl_catalog_servable(it) || !tl_recs_admit(&sc->div, it)) continue;
-        tl_recs_item_json(out, it, ph[i].score, reason, *shown == 0);
-        shown_set[ph[i].item] = 1;
-        (*shown)++;
+    if (tl_pop_top_ex(s->pop, TL_POP_TRENDING, country, want, tl_recs_skip, sc, ph, &got, &info) != TL_OK) return 0;
+    double floor = n ? c[n - 1].score : 1.0;
+    if (!(floor > 0)) floor = 1.0;
+    for (size_t i = 0; i < got; i++) {
+        if (in_set[ph[i].item]) continue;
+        struct tl_recs_cand *x = &c[n + added];
+        x->idx = ph[i].item;
+        x->score = floor * exp2(-(double)(added + 1));
+        snprintf(x->reason, sizeof x->reason, "{\"model\":\"trending\",\"scope\":\"%s\",\"fallback\":true}",
+                 info.scope);
+        in_set[ph[i].item] = 1;
+        added++;
     }
-    tl_catalog_unlock(s->cat);
-    return TL_OK;
+    return added;
 }
 
 /* Shared driver: fuse the sources, write the items, top up. */
@@ -322,17 +320,30 @@ static enum tl_rc serve_blend(struct tl_engine *e, struct tl_shop_state *s, cons
     }
     if (rc == TL_OK) rc = tl_blend_merge(lists, ns, TL_BLEND_MINMAX, n_cat, depth, fused, &nf);
     tl_trained_release(t);
+    struct tl_recs_cand *c = rc ? NULL : tl_malloc((nf + 2 * (size_t)q->limit + 1) * sizeof *c);
+    if (rc == TL_OK && !c) rc = TL_ENOMEM;
     if (rc == TL_OK) {
-        tl_buf_puts(out, nf ? ",\"items\":[" : ",\"fallback\":\"trending\",\"items\":[");
-        size_t shown = write_fused(s, q, sc, fused, nf, src, shown_set, out, 0);
-        if (shown < (size_t)q->limit) rc = top_up(s, q, sc, country, shown_set, &shown, out);
-        tl_buf_puts(out, "]}");
+        size_t n = fused_cands(s, q, fused, nf, src, shown_set, c);
+        /* enough left for the limit after the caps? else top up from trending */
+        if (n < (size_t)q->limit * (q->max_per_category > 0 || q->max_per_brand > 0 ? DIVERSITY_FETCH : 1))
+            n += top_up(s, q, sc, country, shown_set, c, n);
+        if (nf == 0) tl_buf_puts(out, ",\"fallback\":\"trending\"");
+        rc = tl_recs_emit(e, s, q, sc, c, n, out);
     }
+    tl_free(c);
     tl_free(pool);
     tl_free(fused);
     tl_free(shown_set);
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     return TL_OK;
+}
+
+/* Items of the current session are not recommended back (they are on the
+ * shopper's screen already; recently_viewed serves them). */
+static void hide_session(const struct history *h, struct skip_ctx *sc)
+{
+    for (size_t i = h->session_from; i < h->session_from + h->n_session; i++)
+        if (sc->n_hide < sizeof sc->hide / sizeof sc->hide[0]) sc->hide[sc->n_hide++] = h->cat[i];
 }
 
 enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
@@ -341,6 +352,7 @@ enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_
     struct history *h = tl_malloc(sizeof *h);
     if (!h) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     load_history(e, s, shop_id, q, h);
+    hide_session(h, sc);
     const char *country = q->country ? q->country : (h->country[0] ? h->country : NULL);
     enum tl_rc rc = serve_blend(e, s, q, sc, e->cfg.for_you_blend, h, TL_CAT_NONE, country, out, err);
     tl_free(h);
@@ -369,6 +381,7 @@ enum tl_rc tl_recs_session(struct tl_engine *e, struct tl_shop_state *s, uint32_
     struct history *h = tl_malloc(sizeof *h);
     if (!h) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     load_history(e, s, shop_id, q, h);
+    hide_session(h, sc);
     /* only the current session's views count */
     memmove(h->cat, h->cat + h->session_from, h->n_session * sizeof *h->cat);
     memmove(h->w, h->w + h->session_from, h->n_session * sizeof *h->w);

@@ -12,11 +12,13 @@
 /* Every trained model, in the order `tailor eval` lists them. */
 #include "model/baselines.h"
 #include "model/blend.h"
+#include "model/sknn.h"
 
 static const struct tl_model_ops *const registry[] = {
     &tl_pop_ops,
     &tl_itemknn_ops,
     &tl_blend_ops,
+    &tl_sknn_ops,
     NULL /* sentinel */
 };
 

@@ -158,6 +158,7 @@ class Server:
         self.port = None
         self.keys = {}
         self.log_path = os.path.join(workdir, "server.log")
+        self.config = None  # path of a --config file, if any
 
     def cli(self, *args):
         p = subprocess.run([self.bin] + list(args) + ["--db", self.db], cwd=REPO, capture_output=True,
@@ -177,7 +178,8 @@ class Server:
     def start(self):
         self.port = free_port()
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.bin, "serve", "--port", str(self.port), "--db", self.db], cwd=REPO,
+        extra = ["--config", self.config] if self.config else []
+        self.proc = subprocess.Popen([self.bin, "serve", "--port", str(self.port), "--db", self.db] + extra, cwd=REPO,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         PROCS.append(self.proc)
@@ -890,6 +892,55 @@ def scenario_models(run, d, servers):
           "tailor train: %d %s %s" % (code, out_[:300], err[-300:]))
 
 
+def scenario_merch_rules(run, d, servers):
+    """Merchandising rules from the config file: exclude by brand, boost a
+    category, bury a tag, pin an item at a position (only for the types it
+    names); reasons name the rule; an invalid rule stops the server at start
+    with a message naming the rule and field."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    cfg = os.path.join(d, "tailor.json")
+    with open(cfg, "w") as f:
+        json.dump({"merch_rules": [
+            {"action": "exclude", "brand": "Hidden"},
+            {"action": "boost", "category": "Sale", "factor": 1000},
+            {"action": "bury", "tag": "clearance"},
+            {"action": "pin", "item": "m6", "position": 2, "types": ["popular"]}]}, f)
+    srv.config = cfg
+    srv.start()
+    items = [{"id": "m1", "title": "One", "price": 1, "category": "Home"},
+             {"id": "m2", "title": "Two", "price": 1, "category": "Home", "tags": ["clearance"]},
+             {"id": "m3", "title": "Three", "price": 1, "category": "Sale > Summer"},
+             {"id": "m4", "title": "Four", "price": 1, "brand": "hidden"},
+             {"id": "m5", "title": "Five", "price": 1},
+             {"id": "m6", "title": "Six", "price": 1}]
+    check(srv.call("PUT", "/v1/items", items).status == 200, "PUT items")
+    # views: m2 most popular, then m4, m1, m5, m3 (m6 never viewed)
+    evs = []
+    for item, n in (("m2", 9), ("m4", 7), ("m1", 5), ("m5", 3), ("m3", 1)):
+        evs += [{"type": "product_view", "anonymous_id": "v%d" % i, "item_id": item} for i in range(n)]
+    check(srv.call("POST", "/v1/events", evs, key="public").status == 200, "POST views")
+    r = srv.call("GET", "/v1/recommendations?type=popular&limit=10", key="public")
+    ids = [x["id"] for x in r.json()["items"]]
+    check(ids == ["m3", "m6", "m1", "m5", "m2"], "popular with rules: %s" % ids)
+    reasons = {x["id"]: x["reason"] for x in r.json()["items"]}
+    check(reasons["m3"].get("rule") == 1 and reasons["m2"].get("rule") == 2 and
+          reasons["m6"] == {"model": "rule", "action": "pin", "rule": 3}, "reasons: %s" % reasons)
+    r = srv.call("GET", "/v1/recommendations?type=trending&limit=10", key="public")
+    ids = [x["id"] for x in r.json()["items"]]
+    check("m6" not in ids and "m4" not in ids and ids and ids[-1] == "m2",
+          "trending (pin is for popular only; m2 buried): %s" % ids)
+    r = srv.call("GET", "/v1/recommendations?type=popular&limit=10&category=Home", key="public")
+    ids = [x["id"] for x in r.json()["items"]]
+    check(ids == ["m1", "m2"], "a pin does not override the request's category filter: %s" % ids)
+    check(srv.stop() == 0, "exit after SIGTERM")
+    with open(cfg, "w") as f:
+        json.dump({"merch_rules": [{"action": "bury", "item": "m1", "factor": 3}]}, f)
+    code, out, err = run_cli(srv, "serve", "--port", str(free_port()), "--config", cfg)
+    check(code != 0 and "merch_rules[0].factor" in err, "bad rule at start: %d %s" % (code, err[-300:]))
+
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
@@ -899,6 +950,7 @@ SCENARIOS = [
     ("scenario/imports", scenario_imports),
     ("scenario/import_killed", scenario_import_killed),
     ("scenario/models", scenario_models),
+    ("scenario/merch_rules", scenario_merch_rules),
 ]
 
 
