@@ -191,6 +191,37 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
 
     apply_profile(e, ev->shop_id, key, &pe);
     tl_free(lf.store);
+    if (!profile_only) tl_engine_feedback_event(e, ev);
+}
+
+void tl_engine_feedback_event(struct tl_engine *e, const struct tl_event *ev)
+{
+    if (ev->type != TL_EV_REC_IMPRESSION && ev->type != TL_EV_REC_CLICK && ev->type != TL_EV_PURCHASE) return;
+    struct tl_shop_state *s = tl_engine_shop(e, ev->shop_id);
+    if (!s || !e->fb) return;
+    char key[TL_USER_KEY_MAX];
+    tl_engine_user_key(e, ev->shop_id, ev->user_id, ev->anonymous_id, key);
+    uint64_t user = tl_feedback_user(ev->shop_id, key);
+    int type = tl_feedback_type_of_rid(ev->recommendation_id);
+    if (ev->type == TL_EV_REC_CLICK) {
+        uint32_t idx = tl_catalog_find(s->cat, ev->item_id);
+        if (idx != TL_CAT_NONE) tl_feedback_clicked(e->fb, ev->shop_id, user, type, idx, ev->ts_ms);
+        return;
+    }
+    uint32_t items[64];
+    size_t n = 0;
+    for (size_t i = 0; i < ev->n_lines; i++) {
+        uint32_t idx = tl_catalog_find(s->cat, ev->lines[i].item_id);
+        if (idx == TL_CAT_NONE) continue;
+        if (ev->type == TL_EV_PURCHASE) {
+            double q = isnan(ev->lines[i].quantity) ? 1.0 : ev->lines[i].quantity;
+            double p = isnan(ev->lines[i].price) ? 0.0 : ev->lines[i].price;
+            tl_feedback_purchased(e->fb, ev->shop_id, user, idx, q * p, ev->ts_ms);
+        } else if (n < sizeof items / sizeof items[0]) {
+            items[n++] = idx;
+        }
+    }
+    if (ev->type == TL_EV_REC_IMPRESSION && n) tl_feedback_shown(e->fb, ev->shop_id, user, type, items, n, ev->ts_ms);
 }
 
 void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct tl_order *o, int to_models)

@@ -43,6 +43,11 @@ void tl_config_defaults(struct tl_config *c)
     c->weight_view = 1;
     c->weight_cart = 4;
     c->weight_purchase = 10;
+    c->demote_after = 3;
+    c->demote_factor = 0.5;
+    c->feedback_window_days = 14;
+    c->attribution_window_h = 24;
+    c->feedback_max = 2000000;
 }
 
 enum kind { K_STR, K_INT, K_SIZE, K_I64, K_DBL, K_BOOL, K_JSON };
@@ -91,6 +96,11 @@ static const struct field fields[] = {
     F(weight_view, K_DBL, 0, 0.001, 1000),
     F(weight_cart, K_DBL, 0, 0.001, 1000),
     F(weight_purchase, K_DBL, 0, 0.001, 1000),
+    F(demote_after, K_INT, 0, 0, 1000),
+    F(demote_factor, K_DBL, 0, 0, 1),
+    F(feedback_window_days, K_DBL, 0, 0.01, 3650),
+    F(attribution_window_h, K_DBL, 0, 0.01, 24 * 365),
+    F(feedback_max, K_SIZE, 0, 1000, 1e9),
     F(merch_rules, K_JSON, sizeof(((struct tl_config *)0)->merch_rules), 0, 0),
 };
 #undef F

@@ -42,6 +42,11 @@ struct tl_config {
     double weight_view;             /* 1: training weight of a product view */
     double weight_cart;             /* 4: of an add to cart */
     double weight_purchase;         /* 10: of a purchased order line */
+    int demote_after;               /* 3: impressions without a click before an item is demoted */
+    double demote_factor;           /* 0.5: score factor per impression beyond demote_after */
+    double feedback_window_days;    /* 14: impressions older than this are forgotten */
+    double attribution_window_h;    /* 24: a purchase this soon after a click is attributed */
+    size_t feedback_max;            /* 2,000,000: (shopper, item) pairs tracked per map */
     char merch_rules[16384];        /* "": merchandising rules, a JSON array (src/decide/merch.h) */
     int admin_only;                 /* not from the file: see tailor_options.admin_only */
 };

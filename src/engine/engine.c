@@ -321,11 +321,31 @@ static void rebuild_view(struct tl_engine *e, struct tl_shop_state *s, const str
     tl_itemsets_grow(&vs->sets, tl_hash_u64(h ^ (num * 0x9e3779b97f4a7c15ULL)), idx, s->cooc, TL_COOC_ALSO_VIEWED);
 }
 
+/* Feedback state from a stored event: lines and the recommendation id are
+ * only in the body, which is re-parsed (as the replay does). */
+static void feedback_from_body(struct tl_engine *e, const struct tl_event *stored)
+{
+    json_error_t je;
+    json_t *obj = stored->body ? json_loads(stored->body, 0, &je) : NULL;
+    if (!obj) return;
+    struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
+    struct tl_event ev;
+    if (lines && tl_event_from_json(obj, stored->ts_ms, &ev, lines, TL_EVENT_LINES_MAX, NULL) == TL_OK) {
+        ev.seq = stored->seq;
+        ev.shop_id = stored->shop_id;
+        tl_engine_feedback_event(e, &ev);
+    }
+    tl_free(lines);
+    json_decref(obj);
+}
+
 /* Popularity from stored view and cart events (purchases come from orders). */
 static int pop_event_cb(void *ctx, const struct tl_event *ev)
 {
     struct tl_engine *e = ctx;
     if (ev->seq > atomic_load(&e->last_seq)) atomic_store(&e->last_seq, ev->seq);
+    if (ev->type == TL_EV_REC_IMPRESSION || ev->type == TL_EV_REC_CLICK || ev->type == TL_EV_PURCHASE)
+        feedback_from_body(e, ev);
     if (ev->type != TL_EV_PRODUCT_VIEW && ev->type != TL_EV_ADD_TO_CART) return 0;
     if (!ev->item_id || ev->shop_id >= e->shops_cap || !e->shops[ev->shop_id]) return 0;
     struct tl_shop_state *s = e->shops[ev->shop_id];
@@ -452,7 +472,12 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     e->pparams.session_timeout_ms = (int64_t)cfg->session_timeout_min * TL_MS_PER_MIN;
 
     uint64_t replayed = 0;
-    enum tl_rc mrc = tl_merch_parse(cfg->merch_rules, &e->merch, err);
+    struct tl_feedback_params fp = {.max_entries = cfg->feedback_max,
+                                    .window_ms = (int64_t)(cfg->feedback_window_days * TL_MS_PER_DAY),
+                                    .attribution_ms = (int64_t)(cfg->attribution_window_h * 3600000.0)};
+    e->fb = tl_feedback_new(&fp);
+    enum tl_rc mrc = e->fb ? tl_merch_parse(cfg->merch_rules, &e->merch, err)
+                           : tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     if (mrc) {
         tl_engine_close(e);
         return mrc;
@@ -539,6 +564,7 @@ void tl_engine_close(struct tl_engine *e)
     for (uint32_t i = 0; i < e->shops_cap; i++) shop_free(e->shops[i]);
     tl_free(e->shops);
     tl_merch_free(e->merch);
+    tl_feedback_free(e->fb);
     if (e->ops) {
         e->ops->close(e->rst);
         e->ops->close(e->wst);
@@ -620,9 +646,12 @@ enum tl_rc tl_engine_stats(struct tl_engine *e, uint32_t shop_id, struct tl_buf 
                       (long long)st.events_by_type[t]);
     tl_buf_printf(out,
                   "}},\"duplicates_since_start\":%llu,\"rejected_since_start\":%llu,"
-                  "\"profiles_in_memory\":%zu,\"profile_bytes_in_memory\":%zu,\"bytes_per_profile\":%.0f}",
+                  "\"profiles_in_memory\":%zu,\"profile_bytes_in_memory\":%zu,\"bytes_per_profile\":%.0f,"
+                  "\"recommendations\":",
                   (unsigned long long)atomic_load(&e->n_duplicate), (unsigned long long)atomic_load(&e->n_rejected),
                   nprof, bytes, nprof ? (double)bytes / (double)nprof : 0.0);
+    tl_feedback_stats_json(e->fb, shop_id, out);
+    tl_buf_putc(out, '}');
     return out->data ? TL_OK : TL_ENOMEM;
 }
 

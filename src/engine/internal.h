@@ -29,6 +29,7 @@
 #include "core/map.h"
 #include "decide/merch.h"
 #include "engine/engine.h"
+#include "engine/feedback.h"
 #include "engine/itemsets.h"
 #include "engine/trained.h"
 #include "engine/writer.h"
@@ -128,6 +129,7 @@ struct tl_engine {
     atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
 
     struct tl_merch *merch; /* merchandising rules from config merch_rules (immutable) */
+    struct tl_feedback *fb; /* impressions, clicks, attribution (engine/feedback.h) */
 
     /* trainer thread (engine/train.c) */
     pthread_t train_thread;
@@ -158,6 +160,10 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);
  * history) and by imports (an import runs in its own process, whose models
  * are never served: the server rebuilds them from the store at start). */
 void tl_engine_apply_profile_only(struct tl_engine *e, int on);
+
+/* Feed impressions, clicks and purchases to the feedback tracker (live
+ * events and the start-up scan of every stored event). */
+void tl_engine_feedback_event(struct tl_engine *e, const struct tl_event *ev);
 
 /* Apply an imported order (purchase or return) to profiles and models. */
 void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct tl_order *o, int to_models);

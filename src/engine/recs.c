@@ -364,6 +364,7 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     if ((q->user_id || q->anonymous_id) && strcmp(q->type, "recently_viewed") != 0) {
         char key[TL_USER_KEY_MAX];
         tl_engine_user_key(e, shop_id, q->user_id, q->anonymous_id, key);
+        sc.fb_user = tl_feedback_user(shop_id, key);
         struct tl_profile *p;
         struct tl_pcache_guard g;
         if (tl_pcache_lock(e->profiles, shop_id, key, 0, &p, &g) == TL_OK) {
@@ -381,8 +382,11 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
         }
     }
 
-    char rid[32];
-    tl_engine_random_id("r_", rid, sizeof rid);
+    /* the id names the type, so clicks are attributed even after a restart */
+    int type_index = tl_feedback_type_index(q->type);
+    char rid[32], prefix[8];
+    snprintf(prefix, sizeof prefix, "r_%s_", tl_feedback_type_code(type_index));
+    tl_engine_random_id(prefix, rid, sizeof rid);
     tl_buf_puts(out, "{\"recommendation_id\":");
     tl_buf_json_str(out, rid);
     tl_buf_puts(out, ",\"type\":");
@@ -414,5 +418,6 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
                         "recently_viewed, bought_together, also_bought, also_viewed or cart",
                         q->type);
     if (rc) tl_buf_reset(out); /* no half-written success body on error */
+    else if (type_index >= 0) tl_feedback_served(e->fb, shop_id, type_index);
     return rc;
 }

@@ -4,6 +4,10 @@
  *      matching rules (src/decide/merch.h); the reason gains "rule": N (the
  *      rule's index in merch_rules). Negative scores are divided instead,
  *      so a boost always moves an item up.
+ *   1b. feedback: an item shown to this shopper n > demote_after times
+ *      without a click (within feedback_window_days) is demoted:
+ *      score *= demote_factor ^ (n - demote_after); the reason gains
+ *      "demoted": n (engine/feedback.h);
  *   2. if any score changed, a stable re-sort by score (best first);
  *   3. pins: an item pinned for this type takes its 1-based position when
  *      it passes the serving rules and the request's filters (it is removed
@@ -11,11 +15,13 @@
  *   4. the diversity caps and the limit, then the items' JSON.
  * Candidates that are no longer servable (changed since the model looked)
  * are dropped here too. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/timeutil.h"
 #include "engine/recs.h"
 
 struct order_key {
@@ -30,13 +36,13 @@ static int by_score(const void *a, const void *b)
     return 0;
 }
 
-/* Append ,"rule":N before the closing brace of a reason object. */
-static void reason_add_rule(char *reason, int rule)
+/* Append ,"name":N before the closing brace of a reason object. */
+static void reason_add(char *reason, const char *name, int v)
 {
     size_t n = strlen(reason);
     if (n < 2 || reason[n - 1] != '}') return;
-    char tail[32];
-    snprintf(tail, sizeof tail, ",\"rule\":%d}", rule);
+    char tail[48];
+    snprintf(tail, sizeof tail, ",\"%s\":%d}", name, v);
     if (n - 1 + strlen(tail) < RECS_REASON_MAX) snprintf(reason + n - 1, RECS_REASON_MAX - (n - 1), "%s", tail);
 }
 
@@ -45,8 +51,8 @@ static void reason_add_rule(char *reason, int rule)
 enum tl_rc tl_recs_emit(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
                         struct skip_ctx *sc, struct tl_recs_cand *c, size_t n, struct tl_buf *out)
 {
-    (void)e;
     const struct tl_merch *m = sc->merch;
+    int64_t now = tl_now_ms();
     /* pins first: tl_recs_skip takes the catalog lock itself */
     struct {
         uint32_t idx;
@@ -77,7 +83,14 @@ enum tl_rc tl_recs_emit(struct tl_engine *e, struct tl_shop_state *s, const stru
         double f = m && m->n ? tl_merch_factor(m, sc->type_bit, it, &rule) : 1.0;
         if (f != 1.0) {
             c[i].score = c[i].score >= 0 ? c[i].score * f : c[i].score / (f > 0 ? f : 1e-9);
-            reason_add_rule(c[i].reason, rule);
+            reason_add(c[i].reason, "rule", rule);
+            changed = 1;
+        }
+        uint32_t shown = sc->fb_user ? tl_feedback_unclicked(e->fb, sc->fb_user, c[i].idx, now) : 0;
+        if (shown > (uint32_t)e->cfg.demote_after) {
+            double d = pow(e->cfg.demote_factor, (double)(shown - (uint32_t)e->cfg.demote_after));
+            c[i].score = c[i].score >= 0 ? c[i].score * d : c[i].score / (d > 0 ? d : 1e-9);
+            reason_add(c[i].reason, "demoted", (int)shown);
             changed = 1;
         }
         if (k != i) c[k] = c[i];

@@ -941,6 +941,55 @@ def scenario_merch_rules(run, d, servers):
     check(code != 0 and "merch_rules[0].factor" in err, "bad rule at start: %d %s" % (code, err[-300:]))
 
 
+def scenario_feedback(run, d, servers):
+    """Feedback: an item shown to a shopper more than demote_after (3) times
+    without a click is demoted for that shopper only; a click lifts it again;
+    a purchase after a click is attributed to the recommendation type named
+    by the recommendation id; the counters are rebuilt from the stored events
+    after a restart."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    items = [{"id": "f%d" % i, "title": "F%d" % i, "price": 10} for i in range(1, 5)]
+    check(srv.call("PUT", "/v1/items", items).status == 200, "PUT items")
+    evs = []
+    for item, n in (("f1", 12), ("f2", 11), ("f3", 10), ("f4", 9)):
+        evs += [{"type": "product_view", "anonymous_id": "w%d" % i, "item_id": item} for i in range(n)]
+    check(srv.call("POST", "/v1/events", evs, key="public").status == 200, "POST views")
+
+    def popular(who):
+        r = srv.call("GET", "/v1/recommendations?type=popular&limit=4&anonymous_id=" + who, key="public")
+        check(r.status == 200, "popular: %d %s" % (r.status, r.text()[:200]))
+        return r.json()
+
+    out = popular("fbu")
+    rid = out["recommendation_id"]
+    check(rid.startswith("r_po_"), "recommendation id names the type: %s" % rid)
+    check([x["id"] for x in out["items"]] == ["f1", "f2", "f3", "f4"], "popular: %s" % out["items"])
+    imp = [{"type": "recommendation_impression", "anonymous_id": "fbu", "recommendation_id": rid,
+            "items": ["f1"]} for _ in range(5)]
+    check(srv.call("POST", "/v1/events", imp, key="public").status == 200, "impressions")
+    out = popular("fbu")
+    ids = [x["id"] for x in out["items"]]
+    check(ids[-1] == "f1", "f1 shown 5 times without a click is demoted: %s" % ids)
+    check({x["id"]: x["reason"] for x in out["items"]}["f1"].get("demoted") == 5, "reason: %s" % out["items"])
+    check([x["id"] for x in popular("other")["items"]][0] == "f1", "demotion is per shopper")
+    click = {"type": "recommendation_click", "anonymous_id": "fbu", "recommendation_id": rid, "item_id": "f1"}
+    check(srv.call("POST", "/v1/events", click, key="public").status == 200, "click")
+    check([x["id"] for x in popular("fbu")["items"]][0] == "f1", "a click lifts the demotion")
+    buy = {"type": "purchase", "anonymous_id": "fbu", "order_id": "fb-1",
+           "items": [{"item_id": "f1", "quantity": 2, "price": 10}, {"item_id": "f3", "quantity": 1, "price": 10}]}
+    check(srv.call("POST", "/v1/events", buy, key="public").status == 200, "purchase")
+    st = stats(srv)["recommendations"]["popular"]
+    check(st["served"] >= 4 and st["impressions"] == 5 and st["clicks"] == 1 and st["attributed_lines"] == 1
+          and abs(st["attributed_revenue"] - 20.0) < 1e-9 and abs(st["ctr"] - 0.2) < 1e-9, "stats: %s" % st)
+    check(srv.stop() == 0, "exit after SIGTERM")
+    srv.start()
+    st = stats(srv)["recommendations"]["popular"]
+    check(st["impressions"] == 5 and st["clicks"] == 1 and st["attributed_lines"] == 1, "after restart: %s" % st)
+
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
@@ -951,6 +1000,7 @@ SCENARIOS = [
     ("scenario/import_killed", scenario_import_killed),
     ("scenario/models", scenario_models),
     ("scenario/merch_rules", scenario_merch_rules),
+    ("scenario/feedback", scenario_feedback),
 ]
 
 
