@@ -40,6 +40,7 @@ void tl_config_defaults(struct tl_config *c)
     snprintf(c->train_models, sizeof c->train_models, "ials,itemknn,content,sknn,arules");
     snprintf(c->for_you_blend, sizeof c->for_you_blend, "ials:1,itemknn:0.5,sknn:0.5");
     snprintf(c->similar_blend, sizeof c->similar_blend, "ials:1,itemknn:0.7,content:0.4");
+    snprintf(c->cart_blend, sizeof c->cart_blend, "arules:1,bought_together:1");
     c->weight_view = 1;
     c->weight_cart = 4;
     c->weight_purchase = 10;
@@ -93,6 +94,7 @@ static const struct field fields[] = {
     F(model_params, K_STR, sizeof(((struct tl_config *)0)->model_params), 0, 0),
     F(for_you_blend, K_STR, sizeof(((struct tl_config *)0)->for_you_blend), 0, 0),
     F(similar_blend, K_STR, sizeof(((struct tl_config *)0)->similar_blend), 0, 0),
+    F(cart_blend, K_STR, sizeof(((struct tl_config *)0)->cart_blend), 0, 0),
     F(weight_view, K_DBL, 0, 0.001, 1000),
     F(weight_cart, K_DBL, 0, 0.001, 1000),
     F(weight_purchase, K_DBL, 0, 0.001, 1000),
@@ -104,6 +106,30 @@ static const struct field fields[] = {
     F(merch_rules, K_JSON, sizeof(((struct tl_config *)0)->merch_rules), 0, 0),
 };
 #undef F
+
+/* "name:weight,..." with names of [a-z0-9_] and weights 0..1000. */
+static int blend_spec_ok(const char *spec)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s", spec);
+    char *save = NULL;
+    int n = 0;
+    for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        char *colon = strchr(tok, ':');
+        if (colon) {
+            char *end;
+            double w = strtod(colon + 1, &end);
+            if (end == colon + 1 || *end || !(w >= 0 && w <= 1000)) return 0;
+            *colon = '\0';
+        }
+        if (!*tok) return 0;
+        for (const char *p = tok; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) return 0;
+        n++;
+    }
+    return n > 0;
+}
 
 enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *err)
 {
@@ -190,8 +216,18 @@ enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *
             break;
         }
     }
+    static const char *const blends[] = {"for_you_blend", "similar_blend", "cart_blend"};
+    const char *specs[] = {c->for_you_blend, c->similar_blend, c->cart_blend};
+    for (size_t i = 0; i < 3; i++)
+        if (!blend_spec_ok(specs[i])) {
+            rc = tl_err_set(err, TL_EINVAL, blends[i],
+                            "config %s: \"%s\" must be source:weight pairs such as \"ials:1,itemknn:0.5\" "
+                            "(weights 0..1000)",
+                            path, blends[i]);
+            goto out;
+        }
     struct tl_merch *m = NULL;
-    if (!rc && (rc = tl_merch_parse(c->merch_rules, &m, err)) != TL_OK) goto out;
+    if ((rc = tl_merch_parse(c->merch_rules, &m, err)) != TL_OK) goto out;
     tl_merch_free(m);
     if (strcmp(c->cooc_similarity, "cosine") && strcmp(c->cooc_similarity, "jaccard") &&
         strcmp(c->cooc_similarity, "lift") && strcmp(c->cooc_similarity, "cond"))

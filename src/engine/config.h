@@ -39,6 +39,7 @@ struct tl_config {
     char model_params[1024];        /* "": overrides "model.key=value,..." (docs/recommendations.md) */
     char for_you_blend[256];        /* sources and weights of for_you */
     char similar_blend[256];        /* sources and weights of similar */
+    char cart_blend[256];           /* sources and weights of cart once rules are trained */
     double weight_view;             /* 1: training weight of a product view */
     double weight_cart;             /* 4: of an add to cart */
     double weight_purchase;         /* 10: of a purchased order line */

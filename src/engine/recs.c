@@ -405,7 +405,8 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     else if (strcmp(q->type, "also_viewed") == 0)
         rc = recs_cooc(e, s, &qq, &sc, TL_COOC_ALSO_VIEWED, 0, out, err);
     else if (strcmp(q->type, "cart") == 0)
-        rc = recs_cooc(e, s, &qq, &sc, TL_COOC_BOUGHT_TOGETHER, 1, out, err);
+        rc = tl_recs_cart_has_rules(s) ? tl_recs_cart(e, s, &qq, &sc, out, err)
+                                       : recs_cooc(e, s, &qq, &sc, TL_COOC_BOUGHT_TOGETHER, 1, out, err);
     else if (strcmp(q->type, "for_you") == 0)
         rc = tl_recs_for_you(e, s, shop_id, &qq, &sc, out, err);
     else if (strcmp(q->type, "similar") == 0)

@@ -82,6 +82,10 @@ enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_
                            const struct tl_rec_query *q, struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
 enum tl_rc tl_recs_similar(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
                            struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
+/* cart with association rules (when the shop's snapshot has them). */
+int tl_recs_cart_has_rules(struct tl_shop_state *s);
+enum tl_rc tl_recs_cart(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
+                        struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
 enum tl_rc tl_recs_session(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
                            const struct tl_rec_query *q, struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
 

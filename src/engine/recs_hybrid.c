@@ -22,6 +22,10 @@
  *            anchored on item_id; an item the models never saw (added after
  *            training) is served from the live "also viewed" and "bought
  *            together" counts, topped up from trending.
+ *   cart     once association rules are trained: cart_blend
+ *            ("arules:1,bought_together:1") over the cart's items, the
+ *            rules' confidence fused with the live bought-together counts
+ *            (before that: bought together alone, engine/recs.c);
  *   session  session kNN over the current session's views (live: no
  *            retraining needed for a new session); no session yet or no
  *            neighbours -> also_viewed of the session's items -> trending.
@@ -277,7 +281,7 @@ static size_t top_up(struct tl_shop_state *s, const struct tl_rec_query *q, stru
 /* Shared driver: fuse the sources, write the items, top up. */
 static enum tl_rc serve_blend(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
                               struct skip_ctx *sc, const char *spec, const struct history *h, uint32_t anchor,
-                              const char *country, struct tl_buf *out, struct tl_err *err)
+                              const char *country, int allow_top_up, struct tl_buf *out, struct tl_err *err)
 {
     size_t depth = tl_recs_fetch(q) * 2;
     if (depth < SOURCE_DEPTH_MIN) depth = SOURCE_DEPTH_MIN;
@@ -325,9 +329,10 @@ static enum tl_rc serve_blend(struct tl_engine *e, struct tl_shop_state *s, cons
     if (rc == TL_OK) {
         size_t n = fused_cands(s, q, fused, nf, src, shown_set, c);
         /* enough left for the limit after the caps? else top up from trending */
-        if (n < (size_t)q->limit * (q->max_per_category > 0 || q->max_per_brand > 0 ? DIVERSITY_FETCH : 1))
+        if (allow_top_up &&
+            n < (size_t)q->limit * (q->max_per_category > 0 || q->max_per_brand > 0 ? DIVERSITY_FETCH : 1))
             n += top_up(s, q, sc, country, shown_set, c, n);
-        if (nf == 0) tl_buf_puts(out, ",\"fallback\":\"trending\"");
+        if (allow_top_up && nf == 0) tl_buf_puts(out, ",\"fallback\":\"trending\"");
         rc = tl_recs_emit(e, s, q, sc, c, n, out);
     }
     tl_free(c);
@@ -354,7 +359,7 @@ enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_
     load_history(e, s, shop_id, q, h);
     hide_session(h, sc);
     const char *country = q->country ? q->country : (h->country[0] ? h->country : NULL);
-    enum tl_rc rc = serve_blend(e, s, q, sc, e->cfg.for_you_blend, h, TL_CAT_NONE, country, out, err);
+    enum tl_rc rc = serve_blend(e, s, q, sc, e->cfg.for_you_blend, h, TL_CAT_NONE, country, 1, out, err);
     tl_free(h);
     return rc;
 }
@@ -370,7 +375,7 @@ enum tl_rc tl_recs_similar(struct tl_engine *e, struct tl_shop_state *s, const s
     tl_trained_release(t);
     /* An item the models never saw: its live neighbours instead. */
     const char *spec = known ? e->cfg.similar_blend : "also_viewed:1,bought_together:0.5";
-    enum tl_rc rc = serve_blend(e, s, q, sc, spec, h, sc->anchor, q->country, out, err);
+    enum tl_rc rc = serve_blend(e, s, q, sc, spec, h, sc->anchor, q->country, 1, out, err);
     tl_free(h);
     return rc;
 }
@@ -389,7 +394,30 @@ enum tl_rc tl_recs_session(struct tl_engine *e, struct tl_shop_state *s, uint32_
     h->n = h->n_session;
     h->session_from = 0;
     const char *country = q->country ? q->country : (h->country[0] ? h->country : NULL);
-    enum tl_rc rc = serve_blend(e, s, q, sc, "sknn:1,also_viewed:0.3", h, TL_CAT_NONE, country, out, err);
+    enum tl_rc rc = serve_blend(e, s, q, sc, "sknn:1,also_viewed:0.3", h, TL_CAT_NONE, country, 1, out, err);
+    tl_free(h);
+    return rc;
+}
+
+int tl_recs_cart_has_rules(struct tl_shop_state *s)
+{
+    struct tl_trained *t = tl_engine_trained(s);
+    int has = tl_trained_find(t, "arules", NULL) != NULL;
+    tl_trained_release(t);
+    return has;
+}
+
+enum tl_rc tl_recs_cart(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
+                        struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
+{
+    struct history *h = tl_calloc(1, sizeof *h);
+    if (!h) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < sc->n_exclude; i++)
+        hist_add(h, tl_catalog_find(s->cat, sc->exclude[i]), 1.0f, 0);
+    /* complete the basket: rules whose left side the cart holds, and items
+     * bought in the same orders; no trending top-up (an empty cart has no
+     * complements) */
+    enum tl_rc rc = serve_blend(e, s, q, sc, e->cfg.cart_blend, h, TL_CAT_NONE, q->country, 0, out, err);
     tl_free(h);
     return rc;
 }

@@ -260,3 +260,24 @@ Test(config, missing_file_is_an_error_naming_it)
     cr_assert_not_null(strstr(err.msg, "does-not-exist.json"), "%s", err.msg);
     cr_assert_eq(c.port, 8080);
 }
+
+Test(config, model_settings)
+{
+    struct tl_config c;
+    struct tl_err err;
+    cr_assert_eq(load("{\"for_you_blend\": \"ials:2,sknn:0.5\", \"train_interval_s\": 0, \"model_params\": "
+                      "\"ials.factors=32\", \"merch_rules\": [{\"action\": \"pin\", \"item\": \"a\"}]}",
+                      &c, &err),
+                 TL_OK, "%s", err.msg);
+    cr_assert_str_eq(c.for_you_blend, "ials:2,sknn:0.5");
+    cr_assert_eq(c.train_interval_s, 0);
+    cr_assert_str_eq(c.model_params, "ials.factors=32");
+    cr_assert_str_eq(c.merch_rules, "[{\"action\":\"pin\",\"item\":\"a\"}]");
+    expect_error("{\"for_you_blend\": \"ials:x\"}", "for_you_blend", "source:weight");
+    expect_error("{\"similar_blend\": \"\"}", "similar_blend", NULL);
+    expect_error("{\"cart_blend\": \"Arules:1\"}", "cart_blend", NULL);
+    expect_error("{\"for_you_blend\": \"ials:-1\"}", "for_you_blend", NULL);
+    expect_error("{\"merch_rules\": [{\"action\": \"pin\", \"tag\": \"a\"}]}", "merch_rules[0].item", "pin");
+    expect_error("{\"merch_rules\": {}}", "merch_rules", "array");
+    expect_error("{\"demote_factor\": 2}", "demote_factor", NULL);
+}
