@@ -36,6 +36,7 @@ void cli_eval_help(void)
           "  --threads N        threads for training and scoring (default 2)\n"
           "  --seed N           training seed (default 42)\n"
           "  --json             print a JSON array of {model, metric, k, value} rows\n"
+          "  --json-out FILE    also write that JSON array to FILE\n"
           "  --quiet            no progress on stderr\n"
           "  -h, --help         show this help\n",
           stdout);
@@ -73,13 +74,14 @@ int cli_eval_main(int argc, char **argv)
         }
     }
     const char *train = NULL, *test = NULL, *sessions = NULL, *split = NULL, *models = NULL, *ks = NULL;
-    const char *threads = NULL, *seed = NULL, *pos[3];
+    const char *threads = NULL, *seed = NULL, *json_path = NULL, *pos[3];
     int json = 0, quiet = 0, buy_again = 0, help = 0, npos = 0;
     const struct cli_opt opts[] = {{"train", 1, &train, NULL},   {"test", 1, &test, NULL},
                                    {"sessions", 1, &sessions, NULL}, {"split-date", 1, &split, NULL},
                                    {"models", 1, &models, NULL}, {"k", 1, &ks, NULL},
                                    {"threads", 1, &threads, NULL}, {"seed", 1, &seed, NULL},
                                    {"json", 0, NULL, &json},     {"quiet", 0, NULL, &quiet},
+                                   {"json-out", 1, &json_path, NULL},
                                    {"buy-again", 0, NULL, &buy_again}, {NULL, 0, NULL, NULL}};
     int rc = cli_parse("eval", nrest, rest, opts, pos, 3, &npos, &help);
     if (rc || help) {
@@ -140,8 +142,20 @@ int cli_eval_main(int argc, char **argv)
             return cli_usage_error("eval", "--seed must be a non-negative integer");
         }
     }
+    FILE *jf = NULL;
+    if (json_path && !(jf = fopen(json_path, "w"))) {
+        fprintf(stderr, "tailor: %s: cannot write\n", json_path);
+        free(rest);
+        return CLI_EXIT_ERR;
+    }
+    o.json_out = jf;
     struct tailor_error err = {0};
     enum tl_rc r = tailor_eval(&o, &err);
+    if (jf && fclose(jf) != 0 && r == TL_OK) {
+        fprintf(stderr, "tailor: %s: write failed\n", json_path);
+        free(rest);
+        return CLI_EXIT_ERR;
+    }
     free(rest);
     if (r)
         return cli_report(r, &err, o.path ? o.path : o.train_path);

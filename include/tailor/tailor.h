@@ -113,6 +113,7 @@ struct tailor_eval_options {
     uint64_t seed;                 /* training seed */
     int json;
     void *out;                     /* FILE * for the results (NULL = stdout) */
+    void *json_out;                /* FILE * for a JSON copy of the results as well, or NULL */
     void *progress;                /* FILE * for progress lines, or NULL */
 };
 enum tl_rc tailor_eval(const struct tailor_eval_options *o, struct tailor_error *err);

@@ -143,6 +143,8 @@ enum tl_rc tailor_eval(const struct tailor_eval_options *o, struct tailor_error 
         tl_eval_print_json(&res, out);
     else
         tl_eval_print_table(e, &res, out);
+    if (o->json_out)
+        tl_eval_print_json(&res, o->json_out);
     tl_eval_results_free(&res);
 out:
     tl_evdata_free(e);

@@ -250,6 +250,56 @@ static enum tl_rc read_sessions(struct sess_reader *r, const char *path, struct 
     return rc;
 }
 
+/* Order of item ids for renumbering: numeric ids by value, others (and
+ * numeric ones among them) by bytes. */
+static int id_less(const char *a, const char *b)
+{
+    char *ea, *eb;
+    unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+    if (!*ea && !*eb && ea != a && eb != b && x != y) return x < y;
+    return strcmp(a, b) < 0;
+}
+
+static const struct tl_strtab *sort_tab;
+static int id_cmp(const void *pa, const void *pb)
+{
+    const char *a = tl_strtab_str(sort_tab, *(const uint32_t *)pa), *b = tl_strtab_str(sort_tab, *(const uint32_t *)pb);
+    return id_less(a, b) ? -1 : id_less(b, a) ? 1 : 0;
+}
+
+/* Renumber the training items in id order (the session-based framework the
+ * reference lists come from numbers items by sorted id, so equal scores
+ * rank by id there too). Single-threaded: the reader runs on one thread. */
+static enum tl_rc renumber_items(struct tl_evdata *e)
+{
+    uint32_t n = e->items.count;
+    uint32_t *order = tl_malloc(((size_t)n + 1) * sizeof *order), *newid = tl_malloc(((size_t)n + 1) * sizeof *newid);
+    struct tl_strtab t;
+    tl_strtab_init(&t);
+    enum tl_rc rc = (!order || !newid) ? TL_ENOMEM : TL_OK;
+    for (uint32_t i = 0; !rc && i < n; i++) order[i] = i;
+    if (!rc) {
+        sort_tab = &e->items;
+        qsort(order, n, sizeof *order, id_cmp);
+        sort_tab = NULL;
+    }
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        uint32_t id;
+        rc = tl_strtab_intern(&t, tl_strtab_str(&e->items, order[i]), &id);
+        newid[order[i]] = id;
+    }
+    if (!rc) {
+        for (size_t x = 0; x < e->train->n; x++) e->train->item[x] = newid[e->train->item[x]];
+        tl_strtab_free(&e->items);
+        e->items = t;
+    } else {
+        tl_strtab_free(&t);
+    }
+    tl_free(order);
+    tl_free(newid);
+    return rc;
+}
+
 enum tl_rc tl_evdata_sessions(const char *train_path, const char *test_path, long max_sessions,
                               struct tl_evdata **out, struct tl_err *err)
 {
@@ -264,6 +314,8 @@ enum tl_rc tl_evdata_sessions(const char *train_path, const char *test_path, lon
     }
     if (!rc)
         rc = tl_dataset_builder_finish(r.b, 0, 0, &e->train, err);
+    if (!rc && renumber_items(e))
+        rc = oom(err);
     if (!rc) {
         r.learn = 0;
         rc = read_sessions(&r, test_path, err);

@@ -13,12 +13,17 @@
 #include "model/baselines.h"
 #include "model/blend.h"
 #include "model/sknn.h"
+#include "model/arules.h"
+#include "model/sessrules.h"
 
 static const struct tl_model_ops *const registry[] = {
     &tl_pop_ops,
     &tl_itemknn_ops,
     &tl_blend_ops,
     &tl_sknn_ops,
+    &tl_sessar_ops,
+    &tl_sessseq_ops,
+    &tl_arules_ops,
     NULL /* sentinel */
 };
 
