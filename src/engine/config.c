@@ -41,6 +41,9 @@ void tl_config_defaults(struct tl_config *c)
     snprintf(c->for_you_blend, sizeof c->for_you_blend, "ials:1,itemknn:0.5,sknn:0.5");
     snprintf(c->similar_blend, sizeof c->similar_blend, "ials:1,itemknn:0.7,content:0.4");
     snprintf(c->cart_blend, sizeof c->cart_blend, "arules:1,bought_together:1");
+    /* rules of up to 3 items from itemsets in at least 0.5% of the orders:
+     * wholesale baskets of hundreds of lines make lower supports explode */
+    snprintf(c->model_params, sizeof c->model_params, "arules.min_support=0.005,arules.max_len=3");
     c->weight_view = 1;
     c->weight_cart = 4;
     c->weight_purchase = 10;

@@ -54,6 +54,7 @@ struct tl_train_status {
     int64_t last_end_ms;
     int64_t trained_seq; /* engine last_seq when the current snapshot's data was read */
     char last_error[TL_ERR_MSG_MAX];
+    char last_warning[TL_ERR_MSG_MAX + 32]; /* a model left out of the last run, and why */
 };
 
 struct tl_shop_state {

@@ -364,6 +364,9 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
     b.w_purchase = (float)e->cfg.weight_purchase;
     int64_t seq_at_start = atomic_load(&e->last_seq);
     set_status(s, 0.0, "reading orders and events");
+    pthread_mutex_lock(&s->trained_mu);
+    s->train.last_warning[0] = '\0';
+    pthread_mutex_unlock(&s->trained_mu);
     if (fn)
         fn(ctx, 0.0, "reading orders and events");
     tl_catalog_rdlock(s->cat);
@@ -458,6 +461,18 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
             continue;
         }
         rc = ops->train(d, params, &to, &model, err);
+        if (rc == TL_ETOOBIG || rc == TL_EINVAL) {
+            /* this model cannot be built from this data with these
+             * parameters (e.g. too many itemsets): the others still serve */
+            tl_warn("shop %u: model %s not trained: %s", shop_id, ops->name, err ? err->msg : tl_rc_message(rc));
+            pthread_mutex_lock(&s->trained_mu);
+            snprintf(s->train.last_warning, sizeof s->train.last_warning, "%s: %s", ops->name,
+                     err ? err->msg : tl_rc_message(rc));
+            pthread_mutex_unlock(&s->trained_mu);
+            tl_err_clear(err);
+            rc = TL_OK;
+            continue;
+        }
         if (rc)
             break;
         struct tl_trained_entry *en = &t->m[t->n++];
@@ -830,6 +845,10 @@ enum tl_rc tl_engine_train_status(struct tl_engine *e, uint32_t shop_id, struct 
     if (st.last_error[0]) {
         tl_buf_puts(out, ",\"last_error\":");
         tl_buf_json_str(out, st.last_error);
+    }
+    if (st.last_warning[0]) {
+        tl_buf_puts(out, ",\"last_warning\":");
+        tl_buf_json_str(out, st.last_warning);
     }
     if (t) {
         char when[40];

@@ -15,6 +15,7 @@
 #include "model/sknn.h"
 #include "model/arules.h"
 #include "model/sessrules.h"
+#include "model/content.h"
 
 static const struct tl_model_ops *const registry[] = {
     &tl_pop_ops,
@@ -24,6 +25,7 @@ static const struct tl_model_ops *const registry[] = {
     &tl_sessar_ops,
     &tl_sessseq_ops,
     &tl_arules_ops,
+    &tl_content_ops,
     NULL /* sentinel */
 };
 
