@@ -56,6 +56,7 @@ int cli_shops_main(int argc, char **argv);
 int cli_import_main(int argc, char **argv);
 int cli_eval_main(int argc, char **argv);
 int cli_train_main(int argc, char **argv);
+int cli_gen_main(int argc, char **argv);
 
 /* Help texts (stdout, for `tailor CMD --help` and `tailor help CMD`). */
 void cli_serve_help(void);
@@ -64,5 +65,6 @@ void cli_shops_help(void);
 void cli_import_help(void);
 void cli_eval_help(void);
 void cli_train_help(void);
+void cli_gen_help(void);
 
 #endif

@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"keys", "create API keys", cli_keys_main, cli_keys_help},
     {"shops", "create shops (tenants) in one database", cli_shops_main, cli_shops_help},
     {"train", "train the recommendation models of a shop now", cli_train_main, cli_train_help},
+    {"gen", "generate a synthetic store (catalog, orders, events) for benchmarks", cli_gen_main, cli_gen_help},
     {"eval", "offline evaluation of the models on public data files", cli_eval_main, cli_eval_help},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
