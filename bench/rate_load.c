@@ -5,6 +5,12 @@
  *
  *   bench_rate_load --port P [--host 127.0.0.1] --path /x [--header 'K: V']...
  *                   [--rate 10000] [--duration 10] [--warmup 1] [--connections 64]
+ *                   [--vary N]
+ *
+ * --vary N: the path holds "{}", replaced in request i by
+ * (i * 2654435761) mod N (Knuth's multiplicative hash: consecutive requests
+ * spread over all N values), e.g. /v1/recommendations?user_id=c{} to ask
+ * for N different shoppers.
  *
  * Algorithm: request i is due at t0 + i / rate (t0 = after all connections
  * are open). Due requests enter a FIFO of intended start times; each idle
@@ -72,6 +78,8 @@ struct conn {
     int status;
     int close_after;
     int64_t intended; /* ns, intended start of the in-flight request */
+    char req[REQ_MAX];
+    size_t req_len;
     int measured;     /* the in-flight request is in the measured window */
     char hbuf[RBUF_MAX];
 };
@@ -81,6 +89,11 @@ struct run {
     int port;
     char req[REQ_MAX];
     size_t req_len;
+    const char *path_pre, *path_post; /* --vary: the path around "{}" */
+    size_t pre_len;
+    char hdrs[REQ_MAX]; /* " HTTP/1.1\r\nHost...\r\n\r\n" after the path */
+    long vary;
+    uint64_t seqno;
     int epfd;
     struct conn *conns;
     int nconn;
@@ -160,8 +173,8 @@ static void want_write(struct run *r, struct conn *c, int on)
 
 static void conn_write(struct run *r, struct conn *c)
 {
-    while (c->wr_off < r->req_len) {
-        ssize_t n = write(c->fd, r->req + c->wr_off, r->req_len - c->wr_off);
+    while (c->wr_off < c->req_len) {
+        ssize_t n = write(c->fd, c->req + c->wr_off, c->req_len - c->wr_off);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 want_write(r, c, 1);
@@ -190,6 +203,15 @@ static void conn_send(struct run *r, struct conn *c, int64_t intended, int64_t n
     if (c->measured) {
         r->sent++;
         if (now - intended > 1000000) r->late++;
+    }
+    if (r->vary > 0) {
+        unsigned long long v = (r->seqno++ * 2654435761ULL) % (unsigned long long)r->vary;
+        int n = snprintf(c->req, sizeof c->req, "GET %.*s%llu%s%s", (int)r->pre_len, r->path_pre, v, r->path_post,
+                         r->hdrs);
+        c->req_len = n > 0 && (size_t)n < sizeof c->req ? (size_t)n : 0;
+    } else {
+        memcpy(c->req, r->req, r->req_len);
+        c->req_len = r->req_len;
     }
     conn_write(r, c);
 }
@@ -303,7 +325,7 @@ static double pct_us(const int64_t *v, uint32_t n, double p)
 
 static int usage(void)
 {
-    fputs("usage: bench_rate_load --port P --path /x [--host 127.0.0.1] [--header 'K: V']...\n"
+    fputs("usage: bench_rate_load --port P --path /x [--host 127.0.0.1] [--header 'K: V']... [--vary N]\n"
           "                       [--rate 10000] [--duration 10] [--warmup 1] [--connections 64]\n",
           stderr);
     return 2;
@@ -323,7 +345,7 @@ int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *path = NULL, *headers[HEADERS_MAX];
     int nh = 0;
-    long port = 0, rate = 10000, duration = 10, warmup = 1, nconn = 64;
+    long port = 0, rate = 10000, duration = 10, warmup = 1, nconn = 64, r_vary = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) return usage();
@@ -346,6 +368,8 @@ int main(int argc, char **argv)
             bad = parse_long(v, 0, DURATION_MAX, &warmup);
         else if (strcmp(a, "--connections") == 0)
             bad = parse_long(v, 1, CONN_MAX, &nconn);
+        else if (strcmp(a, "--vary") == 0)
+            bad = parse_long(v, 1, 1000000000L, &r_vary);
         else
             return usage();
         if (bad) {
@@ -367,6 +391,19 @@ int main(int argc, char **argv)
         return 2;
     }
     r.req_len = (size_t)n;
+    if (r_vary > 0) {
+        const char *hole = strstr(path, "{}");
+        if (!hole) {
+            fputs("bench_rate_load: --vary needs \"{}\" in the path\n", stderr);
+            return 2;
+        }
+        r.vary = r_vary;
+        r.path_pre = path;
+        r.pre_len = (size_t)(hole - path);
+        r.path_post = hole + 2;
+        /* what follows the path in r.req */
+        snprintf(r.hdrs, sizeof r.hdrs, "%s", r.req + 4 + strlen(path));
+    }
 
     uint64_t want = (uint64_t)rate * (uint64_t)duration + 16;
     uint32_t lat_cap = want < LAT_MAX ? (uint32_t)want : LAT_MAX;
