@@ -226,10 +226,40 @@ static size_t parse_blend(const char *spec, struct source *src, struct tl_model_
     return n;
 }
 
+/* A small set of catalog indexes (the answer's candidates): open
+ * addressing sized for at most `cap / 2` members. */
+struct idset {
+    uint32_t *slot; /* UINT32_MAX = empty */
+    size_t mask;
+};
+
+static int idset_init(struct idset *st, size_t members)
+{
+    size_t cap = 16;
+    while (cap < 2 * members) cap *= 2;
+    st->slot = tl_malloc(cap * sizeof *st->slot);
+    st->mask = cap - 1;
+    if (!st->slot) return -1;
+    memset(st->slot, 0xff, cap * sizeof *st->slot);
+    return 0;
+}
+
+/* 1 if x was already in the set (else adds it and returns 0). */
+static int idset_add(struct idset *st, uint32_t x)
+{
+    size_t i = (size_t)(((uint64_t)x * 0x9e3779b97f4a7c15ULL) >> 32) & st->mask;
+    while (st->slot[i] != UINT32_MAX) {
+        if (st->slot[i] == x) return 1;
+        i = (i + 1) & st->mask;
+    }
+    st->slot[i] = x;
+    return 0;
+}
+
 /* Fused hits (catalog indexes) as answer candidates, with the reason
  * {"model":type,"source":..,"anchor":..}. */
 static size_t fused_cands(struct tl_shop_state *s, const struct tl_rec_query *q, const struct tl_blend_hit *f,
-                          size_t nf, const struct source *src, uint8_t *in_set, struct tl_recs_cand *c)
+                          size_t nf, const struct source *src, struct idset *in_set, struct tl_recs_cand *c)
 {
     tl_catalog_rdlock(s->cat);
     for (size_t i = 0; i < nf; i++) {
@@ -246,7 +276,7 @@ static size_t fused_cands(struct tl_shop_state *s, const struct tl_rec_query *q,
         c[i].score = f[i].score;
         snprintf(c[i].reason, sizeof c[i].reason, "%s", reason.data ? reason.data : "{}");
         tl_buf_free(&reason);
-        in_set[f[i].item] = 1;
+        idset_add(in_set, f[i].item);
     }
     tl_catalog_unlock(s->cat);
     return nf;
@@ -256,7 +286,7 @@ static size_t fused_cands(struct tl_shop_state *s, const struct tl_rec_query *q,
  * ones: their scores are set below the last model score (halving), so a
  * re-ordering by score keeps them last. Returns how many were added. */
 static size_t top_up(struct tl_shop_state *s, const struct tl_rec_query *q, struct skip_ctx *sc, const char *country,
-                     uint8_t *in_set, struct tl_recs_cand *c, size_t n)
+                     struct idset *in_set, struct tl_recs_cand *c, size_t n)
 {
     size_t want = 2 * (size_t)q->limit;
     struct tl_pop_hit ph[2 * RECS_LIMIT_MAX];
@@ -266,13 +296,12 @@ static size_t top_up(struct tl_shop_state *s, const struct tl_rec_query *q, stru
     double floor = n ? c[n - 1].score : 1.0;
     if (!(floor > 0)) floor = 1.0;
     for (size_t i = 0; i < got; i++) {
-        if (in_set[ph[i].item]) continue;
+        if (idset_add(in_set, ph[i].item)) continue;
         struct tl_recs_cand *x = &c[n + added];
         x->idx = ph[i].item;
         x->score = floor * exp2(-(double)(added + 1));
         snprintf(x->reason, sizeof x->reason, "{\"model\":\"trending\",\"scope\":\"%s\",\"fallback\":true}",
                  info.scope);
-        in_set[ph[i].item] = 1;
         added++;
     }
     return added;
@@ -291,10 +320,11 @@ static enum tl_rc serve_blend(struct tl_engine *e, struct tl_shop_state *s, cons
     tl_catalog_unlock(s->cat);
     struct tl_model_hit *pool = tl_malloc(SOURCES_MAX * depth * sizeof *pool);
     struct tl_blend_hit *fused = tl_malloc(depth * sizeof *fused);
-    uint8_t *shown_set = tl_calloc((size_t)n_cat + 1, 1);
+    struct idset shown_set = {NULL, 0};
+    int set_ok = idset_init(&shown_set, depth + 2 * (size_t)q->limit) == 0;
     struct source src[SOURCES_MAX];
     struct tl_blend_list lists[SOURCES_MAX];
-    enum tl_rc rc = (!pool || !fused || !shown_set) ? TL_ENOMEM : TL_OK;
+    enum tl_rc rc = (!pool || !fused || !set_ok) ? TL_ENOMEM : TL_OK;
     struct tl_trained *t = tl_engine_trained(s);
     size_t ns = rc ? 0 : parse_blend(spec, src, pool, depth), nf = 0;
     uint32_t anchors[COOC_ANCHORS];
@@ -327,18 +357,18 @@ static enum tl_rc serve_blend(struct tl_engine *e, struct tl_shop_state *s, cons
     struct tl_recs_cand *c = rc ? NULL : tl_malloc((nf + 2 * (size_t)q->limit + 1) * sizeof *c);
     if (rc == TL_OK && !c) rc = TL_ENOMEM;
     if (rc == TL_OK) {
-        size_t n = fused_cands(s, q, fused, nf, src, shown_set, c);
+        size_t n = fused_cands(s, q, fused, nf, src, &shown_set, c);
         /* enough left for the limit after the caps? else top up from trending */
         if (allow_top_up &&
             n < (size_t)q->limit * (q->max_per_category > 0 || q->max_per_brand > 0 ? DIVERSITY_FETCH : 1))
-            n += top_up(s, q, sc, country, shown_set, c, n);
+            n += top_up(s, q, sc, country, &shown_set, c, n);
         if (allow_top_up && nf == 0) tl_buf_puts(out, ",\"fallback\":\"trending\"");
         rc = tl_recs_emit(e, s, q, sc, c, n, out);
     }
     tl_free(c);
     tl_free(pool);
     tl_free(fused);
-    tl_free(shown_set);
+    tl_free(shown_set.slot);
     if (rc) return tl_err_set(err, rc, NULL, "recommendation failed: %s", tl_rc_message(rc));
     return TL_OK;
 }

@@ -444,6 +444,23 @@ done:
     return TL_OK;
 }
 
+/* Per-query accumulator over the neighbours reached (open addressing, key
+ * UINT32_MAX = empty): memory O(sources x neighbours), not O(n_items). */
+struct kacc {
+    uint32_t item;
+    uint32_t from;
+    float sum;
+    float best;
+    uint8_t is_source;
+};
+
+static struct kacc *kacc_find(struct kacc *t, size_t mask, uint32_t item)
+{
+    size_t i = (size_t)(((uint64_t)item * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+    while (t[i].item != UINT32_MAX && t[i].item != item) i = (i + 1) & mask;
+    return &t[i];
+}
+
 static enum tl_rc knn_candidates(const void *mv, const struct tl_model_query *q, tl_model_skip_fn skip, void *ctx,
                                  size_t k, struct tl_model_hit *out, size_t *n)
 {
@@ -457,55 +474,68 @@ static enum tl_rc knn_candidates(const void *mv, const struct tl_model_query *q,
     uint32_t one = q->anchor;
     const uint32_t *src = q->anchor != TL_MODEL_NONE ? &one : q->history;
     size_t ns = q->anchor != TL_MODEL_NONE ? 1 : q->n_history;
-    float *acc = tl_calloc((size_t)m->n_items + 1, sizeof *acc);
-    float *best = tl_calloc((size_t)m->n_items + 1, sizeof *best);
-    uint32_t *from = tl_malloc(((size_t)m->n_items + 1) * sizeof *from);
-    uint32_t *touched = tl_malloc(((size_t)m->n_items + 1) * sizeof *touched);
-    uint8_t *srcset = tl_calloc((size_t)m->n_items + 1, 1);
+    size_t reach = ns;
+    for (size_t i = 0; i < ns; i++)
+        if (src[i] < m->n_items)
+            reach += m->off[src[i] + 1] - m->off[src[i]];
+    size_t cap = 16;
+    while (cap < 2 * reach)
+        cap *= 2;
+    struct kacc *t = tl_malloc(cap * sizeof *t);
+    uint32_t *touched = tl_malloc((reach + 1) * sizeof *touched);
     struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
-    if (!acc || !best || !from || !touched || !srcset || !heap) {
+    if (!t || !touched || !heap) {
         rc = TL_ENOMEM;
         goto out;
     }
+    for (size_t i = 0; i < cap; i++)
+        t[i].item = UINT32_MAX;
     size_t nt = 0;
-    for (size_t s = 0; s < ns; s++) {
+    for (size_t s = 0; s < ns; s++) { /* mark the sources first */
         uint32_t h = src[s];
-        if (h >= m->n_items || srcset[h])
+        if (h >= m->n_items)
             continue;
-        srcset[h] = 1;
+        struct kacc *a = kacc_find(t, cap - 1, h);
+        if (a->item == UINT32_MAX) {
+            *a = (struct kacc){h, 0, 0.0f, 0.0f, 0};
+            touched[nt++] = h;
+        }
+        if (a->is_source)
+            continue; /* a repeated history item counts once */
+        a->is_source = 1;
         for (uint32_t x = m->off[h]; x < m->off[h + 1]; x++) {
             uint32_t j = m->nb[x];
-            if (acc[j] == 0.0f && best[j] == 0.0f)
+            struct kacc *b = kacc_find(t, cap - 1, j);
+            if (b->item == UINT32_MAX) {
+                *b = (struct kacc){j, 0, 0.0f, 0.0f, 0};
                 touched[nt++] = j;
-            acc[j] += m->sim[x];
-            if (m->sim[x] > best[j]) {
-                best[j] = m->sim[x];
-                from[j] = h;
+            }
+            b->sum += m->sim[x];
+            if (m->sim[x] > b->best) {
+                b->best = m->sim[x];
+                b->from = h;
             }
         }
     }
     struct tl_topk tk;
     tl_topk_init(&tk, heap, k);
-    for (size_t t = 0; t < nt; t++) {
-        uint32_t j = touched[t];
-        if (srcset[j] && q->anchor != TL_MODEL_NONE)
+    for (size_t i = 0; i < nt; i++) {
+        const struct kacc *a = kacc_find(t, cap - 1, touched[i]);
+        if (a->sum <= 0.0f || (a->is_source && q->anchor != TL_MODEL_NONE))
             continue;
-        if (!tl_topk_accepts(&tk, j, acc[j]))
+        if (!tl_topk_accepts(&tk, a->item, a->sum))
             continue;
-        if (skip && skip(ctx, j))
+        if (skip && skip(ctx, a->item))
             continue;
-        tl_topk_push(&tk, j, acc[j]);
+        tl_topk_push(&tk, a->item, a->sum);
     }
     size_t got = tl_topk_sort(&tk);
     for (size_t i = 0; i < got; i++)
-        out[i] = (struct tl_model_hit){heap[i].id, (float)heap[i].score, from[heap[i].id]};
+        out[i] = (struct tl_model_hit){heap[i].id, (float)heap[i].score, kacc_find(t, cap - 1, heap[i].id)->from};
     *n = got;
 out:
-    tl_free(acc);
-    tl_free(best);
-    tl_free(from);
+    tl_free(t);
     tl_free(touched);
-    tl_free(srcset);
     tl_free(heap);
     return rc;
 }

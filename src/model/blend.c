@@ -1,8 +1,8 @@
 /* Score blending and the "blend" model (formulas in blend.h).
  *
- * Merge: an open-addressing-free approach: a per-call dense accumulator of
- * n_items floats plus a touched list, so fusing L lists of depth D costs
- * O(L D + n_items) memory and O(L D log k) time.
+ * Merge: a per-call open-addressing table over the candidates, so fusing L
+ * lists of depth D costs O(L D) memory and O(L D log k) time, independent of
+ * the catalog size.
  *
  * Snapshot of the blend model: u32 magic 'BLN1', u32 depth, u32 norm,
  * u32 n_sources, then per source: u32 name length, name bytes, f32 weight,
@@ -19,6 +19,24 @@
 #define BLEND_MAGIC 0x314e4c42u /* "BLN1" */
 #define RRF_K 60.0              /* reciprocal rank fusion constant */
 
+/* Per-call accumulator: open addressing over the candidate items (at most
+ * the total length of the lists), so a call costs O(total) memory and time
+ * whatever the catalog size. Slot key UINT32_MAX = empty. */
+struct acc_slot {
+    uint32_t item;
+    uint32_t source;
+    uint32_t anchor;
+    float sum;
+    float best;
+};
+
+static struct acc_slot *acc_find(struct acc_slot *t, size_t mask, uint32_t item)
+{
+    size_t i = (size_t)(((uint64_t)item * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+    while (t[i].item != UINT32_MAX && t[i].item != item) i = (i + 1) & mask;
+    return &t[i];
+}
+
 enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enum tl_blend_norm norm,
                           uint32_t n_items, size_t k, struct tl_blend_hit *out, size_t *n)
 {
@@ -27,21 +45,22 @@ enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enu
     *n = 0;
     if (k == 0 || n_items == 0)
         return TL_OK;
-    float *acc = tl_calloc(n_items, sizeof *acc);
-    float *best = tl_malloc((size_t)n_items * sizeof *best);
-    uint32_t *src = tl_malloc((size_t)n_items * sizeof *src);
-    uint32_t *anc = tl_malloc((size_t)n_items * sizeof *anc);
-    uint8_t *in = tl_calloc(n_items, 1);
     size_t total = 0;
     for (size_t l = 0; l < n_lists; l++)
         total += lists[l].n;
+    size_t cap = 16;
+    while (cap < 2 * total)
+        cap *= 2;
+    struct acc_slot *t = tl_malloc(cap * sizeof *t);
     uint32_t *touched = tl_malloc((total + 1) * sizeof *touched);
     struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
     enum tl_rc rc = TL_OK;
-    if (!acc || !best || !src || !anc || !in || !touched || !heap) {
+    if (!t || !touched || !heap) {
         rc = TL_ENOMEM;
         goto out;
     }
+    for (size_t i = 0; i < cap; i++)
+        t[i].item = UINT32_MAX;
     size_t nt = 0;
     for (size_t l = 0; l < n_lists; l++) {
         const struct tl_blend_list *L = &lists[l];
@@ -62,35 +81,31 @@ enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enu
             else
                 v = smax > smin ? (L->hits[i].score - smin) / (double)(smax - smin) : 1.0;
             float term = (float)(L->weight * v);
-            if (!in[it]) {
-                in[it] = 1;
+            struct acc_slot *a = acc_find(t, cap - 1, it);
+            if (a->item == UINT32_MAX) {
+                *a = (struct acc_slot){it, 0, 0, 0.0f, -1.0f};
                 touched[nt++] = it;
-                best[it] = -1.0f;
             }
-            acc[it] += term;
-            if (term > best[it]) {
-                best[it] = term;
-                src[it] = (uint32_t)l;
-                anc[it] = L->hits[i].anchor;
+            a->sum += term;
+            if (term > a->best) {
+                a->best = term;
+                a->source = (uint32_t)l;
+                a->anchor = L->hits[i].anchor;
             }
         }
     }
     struct tl_topk h;
     tl_topk_init(&h, heap, k);
-    for (size_t t = 0; t < nt; t++)
-        tl_topk_push(&h, touched[t], acc[touched[t]]);
+    for (size_t i = 0; i < nt; i++)
+        tl_topk_push(&h, touched[i], acc_find(t, cap - 1, touched[i])->sum);
     size_t got = tl_topk_sort(&h);
     for (size_t i = 0; i < got; i++) {
-        uint32_t it = heap[i].id;
-        out[i] = (struct tl_blend_hit){it, (float)heap[i].score, src[it], anc[it]};
+        const struct acc_slot *a = acc_find(t, cap - 1, heap[i].id);
+        out[i] = (struct tl_blend_hit){heap[i].id, (float)heap[i].score, a->source, a->anchor};
     }
     *n = got;
 out:
-    tl_free(acc);
-    tl_free(best);
-    tl_free(src);
-    tl_free(anc);
-    tl_free(in);
+    tl_free(t);
     tl_free(touched);
     tl_free(heap);
     return rc;
