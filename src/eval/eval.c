@@ -44,12 +44,15 @@ static void *score_worker(void *arg)
     for (size_t ci = j->lo; ci < j->hi; ci++) {
         const struct tl_evcase *c = &e->cases[ci];
         const uint32_t *h = e->hist + c->hist_off;
+        const int64_t *hts = e->hist_ts + c->hist_off;
         size_t nh = c->n_hist;
         if (nh > TL_MODEL_HISTORY_MAX) { /* keep the most recent */
             h += nh - TL_MODEL_HISTORY_MAX;
+            hts += nh - TL_MODEL_HISTORY_MAX;
             nh = TL_MODEL_HISTORY_MAX;
         }
-        struct tl_model_query q = {.user = c->user, .anchor = TL_MODEL_NONE, .history = h, .n_history = nh};
+        struct tl_model_query q = {
+            .user = c->user, .anchor = TL_MODEL_NONE, .history = h, .hts = hts, .n_history = nh};
         struct mask_ctx mc = {mask};
         if (c->mask)
             for (uint32_t x = 0; x < c->n_hist; x++)
@@ -80,7 +83,10 @@ static double now_s(void)
 static void train_progress(void *ctx, double frac, const char *phase)
 {
     FILE *f = ctx;
-    fprintf(f, "\r  training %3.0f%% %-40s", frac * 100.0, phase ? phase : "");
+    if (phase && strncmp(phase, "tuned", 5) == 0) /* a result worth keeping on screen */
+        fprintf(f, "\r  %s\n", phase);
+    else
+        fprintf(f, "\r  training %3.0f%% %-40.40s", frac * 100.0, phase ? phase : "");
     fflush(f);
 }
 

@@ -35,6 +35,7 @@ void tl_evdata_free(struct tl_evdata *e)
     tl_strtab_free(&e->items);
     tl_free(e->cases);
     tl_free(e->hist);
+    tl_free(e->hist_ts);
     tl_free(e->tgt);
     tl_free(e->pop);
     tl_free(e);
@@ -62,19 +63,22 @@ static int u32_cmp(const void *a, const void *b)
 }
 
 /* Append a case; targets are sorted and de-duplicated here. */
-static enum tl_rc add_case(struct tl_evdata *e, uint32_t user, const uint32_t *hist, size_t nh, const uint32_t *tgt,
-                           size_t nt, int mask)
+static enum tl_rc add_case(struct tl_evdata *e, uint32_t user, const uint32_t *hist, const int64_t *hts, size_t nh,
+                           const uint32_t *tgt, size_t nt, int mask)
 {
     if (grow((void **)&e->cases, &e->cap_cases, e->n_cases + 1, sizeof *e->cases) ||
         grow((void **)&e->hist, &e->cap_hist, e->n_hist + nh + 1, sizeof *e->hist) ||
+        grow((void **)&e->hist_ts, &e->cap_hist_ts, e->n_hist + nh + 1, sizeof *e->hist_ts) ||
         grow((void **)&e->tgt, &e->cap_tgt, e->n_tgt + nt + 1, sizeof *e->tgt))
         return TL_ENOMEM;
     struct tl_evcase *c = &e->cases[e->n_cases++];
     c->user = user;
     c->hist_off = e->n_hist;
     c->n_hist = (uint32_t)nh;
-    if (nh)
-        memcpy(e->hist + e->n_hist, hist, nh * sizeof *hist);
+    for (size_t i = 0; i < nh; i++) {
+        e->hist[e->n_hist + i] = hist[i];
+        e->hist_ts[e->n_hist + i] = hts ? hts[i] : (int64_t)i;
+    }
     e->n_hist += nh;
     c->tgt_off = e->n_tgt;
     uint32_t *t = e->tgt + e->n_tgt;
@@ -165,18 +169,21 @@ static enum tl_rc emit_test_session(struct sess_reader *r)
     r->sessions++;
     qsort(r->cl, r->n_cl, sizeof *r->cl, click_cmp);
     uint32_t hist[TL_MODEL_HISTORY_MAX];
+    int64_t hts[TL_MODEL_HISTORY_MAX];
     size_t nh = 0;
     enum tl_rc rc = TL_OK;
     for (size_t p = 0; p + 1 < r->n_cl && !rc; p++) {
         if (r->cl[p].item != UINT32_MAX) {
             if (nh == TL_MODEL_HISTORY_MAX) {
                 memmove(hist, hist + 1, (nh - 1) * sizeof *hist);
+                memmove(hts, hts + 1, (nh - 1) * sizeof *hts);
                 nh--;
             }
+            hts[nh] = (int64_t)llround(r->cl[p].time * 1000.0);
             hist[nh++] = r->cl[p].item;
         }
         uint32_t t = r->cl[p + 1].item;
-        rc = add_case(r->e, UINT32_MAX, hist, nh, &t, 1, 0);
+        rc = add_case(r->e, UINT32_MAX, hist, hts, nh, &t, 1, 0);
     }
     r->n_cl = 0;
     return rc;
@@ -379,7 +386,7 @@ enum tl_rc tl_evdata_sequences(const char *path, struct tl_evdata **out, struct 
             rc = tl_dataset_builder_add(b, u, seq[i], 1.0f, (int64_t)i, err);
         if (!rc && n >= 3) {
             test_users++;
-            rc = add_case(e, u, seq, n - 1, &seq[n - 1], 1, 1);
+            rc = add_case(e, u, seq, NULL, n - 1, &seq[n - 1], 1, 1);
         }
     }
     if (!rc)
@@ -501,6 +508,7 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
     uint32_t n_items = (uint32_t)e->items.count, n_cust = (uint32_t)custs.count;
     uint8_t *before = NULL, *after = NULL;
     uint32_t *hist = NULL, *tg = NULL, *seen_after = NULL;
+    int64_t *hist_t = NULL;
     if (!rc) {
         qsort(p, np, sizeof *p, purchase_cmp);
         before = tl_calloc((size_t)n_items + 1, 1);
@@ -508,7 +516,8 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
         hist = tl_malloc(((size_t)n_items + 1) * sizeof *hist);
         tg = tl_malloc(((size_t)n_items + 1) * sizeof *tg);
         seen_after = tl_malloc(((size_t)n_items + 1) * sizeof *seen_after);
-        if (!before || !after || !hist || !tg || !seen_after)
+        hist_t = tl_malloc(((size_t)n_items + 1) * sizeof *hist_t);
+        if (!before || !after || !hist || !tg || !seen_after || !hist_t)
             rc = TL_ENOMEM;
     }
     uint8_t *known = rc ? NULL : tl_calloc((size_t)n_items + 1, 1); /* bought by someone before the split */
@@ -532,7 +541,11 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
             if (p[x].ts < split_ms) {
                 if (!before[it]) {
                     before[it] = 1;
+                    hist_t[nh] = p[x].ts;
                     hist[nh++] = it;
+                } else { /* bought again: the latest time counts */
+                    for (size_t y = 0; y < nh; y++)
+                        if (hist[y] == it) hist_t[y] = p[x].ts;
                 }
             } else if (!after[it]) {
                 after[it] = 1;
@@ -546,7 +559,7 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
                 if (known[seen_after[x]] && (buy_again ? before[seen_after[x]] : !before[seen_after[x]]))
                     tg[nt++] = seen_after[x];
             if (nt)
-                rc = add_case(e, p[i].cust, hist, nh, tg, nt, !buy_again);
+                rc = add_case(e, p[i].cust, hist, hist_t, nh, tg, nt, !buy_again);
         }
         for (size_t x = 0; x < nh; x++)
             before[hist[x]] = 0;
@@ -567,6 +580,7 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
     tl_free(hist);
     tl_free(tg);
     tl_free(seen_after);
+    tl_free(hist_t);
     tl_free(p);
     tl_strtab_free(&custs);
     tl_dataset_builder_free(b);

@@ -48,7 +48,8 @@ struct tl_evdata {
     struct tl_evcase *cases;
     size_t n_cases, cap_cases;
     uint32_t *hist;
-    size_t n_hist, cap_hist;
+    int64_t *hist_ts; /* time of each history item (ms, or a sequence number) */
+    size_t n_hist, cap_hist, cap_hist_ts;
     uint32_t *tgt;
     size_t n_tgt, cap_tgt;
     uint32_t *pop;            /* distinct training users per item (n_items) */

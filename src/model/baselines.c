@@ -99,10 +99,23 @@ static enum tl_rc pop_finish(struct pop *p, struct tl_err *err)
     return TL_OK;
 }
 
+/* Distinct users per item, every interaction counted, or (trend) each
+ * user's latest interaction with the item decayed by its age relative to
+ * the newest interaction in the data: 2^(-(t_max - t) / half-life). Scores
+ * are kept as floats scaled into the u32 counts array (x 1000) so one
+ * snapshot format serves both. */
+static enum tl_rc pop_train_any(const struct tl_dataset *d, const struct tl_pop_params *pp, double half_life_days,
+                                const struct tl_train_opts *opts, void **out, struct tl_err *err);
+
 static enum tl_rc pop_train(const struct tl_dataset *d, const void *params, const struct tl_train_opts *opts,
                             void **out, struct tl_err *err)
 {
-    const struct tl_pop_params *pp = params;
+    return pop_train_any(d, params, 0.0, opts, out, err);
+}
+
+static enum tl_rc pop_train_any(const struct tl_dataset *d, const struct tl_pop_params *pp, double half_life_days,
+                                const struct tl_train_opts *opts, void **out, struct tl_err *err)
+{
     int rows = pp && pp->count_interactions;
     struct pop *p = tl_calloc(1, sizeof *p);
     uint8_t *seen = tl_calloc((size_t)d->n_items + 1, 1);
@@ -116,7 +129,41 @@ static enum tl_rc pop_train(const struct tl_dataset *d, const void *params, cons
         return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     }
     p->n_items = d->n_items;
-    for (uint32_t u = 0; u < d->n_users; u++) {
+    if (half_life_days > 0) {
+        int64_t tmax = INT64_MIN;
+        for (size_t x = 0; x < d->n; x++)
+            if (d->ts[x] > tmax)
+                tmax = d->ts[x];
+        double *acc = tl_calloc((size_t)d->n_items + 1, sizeof *acc);
+        int64_t *last = tl_malloc(((size_t)d->n_items + 1) * sizeof *last);
+        if (!acc || !last) {
+            tl_free(acc);
+            tl_free(last);
+            tl_free(seen);
+            tl_free(tmp);
+            pop_free(p);
+            return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        }
+        for (uint32_t u = 0; u < d->n_users; u++) {
+            size_t n = user_items(d, u, seen, tmp);
+            for (size_t i = 0; i < n; i++)
+                last[tmp[i]] = INT64_MIN;
+            for (size_t x = d->off[u]; x < d->off[u + 1]; x++)
+                if (d->ts[x] > last[d->item[x]])
+                    last[d->item[x]] = d->ts[x];
+            for (size_t i = 0; i < n; i++)
+                acc[tmp[i]] += exp2(-(double)(tmax - last[tmp[i]]) / (half_life_days * 86400000.0));
+        }
+        double mx = 0;
+        for (uint32_t i = 0; i < d->n_items; i++)
+            mx = acc[i] > mx ? acc[i] : mx;
+        /* fixed point: at least 1 for anything seen, up to 1e9 */
+        for (uint32_t i = 0; i < d->n_items; i++)
+            p->count[i] = acc[i] > 0 ? (uint32_t)(1.0 + acc[i] / (mx > 0 ? mx : 1) * 1e9) : 0;
+        tl_free(acc);
+        tl_free(last);
+    }
+    for (uint32_t u = 0; u < d->n_users && half_life_days <= 0; u++) {
         if (rows) { /* every interaction counts */
             for (size_t x = d->off[u]; x < d->off[u + 1]; x++)
                 p->count[d->item[x]]++;
@@ -222,6 +269,44 @@ const struct tl_model_ops tl_pop_ops = {
     .params_defaults = pop_defaults,
     .param_set = pop_param,
     .train = pop_train,
+    .candidates = pop_candidates,
+    .save = pop_save,
+    .load = pop_load,
+    .memory = pop_memory,
+    .free = pop_free,
+};
+
+/* ---- trend: time-decayed popularity -------------------------------------- */
+
+static void trend_defaults(void *params)
+{
+    struct tl_trend_params *p = params;
+    p->half_life_days = 30;
+}
+
+static enum tl_rc trend_param(void *params, const char *key, const char *value, struct tl_err *err)
+{
+    struct tl_trend_params *p = params;
+    if (strcmp(key, "half_life_days") == 0)
+        return tl_model_param_double(key, value, 0.01, 36500, &p->half_life_days, err);
+    return tl_err_set(err, TL_EINVAL, key, "model trend has no parameter %s (known: half_life_days)", key);
+}
+
+static enum tl_rc trend_train(const struct tl_dataset *d, const void *params, const struct tl_train_opts *opts,
+                              void **out, struct tl_err *err)
+{
+    struct tl_trend_params def;
+    trend_defaults(&def);
+    const struct tl_trend_params *p = params ? params : &def;
+    return pop_train_any(d, NULL, p->half_life_days, opts, out, err);
+}
+
+const struct tl_model_ops tl_trend_ops = {
+    .name = "trend",
+    .params_size = sizeof(struct tl_trend_params),
+    .params_defaults = trend_defaults,
+    .param_set = trend_param,
+    .train = trend_train,
     .candidates = pop_candidates,
     .save = pop_save,
     .load = pop_load,

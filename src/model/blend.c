@@ -4,12 +4,13 @@
  * lists of depth D costs O(L D) memory and O(L D log k) time, independent of
  * the catalog size.
  *
- * Snapshot of the blend model: u32 magic 'BLN1', u32 depth, u32 norm,
- * u32 n_sources, then per source: u32 name length, name bytes, f32 weight,
+ * Snapshot of the blend model: u32 magic 'BLN1', u32 n_items, u32 depth,
+ * u32 norm, f64 recency_days (as u64 bits), u32 n_sources, then per source: u32 name length, name bytes, f32 weight,
  * u64 snapshot length, the sub-model's own snapshot bytes. */
 #include "model/blend.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,8 @@ struct blend_params {
     char models[160];
     long depth;
     long norm;
+    long tune;
+    double recency_days;
     size_t n_sub;
     char sub[TL_BLEND_SUBPARAMS_MAX][2][40]; /* "ease.lambda", "50" */
 };
@@ -132,6 +135,9 @@ struct blend {
     uint32_t n_items;
     uint32_t depth;
     enum tl_blend_norm norm;
+    double recency_days;
+    uint32_t tuned_cases; /* validation cases the weights were tuned on (0 = configured weights) */
+    double tuned_hr;      /* their HR@10 with the chosen weights */
     size_t n;
     struct source s[TL_BLEND_SOURCES_MAX];
 };
@@ -140,9 +146,11 @@ static void blend_defaults(void *params)
 {
     struct blend_params *p = params;
     memset(p, 0, sizeof *p);
-    strcpy(p->models, "ease:1,itemknn:0.3,pop:0.05");
+    strcpy(p->models, "ease:1,sknn:0.5,trend:0.5,itemknn:0.25");
     p->depth = 200;
     p->norm = TL_BLEND_MINMAX;
+    p->recency_days = 0;
+    p->tune = 1;
 }
 
 /* Parse "name:weight,..." into sources (ops and weights only). */
@@ -191,6 +199,10 @@ static enum tl_rc blend_param(void *params, const char *key, const char *value, 
     }
     if (strcmp(key, "depth") == 0)
         return tl_model_param_long(key, value, 1, TL_MODEL_K_MAX, &p->depth, err);
+    if (strcmp(key, "tune") == 0)
+        return tl_model_param_long(key, value, 0, 1, &p->tune, err);
+    if (strcmp(key, "recency_days") == 0)
+        return tl_model_param_double(key, value, 0, 36500, &p->recency_days, err);
     if (strcmp(key, "norm") == 0) {
         if (strcmp(value, "minmax") == 0)
             p->norm = TL_BLEND_MINMAX;
@@ -233,12 +245,239 @@ static void blend_free(void *m)
 struct sub_progress {
     const struct tl_train_opts *outer;
     size_t i, n;
+    double from, span; /* this phase's share of the whole run */
 };
 
 static void sub_progress_fn(void *ctx, double frac, const char *phase)
 {
     struct sub_progress *sp = ctx;
-    sp->outer->progress(sp->outer->progress_ctx, ((double)sp->i + frac) / (double)sp->n, phase);
+    sp->outer->progress(sp->outer->progress_ctx, sp->from + sp->span * ((double)sp->i + frac) / (double)sp->n,
+                        phase);
+}
+
+/* Train every sub-model of b on d (b->s[i].model set; frees nothing on error). */
+static enum tl_rc train_subs(struct blend *b, const struct blend_params *p, const struct tl_dataset *d,
+                             const struct tl_train_opts *opts, double from, double span, struct tl_err *err)
+{
+    enum tl_rc rc = TL_OK;
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        const struct tl_model_ops *ops = b->s[i].ops;
+        _Alignas(16) unsigned char sp[TL_MODEL_PARAMS_MAX];
+        memset(sp, 0, sizeof sp);
+        ops->params_defaults(sp);
+        size_t nl = strlen(ops->name);
+        for (size_t j = 0; !rc && j < p->n_sub; j++)
+            if (strncmp(p->sub[j][0], ops->name, nl) == 0 && p->sub[j][0][nl] == '.')
+                rc = ops->param_set(sp, p->sub[j][0] + nl + 1, p->sub[j][1], err);
+        if (rc)
+            break;
+        struct tl_train_opts so = opts ? *opts : (struct tl_train_opts){.threads = 1};
+        struct sub_progress spc = {opts, i, b->n, from, span};
+        if (opts && opts->progress) {
+            so.progress = sub_progress_fn;
+            so.progress_ctx = &spc;
+        }
+        rc = ops->train(d, sp, &so, &b->s[i].model, err);
+    }
+    return rc;
+}
+
+static void free_subs(struct blend *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->s[i].model) {
+            b->s[i].ops->free(b->s[i].model);
+            b->s[i].model = NULL;
+        }
+}
+
+/* ---- weight tuning ----------------------------------------------------------
+ * With tune = 1 the weights are learned on a validation split of the
+ * training data that mirrors "what comes next": for every user, the
+ * interactions at their latest timestamp (the last order, the last click)
+ * are held out; the targets are the held-out items not seen earlier in the
+ * user's row, the history is everything earlier (masked). Users with no
+ * earlier history or no such target are not cases. Sub-models are trained
+ * on the data without the held-out interactions, each is asked once for its
+ * top `depth` per case (at most TUNE_CASES cases, users taken evenly), and
+ * every weight vector of the grid (first model 1; each other one of
+ * TUNE_GRID) is scored by HR@10 (ties: MRR@10) of the fused lists. The best
+ * weights are kept and the sub-models retrained on all the data. */
+#define TUNE_CASES 3000
+#define TUNE_K 10
+static const float TUNE_GRID[] = {0.0f, 0.25f, 0.5f, 1.0f, 2.0f};
+#define TUNE_NG (sizeof TUNE_GRID / sizeof TUNE_GRID[0])
+
+struct tune_case {
+    size_t tgt_off, n_tgt;
+    size_t hist_off, n_hist;
+};
+
+struct mask_set {
+    const uint32_t *h;
+    size_t n;
+};
+
+static int skip_hist(void *ctx, uint32_t item)
+{
+    const struct mask_set *m = ctx;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->h[i] == item)
+            return 1;
+    return 0;
+}
+
+static int in_range(const uint32_t *a, size_t lo, size_t hi, uint32_t x)
+{
+    for (size_t i = lo; i < hi; i++)
+        if (a[i] == x)
+            return 1;
+    return 0;
+}
+
+/* Start of u's held-out tail (interactions at the latest timestamp) and
+ * whether u is a validation case (earlier history and a new item there). */
+static size_t tail_start(const struct tl_dataset *d, uint32_t u, int *is_case)
+{
+    size_t lo = d->off[u], hi = d->off[u + 1];
+    *is_case = 0;
+    if (hi - lo < 2)
+        return hi;
+    size_t t = hi - 1;
+    while (t > lo && d->ts[t - 1] == d->ts[hi - 1])
+        t--;
+    if (t == lo)
+        return hi; /* everything at one time: nothing earlier to predict from */
+    for (size_t x = t; x < hi && !*is_case; x++)
+        *is_case = !in_range(d->item, lo, t, d->item[x]);
+    return t;
+}
+
+static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, const struct tl_dataset *d,
+                               const struct tl_train_opts *opts, struct tl_err *err)
+{
+    if (b->n < 2)
+        return TL_OK;
+    struct tl_dataset_builder *db = tl_dataset_builder_new();
+    struct tune_case *cs = tl_malloc(TUNE_CASES * sizeof *cs);
+    uint32_t *hist = tl_malloc((d->n + 1) * sizeof *hist), *tgt = tl_malloc((d->n + 1) * sizeof *tgt);
+    int64_t *hts = tl_malloc((d->n + 1) * sizeof *hts);
+    struct tl_dataset *dv = NULL;
+    struct tl_model_hit *lists = NULL;
+    size_t *lens = NULL;
+    enum tl_rc rc = (!db || !cs || !hist || !hts || !tgt) ? TL_ENOMEM : TL_OK;
+    size_t nc = 0, nh = 0, nt = 0, eligible = 0, seen = 0;
+    for (uint32_t u = 0; !rc && u < d->n_users; u++) {
+        int c;
+        tail_start(d, u, &c);
+        eligible += c;
+    }
+    size_t stride = eligible > TUNE_CASES ? (eligible + TUNE_CASES - 1) / TUNE_CASES : 1;
+    for (uint32_t u = 0; !rc && u < d->n_users; u++) {
+        size_t lo = d->off[u], hi = d->off[u + 1];
+        int is_case;
+        size_t t = tail_start(d, u, &is_case);
+        if (is_case && seen++ % stride == 0 && nc < TUNE_CASES) {
+            struct tune_case *k = &cs[nc++];
+            k->tgt_off = nt;
+            for (size_t x = t; x < hi; x++)
+                if (!in_range(d->item, lo, t, d->item[x]) && !in_range(tgt, k->tgt_off, nt, d->item[x]))
+                    tgt[nt++] = d->item[x];
+            k->n_tgt = nt - k->tgt_off;
+            k->hist_off = nh;
+            for (size_t x = t - lo > TL_MODEL_HISTORY_MAX ? t - TL_MODEL_HISTORY_MAX : lo; x < t; x++) {
+                hist[nh] = d->item[x];
+                hts[nh++] = d->ts[x];
+            }
+            k->n_hist = nh - k->hist_off;
+        }
+        for (size_t x = lo; !rc && x < t; x++)
+            rc = tl_dataset_builder_add(db, u, d->item[x], d->weight[x], d->ts[x], err);
+    }
+    if (!rc)
+        rc = tl_dataset_builder_finish(db, d->n_users, d->n_items, &dv, err);
+    if (!rc && d->text)
+        for (uint32_t i = 0; !rc && i < d->n_items; i++)
+            rc = tl_dataset_set_text(dv, i, &d->text[i], err);
+    if (rc || nc < 50) /* too little to learn from: keep the configured weights */
+        goto out;
+    size_t depth = b->depth;
+    rc = train_subs(b, p, dv, opts, 0.0, 0.5, err);
+    lists = rc ? NULL : tl_malloc(nc * b->n * depth * sizeof *lists);
+    lens = rc ? NULL : tl_calloc(nc * b->n, sizeof *lens);
+    if (!rc && (!lists || !lens))
+        rc = TL_ENOMEM;
+    for (size_t c = 0; !rc && c < nc; c++) {
+        struct mask_set ms = {hist + cs[c].hist_off, cs[c].n_hist};
+        struct tl_model_query q = {.user = TL_MODEL_NONE,
+                                   .anchor = TL_MODEL_NONE,
+                                   .history = hist + cs[c].hist_off,
+                                   .hts = hts + cs[c].hist_off,
+                                   .n_history = cs[c].n_hist};
+        for (size_t i = 0; !rc && i < b->n; i++)
+            rc = b->s[i].ops->candidates(b->s[i].model, &q, skip_hist, &ms, depth,
+                                         lists + (c * b->n + i) * depth, &lens[c * b->n + i]);
+    }
+    free_subs(b);
+    size_t combos = 1;
+    for (size_t i = 1; i < b->n; i++)
+        combos *= TUNE_NG;
+    double best_hr = -1, best_mrr = -1;
+    float best_w[TL_BLEND_SOURCES_MAX];
+    struct tl_blend_hit fused[TUNE_K];
+    for (size_t combo = 0; !rc && combo < combos; combo++) {
+        float w[TL_BLEND_SOURCES_MAX];
+        w[0] = 1.0f;
+        size_t x = combo;
+        for (size_t i = 1; i < b->n; i++) {
+            w[i] = TUNE_GRID[x % TUNE_NG];
+            x /= TUNE_NG;
+        }
+        double hr = 0, mrr = 0;
+        for (size_t c = 0; !rc && c < nc; c++) {
+            struct tl_blend_list L[TL_BLEND_SOURCES_MAX];
+            for (size_t i = 0; i < b->n; i++)
+                L[i] = (struct tl_blend_list){lists + (c * b->n + i) * depth, lens[c * b->n + i], w[i]};
+            size_t nf = 0;
+            rc = tl_blend_merge(L, b->n, b->norm, b->n_items, TUNE_K, fused, &nf);
+            for (size_t r = 0; r < nf; r++)
+                if (in_range(tgt, cs[c].tgt_off, cs[c].tgt_off + cs[c].n_tgt, fused[r].item)) {
+                    hr += 1;
+                    mrr += 1.0 / (double)(r + 1);
+                    break;
+                }
+        }
+        if (hr > best_hr || (hr == best_hr && mrr > best_mrr)) {
+            best_hr = hr;
+            best_mrr = mrr;
+            memcpy(best_w, w, sizeof w);
+        }
+    }
+    if (!rc) {
+        for (size_t i = 0; i < b->n; i++)
+            b->s[i].weight = best_w[i];
+        b->tuned_cases = (uint32_t)nc;
+        b->tuned_hr = best_hr / (double)nc;
+        if (opts && opts->progress) {
+            char msg[160];
+            size_t o = (size_t)snprintf(msg, sizeof msg, "tuned on %zu cases:", nc);
+            for (size_t i = 0; i < b->n && o < sizeof msg; i++)
+                o += (size_t)snprintf(msg + o, sizeof msg - o, " %s:%g", b->s[i].ops->name, (double)best_w[i]);
+            opts->progress(opts->progress_ctx, 0.5, msg);
+        }
+    }
+out:
+    tl_dataset_builder_free(db);
+    tl_dataset_free(dv);
+    tl_free(cs);
+    tl_free(hist);
+    tl_free(hts);
+    tl_free(tgt);
+    tl_free(lists);
+    tl_free(lens);
+    if (rc == TL_ENOMEM)
+        tl_err_set(err, rc, NULL, "out of memory tuning the blend");
+    return rc;
 }
 
 static enum tl_rc blend_train(const struct tl_dataset *d, const void *params, const struct tl_train_opts *opts,
@@ -253,26 +492,12 @@ static enum tl_rc blend_train(const struct tl_dataset *d, const void *params, co
     b->n_items = d->n_items;
     b->depth = (uint32_t)p->depth;
     b->norm = (enum tl_blend_norm)p->norm;
+    b->recency_days = p->recency_days;
     enum tl_rc rc = parse_models(p->models, b->s, &b->n, err);
-    for (size_t i = 0; !rc && i < b->n; i++) {
-        const struct tl_model_ops *ops = b->s[i].ops;
-        _Alignas(16) unsigned char sp[TL_MODEL_PARAMS_MAX];
-        memset(sp, 0, sizeof sp);
-        ops->params_defaults(sp);
-        size_t nl = strlen(ops->name);
-        for (size_t j = 0; !rc && j < p->n_sub; j++)
-            if (strncmp(p->sub[j][0], ops->name, nl) == 0 && p->sub[j][0][nl] == '.')
-                rc = ops->param_set(sp, p->sub[j][0] + nl + 1, p->sub[j][1], err);
-        if (rc)
-            break;
-        struct tl_train_opts so = opts ? *opts : (struct tl_train_opts){.threads = 1};
-        struct sub_progress spc = {opts, i, b->n};
-        if (opts && opts->progress) {
-            so.progress = sub_progress_fn;
-            so.progress_ctx = &spc;
-        }
-        rc = ops->train(d, sp, &so, &b->s[i].model, err);
-    }
+    if (!rc && p->tune)
+        rc = tune_weights(b, p, d, opts, err);
+    if (!rc)
+        rc = train_subs(b, p, d, opts, p->tune ? 0.5 : 0.0, p->tune ? 0.5 : 1.0, err);
     if (rc) {
         blend_free(b);
         return rc;
@@ -293,9 +518,26 @@ static enum tl_rc blend_candidates(const void *m, const struct tl_model_query *q
     struct tl_blend_hit *fused = tl_malloc((k ? k : 1) * sizeof *fused);
     struct tl_blend_list lists[TL_BLEND_SOURCES_MAX];
     enum tl_rc rc = (!buf || !fused) ? TL_ENOMEM : TL_OK;
+    /* recency: history weights w_i *= 2^(-(t_latest - t_i) / half-life) */
+    struct tl_model_query rq = *q;
+    float w[TL_MODEL_HISTORY_MAX];
+    if (!rc && b->recency_days > 0 && q->hts && q->n_history) {
+        int64_t latest = q->hts[0];
+        for (size_t i = 1; i < q->n_history; i++)
+            if (q->hts[i] > latest)
+                latest = q->hts[i];
+        for (size_t i = 0; i < q->n_history; i++) {
+            double age_days = (double)(latest - q->hts[i]) / 86400000.0;
+            double wi = q->hweight ? q->hweight[i] : 1.0;
+            w[i] = (float)(wi * exp2(-age_days / b->recency_days));
+            if (!(w[i] > 0.0f))
+                w[i] = 1e-30f;
+        }
+        rq.hweight = w;
+    }
     for (size_t i = 0; !rc && i < b->n; i++) {
         lists[i] = (struct tl_blend_list){buf + i * depth, 0, b->s[i].weight};
-        rc = b->s[i].ops->candidates(b->s[i].model, q, skip, ctx, depth, buf + i * depth, &lists[i].n);
+        rc = b->s[i].ops->candidates(b->s[i].model, &rq, skip, ctx, depth, buf + i * depth, &lists[i].n);
     }
     size_t got = 0;
     if (!rc)
@@ -319,6 +561,10 @@ static enum tl_rc blend_save(const void *m, struct tl_buf *out, struct tl_err *e
         rc = tl_snap_put_u32(out, b->depth);
     if (!rc)
         rc = tl_snap_put_u32(out, (uint32_t)b->norm);
+    uint64_t rbits;
+    memcpy(&rbits, &b->recency_days, 8);
+    if (!rc)
+        rc = tl_snap_put_u64(out, rbits);
     if (!rc)
         rc = tl_snap_put_u32(out, (uint32_t)b->n);
     for (size_t i = 0; !rc && i < b->n; i++) {
@@ -353,9 +599,11 @@ static enum tl_rc blend_load(const void *data, size_t len, void **outp, struct t
     b->n_items = tl_snap_get_u32(&r);
     b->depth = tl_snap_get_u32(&r);
     uint32_t norm = tl_snap_get_u32(&r);
+    uint64_t rbits = tl_snap_get_u64(&r);
+    memcpy(&b->recency_days, &rbits, 8);
     uint32_t n = tl_snap_get_u32(&r);
     enum tl_rc rc = TL_OK;
-    if (r.bad || norm > 1 || n == 0 || n > TL_BLEND_SOURCES_MAX || b->depth == 0 || b->depth > TL_MODEL_K_MAX)
+    if (r.bad || norm > 1 || n == 0 || !(b->recency_days >= 0 && b->recency_days <= 36500) || n > TL_BLEND_SOURCES_MAX || b->depth == 0 || b->depth > TL_MODEL_K_MAX)
         rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot truncated or damaged (header)");
     b->norm = (enum tl_blend_norm)norm;
     for (uint32_t i = 0; !rc && i < n; i++) {

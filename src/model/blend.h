@@ -14,9 +14,12 @@
  * trains each listed sub-model on the same data, candidates() asks each for
  * its top `depth` and fuses them. Parameters:
  *   models  "ease:1,itemknn:0.5"  sub-models and weights (default
- *           "ease:1,itemknn:0.3,pop:0.05")
+ *           "ease:1,trend:0.5,sknn:0.3": item-item CF, what sells lately, similar shoppers)
  *   depth   candidates fetched per sub-model (default 200)
  *   norm    "minmax" (default) or "rrf"
+ *   recency_days  0 (off): history weights are multiplied by
+ *           2^(-(t_latest - t_i) / recency_days days) (needs q->hts in ms)
+ *           before every sub-model sees the query: recent items count more
  *   M.KEY   any other key containing a dot is a sub-model parameter
  *           (e.g. "ease.lambda" = "50"), applied when training sub-model M. */
 #ifndef TL_MODEL_BLEND_H

@@ -16,10 +16,15 @@
 #include "model/arules.h"
 #include "model/sessrules.h"
 #include "model/content.h"
+#include "model/ease.h"
+#include "model/ials.h"
 
 static const struct tl_model_ops *const registry[] = {
     &tl_pop_ops,
+    &tl_trend_ops,
     &tl_itemknn_ops,
+    &tl_ease_ops,
+    &tl_ials_ops,
     &tl_blend_ops,
     &tl_sknn_ops,
     &tl_sessar_ops,
