@@ -37,13 +37,16 @@ void tl_config_defaults(struct tl_config *c)
     c->cooc_min_support = 2;
     c->train_interval_s = 3600;
     c->train_threads = 1;
-    snprintf(c->train_models, sizeof c->train_models, "ials,itemknn,content,sknn,arules");
-    snprintf(c->for_you_blend, sizeof c->for_you_blend, "ials:1,itemknn:0.5,sknn:0.5");
+    snprintf(c->train_models, sizeof c->train_models, "blend,ials,itemknn,content,sknn,arules");
+    snprintf(c->for_you_blend, sizeof c->for_you_blend, "blend:1,ials:0.3,itemknn:0.2,sknn:0.3,cooc:0.2");
     snprintf(c->similar_blend, sizeof c->similar_blend, "ials:1,itemknn:0.7,content:0.4");
     snprintf(c->cart_blend, sizeof c->cart_blend, "arules:1,bought_together:1");
     /* rules of up to 3 items from itemsets in at least 0.5% of the orders:
      * wholesale baskets of hundreds of lines make lower supports explode */
-    snprintf(c->model_params, sizeof c->model_params, "arules.min_support=0.005,arules.max_len=3");
+    /* EASE (inside the blend) keeps n_items^2 floats: at most 12,000 items
+     * (576 MB); above that the blend is left out and the other sources serve */
+    snprintf(c->model_params, sizeof c->model_params,
+             "arules.min_support=0.005,arules.max_len=3,blend.ease.max_items=12000");
     c->weight_view = 1;
     c->weight_cart = 4;
     c->weight_purchase = 10;
