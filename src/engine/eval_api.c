@@ -14,8 +14,8 @@
  * this build are left out. */
 static const char *const defaults[][2] = {
     {"sessions", "pop,itemknn,session_ar,session_sr,sknn"},
-    {"sequences", "pop,itemknn,ease,ials,sasrec,blend"},
-    {"orders", "pop,itemknn,ease,ials,blend"},
+    {"sequences", "pop,itemknn,ials,ease,sknn,sasrec,blend"},
+    {"orders", "pop,trend,itemknn,ials,ease,sknn,blend"},
 };
 
 const char *tailor_eval_default_models(const char *protocol)
