@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/internal.h"
+#include "model/model.h"
 #include "ingest/event.h"
 
 #define KEY_HASH_SEED 0x6b657973ULL /* "keys" */
@@ -446,6 +447,7 @@ static void load_snapshots(struct tl_engine *e)
 enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, struct tl_err *err)
 {
     if (sodium_init() < 0) return tl_err_set(err, TL_EINTERNAL, NULL, "libsodium failed to initialise");
+    tl_model_blas_serial(); /* requests never wake BLAS threads (see model.h) */
     struct tl_engine *e = tl_calloc(1, sizeof *e);
     if (!e) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     e->cfg = *cfg;

@@ -66,7 +66,7 @@ int tl_recs_skip(void *ctx, uint32_t idx)
     if (idx == c->anchor) return 1;
     for (size_t i = 0; i < c->n_hide; i++)
         if (c->hide[i] == idx) return 1;
-    tl_catalog_rdlock(c->cat);
+    if (!c->cat_locked) tl_catalog_rdlock(c->cat);
     const struct tl_item *it = tl_catalog_get(c->cat, idx);
     int skip = !tl_catalog_servable(it);
     for (size_t i = 0; !skip && i < c->n_exclude; i++)
@@ -80,7 +80,7 @@ int tl_recs_skip(void *ctx, uint32_t idx)
     if (!skip && c->min_price > 0 && it->price < c->min_price) skip = 1;
     if (!skip && c->max_price > 0 && it->price > c->max_price) skip = 1;
     if (!skip && c->merch && tl_merch_excluded(c->merch, c->type_bit, it)) skip = 1;
-    tl_catalog_unlock(c->cat);
+    if (!c->cat_locked) tl_catalog_unlock(c->cat);
     return skip;
 }
 

@@ -45,6 +45,7 @@ struct skip_ctx {
     const struct tl_merch *merch; /* merchandising rules (exclude applies in tl_recs_skip) */
     uint32_t type_bit;            /* tl_merch_type_bit of the requested type */
     const char *type;             /* the requested type (reasons) */
+    int cat_locked;               /* the caller holds the catalog read lock (lock-free models only) */
     uint64_t fb_user;             /* tl_feedback_user of the shopper, 0 = anonymous request */
     uint32_t hide[64];            /* catalog indexes never shown (the current session's views) */
     size_t n_hide;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 /* Every trained model, in the order `tailor eval` lists them. */
 #include "model/baselines.h"
 #include "model/blend.h"
@@ -33,6 +35,11 @@ static const struct tl_model_ops *const registry[] = {
     &tl_content_ops,
     NULL /* sentinel */
 };
+
+void tl_model_blas_serial(void)
+{
+    openblas_set_num_threads(1);
+}
 
 const struct tl_model_ops *tl_model_at(size_t i)
 {

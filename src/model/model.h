@@ -98,6 +98,13 @@ struct tl_model_ops {
     void (*free)(void *model);
 };
 
+/* Serving must not wake BLAS worker threads: OpenBLAS threads spin
+ * (sched_yield) between calls, and a fold-in solve per request would keep
+ * every core busy. Call once at server start: BLAS calls outside training
+ * then run on the calling thread; training raises the count around its own
+ * calls (ease.c, ials.c) and restores it. */
+void tl_model_blas_serial(void);
+
 /* The registry of trained models, by name. NULL when unknown. */
 const struct tl_model_ops *tl_model_find(const char *name);
 /* The i-th registered model (NULL past the end), for listing. */
