@@ -20,6 +20,7 @@
 #include "model/content.h"
 #include "model/ease.h"
 #include "model/ials.h"
+#include "model/sasrec.h"
 
 static const struct tl_model_ops *const registry[] = {
     &tl_pop_ops,
@@ -33,6 +34,7 @@ static const struct tl_model_ops *const registry[] = {
     &tl_sessseq_ops,
     &tl_arules_ops,
     &tl_content_ops,
+    &tl_sasrec_ops,
     NULL /* sentinel */
 };
 
