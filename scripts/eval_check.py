@@ -30,8 +30,6 @@ MARKS = [
     ("amazon-Beauty", "blend", "hr", 10, 0.0699, "min", 0, "at least EASE with Tailor's own models, HR@10"),
     ("amazon-Toys_and_Games", "ease", "hr", 10, 0.0751, "near", 0.003, "EASE lambda 50, HR@10"),
     ("amazon-Toys_and_Games", "ease", "ndcg", 10, 0.0435, "near", 0.002, "EASE lambda 50, NDCG@10"),
-    ("amazon-Toys_and_Games-sasrec", "sasrec", "hr", 10, 0.0993, "info", 0, "self-attention reference, HR@10"),
-    ("amazon-Toys_and_Games-sasrec", "sasrec", "ndcg", 10, 0.0605, "info", 0, "self-attention reference, NDCG@10"),
     ("amazon-Toys_and_Games", "blend", "hr", 10, 0.0751, "min", 0, "at least EASE with Tailor's own models, HR@10"),
 ]
 
