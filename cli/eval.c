@@ -48,8 +48,7 @@ int cli_eval_main(int argc, char **argv)
     const char *params[EVAL_PARAMS_MAX];
     size_t n_params = 0;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    if (!rest)
-        return CLI_EXIT_ERR;
+    if (!rest) return CLI_EXIT_ERR;
     int nrest = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -76,23 +75,35 @@ int cli_eval_main(int argc, char **argv)
     const char *train = NULL, *test = NULL, *sessions = NULL, *split = NULL, *models = NULL, *ks = NULL;
     const char *threads = NULL, *seed = NULL, *json_path = NULL, *pos[3];
     int json = 0, quiet = 0, buy_again = 0, help = 0, npos = 0;
-    const struct cli_opt opts[] = {{"train", 1, &train, NULL},   {"test", 1, &test, NULL},
-                                   {"sessions", 1, &sessions, NULL}, {"split-date", 1, &split, NULL},
-                                   {"models", 1, &models, NULL}, {"k", 1, &ks, NULL},
-                                   {"threads", 1, &threads, NULL}, {"seed", 1, &seed, NULL},
-                                   {"json", 0, NULL, &json},     {"quiet", 0, NULL, &quiet},
+    const struct cli_opt opts[] = {{"train", 1, &train, NULL},
+                                   {"test", 1, &test, NULL},
+                                   {"sessions", 1, &sessions, NULL},
+                                   {"split-date", 1, &split, NULL},
+                                   {"models", 1, &models, NULL},
+                                   {"k", 1, &ks, NULL},
+                                   {"threads", 1, &threads, NULL},
+                                   {"seed", 1, &seed, NULL},
+                                   {"json", 0, NULL, &json},
+                                   {"quiet", 0, NULL, &quiet},
                                    {"json-out", 1, &json_path, NULL},
-                                   {"buy-again", 0, NULL, &buy_again}, {NULL, 0, NULL, NULL}};
+                                   {"buy-again", 0, NULL, &buy_again},
+                                   {NULL, 0, NULL, NULL}};
     int rc = cli_parse("eval", nrest, rest, opts, pos, 3, &npos, &help);
     if (rc || help) {
         free(rest);
-        if (help)
-            cli_eval_help();
+        if (help) cli_eval_help();
         return rc;
     }
-    struct tailor_eval_options o = {.params = params, .n_params = n_params, .models = models, .ks = ks,
-                                    .json = json, .buy_again = buy_again, .seed = 42, .split_date = split,
-                                    .out = stdout, .progress = quiet ? NULL : stderr};
+    struct tailor_eval_options o = {.params = params,
+                                    .n_params = n_params,
+                                    .models = models,
+                                    .ks = ks,
+                                    .json = json,
+                                    .buy_again = buy_again,
+                                    .seed = 42,
+                                    .split_date = split,
+                                    .out = stdout,
+                                    .progress = quiet ? NULL : stderr};
     if (npos == 0) {
         free(rest);
         return cli_usage_error("eval", "missing protocol (sessions, sequences or orders)");
@@ -157,7 +168,6 @@ int cli_eval_main(int argc, char **argv)
         return CLI_EXIT_ERR;
     }
     free(rest);
-    if (r)
-        return cli_report(r, &err, o.path ? o.path : o.train_path);
+    if (r) return cli_report(r, &err, o.path ? o.path : o.train_path);
     return CLI_EXIT_OK;
 }

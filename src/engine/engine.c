@@ -478,8 +478,8 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
                                     .window_ms = (int64_t)(cfg->feedback_window_days * TL_MS_PER_DAY),
                                     .attribution_ms = (int64_t)(cfg->attribution_window_h * 3600000.0)};
     e->fb = tl_feedback_new(&fp);
-    enum tl_rc mrc = e->fb ? tl_merch_parse(cfg->merch_rules, &e->merch, err)
-                           : tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    enum tl_rc mrc =
+        e->fb ? tl_merch_parse(cfg->merch_rules, &e->merch, err) : tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     if (mrc) {
         tl_engine_close(e);
         return mrc;

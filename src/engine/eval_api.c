@@ -21,15 +21,13 @@ static const char *const defaults[][2] = {
 const char *tailor_eval_default_models(const char *protocol)
 {
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-        if (protocol && strcmp(protocol, defaults[i][0]) == 0)
-            return defaults[i][1];
+        if (protocol && strcmp(protocol, defaults[i][0]) == 0) return defaults[i][1];
     return NULL;
 }
 
 static void to_public(struct tailor_error *out, const struct tl_err *in, enum tl_rc rc)
 {
-    if (!out)
-        return;
+    if (!out) return;
     memset(out, 0, sizeof *out);
     out->rc = rc;
     snprintf(out->field, sizeof out->field, "%s", in->field);
@@ -47,8 +45,7 @@ static void registered_only(const char *list, char *buf, size_t n)
     char *save = NULL;
     for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         if (tl_model_find(tok)) {
-            if (buf[0])
-                strncat(buf, ",", n - strlen(buf) - 1);
+            if (buf[0]) strncat(buf, ",", n - strlen(buf) - 1);
             strncat(buf, tok, n - strlen(buf) - 1);
         }
 }
@@ -63,13 +60,12 @@ static enum tl_rc parse_ks(const char *s, struct tl_eval_run_opts *o, struct tl_
         if (end == p || v < 1 || v > TL_MODEL_K_MAX || (*end && *end != ',') || o->n_ks == TL_EVM_KS_MAX ||
             (o->n_ks && (size_t)v <= o->ks[o->n_ks - 1]))
             return tl_err_set(err, TL_EINVAL, "k",
-                              "cutoffs must be up to %d increasing integers from 1 to %d, like 10,20",
-                              TL_EVM_KS_MAX, TL_MODEL_K_MAX);
+                              "cutoffs must be up to %d increasing integers from 1 to %d, like 10,20", TL_EVM_KS_MAX,
+                              TL_MODEL_K_MAX);
         o->ks[o->n_ks++] = (size_t)v;
         p = *end ? end + 1 : end;
     }
-    if (o->n_ks == 0)
-        return tl_err_set(err, TL_EINVAL, "k", "no cutoffs given");
+    if (o->n_ks == 0) return tl_err_set(err, TL_EINVAL, "k", "no cutoffs given");
     return TL_OK;
 }
 
@@ -116,16 +112,16 @@ enum tl_rc tailor_eval(const struct tailor_eval_options *o, struct tailor_error 
         else if ((rc = parse_date(o->split_date, &split, &err)) == TL_OK)
             rc = tl_evdata_orders(o->path, split, o->buy_again, &e, &err);
     }
-    if (rc)
-        goto out;
+    if (rc) goto out;
     if (e->n_cases == 0) {
         rc = tl_err_set(&err, TL_EINVAL, NULL, "no test cases in the input (%s)", e->desc);
         goto out;
     }
-    if (progress)
-        fprintf(progress, "%s\n", e->desc);
-    struct tl_eval_run_opts ro = {.params = o->params, .n_params = o->n_params,
-                                  .threads = o->threads > 0 ? o->threads : 2, .seed = o->seed,
+    if (progress) fprintf(progress, "%s\n", e->desc);
+    struct tl_eval_run_opts ro = {.params = o->params,
+                                  .n_params = o->n_params,
+                                  .threads = o->threads > 0 ? o->threads : 2,
+                                  .seed = o->seed,
                                   .progress = progress};
     char models[512];
     if (o->models)
@@ -134,21 +130,17 @@ enum tl_rc tailor_eval(const struct tailor_eval_options *o, struct tailor_error 
         registered_only(def, models, sizeof models);
     ro.models = models;
     const char *ks = o->ks ? o->ks : "10,20";
-    if ((rc = parse_ks(ks, &ro, &err)) != TL_OK)
-        goto out;
+    if ((rc = parse_ks(ks, &ro, &err)) != TL_OK) goto out;
     struct tl_eval_results res;
-    if ((rc = tl_eval_run(e, &ro, &res, &err)) != TL_OK)
-        goto out;
+    if ((rc = tl_eval_run(e, &ro, &res, &err)) != TL_OK) goto out;
     if (o->json)
         tl_eval_print_json(&res, out);
     else
         tl_eval_print_table(e, &res, out);
-    if (o->json_out)
-        tl_eval_print_json(&res, o->json_out);
+    if (o->json_out) tl_eval_print_json(&res, o->json_out);
     tl_eval_results_free(&res);
 out:
     tl_evdata_free(e);
-    if (rc)
-        to_public(perr, &err, rc);
+    if (rc) to_public(perr, &err, rc);
     return rc;
 }

@@ -19,8 +19,8 @@
 
 #define FB_SHARDS 16
 
-static const char *const names[TL_FB_TYPES] = {"for_you",     "similar", "session",         "bought_together",
-                                               "also_bought", "also_viewed", "cart", "recently_viewed",
+static const char *const names[TL_FB_TYPES] = {"for_you",     "similar",     "session", "bought_together",
+                                               "also_bought", "also_viewed", "cart",    "recently_viewed",
                                                "popular",     "trending"};
 static const char *const codes[TL_FB_TYPES] = {"fy", "si", "se", "bt", "ab", "av", "ca", "rv", "po", "tr"};
 
@@ -164,8 +164,8 @@ void tl_feedback_clicked(struct tl_feedback *f, uint32_t shop_id, uint64_t user,
     struct shard *s = shard_of(f, k);
     pthread_mutex_lock(&s->mu);
     tl_u64map_del(&s->shown, k);
-    if (type >= 0 && (tl_u64map_get(&s->clicked, k, NULL) ||
-                      tl_u64map_size(&s->clicked) < f->p.max_entries / FB_SHARDS))
+    if (type >= 0 &&
+        (tl_u64map_get(&s->clicked, k, NULL) || tl_u64map_size(&s->clicked) < f->p.max_entries / FB_SHARDS))
         tl_u64map_put(&s->clicked, k, sec << 8 | (uint64_t)type);
     pthread_mutex_unlock(&s->mu);
     count(f, shop_id, type, 0, 0, 1, 0, 0);

@@ -26,9 +26,9 @@
 struct tl_feedback;
 
 struct tl_feedback_params {
-    size_t max_entries;      /* per map */
-    int64_t window_ms;       /* impressions older than this are forgotten */
-    int64_t attribution_ms;  /* click -> purchase window */
+    size_t max_entries;     /* per map */
+    int64_t window_ms;      /* impressions older than this are forgotten */
+    int64_t attribution_ms; /* click -> purchase window */
 };
 
 struct tl_feedback *tl_feedback_new(const struct tl_feedback_params *p);

@@ -184,8 +184,8 @@ static enum tl_rc recs_popular(struct tl_engine *e, struct tl_shop_state *s, con
         c[i].idx = hits[i].item;
         c[i].score = hits[i].score;
         if (q->country)
-            snprintf(c[i].reason, sizeof c[i].reason, "{\"model\":\"%s\",\"scope\":\"%s\",\"country\":\"%.2s\"}",
-                     model, info.scope, q->country);
+            snprintf(c[i].reason, sizeof c[i].reason, "{\"model\":\"%s\",\"scope\":\"%s\",\"country\":\"%.2s\"}", model,
+                     info.scope, q->country);
         else
             snprintf(c[i].reason, sizeof c[i].reason, "{\"model\":\"%s\",\"scope\":\"global\"}", model);
     }
@@ -418,7 +418,9 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
                         "unknown type \"%s\": expected for_you, similar, session, popular, trending, "
                         "recently_viewed, bought_together, also_bought, also_viewed or cart",
                         q->type);
-    if (rc) tl_buf_reset(out); /* no half-written success body on error */
-    else if (type_index >= 0) tl_feedback_served(e->fb, shop_id, type_index);
+    if (rc)
+        tl_buf_reset(out); /* no half-written success body on error */
+    else if (type_index >= 0)
+        tl_feedback_served(e->fb, shop_id, type_index);
     return rc;
 }

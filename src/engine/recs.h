@@ -40,8 +40,8 @@ struct skip_ctx {
     double min_price, max_price;               /* applied when > 0 */
     uint64_t bought[TL_PROFILE_PURCHASED_MAX]; /* the shopper's purchases (item hashes, ascending) */
     size_t n_bought;
-    const char *rebuy;    /* config rebuy_categories: comma-separated paths exempt from that rule */
-    struct diversity div; /* caps of this answer, counted as items are written */
+    const char *rebuy;            /* config rebuy_categories: comma-separated paths exempt from that rule */
+    struct diversity div;         /* caps of this answer, counted as items are written */
     const struct tl_merch *merch; /* merchandising rules (exclude applies in tl_recs_skip) */
     uint32_t type_bit;            /* tl_merch_type_bit of the requested type */
     const char *type;             /* the requested type (reasons) */
@@ -65,8 +65,8 @@ struct tl_recs_cand {
 
 /* Write ,"items":[...]} from n candidates (best first; the array is
  * reordered in place). Takes the catalog lock itself. */
-enum tl_rc tl_recs_emit(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
-                        struct skip_ctx *sc, struct tl_recs_cand *c, size_t n, struct tl_buf *out);
+enum tl_rc tl_recs_emit(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q, struct skip_ctx *sc,
+                        struct tl_recs_cand *c, size_t n, struct tl_buf *out);
 
 /* Serving rules + request filters for catalog index idx: 1 = leave out.
  * ctx is a struct skip_ctx. Takes the catalog read lock itself. */
@@ -79,15 +79,15 @@ size_t tl_recs_fetch(const struct tl_rec_query *q);
 void tl_recs_item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first);
 /* Trained-model types (engine/recs_hybrid.c): for_you, similar, session.
  * Write ,"items":[...]} (and ,"fallback":..). */
-enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
-                           const struct tl_rec_query *q, struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id, const struct tl_rec_query *q,
+                           struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
 enum tl_rc tl_recs_similar(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
                            struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
 /* cart with association rules (when the shop's snapshot has them). */
 int tl_recs_cart_has_rules(struct tl_shop_state *s);
-enum tl_rc tl_recs_cart(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
-                        struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
-enum tl_rc tl_recs_session(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
-                           const struct tl_rec_query *q, struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_recs_cart(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q, struct skip_ctx *sc,
+                        struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_recs_session(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id, const struct tl_rec_query *q,
+                           struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err);
 
 #endif

@@ -48,8 +48,8 @@ static void reason_add(char *reason, const char *name, int v)
 
 #define PINS_MAX 16
 
-enum tl_rc tl_recs_emit(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
-                        struct skip_ctx *sc, struct tl_recs_cand *c, size_t n, struct tl_buf *out)
+enum tl_rc tl_recs_emit(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q, struct skip_ctx *sc,
+                        struct tl_recs_cand *c, size_t n, struct tl_buf *out)
 {
     const struct tl_merch *m = sc->merch;
     int64_t now = tl_now_ms();

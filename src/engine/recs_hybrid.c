@@ -79,8 +79,7 @@ static void load_history(struct tl_engine *e, struct tl_shop_state *s, uint32_t 
     if (strncmp(key, "u:", 2) == 0) {
         uint32_t bought[TL_COOC_BASKET_MAX];
         size_t nb = tl_itemsets_get(&s->bought_sets, tl_engine_customer_key(key + 2), bought, TL_COOC_BASKET_MAX);
-        for (size_t i = 0; i < nb && i < HIST_MAX / 2; i++)
-            hist_add(h, bought[i], (float)e->cfg.weight_purchase, 0);
+        for (size_t i = 0; i < nb && i < HIST_MAX / 2; i++) hist_add(h, bought[i], (float)e->cfg.weight_purchase, 0);
     }
     struct tl_profile *p;
     struct tl_pcache_guard g;
@@ -150,7 +149,8 @@ static enum tl_rc ask_model(const struct tl_trained *t, const char *name, const 
         ts[n++] = h->ts[i];
     }
     struct tl_model_query mq = {.user = TL_MODEL_NONE,
-                                .anchor = anchor_cat == TL_CAT_NONE ? TL_MODEL_NONE : tl_trained_from_cat(t, anchor_cat),
+                                .anchor =
+                                    anchor_cat == TL_CAT_NONE ? TL_MODEL_NONE : tl_trained_from_cat(t, anchor_cat),
                                 .history = hist,
                                 .hweight = w,
                                 .hts = ts,
@@ -388,8 +388,8 @@ static void hide_session(const struct history *h, struct skip_ctx *sc)
         if (sc->n_hide < sizeof sc->hide / sizeof sc->hide[0]) sc->hide[sc->n_hide++] = h->cat[i];
 }
 
-enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
-                           const struct tl_rec_query *q, struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
+enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id, const struct tl_rec_query *q,
+                           struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
 {
     struct history *h = tl_malloc(sizeof *h);
     if (!h) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
@@ -404,7 +404,8 @@ enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_
 enum tl_rc tl_recs_similar(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
                            struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
 {
-    if (!q->item_id || !*q->item_id) return tl_err_set(err, TL_EINVAL, "item_id", "item_id is required for type=similar");
+    if (!q->item_id || !*q->item_id)
+        return tl_err_set(err, TL_EINVAL, "item_id", "item_id is required for type=similar");
     struct history *h = tl_calloc(1, sizeof *h);
     if (!h) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     struct tl_trained *t = tl_engine_trained(s);
@@ -417,8 +418,8 @@ enum tl_rc tl_recs_similar(struct tl_engine *e, struct tl_shop_state *s, const s
     return rc;
 }
 
-enum tl_rc tl_recs_session(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id,
-                           const struct tl_rec_query *q, struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
+enum tl_rc tl_recs_session(struct tl_engine *e, struct tl_shop_state *s, uint32_t shop_id, const struct tl_rec_query *q,
+                           struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
 {
     struct history *h = tl_malloc(sizeof *h);
     if (!h) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
@@ -444,13 +445,12 @@ int tl_recs_cart_has_rules(struct tl_shop_state *s)
     return has;
 }
 
-enum tl_rc tl_recs_cart(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q,
-                        struct skip_ctx *sc, struct tl_buf *out, struct tl_err *err)
+enum tl_rc tl_recs_cart(struct tl_engine *e, struct tl_shop_state *s, const struct tl_rec_query *q, struct skip_ctx *sc,
+                        struct tl_buf *out, struct tl_err *err)
 {
     struct history *h = tl_calloc(1, sizeof *h);
     if (!h) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
-    for (size_t i = 0; i < sc->n_exclude; i++)
-        hist_add(h, tl_catalog_find(s->cat, sc->exclude[i]), 1.0f, 0);
+    for (size_t i = 0; i < sc->n_exclude; i++) hist_add(h, tl_catalog_find(s->cat, sc->exclude[i]), 1.0f, 0);
     /* complete the basket: rules whose left side the cart holds, and items
      * bought in the same orders; no trending top-up (an empty cart has no
      * complements) */

@@ -56,8 +56,7 @@ void *tl_trained_find(const struct tl_trained *t, const char *name, const struct
 {
     for (size_t i = 0; t && i < t->n; i++)
         if (strcmp(t->m[i].name, name) == 0) {
-            if (ops)
-                *ops = t->m[i].ops;
+            if (ops) *ops = t->m[i].ops;
             return t->m[i].model;
         }
     return NULL;
@@ -75,13 +74,10 @@ uint32_t tl_trained_to_cat(const struct tl_trained *t, uint32_t m)
 
 static void trained_free(struct tl_trained *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     for (size_t i = 0; i < t->n; i++)
-        if (t->m[i].model)
-            t->m[i].ops->free(t->m[i].model);
-    for (uint32_t i = 0; t->ids && i < t->n_items; i++)
-        tl_free(t->ids[i]);
+        if (t->m[i].model) t->m[i].ops->free(t->m[i].model);
+    for (uint32_t i = 0; t->ids && i < t->n_items; i++) tl_free(t->ids[i]);
     tl_free(t->ids);
     tl_free(t->model_to_cat);
     tl_free(t->cat_to_model);
@@ -90,16 +86,14 @@ static void trained_free(struct tl_trained *t)
 
 void tl_trained_release(struct tl_trained *t)
 {
-    if (t && atomic_fetch_sub(&t->refs, 1) == 1)
-        trained_free(t);
+    if (t && atomic_fetch_sub(&t->refs, 1) == 1) trained_free(t);
 }
 
 struct tl_trained *tl_engine_trained(struct tl_shop_state *s)
 {
     pthread_mutex_lock(&s->trained_mu);
     struct tl_trained *t = s->trained;
-    if (t)
-        atomic_fetch_add(&t->refs, 1);
+    if (t) atomic_fetch_add(&t->refs, 1);
     pthread_mutex_unlock(&s->trained_mu);
     return t;
 }
@@ -113,10 +107,7 @@ static void publish(struct tl_shop_state *s, struct tl_trained *t)
     tl_trained_release(old);
 }
 
-void tl_engine_trained_drop(struct tl_shop_state *s)
-{
-    publish(s, NULL);
-}
+void tl_engine_trained_drop(struct tl_shop_state *s) { publish(s, NULL); }
 
 /* Build the catalog <-> model maps from t->ids against the current catalog. */
 static enum tl_rc map_items(struct tl_trained *t, struct tl_catalog *cat)
@@ -130,13 +121,11 @@ static enum tl_rc map_items(struct tl_trained *t, struct tl_catalog *cat)
         tl_catalog_unlock(cat);
         return TL_ENOMEM;
     }
-    for (uint32_t c = 0; c < n_cat; c++)
-        t->cat_to_model[c] = TL_MODEL_NONE;
+    for (uint32_t c = 0; c < n_cat; c++) t->cat_to_model[c] = TL_MODEL_NONE;
     for (uint32_t m = 0; m < t->n_items; m++) {
         uint32_t c = t->ids[m] ? tl_catalog_find_locked(cat, t->ids[m]) : TL_CAT_NONE;
         t->model_to_cat[m] = c;
-        if (c != TL_CAT_NONE && c < n_cat)
-            t->cat_to_model[c] = m;
+        if (c != TL_CAT_NONE && c < n_cat) t->cat_to_model[c] = m;
     }
     tl_catalog_unlock(cat);
     return TL_OK;
@@ -150,7 +139,7 @@ struct build {
     uint32_t shop_id;
     uint32_t n_items;
     struct tl_dataset_builder *ui, *sess, *bask;
-    struct tl_strtab users;   /* shopper key -> ui user index */
+    struct tl_strtab users; /* shopper key -> ui user index */
     uint32_t n_sessions, n_baskets;
     struct tl_u64map last;    /* shopper hash -> last view ts */
     struct tl_u64map sess_of; /* shopper hash -> current session index */
@@ -161,8 +150,7 @@ struct build {
 
 static uint32_t item_index(struct build *b, const char *id)
 {
-    if (!id)
-        return TL_CAT_NONE;
+    if (!id) return TL_CAT_NONE;
     uint32_t c = tl_catalog_find(b->s->cat, id);
     return c < b->n_items ? c : TL_CAT_NONE; /* newer than this run: unknown */
 }
@@ -179,21 +167,18 @@ static int user_index(struct build *b, const char *key, uint32_t *u)
 static int order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
 {
     struct build *b = ctx;
-    if (shop_id != b->shop_id || o->is_return)
-        return 0;
+    if (shop_id != b->shop_id || o->is_return) return 0;
     uint32_t u = UINT32_MAX;
     if (o->customer_id) {
         char key[TL_USER_KEY_MAX];
         snprintf(key, sizeof key, "u:%s", o->customer_id);
-        if (user_index(b, key, &u))
-            return 1;
+        if (user_index(b, key, &u)) return 1;
     }
     uint32_t sess = b->n_sessions, bask = b->n_baskets;
     int any = 0;
     for (size_t i = 0; i < o->n_lines; i++) {
         uint32_t it = item_index(b, o->lines[i].item_id);
-        if (it == TL_CAT_NONE)
-            continue;
+        if (it == TL_CAT_NONE) continue;
         any = 1;
         if ((u != UINT32_MAX &&
              (b->rc = tl_dataset_builder_add(b->ui, u, it, b->w_purchase, o->ts_ms, b->err)) != TL_OK) ||
@@ -211,21 +196,16 @@ static int order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
 static int event_cb(void *ctx, const struct tl_event *ev)
 {
     struct build *b = ctx;
-    if (ev->shop_id != b->shop_id || (ev->type != TL_EV_PRODUCT_VIEW && ev->type != TL_EV_ADD_TO_CART))
-        return 0;
+    if (ev->shop_id != b->shop_id || (ev->type != TL_EV_PRODUCT_VIEW && ev->type != TL_EV_ADD_TO_CART)) return 0;
     uint32_t it = item_index(b, ev->item_id);
-    if (it == TL_CAT_NONE)
-        return 0;
+    if (it == TL_CAT_NONE) return 0;
     char key[TL_USER_KEY_MAX];
     tl_engine_user_key(b->e, b->shop_id, ev->user_id, ev->anonymous_id, key);
     uint32_t u;
-    if (user_index(b, key, &u))
-        return 1;
+    if (user_index(b, key, &u)) return 1;
     float w = ev->type == TL_EV_PRODUCT_VIEW ? b->w_view : b->w_cart;
-    if ((b->rc = tl_dataset_builder_add(b->ui, u, it, w, ev->ts_ms, b->err)) != TL_OK)
-        return 1;
-    if (ev->type != TL_EV_PRODUCT_VIEW)
-        return 0;
+    if ((b->rc = tl_dataset_builder_add(b->ui, u, it, w, ev->ts_ms, b->err)) != TL_OK) return 1;
+    if (ev->type != TL_EV_PRODUCT_VIEW) return 0;
     /* sessions: a new one after the inactivity timeout */
     uint64_t h = tl_hash_str(key, 0x73657373ULL), last = 0, sid = 0;
     int seen = tl_u64map_get(&b->last, h, &last);
@@ -240,8 +220,7 @@ static int event_cb(void *ctx, const struct tl_event *ev)
         b->rc = tl_err_set(b->err, TL_ENOMEM, NULL, "out of memory grouping sessions");
         return 1;
     }
-    if ((b->rc = tl_dataset_builder_add(b->sess, (uint32_t)sid, it, 1.0f, ev->ts_ms, b->err)) != TL_OK)
-        return 1;
+    if ((b->rc = tl_dataset_builder_add(b->sess, (uint32_t)sid, it, 1.0f, ev->ts_ms, b->err)) != TL_OK) return 1;
     return 0;
 }
 
@@ -250,8 +229,7 @@ static void flatten_json_list(const char *json, char *out, size_t n)
 {
     size_t o = 0;
     for (const char *p = json; p && *p && o + 1 < n; p++) {
-        if (*p == '[' || *p == ']' || *p == '{' || *p == '}' || *p == '"')
-            continue;
+        if (*p == '[' || *p == ']' || *p == '{' || *p == '}' || *p == '"') continue;
         out[o++] = *p == ',' ? ';' : *p;
     }
     out[o] = '\0';
@@ -263,8 +241,7 @@ static enum tl_rc attach_text(struct build *b, struct tl_dataset *d)
     tl_catalog_rdlock(b->s->cat);
     for (uint32_t i = 0; i < b->n_items && !rc; i++) {
         const struct tl_item *it = tl_catalog_get(b->s->cat, i);
-        if (!it)
-            continue;
+        if (!it) continue;
         char tags[1024], attrs[2048];
         flatten_json_list(it->tags_json, tags, sizeof tags);
         flatten_json_list(it->attrs_json, attrs, sizeof attrs);
@@ -306,30 +283,24 @@ static void model_progress(void *ctx, double frac, const char *phase)
     char ph[96];
     snprintf(ph, sizeof ph, "%s: %s", rp->model, phase ? phase : "");
     set_status(rp->s, f, ph);
-    if (rp->fn)
-        rp->fn(rp->ctx, f, ph);
+    if (rp->fn) rp->fn(rp->ctx, f, ph);
 }
 
 /* Apply "name.key=value" entries of spec that belong to ops. */
-static enum tl_rc apply_model_params(const struct tl_model_ops *ops, void *params, const char *spec,
-                                     struct tl_err *err)
+static enum tl_rc apply_model_params(const struct tl_model_ops *ops, void *params, const char *spec, struct tl_err *err)
 {
     char tmp[sizeof(((struct tl_config *)0)->model_params)];
     snprintf(tmp, sizeof tmp, "%s", spec);
     size_t nl = strlen(ops->name);
     char *save = NULL;
     for (char *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ')
-            tok++;
-        if (strncmp(tok, ops->name, nl) != 0 || tok[nl] != '.')
-            continue;
+        while (*tok == ' ') tok++;
+        if (strncmp(tok, ops->name, nl) != 0 || tok[nl] != '.') continue;
         char *eq = strchr(tok, '=');
-        if (!eq)
-            return tl_err_set(err, TL_EINVAL, "model_params", "\"%s\" is not model.key=value", tok);
+        if (!eq) return tl_err_set(err, TL_EINVAL, "model_params", "\"%s\" is not model.key=value", tok);
         *eq = '\0';
         enum tl_rc rc = ops->param_set(params, tok + nl + 1, eq + 1, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return TL_OK;
 }
@@ -338,10 +309,8 @@ static enum tl_rc apply_model_params(const struct tl_model_ops *ops, void *param
 static const struct tl_dataset *dataset_for(const char *name, const struct tl_dataset *ui,
                                             const struct tl_dataset *sess, const struct tl_dataset *bask)
 {
-    if (strcmp(name, "sknn") == 0 || strncmp(name, "session_", 8) == 0)
-        return sess;
-    if (strcmp(name, "arules") == 0)
-        return bask;
+    if (strcmp(name, "sknn") == 0 || strncmp(name, "session_", 8) == 0) return sess;
+    if (strcmp(name, "arules") == 0) return bask;
     return ui;
 }
 
@@ -349,8 +318,7 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
                                 struct tl_err *err)
 {
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
-    if (!s)
-        return tl_err_set(err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
+    if (!s) return tl_err_set(err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
     uint64_t t0 = tl_mono_ns();
     struct tl_store *st = NULL;
     struct tl_dataset *ui = NULL, *sess = NULL, *bask = NULL;
@@ -367,8 +335,7 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
     pthread_mutex_lock(&s->trained_mu);
     s->train.last_warning[0] = '\0';
     pthread_mutex_unlock(&s->trained_mu);
-    if (fn)
-        fn(ctx, 0.0, "reading orders and events");
+    if (fn) fn(ctx, 0.0, "reading orders and events");
     tl_catalog_rdlock(s->cat);
     b.n_items = tl_catalog_size(s->cat);
     tl_catalog_unlock(s->cat);
@@ -377,34 +344,25 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
         b.ui = tl_dataset_builder_new();
         b.sess = tl_dataset_builder_new();
         b.bask = tl_dataset_builder_new();
-        if (!b.ui || !b.sess || !b.bask)
-            rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        if (!b.ui || !b.sess || !b.bask) rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     }
     if (!rc) {
         rc = e->ops->order_scan(st, shop_id, order_cb, &b);
-        if (rc == TL_OK)
-            rc = e->ops->event_scan(st, 0, event_cb, &b);
+        if (rc == TL_OK) rc = e->ops->event_scan(st, 0, event_cb, &b);
         if (b.rc)
             rc = b.rc;
         else if (rc)
             tl_err_set(err, rc, NULL, "reading the store for training: %s", tl_rc_message(rc));
     }
-    if (st)
-        e->ops->close(st);
-    if (!rc)
-        rc = tl_dataset_builder_finish(b.ui, b.users.count, b.n_items, &ui, err);
-    if (!rc)
-        rc = tl_dataset_builder_finish(b.sess, b.n_sessions, b.n_items, &sess, err);
-    if (!rc)
-        rc = tl_dataset_builder_finish(b.bask, b.n_baskets, b.n_items, &bask, err);
-    if (!rc)
-        rc = attach_text(&b, ui);
+    if (st) e->ops->close(st);
+    if (!rc) rc = tl_dataset_builder_finish(b.ui, b.users.count, b.n_items, &ui, err);
+    if (!rc) rc = tl_dataset_builder_finish(b.sess, b.n_sessions, b.n_items, &sess, err);
+    if (!rc) rc = tl_dataset_builder_finish(b.bask, b.n_baskets, b.n_items, &bask, err);
+    if (!rc) rc = attach_text(&b, ui);
     if (!rc) {
         t = tl_calloc(1, sizeof *t);
-        if (t)
-            t->ids = tl_calloc((size_t)b.n_items + 1, sizeof *t->ids);
-        if (!t || !t->ids)
-            rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        if (t) t->ids = tl_calloc((size_t)b.n_items + 1, sizeof *t->ids);
+        if (!t || !t->ids) rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     }
     if (!rc) {
         atomic_init(&t->refs, 1);
@@ -412,8 +370,7 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
         tl_catalog_rdlock(s->cat);
         for (uint32_t i = 0; i < b.n_items && !rc; i++) {
             const char *id = tl_catalog_id(s->cat, i);
-            if (id && !(t->ids[i] = tl_strdup(id)))
-                rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+            if (id && !(t->ids[i] = tl_strdup(id))) rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
         }
         tl_catalog_unlock(s->cat);
         t->users = ui->n_users;
@@ -428,15 +385,13 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
     size_t ntodo = 0;
     char *save = NULL;
     for (char *tok = strtok_r(list, ",", &save); !rc && tok; tok = strtok_r(NULL, ",", &save)) {
-        while (*tok == ' ')
-            tok++;
+        while (*tok == ' ') tok++;
         const struct tl_model_ops *ops = tl_model_find(tok);
         if (!ops) {
             tl_warn("train_models: model \"%s\" is not available in this build; skipped", tok);
             continue;
         }
-        if (ntodo < TL_TRAINED_MODELS_MAX)
-            todo[ntodo++] = ops;
+        if (ntodo < TL_TRAINED_MODELS_MAX) todo[ntodo++] = ops;
     }
     struct run_progress rp = {.s = s, .fn = fn, .ctx = ctx, .n = ntodo};
     for (size_t i = 0; !rc && i < ntodo; i++) {
@@ -444,8 +399,7 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
         _Alignas(16) unsigned char params[TL_MODEL_PARAMS_MAX];
         memset(params, 0, sizeof params);
         ops->params_defaults(params);
-        if ((rc = apply_model_params(ops, params, e->cfg.model_params, err)) != TL_OK)
-            break;
+        if ((rc = apply_model_params(ops, params, e->cfg.model_params, err)) != TL_OK) break;
         const struct tl_dataset *d = dataset_for(ops->name, ui, sess, bask);
         rp.i = i;
         rp.model = ops->name;
@@ -473,22 +427,19 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
             rc = TL_OK;
             continue;
         }
-        if (rc)
-            break;
+        if (rc) break;
         struct tl_trained_entry *en = &t->m[t->n++];
         snprintf(en->name, sizeof en->name, "%s", ops->name);
         en->ops = ops;
         en->model = model;
         en->seconds = (double)(tl_mono_ns() - m0) / 1e9;
     }
-    if (!rc)
-        rc = map_items(t, s->cat) ? tl_err_set(err, TL_ENOMEM, NULL, "out of memory") : TL_OK;
+    if (!rc) rc = map_items(t, s->cat) ? tl_err_set(err, TL_ENOMEM, NULL, "out of memory") : TL_OK;
     if (!rc) {
         t->trained_at_ms = tl_now_ms();
         t->seconds = (double)(tl_mono_ns() - t0) / 1e9;
         rc = tl_engine_trained_save(e, shop_id, t, err);
-        if (rc)
-            tl_warn("shop %u: models trained but not saved: %s", shop_id, err ? err->msg : "");
+        if (rc) tl_warn("shop %u: models trained but not saved: %s", shop_id, err ? err->msg : "");
         rc = TL_OK; /* served from memory even if the file could not be written */
         pthread_mutex_lock(&s->trained_mu);
         s->train.trained_seq = seq_at_start;
@@ -522,54 +473,45 @@ static int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
         p += w;
         n -= (size_t)w;
     }
     return 0;
 }
 
-enum tl_rc tl_engine_trained_save(struct tl_engine *e, uint32_t shop_id, const struct tl_trained *t,
-                                  struct tl_err *err)
+enum tl_rc tl_engine_trained_save(struct tl_engine *e, uint32_t shop_id, const struct tl_trained *t, struct tl_err *err)
 {
     struct tl_buf b;
     tl_buf_init(&b, (size_t)16 << 30);
     enum tl_rc rc = tl_snap_put_u32(&b, SNAP_MAGIC);
-    if (!rc)
-        rc = tl_snap_put_u32(&b, SNAP_VERSION);
-    if (!rc)
-        rc = tl_snap_put_u32(&b, t->n_items);
+    if (!rc) rc = tl_snap_put_u32(&b, SNAP_VERSION);
+    if (!rc) rc = tl_snap_put_u32(&b, t->n_items);
     for (uint32_t i = 0; !rc && i < t->n_items; i++) {
         size_t l = t->ids[i] ? strlen(t->ids[i]) : 0;
         rc = tl_snap_put_u32(&b, (uint32_t)l);
-        if (!rc && l)
-            rc = tl_buf_append(&b, t->ids[i], l);
+        if (!rc && l) rc = tl_buf_append(&b, t->ids[i], l);
     }
-    uint64_t hdr[] = {(uint64_t)t->trained_at_ms, (uint64_t)(t->seconds * 1000.0), t->users, t->interactions,
-                      t->sessions, t->baskets};
-    for (size_t i = 0; !rc && i < 6; i++)
-        rc = tl_snap_put_u64(&b, hdr[i]);
-    if (!rc)
-        rc = tl_snap_put_u32(&b, (uint32_t)t->n);
+    uint64_t hdr[] = {(uint64_t)t->trained_at_ms,
+                      (uint64_t)(t->seconds * 1000.0),
+                      t->users,
+                      t->interactions,
+                      t->sessions,
+                      t->baskets};
+    for (size_t i = 0; !rc && i < 6; i++) rc = tl_snap_put_u64(&b, hdr[i]);
+    if (!rc) rc = tl_snap_put_u32(&b, (uint32_t)t->n);
     for (size_t i = 0; !rc && i < t->n; i++) {
         size_t l = strlen(t->m[i].name);
         rc = tl_snap_put_u32(&b, (uint32_t)l);
-        if (!rc)
-            rc = tl_buf_append(&b, t->m[i].name, l);
-        if (!rc)
-            rc = tl_snap_put_u64(&b, (uint64_t)(t->m[i].seconds * 1000.0));
+        if (!rc) rc = tl_buf_append(&b, t->m[i].name, l);
+        if (!rc) rc = tl_snap_put_u64(&b, (uint64_t)(t->m[i].seconds * 1000.0));
         size_t at = b.len;
-        if (!rc)
-            rc = tl_snap_put_u64(&b, 0);
-        if (!rc)
-            rc = t->m[i].ops->save(t->m[i].model, &b, err);
+        if (!rc) rc = tl_snap_put_u64(&b, 0);
+        if (!rc) rc = t->m[i].ops->save(t->m[i].model, &b, err);
         if (!rc) {
             uint64_t len = b.len - at - 8;
-            for (int x = 0; x < 8; x++)
-                b.data[at + (size_t)x] = (char)(uint8_t)(len >> (8 * x));
+            for (int x = 0; x < 8; x++) b.data[at + (size_t)x] = (char)(uint8_t)(len >> (8 * x));
         }
     }
     if (rc) {
@@ -582,8 +524,7 @@ enum tl_rc tl_engine_trained_save(struct tl_engine *e, uint32_t shop_id, const s
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write_all(fd, b.data, b.len) || fsync(fd) != 0) {
         int en = errno;
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         unlink(tmp);
         tl_buf_free(&b);
         return tl_err_set(err, TL_EIO, NULL, "cannot write %s: %s", tmp, strerror(en));
@@ -601,13 +542,11 @@ enum tl_rc tl_engine_trained_save(struct tl_engine *e, uint32_t shop_id, const s
 enum tl_rc tl_engine_trained_load(struct tl_engine *e, uint32_t shop_id, struct tl_err *err)
 {
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
-    if (!s)
-        return tl_err_set(err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
+    if (!s) return tl_err_set(err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
     char path[600];
     snap_path(e, shop_id, path, sizeof path);
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT ? TL_ENOTFOUND : tl_err_set(err, TL_EIO, NULL, "cannot open %s", path);
+    if (!f) return errno == ENOENT ? TL_ENOTFOUND : tl_err_set(err, TL_EIO, NULL, "cannot open %s", path);
     struct stat sb;
     char *data = NULL;
     size_t len = 0;
@@ -620,8 +559,7 @@ enum tl_rc tl_engine_trained_load(struct tl_engine *e, uint32_t shop_id, struct 
         }
     }
     fclose(f);
-    if (!data)
-        return tl_err_set(err, TL_EIO, NULL, "cannot read %s", path);
+    if (!data) return tl_err_set(err, TL_EIO, NULL, "cannot read %s", path);
     struct tl_snap_reader r = {(const uint8_t *)data, len, 0, 0};
     enum tl_rc rc = TL_OK;
     struct tl_trained *t = tl_calloc(1, sizeof *t);
@@ -655,8 +593,7 @@ enum tl_rc tl_engine_trained_load(struct tl_engine *e, uint32_t shop_id, struct 
         t->sessions = tl_snap_get_u64(&r);
         t->baskets = tl_snap_get_u64(&r);
         uint32_t n = tl_snap_get_u32(&r);
-        if (r.bad || n > TL_TRAINED_MODELS_MAX)
-            rc = tl_err_set(err, TL_EPARSE, NULL, "%s: truncated header", path);
+        if (r.bad || n > TL_TRAINED_MODELS_MAX) rc = tl_err_set(err, TL_EPARSE, NULL, "%s: truncated header", path);
         for (uint32_t i = 0; !rc && i < n; i++) {
             uint32_t l = tl_snap_get_u32(&r);
             struct tl_trained_entry *en = &t->m[t->n];
@@ -680,15 +617,13 @@ enum tl_rc tl_engine_trained_load(struct tl_engine *e, uint32_t shop_id, struct 
                 continue;
             }
             rc = en->ops->load(r.p + r.off, (size_t)ml, &en->model, err);
-            if (rc)
-                break;
+            if (rc) break;
             r.off += (size_t)ml;
             t->n++;
         }
     }
     tl_free(data);
-    if (!rc && map_items(t, s->cat))
-        rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    if (!rc && map_items(t, s->cat)) rc = tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     if (rc) {
         trained_free(t);
         return rc;
@@ -711,33 +646,26 @@ static void *trainer_main(void *arg)
             ts.tv_sec += 1;
             pthread_cond_timedwait(&e->train_cv, &e->train_mu, &ts);
         }
-        if (e->train_stop)
-            break;
+        if (e->train_stop) break;
         int scheduled = e->cfg.train_interval_s > 0 && tl_now_ms() >= next_scheduled;
-        if (!e->train_pending && !scheduled)
-            continue;
+        if (!e->train_pending && !scheduled) continue;
         e->train_pending = 0;
-        if (scheduled)
-            next_scheduled = tl_now_ms() + (int64_t)e->cfg.train_interval_s * 1000;
+        if (scheduled) next_scheduled = tl_now_ms() + (int64_t)e->cfg.train_interval_s * 1000;
         pthread_mutex_unlock(&e->train_mu);
         for (uint32_t id = 1;; id++) {
             pthread_rwlock_rdlock(&e->shops_lock);
             uint32_t cap = e->shops_cap;
             struct tl_shop_state *s = id < cap ? e->shops[id] : NULL;
             pthread_rwlock_unlock(&e->shops_lock);
-            if (id >= cap || e->train_cancel)
-                break;
-            if (!s)
-                continue;
+            if (id >= cap || e->train_cancel) break;
+            if (!s) continue;
             pthread_mutex_lock(&s->trained_mu);
             /* on schedule only when something happened since the last run */
             int go = s->train.state == TL_TRAIN_QUEUED ||
                      (scheduled && (s->train.trained_seq != atomic_load(&e->last_seq) || !s->trained));
-            if (go)
-                s->train.state = TL_TRAIN_RUNNING;
+            if (go) s->train.state = TL_TRAIN_RUNNING;
             pthread_mutex_unlock(&s->trained_mu);
-            if (!go)
-                continue;
+            if (!go) continue;
             struct tl_err err;
             tl_err_clear(&err);
             uint64_t t0 = tl_mono_ns();
@@ -755,8 +683,7 @@ static void *trainer_main(void *arg)
                 pthread_mutex_unlock(&e->train_mu);
             }
             pthread_mutex_unlock(&s->trained_mu);
-            if (rc)
-                tl_warn("shop %u: training failed: %s", id, s->train.last_error);
+            if (rc) tl_warn("shop %u: training failed: %s", id, s->train.last_error);
         }
         pthread_mutex_lock(&e->train_mu);
     }
@@ -769,16 +696,14 @@ enum tl_rc tl_engine_trainer_start(struct tl_engine *e)
     pthread_mutex_init(&e->train_mu, NULL);
     pthread_cond_init(&e->train_cv, NULL);
     e->train_inited = 1;
-    if (pthread_create(&e->train_thread, NULL, trainer_main, e) != 0)
-        return TL_EINTERNAL;
+    if (pthread_create(&e->train_thread, NULL, trainer_main, e) != 0) return TL_EINTERNAL;
     e->train_running = 1;
     return TL_OK;
 }
 
 void tl_engine_trainer_stop(struct tl_engine *e)
 {
-    if (!e->train_inited)
-        return;
+    if (!e->train_inited) return;
     e->train_cancel = 1;
     if (e->train_running) {
         pthread_mutex_lock(&e->train_mu);
@@ -796,10 +721,8 @@ void tl_engine_trainer_stop(struct tl_engine *e)
 enum tl_rc tl_engine_train_request(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err)
 {
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
-    if (!s)
-        return tl_err_set(err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
-    if (!e->train_running)
-        return tl_err_set(err, TL_EBUSY, NULL, "the trainer is not running");
+    if (!s) return tl_err_set(err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
+    if (!e->train_running) return tl_err_set(err, TL_EBUSY, NULL, "the trainer is not running");
     pthread_mutex_lock(&s->trained_mu);
     if (s->train.state == TL_TRAIN_RUNNING)
         s->train.state = TL_TRAIN_REQUEUED; /* once more after this run: it may have missed new data */
@@ -829,8 +752,7 @@ static const char *state_name(int st)
 enum tl_rc tl_engine_train_status(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err)
 {
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
-    if (!s)
-        return tl_err_set(err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
+    if (!s) return tl_err_set(err, TL_ENOTFOUND, "shop", "shop %u does not exist", shop_id);
     pthread_mutex_lock(&s->trained_mu);
     struct tl_train_status st = s->train;
     pthread_mutex_unlock(&s->trained_mu);
@@ -856,9 +778,8 @@ enum tl_rc tl_engine_train_status(struct tl_engine *e, uint32_t shop_id, struct 
         tl_buf_printf(out,
                       ",\"snapshot\":{\"trained_at\":\"%s\",\"seconds\":%.3f,\"items\":%u,\"shoppers\":%llu,"
                       "\"interactions\":%llu,\"sessions\":%llu,\"orders\":%llu,\"models\":[",
-                      when, t->seconds, t->n_items, (unsigned long long)t->users,
-                      (unsigned long long)t->interactions, (unsigned long long)t->sessions,
-                      (unsigned long long)t->baskets);
+                      when, t->seconds, t->n_items, (unsigned long long)t->users, (unsigned long long)t->interactions,
+                      (unsigned long long)t->sessions, (unsigned long long)t->baskets);
         for (size_t i = 0; i < t->n; i++) {
             size_t mem = t->m[i].ops->memory(t->m[i].model);
             tl_buf_printf(out, "%s{\"name\":\"%s\",\"seconds\":%.3f,\"bytes\":%zu,\"bytes_per_item\":%.1f}",

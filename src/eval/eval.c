@@ -51,21 +51,16 @@ static void *score_worker(void *arg)
             hts += nh - TL_MODEL_HISTORY_MAX;
             nh = TL_MODEL_HISTORY_MAX;
         }
-        struct tl_model_query q = {
-            .user = c->user, .anchor = TL_MODEL_NONE, .history = h, .hts = hts, .n_history = nh};
+        struct tl_model_query q = {.user = c->user, .anchor = TL_MODEL_NONE, .history = h, .hts = hts, .n_history = nh};
         struct mask_ctx mc = {mask};
         if (c->mask)
-            for (uint32_t x = 0; x < c->n_hist; x++)
-                mask[e->hist[c->hist_off + x]] = 1;
+            for (uint32_t x = 0; x < c->n_hist; x++) mask[e->hist[c->hist_off + x]] = 1;
         size_t n = 0;
         j->rc = j->ops->candidates(j->model, &q, c->mask ? skip_masked : NULL, &mc, j->kmax, hits, &n);
         if (c->mask)
-            for (uint32_t x = 0; x < c->n_hist; x++)
-                mask[e->hist[c->hist_off + x]] = 0;
-        if (j->rc)
-            break;
-        for (size_t i = 0; i < n; i++)
-            list[i] = hits[i].item;
+            for (uint32_t x = 0; x < c->n_hist; x++) mask[e->hist[c->hist_off + x]] = 0;
+        if (j->rc) break;
+        for (size_t i = 0; i < n; i++) list[i] = hits[i].item;
         tl_evm_add(&j->m, list, n, e->tgt + c->tgt_off, c->n_tgt, e->pop, e->train->n_users);
     }
 out:
@@ -75,10 +70,7 @@ out:
     return NULL;
 }
 
-static double now_s(void)
-{
-    return (double)tl_mono_ns() / 1e9;
-}
+static double now_s(void) { return (double)tl_mono_ns() / 1e9; }
 
 static void train_progress(void *ctx, double frac, const char *phase)
 {
@@ -108,24 +100,19 @@ static enum tl_rc apply_params(const struct tl_model_ops *ops, void *params, con
             memcpy(key, p, kl);
             key[kl] = '\0';
             enum tl_rc rc = ops->param_set(params, key, eq + 1, err);
-            if (rc)
-                return rc;
+            if (rc) return rc;
             continue;
         }
-        if (strncmp(p, ops->name, nl) != 0 || p[nl] != '.')
-            continue;
+        if (strncmp(p, ops->name, nl) != 0 || p[nl] != '.') continue;
         const char *eq = strchr(p + nl + 1, '=');
-        if (!eq)
-            return tl_err_set(err, TL_EINVAL, "param", "parameter '%s' is not model.key=value", p);
+        if (!eq) return tl_err_set(err, TL_EINVAL, "param", "parameter '%s' is not model.key=value", p);
         char key[64];
         size_t kl = (size_t)(eq - (p + nl + 1));
-        if (kl == 0 || kl >= sizeof key)
-            return tl_err_set(err, TL_EINVAL, "param", "bad parameter name in '%s'", p);
+        if (kl == 0 || kl >= sizeof key) return tl_err_set(err, TL_EINVAL, "param", "bad parameter name in '%s'", p);
         memcpy(key, p + nl + 1, kl);
         key[kl] = '\0';
         enum tl_rc rc = ops->param_set(params, key, eq + 1, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return TL_OK;
 }
@@ -154,8 +141,7 @@ static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *
     memset(params, 0, sizeof params);
     ops->params_defaults(params);
     enum tl_rc rc = apply_params(ops, params, o, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     struct tl_train_opts to = {.threads = o->threads > 0 ? o->threads : 1, .seed = o->seed};
     if (o->progress) {
         to.progress = train_progress;
@@ -166,8 +152,7 @@ static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *
     double t0 = now_s();
     rc = ops->train(e->train, params, &to, &model, err);
     res->train_s = now_s() - t0;
-    if (rc)
-        return rc;
+    if (rc) return rc;
     res->memory = ops->memory(model);
     size_t kmax = o->ks[o->n_ks - 1];
     int threads = to.threads > 64 ? 64 : to.threads;
@@ -176,20 +161,20 @@ static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *
     int started[64] = {0};
     t0 = now_s();
     for (int t = 0; t < threads && !rc; t++) {
-        jobs[t] = (struct score_job){.e = e, .ops = ops, .model = model, .kmax = kmax,
+        jobs[t] = (struct score_job){.e = e,
+                                     .ops = ops,
+                                     .model = model,
+                                     .kmax = kmax,
                                      .lo = e->n_cases * (size_t)t / (size_t)threads,
                                      .hi = e->n_cases * (size_t)(t + 1) / (size_t)threads};
         rc = tl_evm_init(&jobs[t].m, o->ks, o->n_ks, e->train->n_items);
         if (rc) {
-            for (int u = 0; u < t; u++)
-                tl_evm_free(&jobs[u].m);
+            for (int u = 0; u < t; u++) tl_evm_free(&jobs[u].m);
             threads = 0;
         }
     }
-    for (int t = 1; t < threads; t++)
-        started[t] = pthread_create(&tid[t], NULL, score_worker, &jobs[t]) == 0;
-    if (threads > 0)
-        score_worker(&jobs[0]);
+    for (int t = 1; t < threads; t++) started[t] = pthread_create(&tid[t], NULL, score_worker, &jobs[t]) == 0;
+    if (threads > 0) score_worker(&jobs[0]);
     for (int t = 1; t < threads; t++) {
         if (started[t])
             pthread_join(tid[t], NULL);
@@ -200,8 +185,7 @@ static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *
     if (threads > 0) {
         res->m = jobs[0].m;
         for (int t = 0; t < threads; t++) {
-            if (jobs[t].rc && !rc)
-                rc = jobs[t].rc;
+            if (jobs[t].rc && !rc) rc = jobs[t].rc;
             if (t > 0) {
                 tl_evm_merge(&res->m, &jobs[t].m);
                 tl_evm_free(&jobs[t].m);
@@ -212,8 +196,7 @@ static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *
         fprintf(o->progress, "\r  trained in %.2f s, scored %zu cases in %.2f s%-30s\n", res->train_s, e->n_cases,
                 res->score_s, "");
     ops->free(model);
-    if (rc)
-        tl_err_set(err, rc, NULL, "model %s failed while scoring the test cases", ops->name);
+    if (rc) tl_err_set(err, rc, NULL, "model %s failed while scoring the test cases", ops->name);
     return rc;
 }
 
@@ -221,16 +204,12 @@ enum tl_rc tl_eval_run(const struct tl_evdata *e, const struct tl_eval_run_opts 
                        struct tl_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (!o->models || !*o->models)
-        return tl_err_set(err, TL_EINVAL, "models", "no models to evaluate");
-    if (o->n_ks == 0)
-        return tl_err_set(err, TL_EINVAL, "k", "no cutoffs");
+    if (!o->models || !*o->models) return tl_err_set(err, TL_EINVAL, "models", "no models to evaluate");
+    if (o->n_ks == 0) return tl_err_set(err, TL_EINVAL, "k", "no cutoffs");
     enum tl_rc rc = check_params(o, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     char list[512];
-    if (strlen(o->models) >= sizeof list)
-        return tl_err_set(err, TL_EINVAL, "models", "model list too long");
+    if (strlen(o->models) >= sizeof list) return tl_err_set(err, TL_EINVAL, "models", "model list too long");
     strcpy(list, o->models);
     const struct tl_model_ops *ops[TL_EVAL_MODELS_MAX];
     size_t n = 0;
@@ -264,15 +243,13 @@ enum tl_rc tl_eval_run(const struct tl_evdata *e, const struct tl_eval_run_opts 
 
 void tl_eval_results_free(struct tl_eval_results *r)
 {
-    for (size_t i = 0; i < r->n; i++)
-        tl_evm_free(&r->r[i].m);
+    for (size_t i = 0; i < r->n; i++) tl_evm_free(&r->r[i].m);
     r->n = 0;
 }
 
 void tl_eval_print_table(const struct tl_evdata *e, const struct tl_eval_results *r, FILE *out)
 {
-    if (r->n == 0)
-        return;
+    if (r->n == 0) return;
     const struct tl_evm *m0 = &r->r[0].m;
     size_t last = m0->n_ks - 1;
     fprintf(out, "%s\n\n%-12s", e->desc, "model");
@@ -285,15 +262,15 @@ void tl_eval_print_table(const struct tl_evdata *e, const struct tl_eval_results
         for (size_t k = 0; k < m->n_ks; k++)
             fprintf(out, " %.4f  %.4f  %.4f  %.4f ", tl_evm_hr(m, k), tl_evm_ndcg(m, k), tl_evm_mrr(m, k),
                     tl_evm_recall(m, k));
-        fprintf(out, " %.4f  %.4f %7.2f %5.0f\n", tl_evm_coverage(m, last), tl_evm_popularity(m, last),
-                r->r[i].train_s, (double)r->r[i].memory / 1e6);
+        fprintf(out, " %.4f  %.4f %7.2f %5.0f\n", tl_evm_coverage(m, last), tl_evm_popularity(m, last), r->r[i].train_s,
+                (double)r->r[i].memory / 1e6);
     }
 }
 
 static void json_row(FILE *out, int *first, const char *model, const char *metric, size_t k, double v)
 {
-    fprintf(out, "%s\n  {\"model\": \"%s\", \"metric\": \"%s\", \"k\": %zu, \"value\": %.6f}", *first ? "" : ",",
-            model, metric, k, v);
+    fprintf(out, "%s\n  {\"model\": \"%s\", \"metric\": \"%s\", \"k\": %zu, \"value\": %.6f}", *first ? "" : ",", model,
+            metric, k, v);
     *first = 0;
 }
 

@@ -16,21 +16,21 @@
 
 struct tl_eval_model_result {
     char name[48];
-    double train_s;   /* wall seconds of train() */
-    double score_s;   /* wall seconds scoring every case */
-    size_t memory;    /* bytes held by the trained model */
+    double train_s; /* wall seconds of train() */
+    double score_s; /* wall seconds scoring every case */
+    size_t memory;  /* bytes held by the trained model */
     struct tl_evm m;
 };
 
 struct tl_eval_run_opts {
-    const char *models;              /* comma-separated registry names */
-    const char *const *params;       /* "model.key=value" */
+    const char *models;        /* comma-separated registry names */
+    const char *const *params; /* "model.key=value" */
     size_t n_params;
     size_t ks[TL_EVM_KS_MAX];
     size_t n_ks;
     int threads;
     uint64_t seed;
-    FILE *progress;                  /* NULL = quiet */
+    FILE *progress; /* NULL = quiet */
 };
 
 struct tl_eval_results {

@@ -22,15 +22,13 @@
 static struct tl_evdata *evdata_new(void)
 {
     struct tl_evdata *e = tl_calloc(1, sizeof *e);
-    if (e)
-        tl_strtab_init(&e->items);
+    if (e) tl_strtab_init(&e->items);
     return e;
 }
 
 void tl_evdata_free(struct tl_evdata *e)
 {
-    if (!e)
-        return;
+    if (!e) return;
     tl_dataset_free(e->train);
     tl_strtab_free(&e->items);
     tl_free(e->cases);
@@ -43,14 +41,11 @@ void tl_evdata_free(struct tl_evdata *e)
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
+    if (need <= *cap) return 0;
     size_t nc = *cap ? *cap : 256;
-    while (nc < need)
-        nc *= 2;
+    while (nc < need) nc *= 2;
     void *np = tl_realloc(*p, nc * elem);
-    if (!np)
-        return -1;
+    if (!np) return -1;
     *p = np;
     *cap = nc;
     return 0;
@@ -82,13 +77,11 @@ static enum tl_rc add_case(struct tl_evdata *e, uint32_t user, const uint32_t *h
     e->n_hist += nh;
     c->tgt_off = e->n_tgt;
     uint32_t *t = e->tgt + e->n_tgt;
-    if (nt)
-        memcpy(t, tgt, nt * sizeof *tgt);
+    if (nt) memcpy(t, tgt, nt * sizeof *tgt);
     qsort(t, nt, sizeof *t, u32_cmp);
     size_t m = 0;
     for (size_t i = 0; i < nt; i++)
-        if (m == 0 || t[m - 1] != t[i])
-            t[m++] = t[i];
+        if (m == 0 || t[m - 1] != t[i]) t[m++] = t[i];
     c->n_tgt = (uint32_t)m;
     e->n_tgt += m;
     c->mask = (uint8_t)mask;
@@ -105,8 +98,7 @@ static enum tl_rc finish_pop(struct tl_evdata *e)
         tl_free(last);
         return TL_ENOMEM;
     }
-    for (uint32_t i = 0; i < d->n_items; i++)
-        last[i] = UINT32_MAX;
+    for (uint32_t i = 0; i < d->n_items; i++) last[i] = UINT32_MAX;
     for (uint32_t u = 0; u < d->n_users; u++)
         for (size_t x = d->off[u]; x < d->off[u + 1]; x++)
             if (last[d->item[x]] != u) {
@@ -126,8 +118,7 @@ static enum tl_rc bad_line(struct tl_err *err, const char *path, long line, cons
 {
     (void)path; /* the caller prints PATH:LINE from err->line */
     enum tl_rc rc = tl_err_set(err, TL_EPARSE, NULL, "%s", what);
-    if (err)
-        err->line = line;
+    if (err) err->line = line;
     return rc;
 }
 
@@ -142,8 +133,7 @@ struct click {
 static int click_cmp(const void *a, const void *b)
 {
     const struct click *x = a, *y = b;
-    if (x->time != y->time)
-        return x->time < y->time ? -1 : 1;
+    if (x->time != y->time) return x->time < y->time ? -1 : 1;
     return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
@@ -164,8 +154,7 @@ struct sess_reader {
 
 static enum tl_rc emit_test_session(struct sess_reader *r)
 {
-    if (r->n_cl == 0)
-        return TL_OK;
+    if (r->n_cl == 0) return TL_OK;
     r->sessions++;
     qsort(r->cl, r->n_cl, sizeof *r->cl, click_cmp);
     uint32_t hist[TL_MODEL_HISTORY_MAX];
@@ -193,8 +182,7 @@ static enum tl_rc read_sessions(struct sess_reader *r, const char *path, struct 
 {
     struct tl_csv *c = NULL;
     enum tl_rc rc = tl_csv_open(path, '\t', &c, err);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     size_t nf = 0;
     long row = 0;
     uint32_t seq = 0;
@@ -205,8 +193,7 @@ static enum tl_rc read_sessions(struct sess_reader *r, const char *path, struct 
         const char *sid = tl_csv_field(c, 0, NULL);
         const char *iid = tl_csv_field(c, 1, NULL);
         const char *tim = tl_csv_field(c, 2, NULL);
-        if (row == 1 && sid && strcmp(sid, "SessionId") == 0)
-            continue; /* header */
+        if (row == 1 && sid && strcmp(sid, "SessionId") == 0) continue; /* header */
         if (nf < 3 || !*sid || !*iid || strlen(sid) >= sizeof r->cur) {
             rc = bad_line(err, path, line, "expected SessionId<TAB>ItemId<TAB>Time");
             break;
@@ -221,12 +208,10 @@ static enum tl_rc read_sessions(struct sess_reader *r, const char *path, struct 
         if (r->learn) {
             uint32_t item, user;
             uint64_t h = tl_hash_str(sid, 0x5e55), v = 0;
-            if ((rc = tl_strtab_intern(&r->e->items, iid, &item)) != TL_OK)
-                break;
+            if ((rc = tl_strtab_intern(&r->e->items, iid, &item)) != TL_OK) break;
             if (!tl_u64map_get(&r->sess_ids, h, &v)) {
                 v = tl_u64map_size(&r->sess_ids);
-                if ((rc = tl_u64map_put(&r->sess_ids, h, v)) != TL_OK)
-                    break;
+                if ((rc = tl_u64map_put(&r->sess_ids, h, v)) != TL_OK) break;
             }
             user = (uint32_t)v;
             /* ms from seconds; ties keep file order (the builder is stable). */
@@ -235,10 +220,8 @@ static enum tl_rc read_sessions(struct sess_reader *r, const char *path, struct 
             continue;
         }
         if (strcmp(sid, r->cur) != 0) {
-            if ((rc = emit_test_session(r)) != TL_OK)
-                break;
-            if (r->max_sessions > 0 && r->sessions >= r->max_sessions)
-                break;
+            if ((rc = emit_test_session(r)) != TL_OK) break;
+            if (r->max_sessions > 0 && r->sessions >= r->max_sessions) break;
             snprintf(r->cur, sizeof r->cur, "%s", sid);
         }
         if (grow((void **)&r->cl, &r->cap_cl, r->n_cl + 1, sizeof *r->cl)) {
@@ -249,11 +232,9 @@ static enum tl_rc read_sessions(struct sess_reader *r, const char *path, struct 
         r->cl[r->n_cl] = (struct click){item == TL_STRTAB_NONE ? UINT32_MAX : item, t, seq++};
         r->n_cl++;
     }
-    if (rc == TL_OK && !r->learn && (r->max_sessions <= 0 || r->sessions < r->max_sessions))
-        rc = emit_test_session(r);
+    if (rc == TL_OK && !r->learn && (r->max_sessions <= 0 || r->sessions < r->max_sessions)) rc = emit_test_session(r);
     tl_csv_close(c);
-    if (rc == TL_ENOMEM)
-        return oom(err);
+    if (rc == TL_ENOMEM) return oom(err);
     return rc;
 }
 
@@ -307,8 +288,8 @@ static enum tl_rc renumber_items(struct tl_evdata *e)
     return rc;
 }
 
-enum tl_rc tl_evdata_sessions(const char *train_path, const char *test_path, long max_sessions,
-                              struct tl_evdata **out, struct tl_err *err)
+enum tl_rc tl_evdata_sessions(const char *train_path, const char *test_path, long max_sessions, struct tl_evdata **out,
+                              struct tl_err *err)
 {
     struct tl_evdata *e = evdata_new();
     struct sess_reader r = {.e = e, .max_sessions = max_sessions};
@@ -319,16 +300,13 @@ enum tl_rc tl_evdata_sessions(const char *train_path, const char *test_path, lon
         r.learn = 1;
         rc = read_sessions(&r, train_path, err);
     }
-    if (!rc)
-        rc = tl_dataset_builder_finish(r.b, 0, 0, &e->train, err);
-    if (!rc && renumber_items(e))
-        rc = oom(err);
+    if (!rc) rc = tl_dataset_builder_finish(r.b, 0, 0, &e->train, err);
+    if (!rc && renumber_items(e)) rc = oom(err);
     if (!rc) {
         r.learn = 0;
         rc = read_sessions(&r, test_path, err);
     }
-    if (!rc && finish_pop(e))
-        rc = oom(err);
+    if (!rc && finish_pop(e)) rc = oom(err);
     if (!rc)
         snprintf(e->desc, sizeof e->desc,
                  "sessions: %u training sessions, %u items, %zu clicks; %ld test sessions, %zu next-click cases",
@@ -358,8 +336,7 @@ enum tl_rc tl_evdata_sequences(const char *path, struct tl_evdata **out, struct 
         const char *line = NULL;
         size_t len = 0;
         long lineno = 0;
-        if ((rc = tl_lines_next(l, &line, &len, &lineno, err)) != TL_OK || !line)
-            break;
+        if ((rc = tl_lines_next(l, &line, &len, &lineno, err)) != TL_OK || !line) break;
         char *s = (char *)line; /* the reader's buffer; tokenised in place */
         size_t n = 0;
         int first = 1;
@@ -372,27 +349,21 @@ enum tl_rc tl_evdata_sequences(const char *path, struct tl_evdata **out, struct 
                 rc = bad_line(err, path, lineno, "too many items on one line");
                 break;
             }
-            if ((rc = tl_strtab_intern(&e->items, tok, &seq[n])) != TL_OK)
-                break;
+            if ((rc = tl_strtab_intern(&e->items, tok, &seq[n])) != TL_OK) break;
             n++;
         }
-        if (rc)
-            break;
-        if (first)
-            continue; /* blank line */
+        if (rc) break;
+        if (first) continue; /* blank line */
         uint32_t u = users++;
         size_t ntrain = n >= 3 ? n - 2 : n;
-        for (size_t i = 0; i < ntrain && !rc; i++)
-            rc = tl_dataset_builder_add(b, u, seq[i], 1.0f, (int64_t)i, err);
+        for (size_t i = 0; i < ntrain && !rc; i++) rc = tl_dataset_builder_add(b, u, seq[i], 1.0f, (int64_t)i, err);
         if (!rc && n >= 3) {
             test_users++;
             rc = add_case(e, u, seq, NULL, n - 1, &seq[n - 1], 1, 1);
         }
     }
-    if (!rc)
-        rc = tl_dataset_builder_finish(b, users, (uint32_t)e->items.count, &e->train, err);
-    if (!rc && finish_pop(e))
-        rc = oom(err);
+    if (!rc) rc = tl_dataset_builder_finish(b, users, (uint32_t)e->items.count, &e->train, err);
+    if (!rc && finish_pop(e)) rc = oom(err);
     if (!rc)
         snprintf(e->desc, sizeof e->desc,
                  "sequences: %u users, %u items, %zu training interactions (last two of each user held out); "
@@ -402,8 +373,7 @@ enum tl_rc tl_evdata_sequences(const char *path, struct tl_evdata **out, struct 
     tl_free(seq);
     tl_dataset_builder_free(b);
     if (rc) {
-        if (rc == TL_ENOMEM && err && !err->msg[0])
-            oom(err);
+        if (rc == TL_ENOMEM && err && !err->msg[0]) oom(err);
         tl_evdata_free(e);
         return rc;
     }
@@ -422,8 +392,7 @@ static int parse_retail_date(const char *s, int64_t *ms)
     if (sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &tail) != 6 &&
         sscanf(s, "%d/%d/%d %d:%d%c", &mo, &d, &y, &h, &mi, &tail) != 5)
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970 || y > 9999 || h < 0 || h > 23 || mi < 0 || mi > 59)
-        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1970 || y > 9999 || h < 0 || h > 23 || mi < 0 || mi > 59) return -1;
     /* days from civil (Howard Hinnant's algorithm). */
     int yy = y - (mo <= 2);
     int era = yy / 400;
@@ -445,10 +414,8 @@ struct purchase {
 static int purchase_cmp(const void *a, const void *b)
 {
     const struct purchase *x = a, *y = b;
-    if (x->cust != y->cust)
-        return x->cust < y->cust ? -1 : 1;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
+    if (x->cust != y->cust) return x->cust < y->cust ? -1 : 1;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
     return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
@@ -468,34 +435,31 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
     while (!rc && (rc = tl_csv_next(c, &nf, err)) == TL_OK && nf > 0) {
         row++;
         long line = tl_csv_line(c);
-        if (row == 1 && strcmp(tl_csv_field(c, 0, NULL), "InvoiceNo") == 0)
-            continue;
+        if (row == 1 && strcmp(tl_csv_field(c, 0, NULL), "InvoiceNo") == 0) continue;
         if (nf < 8) {
-            rc = bad_line(err, path, line, "expected 8 fields InvoiceNo,StockCode,Description,Quantity,"
-                                           "InvoiceDate,UnitPrice,CustomerID,Country");
+            rc = bad_line(err, path, line,
+                          "expected 8 fields InvoiceNo,StockCode,Description,Quantity,"
+                          "InvoiceDate,UnitPrice,CustomerID,Country");
             break;
         }
         const char *inv = tl_csv_field(c, 0, NULL), *code = tl_csv_field(c, 1, NULL);
         const char *qty = tl_csv_field(c, 3, NULL), *date = tl_csv_field(c, 4, NULL);
         const char *cust = tl_csv_field(c, 6, NULL);
-        if (inv[0] == 'C' || inv[0] == 'c' || !cust[0])
-            continue;
+        if (inv[0] == 'C' || inv[0] == 'c' || !cust[0]) continue;
         char *end;
         long q = strtol(qty, &end, 10);
         if (end == qty || *end) {
             rc = bad_line(err, path, line, "Quantity must be an integer");
             break;
         }
-        if (q <= 0)
-            continue;
+        if (q <= 0) continue;
         int64_t ts;
         if (parse_retail_date(date, &ts)) {
             rc = bad_line(err, path, line, "InvoiceDate must look like 2010-12-01 08:26:00 or 12/1/2010 8:26");
             break;
         }
         uint32_t ci, ii;
-        if ((rc = tl_strtab_intern(&custs, cust, &ci)) || (rc = tl_strtab_intern(&e->items, code, &ii)))
-            break;
+        if ((rc = tl_strtab_intern(&custs, cust, &ci)) || (rc = tl_strtab_intern(&e->items, code, &ii))) break;
         if (grow((void **)&p, &cap, np + 1, sizeof *p)) {
             rc = TL_ENOMEM;
             break;
@@ -517,24 +481,20 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
         tg = tl_malloc(((size_t)n_items + 1) * sizeof *tg);
         seen_after = tl_malloc(((size_t)n_items + 1) * sizeof *seen_after);
         hist_t = tl_malloc(((size_t)n_items + 1) * sizeof *hist_t);
-        if (!before || !after || !hist || !tg || !seen_after || !hist_t)
-            rc = TL_ENOMEM;
+        if (!before || !after || !hist || !tg || !seen_after || !hist_t) rc = TL_ENOMEM;
     }
     uint8_t *known = rc ? NULL : tl_calloc((size_t)n_items + 1, 1); /* bought by someone before the split */
-    if (!rc && !known)
-        rc = TL_ENOMEM;
+    if (!rc && !known) rc = TL_ENOMEM;
     for (size_t i = 0; !rc && i < np; i++)
         if (p[i].ts < split_ms) {
             known[p[i].item] = 1;
             rc = tl_dataset_builder_add(b, p[i].cust, p[i].item, 1.0f, p[i].ts, err);
         }
-    if (!rc)
-        rc = tl_dataset_builder_finish(b, n_cust, n_items, &e->train, err);
+    if (!rc) rc = tl_dataset_builder_finish(b, n_cust, n_items, &e->train, err);
     uint32_t both = 0;
     for (size_t i = 0; !rc && i < np;) {
         size_t j = i;
-        while (j < np && p[j].cust == p[i].cust)
-            j++;
+        while (j < np && p[j].cust == p[i].cust) j++;
         size_t nh = 0, na = 0;
         for (size_t x = i; x < j; x++) {
             uint32_t it = p[x].item;
@@ -558,17 +518,13 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
             for (size_t x = 0; x < na; x++)
                 if (known[seen_after[x]] && (buy_again ? before[seen_after[x]] : !before[seen_after[x]]))
                     tg[nt++] = seen_after[x];
-            if (nt)
-                rc = add_case(e, p[i].cust, hist, hist_t, nh, tg, nt, !buy_again);
+            if (nt) rc = add_case(e, p[i].cust, hist, hist_t, nh, tg, nt, !buy_again);
         }
-        for (size_t x = 0; x < nh; x++)
-            before[hist[x]] = 0;
-        for (size_t x = 0; x < na; x++)
-            after[seen_after[x]] = 0;
+        for (size_t x = 0; x < nh; x++) before[hist[x]] = 0;
+        for (size_t x = 0; x < na; x++) after[seen_after[x]] = 0;
         i = j;
     }
-    if (!rc && finish_pop(e))
-        rc = TL_ENOMEM;
+    if (!rc && finish_pop(e)) rc = TL_ENOMEM;
     if (!rc)
         snprintf(e->desc, sizeof e->desc,
                  "orders: %ld purchase rows kept, %u customers, %u items, %zu training purchases; %u customers "
@@ -585,8 +541,7 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
     tl_strtab_free(&custs);
     tl_dataset_builder_free(b);
     if (rc) {
-        if (rc == TL_ENOMEM)
-            oom(err);
+        if (rc == TL_ENOMEM) oom(err);
         tl_evdata_free(e);
         return rc;
     }

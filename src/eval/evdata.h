@@ -34,12 +34,12 @@
 #include "model/dataset.h"
 
 struct tl_evcase {
-    uint32_t user;     /* training user index, or UINT32_MAX (a new session) */
-    size_t hist_off;   /* into hist[] */
+    uint32_t user;   /* training user index, or UINT32_MAX (a new session) */
+    size_t hist_off; /* into hist[] */
     uint32_t n_hist;
-    size_t tgt_off;    /* into tgt[] (sorted, distinct; UINT32_MAX-valued = unknown item) */
+    size_t tgt_off; /* into tgt[] (sorted, distinct; UINT32_MAX-valued = unknown item) */
     uint32_t n_tgt;
-    uint8_t mask;      /* 1: never recommend history items */
+    uint8_t mask; /* 1: never recommend history items */
 };
 
 struct tl_evdata {
@@ -52,12 +52,12 @@ struct tl_evdata {
     size_t n_hist, cap_hist, cap_hist_ts;
     uint32_t *tgt;
     size_t n_tgt, cap_tgt;
-    uint32_t *pop;            /* distinct training users per item (n_items) */
-    char desc[256];           /* one line: what was read and how many cases */
+    uint32_t *pop;  /* distinct training users per item (n_items) */
+    char desc[256]; /* one line: what was read and how many cases */
 };
 
-enum tl_rc tl_evdata_sessions(const char *train_path, const char *test_path, long max_sessions,
-                              struct tl_evdata **out, struct tl_err *err);
+enum tl_rc tl_evdata_sessions(const char *train_path, const char *test_path, long max_sessions, struct tl_evdata **out,
+                              struct tl_err *err);
 enum tl_rc tl_evdata_sequences(const char *path, struct tl_evdata **out, struct tl_err *err);
 enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, struct tl_evdata **out,
                             struct tl_err *err);

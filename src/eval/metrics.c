@@ -9,11 +9,9 @@
 enum tl_rc tl_evm_init(struct tl_evm *m, const size_t *ks, size_t n_ks, uint32_t n_items)
 {
     memset(m, 0, sizeof *m);
-    if (n_ks == 0 || n_ks > TL_EVM_KS_MAX)
-        return TL_EINVAL;
+    if (n_ks == 0 || n_ks > TL_EVM_KS_MAX) return TL_EINVAL;
     for (size_t i = 0; i < n_ks; i++) {
-        if (ks[i] == 0 || (i && ks[i] <= ks[i - 1]))
-            return TL_EINVAL;
+        if (ks[i] == 0 || (i && ks[i] <= ks[i - 1])) return TL_EINVAL;
         m->ks[i] = ks[i];
     }
     m->n_ks = n_ks;
@@ -41,8 +39,7 @@ static int is_target(const uint32_t *t, size_t n, uint32_t x)
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (t[mid] == x)
-            return 1;
+        if (t[mid] == x) return 1;
         if (t[mid] < x)
             lo = mid + 1;
         else
@@ -71,14 +68,12 @@ void tl_evm_add(struct tl_evm *m, const uint32_t *list, size_t n, const uint32_t
             }
             if (is_target(targets, n_targets, it)) {
                 hits++;
-                if (!first)
-                    first = i + 1;
+                if (!first) first = i + 1;
                 dcg += 1.0 / log2((double)i + 2.0);
             }
         }
         size_t ideal = n_targets < k ? n_targets : k;
-        for (size_t i = 0; i < ideal; i++)
-            idcg += 1.0 / log2((double)i + 2.0);
+        for (size_t i = 0; i < ideal; i++) idcg += 1.0 / log2((double)i + 2.0);
         if (hits) {
             m->hr[ki] += 1.0;
             m->mrr[ki] += 1.0 / (double)first;
@@ -98,15 +93,11 @@ void tl_evm_merge(struct tl_evm *dst, const struct tl_evm *src)
         dst->recall[ki] += src->recall[ki];
         dst->pop_sum[ki] += src->pop_sum[ki];
         dst->pop_n[ki] += src->pop_n[ki];
-        for (uint32_t i = 0; i < dst->n_items; i++)
-            dst->seen[ki][i] |= src->seen[ki][i];
+        for (uint32_t i = 0; i < dst->n_items; i++) dst->seen[ki][i] |= src->seen[ki][i];
     }
 }
 
-static double avg(const struct tl_evm *m, double s)
-{
-    return m->cases ? s / (double)m->cases : 0.0;
-}
+static double avg(const struct tl_evm *m, double s) { return m->cases ? s / (double)m->cases : 0.0; }
 
 double tl_evm_hr(const struct tl_evm *m, size_t i) { return avg(m, m->hr[i]); }
 double tl_evm_mrr(const struct tl_evm *m, size_t i) { return avg(m, m->mrr[i]); }
@@ -115,11 +106,9 @@ double tl_evm_recall(const struct tl_evm *m, size_t i) { return avg(m, m->recall
 
 double tl_evm_coverage(const struct tl_evm *m, size_t i)
 {
-    if (!m->n_items)
-        return 0.0;
+    if (!m->n_items) return 0.0;
     size_t c = 0;
-    for (uint32_t x = 0; x < m->n_items; x++)
-        c += m->seen[i][x];
+    for (uint32_t x = 0; x < m->n_items; x++) c += m->seen[i][x];
     return (double)c / m->n_items;
 }
 

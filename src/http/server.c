@@ -86,7 +86,7 @@ static const handler_fn handlers[TL_HTTP_OP_COUNT] = {
     [TL_HTTP_OP_ITEM_GET] = tl_http_h_item_get,           [TL_HTTP_OP_ITEM_DELETE] = tl_http_h_item_delete,
     [TL_HTTP_OP_IDENTIFY_POST] = tl_http_h_identify_post, [TL_HTTP_OP_PROFILE_GET] = tl_http_h_profile_get,
     [TL_HTTP_OP_RECS_GET] = tl_http_h_recs_get,           [TL_HTTP_OP_STATS_GET] = tl_http_h_stats_get,
-    [TL_HTTP_OP_TRAIN_GET] = tl_http_h_train_get, [TL_HTTP_OP_TRAIN_POST] = tl_http_h_train_post,
+    [TL_HTTP_OP_TRAIN_GET] = tl_http_h_train_get,         [TL_HTTP_OP_TRAIN_POST] = tl_http_h_train_post,
     [TL_HTTP_OP_HEALTHZ_GET] = tl_http_h_healthz_get,     [TL_HTTP_OP_METRICS_GET] = tl_http_h_metrics_get,
     [TL_HTTP_OP_STATIC_GET] = tl_http_h_static_get,
 };

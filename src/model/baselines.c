@@ -41,8 +41,7 @@ static size_t user_items(const struct tl_dataset *d, uint32_t u, uint8_t *seen, 
             out[n++] = it;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        seen[out[i]] = 0;
+    for (size_t i = 0; i < n; i++) seen[out[i]] = 0;
     return n;
 }
 
@@ -66,8 +65,7 @@ struct pop {
 static void pop_free(void *m)
 {
     struct pop *p = m;
-    if (!p)
-        return;
+    if (!p) return;
     tl_free(p->count);
     tl_free(p->order);
     tl_free(p);
@@ -77,8 +75,7 @@ static const uint32_t *sort_counts;
 static int by_count(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (sort_counts[x] != sort_counts[y])
-        return sort_counts[x] > sort_counts[y] ? -1 : 1;
+    if (sort_counts[x] != sort_counts[y]) return sort_counts[x] > sort_counts[y] ? -1 : 1;
     return x < y ? -1 : (x > y);
 }
 
@@ -87,10 +84,8 @@ static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
 static enum tl_rc pop_finish(struct pop *p, struct tl_err *err)
 {
     p->order = tl_malloc(((size_t)p->n_items + 1) * sizeof *p->order);
-    if (!p->order)
-        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
-    for (uint32_t i = 0; i < p->n_items; i++)
-        p->order[i] = i;
+    if (!p->order) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    for (uint32_t i = 0; i < p->n_items; i++) p->order[i] = i;
     /* qsort has no context argument in C17: serialise the comparator's global. */
     pthread_mutex_lock(&sort_lock);
     sort_counts = p->count;
@@ -120,8 +115,7 @@ static enum tl_rc pop_train_any(const struct tl_dataset *d, const struct tl_pop_
     struct pop *p = tl_calloc(1, sizeof *p);
     uint8_t *seen = tl_calloc((size_t)d->n_items + 1, 1);
     uint32_t *tmp = tl_malloc(((size_t)d->n_items + 1) * sizeof *tmp);
-    if (p)
-        p->count = tl_calloc((size_t)d->n_items + 1, sizeof *p->count);
+    if (p) p->count = tl_calloc((size_t)d->n_items + 1, sizeof *p->count);
     if (!p || !seen || !tmp || !p->count) {
         tl_free(seen);
         tl_free(tmp);
@@ -132,8 +126,7 @@ static enum tl_rc pop_train_any(const struct tl_dataset *d, const struct tl_pop_
     if (half_life_days > 0) {
         int64_t tmax = INT64_MIN;
         for (size_t x = 0; x < d->n; x++)
-            if (d->ts[x] > tmax)
-                tmax = d->ts[x];
+            if (d->ts[x] > tmax) tmax = d->ts[x];
         double *acc = tl_calloc((size_t)d->n_items + 1, sizeof *acc);
         int64_t *last = tl_malloc(((size_t)d->n_items + 1) * sizeof *last);
         if (!acc || !last) {
@@ -146,17 +139,14 @@ static enum tl_rc pop_train_any(const struct tl_dataset *d, const struct tl_pop_
         }
         for (uint32_t u = 0; u < d->n_users; u++) {
             size_t n = user_items(d, u, seen, tmp);
-            for (size_t i = 0; i < n; i++)
-                last[tmp[i]] = INT64_MIN;
+            for (size_t i = 0; i < n; i++) last[tmp[i]] = INT64_MIN;
             for (size_t x = d->off[u]; x < d->off[u + 1]; x++)
-                if (d->ts[x] > last[d->item[x]])
-                    last[d->item[x]] = d->ts[x];
+                if (d->ts[x] > last[d->item[x]]) last[d->item[x]] = d->ts[x];
             for (size_t i = 0; i < n; i++)
                 acc[tmp[i]] += exp2(-(double)(tmax - last[tmp[i]]) / (half_life_days * 86400000.0));
         }
         double mx = 0;
-        for (uint32_t i = 0; i < d->n_items; i++)
-            mx = acc[i] > mx ? acc[i] : mx;
+        for (uint32_t i = 0; i < d->n_items; i++) mx = acc[i] > mx ? acc[i] : mx;
         /* fixed point: at least 1 for anything seen, up to 1e9 */
         for (uint32_t i = 0; i < d->n_items; i++)
             p->count[i] = acc[i] > 0 ? (uint32_t)(1.0 + acc[i] / (mx > 0 ? mx : 1) * 1e9) : 0;
@@ -165,13 +155,11 @@ static enum tl_rc pop_train_any(const struct tl_dataset *d, const struct tl_pop_
     }
     for (uint32_t u = 0; u < d->n_users && half_life_days <= 0; u++) {
         if (rows) { /* every interaction counts */
-            for (size_t x = d->off[u]; x < d->off[u + 1]; x++)
-                p->count[d->item[x]]++;
+            for (size_t x = d->off[u]; x < d->off[u + 1]; x++) p->count[d->item[x]]++;
             continue;
         }
         size_t n = user_items(d, u, seen, tmp);
-        for (size_t i = 0; i < n; i++)
-            p->count[tmp[i]]++;
+        for (size_t i = 0; i < n; i++) p->count[tmp[i]]++;
     }
     tl_free(seen);
     tl_free(tmp);
@@ -180,8 +168,7 @@ static enum tl_rc pop_train_any(const struct tl_dataset *d, const struct tl_pop_
         pop_free(p);
         return rc;
     }
-    if (opts && opts->progress)
-        opts->progress(opts->progress_ctx, 1.0, "counted");
+    if (opts && opts->progress) opts->progress(opts->progress_ctx, 1.0, "counted");
     *out = p;
     return TL_OK;
 }
@@ -191,15 +178,12 @@ static enum tl_rc pop_candidates(const void *m, const struct tl_model_query *q, 
 {
     const struct pop *p = m;
     enum tl_rc rc = check_query(q, k, out, n);
-    if (rc || !p)
-        return rc ? rc : TL_EINVAL;
+    if (rc || !p) return rc ? rc : TL_EINVAL;
     size_t got = 0;
     for (uint32_t x = 0; x < p->n_items && got < k; x++) {
         uint32_t it = p->order[x];
-        if (p->count[it] == 0)
-            break;
-        if (skip && skip(ctx, it))
-            continue;
+        if (p->count[it] == 0) break;
+        if (skip && skip(ctx, it)) continue;
         out[got++] = (struct tl_model_hit){it, (float)p->count[it], TL_MODEL_NONE};
     }
     *n = got;
@@ -210,24 +194,20 @@ static enum tl_rc pop_save(const void *m, struct tl_buf *out, struct tl_err *err
 {
     const struct pop *p = m;
     enum tl_rc rc = tl_snap_put_u32(out, POP_MAGIC);
-    if (!rc)
-        rc = tl_snap_put_u32(out, p->n_items);
-    if (!rc)
-        rc = tl_snap_put_u32s(out, p->count, p->n_items);
+    if (!rc) rc = tl_snap_put_u32(out, p->n_items);
+    if (!rc) rc = tl_snap_put_u32s(out, p->count, p->n_items);
     return rc ? tl_err_set(err, rc, NULL, "cannot write the popularity snapshot") : TL_OK;
 }
 
 static enum tl_rc pop_load(const void *data, size_t len, void **out, struct tl_err *err)
 {
     struct tl_snap_reader r = {data, len, 0, 0};
-    if (tl_snap_get_u32(&r) != POP_MAGIC)
-        return tl_err_set(err, TL_EPARSE, NULL, "not a popularity snapshot");
+    if (tl_snap_get_u32(&r) != POP_MAGIC) return tl_err_set(err, TL_EPARSE, NULL, "not a popularity snapshot");
     uint32_t n = tl_snap_get_u32(&r);
     if (r.bad || n > TL_DATASET_IDS_MAX || (size_t)n * 4 != len - r.off)
         return tl_err_set(err, TL_EPARSE, NULL, "popularity snapshot truncated or damaged");
     struct pop *p = tl_calloc(1, sizeof *p);
-    if (p)
-        p->count = tl_malloc(((size_t)n + 1) * sizeof *p->count);
+    if (p) p->count = tl_malloc(((size_t)n + 1) * sizeof *p->count);
     if (!p || !p->count) {
         pop_free(p);
         return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
@@ -327,8 +307,7 @@ struct knn {
 static void knn_free(void *m)
 {
     struct knn *p = m;
-    if (!p)
-        return;
+    if (!p) return;
     tl_free(p->off);
     tl_free(p->nb);
     tl_free(p->sim);
@@ -344,8 +323,7 @@ static void knn_defaults(void *params)
 static enum tl_rc knn_param(void *params, const char *key, const char *value, struct tl_err *err)
 {
     struct tl_itemknn_params *p = params;
-    if (strcmp(key, "neighbors") == 0)
-        return tl_model_param_long(key, value, 1, 10000, &p->neighbors, err);
+    if (strcmp(key, "neighbors") == 0) return tl_model_param_long(key, value, 1, 10000, &p->neighbors, err);
     return tl_err_set(err, TL_EINVAL, key, "model itemknn has no parameter %s (known: neighbors)", key);
 }
 
@@ -355,9 +333,9 @@ struct knn_build {
     uint32_t *u_off, *u_items; /* distinct items per user (CSR) */
     uint32_t *i_off, *i_users; /* users per item (CSR) */
     uint32_t neighbors;
-    uint32_t *nb;   /* n_items x neighbors */
-    float *sim;     /* n_items x neighbors */
-    uint32_t *cnt;  /* n_items: neighbours kept */
+    uint32_t *nb;  /* n_items x neighbors */
+    float *sim;    /* n_items x neighbors */
+    uint32_t *cnt; /* n_items: neighbours kept */
     const volatile int *cancel;
 };
 
@@ -389,10 +367,8 @@ static void *knn_worker(void *arg)
             uint32_t u = b->i_users[x];
             for (uint32_t y = b->u_off[u]; y < b->u_off[u + 1]; y++) {
                 uint32_t it = b->u_items[y];
-                if (it == i)
-                    continue;
-                if (co[it]++ == 0)
-                    touched[nt++] = it;
+                if (it == i) continue;
+                if (co[it]++ == 0) touched[nt++] = it;
             }
         }
         struct tl_topk h;
@@ -444,11 +420,9 @@ static enum tl_rc knn_train(const struct tl_dataset *d, const void *params, cons
     for (uint32_t u = 0; u < nu; u++) {
         size_t n = user_items(d, u, seen, b.u_items + b.u_off[u]);
         b.u_off[u + 1] = b.u_off[u] + (uint32_t)n;
-        for (size_t i = 0; i < n; i++)
-            b.i_off[b.u_items[b.u_off[u] + i] + 2]++;
+        for (size_t i = 0; i < n; i++) b.i_off[b.u_items[b.u_off[u] + i] + 2]++;
     }
-    for (uint32_t i = 0; i < ni; i++)
-        b.i_off[i + 2] += b.i_off[i + 1];
+    for (uint32_t i = 0; i < ni; i++) b.i_off[i + 2] += b.i_off[i + 1];
     b.i_users = tl_malloc(((size_t)b.u_off[nu] + 1) * sizeof *b.i_users);
     b.nb = tl_malloc(((size_t)ni * b.neighbors + 1) * sizeof *b.nb);
     b.sim = tl_malloc(((size_t)ni * b.neighbors + 1) * sizeof *b.sim);
@@ -460,9 +434,8 @@ static enum tl_rc knn_train(const struct tl_dataset *d, const void *params, cons
         for (uint32_t y = b.u_off[u]; y < b.u_off[u + 1]; y++)
             b.i_users[b.i_off[b.u_items[y] + 1]++] = u; /* i_off shifted by one: fills then becomes offsets */
     int threads = opts && opts->threads > 0 ? opts->threads : 1;
-    if (threads > 64)
-        threads = 64;
-    struct knn_job jobs[64];
+    if (threads > 64) threads = 64;
+    struct knn_job jobs[64] = {{0}};
     pthread_t tid[64];
     int started[64] = {0};
     for (int t = 0; t < threads; t++) {
@@ -470,19 +443,15 @@ static enum tl_rc knn_train(const struct tl_dataset *d, const void *params, cons
                                    (uint32_t)((uint64_t)ni * (t + 1) / threads), TL_OK};
         if (t > 0) {
             started[t] = pthread_create(&tid[t], NULL, knn_worker, &jobs[t]) == 0;
-            if (!started[t])
-                knn_worker(&jobs[t]); /* no thread: do the range here */
+            if (!started[t]) knn_worker(&jobs[t]); /* no thread: do the range here */
         }
     }
     knn_worker(&jobs[0]);
     for (int t = 1; t < threads; t++)
-        if (started[t])
-            pthread_join(tid[t], NULL);
+        if (started[t]) pthread_join(tid[t], NULL);
     for (int t = 0; t < threads; t++)
-        if (jobs[t].rc && !rc)
-            rc = jobs[t].rc;
-    if (rc)
-        goto done;
+        if (jobs[t].rc && !rc) rc = jobs[t].rc;
+    if (rc) goto done;
     m = tl_calloc(1, sizeof *m);
     if (!m) {
         rc = TL_ENOMEM;
@@ -492,8 +461,7 @@ static enum tl_rc knn_train(const struct tl_dataset *d, const void *params, cons
     m->neighbors = b.neighbors;
     m->off = tl_malloc(((size_t)ni + 1) * sizeof *m->off);
     size_t total = 0;
-    for (uint32_t i = 0; i < ni; i++)
-        total += b.cnt[i];
+    for (uint32_t i = 0; i < ni; i++) total += b.cnt[i];
     m->nb = tl_malloc((total + 1) * sizeof *m->nb);
     m->sim = tl_malloc((total + 1) * sizeof *m->sim);
     if (!m->off || !m->nb || !m->sim) {
@@ -506,8 +474,7 @@ static enum tl_rc knn_train(const struct tl_dataset *d, const void *params, cons
         memcpy(m->sim + m->off[i], b.sim + (size_t)i * b.neighbors, b.cnt[i] * sizeof *m->sim);
         m->off[i + 1] = m->off[i] + b.cnt[i];
     }
-    if (opts && opts->progress)
-        opts->progress(opts->progress_ctx, 1.0, "neighbours built");
+    if (opts && opts->progress) opts->progress(opts->progress_ctx, 1.0, "neighbours built");
 done:
     tl_free(seen);
     tl_free(b.u_off);
@@ -551,21 +518,17 @@ static enum tl_rc knn_candidates(const void *mv, const struct tl_model_query *q,
 {
     const struct knn *m = mv;
     enum tl_rc rc = check_query(q, k, out, n);
-    if (rc || !m)
-        return rc ? rc : TL_EINVAL;
-    if (k == 0)
-        return TL_OK;
+    if (rc || !m) return rc ? rc : TL_EINVAL;
+    if (k == 0) return TL_OK;
     /* Anchor, or the distinct history items, are the sources. */
     uint32_t one = q->anchor;
     const uint32_t *src = q->anchor != TL_MODEL_NONE ? &one : q->history;
     size_t ns = q->anchor != TL_MODEL_NONE ? 1 : q->n_history;
     size_t reach = ns;
     for (size_t i = 0; i < ns; i++)
-        if (src[i] < m->n_items)
-            reach += m->off[src[i] + 1] - m->off[src[i]];
+        if (src[i] < m->n_items) reach += m->off[src[i] + 1] - m->off[src[i]];
     size_t cap = 16;
-    while (cap < 2 * reach)
-        cap *= 2;
+    while (cap < 2 * reach) cap *= 2;
     struct kacc *t = tl_malloc(cap * sizeof *t);
     uint32_t *touched = tl_malloc((reach + 1) * sizeof *touched);
     struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
@@ -573,20 +536,17 @@ static enum tl_rc knn_candidates(const void *mv, const struct tl_model_query *q,
         rc = TL_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < cap; i++)
-        t[i].item = UINT32_MAX;
+    for (size_t i = 0; i < cap; i++) t[i].item = UINT32_MAX;
     size_t nt = 0;
     for (size_t s = 0; s < ns; s++) { /* mark the sources first */
         uint32_t h = src[s];
-        if (h >= m->n_items)
-            continue;
+        if (h >= m->n_items) continue;
         struct kacc *a = kacc_find(t, cap - 1, h);
         if (a->item == UINT32_MAX) {
             *a = (struct kacc){h, 0, 0.0f, 0.0f, 0};
             touched[nt++] = h;
         }
-        if (a->is_source)
-            continue; /* a repeated history item counts once */
+        if (a->is_source) continue; /* a repeated history item counts once */
         a->is_source = 1;
         for (uint32_t x = m->off[h]; x < m->off[h + 1]; x++) {
             uint32_t j = m->nb[x];
@@ -606,12 +566,9 @@ static enum tl_rc knn_candidates(const void *mv, const struct tl_model_query *q,
     tl_topk_init(&tk, heap, k);
     for (size_t i = 0; i < nt; i++) {
         const struct kacc *a = kacc_find(t, cap - 1, touched[i]);
-        if (a->sum <= 0.0f || (a->is_source && q->anchor != TL_MODEL_NONE))
-            continue;
-        if (!tl_topk_accepts(&tk, a->item, a->sum))
-            continue;
-        if (skip && skip(ctx, a->item))
-            continue;
+        if (a->sum <= 0.0f || (a->is_source && q->anchor != TL_MODEL_NONE)) continue;
+        if (!tl_topk_accepts(&tk, a->item, a->sum)) continue;
+        if (skip && skip(ctx, a->item)) continue;
         tl_topk_push(&tk, a->item, a->sum);
     }
     size_t got = tl_topk_sort(&tk);
@@ -629,16 +586,12 @@ static enum tl_rc knn_save(const void *mv, struct tl_buf *out, struct tl_err *er
 {
     const struct knn *m = mv;
     enum tl_rc rc = tl_snap_put_u32(out, KNN_MAGIC);
-    if (!rc)
-        rc = tl_snap_put_u32(out, m->n_items);
-    if (!rc)
-        rc = tl_snap_put_u32(out, m->neighbors);
-    if (!rc)
-        rc = tl_snap_put_u32s(out, m->off, (size_t)m->n_items + 1);
+    if (!rc) rc = tl_snap_put_u32(out, m->n_items);
+    if (!rc) rc = tl_snap_put_u32(out, m->neighbors);
+    if (!rc) rc = tl_snap_put_u32s(out, m->off, (size_t)m->n_items + 1);
     for (uint32_t x = 0; !rc && x < m->off[m->n_items]; x++) {
         rc = tl_snap_put_u32(out, m->nb[x]);
-        if (!rc)
-            rc = tl_snap_put_f32s(out, &m->sim[x], 1);
+        if (!rc) rc = tl_snap_put_f32s(out, &m->sim[x], 1);
     }
     return rc ? tl_err_set(err, rc, NULL, "cannot write the itemknn snapshot") : TL_OK;
 }
@@ -646,15 +599,13 @@ static enum tl_rc knn_save(const void *mv, struct tl_buf *out, struct tl_err *er
 static enum tl_rc knn_load(const void *data, size_t len, void **out, struct tl_err *err)
 {
     struct tl_snap_reader r = {data, len, 0, 0};
-    if (tl_snap_get_u32(&r) != KNN_MAGIC)
-        return tl_err_set(err, TL_EPARSE, NULL, "not an itemknn snapshot");
+    if (tl_snap_get_u32(&r) != KNN_MAGIC) return tl_err_set(err, TL_EPARSE, NULL, "not an itemknn snapshot");
     uint32_t ni = tl_snap_get_u32(&r);
     uint32_t nbk = tl_snap_get_u32(&r);
     if (r.bad || ni > TL_DATASET_IDS_MAX || nbk == 0 || nbk > 10000 || ((size_t)ni + 1) * 4 > len - r.off)
         return tl_err_set(err, TL_EPARSE, NULL, "itemknn snapshot truncated or damaged (header)");
     struct knn *m = tl_calloc(1, sizeof *m);
-    if (m)
-        m->off = tl_malloc(((size_t)ni + 1) * sizeof *m->off);
+    if (m) m->off = tl_malloc(((size_t)ni + 1) * sizeof *m->off);
     if (!m || !m->off) {
         knn_free(m);
         return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
@@ -663,8 +614,7 @@ static enum tl_rc knn_load(const void *data, size_t len, void **out, struct tl_e
     m->neighbors = nbk;
     tl_snap_get_u32s(&r, m->off, (size_t)ni + 1);
     int ok = m->off[0] == 0;
-    for (uint32_t i = 0; ok && i < ni; i++)
-        ok = m->off[i + 1] >= m->off[i] && m->off[i + 1] - m->off[i] <= nbk;
+    for (uint32_t i = 0; ok && i < ni; i++) ok = m->off[i + 1] >= m->off[i] && m->off[i + 1] - m->off[i] <= nbk;
     size_t total = ok ? m->off[ni] : 0;
     if (!ok || total * 8 != len - r.off) {
         knn_free(m);
@@ -679,8 +629,7 @@ static enum tl_rc knn_load(const void *data, size_t len, void **out, struct tl_e
     for (size_t x = 0; x < total; x++) {
         m->nb[x] = tl_snap_get_u32(&r);
         tl_snap_get_f32s(&r, &m->sim[x], 1);
-        if (m->nb[x] >= ni || !isfinite(m->sim[x]))
-            r.bad = 1;
+        if (m->nb[x] >= ni || !isfinite(m->sim[x])) r.bad = 1;
     }
     if (r.bad) {
         knn_free(m);

@@ -38,20 +38,16 @@ static struct acc_slot *acc_find(struct acc_slot *t, size_t mask, uint32_t item)
     return &t[i];
 }
 
-enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enum tl_blend_norm norm,
-                          uint32_t n_items, size_t k, struct tl_blend_hit *out, size_t *n)
+enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enum tl_blend_norm norm, uint32_t n_items,
+                          size_t k, struct tl_blend_hit *out, size_t *n)
 {
-    if (!n || (n_lists && !lists) || (k && !out) || n_lists > TL_BLEND_SOURCES_MAX)
-        return TL_EINVAL;
+    if (!n || (n_lists && !lists) || (k && !out) || n_lists > TL_BLEND_SOURCES_MAX) return TL_EINVAL;
     *n = 0;
-    if (k == 0 || n_items == 0)
-        return TL_OK;
+    if (k == 0 || n_items == 0) return TL_OK;
     size_t total = 0;
-    for (size_t l = 0; l < n_lists; l++)
-        total += lists[l].n;
+    for (size_t l = 0; l < n_lists; l++) total += lists[l].n;
     size_t cap = 16;
-    while (cap < 2 * total)
-        cap *= 2;
+    while (cap < 2 * total) cap *= 2;
     struct acc_slot *t = tl_malloc(cap * sizeof *t);
     uint32_t *touched = tl_malloc((total + 1) * sizeof *touched);
     struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
@@ -60,13 +56,11 @@ enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enu
         rc = TL_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < cap; i++)
-        t[i].item = UINT32_MAX;
+    for (size_t i = 0; i < cap; i++) t[i].item = UINT32_MAX;
     size_t nt = 0;
     for (size_t l = 0; l < n_lists; l++) {
         const struct tl_blend_list *L = &lists[l];
-        if (L->n == 0 || !(L->weight > 0.0f))
-            continue;
+        if (L->n == 0 || !(L->weight > 0.0f)) continue;
         float smax = -INFINITY, smin = INFINITY;
         for (size_t i = 0; i < L->n; i++) {
             smax = fmaxf(smax, L->hits[i].score);
@@ -74,8 +68,7 @@ enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enu
         }
         for (size_t i = 0; i < L->n; i++) {
             uint32_t it = L->hits[i].item;
-            if (it >= n_items)
-                continue;
+            if (it >= n_items) continue;
             double v;
             if (norm == TL_BLEND_RRF)
                 v = RRF_K / (RRF_K + (double)(i + 1));
@@ -97,8 +90,7 @@ enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enu
     }
     struct tl_topk h;
     tl_topk_init(&h, heap, k);
-    for (size_t i = 0; i < nt; i++)
-        tl_topk_push(&h, touched[i], acc_find(t, cap - 1, touched[i])->sum);
+    for (size_t i = 0; i < nt; i++) tl_topk_push(&h, touched[i], acc_find(t, cap - 1, touched[i])->sum);
     size_t got = tl_topk_sort(&h);
     for (size_t i = 0; i < got; i++) {
         const struct acc_slot *a = acc_find(t, cap - 1, heap[i].id);
@@ -157,8 +149,7 @@ static void blend_defaults(void *params)
 static enum tl_rc parse_models(const char *spec, struct source *s, size_t *n, struct tl_err *err)
 {
     char tmp[160];
-    if (strlen(spec) >= sizeof tmp)
-        return tl_err_set(err, TL_EINVAL, "models", "blend model list too long");
+    if (strlen(spec) >= sizeof tmp) return tl_err_set(err, TL_EINVAL, "models", "blend model list too long");
     strcpy(tmp, spec);
     *n = 0;
     char *save = NULL;
@@ -180,8 +171,7 @@ static enum tl_rc parse_models(const char *spec, struct source *s, size_t *n, st
         s[*n].model = NULL;
         (*n)++;
     }
-    if (*n == 0)
-        return tl_err_set(err, TL_EINVAL, "models", "blend needs at least one model");
+    if (*n == 0) return tl_err_set(err, TL_EINVAL, "models", "blend needs at least one model");
     return TL_OK;
 }
 
@@ -192,17 +182,13 @@ static enum tl_rc blend_param(void *params, const char *key, const char *value, 
         struct source s[TL_BLEND_SOURCES_MAX];
         size_t n;
         enum tl_rc rc = parse_models(value, s, &n, err);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         strcpy(p->models, value);
         return TL_OK;
     }
-    if (strcmp(key, "depth") == 0)
-        return tl_model_param_long(key, value, 1, TL_MODEL_K_MAX, &p->depth, err);
-    if (strcmp(key, "tune") == 0)
-        return tl_model_param_long(key, value, 0, 1, &p->tune, err);
-    if (strcmp(key, "recency_days") == 0)
-        return tl_model_param_double(key, value, 0, 36500, &p->recency_days, err);
+    if (strcmp(key, "depth") == 0) return tl_model_param_long(key, value, 1, TL_MODEL_K_MAX, &p->depth, err);
+    if (strcmp(key, "tune") == 0) return tl_model_param_long(key, value, 0, 1, &p->tune, err);
+    if (strcmp(key, "recency_days") == 0) return tl_model_param_double(key, value, 0, 36500, &p->recency_days, err);
     if (strcmp(key, "norm") == 0) {
         if (strcmp(value, "minmax") == 0)
             p->norm = TL_BLEND_MINMAX;
@@ -227,18 +213,15 @@ static enum tl_rc blend_param(void *params, const char *key, const char *value, 
         p->n_sub++;
         return TL_OK;
     }
-    return tl_err_set(err, TL_EINVAL, key, "model blend has no parameter %s (known: models, depth, norm, M.KEY)",
-                      key);
+    return tl_err_set(err, TL_EINVAL, key, "model blend has no parameter %s (known: models, depth, norm, M.KEY)", key);
 }
 
 static void blend_free(void *m)
 {
     struct blend *b = m;
-    if (!b)
-        return;
+    if (!b) return;
     for (size_t i = 0; i < b->n; i++)
-        if (b->s[i].model)
-            b->s[i].ops->free(b->s[i].model);
+        if (b->s[i].model) b->s[i].ops->free(b->s[i].model);
     tl_free(b);
 }
 
@@ -251,8 +234,7 @@ struct sub_progress {
 static void sub_progress_fn(void *ctx, double frac, const char *phase)
 {
     struct sub_progress *sp = ctx;
-    sp->outer->progress(sp->outer->progress_ctx, sp->from + sp->span * ((double)sp->i + frac) / (double)sp->n,
-                        phase);
+    sp->outer->progress(sp->outer->progress_ctx, sp->from + sp->span * ((double)sp->i + frac) / (double)sp->n, phase);
 }
 
 /* Train every sub-model of b on d (b->s[i].model set; frees nothing on error). */
@@ -269,8 +251,7 @@ static enum tl_rc train_subs(struct blend *b, const struct blend_params *p, cons
         for (size_t j = 0; !rc && j < p->n_sub; j++)
             if (strncmp(p->sub[j][0], ops->name, nl) == 0 && p->sub[j][0][nl] == '.')
                 rc = ops->param_set(sp, p->sub[j][0] + nl + 1, p->sub[j][1], err);
-        if (rc)
-            break;
+        if (rc) break;
         struct tl_train_opts so = opts ? *opts : (struct tl_train_opts){.threads = 1};
         struct sub_progress spc = {opts, i, b->n, from, span};
         if (opts && opts->progress) {
@@ -322,16 +303,14 @@ static int skip_hist(void *ctx, uint32_t item)
 {
     const struct mask_set *m = ctx;
     for (size_t i = 0; i < m->n; i++)
-        if (m->h[i] == item)
-            return 1;
+        if (m->h[i] == item) return 1;
     return 0;
 }
 
 static int in_range(const uint32_t *a, size_t lo, size_t hi, uint32_t x)
 {
     for (size_t i = lo; i < hi; i++)
-        if (a[i] == x)
-            return 1;
+        if (a[i] == x) return 1;
     return 0;
 }
 
@@ -341,23 +320,18 @@ static size_t tail_start(const struct tl_dataset *d, uint32_t u, int *is_case)
 {
     size_t lo = d->off[u], hi = d->off[u + 1];
     *is_case = 0;
-    if (hi - lo < 2)
-        return hi;
+    if (hi - lo < 2) return hi;
     size_t t = hi - 1;
-    while (t > lo && d->ts[t - 1] == d->ts[hi - 1])
-        t--;
-    if (t == lo)
-        return hi; /* everything at one time: nothing earlier to predict from */
-    for (size_t x = t; x < hi && !*is_case; x++)
-        *is_case = !in_range(d->item, lo, t, d->item[x]);
+    while (t > lo && d->ts[t - 1] == d->ts[hi - 1]) t--;
+    if (t == lo) return hi; /* everything at one time: nothing earlier to predict from */
+    for (size_t x = t; x < hi && !*is_case; x++) *is_case = !in_range(d->item, lo, t, d->item[x]);
     return t;
 }
 
 static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, const struct tl_dataset *d,
                                const struct tl_train_opts *opts, struct tl_err *err)
 {
-    if (b->n < 2)
-        return TL_OK;
+    if (b->n < 2) return TL_OK;
     struct tl_dataset_builder *db = tl_dataset_builder_new();
     struct tune_case *cs = tl_malloc(TUNE_CASES * sizeof *cs);
     uint32_t *hist = tl_malloc((d->n + 1) * sizeof *hist), *tgt = tl_malloc((d->n + 1) * sizeof *tgt);
@@ -394,19 +368,16 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
         for (size_t x = lo; !rc && x < t; x++)
             rc = tl_dataset_builder_add(db, u, d->item[x], d->weight[x], d->ts[x], err);
     }
-    if (!rc)
-        rc = tl_dataset_builder_finish(db, d->n_users, d->n_items, &dv, err);
+    if (!rc) rc = tl_dataset_builder_finish(db, d->n_users, d->n_items, &dv, err);
     if (!rc && d->text)
-        for (uint32_t i = 0; !rc && i < d->n_items; i++)
-            rc = tl_dataset_set_text(dv, i, &d->text[i], err);
+        for (uint32_t i = 0; !rc && i < d->n_items; i++) rc = tl_dataset_set_text(dv, i, &d->text[i], err);
     if (rc || nc < 50) /* too little to learn from: keep the configured weights */
         goto out;
     size_t depth = b->depth;
     rc = train_subs(b, p, dv, opts, 0.0, 0.5, err);
     lists = rc ? NULL : tl_malloc(nc * b->n * depth * sizeof *lists);
     lens = rc ? NULL : tl_calloc(nc * b->n, sizeof *lens);
-    if (!rc && (!lists || !lens))
-        rc = TL_ENOMEM;
+    if (!rc && (!lists || !lens)) rc = TL_ENOMEM;
     for (size_t c = 0; !rc && c < nc; c++) {
         struct mask_set ms = {hist + cs[c].hist_off, cs[c].n_hist};
         struct tl_model_query q = {.user = TL_MODEL_NONE,
@@ -415,13 +386,12 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
                                    .hts = hts + cs[c].hist_off,
                                    .n_history = cs[c].n_hist};
         for (size_t i = 0; !rc && i < b->n; i++)
-            rc = b->s[i].ops->candidates(b->s[i].model, &q, skip_hist, &ms, depth,
-                                         lists + (c * b->n + i) * depth, &lens[c * b->n + i]);
+            rc = b->s[i].ops->candidates(b->s[i].model, &q, skip_hist, &ms, depth, lists + (c * b->n + i) * depth,
+                                         &lens[c * b->n + i]);
     }
     free_subs(b);
     size_t combos = 1;
-    for (size_t i = 1; i < b->n; i++)
-        combos *= TUNE_NG;
+    for (size_t i = 1; i < b->n; i++) combos *= TUNE_NG;
     double best_hr = -1, best_mrr = -1;
     float best_w[TL_BLEND_SOURCES_MAX];
     struct tl_blend_hit fused[TUNE_K];
@@ -454,8 +424,7 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
         }
     }
     if (!rc) {
-        for (size_t i = 0; i < b->n; i++)
-            b->s[i].weight = best_w[i];
+        for (size_t i = 0; i < b->n; i++) b->s[i].weight = best_w[i];
         b->tuned_cases = (uint32_t)nc;
         b->tuned_hr = best_hr / (double)nc;
         if (opts && opts->progress) {
@@ -475,8 +444,7 @@ out:
     tl_free(tgt);
     tl_free(lists);
     tl_free(lens);
-    if (rc == TL_ENOMEM)
-        tl_err_set(err, rc, NULL, "out of memory tuning the blend");
+    if (rc == TL_ENOMEM) tl_err_set(err, rc, NULL, "out of memory tuning the blend");
     return rc;
 }
 
@@ -487,17 +455,14 @@ static enum tl_rc blend_train(const struct tl_dataset *d, const void *params, co
     blend_defaults(&defp);
     const struct blend_params *p = params ? params : &defp;
     struct blend *b = tl_calloc(1, sizeof *b);
-    if (!b)
-        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    if (!b) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     b->n_items = d->n_items;
     b->depth = (uint32_t)p->depth;
     b->norm = (enum tl_blend_norm)p->norm;
     b->recency_days = p->recency_days;
     enum tl_rc rc = parse_models(p->models, b->s, &b->n, err);
-    if (!rc && p->tune)
-        rc = tune_weights(b, p, d, opts, err);
-    if (!rc)
-        rc = train_subs(b, p, d, opts, p->tune ? 0.5 : 0.0, p->tune ? 0.5 : 1.0, err);
+    if (!rc && p->tune) rc = tune_weights(b, p, d, opts, err);
+    if (!rc) rc = train_subs(b, p, d, opts, p->tune ? 0.5 : 0.0, p->tune ? 0.5 : 1.0, err);
     if (rc) {
         blend_free(b);
         return rc;
@@ -510,8 +475,7 @@ static enum tl_rc blend_candidates(const void *m, const struct tl_model_query *q
                                    size_t k, struct tl_model_hit *out, size_t *n)
 {
     const struct blend *b = m;
-    if (!b || !q || !n || (k && !out) || k > TL_MODEL_K_MAX)
-        return TL_EINVAL;
+    if (!b || !q || !n || (k && !out) || k > TL_MODEL_K_MAX) return TL_EINVAL;
     *n = 0;
     size_t depth = b->depth > k ? b->depth : k;
     struct tl_model_hit *buf = tl_malloc(b->n * depth * sizeof *buf);
@@ -524,14 +488,12 @@ static enum tl_rc blend_candidates(const void *m, const struct tl_model_query *q
     if (!rc && b->recency_days > 0 && q->hts && q->n_history) {
         int64_t latest = q->hts[0];
         for (size_t i = 1; i < q->n_history; i++)
-            if (q->hts[i] > latest)
-                latest = q->hts[i];
+            if (q->hts[i] > latest) latest = q->hts[i];
         for (size_t i = 0; i < q->n_history; i++) {
             double age_days = (double)(latest - q->hts[i]) / 86400000.0;
             double wi = q->hweight ? q->hweight[i] : 1.0;
             w[i] = (float)(wi * exp2(-age_days / b->recency_days));
-            if (!(w[i] > 0.0f))
-                w[i] = 1e-30f;
+            if (!(w[i] > 0.0f)) w[i] = 1e-30f;
         }
         rq.hweight = w;
     }
@@ -540,12 +502,10 @@ static enum tl_rc blend_candidates(const void *m, const struct tl_model_query *q
         rc = b->s[i].ops->candidates(b->s[i].model, &rq, skip, ctx, depth, buf + i * depth, &lists[i].n);
     }
     size_t got = 0;
-    if (!rc)
-        rc = tl_blend_merge(lists, b->n, b->norm, b->n_items, k, fused, &got);
+    if (!rc) rc = tl_blend_merge(lists, b->n, b->norm, b->n_items, k, fused, &got);
     for (size_t i = 0; !rc && i < got; i++)
         out[i] = (struct tl_model_hit){fused[i].item, fused[i].score, fused[i].anchor};
-    if (!rc)
-        *n = got;
+    if (!rc) *n = got;
     tl_free(buf);
     tl_free(fused);
     return rc;
@@ -555,34 +515,24 @@ static enum tl_rc blend_save(const void *m, struct tl_buf *out, struct tl_err *e
 {
     const struct blend *b = m;
     enum tl_rc rc = tl_snap_put_u32(out, BLEND_MAGIC);
-    if (!rc)
-        rc = tl_snap_put_u32(out, b->n_items);
-    if (!rc)
-        rc = tl_snap_put_u32(out, b->depth);
-    if (!rc)
-        rc = tl_snap_put_u32(out, (uint32_t)b->norm);
+    if (!rc) rc = tl_snap_put_u32(out, b->n_items);
+    if (!rc) rc = tl_snap_put_u32(out, b->depth);
+    if (!rc) rc = tl_snap_put_u32(out, (uint32_t)b->norm);
     uint64_t rbits;
     memcpy(&rbits, &b->recency_days, 8);
-    if (!rc)
-        rc = tl_snap_put_u64(out, rbits);
-    if (!rc)
-        rc = tl_snap_put_u32(out, (uint32_t)b->n);
+    if (!rc) rc = tl_snap_put_u64(out, rbits);
+    if (!rc) rc = tl_snap_put_u32(out, (uint32_t)b->n);
     for (size_t i = 0; !rc && i < b->n; i++) {
         const char *name = b->s[i].ops->name;
         rc = tl_snap_put_u32(out, (uint32_t)strlen(name));
-        if (!rc)
-            rc = tl_buf_append(out, name, strlen(name));
-        if (!rc)
-            rc = tl_snap_put_f32s(out, &b->s[i].weight, 1);
+        if (!rc) rc = tl_buf_append(out, name, strlen(name));
+        if (!rc) rc = tl_snap_put_f32s(out, &b->s[i].weight, 1);
         size_t at = out->len;
-        if (!rc)
-            rc = tl_snap_put_u64(out, 0); /* length, patched below */
-        if (!rc)
-            rc = b->s[i].ops->save(b->s[i].model, out, err);
+        if (!rc) rc = tl_snap_put_u64(out, 0); /* length, patched below */
+        if (!rc) rc = b->s[i].ops->save(b->s[i].model, out, err);
         if (!rc) {
             uint64_t len = out->len - at - 8;
-            for (int x = 0; x < 8; x++)
-                out->data[at + (size_t)x] = (char)(uint8_t)(len >> (8 * x));
+            for (int x = 0; x < 8; x++) out->data[at + (size_t)x] = (char)(uint8_t)(len >> (8 * x));
         }
     }
     return rc ? tl_err_set(err, rc, NULL, "cannot write the blend snapshot") : TL_OK;
@@ -591,11 +541,9 @@ static enum tl_rc blend_save(const void *m, struct tl_buf *out, struct tl_err *e
 static enum tl_rc blend_load(const void *data, size_t len, void **outp, struct tl_err *err)
 {
     struct tl_snap_reader r = {data, len, 0, 0};
-    if (tl_snap_get_u32(&r) != BLEND_MAGIC)
-        return tl_err_set(err, TL_EPARSE, NULL, "not a blend snapshot");
+    if (tl_snap_get_u32(&r) != BLEND_MAGIC) return tl_err_set(err, TL_EPARSE, NULL, "not a blend snapshot");
     struct blend *b = tl_calloc(1, sizeof *b);
-    if (!b)
-        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    if (!b) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     b->n_items = tl_snap_get_u32(&r);
     b->depth = tl_snap_get_u32(&r);
     uint32_t norm = tl_snap_get_u32(&r);
@@ -603,7 +551,8 @@ static enum tl_rc blend_load(const void *data, size_t len, void **outp, struct t
     memcpy(&b->recency_days, &rbits, 8);
     uint32_t n = tl_snap_get_u32(&r);
     enum tl_rc rc = TL_OK;
-    if (r.bad || norm > 1 || n == 0 || !(b->recency_days >= 0 && b->recency_days <= 36500) || n > TL_BLEND_SOURCES_MAX || b->depth == 0 || b->depth > TL_MODEL_K_MAX)
+    if (r.bad || norm > 1 || n == 0 || !(b->recency_days >= 0 && b->recency_days <= 36500) ||
+        n > TL_BLEND_SOURCES_MAX || b->depth == 0 || b->depth > TL_MODEL_K_MAX)
         rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot truncated or damaged (header)");
     b->norm = (enum tl_blend_norm)norm;
     for (uint32_t i = 0; !rc && i < n; i++) {
@@ -624,13 +573,11 @@ static enum tl_rc blend_load(const void *data, size_t len, void **outp, struct t
             break;
         }
         rc = b->s[i].ops->load(r.p + r.off, (size_t)sl, &b->s[i].model, err);
-        if (rc)
-            break;
+        if (rc) break;
         b->n = i + 1;
         r.off += (size_t)sl;
     }
-    if (!rc && r.off != len)
-        rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot has trailing bytes");
+    if (!rc && r.off != len) rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot has trailing bytes");
     if (rc) {
         blend_free(b);
         return rc == TL_ENOMEM ? rc : TL_EPARSE;
@@ -643,8 +590,7 @@ static size_t blend_memory(const void *m)
 {
     const struct blend *b = m;
     size_t s = b ? sizeof *b : 0;
-    for (size_t i = 0; b && i < b->n; i++)
-        s += b->s[i].ops->memory(b->s[i].model);
+    for (size_t i = 0; b && i < b->n; i++) s += b->s[i].ops->memory(b->s[i].model);
     return s;
 }
 

@@ -48,8 +48,8 @@ struct tl_blend_hit {
 /* Fuse lists into at most k hits, best first (ties: lower item index).
  * n_items bounds item indexes (larger ones are ignored). Scratch is
  * allocated per call. TL_EINVAL for bad arguments, TL_ENOMEM. */
-enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enum tl_blend_norm norm,
-                          uint32_t n_items, size_t k, struct tl_blend_hit *out, size_t *n);
+enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enum tl_blend_norm norm, uint32_t n_items,
+                          size_t k, struct tl_blend_hit *out, size_t *n);
 
 extern const struct tl_model_ops tl_blend_ops;
 

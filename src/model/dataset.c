@@ -26,73 +26,58 @@ struct tl_dataset_builder {
     uint32_t max_user, max_item; /* largest seen + 1 */
 };
 
-struct tl_dataset_builder *tl_dataset_builder_new(void)
-{
-    return tl_calloc(1, sizeof(struct tl_dataset_builder));
-}
+struct tl_dataset_builder *tl_dataset_builder_new(void) { return tl_calloc(1, sizeof(struct tl_dataset_builder)); }
 
 void tl_dataset_builder_free(struct tl_dataset_builder *b)
 {
-    if (!b)
-        return;
+    if (!b) return;
     tl_free(b->r);
     tl_free(b);
 }
 
-enum tl_rc tl_dataset_builder_add(struct tl_dataset_builder *b, uint32_t user, uint32_t item, float weight,
-                                  int64_t ts, struct tl_err *err)
+enum tl_rc tl_dataset_builder_add(struct tl_dataset_builder *b, uint32_t user, uint32_t item, float weight, int64_t ts,
+                                  struct tl_err *err)
 {
-    if (!b)
-        return tl_err_set(err, TL_EINVAL, NULL, "no dataset builder");
+    if (!b) return tl_err_set(err, TL_EINVAL, NULL, "no dataset builder");
     if (!(weight > 0.0f) || !isfinite(weight))
         return tl_err_set(err, TL_EINVAL, "weight", "interaction weight must be a finite number > 0");
     if (user >= TL_DATASET_IDS_MAX || item >= TL_DATASET_IDS_MAX)
-        return tl_err_set(err, TL_ETOOBIG, user >= TL_DATASET_IDS_MAX ? "user" : "item",
-                          "index must be below %u", TL_DATASET_IDS_MAX);
-    if (b->n >= TL_DATASET_MAX)
-        return tl_err_set(err, TL_ETOOBIG, NULL, "more than %zu interactions", TL_DATASET_MAX);
+        return tl_err_set(err, TL_ETOOBIG, user >= TL_DATASET_IDS_MAX ? "user" : "item", "index must be below %u",
+                          TL_DATASET_IDS_MAX);
+    if (b->n >= TL_DATASET_MAX) return tl_err_set(err, TL_ETOOBIG, NULL, "more than %zu interactions", TL_DATASET_MAX);
     if (b->n == b->cap) {
         size_t nc = b->cap ? b->cap * 2 : 1024;
         struct rec *nr = tl_realloc(b->r, nc * sizeof *nr);
-        if (!nr)
-            return tl_err_set(err, TL_ENOMEM, NULL, "out of memory growing the dataset");
+        if (!nr) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory growing the dataset");
         b->r = nr;
         b->cap = nc;
     }
     b->r[b->n] = (struct rec){user, item, weight, ts, b->n};
     b->n++;
-    if (user + 1 > b->max_user)
-        b->max_user = user + 1;
-    if (item + 1 > b->max_item)
-        b->max_item = item + 1;
+    if (user + 1 > b->max_user) b->max_user = user + 1;
+    if (item + 1 > b->max_item) b->max_item = item + 1;
     return TL_OK;
 }
 
 static int rec_cmp(const void *a, const void *b)
 {
     const struct rec *x = a, *y = b;
-    if (x->user != y->user)
-        return x->user < y->user ? -1 : 1;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
+    if (x->user != y->user) return x->user < y->user ? -1 : 1;
+    if (x->ts != y->ts) return x->ts < y->ts ? -1 : 1;
     return x->seq < y->seq ? -1 : (x->seq > y->seq);
 }
 
 enum tl_rc tl_dataset_builder_finish(struct tl_dataset_builder *b, uint32_t n_users, uint32_t n_items,
                                      struct tl_dataset **out, struct tl_err *err)
 {
-    if (!b || !out)
-        return tl_err_set(err, TL_EINVAL, NULL, "no dataset builder or output");
-    if (n_users == 0)
-        n_users = b->max_user;
-    if (n_items == 0)
-        n_items = b->max_item;
+    if (!b || !out) return tl_err_set(err, TL_EINVAL, NULL, "no dataset builder or output");
+    if (n_users == 0) n_users = b->max_user;
+    if (n_items == 0) n_items = b->max_item;
     if (n_users < b->max_user || n_items < b->max_item)
         return tl_err_set(err, TL_EINVAL, n_users < b->max_user ? "n_users" : "n_items",
                           "smaller than an index already added");
     struct tl_dataset *d = tl_calloc(1, sizeof *d);
-    if (!d)
-        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    if (!d) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     d->n_users = n_users;
     d->n_items = n_items;
     d->n = b->n;
@@ -104,16 +89,14 @@ enum tl_rc tl_dataset_builder_finish(struct tl_dataset_builder *b, uint32_t n_us
         tl_dataset_free(d);
         return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     }
-    if (b->n)
-        qsort(b->r, b->n, sizeof *b->r, rec_cmp);
+    if (b->n) qsort(b->r, b->n, sizeof *b->r, rec_cmp);
     for (size_t i = 0; i < b->n; i++) {
         d->off[b->r[i].user + 1]++;
         d->item[i] = b->r[i].item;
         d->weight[i] = b->r[i].weight;
         d->ts[i] = b->r[i].ts;
     }
-    for (uint32_t u = 0; u < n_users; u++)
-        d->off[u + 1] += d->off[u];
+    for (uint32_t u = 0; u < n_users; u++) d->off[u + 1] += d->off[u];
     tl_free(b->r);
     b->r = NULL;
     b->n = b->cap = 0;
@@ -135,11 +118,9 @@ static void text_free(struct tl_item_text *t)
 
 void tl_dataset_free(struct tl_dataset *d)
 {
-    if (!d)
-        return;
+    if (!d) return;
     if (d->text) {
-        for (uint32_t i = 0; i < d->n_items; i++)
-            text_free(&d->text[i]);
+        for (uint32_t i = 0; i < d->n_items; i++) text_free(&d->text[i]);
         tl_free(d->text);
     }
     tl_free(d->off);
@@ -152,22 +133,19 @@ void tl_dataset_free(struct tl_dataset *d)
 static int dup_field(char **dst, const char *src)
 {
     *dst = NULL;
-    if (!src)
-        return 0;
+    if (!src) return 0;
     *dst = tl_strdup(src);
     return *dst ? 0 : -1;
 }
 
 enum tl_rc tl_dataset_set_text(struct tl_dataset *d, uint32_t item, const struct tl_item_text *t, struct tl_err *err)
 {
-    if (!d || !t)
-        return tl_err_set(err, TL_EINVAL, NULL, "no dataset or text");
+    if (!d || !t) return tl_err_set(err, TL_EINVAL, NULL, "no dataset or text");
     if (item >= d->n_items)
         return tl_err_set(err, TL_EINVAL, "item", "item %u outside the dataset's %u items", item, d->n_items);
     if (!d->text) {
         d->text = tl_calloc(d->n_items ? d->n_items : 1, sizeof *d->text);
-        if (!d->text)
-            return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        if (!d->text) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     }
     struct tl_item_text nt;
     memset(&nt, 0, sizeof nt);
@@ -185,6 +163,5 @@ enum tl_rc tl_dataset_set_text(struct tl_dataset *d, uint32_t item, const struct
 void tl_dataset_item_counts(const struct tl_dataset *d, uint32_t *out)
 {
     memset(out, 0, (size_t)d->n_items * sizeof *out);
-    for (size_t i = 0; i < d->n; i++)
-        out[d->item[i]]++;
+    for (size_t i = 0; i < d->n; i++) out[d->item[i]]++;
 }

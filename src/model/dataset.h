@@ -36,11 +36,11 @@ struct tl_item_text {
 struct tl_dataset {
     uint32_t n_users;
     uint32_t n_items;
-    size_t n;              /* interactions */
-    size_t *off;           /* n_users + 1 row offsets */
-    uint32_t *item;        /* n item indexes */
-    float *weight;         /* n confidence weights (> 0) */
-    int64_t *ts;           /* n timestamps (ms since the epoch, or sequence numbers) */
+    size_t n;                  /* interactions */
+    size_t *off;               /* n_users + 1 row offsets */
+    uint32_t *item;            /* n item indexes */
+    float *weight;             /* n confidence weights (> 0) */
+    int64_t *ts;               /* n timestamps (ms since the epoch, or sequence numbers) */
     struct tl_item_text *text; /* n_items entries, or NULL when no content is known */
 };
 
@@ -52,8 +52,8 @@ void tl_dataset_builder_free(struct tl_dataset_builder *b);
 /* Append one interaction. TL_EINVAL for weight <= 0 or not finite,
  * TL_ETOOBIG for user/item >= TL_DATASET_IDS_MAX or more than
  * TL_DATASET_MAX interactions, TL_ENOMEM. Nothing is added on error. */
-enum tl_rc tl_dataset_builder_add(struct tl_dataset_builder *b, uint32_t user, uint32_t item, float weight,
-                                  int64_t ts, struct tl_err *err);
+enum tl_rc tl_dataset_builder_add(struct tl_dataset_builder *b, uint32_t user, uint32_t item, float weight, int64_t ts,
+                                  struct tl_err *err);
 /* Sort and freeze. n_users / n_items may be 0 to mean "largest index seen
  * + 1"; a larger value keeps room for users/items without interactions;
  * TL_EINVAL if smaller than an index seen. On success *out owns a new

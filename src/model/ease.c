@@ -173,7 +173,7 @@ static enum tl_rc gram(const struct tl_ease *m, float *g, int threads, const vol
     enum { MAX_T = 64 };
     if (threads < 1) threads = 1;
     if (threads > MAX_T) threads = MAX_T;
-    struct gram_job jobs[MAX_T];
+    struct gram_job jobs[MAX_T] = {{0}};
     pthread_t tid[MAX_T];
     int started[MAX_T] = {0};
     uint32_t n = m->n_items;

@@ -83,18 +83,18 @@
 #define PREFETCH_ROWS 8  /* software prefetch distance in the sparse part, in rows */
 #define MAX_THREADS 256  /* worker threads used at most */
 #define INIT_SCALE 0.01f /* item factor init range [-0.005, 0.005) */
-#define SERVE_MAX 20000   /* items candidates() scores: the most popular ones (see "Serving") */
+#define SERVE_MAX 20000  /* items candidates() scores: the most popular ones (see "Serving") */
 
 struct tl_ials {
     uint32_t n_users, n_items, f;
     double reg, alpha;
-    uint32_t *ucount; /* n_users */
-    uint32_t *icount; /* n_items */
-    float *x;         /* n_users * f */
-    float *y;         /* n_items * f */
-    double *gram;     /* f * f: Y^T Y + reg I (fold-in) */
-    float *inorm;     /* n_items: |y_i| */
-    uint32_t n_serve; /* items candidates() scores (<= SERVE_MAX) */
+    uint32_t *ucount;    /* n_users */
+    uint32_t *icount;    /* n_items */
+    float *x;            /* n_users * f */
+    float *y;            /* n_items * f */
+    double *gram;        /* f * f: Y^T Y + reg I (fold-in) */
+    float *inorm;        /* n_items: |y_i| */
+    uint32_t n_serve;    /* items candidates() scores (<= SERVE_MAX) */
     uint32_t *serve_idx; /* their indexes, most users first */
     float *serve_y;      /* their factors, contiguous (n_serve * f) */
     float *serve_norm;   /* their norms */

@@ -23,40 +23,23 @@
 #include "model/sasrec.h"
 
 static const struct tl_model_ops *const registry[] = {
-    &tl_pop_ops,
-    &tl_trend_ops,
-    &tl_itemknn_ops,
-    &tl_ease_ops,
-    &tl_ials_ops,
-    &tl_blend_ops,
-    &tl_sknn_ops,
-    &tl_sessar_ops,
-    &tl_sessseq_ops,
-    &tl_arules_ops,
-    &tl_content_ops,
-    &tl_sasrec_ops,
-    NULL /* sentinel */
+    &tl_pop_ops,    &tl_trend_ops,   &tl_itemknn_ops, &tl_ease_ops,    &tl_ials_ops,   &tl_blend_ops, &tl_sknn_ops,
+    &tl_sessar_ops, &tl_sessseq_ops, &tl_arules_ops,  &tl_content_ops, &tl_sasrec_ops, NULL /* sentinel */
 };
 
-void tl_model_blas_serial(void)
-{
-    openblas_set_num_threads(1);
-}
+void tl_model_blas_serial(void) { openblas_set_num_threads(1); }
 
 const struct tl_model_ops *tl_model_at(size_t i)
 {
-    if (i >= sizeof registry / sizeof registry[0])
-        return NULL;
+    if (i >= sizeof registry / sizeof registry[0]) return NULL;
     return registry[i];
 }
 
 const struct tl_model_ops *tl_model_find(const char *name)
 {
-    if (!name)
-        return NULL;
+    if (!name) return NULL;
     for (size_t i = 0; registry[i]; i++)
-        if (strcmp(registry[i]->name, name) == 0)
-            return registry[i];
+        if (strcmp(registry[i]->name, name) == 0) return registry[i];
     return NULL;
 }
 
@@ -98,8 +81,7 @@ enum tl_rc tl_snap_put_u64(struct tl_buf *b, uint64_t v)
 enum tl_rc tl_snap_put_u32s(struct tl_buf *b, const uint32_t *v, size_t n)
 {
     enum tl_rc rc = tl_buf_reserve(b, n * 4);
-    for (size_t i = 0; rc == TL_OK && i < n; i++)
-        rc = tl_snap_put_u32(b, v[i]);
+    for (size_t i = 0; rc == TL_OK && i < n; i++) rc = tl_snap_put_u32(b, v[i]);
     return rc;
 }
 
@@ -138,8 +120,7 @@ void tl_snap_get_u32s(struct tl_snap_reader *r, uint32_t *dst, size_t n)
         r->bad = 1;
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        dst[i] = tl_snap_get_u32(r);
+    for (size_t i = 0; i < n; i++) dst[i] = tl_snap_get_u32(r);
 }
 
 void tl_snap_get_f32s(struct tl_snap_reader *r, float *dst, size_t n)

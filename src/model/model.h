@@ -27,10 +27,10 @@
 #include "model/dataset.h"
 #include "tailor/rc.h"
 
-#define TL_MODEL_NONE UINT32_MAX /* "no user" / "no anchor" in a query */
-#define TL_MODEL_K_MAX 10000     /* largest k candidates() accepts */
+#define TL_MODEL_NONE UINT32_MAX  /* "no user" / "no anchor" in a query */
+#define TL_MODEL_K_MAX 10000      /* largest k candidates() accepts */
 #define TL_MODEL_HISTORY_MAX 1000 /* history items a query may carry */
-#define TL_MODEL_PARAMS_MAX 4096 /* bytes of any model's params struct */
+#define TL_MODEL_PARAMS_MAX 4096  /* bytes of any model's params struct */
 
 /* What a model is asked. Models use what applies to them and ignore the
  * rest: an item-to-item model reads `anchor` (or, without one, the history);
@@ -38,12 +38,12 @@
  * first); a user model reads `user` when the user was in its training data
  * and otherwise folds the history in. */
 struct tl_model_query {
-    uint32_t user;            /* dense training user, or TL_MODEL_NONE */
-    uint32_t anchor;          /* item for "similar to this", or TL_MODEL_NONE */
-    const uint32_t *history;  /* borrowed; items oldest first; may be NULL if n_history == 0 */
-    const float *hweight;     /* borrowed; confidence per history item; NULL = all 1 */
-    const int64_t *hts;       /* borrowed; ms timestamps per history item; NULL = unknown */
-    size_t n_history;         /* <= TL_MODEL_HISTORY_MAX */
+    uint32_t user;           /* dense training user, or TL_MODEL_NONE */
+    uint32_t anchor;         /* item for "similar to this", or TL_MODEL_NONE */
+    const uint32_t *history; /* borrowed; items oldest first; may be NULL if n_history == 0 */
+    const float *hweight;    /* borrowed; confidence per history item; NULL = all 1 */
+    const int64_t *hts;      /* borrowed; ms timestamps per history item; NULL = unknown */
+    size_t n_history;        /* <= TL_MODEL_HISTORY_MAX */
 };
 
 struct tl_model_hit {
@@ -59,8 +59,8 @@ typedef int (*tl_model_skip_fn)(void *ctx, uint32_t item);
 
 /* Options for one training run. */
 struct tl_train_opts {
-    int threads;      /* worker threads, >= 1 */
-    uint64_t seed;    /* same seed + same data + same threads -> same model */
+    int threads;   /* worker threads, >= 1 */
+    uint64_t seed; /* same seed + same data + same threads -> same model */
     /* Called from the training thread with progress 0..1 and a short phase
      * name ("iteration 3/15"); may be NULL. */
     void (*progress)(void *ctx, double frac, const char *phase);
@@ -71,8 +71,8 @@ struct tl_train_opts {
 };
 
 struct tl_model_ops {
-    const char *name;     /* "ease", "ials", ... (lowercase, stable: used in config and reasons) */
-    size_t params_size;   /* sizeof the model's params struct (<= TL_MODEL_PARAMS_MAX) */
+    const char *name;   /* "ease", "ials", ... (lowercase, stable: used in config and reasons) */
+    size_t params_size; /* sizeof the model's params struct (<= TL_MODEL_PARAMS_MAX) */
     /* Fill *params with the documented defaults. */
     void (*params_defaults)(void *params);
     /* Set one parameter from text ("lambda", "200"). TL_EINVAL naming the

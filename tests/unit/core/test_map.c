@@ -143,8 +143,8 @@ static void random_ops(const uint64_t *keymap, size_t universe, uint64_t seed, i
             vals[k] = v;
         } else {
             int got = tl_u64map_del(&m, keymap[k]);
-            cr_assert_eq(got, present[k], "del of %llu returned %d, expected %d", (unsigned long long)keymap[k],
-                         got, present[k]);
+            cr_assert_eq(got, present[k], "del of %llu returned %d, expected %d", (unsigned long long)keymap[k], got,
+                         present[k]);
             present[k] = 0;
         }
         if (r % 997 == 0) check_against_ref(&m, present, vals, keymap, universe);

@@ -36,7 +36,7 @@ Test(rc, out_of_range_is_unknown)
 {
     cr_assert_str_eq(tl_rc_code(TL_RC_COUNT_), "unknown");
     cr_assert_str_eq(tl_rc_message(TL_RC_COUNT_), "unknown error");
-    cr_assert_str_eq(tl_rc_code((enum tl_rc)-1), "unknown");
-    cr_assert_str_eq(tl_rc_message((enum tl_rc)-1), "unknown error");
+    cr_assert_str_eq(tl_rc_code((enum tl_rc) - 1), "unknown");
+    cr_assert_str_eq(tl_rc_message((enum tl_rc) - 1), "unknown error");
     cr_assert_str_eq(tl_rc_code((enum tl_rc)1000), "unknown");
 }

@@ -53,7 +53,8 @@ static void expect_error(const char *text, const char *field, const char *msg_pa
     cr_assert_neq(rc, TL_OK, "accepted: %s", text);
     cr_assert_eq(err.rc, rc);
     cr_assert_str_eq(err.field, field, "for %s: field \"%s\", expected \"%s\"", text, err.field, field);
-    if (msg_part) cr_assert_not_null(strstr(err.msg, msg_part), "for %s: message \"%s\" lacks \"%s\"", text, err.msg, msg_part);
+    if (msg_part)
+        cr_assert_not_null(strstr(err.msg, msg_part), "for %s: message \"%s\" lacks \"%s\"", text, err.msg, msg_part);
 }
 
 Test(config, defaults)

@@ -414,8 +414,8 @@ Test(engine, bought_together_and_cart_come_from_shared_orders, .init = setup, .f
                      used ? "," : "", tok);
             tok = strtok(NULL, "\",");
         }
-        snprintf(body, sizeof body, "{\"type\":\"purchase\",\"user_id\":\"b%d\",\"order_id\":\"o%d\",\"items\":[%s]}", i,
-                 i, items);
+        snprintf(body, sizeof body, "{\"type\":\"purchase\",\"user_id\":\"b%d\",\"order_id\":\"o%d\",\"items\":[%s]}",
+                 i, i, items);
         json_decref(ingest(e, TL_DEFAULT_SHOP, body, TL_OK));
     }
     struct tl_rec_query q = {.type = "bought_together", .item_id = "mug", .limit = 10};
@@ -481,8 +481,8 @@ static json_t *recs_item(struct tl_engine *e, const char *type, const char *item
 static void view_at(struct tl_engine *e, const char *user, const char *item, const char *ts)
 {
     char body[256];
-    snprintf(body, sizeof body, "{\"type\":\"product_view\",\"user_id\":\"%s\",\"item_id\":\"%s\",\"timestamp\":\"%s\"}",
-             user, item, ts);
+    snprintf(body, sizeof body,
+             "{\"type\":\"product_view\",\"user_id\":\"%s\",\"item_id\":\"%s\",\"timestamp\":\"%s\"}", user, item, ts);
     json_decref(ingest(e, TL_DEFAULT_SHOP, body, TL_OK));
 }
 
@@ -548,11 +548,12 @@ Test(engine, items_already_bought_are_not_recommended_unless_consumable, .init =
         put_items(e, TL_DEFAULT_SHOP,
                   "[{\"id\":\"coffee\",\"title\":\"Coffee\",\"price\":5,\"category\":\"Pantry > Drinks\"},"
                   "{\"id\":\"mug\",\"title\":\"Mug\",\"price\":8,\"category\":\"Kitchen\"}]");
-        json_decref(ingest(e, TL_DEFAULT_SHOP,
-                           "[{\"type\":\"purchase\",\"user_id\":\"buyer\",\"items\":[{\"item_id\":\"coffee\",\"price\":5},"
-                           "{\"item_id\":\"mug\",\"price\":8}]},"
-                           "{\"type\":\"product_view\",\"user_id\":\"other\",\"item_id\":\"mug\"}]",
-                           TL_OK));
+        json_decref(
+            ingest(e, TL_DEFAULT_SHOP,
+                   "[{\"type\":\"purchase\",\"user_id\":\"buyer\",\"items\":[{\"item_id\":\"coffee\",\"price\":5},"
+                   "{\"item_id\":\"mug\",\"price\":8}]},"
+                   "{\"type\":\"product_view\",\"user_id\":\"other\",\"item_id\":\"mug\"}]",
+                   TL_OK));
         json_t *r = recs(e, TL_DEFAULT_SHOP, "popular", "buyer", NULL);
         json_t *items = json_object_get(r, "items");
         if (!rebuy) {

@@ -107,9 +107,9 @@ static void gate_open(void)
 struct meta_job {
     char key[32];
     int64_t val;
-    int fail;            /* write, then return TL_EINVAL */
+    int fail; /* write, then return TL_EINVAL */
     atomic_int calls;
-    enum tl_rc rc;       /* result of submit */
+    enum tl_rc rc; /* result of submit */
     struct tl_writer *w;
 };
 
@@ -310,8 +310,7 @@ Test(writer, async_jobs_run_in_order_and_are_freed)
     atomic_int ran = 0, freed = 0;
     int log[64] = {0};
     for (int i = 0; i < 20; i++)
-        cr_assert_eq(tl_writer_submit_async(w, async_fn, mk_async(&ran, &freed, i, i == 7, log), async_free, 1),
-                     TL_OK);
+        cr_assert_eq(tl_writer_submit_async(w, async_fn, mk_async(&ran, &freed, i, i == 7, log), async_free, 1), TL_OK);
     tl_writer_flush(w);
     cr_assert_geq(atomic_load(&ran), 20, "flush returned before the async jobs ran");
     cr_assert_eq(atomic_load(&freed), 20, "free_fn runs for every job, failed ones included");

@@ -19,10 +19,7 @@ static char *write_tmp(const char *text)
     return path;
 }
 
-static uint32_t id(struct tl_evdata *e, const char *s)
-{
-    return tl_strtab_find(&e->items, s);
-}
+static uint32_t id(struct tl_evdata *e, const char *s) { return tl_strtab_find(&e->items, s); }
 
 Test(evdata, sessions)
 {
@@ -101,13 +98,13 @@ Test(evdata, orders_protocol)
              "1,B,x,1,2011-01-01 10:00:00,1.0,100,UK\n"
              "2,A,x,1,2011-01-02 10:00:00,1.0,200,UK\n"
              "2,C,\"x, y\",1,2011-01-02 10:00:00,1.0,200,UK\n"
-             "C3,C,x,-1,2011-01-03 10:00:00,1.0,100,UK\n"  /* cancellation: dropped */
-             "4,C,x,1,2011-02-01 10:00:00,1.0,100,UK\n"    /* after: new for 100 */
-             "4,B,x,1,2011-02-01 10:00:00,1.0,100,UK\n"    /* after: re-buy for 100 */
-             "4,Z,x,1,2011-02-01 10:00:00,1.0,100,UK\n"    /* unknown before the split */
-             "5,D,x,1,2011-02-01 10:00:00,1.0,,UK\n"       /* no customer: dropped */
-             "6,A,x,0,2011-01-01 10:00:00,1.0,300,UK\n"    /* quantity 0: dropped */
-             "7,B,x,2,2/3/2011 9:00,1.0,200,UK\n",         /* after (m/d/y), new for 200 */
+             "C3,C,x,-1,2011-01-03 10:00:00,1.0,100,UK\n" /* cancellation: dropped */
+             "4,C,x,1,2011-02-01 10:00:00,1.0,100,UK\n"   /* after: new for 100 */
+             "4,B,x,1,2011-02-01 10:00:00,1.0,100,UK\n"   /* after: re-buy for 100 */
+             "4,Z,x,1,2011-02-01 10:00:00,1.0,100,UK\n"   /* unknown before the split */
+             "5,D,x,1,2011-02-01 10:00:00,1.0,,UK\n"      /* no customer: dropped */
+             "6,A,x,0,2011-01-01 10:00:00,1.0,300,UK\n"   /* quantity 0: dropped */
+             "7,B,x,2,2/3/2011 9:00,1.0,200,UK\n",        /* after (m/d/y), new for 200 */
              hdr);
     char *p = write_tmp(text);
     struct tl_evdata *e = NULL;

@@ -191,9 +191,9 @@ Test(cooc, unknown_anchor_and_k)
                  TL_OK);
     cr_assert_eq(n, 3);
     const uint32_t a[] = {1};
-    cr_assert_eq(tl_cooc_top_multi(m, TL_COOC_BOUGHT_TOGETHER, a, 1, TL_COOC_COSINE, TL_COOC_K_MAX, 0, NULL, NULL, big,
-                                   &n),
-                 TL_OK);
+    cr_assert_eq(
+        tl_cooc_top_multi(m, TL_COOC_BOUGHT_TOGETHER, a, 1, TL_COOC_COSINE, TL_COOC_K_MAX, 0, NULL, NULL, big, &n),
+        TL_OK);
     cr_assert_eq(n, 3);
     tl_free(big);
     tl_cooc_free(m);
@@ -218,8 +218,8 @@ Test(cooc, skip_callback)
     cr_assert_eq(calls, 3);
     calls = 0;
     const uint32_t a[] = {1, 3};
-    cr_assert_eq(
-        tl_cooc_top_multi(m, TL_COOC_BOUGHT_TOGETHER, a, 2, TL_COOC_COSINE, 8, 0, skip_item2, &calls, out, &n), TL_OK);
+    cr_assert_eq(tl_cooc_top_multi(m, TL_COOC_BOUGHT_TOGETHER, a, 2, TL_COOC_COSINE, 8, 0, skip_item2, &calls, out, &n),
+                 TL_OK);
     cr_assert_eq(n, 1);
     cr_assert_eq(out[0].item, 4);
     cr_assert_eq(calls, 2);
@@ -370,8 +370,8 @@ Test(cooc, add_to_set_equals_basket)
     for (uint32_t i = 0; i < 400; i++) {
         cr_assert_eq(tl_cooc_item_count(a, TL_COOC_ALSO_VIEWED, i), tl_cooc_item_count(b, TL_COOC_ALSO_VIEWED, i));
         for (uint32_t j = 0; j < 400; j++)
-            cr_assert_eq(tl_cooc_pair_count(a, TL_COOC_ALSO_VIEWED, i, j), tl_cooc_pair_count(b, TL_COOC_ALSO_VIEWED, i, j),
-                         "pair %u %u", i, j);
+            cr_assert_eq(tl_cooc_pair_count(a, TL_COOC_ALSO_VIEWED, i, j),
+                         tl_cooc_pair_count(b, TL_COOC_ALSO_VIEWED, i, j), "pair %u %u", i, j);
     }
     struct tl_cooc_hit oa[20], ob[20];
     size_t na, nb;
@@ -410,7 +410,7 @@ Test(cooc, bad_input)
     size_t n;
     cr_assert_eq(tl_cooc_add_basket(NULL, TL_COOC_BOUGHT_TOGETHER, ok, 2), TL_EINVAL);
     cr_assert_eq(tl_cooc_add_basket(m, (enum tl_cooc_rel)3, ok, 2), TL_EINVAL);
-    cr_assert_eq(tl_cooc_add_basket(m, (enum tl_cooc_rel)-1, ok, 2), TL_EINVAL);
+    cr_assert_eq(tl_cooc_add_basket(m, (enum tl_cooc_rel) - 1, ok, 2), TL_EINVAL);
     cr_assert_eq(tl_cooc_add_basket(m, TL_COOC_BOUGHT_TOGETHER, NULL, 2), TL_EINVAL);
     cr_assert_eq(tl_cooc_add_basket(m, TL_COOC_BOUGHT_TOGETHER, big, 2), TL_ETOOBIG);
     cr_assert_eq(tl_cooc_add_to_set(m, TL_COOC_BOUGHT_TOGETHER, ok, 2, TL_COOC_ITEMS_MAX), TL_ETOOBIG);
@@ -425,8 +425,7 @@ Test(cooc, bad_input)
 
     cr_assert_eq(tl_cooc_top(NULL, TL_COOC_BOUGHT_TOGETHER, 1, TL_COOC_COSINE, 4, 0, NULL, NULL, out, &n), TL_EINVAL);
     cr_assert_eq(tl_cooc_top(m, (enum tl_cooc_rel)3, 1, TL_COOC_COSINE, 4, 0, NULL, NULL, out, &n), TL_EINVAL);
-    cr_assert_eq(tl_cooc_top(m, TL_COOC_BOUGHT_TOGETHER, 1, (enum tl_cooc_sim)4, 4, 0, NULL, NULL, out, &n),
-                 TL_EINVAL);
+    cr_assert_eq(tl_cooc_top(m, TL_COOC_BOUGHT_TOGETHER, 1, (enum tl_cooc_sim)4, 4, 0, NULL, NULL, out, &n), TL_EINVAL);
     cr_assert_eq(tl_cooc_top(m, TL_COOC_BOUGHT_TOGETHER, 1, TL_COOC_COSINE, TL_COOC_K_MAX + 1, 0, NULL, NULL, out, &n),
                  TL_EINVAL);
     cr_assert_eq(tl_cooc_top(m, TL_COOC_BOUGHT_TOGETHER, 1, TL_COOC_COSINE, 4, 0, NULL, NULL, NULL, &n), TL_EINVAL);
@@ -437,9 +436,9 @@ Test(cooc, bad_input)
                  TL_EINVAL);
     cr_assert_eq(tl_cooc_top_multi(m, TL_COOC_BOUGHT_TOGETHER, big, 2, TL_COOC_COSINE, 4, 0, NULL, NULL, out, &n),
                  TL_ETOOBIG);
-    cr_assert_eq(tl_cooc_top_multi(m, TL_COOC_BOUGHT_TOGETHER, ok, 2, TL_COOC_COND, TL_COOC_K_MAX + 1, 0, NULL, NULL,
-                                   out, &n),
-                 TL_EINVAL);
+    cr_assert_eq(
+        tl_cooc_top_multi(m, TL_COOC_BOUGHT_TOGETHER, ok, 2, TL_COOC_COND, TL_COOC_K_MAX + 1, 0, NULL, NULL, out, &n),
+        TL_EINVAL);
     uint32_t many[TL_COOC_ANCHORS_MAX + 1];
     for (uint32_t i = 0; i <= TL_COOC_ANCHORS_MAX; i++) many[i] = i;
     cr_assert_eq(tl_cooc_top_multi(m, TL_COOC_BOUGHT_TOGETHER, many, TL_COOC_ANCHORS_MAX + 1, TL_COOC_COSINE, 4, 0,
@@ -733,7 +732,8 @@ Test(cooc, online_retail, .timeout = 300)
     uint64_t p1 = tl_cooc_pairs(c.m, TL_COOC_BOUGHT_TOGETHER), p2 = tl_cooc_pairs(c.m2, TL_COOC_ALSO_BOUGHT);
     printf("online retail: %llu orders, %llu lines, %u items, %u customers; import + cooc build %.2f s, of which "
            "add_basket %.2f s, add_to_set %.2f s\n",
-           (unsigned long long)c.orders, (unsigned long long)c.lines, c.codes.count, c.custs.count, t1 - t0, c.cooc_s, c.cust_s);
+           (unsigned long long)c.orders, (unsigned long long)c.lines, c.codes.count, c.custs.count, t1 - t0, c.cooc_s,
+           c.cust_s);
     printf("  bought together: N %llu, %llu distinct pairs, %.1f MB (%.1f B per pair)\n",
            (unsigned long long)tl_cooc_sets(c.m, TL_COOC_BOUGHT_TOGETHER), (unsigned long long)p1, mem / 1e6,
            (double)mem / (double)p1);
@@ -750,9 +750,9 @@ Test(cooc, online_retail, .timeout = 300)
     {
         struct tl_cooc_hit *all = tl_malloc(TL_COOC_K_MAX * sizeof *all);
         size_t deg = 0;
-        cr_assert_eq(tl_cooc_top(c.m, TL_COOC_BOUGHT_TOGETHER, heart, TL_COOC_COSINE, TL_COOC_K_MAX, 1, NULL, NULL, all,
-                                 &deg),
-                     TL_OK);
+        cr_assert_eq(
+            tl_cooc_top(c.m, TL_COOC_BOUGHT_TOGETHER, heart, TL_COOC_COSINE, TL_COOC_K_MAX, 1, NULL, NULL, all, &deg),
+            TL_OK);
         printf("  85123A: in %u orders, %zu bought-together neighbours\n",
                tl_cooc_item_count(c.m, TL_COOC_BOUGHT_TOGETHER, heart), deg);
         cr_assert_gt(deg, 100);

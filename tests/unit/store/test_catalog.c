@@ -16,8 +16,16 @@
 
 static struct tl_item item(const char *id, double price)
 {
-    struct tl_item it = {.id = id, .title = "Title", .price = price, .currency = "GBP", .category = "A > B",
-                         .available = 1, .stock = -1, .visible = 1, .created_ms = 1000, .updated_ms = 1000};
+    struct tl_item it = {.id = id,
+                         .title = "Title",
+                         .price = price,
+                         .currency = "GBP",
+                         .category = "A > B",
+                         .available = 1,
+                         .stock = -1,
+                         .visible = 1,
+                         .created_ms = 1000,
+                         .updated_ms = 1000};
     return it;
 }
 

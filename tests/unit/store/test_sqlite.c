@@ -122,9 +122,18 @@ static const struct item_rec *find_item(const struct item_acc *a, uint32_t shop,
 static struct tl_item mk_item(const char *id, const char *title, double price, int64_t created, int64_t updated)
 {
     struct tl_item it = {
-        .id = id, .title = title, .price = price, .currency = "GBP", .category = "Home > Mugs",
-        .tags_json = "[\"gift\"]", .available = 1, .stock = -1, .attrs_json = "{\"colour\":\"red\"}",
-        .visible = 1, .created_ms = created, .updated_ms = updated,
+        .id = id,
+        .title = title,
+        .price = price,
+        .currency = "GBP",
+        .category = "Home > Mugs",
+        .tags_json = "[\"gift\"]",
+        .available = 1,
+        .stock = -1,
+        .attrs_json = "{\"colour\":\"red\"}",
+        .visible = 1,
+        .created_ms = created,
+        .updated_ms = updated,
     };
     return it;
 }
@@ -338,10 +347,22 @@ static int item_nulls_cb(void *ctx, uint32_t shop_id, const struct tl_item *it)
 Test(store_sqlite, item_fields_round_trip)
 {
     struct tl_item it = {
-        .id = "full", .title = "T \xc3\xa9", .description = "D", .url = "https://shop.example/p/1",
-        .image_url = "https://shop.example/i/1.jpg", .price = 12.25, .currency = "EUR", .category = "A > B",
-        .brand = "Br", .tags_json = "[\"x\"]", .available = 1, .stock = 0, .attrs_json = "{}", .visible = 1,
-        .created_ms = 1, .updated_ms = 2,
+        .id = "full",
+        .title = "T \xc3\xa9",
+        .description = "D",
+        .url = "https://shop.example/p/1",
+        .image_url = "https://shop.example/i/1.jpg",
+        .price = 12.25,
+        .currency = "EUR",
+        .category = "A > B",
+        .brand = "Br",
+        .tags_json = "[\"x\"]",
+        .available = 1,
+        .stock = 0,
+        .attrs_json = "{}",
+        .visible = 1,
+        .created_ms = 1,
+        .updated_ms = 2,
     };
     cr_assert_eq(ops->item_upsert(st, 1, &it), TL_OK);
     int seen = 0;
@@ -452,14 +473,26 @@ static int cust_cb(void *ctx, uint32_t shop_id, const struct tl_customer *c)
 
 Test(store_sqlite, customer_upsert_merges)
 {
-    struct tl_customer c = {.id = "c1", .email = "a@x.test", .name = "Ann", .country = "GB",
-                            .consent_email = 1, .consent_personalization = 0, .member_tier = "gold",
-                            .created_ms = 100, .updated_ms = 100};
+    struct tl_customer c = {.id = "c1",
+                            .email = "a@x.test",
+                            .name = "Ann",
+                            .country = "GB",
+                            .consent_email = 1,
+                            .consent_personalization = 0,
+                            .member_tier = "gold",
+                            .created_ms = 100,
+                            .updated_ms = 100};
     cr_assert_eq(ops->customer_upsert(st, 1, &c), TL_OK);
     /* NULL fields and consent -1 keep old values; set fields overwrite. */
-    struct tl_customer u = {.id = "c1", .email = NULL, .name = "Annie", .country = NULL,
-                            .consent_email = -1, .consent_personalization = 1, .member_tier = NULL,
-                            .created_ms = 900, .updated_ms = 900};
+    struct tl_customer u = {.id = "c1",
+                            .email = NULL,
+                            .name = "Annie",
+                            .country = NULL,
+                            .consent_email = -1,
+                            .consent_personalization = 1,
+                            .member_tier = NULL,
+                            .created_ms = 900,
+                            .updated_ms = 900};
     cr_assert_eq(ops->customer_upsert(st, 1, &u), TL_OK);
     struct cust_rec r = {0};
     cr_assert_eq(ops->customer_scan(st, 1, cust_cb, &r), TL_OK);
@@ -541,9 +574,14 @@ Test(store_sqlite, events_append_scan_eid)
     for (int i = 0; i < 5; i++) {
         char body[32];
         snprintf(body, sizeof body, "{\"n\":%d}", i);
-        struct tl_event ev = {.shop_id = i == 2 ? 2 : 1, .type = TL_EV_PRODUCT_VIEW, .ts_ms = 1000 + i,
-                              .user_id = i % 2 ? "u1" : NULL, .anonymous_id = "a1", .item_id = "sku",
-                              .country = i == 0 ? "GB" : NULL, .body = body};
+        struct tl_event ev = {.shop_id = i == 2 ? 2 : 1,
+                              .type = TL_EV_PRODUCT_VIEW,
+                              .ts_ms = 1000 + i,
+                              .user_id = i % 2 ? "u1" : NULL,
+                              .anonymous_id = "a1",
+                              .item_id = "sku",
+                              .country = i == 0 ? "GB" : NULL,
+                              .body = body};
         cr_assert_eq(ops->event_append(st, &ev, hashes[i]), TL_OK);
         cr_assert_gt(ev.seq, last, "seq increases");
         last = ev.seq;
@@ -626,8 +664,8 @@ static int ord_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
 Test(store_sqlite, orders_upsert_replaces_lines_and_scan_groups)
 {
     struct tl_line l1[] = {{"a", 1, 2.5}, {"b", 2, NAN}, {"c", 3, 1}};
-    struct tl_order o1 = {.id = "o1", .customer_id = "c1", .ts_ms = 3000, .country = "GB", .currency = "GBP",
-                          .lines = l1, .n_lines = 3};
+    struct tl_order o1 = {
+        .id = "o1", .customer_id = "c1", .ts_ms = 3000, .country = "GB", .currency = "GBP", .lines = l1, .n_lines = 3};
     struct tl_line l2[] = {{"x", 1, 10}};
     struct tl_order o2 = {.id = "o2", .customer_id = NULL, .ts_ms = 1000, .lines = l2, .n_lines = 1};
     struct tl_line l3[] = {{"a", 1, 2.5}};
