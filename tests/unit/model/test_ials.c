@@ -330,6 +330,14 @@ Test(ials, candidates_user_foldin_anchor)
         cr_assert(hits[i].score <= 1.0001f && hits[i].score >= -1.0001f);
     }
 
+    /* anchor with skipped items: the precomputed neighbour lists give the
+     * same ranking as the scan */
+    for (uint32_t a = 0; a < 10; a++) {
+        qa.anchor = a;
+        if (tl_ials_ops.candidates(m, &qa, skip_fn, &sk, 5, hits, &n) != TL_OK || n == 0) continue;
+        same_ranking(hits, n, want, brute(m, tl_ials_item(m, a), 1, &sk, a, 5, want));
+    }
+
     /* nothing to go on, bad input */
     struct tl_model_query q0 = {.user = 999, .anchor = TL_MODEL_NONE};
     cr_assert_eq(tl_ials_ops.candidates(m, &q0, NULL, NULL, 5, hits, &n), TL_OK);
