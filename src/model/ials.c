@@ -52,12 +52,12 @@
  * query costs SERVE_MAX x f multiply-adds (about 0.15 ms at f = 64)
  * whatever the catalog size, where scoring 100,000 items would cost about
  * 1.5 ms; long-tail items beyond the cut are left to the other models.
- * tl_ials_scores() still scores every item. For "similar", each served
- * item's NN_K (100) nearest served items by factor cosine are computed when
+ * tl_ials_scores() still scores every item. For "similar", every item
+ * with users gets its NN_K (100) nearest served items by factor cosine when
  * the model is trained or loaded (blocks of NN_BLOCK rows: one sgemm
- * C = Y_b Y_s^T, then a bounded heap per row; about 2 x SERVE_MAX^2 x f
- * flops, well under a second at 20,000 items), so an anchored query is a
- * lookup; its first k admissible neighbours are the exact top k whenever
+ * C = Y_b Y_s^T, then a bounded heap per row; 2 x items x SERVE_MAX x f
+ * flops, about 1.3e11 and a few seconds at 100,000 items; 800 bytes per
+ * item), so an anchored query is a lookup; its first k admissible neighbours are the exact top k whenever
  * fewer than NN_K - k of them are skipped (else it falls back to the scan).
  *
  * Snapshot (little-endian, model.h helpers):
@@ -106,9 +106,10 @@ struct tl_ials {
     uint32_t *serve_idx; /* their indexes, most users first */
     float *serve_y;      /* their factors, contiguous (n_serve * f) */
     float *serve_norm;   /* their norms */
-    int32_t *serve_pos;  /* n_items: position in the serve block, -1 if not served */
-    uint32_t *nn;        /* n_serve * NN_K neighbour item indexes (UINT32_MAX = none) */
-    float *nn_sim;       /* their cosines, best first */
+    int32_t *serve_pos;  /* n_items: row of the item in nn (items with users), -1 otherwise */
+    uint32_t n_nn_rows;
+    uint32_t *nn;  /* n_nn_rows * NN_K nearest served items (UINT32_MAX = none) */
+    float *nn_sim; /* their cosines, best first */
 };
 
 /* ---------- params ---------- */
@@ -527,50 +528,69 @@ static void sort_by_count(uint32_t *idx, uint32_t n, const uint32_t *count)
     tl_free(tmp);
 }
 
-/* Nearest served neighbours of every served item by factor cosine (see
- * the file comment). Ties: lower item index first. */
+/* Nearest served neighbours of every item with users (rows) among the
+ * served items (columns) by factor cosine (see the file comment). Ties:
+ * lower item index first. */
 static enum tl_rc build_neighbours(struct tl_ials *m)
 {
-    uint32_t S = m->n_serve;
+    uint32_t S = m->n_serve, R = 0;
     size_t f = m->f;
+    for (uint32_t i = 0; i < m->n_items; i++) R += m->icount[i] > 0;
     m->serve_pos = tl_malloc(((size_t)m->n_items + 1) * sizeof *m->serve_pos);
-    m->nn = tl_malloc(((size_t)S * NN_K + 1) * sizeof *m->nn);
-    m->nn_sim = tl_malloc(((size_t)S * NN_K + 1) * sizeof *m->nn_sim);
+    m->nn = tl_malloc(((size_t)R * NN_K + 1) * sizeof *m->nn);
+    m->nn_sim = tl_malloc(((size_t)R * NN_K + 1) * sizeof *m->nn_sim);
     float *c = tl_malloc(((size_t)NN_BLOCK * (S ? S : 1)) * sizeof *c);
+    float *rows_y = tl_malloc(((size_t)NN_BLOCK * f + 1) * sizeof *rows_y);
+    uint32_t *rows_i = tl_malloc(NN_BLOCK * sizeof *rows_i);
     struct tl_topk_entry *heap = tl_malloc(NN_K * sizeof *heap);
-    if (!m->serve_pos || !m->nn || !m->nn_sim || !c || !heap) {
-        tl_free(c);
-        tl_free(heap);
-        return TL_ENOMEM;
+    enum tl_rc rc = TL_OK;
+    if (!m->serve_pos || !m->nn || !m->nn_sim || !c || !rows_y || !rows_i || !heap) {
+        rc = TL_ENOMEM;
+        goto out;
     }
-    for (uint32_t i = 0; i < m->n_items; i++) m->serve_pos[i] = -1;
-    for (uint32_t t = 0; t < S; t++) m->serve_pos[m->serve_idx[t]] = (int32_t)t;
-    for (uint32_t b0 = 0; b0 < S; b0 += NN_BLOCK) {
-        uint32_t rows = S - b0 < NN_BLOCK ? S - b0 : NN_BLOCK;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)S, (int)f, 1.0f,
-                    m->serve_y + (size_t)b0 * f, (int)f, m->serve_y, (int)f, 0.0f, c, (int)S);
-        for (uint32_t r = 0; r < rows; r++) {
-            uint32_t t = b0 + r;
-            float nt = m->serve_norm[t];
+    uint32_t r = 0;
+    for (uint32_t i = 0; i < m->n_items; i++) m->serve_pos[i] = m->icount[i] > 0 ? (int32_t)r++ : -1;
+    for (uint32_t i0 = 0, row0 = 0; i0 < m->n_items;) {
+        uint32_t nr = 0; /* gather the next block of rows */
+        while (i0 < m->n_items && nr < NN_BLOCK) {
+            if (m->icount[i0] > 0) {
+                memcpy(rows_y + (size_t)nr * f, m->y + (size_t)i0 * f, f * sizeof *rows_y);
+                rows_i[nr++] = i0;
+            }
+            i0++;
+        }
+        if (nr == 0) break;
+        if (S)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)S, (int)f, 1.0f, rows_y, (int)f,
+                        m->serve_y, (int)f, 0.0f, c, (int)S);
+        for (uint32_t x = 0; x < nr; x++) {
+            uint32_t item = rows_i[x];
+            float nt = m->inorm[item];
             struct tl_topk h;
             tl_topk_init(&h, heap, NN_K);
-            const float *row = c + (size_t)r * S;
+            const float *row = c + (size_t)x * S;
             for (uint32_t u = 0; u < S && nt > 0; u++) {
-                if (u == t || !(m->serve_norm[u] > 0)) continue;
+                uint32_t j = m->serve_idx[u];
+                if (j == item || !(m->serve_norm[u] > 0)) continue;
                 float sim = row[u] / (nt * m->serve_norm[u]);
-                uint32_t item = m->serve_idx[u];
-                if (tl_topk_accepts(&h, item, sim)) tl_topk_push(&h, item, sim);
+                if (tl_topk_accepts(&h, j, sim)) tl_topk_push(&h, j, sim);
             }
             size_t got = tl_topk_sort(&h);
-            for (size_t x = 0; x < NN_K; x++) {
-                m->nn[(size_t)t * NN_K + x] = x < got ? heap[x].id : UINT32_MAX;
-                m->nn_sim[(size_t)t * NN_K + x] = x < got ? (float)heap[x].score : 0.0f;
+            size_t base = (size_t)(row0 + x) * NN_K;
+            for (size_t y = 0; y < NN_K; y++) {
+                m->nn[base + y] = y < got ? heap[y].id : UINT32_MAX;
+                m->nn_sim[base + y] = y < got ? (float)heap[y].score : 0.0f;
             }
         }
+        row0 += nr;
     }
+    m->n_nn_rows = R;
+out:
     tl_free(c);
+    tl_free(rows_y);
+    tl_free(rows_i);
     tl_free(heap);
-    return TL_OK;
+    return rc;
 }
 
 static enum tl_rc finish_serving(struct tl_ials *m)
@@ -895,7 +915,7 @@ static enum tl_rc ials_candidates(const void *model, const struct tl_model_query
                 if (skip && skip(skip_ctx, nb[x])) continue;
                 out[got++] = (struct tl_model_hit){nb[x], ns[x], anchor};
             }
-            if (got == k || (got < k && (NN_K > m->n_serve - 1 || nb[NN_K - 1] == UINT32_MAX))) {
+            if (got == k || (got < k && (NN_K >= m->n_serve || nb[NN_K - 1] == UINT32_MAX))) {
                 *n = got; /* k found, or the list holds every served item */
                 return TL_OK;
             }
@@ -1029,7 +1049,7 @@ static size_t ials_memory(const void *model)
     return sizeof *m + ((size_t)m->n_users + 1) * 4 + ((size_t)m->n_items + 1) * 4 + ((size_t)m->n_users * f + 1) * 4 +
            ((size_t)m->n_items * f + 1) * 4 + f * f * 8 + (m->n_items ? m->n_items : 1) * 4 +
            ((size_t)m->n_serve + 1) * (4 + 4 + 4 * f) + ((size_t)m->n_items + 1) * 4 +
-           ((size_t)m->n_serve * NN_K + 1) * 8;
+           ((size_t)m->n_nn_rows * NN_K + 1) * 8;
 }
 
 const struct tl_model_ops tl_ials_ops = {
