@@ -887,6 +887,54 @@ enum tl_rc tl_ials_scores(const struct tl_ials *m, uint32_t user, const uint32_t
     return TL_OK;
 }
 
+#define CAND_ANCHORS 20 /* most recent history items whose neighbour lists are scored */
+
+/* for_you on a large catalog: the union of the neighbour lists of the most
+ * recent history items (at most CAND_ANCHORS x NN_K items), each scored
+ * exactly by x . y_j; top k of those (ties: lower index). Fewer than k
+ * admissible candidates: *n < k and the caller scans instead. */
+static enum tl_rc candidates_from_history(const struct tl_ials *m, const struct tl_model_query *q, const float *xq,
+                                          tl_model_skip_fn skip, void *skip_ctx, size_t k, struct tl_model_hit *out,
+                                          size_t *n)
+{
+    size_t cap = 2 * CAND_ANCHORS * NN_K, mask = 1;
+    while (mask < cap) mask <<= 1;
+    uint32_t *set = tl_malloc(mask * sizeof *set);
+    struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
+    if (!set || !heap) {
+        tl_free(set);
+        tl_free(heap);
+        return TL_ENOMEM;
+    }
+    memset(set, 0xff, mask * sizeof *set);
+    mask -= 1;
+    struct tl_topk h;
+    tl_topk_init(&h, heap, k);
+    size_t used = 0;
+    for (size_t x = q->n_history; x-- > 0 && used < CAND_ANCHORS;) {
+        uint32_t a = q->history[x];
+        if (a >= m->n_items || m->serve_pos[a] < 0) continue;
+        used++;
+        const uint32_t *nb = m->nn + (size_t)m->serve_pos[a] * NN_K;
+        for (size_t y = 0; y < NN_K && nb[y] != UINT32_MAX; y++) {
+            uint32_t j = nb[y];
+            size_t slot = (size_t)((j * 2654435761u) & mask);
+            while (set[slot] != UINT32_MAX && set[slot] != j) slot = (slot + 1) & mask;
+            if (set[slot] == j) continue; /* already scored */
+            set[slot] = j;
+            float sc = vdot(xq, m->y + (size_t)j * m->f, m->f);
+            if (!tl_topk_accepts(&h, j, sc) || (skip && skip(skip_ctx, j))) continue;
+            tl_topk_push(&h, j, sc);
+        }
+    }
+    size_t got = tl_topk_sort(&h);
+    for (size_t x = 0; x < got; x++) out[x] = (struct tl_model_hit){heap[x].id, (float)heap[x].score, TL_MODEL_NONE};
+    *n = got;
+    tl_free(set);
+    tl_free(heap);
+    return TL_OK;
+}
+
 static enum tl_rc ials_candidates(const void *model, const struct tl_model_query *q, tl_model_skip_fn skip,
                                   void *skip_ctx, size_t k, struct tl_model_hit *out, size_t *n)
 {
@@ -925,6 +973,17 @@ static enum tl_rc ials_candidates(const void *model, const struct tl_model_query
         enum tl_rc rc = query_vector(m, q->user, q->history, q->hweight, q->n_history, xbuf, &xq, &ok);
         if (rc != TL_OK) return rc;
         if (!ok) return TL_OK;
+        /* Candidate generation for large catalogs: score only the neighbour
+         * lists of the (up to CAND_ANCHORS most recent) history items. */
+        if (q->n_history && m->serve_pos && m->n_serve > 4 * NN_K) {
+            size_t got = 0;
+            rc = candidates_from_history(m, q, xq, skip, skip_ctx, k, out, &got);
+            if (rc != TL_OK) return rc;
+            if (got == k) {
+                *n = got;
+                return TL_OK;
+            }
+        }
     }
     struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
     if (!heap) return TL_ENOMEM;

@@ -636,3 +636,37 @@ Test(ials, empty_dataset)
     tl_ials_ops.free(m);
     tl_dataset_free(d);
 }
+
+/* for_you on a catalog larger than 4 x NN_K served items scores only the
+ * neighbour lists of the recent history: every hit carries its exact score
+ * x . y_j, hits are ordered, skips are honoured, and the best hit is at least
+ * as good as the best neighbour of the last history item. */
+Test(ials, candidate_generation_large_catalog)
+{
+    struct tl_dataset *d = random_data(2000, 900, 12, 17);
+    struct tl_ials_params p = small_params();
+    void *m = train(d, &p, 2, 3);
+    uint32_t h[] = {5, 77, 300, 812};
+    struct skipset sk = {h, 4};
+    struct tl_model_query q = {.user = TL_MODEL_NONE, .anchor = TL_MODEL_NONE, .history = h, .n_history = 4};
+    struct tl_model_hit hits[20];
+    size_t n = 0;
+    cr_assert_eq(tl_ials_ops.candidates(m, &q, skip_fn, &sk, 20, hits, &n), TL_OK);
+    cr_assert_eq(n, 20);
+    float dense[900];
+    cr_assert_eq(tl_ials_scores(m, TL_MODEL_NONE, h, NULL, 4, dense), TL_OK);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_float_eq(hits[i].score, dense[hits[i].item], 1e-5, "item %u", hits[i].item);
+        cr_assert(!skip_fn(&sk, hits[i].item));
+        if (i) cr_assert(hits[i - 1].score >= hits[i].score);
+    }
+    /* the neighbours of the last item were candidates */
+    struct tl_model_query qa = {.user = TL_MODEL_NONE, .anchor = 812};
+    struct tl_model_hit nb[1];
+    size_t nn = 0;
+    cr_assert_eq(tl_ials_ops.candidates(m, &qa, skip_fn, &sk, 1, nb, &nn), TL_OK);
+    cr_assert_eq(nn, 1);
+    cr_assert(hits[0].score >= dense[nb[0].item] - 1e-6f);
+    tl_ials_ops.free(m);
+    tl_dataset_free(d);
+}
