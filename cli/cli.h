@@ -46,6 +46,15 @@ int cli_report(enum tl_rc rc, const struct tailor_error *err, const char *path);
 /* Parse a TCP port 1..65535 (decimal, nothing else). 0 on success. */
 int cli_parse_port(const char *s, int *port);
 
+/* Monotonic seconds (progress bars, rates). */
+double cli_now_s(void);
+/* 1234567 -> "1.2 MB" into buf (n >= 32 is always enough). */
+const char *cli_fmt_bytes(uint64_t b, char *buf, size_t n);
+/* Open the database (config may be NULL) and find the shop (NULL = the
+ * default shop). On failure prints the error, leaves *t NULL and returns
+ * the exit code; else CLI_EXIT_OK and the caller closes *t. */
+int cli_open_shop(const char *db, const char *config, const char *shop, struct tailor **t, uint32_t *shop_id);
+
 /* 1234567 -> "1,234,567" into buf (n >= 32 is always enough). */
 const char *cli_fmt_count(uint64_t v, char *buf, size_t n);
 

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,43 @@ int cli_parse(const char *cmd, int argc, char **argv, const struct cli_opt *opts
         }
         if (*npos >= max_pos) return cli_usage_error(cmd, "unexpected argument '%s'", a);
         pos[(*npos)++] = a;
+    }
+    return CLI_EXIT_OK;
+}
+
+double cli_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *cli_fmt_bytes(uint64_t b, char *buf, size_t n)
+{
+    if (b >= 1000000000ull)
+        snprintf(buf, n, "%.2f GB", (double)b / 1e9);
+    else if (b >= 1000000ull)
+        snprintf(buf, n, "%.1f MB", (double)b / 1e6);
+    else if (b >= 1000ull)
+        snprintf(buf, n, "%.1f kB", (double)b / 1e3);
+    else
+        snprintf(buf, n, "%llu B", (unsigned long long)b);
+    return buf;
+}
+
+int cli_open_shop(const char *db, const char *config, const char *shop, struct tailor **t, uint32_t *shop_id)
+{
+    struct tailor_options o = {.db_path = db, .config_path = config, .port = 0};
+    struct tailor_error err = {0};
+    *t = NULL;
+    enum tl_rc r = tailor_open(&o, t, &err);
+    if (r != TL_OK) return cli_report(r, &err, NULL);
+    if ((r = tailor_shop_find(*t, shop, shop_id, &err)) != TL_OK) {
+        if (r == TL_ENOTFOUND && !err.msg[0])
+            snprintf(err.msg, sizeof err.msg, "no shop named '%s' (create it with 'tailor shops create')", shop);
+        tailor_close(*t);
+        *t = NULL;
+        return cli_report(r, &err, NULL);
     }
     return CLI_EXIT_OK;
 }

@@ -32,31 +32,11 @@ struct progress {
     double start, last;
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *fmt_bytes(uint64_t b, char *buf, size_t n)
-{
-    if (b >= 1000000000ull)
-        snprintf(buf, n, "%.2f GB", (double)b / 1e9);
-    else if (b >= 1000000ull)
-        snprintf(buf, n, "%.1f MB", (double)b / 1e6);
-    else if (b >= 1000ull)
-        snprintf(buf, n, "%.1f kB", (double)b / 1e3);
-    else
-        snprintf(buf, n, "%llu B", (unsigned long long)b);
-    return buf;
-}
-
 static void on_progress(void *ctx, const struct tailor_gen_progress *p)
 {
     struct progress *pr = ctx;
     if (!pr->tty) return;
-    double t = now_s();
+    double t = cli_now_s();
     if (pr->drawn && t - pr->last < 1.0 / PROGRESS_HZ && p->shoppers_done < p->shoppers_total) return;
     pr->last = t;
     double el = t - pr->start;
@@ -75,7 +55,7 @@ static void on_progress(void *ctx, const struct tailor_gen_progress *p)
         snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
     }
     fprintf(stderr, "\r[%s] %5.1f%%  %s / %s shoppers  %s  %s shoppers/s  ETA %s\033[K", bar, frac * 100, done, total,
-            fmt_bytes(p->bytes, bytes, sizeof bytes), rate, eta);
+            cli_fmt_bytes(p->bytes, bytes, sizeof bytes), rate, eta);
     fflush(stderr);
     pr->drawn = 1;
 }
@@ -208,7 +188,7 @@ int cli_gen_main(int argc, char **argv)
     o.force = force;
     if (tailor_gen_check(&o, &err) != TL_OK) return cli_usage_error("gen", "%s", err.msg);
 
-    struct progress pr = {.tty = isatty(STDERR_FILENO), .drawn = 0, .start = now_s(), .last = 0};
+    struct progress pr = {.tty = isatty(STDERR_FILENO), .drawn = 0, .start = cli_now_s(), .last = 0};
     o.progress = on_progress;
     o.progress_ctx = &pr;
     struct tailor_gen_summary s;
@@ -223,7 +203,7 @@ int cli_gen_main(int argc, char **argv)
            cli_fmt_count(s.items, ni, sizeof ni), cli_fmt_count(s.shoppers, ns, sizeof ns),
            cli_fmt_count(s.orders, no, sizeof no), cli_fmt_count(s.order_lines, nl, sizeof nl),
            cli_fmt_count(s.events, ne, sizeof ne),
-           fmt_bytes(s.bytes_catalog + s.bytes_orders + s.bytes_events, b, sizeof b), s.seconds, o.out_dir,
+           cli_fmt_bytes(s.bytes_catalog + s.bytes_orders + s.bytes_events, b, sizeof b), s.seconds, o.out_dir,
            s.catalog_file, s.orders_file, TAILOR_GEN_EVENTS_FILE);
     return CLI_EXIT_OK;
 }

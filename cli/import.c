@@ -31,38 +31,18 @@ struct progress {
     double last;  /* last draw, monotonic seconds */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *fmt_bytes(uint64_t b, char *buf, size_t n)
-{
-    if (b >= 1000000000ull)
-        snprintf(buf, n, "%.2f GB", (double)b / 1e9);
-    else if (b >= 1000000ull)
-        snprintf(buf, n, "%.1f MB", (double)b / 1e6);
-    else if (b >= 1000ull)
-        snprintf(buf, n, "%.1f kB", (double)b / 1e3);
-    else
-        snprintf(buf, n, "%llu B", (unsigned long long)b);
-    return buf;
-}
-
 static void on_progress(void *ctx, const struct tailor_import_progress *p)
 {
     struct progress *pr = ctx;
     if (!pr->tty) return;
-    double t = now_s();
+    double t = cli_now_s();
     if (pr->drawn && t - pr->last < 1.0 / PROGRESS_HZ) return;
     pr->last = t;
     double el = t - pr->start;
     char rec[32], rate[32], done[32], total[32], line[256];
     cli_fmt_count(p->records, rec, sizeof rec);
     cli_fmt_count(el > 0 ? (uint64_t)((double)p->records / el) : 0, rate, sizeof rate);
-    fmt_bytes(p->bytes_done, done, sizeof done);
+    cli_fmt_bytes(p->bytes_done, done, sizeof done);
     if (p->bytes_total > 0) {
         double frac = (double)p->bytes_done / (double)p->bytes_total;
         if (frac > 1) frac = 1;
@@ -78,7 +58,7 @@ static void on_progress(void *ctx, const struct tailor_import_progress *p)
             snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
         }
         snprintf(line, sizeof line, "[%s] %5.1f%%  %s / %s  %s records  %s/s  ETA %s", bar, frac * 100, done,
-                 fmt_bytes(p->bytes_total, total, sizeof total), rec, rate, eta);
+                 cli_fmt_bytes(p->bytes_total, total, sizeof total), rec, rate, eta);
     } else {
         snprintf(line, sizeof line, "%s  %s records  %s/s", done, rec, rate);
     }
@@ -176,20 +156,13 @@ int cli_import_main(int argc, char **argv)
         return CLI_EXIT_ERR;
     }
 
-    struct tailor_options o = {.db_path = db, .config_path = NULL, .port = 0};
-    struct tailor_error err = {0};
     struct tailor *t = NULL;
-    enum tl_rc r = tailor_open(&o, &t, &err);
-    if (r != TL_OK) return cli_report(r, &err, NULL);
     uint32_t shop_id = 0;
-    if ((r = tailor_shop_find(t, shop, &shop_id, &err)) != TL_OK) {
-        if (r == TL_ENOTFOUND && !err.msg[0])
-            snprintf(err.msg, sizeof err.msg, "no shop named '%s' (create it with 'tailor shops create')", shop);
-        tailor_close(t);
-        return cli_report(r, &err, NULL);
-    }
+    if ((rc = cli_open_shop(db, NULL, shop, &t, &shop_id)) != CLI_EXIT_OK) return rc;
+    struct tailor_error err = {0};
+    enum tl_rc r;
 
-    struct progress pr = {.tty = isatty(STDERR_FILENO), .drawn = 0, .start = now_s(), .last = 0};
+    struct progress pr = {.tty = isatty(STDERR_FILENO), .drawn = 0, .start = cli_now_s(), .last = 0};
     struct tailor_import_summary sum;
     memset(&sum, 0, sizeof sum);
     r = tailor_import(t, shop_id, kind, format, path, skip_bad, on_progress, &pr, &sum, &err);

@@ -63,21 +63,13 @@ int cli_train_main(int argc, char **argv)
         cli_train_help();
         return CLI_EXIT_OK;
     }
-    struct tailor_options o = {.db_path = db, .config_path = config, .port = 0};
-    struct tailor_error err = {0};
     struct tailor *t = NULL;
-    enum tl_rc r = tailor_open(&o, &t, &err);
-    if (r != TL_OK) return cli_report(r, &err, NULL);
     uint32_t shop_id = 0;
-    if ((r = tailor_shop_find(t, shop, &shop_id, &err)) != TL_OK) {
-        if (r == TL_ENOTFOUND && !err.msg[0])
-            snprintf(err.msg, sizeof err.msg, "no shop named '%s' (create it with 'tailor shops create')", shop);
-        tailor_close(t);
-        return cli_report(r, &err, NULL);
-    }
+    if ((rc = cli_open_shop(db, config, shop, &t, &shop_id)) != CLI_EXIT_OK) return rc;
+    struct tailor_error err = {0};
     struct bar b = {.tty = isatty(STDERR_FILENO), .drawn = 0};
     char *status = NULL;
-    r = tailor_train(t, shop_id, on_progress, &b, &status, &err);
+    enum tl_rc r = tailor_train(t, shop_id, on_progress, &b, &status, &err);
     if (b.drawn) fputs("\r\033[K", stderr);
     tailor_close(t);
     if (r != TL_OK) return cli_report(r, &err, NULL);
