@@ -381,8 +381,8 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
     /* the models listed in train_models, in order */
     char list[sizeof e->cfg.train_models];
     snprintf(list, sizeof list, "%s", e->cfg.train_models);
-    const struct tl_model_ops *todo[TL_TRAINED_MODELS_MAX];
-    size_t ntodo = 0;
+    const struct tl_model_ops *to_train[TL_TRAINED_MODELS_MAX];
+    size_t n_to_train = 0;
     char *save = NULL;
     for (char *tok = strtok_r(list, ",", &save); !rc && tok; tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ') tok++;
@@ -391,11 +391,11 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
             tl_warn("train_models: model \"%s\" is not available in this build; skipped", tok);
             continue;
         }
-        if (ntodo < TL_TRAINED_MODELS_MAX) todo[ntodo++] = ops;
+        if (n_to_train < TL_TRAINED_MODELS_MAX) to_train[n_to_train++] = ops;
     }
-    struct run_progress rp = {.s = s, .fn = fn, .ctx = ctx, .n = ntodo};
-    for (size_t i = 0; !rc && i < ntodo; i++) {
-        const struct tl_model_ops *ops = todo[i];
+    struct run_progress rp = {.s = s, .fn = fn, .ctx = ctx, .n = n_to_train};
+    for (size_t i = 0; !rc && i < n_to_train; i++) {
+        const struct tl_model_ops *ops = to_train[i];
         _Alignas(16) unsigned char params[TL_MODEL_PARAMS_MAX];
         memset(params, 0, sizeof params);
         ops->params_defaults(params);
