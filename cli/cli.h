@@ -46,6 +46,26 @@ int cli_report(enum tl_rc rc, const struct tailor_error *err, const char *path);
 /* Parse a TCP port 1..65535 (decimal, nothing else). 0 on success. */
 int cli_parse_port(const char *s, int *port);
 
+/* Progress on stderr, drawn only when it is a terminal, at most
+ * CLI_PROGRESS_HZ times a second, one line rewritten in place. */
+#define CLI_PROGRESS_HZ 10
+#define CLI_BAR_WIDTH 24
+struct cli_progress {
+    int tty;      /* stderr is a terminal */
+    int drawn;    /* something is on the current stderr line */
+    double start; /* monotonic seconds */
+    double last;  /* last draw */
+};
+void cli_progress_init(struct cli_progress *p);
+/* 1 if a line should be drawn now (force: regardless of the rate limit). */
+int cli_progress_due(struct cli_progress *p, int force);
+/* "####------" for frac 0..1, CLI_BAR_WIDTH wide (or n - 1 if smaller). */
+const char *cli_fmt_bar(double frac, char *out, size_t n);
+/* Time left "m:ss" at the rate so far, "--" when unknown. */
+const char *cli_fmt_eta(double elapsed, double frac, char *out, size_t n);
+void cli_progress_line(struct cli_progress *p, const char *line);
+void cli_progress_clear(struct cli_progress *p);
+
 /* Monotonic seconds (progress bars, rates). */
 double cli_now_s(void);
 /* 1234567 -> "1.2 MB" into buf (n >= 32 is always enough). */

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,4 +155,59 @@ int cli_open_shop(const char *db, const char *config, const char *shop, struct t
         return cli_report(r, &err, NULL);
     }
     return CLI_EXIT_OK;
+}
+
+void cli_progress_init(struct cli_progress *p)
+{
+    p->tty = isatty(STDERR_FILENO);
+    p->drawn = 0;
+    p->start = cli_now_s();
+    p->last = 0;
+}
+
+int cli_progress_due(struct cli_progress *p, int force)
+{
+    if (!p->tty) return 0;
+    double t = cli_now_s();
+    if (!force && p->drawn && t - p->last < 1.0 / CLI_PROGRESS_HZ) return 0;
+    p->last = t;
+    return 1;
+}
+
+const char *cli_fmt_bar(double frac, char *out, size_t n)
+{
+    if (frac < 0) frac = 0;
+    if (frac > 1) frac = 1;
+    size_t w = n > CLI_BAR_WIDTH ? CLI_BAR_WIDTH : n - 1, fill = (size_t)(frac * (double)w);
+    for (size_t i = 0; i < w; i++) out[i] = i < fill ? '#' : '-';
+    out[w] = '\0';
+    return out;
+}
+
+const char *cli_fmt_eta(double elapsed, double frac, char *out, size_t n)
+{
+    if (frac <= 0 || elapsed <= 0.2) {
+        snprintf(out, n, "--");
+        return out;
+    }
+    /* remaining = elapsed x (1 - frac) / frac: the rate so far, continued */
+    long s = (long)(elapsed * (1.0 - (frac > 1 ? 1 : frac)) / frac + 0.5);
+    snprintf(out, n, "%ld:%02ld", s / 60, s % 60);
+    return out;
+}
+
+void cli_progress_line(struct cli_progress *p, const char *line)
+{
+    fprintf(stderr, "\r%s\033[K", line);
+    fflush(stderr);
+    p->drawn = 1;
+}
+
+void cli_progress_clear(struct cli_progress *p)
+{
+    if (p->tty && p->drawn) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+        p->drawn = 0;
+    }
 }

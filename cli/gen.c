@@ -18,55 +18,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "tailor/gen.h"
 
-#define PROGRESS_HZ 10
-#define BAR_WIDTH 24
-
-struct progress {
-    int tty, drawn;
-    double start, last;
-};
-
 static void on_progress(void *ctx, const struct tailor_gen_progress *p)
 {
-    struct progress *pr = ctx;
-    if (!pr->tty) return;
-    double t = cli_now_s();
-    if (pr->drawn && t - pr->last < 1.0 / PROGRESS_HZ && p->shoppers_done < p->shoppers_total) return;
-    pr->last = t;
-    double el = t - pr->start;
+    struct cli_progress *pr = ctx;
+    if (!cli_progress_due(pr, p->shoppers_done >= p->shoppers_total)) return;
+    double el = cli_now_s() - pr->start;
     double frac = p->shoppers_total ? (double)p->shoppers_done / (double)p->shoppers_total : 1.0;
-    if (frac > 1) frac = 1;
-    char bar[BAR_WIDTH + 1], done[32], total[32], bytes[32], rate[32], eta[32] = "--";
-    int fill = (int)(frac * BAR_WIDTH);
-    for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '-';
-    bar[BAR_WIDTH] = '\0';
+    char bar[CLI_BAR_WIDTH + 1], done[32], total[32], bytes[32], rate[32], eta[32], line[256];
     cli_fmt_count(p->shoppers_done, done, sizeof done);
     cli_fmt_count(p->shoppers_total, total, sizeof total);
     cli_fmt_count(el > 0 ? (uint64_t)((double)p->shoppers_done / el) : 0, rate, sizeof rate);
-    if (p->shoppers_done > 0 && el > 0.2) {
-        double rem = el * (double)(p->shoppers_total - p->shoppers_done) / (double)p->shoppers_done;
-        long s = (long)(rem + 0.5);
-        snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
-    }
-    fprintf(stderr, "\r[%s] %5.1f%%  %s / %s shoppers  %s  %s shoppers/s  ETA %s\033[K", bar, frac * 100, done, total,
-            cli_fmt_bytes(p->bytes, bytes, sizeof bytes), rate, eta);
-    fflush(stderr);
-    pr->drawn = 1;
-}
-
-static void progress_clear(struct progress *pr)
-{
-    if (pr->tty && pr->drawn) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
-        pr->drawn = 0;
-    }
+    snprintf(line, sizeof line, "[%s] %5.1f%%  %s / %s shoppers  %s  %s shoppers/s  ETA %s",
+             cli_fmt_bar(frac, bar, sizeof bar), (frac > 1 ? 1 : frac) * 100, done, total,
+             cli_fmt_bytes(p->bytes, bytes, sizeof bytes), rate, cli_fmt_eta(el, frac, eta, sizeof eta));
+    cli_progress_line(pr, line);
 }
 
 void cli_gen_help(void)
@@ -188,12 +158,13 @@ int cli_gen_main(int argc, char **argv)
     o.force = force;
     if (tailor_gen_check(&o, &err) != TL_OK) return cli_usage_error("gen", "%s", err.msg);
 
-    struct progress pr = {.tty = isatty(STDERR_FILENO), .drawn = 0, .start = cli_now_s(), .last = 0};
+    struct cli_progress pr;
+    cli_progress_init(&pr);
     o.progress = on_progress;
     o.progress_ctx = &pr;
     struct tailor_gen_summary s;
     enum tl_rc r = tailor_gen(&o, &s, &err);
-    progress_clear(&pr);
+    cli_progress_clear(&pr);
     if (r != TL_OK) {
         if (r == TL_EINVAL) return cli_usage_error("gen", "%s", err.msg);
         return cli_report(r, &err, NULL);

@@ -18,62 +18,26 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-#define PROGRESS_HZ 10
-#define BAR_WIDTH 24
-
-struct progress {
-    int tty;
-    int drawn;    /* something is on the current stderr line */
-    double start; /* monotonic seconds */
-    double last;  /* last draw, monotonic seconds */
-};
 
 static void on_progress(void *ctx, const struct tailor_import_progress *p)
 {
-    struct progress *pr = ctx;
-    if (!pr->tty) return;
-    double t = cli_now_s();
-    if (pr->drawn && t - pr->last < 1.0 / PROGRESS_HZ) return;
-    pr->last = t;
-    double el = t - pr->start;
-    char rec[32], rate[32], done[32], total[32], line[256];
+    struct cli_progress *pr = ctx;
+    if (!cli_progress_due(pr, 0)) return;
+    double el = cli_now_s() - pr->start;
+    char rec[32], rate[32], done[32], total[32], bar[CLI_BAR_WIDTH + 1], eta[32], line[256];
     cli_fmt_count(p->records, rec, sizeof rec);
     cli_fmt_count(el > 0 ? (uint64_t)((double)p->records / el) : 0, rate, sizeof rate);
     cli_fmt_bytes(p->bytes_done, done, sizeof done);
     if (p->bytes_total > 0) {
         double frac = (double)p->bytes_done / (double)p->bytes_total;
-        if (frac > 1) frac = 1;
-        char bar[BAR_WIDTH + 1];
-        int fill = (int)(frac * BAR_WIDTH);
-        for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '-';
-        bar[BAR_WIDTH] = '\0';
-        char eta[32] = "--";
-        if (p->bytes_done > 0 && el > 0.2) {
-            uint64_t left = p->bytes_done < p->bytes_total ? p->bytes_total - p->bytes_done : 0;
-            double rem = el * (double)left / (double)p->bytes_done;
-            long s = (long)(rem + 0.5);
-            snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
-        }
-        snprintf(line, sizeof line, "[%s] %5.1f%%  %s / %s  %s records  %s/s  ETA %s", bar, frac * 100, done,
-                 cli_fmt_bytes(p->bytes_total, total, sizeof total), rec, rate, eta);
+        snprintf(line, sizeof line, "[%s] %5.1f%%  %s / %s  %s records  %s/s  ETA %s",
+                 cli_fmt_bar(frac, bar, sizeof bar), (frac > 1 ? 1 : frac) * 100, done,
+                 cli_fmt_bytes(p->bytes_total, total, sizeof total), rec, rate, cli_fmt_eta(el, frac, eta, sizeof eta));
     } else {
         snprintf(line, sizeof line, "%s  %s records  %s/s", done, rec, rate);
     }
-    fprintf(stderr, "\r%s\033[K", line);
-    fflush(stderr);
-    pr->drawn = 1;
-}
-
-static void progress_clear(struct progress *pr)
-{
-    if (pr->tty && pr->drawn) {
-        fputs("\r\033[K", stderr);
-        fflush(stderr);
-        pr->drawn = 0;
-    }
+    cli_progress_line(pr, line);
 }
 
 void cli_import_help(void)
@@ -162,11 +126,12 @@ int cli_import_main(int argc, char **argv)
     struct tailor_error err = {0};
     enum tl_rc r;
 
-    struct progress pr = {.tty = isatty(STDERR_FILENO), .drawn = 0, .start = cli_now_s(), .last = 0};
+    struct cli_progress pr;
+    cli_progress_init(&pr);
     struct tailor_import_summary sum;
     memset(&sum, 0, sizeof sum);
     r = tailor_import(t, shop_id, kind, format, path, skip_bad, on_progress, &pr, &sum, &err);
-    progress_clear(&pr);
+    cli_progress_clear(&pr);
     tailor_close(t);
     if (r != TL_OK) return cli_report(r, &err, path);
     print_summary(kind, &sum);

@@ -6,8 +6,6 @@
  * POST /v1/admin/train to a running server instead). */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -31,24 +29,14 @@ void cli_train_help(void)
           stdout);
 }
 
-struct bar {
-    int tty;
-    int drawn;
-};
-
 static void on_progress(void *ctx, double frac, const char *phase)
 {
-    struct bar *b = ctx;
-    if (!b->tty) return;
-    int w = 30, fill = (int)(frac * w + 0.5);
-    if (fill > w) fill = w;
-    char bar[40];
-    memset(bar, '#', (size_t)fill);
-    memset(bar + fill, '.', (size_t)(w - fill));
-    bar[w] = '\0';
-    fprintf(stderr, "\r[%s] %3.0f%% %-44.44s", bar, frac * 100.0, phase ? phase : "");
-    fflush(stderr);
-    b->drawn = 1;
+    struct cli_progress *pr = ctx;
+    if (!cli_progress_due(pr, frac >= 1.0)) return;
+    char bar[CLI_BAR_WIDTH + 1], eta[32], line[160];
+    snprintf(line, sizeof line, "[%s] %3.0f%%  ETA %s  %.60s", cli_fmt_bar(frac, bar, sizeof bar), frac * 100.0,
+             cli_fmt_eta(cli_now_s() - pr->start, frac, eta, sizeof eta), phase ? phase : "");
+    cli_progress_line(pr, line);
 }
 
 int cli_train_main(int argc, char **argv)
@@ -67,10 +55,11 @@ int cli_train_main(int argc, char **argv)
     uint32_t shop_id = 0;
     if ((rc = cli_open_shop(db, config, shop, &t, &shop_id)) != CLI_EXIT_OK) return rc;
     struct tailor_error err = {0};
-    struct bar b = {.tty = isatty(STDERR_FILENO), .drawn = 0};
+    struct cli_progress b;
+    cli_progress_init(&b);
     char *status = NULL;
     enum tl_rc r = tailor_train(t, shop_id, on_progress, &b, &status, &err);
-    if (b.drawn) fputs("\r\033[K", stderr);
+    cli_progress_clear(&b);
     tailor_close(t);
     if (r != TL_OK) return cli_report(r, &err, NULL);
     printf("%s\n", status ? status : "{}");
