@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define POP_MAGIC 0x31504f50u /* "POP1" */
 #define KNN_MAGIC 0x314e4e4bu /* "KNN1" */

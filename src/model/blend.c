@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define BLEND_MAGIC 0x314e4c42u /* "BLN1" */
 #define RRF_K 60.0              /* reciprocal rank fusion constant */

@@ -132,7 +132,7 @@
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "core/map.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define MAGIC 0x54434c54u
 #define VERSION 1u

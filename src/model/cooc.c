@@ -59,7 +59,7 @@
  *
  * QUERIES
  *   Single anchor: walk the anchor's table, score each neighbour, keep the
- *   best k in a bounded heap (src/model/topk.h; tl_topk_accepts before the
+ *   best k in a bounded heap (src/core/topk.h; tl_topk_accepts before the
  *   skip callback, so skip is only called for would-be winners):
  *   O(degree log k). Multi anchor (cart): accumulate sum_a s(a, j), the
  *   largest single term and its anchor in a per-query hash table sized from
@@ -79,7 +79,7 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define EMPTY UINT32_MAX
 #define TABLE_MIN 4u

@@ -56,7 +56,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define EASE_MAGIC 0x45534145u
 #define EASE_VERSION 1u

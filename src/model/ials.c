@@ -81,7 +81,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define IALS_MAGIC 0x534c4149u
 #define IALS_VERSION 1u

@@ -122,7 +122,7 @@
 #include "core/alloc.h"
 #include "core/map.h"
 #include "core/timeutil.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define N_CODES (26 * 26)                  /* all two-letter codes */
 #define RESCALE_HALF_LIVES 32.0            /* move t_ref after this many smallest half-lives */

@@ -115,7 +115,7 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define SNAP_MAGIC 0x43455253u
 #define SNAP_VERSION 1u

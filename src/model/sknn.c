@@ -87,7 +87,7 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
-#include "model/topk.h"
+#include "core/topk.h"
 
 #define SKNN_MAGIC 0x4e4e4b53u
 #define SKNN_VERSION 1u

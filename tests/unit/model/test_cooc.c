@@ -6,7 +6,7 @@
  * Criterion cannot run under ThreadSanitizer (Snaipe/Criterion#274), so the
  * concurrency test also builds as a plain program for TSan:
  *   gcc -DTL_COOC_STANDALONE -fsanitize=thread <flags> tests/unit/model/test_cooc.c
- *       (the .c files of src/core) src/model/cooc.c src/model/topk.c -pthread -lm && ./a.out
+ *       (the .c files of src/core) src/model/cooc.c src/core/topk.c -pthread -lm && ./a.out
  */
 #ifndef TL_COOC_STANDALONE
 #include <criterion/criterion.h>

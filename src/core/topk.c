@@ -6,7 +6,7 @@
  * (sift down). tl_topk_sort() is an in-place heap sort: repeatedly swap the
  * root (worst) to the end of the shrinking heap, which leaves the array
  * ordered best first. Costs: push O(log k), sort O(k log k), no allocation. */
-#include "model/topk.h"
+#include "core/topk.h"
 
 #include <math.h>
 

@@ -1,10 +1,10 @@
-/* Tests for src/model/topk.c: bounded top-k heap against a brute-force sort,
+/* Tests for src/core/topk.c: bounded top-k heap against a brute-force sort,
  * tie-breaking, NaN rejection, k = 0 and k larger than the input. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
 
-#include "model/topk.h"
+#include "core/topk.h"
 
 static int cmp_best_first(const void *a, const void *b)
 {

@@ -9,8 +9,8 @@
  * Storage is supplied by the caller (stack array, arena or tl_malloc), so the
  * heap itself never allocates and cannot fail. Not thread-safe: one heap per
  * caller. */
-#ifndef TL_MODEL_TOPK_H
-#define TL_MODEL_TOPK_H
+#ifndef TL_CORE_TOPK_H
+#define TL_CORE_TOPK_H
 
 #include <stddef.h>
 #include <stdint.h>
