@@ -19,7 +19,7 @@ OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS  := -std=c17 -D_GNU_SOURCE $(OPT) $(SAN) $(WARN) -fopenmp-simd -Iinclude -Isrc \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -pthread
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -pthread -lm
 LDFLAGS := $(SAN)
 
 PORT    ?= 8080

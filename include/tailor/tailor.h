@@ -28,6 +28,7 @@ struct tailor_options {
     const char *db_path;     /* NULL = "tailor.db" */
     const char *config_path; /* NULL = none (defaults) */
     int port;                /* 0 = config or 8080 */
+    const char *demo_key;    /* NULL = config's demo_key: public key the demo storefront uses */
     int admin_only;          /* 1: open only what shop and key management needs
                               * (no catalog, profiles or models loaded, nothing
                               * checkpointed): fast, and safe beside a running

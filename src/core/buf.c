@@ -132,3 +132,8 @@ char *tl_buf_steal(struct tl_buf *b)
     b->len = b->cap = 0;
     return p;
 }
+
+enum tl_rc tl_buf_json_str_or_null(struct tl_buf *b, const char *s)
+{
+    return s ? tl_buf_json_str(b, s) : tl_buf_puts(b, "null");
+}

@@ -29,6 +29,8 @@ enum tl_rc tl_buf_putc(struct tl_buf *b, char c);
 enum tl_rc tl_buf_printf(struct tl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal (quotes and escapes included). */
 enum tl_rc tl_buf_json_str(struct tl_buf *b, const char *s);
+/* Same, or the literal null when s is NULL. */
+enum tl_rc tl_buf_json_str_or_null(struct tl_buf *b, const char *s);
 /* Detach the buffer's memory (caller frees with tl_free); b is reset empty. */
 char *tl_buf_steal(struct tl_buf *b);
 

@@ -91,6 +91,7 @@ static const struct field fields[] = {
     F(trending_country_min, K_DBL, 0, 0, 1e9),
     F(cors_origin, K_STR, sizeof(((struct tl_config *)0)->cors_origin), 0, 0),
     F(web_root, K_STR, sizeof(((struct tl_config *)0)->web_root), 0, 0),
+    F(demo_key, K_STR, sizeof(((struct tl_config *)0)->demo_key), 0, 0),
     F(cooc_similarity, K_STR, sizeof(((struct tl_config *)0)->cooc_similarity), 0, 0),
     F(cooc_min_support, K_INT, 0, 1, 1000000),
     F(rebuy_categories, K_STR, sizeof(((struct tl_config *)0)->rebuy_categories), 0, 0),

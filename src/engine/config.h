@@ -29,6 +29,7 @@ struct tl_config {
     double trending_country_min;    /* 30: decayed events a country needs */
     char cors_origin[256];          /* "*" */
     char web_root[512];             /* "web": static files (tailor.js, demo) */
+    char demo_key[160];             /* "": public key served to the demo storefront (/demo/config.js) */
     char cooc_similarity[16];       /* "cond": bought together scoring: cosine, jaccard, lift, cond */
     int cooc_min_support;           /* 2: orders a pair needs before it is recommended */
     char rebuy_categories[512];     /* "": categories (comma-separated paths) whose items may be

@@ -60,9 +60,12 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
  * Success: {"upserted":N}. Same partial semantics as events. */
 enum tl_rc tl_engine_put_items(struct tl_engine *e, uint32_t shop_id, const char *body, size_t len, int partial,
                                struct tl_buf *out, struct tl_err *err);
-/* GET /v1/items/{id} (secret scope: hidden items too). */
-enum tl_rc tl_engine_get_item(struct tl_engine *e, uint32_t shop_id, const char *id, struct tl_buf *out,
-                              struct tl_err *err);
+/* GET /v1/items/{id}. public_view 0 (secret key): every field, hidden
+ * items too. public_view 1 (public key): the shopper-facing fields
+ * (id, title, price, currency, url, image, description, category, brand,
+ * available) of a visible item; a hidden one is not found. */
+enum tl_rc tl_engine_get_item(struct tl_engine *e, uint32_t shop_id, const char *id, int public_view,
+                              struct tl_buf *out, struct tl_err *err);
 /* DELETE /v1/items/{id}: {"deleted":"id"} */
 enum tl_rc tl_engine_delete_item(struct tl_engine *e, uint32_t shop_id, const char *id, struct tl_buf *out,
                                  struct tl_err *err);

@@ -58,8 +58,24 @@ enum tl_rc tailor_open(const struct tailor_options *opt, struct tailor **out, st
     if (opt && opt->config_path) rc = tl_config_load(&t->cfg, opt->config_path, &e);
     if (rc == TL_OK && opt && opt->db_path) snprintf(t->cfg.db_path, sizeof t->cfg.db_path, "%s", opt->db_path);
     if (rc == TL_OK && opt && opt->port) t->cfg.port = opt->port;
+    if (rc == TL_OK && opt && opt->demo_key) {
+        if (strlen(opt->demo_key) >= sizeof t->cfg.demo_key)
+            rc = tl_err_set(&e, TL_EINVAL, "demo_key", "demo key is too long to be a Tailor key");
+        else
+            snprintf(t->cfg.demo_key, sizeof t->cfg.demo_key, "%s", opt->demo_key);
+    }
     if (opt) t->cfg.admin_only = opt->admin_only;
     if (rc == TL_OK) rc = tl_engine_open(&t->cfg, &t->engine, &e);
+    if (rc == TL_OK && t->cfg.demo_key[0] && !t->cfg.admin_only) {
+        /* The demo storefront publishes this key in a page: only a public
+         * key of this server may go there. */
+        uint32_t shop;
+        enum tl_scope scope;
+        if (tl_engine_auth(t->engine, t->cfg.demo_key, &shop, &scope) != TL_OK || scope != TL_SCOPE_PUBLIC) {
+            rc = tl_err_set(&e, TL_EINVAL, "demo_key", "demo key must be a public key of this database");
+            tl_engine_close(t->engine);
+        }
+    }
     if (rc) {
         to_public(err, &e, rc);
         tl_free(t);

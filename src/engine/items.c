@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/timeutil.h"
 #include "engine/internal.h"
+#include "engine/recs.h"
 #include "ingest/item.h"
 
 struct items_job {
@@ -99,8 +100,24 @@ done:
     return rc;
 }
 
-enum tl_rc tl_engine_get_item(struct tl_engine *e, uint32_t shop_id, const char *id, struct tl_buf *out,
-                              struct tl_err *err)
+/* Shopper-facing fields of an item, for a storefront reading with a public
+ * key: what a product page or card shows, nothing a shop keeps to itself
+ * (stock counts, free attributes, timestamps). */
+static enum tl_rc item_public_json(const struct tl_item *it, struct tl_buf *out)
+{
+    tl_recs_item_fields_json(out, it);
+    tl_buf_puts(out, ",\"description\":");
+    tl_buf_json_str_or_null(out, it->description);
+    tl_buf_puts(out, ",\"category\":");
+    tl_buf_json_str_or_null(out, it->category);
+    tl_buf_puts(out, ",\"brand\":");
+    tl_buf_json_str_or_null(out, it->brand);
+    tl_buf_printf(out, ",\"available\":%s}", it->available ? "true" : "false");
+    return TL_OK;
+}
+
+enum tl_rc tl_engine_get_item(struct tl_engine *e, uint32_t shop_id, const char *id, int public_view,
+                              struct tl_buf *out, struct tl_err *err)
 {
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
     uint32_t idx = s && id ? tl_catalog_find(s->cat, id) : TL_CAT_NONE;
@@ -108,7 +125,10 @@ enum tl_rc tl_engine_get_item(struct tl_engine *e, uint32_t shop_id, const char 
     if (idx != TL_CAT_NONE) {
         tl_catalog_rdlock(s->cat);
         const struct tl_item *it = tl_catalog_get(s->cat, idx);
-        if (it) rc = tl_item_to_json(it, out);
+        if (it && !public_view)
+            rc = tl_item_to_json(it, out);
+        else if (it && it->visible) /* a hidden item does not exist for shoppers */
+            rc = item_public_json(it, out);
         tl_catalog_unlock(s->cat);
     }
     if (rc == TL_ENOTFOUND) tl_err_set(err, rc, "id", "no item with id \"%s\"", id ? id : "");

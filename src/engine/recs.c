@@ -137,9 +137,8 @@ static enum tl_rc parse_exclude(const char *list, struct skip_ctx *sc, struct tl
     return TL_OK;
 }
 
-void tl_recs_item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first)
+void tl_recs_item_fields_json(struct tl_buf *out, const struct tl_item *it)
 {
-    if (!first) tl_buf_putc(out, ',');
     tl_buf_puts(out, "{\"id\":");
     tl_buf_json_str(out, it->id);
     tl_buf_puts(out, ",\"title\":");
@@ -153,15 +152,15 @@ void tl_recs_item_json(struct tl_buf *out, const struct tl_item *it, double scor
         tl_buf_json_str(out, it->currency);
     }
     tl_buf_puts(out, ",\"url\":");
-    if (it->url)
-        tl_buf_json_str(out, it->url);
-    else
-        tl_buf_puts(out, "null");
+    tl_buf_json_str_or_null(out, it->url);
     tl_buf_puts(out, ",\"image\":");
-    if (it->image_url)
-        tl_buf_json_str(out, it->image_url);
-    else
-        tl_buf_puts(out, "null");
+    tl_buf_json_str_or_null(out, it->image_url);
+}
+
+void tl_recs_item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first)
+{
+    if (!first) tl_buf_putc(out, ',');
+    tl_recs_item_fields_json(out, it);
     tl_buf_printf(out, ",\"score\":%.6g,\"reason\":%s}", score, reason_json);
 }
 

@@ -76,6 +76,9 @@ int tl_recs_admit(struct diversity *d, const struct tl_item *it);
 /* Candidates to ask a model for (the limit, more when caps are set). */
 size_t tl_recs_fetch(const struct tl_rec_query *q);
 /* One item object of "items" (catalog read lock held). */
+/* The shopper-facing fields of it as an unterminated JSON object
+ * ({"id","title","price","currency","url","image"), for callers that add more. */
+void tl_recs_item_fields_json(struct tl_buf *out, const struct tl_item *it);
 void tl_recs_item_json(struct tl_buf *out, const struct tl_item *it, double score, const char *reason_json, int first);
 /* Trained-model types (engine/recs_hybrid.c): for_you, similar, session.
  * Write ,"items":[...]} (and ,"fallback":..). */

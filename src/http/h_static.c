@@ -73,12 +73,31 @@ static const char *content_type(const char *path)
 
 static void not_found(struct tl_http_req *r) { tl_http_req_error(r, TL_ENOTFOUND, NULL, "no such file"); }
 
+/* /demo/config.js: the demo storefront's settings as a script,
+ *   window.TAILOR_DEMO = {"key": "pk_..." | null, "currency": "GBP"};
+ * key is cfg->demo_key (checked at start to be a public key), null when the
+ * server was started without one (the demo then says how to get one). */
+static void demo_config(struct tl_http_req *r)
+{
+    tl_buf_reset(&r->out);
+    tl_buf_puts(&r->out, "window.TAILOR_DEMO = {\"key\": ");
+    tl_buf_json_str_or_null(&r->out, r->cfg->demo_key[0] ? r->cfg->demo_key : NULL);
+    tl_buf_puts(&r->out, ", \"currency\": \"GBP\"};\n");
+    r->status = 200;
+    r->content_type = "text/javascript; charset=utf-8";
+    r->cache_control = "no-cache";
+}
+
 void tl_http_h_static_get(struct tl_http_req *r)
 {
     const char *p = r->path;
     char rel[TL_HTTP_STATIC_PATH_MAX + 32];
     if (!path_safe(p)) {
         not_found(r);
+        return;
+    }
+    if (strcmp(p, "/demo/config.js") == 0) {
+        demo_config(r);
         return;
     }
     size_t n = strlen(p);

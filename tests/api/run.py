@@ -990,6 +990,31 @@ def scenario_feedback(run, d, servers):
     check(st["impressions"] == 5 and st["clicks"] == 1 and st["attributed_lines"] == 1, "after restart: %s" % st)
 
 
+def scenario_demo_key(run, d, servers):
+    """The demo storefront's key: /demo/config.js publishes the public key
+    given with --demo-key (null without one); a secret key or a key this
+    database does not know stops the server at start, naming demo_key."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    r = srv.call("GET", "/demo/config.js", key="none")
+    check(r.status == 200 and '"key": null' in r.text() and
+          r.headers.get("content-type", "").startswith("text/javascript"), "no demo key: %s" % r.text())
+    check(srv.stop() == 0, "exit after SIGTERM")
+    for bad in (srv.keys["secret"], "pk_notakey"):
+        code, out, err = run_cli(srv, "serve", "--port", str(free_port()), "--demo-key", bad)
+        check(code != 0 and "demo_key" in err, "bad demo key at start: %d %s" % (code, err[-300:]))
+    cfg = os.path.join(d, "demo.json")
+    with open(cfg, "w") as f:
+        json.dump({"demo_key": srv.keys["public"]}, f)
+    srv.config = cfg
+    srv.start()
+    r = srv.call("GET", "/demo/config.js", key="none")
+    check(r.status == 200 and ('"key": "%s"' % srv.keys["public"]) in r.text(), "demo key served: %s" % r.text())
+    check(srv.stop() == 0, "exit after SIGTERM")
+
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
@@ -1001,6 +1026,7 @@ SCENARIOS = [
     ("scenario/models", scenario_models),
     ("scenario/merch_rules", scenario_merch_rules),
     ("scenario/feedback", scenario_feedback),
+    ("scenario/demo_key", scenario_demo_key),
 ]
 
 

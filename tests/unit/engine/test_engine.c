@@ -290,8 +290,8 @@ Test(engine, a_shop_never_sees_another_shops_data, .init = setup, .fini = teardo
     struct tl_buf out;
     tl_buf_init(&out, 0);
     struct tl_err err;
-    cr_assert_eq(tl_engine_get_item(e, TL_DEFAULT_SHOP, "secret-sku", &out, &err), TL_ENOTFOUND);
-    cr_assert_eq(tl_engine_get_item(e, other, "secret-sku", &out, &err), TL_OK);
+    cr_assert_eq(tl_engine_get_item(e, TL_DEFAULT_SHOP, "secret-sku", 0, &out, &err), TL_ENOTFOUND);
+    cr_assert_eq(tl_engine_get_item(e, other, "secret-sku", 0, &out, &err), TL_OK);
     tl_buf_free(&out);
     cr_assert_null(profile(e, TL_DEFAULT_SHOP, "shared-id"));
     json_t *p = profile(e, other, "shared-id");
