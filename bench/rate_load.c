@@ -5,12 +5,16 @@
  *
  *   bench_rate_load --port P [--host 127.0.0.1] --path /x [--header 'K: V']...
  *                   [--rate 10000] [--duration 10] [--warmup 1] [--connections 64]
- *                   [--vary N]
+ *                   [--vary N] [--lines FILE]
  *
  * --vary N: the path holds "{}", replaced in request i by
  * (i * 2654435761) mod N (Knuth's multiplicative hash: consecutive requests
  * spread over all N values), e.g. /v1/recommendations?user_id=c{} to ask
  * for N different shoppers.
+ * --lines FILE: the path holds "{q}", replaced in request i by line
+ * (i * 40503) mod L of FILE (L lines, already URL-encoded; at most
+ * LINES_MAX), e.g. /v1/search?q={q} with a file of queries. Both holes may
+ * be used together.
  *
  * Algorithm: request i is due at t0 + i / rate (t0 = after all connections
  * are open). Due requests enter a FIFO of intended start times; each idle
@@ -80,7 +84,7 @@ struct conn {
     int64_t intended; /* ns, intended start of the in-flight request */
     char req[REQ_MAX];
     size_t req_len;
-    int measured;     /* the in-flight request is in the measured window */
+    int measured; /* the in-flight request is in the measured window */
     char hbuf[RBUF_MAX];
 };
 
@@ -89,10 +93,11 @@ struct run {
     int port;
     char req[REQ_MAX];
     size_t req_len;
-    const char *path_pre, *path_post; /* --vary: the path around "{}" */
-    size_t pre_len;
-    char hdrs[REQ_MAX]; /* " HTTP/1.1\r\nHost...\r\n\r\n" after the path */
+    const char *path_tpl; /* --vary / --lines: the path with its holes */
+    char hdrs[REQ_MAX];   /* " HTTP/1.1\r\nHost...\r\n\r\n" after the path */
     long vary;
+    char **lines; /* --lines */
+    size_t n_lines;
     uint64_t seqno;
     int epfd;
     struct conn *conns;
@@ -204,10 +209,30 @@ static void conn_send(struct run *r, struct conn *c, int64_t intended, int64_t n
         r->sent++;
         if (now - intended > 1000000) r->late++;
     }
-    if (r->vary > 0) {
-        unsigned long long v = (r->seqno++ * 2654435761ULL) % (unsigned long long)r->vary;
-        int n = snprintf(c->req, sizeof c->req, "GET %.*s%llu%s%s", (int)r->pre_len, r->path_pre, v, r->path_post,
-                         r->hdrs);
+    if (r->vary > 0 || r->n_lines > 0) {
+        uint64_t i = r->seqno++;
+        char num[32] = "", path[REQ_MAX];
+        if (r->vary > 0)
+            snprintf(num, sizeof num, "%llu", (unsigned long long)((i * 2654435761ULL) % (unsigned long long)r->vary));
+        const char *line = r->n_lines ? r->lines[(i * 40503ULL) % r->n_lines] : "";
+        size_t o = 0;
+        for (const char *s = r->path_tpl; *s && o + 1 < sizeof path; s++) {
+            const char *ins = NULL;
+            if (s[0] == '{' && s[1] == '}' && r->vary > 0)
+                ins = num, s += 1;
+            else if (s[0] == '{' && s[1] == 'q' && s[2] == '}' && r->n_lines)
+                ins = line, s += 2;
+            if (!ins) {
+                path[o++] = *s;
+                continue;
+            }
+            size_t l = strlen(ins);
+            if (o + l + 1 >= sizeof path) break;
+            memcpy(path + o, ins, l);
+            o += l;
+        }
+        path[o] = '\0';
+        int n = snprintf(c->req, sizeof c->req, "GET %s%s", path, r->hdrs);
         c->req_len = n > 0 && (size_t)n < sizeof c->req ? (size_t)n : 0;
     } else {
         memcpy(c->req, r->req, r->req_len);
@@ -325,9 +350,10 @@ static double pct_us(const int64_t *v, uint32_t n, double p)
 
 static int usage(void)
 {
-    fputs("usage: bench_rate_load --port P --path /x [--host 127.0.0.1] [--header 'K: V']... [--vary N]\n"
-          "                       [--rate 10000] [--duration 10] [--warmup 1] [--connections 64]\n",
-          stderr);
+    fputs(
+        "usage: bench_rate_load --port P --path /x [--host 127.0.0.1] [--header 'K: V']... [--vary N] [--lines FILE]\n"
+        "                       [--rate 10000] [--duration 10] [--warmup 1] [--connections 64]\n",
+        stderr);
     return 2;
 }
 
@@ -341,11 +367,45 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+#define LINES_MAX 1000000
+#define LINE_BYTES_MAX 1024
+
+/* --lines FILE into r->lines (kept for the whole run; freed at exit). */
+static int load_lines(const char *path, struct run *r)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bench_rate_load: cannot read %s\n", path);
+        return -1;
+    }
+    char buf[LINE_BYTES_MAX];
+    size_t cap = 0;
+    while (fgets(buf, sizeof buf, f) && r->n_lines < LINES_MAX) {
+        buf[strcspn(buf, "\r\n")] = '\0';
+        if (!buf[0]) continue;
+        if (r->n_lines == cap) {
+            cap = cap ? cap * 2 : 1024;
+            char **nl = tl_realloc(r->lines, cap * sizeof *nl);
+            if (!nl) break;
+            r->lines = nl;
+        }
+        if (!(r->lines[r->n_lines] = tl_strdup(buf))) break;
+        r->n_lines++;
+    }
+    fclose(f);
+    if (!r->n_lines) {
+        fprintf(stderr, "bench_rate_load: %s has no lines\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1", *path = NULL, *headers[HEADERS_MAX];
     int nh = 0;
     long port = 0, rate = 10000, duration = 10, warmup = 1, nconn = 64, r_vary = 0;
+    const char *lines_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) return usage();
@@ -370,6 +430,8 @@ int main(int argc, char **argv)
             bad = parse_long(v, 1, CONN_MAX, &nconn);
         else if (strcmp(a, "--vary") == 0)
             bad = parse_long(v, 1, 1000000000L, &r_vary);
+        else if (strcmp(a, "--lines") == 0)
+            lines_path = v;
         else
             return usage();
         if (bad) {
@@ -391,16 +453,20 @@ int main(int argc, char **argv)
         return 2;
     }
     r.req_len = (size_t)n;
-    if (r_vary > 0) {
-        const char *hole = strstr(path, "{}");
-        if (!hole) {
-            fputs("bench_rate_load: --vary needs \"{}\" in the path\n", stderr);
+    if (r_vary > 0 && !strstr(path, "{}")) {
+        fputs("bench_rate_load: --vary needs \"{}\" in the path\n", stderr);
+        return 2;
+    }
+    if (lines_path) {
+        if (!strstr(path, "{q}")) {
+            fputs("bench_rate_load: --lines needs \"{q}\" in the path\n", stderr);
             return 2;
         }
+        if (load_lines(lines_path, &r) != 0) return 2;
+    }
+    if (r_vary > 0 || r.n_lines) {
         r.vary = r_vary;
-        r.path_pre = path;
-        r.pre_len = (size_t)(hole - path);
-        r.path_post = hole + 2;
+        r.path_tpl = path;
         /* what follows the path in r.req */
         snprintf(r.hdrs, sizeof r.hdrs, "%s", r.req + 4 + strlen(path));
     }

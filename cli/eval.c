@@ -14,6 +14,7 @@ void cli_eval_help(void)
     fputs("Usage: tailor eval sessions --train FILE --test FILE [--sessions N] [OPTIONS]\n"
           "       tailor eval sequences FILE [OPTIONS]\n"
           "       tailor eval orders FILE --split-date YYYY-MM-DD [--buy-again] [OPTIONS]\n"
+          "       tailor eval search --products FILE --judgements FILE [--queries FILE] [--json]\n"
           "\n"
           "Train every model on the training part of public data and score its\n"
           "recommendations on the held-out part: HR@k, NDCG@k, MRR@k, Recall@k,\n"
@@ -28,6 +29,10 @@ void cli_eval_help(void)
           "  orders     UCI Online Retail CSV; train on purchases before the split\n"
           "             date; targets are items a customer bought after it and never\n"
           "             before (--buy-again: items bought again).\n"
+          "  search     product search against graded judgements: CSV\n"
+          "             search_term,product_uid,relevance (1..3) or TREC qrels with\n"
+          "             --queries (qid<TAB>query); NDCG@10, MRR, Recall@10/100 of\n"
+          "             Tailor's index beside SQLite FTS5 bm25() on the same products.\n"
           "\n"
           "Options:\n"
           "  --models LIST      comma-separated models (default: all that apply)\n"
@@ -74,20 +79,16 @@ int cli_eval_main(int argc, char **argv)
     }
     const char *train = NULL, *test = NULL, *sessions = NULL, *split = NULL, *models = NULL, *ks = NULL;
     const char *threads = NULL, *seed = NULL, *json_path = NULL, *pos[3];
+    const char *products = NULL, *judgements = NULL, *queries = NULL;
     int json = 0, quiet = 0, buy_again = 0, help = 0, npos = 0;
-    const struct cli_opt opts[] = {{"train", 1, &train, NULL},
-                                   {"test", 1, &test, NULL},
-                                   {"sessions", 1, &sessions, NULL},
-                                   {"split-date", 1, &split, NULL},
-                                   {"models", 1, &models, NULL},
-                                   {"k", 1, &ks, NULL},
-                                   {"threads", 1, &threads, NULL},
-                                   {"seed", 1, &seed, NULL},
-                                   {"json", 0, NULL, &json},
-                                   {"quiet", 0, NULL, &quiet},
-                                   {"json-out", 1, &json_path, NULL},
-                                   {"buy-again", 0, NULL, &buy_again},
-                                   {NULL, 0, NULL, NULL}};
+    const struct cli_opt opts[] = {{"train", 1, &train, NULL},        {"test", 1, &test, NULL},
+                                   {"sessions", 1, &sessions, NULL},  {"split-date", 1, &split, NULL},
+                                   {"models", 1, &models, NULL},      {"k", 1, &ks, NULL},
+                                   {"threads", 1, &threads, NULL},    {"seed", 1, &seed, NULL},
+                                   {"json", 0, NULL, &json},          {"quiet", 0, NULL, &quiet},
+                                   {"json-out", 1, &json_path, NULL}, {"buy-again", 0, NULL, &buy_again},
+                                   {"products", 1, &products, NULL},  {"judgements", 1, &judgements, NULL},
+                                   {"queries", 1, &queries, NULL},    {NULL, 0, NULL, NULL}};
     int rc = cli_parse("eval", nrest, rest, opts, pos, 3, &npos, &help);
     if (rc || help) {
         free(rest);
@@ -106,7 +107,7 @@ int cli_eval_main(int argc, char **argv)
                                     .progress = quiet ? NULL : stderr};
     if (npos == 0) {
         free(rest);
-        return cli_usage_error("eval", "missing protocol (sessions, sequences or orders)");
+        return cli_usage_error("eval", "missing protocol (sessions, sequences, orders or search)");
     }
     o.protocol = pos[0];
     if (strcmp(pos[0], "sessions") == 0) {
@@ -116,6 +117,14 @@ int cli_eval_main(int argc, char **argv)
         }
         o.train_path = train;
         o.test_path = test;
+    } else if (strcmp(pos[0], "search") == 0) {
+        if (!products || !judgements || npos > 1) {
+            free(rest);
+            return cli_usage_error("eval", "search takes --products FILE --judgements FILE [--queries FILE]");
+        }
+        o.products_path = products;
+        o.judgements_path = judgements;
+        o.queries_path = queries;
     } else if (strcmp(pos[0], "sequences") == 0 || strcmp(pos[0], "orders") == 0) {
         if (npos != 2) {
             free(rest);
@@ -128,7 +137,8 @@ int cli_eval_main(int argc, char **argv)
         }
     } else {
         free(rest);
-        return cli_usage_error("eval", "unknown protocol '%s' (expected sessions, sequences or orders)", pos[0]);
+        return cli_usage_error("eval", "unknown protocol '%s' (expected sessions, sequences, orders or search)",
+                               pos[0]);
     }
     char *end;
     if (sessions) {
@@ -168,6 +178,6 @@ int cli_eval_main(int argc, char **argv)
         return CLI_EXIT_ERR;
     }
     free(rest);
-    if (r) return cli_report(r, &err, o.path ? o.path : o.train_path);
+    if (r) return cli_report(r, &err, o.path ? o.path : o.train_path ? o.train_path : o.judgements_path);
     return CLI_EXIT_OK;
 }

@@ -25,9 +25,11 @@ int cli_serve_main(int argc, char **argv)
 {
     const char *port_s = NULL, *db = NULL, *config = NULL, *demo_key = NULL, *pos[1];
     int npos = 0, help = 0;
-    const struct cli_opt opts[] = {
-        {"port", 1, &port_s, NULL}, {"db", 1, &db, NULL}, {"config", 1, &config, NULL},
-        {"demo-key", 1, &demo_key, NULL}, {NULL, 0, NULL, NULL}};
+    const struct cli_opt opts[] = {{"port", 1, &port_s, NULL},
+                                   {"db", 1, &db, NULL},
+                                   {"config", 1, &config, NULL},
+                                   {"demo-key", 1, &demo_key, NULL},
+                                   {NULL, 0, NULL, NULL}};
     int rc = cli_parse("serve", argc, argv, opts, pos, 0, &npos, &help);
     if (rc) return rc;
     if (help) {

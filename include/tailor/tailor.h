@@ -99,15 +99,18 @@ enum tl_rc tailor_train(struct tailor *t, uint32_t shop_id, tailor_train_progres
  * (or a JSON array of {"model","metric","k","value"} rows with json = 1);
  * progress to `progress` (may be NULL). */
 struct tailor_eval_options {
-    const char *protocol;      /* "sessions", "sequences" or "orders" */
-    const char *train_path;    /* sessions: training clicks */
-    const char *test_path;     /* sessions: test clicks */
-    const char *path;          /* sequences, orders: the one input file */
-    long sessions;             /* sessions: keep the first N test sessions (0 = all) */
-    const char *split_date;    /* orders: YYYY-MM-DD, train strictly before it (UTC) */
-    int buy_again;             /* orders: evaluate re-purchases instead of new items */
-    const char *models;        /* comma-separated; NULL = the protocol's default list */
-    const char *const *params; /* "model.key=value" overrides (borrowed) */
+    const char *protocol;        /* "sessions", "sequences", "orders" or "search" */
+    const char *products_path;   /* search: catalog CSV (product_uid,product_title[,...]) */
+    const char *judgements_path; /* search: judgements CSV, or TREC qrels with queries_path */
+    const char *queries_path;    /* search: TREC topics "qid<TAB>query" (qrels only) */
+    const char *train_path;      /* sessions: training clicks */
+    const char *test_path;       /* sessions: test clicks */
+    const char *path;            /* sequences, orders: the one input file */
+    long sessions;               /* sessions: keep the first N test sessions (0 = all) */
+    const char *split_date;      /* orders: YYYY-MM-DD, train strictly before it (UTC) */
+    int buy_again;               /* orders: evaluate re-purchases instead of new items */
+    const char *models;          /* comma-separated; NULL = the protocol's default list */
+    const char *const *params;   /* "model.key=value" overrides (borrowed) */
     size_t n_params;
     const char *ks; /* cutoffs "10,20"; NULL = the protocol's default */
     int threads;    /* 0 = 2 */

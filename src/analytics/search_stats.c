@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/hash.h"
@@ -65,6 +66,11 @@ struct tl_sstats {
     struct tl_u64map last;
     struct tl_u64map seen;
     uint64_t dropped;
+    /* completions snapshot: qids of clicked queries sorted by their key */
+    uint32_t *comp;
+    size_t ncomp;
+    int64_t comp_built_ms;
+    int comp_dirty;
 };
 
 struct tl_sstats *tl_sstats_new(const struct tl_sstats_params *p)
@@ -90,6 +96,7 @@ void tl_sstats_free(struct tl_sstats *st)
     if (!st) return;
     for (uint32_t i = 0; i < st->qtab.count && i < st->rows_cap; i++) tl_free(st->rows[i].pairs);
     tl_free(st->rows);
+    tl_free(st->comp);
     tl_strtab_free(&st->qtab);
     tl_u64map_free(&st->last);
     tl_u64map_free(&st->seen);
@@ -176,8 +183,7 @@ void tl_sstats_search(struct tl_sstats *st, uint32_t shop, uint64_t shopper, con
         if (shopper) {
             bound_shopper_maps(st);
             uint64_t k = tl_hash_u64(shopper ^ ((uint64_t)qid * 0x9e3779b97f4a7c15ULL));
-            if (tl_u64map_get(&st->seen, k, &prev) && secs >= prev &&
-                (int64_t)(secs - prev) * 1000 < st->p.dedupe_ms)
+            if (tl_u64map_get(&st->seen, k, &prev) && secs >= prev && (int64_t)(secs - prev) * 1000 < st->p.dedupe_ms)
                 repeat = 1;
             tl_u64map_put(&st->seen, k, secs);
             uint64_t rel = secs > (uint64_t)EPOCH_2020_S ? secs - (uint64_t)EPOCH_2020_S : 0;
@@ -226,8 +232,8 @@ static void credit(struct tl_sstats *st, struct qrow *r, uint32_t item, double w
     if (w > wv) r->pairs[weakest] = (struct pair){item, (float)w, ts};
 }
 
-void tl_sstats_action(struct tl_sstats *st, uint32_t shop, uint64_t shopper, uint32_t item,
-                      enum tl_sstats_action a, double amount, int64_t ts_ms)
+void tl_sstats_action(struct tl_sstats *st, uint32_t shop, uint64_t shopper, uint32_t item, enum tl_sstats_action a,
+                      double amount, int64_t ts_ms)
 {
     if (!st || !shopper) return;
     pthread_mutex_lock(&st->mu);
@@ -243,10 +249,10 @@ void tl_sstats_action(struct tl_sstats *st, uint32_t shop, uint64_t shopper, uin
                 r->clicks++;
                 if (!(v & CLICKED_BIT)) {
                     r->clicked++;
+                    st->comp_dirty = 1;
                     tl_u64map_put(&st->last, shopper, v | CLICKED_BIT);
                 }
-            }
-            else if (a == TL_SSTATS_CART)
+            } else if (a == TL_SSTATS_CART)
                 r->carts++;
             else
                 r->purchases++;
@@ -257,8 +263,8 @@ void tl_sstats_action(struct tl_sstats *st, uint32_t shop, uint64_t shopper, uin
     pthread_mutex_unlock(&st->mu);
 }
 
-size_t tl_sstats_learned(struct tl_sstats *st, uint32_t shop, const char *norm_query, int64_t now_ms,
-                         uint32_t *items, double *weights, size_t max)
+size_t tl_sstats_learned(struct tl_sstats *st, uint32_t shop, const char *norm_query, int64_t now_ms, uint32_t *items,
+                         double *weights, size_t max)
 {
     if (!st || !norm_query || !norm_query[0] || max == 0) return 0;
     size_t n = 0;
@@ -291,6 +297,89 @@ size_t tl_sstats_learned(struct tl_sstats *st, uint32_t shop, const char *norm_q
     return n;
 }
 
+static const char *query_text(const struct tl_sstats *st, uint32_t qid)
+{
+    const char *s = tl_strtab_str(&st->qtab, qid);
+    const char *sep = s ? strchr(s, '\x1f') : NULL;
+    return sep ? sep + 1 : "";
+}
+
+static const struct tl_sstats *sort_st; /* qsort context, under st->mu */
+
+static int by_key_str(const void *a, const void *b)
+{
+    return strcmp(tl_strtab_str(&sort_st->qtab, *(const uint32_t *)a),
+                  tl_strtab_str(&sort_st->qtab, *(const uint32_t *)b));
+}
+
+static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER; /* sort_st is process-wide */
+
+static void rebuild_completions(struct tl_sstats *st)
+{
+    uint32_t n = st->qtab.count, m = 0;
+    uint32_t *v = tl_malloc((n ? n : 1) * sizeof *v);
+    if (!v) return;
+    for (uint32_t i = 0; i < n; i++)
+        if (st->rows[i].clicked) v[m++] = i;
+    pthread_mutex_lock(&sort_mu);
+    sort_st = st;
+    qsort(v, m, sizeof *v, by_key_str);
+    pthread_mutex_unlock(&sort_mu);
+    tl_free(st->comp);
+    st->comp = v;
+    st->ncomp = m;
+    st->comp_dirty = 0;
+}
+
+size_t tl_sstats_complete(struct tl_sstats *st, uint32_t shop, const char *norm_prefix,
+                          char (*out)[TL_SSTATS_QUERY_MAX + 1], uint32_t *counts, size_t max)
+{
+    if (!st || !norm_prefix || !*norm_prefix || max == 0) return 0;
+    char key[TL_SSTATS_QUERY_MAX + 16];
+    int kl = snprintf(key, sizeof key, "%u\x1f%s", shop, norm_prefix);
+    if (kl < 0 || (size_t)kl >= sizeof key) return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    size_t n = 0;
+    pthread_mutex_lock(&st->mu);
+    if (st->comp_dirty && (now - st->comp_built_ms >= TL_SSTATS_COMPLETE_REFRESH_MS || !st->comp)) {
+        rebuild_completions(st);
+        st->comp_built_ms = now;
+    }
+    size_t lo = 0, hi = st->ncomp;
+    while (lo < hi) { /* first key >= prefix */
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(tl_strtab_str(&st->qtab, st->comp[mid]), key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* keep the best `max` by clicked searches in a small insertion-sorted list */
+    uint32_t best[64], bc[64];
+    size_t nb = 0, cap = max < 64 ? max : 64;
+    for (size_t i = lo, scanned = 0; i < st->ncomp && scanned < TL_SSTATS_COMPLETE_SCAN; i++, scanned++) {
+        const char *k = tl_strtab_str(&st->qtab, st->comp[i]);
+        if (strncmp(k, key, (size_t)kl) != 0) break;
+        uint32_t c = st->rows[st->comp[i]].clicked;
+        if (nb == cap && c <= bc[nb - 1]) continue;
+        size_t j = nb < cap ? nb++ : nb - 1;
+        while (j > 0 && bc[j - 1] < c) {
+            best[j] = best[j - 1];
+            bc[j] = bc[j - 1];
+            j--;
+        }
+        best[j] = st->comp[i];
+        bc[j] = c;
+    }
+    for (n = 0; n < nb; n++) {
+        snprintf(out[n], TL_SSTATS_QUERY_MAX + 1, "%s", query_text(st, best[n]));
+        counts[n] = bc[n];
+    }
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
 struct rank_row {
     uint32_t qid;
     uint32_t key;
@@ -301,13 +390,6 @@ static int by_key_desc(const void *a, const void *b)
     const struct rank_row *x = a, *y = b;
     if (x->key != y->key) return x->key < y->key ? 1 : -1;
     return x->qid < y->qid ? -1 : x->qid > y->qid;
-}
-
-static const char *query_text(const struct tl_sstats *st, uint32_t qid)
-{
-    const char *s = tl_strtab_str(&st->qtab, qid);
-    const char *sep = s ? strchr(s, '\x1f') : NULL;
-    return sep ? sep + 1 : "";
 }
 
 enum tl_rc tl_sstats_report_json(struct tl_sstats *st, uint32_t shop, size_t limit, struct tl_buf *out)
@@ -341,8 +423,7 @@ enum tl_rc tl_sstats_report_json(struct tl_sstats *st, uint32_t shop, size_t lim
                       ",\"searches\":%u,\"zero_results\":%u,\"clicked_searches\":%u,\"clicks\":%u,"
                       "\"carts\":%u,\"purchases\":%u,\"ctr\":%.4f}",
                       r->searches, r->zero, r->clicked, r->clicks, r->carts, r->purchases,
-                      r->searches ? (double)(r->clicked < r->searches ? r->clicked : r->searches) / r->searches
-                                  : 0.0);
+                      r->searches ? (double)(r->clicked < r->searches ? r->clicked : r->searches) / r->searches : 0.0);
     }
     tl_buf_puts(out, "],\"zero_results\":[");
     for (size_t i = 0; i < nz && i < limit; i++) {

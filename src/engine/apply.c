@@ -191,7 +191,11 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
 
     apply_profile(e, ev->shop_id, key, &pe);
     tl_free(lf.store);
-    if (!profile_only) tl_engine_feedback_event(e, ev);
+    if (!profile_only) {
+        tl_engine_feedback_event(e, ev);
+        tl_engine_search_event(e, ev);
+        tl_engine_exp_event(e, ev);
+    }
 }
 
 void tl_engine_feedback_event(struct tl_engine *e, const struct tl_event *ev)

@@ -33,6 +33,9 @@ void tl_config_defaults(struct tl_config *c)
     c->trending_country_min = 30;
     snprintf(c->cors_origin, sizeof c->cors_origin, "*");
     snprintf(c->web_root, sizeof c->web_root, "web");
+    snprintf(c->search_language, sizeof c->search_language, "english");
+    c->search_personalization = 0.3;
+    c->search_learning = 0.5;
     snprintf(c->cooc_similarity, sizeof c->cooc_similarity, "cond");
     c->cooc_min_support = 2;
     c->train_interval_s = 3600;
@@ -92,6 +95,11 @@ static const struct field fields[] = {
     F(cors_origin, K_STR, sizeof(((struct tl_config *)0)->cors_origin), 0, 0),
     F(web_root, K_STR, sizeof(((struct tl_config *)0)->web_root), 0, 0),
     F(demo_key, K_STR, sizeof(((struct tl_config *)0)->demo_key), 0, 0),
+    F(search_language, K_STR, sizeof(((struct tl_config *)0)->search_language), 0, 0),
+    F(search_synonyms, K_STR, sizeof(((struct tl_config *)0)->search_synonyms), 0, 0),
+    F(search_stop_words, K_STR, sizeof(((struct tl_config *)0)->search_stop_words), 0, 0),
+    F(search_personalization, K_DBL, 0, 0, 10),
+    F(search_learning, K_DBL, 0, 0, 10),
     F(cooc_similarity, K_STR, sizeof(((struct tl_config *)0)->cooc_similarity), 0, 0),
     F(cooc_min_support, K_INT, 0, 1, 1000000),
     F(rebuy_categories, K_STR, sizeof(((struct tl_config *)0)->rebuy_categories), 0, 0),
@@ -115,7 +123,7 @@ static const struct field fields[] = {
 #undef F
 
 /* "name:weight,..." with names of [a-z0-9_] and weights 0..1000. */
-static int blend_spec_ok(const char *spec)
+int tl_config_blend_ok(const char *spec)
 {
     char tmp[256];
     snprintf(tmp, sizeof tmp, "%s", spec);
@@ -226,7 +234,7 @@ enum tl_rc tl_config_load(struct tl_config *c, const char *path, struct tl_err *
     static const char *const blends[] = {"for_you_blend", "similar_blend", "cart_blend"};
     const char *specs[] = {c->for_you_blend, c->similar_blend, c->cart_blend};
     for (size_t i = 0; i < 3; i++)
-        if (!blend_spec_ok(specs[i])) {
+        if (!tl_config_blend_ok(specs[i])) {
             rc = tl_err_set(err, TL_EINVAL, blends[i],
                             "config %s: \"%s\" must be source:weight pairs such as \"ials:1,itemknn:0.5\" "
                             "(weights 0..1000)",

@@ -49,10 +49,17 @@ struct tl_config {
     double feedback_window_days;    /* 14: impressions older than this are forgotten */
     double attribution_window_h;    /* 24: a purchase this soon after a click is attributed */
     size_t feedback_max;            /* 2,000,000: (shopper, item) pairs tracked per map */
+    char search_language[32];       /* "english": Snowball stemmer of the search index */
+    char search_synonyms[8192];     /* "": "tv,television;sofa,couch;laptop=>notebook" */
+    char search_stop_words[2048];   /* "": the language's built-in list; "none": no stop words; else a list */
+    double search_personalization;  /* 0.3: weight of the shopper's affinities in search ranking (0 = off) */
+    double search_learning;         /* 0.5: weight of what shoppers chose for the same query (0 = off) */
     char merch_rules[16384];        /* "": merchandising rules, a JSON array (src/decide/merch.h) */
     int admin_only;                 /* not from the file: see tailor_options.admin_only */
 };
 
+/* 1 if spec is a valid blend ("source:weight,...", weights 0..1000). */
+int tl_config_blend_ok(const char *spec);
 /* Fill defaults. */
 void tl_config_defaults(struct tl_config *c);
 /* Overlay a JSON config file; unknown keys and wrong types are errors that

@@ -37,6 +37,7 @@ static struct tl_shop_state *shop_new(struct tl_engine *e, uint32_t id)
     if (!s) return NULL;
     s->id = id;
     pthread_mutex_init(&s->trained_mu, NULL);
+    pthread_mutex_init(&s->six_mu, NULL);
     s->cat = tl_catalog_new();
     struct tl_pop_params pp;
     tl_pop_params_defaults(&pp);
@@ -52,6 +53,7 @@ static struct tl_shop_state *shop_new(struct tl_engine *e, uint32_t id)
         tl_pop_free(s->pop);
         tl_cooc_free(s->cooc);
         pthread_mutex_destroy(&s->trained_mu);
+        pthread_mutex_destroy(&s->six_mu);
         tl_free(s);
         return NULL;
     }
@@ -62,7 +64,9 @@ static void shop_free(struct tl_shop_state *s)
 {
     if (!s) return;
     tl_engine_trained_drop(s);
+    tl_sindex_free(s->six); /* saved by tl_engine_search_close first, when open */
     pthread_mutex_destroy(&s->trained_mu);
+    pthread_mutex_destroy(&s->six_mu);
     tl_catalog_free(s->cat);
     tl_pop_free(s->pop);
     tl_cooc_free(s->cooc);
@@ -297,6 +301,13 @@ static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
 
 static enum tl_rc scan_events_for_models(struct tl_engine *e);
 
+static enum tl_rc preorder_shops(struct tl_engine *e)
+{
+    for (uint32_t i = 0; i < e->shops_cap; i++)
+        if (e->shops[i]) tl_engine_search_preorder(e, e->shops[i]);
+    return TL_OK;
+}
+
 uint64_t tl_engine_customer_key(const char *customer_id) { return tl_hash_str(customer_id, 0x63757374ULL); }
 
 /* Start-up state for rebuilding "also viewed": each shopper's current
@@ -335,6 +346,8 @@ static void feedback_from_body(struct tl_engine *e, const struct tl_event *store
         ev.seq = stored->seq;
         ev.shop_id = stored->shop_id;
         tl_engine_feedback_event(e, &ev);
+        tl_engine_exp_event(e, &ev);
+        if (ev.type == TL_EV_PURCHASE) tl_engine_search_event(e, &ev);
     }
     tl_free(lines);
     json_decref(obj);
@@ -345,8 +358,13 @@ static int pop_event_cb(void *ctx, const struct tl_event *ev)
 {
     struct tl_engine *e = ctx;
     if (ev->seq > atomic_load(&e->last_seq)) atomic_store(&e->last_seq, ev->seq);
-    if (ev->type == TL_EV_REC_IMPRESSION || ev->type == TL_EV_REC_CLICK || ev->type == TL_EV_PURCHASE)
-        feedback_from_body(e, ev);
+    if (ev->type == TL_EV_REC_IMPRESSION || ev->type == TL_EV_REC_CLICK || ev->type == TL_EV_PURCHASE ||
+        ev->type == TL_EV_RETURN)
+        feedback_from_body(e, ev); /* lines are in the body */
+    else
+        tl_engine_exp_event(e, ev);
+    if (ev->type == TL_EV_SEARCH || ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART)
+        tl_engine_search_event(e, ev);
     if (ev->type != TL_EV_PRODUCT_VIEW && ev->type != TL_EV_ADD_TO_CART) return 0;
     if (!ev->item_id || ev->shop_id >= e->shops_cap || !e->shops[ev->shop_id]) return 0;
     struct tl_shop_state *s = e->shops[ev->shop_id];
@@ -478,8 +496,10 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
                                     .window_ms = (int64_t)(cfg->feedback_window_days * TL_MS_PER_DAY),
                                     .attribution_ms = (int64_t)(cfg->attribution_window_h * 3600000.0)};
     e->fb = tl_feedback_new(&fp);
-    enum tl_rc mrc =
-        e->fb ? tl_merch_parse(cfg->merch_rules, &e->merch, err) : tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    e->sstats = tl_sstats_new(NULL);
+    e->exps = tl_exps_new();
+    enum tl_rc mrc = e->fb && e->sstats && e->exps ? tl_merch_parse(cfg->merch_rules, &e->merch, err)
+                                                   : tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     if (mrc) {
         tl_engine_close(e);
         return mrc;
@@ -508,10 +528,12 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
          * process that owns the database would overwrite its snapshots. */
         if ((rc = tl_engine_claim(e, "open", err))) goto fail;
         uint64_t t0 = tl_mono_ns();
-        if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
+        if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = preorder_shops(e)) ||
+            (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
             (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
             (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) ||
-            (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) || (rc = scan_events_for_models(e))) {
+            (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) || (rc = tl_engine_experiments_load(e)) ||
+            (rc = scan_events_for_models(e))) {
             tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
             goto fail;
         }
@@ -538,6 +560,9 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     if (replayed) tl_engine_checkpoint(e);
     if (!cfg->admin_only && pthread_create(&e->ckpt_thread, NULL, ckpt_main, e) == 0) e->ckpt_running = 1;
     if (!cfg->admin_only) load_snapshots(e);
+    if (!cfg->admin_only)
+        for (uint32_t i = 0; i < e->shops_cap; i++)
+            if (e->shops[i]) tl_engine_search_open(e, e->shops[i]);
     *out = e;
     return TL_OK;
 fail:
@@ -560,6 +585,8 @@ void tl_engine_close(struct tl_engine *e)
         if (!e->discard) tl_engine_checkpoint(e);
         tl_writer_stop(e->writer);
     }
+    for (uint32_t i = 0; i < e->shops_cap; i++)
+        if (e->shops[i]) tl_engine_search_close(e, e->shops[i]);
     if (e->profiles) tl_pcache_destroy(e->profiles);
     tl_blobset_free(&e->evicted);
     tl_blobset_free(&e->inflight);
@@ -567,6 +594,8 @@ void tl_engine_close(struct tl_engine *e)
     tl_free(e->shops);
     tl_merch_free(e->merch);
     tl_feedback_free(e->fb);
+    tl_sstats_free(e->sstats);
+    tl_exps_free(e->exps);
     if (e->ops) {
         e->ops->close(e->rst);
         e->ops->close(e->wst);

@@ -90,12 +90,55 @@ struct tl_rec_query {
     const char *brand;    /* only this brand (case-insensitive) */
     double min_price;     /* NAN = no bound */
     double max_price;
-    long max_per_category; /* diversity: at most this many items per category, 0 = no cap */
-    long max_per_brand;    /* and per brand */
-    long limit;            /* 1..100, default 10 */
+    long max_per_category;     /* diversity: at most this many items per category, 0 = no cap */
+    long max_per_brand;        /* and per brand */
+    long limit;                /* 1..100, default 10 */
+    const char *for_you_blend; /* internal: an experiment arm's blend (NULL = config) */
 };
 enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q, struct tl_buf *out,
                                struct tl_err *err);
+
+/* GET /v1/search and GET /v1/browse (q NULL or ""): parameters as parsed
+ * from the query string (see docs/search.md). */
+struct tl_search_req {
+    const char *q;
+    const char *user_id;
+    const char *anonymous_id;
+    const char *category; /* subtree */
+    const char *brand;    /* comma-separated brands, any of them */
+    const char *attrs;    /* "key:value,key:value", all of them */
+    double min_price;     /* NAN = no bound */
+    double max_price;
+    int available_only;
+    const char *sort; /* relevance (default) | price_asc | price_desc | newest | popular */
+    long page;        /* 1.., default 1 */
+    long per_page;    /* 1..100, default 20 */
+    int facets;       /* 1 (default): facet counts */
+    int browse;       /* 1: GET /v1/browse (category required) */
+};
+enum tl_rc tl_engine_search(struct tl_engine *e, uint32_t shop_id, const struct tl_search_req *q, struct tl_buf *out,
+                            struct tl_err *err);
+/* GET /v1/search/suggest: completions of q from past searches that led to
+ * clicks, and product hits. */
+enum tl_rc tl_engine_search_suggest(struct tl_engine *e, uint32_t shop_id, const char *q, long limit,
+                                    struct tl_buf *out, struct tl_err *err);
+/* GET /v1/admin/search: search analytics (top and zero-result queries,
+ * click-through per query) and the index state. */
+enum tl_rc tl_engine_search_report(struct tl_engine *e, uint32_t shop_id, long limit, struct tl_buf *out,
+                                   struct tl_err *err);
+
+/* Experiments (docs/experiments.md): PUT /v1/experiments/{id} (create or
+ * replace; answers the report), GET /v1/experiments[/{id}] (definitions
+ * with per-arm metrics and statistics), DELETE /v1/experiments/{id}, and
+ * GET /v1/experiments/assignments (public: the shopper's arms). */
+enum tl_rc tl_engine_experiment_put(struct tl_engine *e, uint32_t shop, const char *id, const char *body, size_t len,
+                                    struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_engine_experiment_delete(struct tl_engine *e, uint32_t shop, const char *id, struct tl_buf *out,
+                                       struct tl_err *err);
+enum tl_rc tl_engine_experiments_get(struct tl_engine *e, uint32_t shop, const char *id, struct tl_buf *out,
+                                     struct tl_err *err);
+enum tl_rc tl_engine_assignments(struct tl_engine *e, uint32_t shop, const char *user_id, const char *anonymous_id,
+                                 const char *page_type, const char *country, struct tl_buf *out, struct tl_err *err);
 
 /* POST /v1/admin/train: queue a training run of the shop's models (202 +
  * the status); GET /v1/admin/train: the status and the current snapshot. */

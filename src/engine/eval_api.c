@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/err.h"
 #include "eval/eval.h"
+#include "eval/search_eval.h"
 #include "model/model.h"
 #include "tailor/tailor.h"
 
@@ -16,6 +18,7 @@ static const char *const defaults[][2] = {
     {"sessions", "pop,itemknn,session_ar,session_sr,sknn"},
     {"sequences", "pop,itemknn,ials,ease,sknn,sasrec,blend"},
     {"orders", "pop,trend,itemknn,ials,ease,sknn,blend"},
+    {"search", "sqlite-fts5,tailor-sindex"},
 };
 
 const char *tailor_eval_default_models(const char *protocol)
@@ -82,6 +85,30 @@ static enum tl_rc parse_date(const char *s, int64_t *ms, struct tl_err *err)
     return TL_OK;
 }
 
+/* `tailor eval search`: Tailor's index against SQLite FTS5 on the same
+ * products and judgements (src/eval/search_eval.h). */
+static enum tl_rc eval_search(const struct tailor_eval_options *o, struct tl_err *err)
+{
+    if (!o->products_path || !o->judgements_path)
+        return tl_err_set(err, TL_EINVAL, "products", "search needs --products FILE and --judgements FILE");
+    struct tl_seval_opts so = {o->products_path, o->judgements_path, o->queries_path, o->progress};
+    struct tl_seval_result *r = tl_calloc(1, sizeof *r);
+    if (!r) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    enum tl_rc rc = tl_seval_compare(&so, r, err);
+    if (rc == TL_OK) {
+        FILE *out = o->out ? o->out : stdout;
+        json_t *j = o->json || o->json_out ? tl_seval_result_json(r) : NULL;
+        if (o->json && j)
+            json_dumpf(j, out, JSON_INDENT(2)), fputc('\n', out);
+        else
+            tl_seval_result_print(r, out);
+        if (o->json_out && j) json_dumpf(j, o->json_out, JSON_INDENT(2)), fputc('\n', o->json_out);
+        json_decref(j);
+    }
+    tl_free(r);
+    return rc;
+}
+
 enum tl_rc tailor_eval(const struct tailor_eval_options *o, struct tailor_error *perr)
 {
     struct tl_err err;
@@ -91,11 +118,15 @@ enum tl_rc tailor_eval(const struct tailor_eval_options *o, struct tailor_error 
     const char *proto = o ? o->protocol : NULL;
     const char *def = tailor_eval_default_models(proto);
     if (!def) {
-        rc = tl_err_set(&err, TL_EINVAL, "protocol", "protocol must be sessions, sequences or orders");
+        rc = tl_err_set(&err, TL_EINVAL, "protocol", "protocol must be sessions, sequences, orders or search");
         goto out;
     }
     FILE *progress = o->progress;
     FILE *out = o->out ? o->out : stdout;
+    if (strcmp(proto, "search") == 0) {
+        rc = eval_search(o, &err);
+        goto out;
+    }
     if (strcmp(proto, "sessions") == 0) {
         if (!o->train_path || !o->test_path) {
             rc = tl_err_set(&err, TL_EINVAL, "train", "sessions needs --train FILE and --test FILE");

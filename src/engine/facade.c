@@ -252,7 +252,9 @@ static int on_item(void *ctx, const struct tl_item *it, long line)
 {
     struct import_ctx *c = ctx;
     enum tl_rc rc = c->ops->item_upsert(c->st, c->shop->id, it);
-    if (rc == TL_OK) rc = tl_catalog_upsert(c->shop->cat, it, NULL);
+    uint32_t idx = TL_CAT_NONE;
+    if (rc == TL_OK) rc = tl_catalog_upsert(c->shop->cat, it, &idx);
+    if (rc == TL_OK) tl_engine_search_item(c->shop, idx, it);
     if (rc) {
         tl_err_set(&c->err, rc, NULL, "storing item %s (line %ld): %s", it->id, line, tl_rc_message(rc));
         return (int)rc;

@@ -26,9 +26,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "analytics/search_stats.h"
 #include "core/map.h"
 #include "decide/merch.h"
 #include "engine/engine.h"
+#include "engine/experiments.h"
 #include "engine/feedback.h"
 #include "engine/itemsets.h"
 #include "engine/trained.h"
@@ -37,6 +39,7 @@
 #include "model/popularity.h"
 #include "profile/cache.h"
 #include "profile/profile.h"
+#include "search/sindex.h"
 #include "store/catalog.h"
 #include "store/store.h"
 
@@ -66,6 +69,11 @@ struct tl_shop_state {
     struct tl_pop *pop;
     struct tl_cooc *cooc;           /* bought together / also bought / also viewed */
     struct tl_itemsets bought_sets; /* each customer's purchased items (also bought) */
+    struct tl_sindex *six;          /* product search index (engine/search.c); NULL until built */
+    pthread_mutex_t six_mu;         /* guards building six and its popularity refresh */
+    int64_t six_pop_ms;             /* when popularity was last copied into six */
+    uint64_t six_fp;                /* catalog fingerprint six was built or loaded for */
+    int six_dirty;                  /* changed since built / loaded: save at close */
 };
 
 /* Key of a customer's purchase set in tl_shop_state.bought_sets. */
@@ -129,8 +137,10 @@ struct tl_engine {
 
     atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
 
-    struct tl_merch *merch; /* merchandising rules from config merch_rules (immutable) */
-    struct tl_feedback *fb; /* impressions, clicks, attribution (engine/feedback.h) */
+    struct tl_merch *merch;   /* merchandising rules from config merch_rules (immutable) */
+    struct tl_feedback *fb;   /* impressions, clicks, attribution (engine/feedback.h) */
+    struct tl_sstats *sstats; /* search analytics and learned boosts (analytics/search_stats.h) */
+    struct tl_exps *exps;     /* A/B experiments (engine/experiments.c) */
 
     /* trainer thread (engine/train.c) */
     pthread_t train_thread;
@@ -210,6 +220,22 @@ enum tl_rc tl_engine_trained_save(struct tl_engine *e, uint32_t shop_id, const s
                                   struct tl_err *err);
 /* Load the shop's snapshot file; TL_ENOTFOUND when there is none. */
 enum tl_rc tl_engine_trained_load(struct tl_engine *e, uint32_t shop_id, struct tl_err *err);
+
+/* ---- search (engine/search.c) ---- */
+
+/* Load the shop's saved search index when it matches the catalog, else
+ * build it from the catalog (at open, after the catalog is loaded). */
+void tl_engine_search_open(struct tl_engine *e, struct tl_shop_state *s);
+/* Before the catalog loads: intern the ids of the saved index in their old
+ * order, so an unchanged catalog keeps its indexes (and its saved index). */
+void tl_engine_search_preorder(struct tl_engine *e, struct tl_shop_state *s);
+/* Save a changed index next to the database and free it (at close). */
+void tl_engine_search_close(struct tl_engine *e, struct tl_shop_state *s);
+/* Keep the index in step with the catalog: item at idx was upserted
+ * (it != NULL) or deleted (it == NULL). */
+void tl_engine_search_item(struct tl_shop_state *s, uint32_t idx, const struct tl_item *it);
+/* Search analytics and learning from one stored event (live and start-up). */
+void tl_engine_search_event(struct tl_engine *e, const struct tl_event *ev);
 
 /* Random id "<prefix><16 hex>" for recommendation ids (out >= 24 bytes). */
 void tl_engine_random_id(const char *prefix, char *out, size_t n);

@@ -85,7 +85,10 @@ enum tl_rc tl_engine_put_items(struct tl_engine *e, uint32_t shop_id, const char
             tl_err_set(err, rc, NULL, "items could not be stored: %s", tl_rc_message(rc));
             goto done;
         }
-        for (size_t i = 0; i < nv; i++) tl_catalog_upsert(s->cat, &v[i], NULL);
+        for (size_t i = 0; i < nv; i++) {
+            uint32_t idx = TL_CAT_NONE;
+            if (tl_catalog_upsert(s->cat, &v[i], &idx) == TL_OK) tl_engine_search_item(s, idx, &v[i]);
+        }
     }
     tl_buf_printf(out, "{\"upserted\":%zu,\"rejected\":[", nv);
     tl_buf_append(out, rej.data ? rej.data : "", rej.len);
@@ -155,7 +158,9 @@ enum tl_rc tl_engine_delete_item(struct tl_engine *e, uint32_t shop_id, const ch
     enum tl_rc rc = tl_writer_submit(e->writer, write_delete, &j, 1);
     if (rc == TL_ENOTFOUND) return tl_err_set(err, rc, "id", "no item with id \"%s\"", id);
     if (rc) return tl_err_set(err, rc, NULL, "item could not be deleted: %s", tl_rc_message(rc));
+    uint32_t idx = tl_catalog_find(s->cat, id);
     tl_catalog_delete(s->cat, id);
+    tl_engine_search_item(s, idx, NULL);
     tl_buf_puts(out, "{\"deleted\":");
     tl_buf_json_str(out, id);
     tl_buf_putc(out, '}');

@@ -339,6 +339,18 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     } else {
         qq.country = NULL;
     }
+    /* A/B experiments: an arm may turn personalization off (for_you and
+     * session are then the non-personalized fallback, bestsellers) or use
+     * another for_you blend. Only personal types look the shopper up. */
+    struct tl_exp_treatment tr;
+    if ((q->user_id || q->anonymous_id) && (strcmp(q->type, "for_you") == 0 || strcmp(q->type, "session") == 0)) {
+        tl_engine_exp_treatment(e, shop_id, q->user_id, q->anonymous_id, NULL, qq.country, &tr);
+        if (!tr.personalization)
+            qq.type = "popular";
+        else if (tr.for_you_blend[0])
+            qq.for_you_blend = tr.for_you_blend;
+    }
+    q = &qq; /* the type may have changed */
     struct skip_ctx sc;
     memset(&sc, 0, sizeof sc);
     sc.cat = s->cat;

@@ -396,7 +396,8 @@ enum tl_rc tl_recs_for_you(struct tl_engine *e, struct tl_shop_state *s, uint32_
     load_history(e, s, shop_id, q, h);
     hide_session(h, sc);
     const char *country = q->country ? q->country : (h->country[0] ? h->country : NULL);
-    enum tl_rc rc = serve_blend(e, s, q, sc, e->cfg.for_you_blend, h, TL_CAT_NONE, country, 1, out, err);
+    const char *spec = q->for_you_blend && *q->for_you_blend ? q->for_you_blend : e->cfg.for_you_blend;
+    enum tl_rc rc = serve_blend(e, s, q, sc, spec, h, TL_CAT_NONE, country, 1, out, err);
     tl_free(h);
     return rc;
 }

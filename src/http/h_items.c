@@ -28,7 +28,8 @@ void tl_http_h_item_get(struct tl_http_req *r)
     if (!id_ok(r)) return;
     struct tl_err err;
     tl_err_clear(&err);
-    enum tl_rc rc = tl_engine_get_item(r->engine, r->shop_id, r->match.param, r->scope != TL_SCOPE_SECRET, &r->out, &err);
+    enum tl_rc rc =
+        tl_engine_get_item(r->engine, r->shop_id, r->match.param, r->scope != TL_SCOPE_SECRET, &r->out, &err);
     tl_http_req_finish(r, rc, &err);
 }
 

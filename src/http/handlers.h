@@ -28,6 +28,17 @@ void tl_http_h_train_post(struct tl_http_req *r);
 /* h_health.c: GET /healthz, GET /metrics */
 void tl_http_h_healthz_get(struct tl_http_req *r);
 void tl_http_h_metrics_get(struct tl_http_req *r);
+/* h_search.c: GET /v1/search, /v1/search/suggest, /v1/browse, /v1/admin/search */
+void tl_http_h_search_get(struct tl_http_req *r);
+void tl_http_h_suggest_get(struct tl_http_req *r);
+void tl_http_h_browse_get(struct tl_http_req *r);
+void tl_http_h_search_report_get(struct tl_http_req *r);
+/* h_experiments.c: /v1/experiments[/{id}], /v1/experiments/assignments */
+void tl_http_h_assign_get(struct tl_http_req *r);
+void tl_http_h_experiments_get(struct tl_http_req *r);
+void tl_http_h_experiment_get(struct tl_http_req *r);
+void tl_http_h_experiment_put(struct tl_http_req *r);
+void tl_http_h_experiment_delete(struct tl_http_req *r);
 /* h_static.c: GET /tailor.js, /demo/..., /dashboard/... from cfg->web_root */
 void tl_http_h_static_get(struct tl_http_req *r);
 

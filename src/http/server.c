@@ -82,12 +82,27 @@ struct tl_http {
 typedef void (*handler_fn)(struct tl_http_req *r);
 
 static const handler_fn handlers[TL_HTTP_OP_COUNT] = {
-    [TL_HTTP_OP_EVENTS_POST] = tl_http_h_events_post,     [TL_HTTP_OP_ITEMS_PUT] = tl_http_h_items_put,
-    [TL_HTTP_OP_ITEM_GET] = tl_http_h_item_get,           [TL_HTTP_OP_ITEM_DELETE] = tl_http_h_item_delete,
-    [TL_HTTP_OP_IDENTIFY_POST] = tl_http_h_identify_post, [TL_HTTP_OP_PROFILE_GET] = tl_http_h_profile_get,
-    [TL_HTTP_OP_RECS_GET] = tl_http_h_recs_get,           [TL_HTTP_OP_STATS_GET] = tl_http_h_stats_get,
-    [TL_HTTP_OP_TRAIN_GET] = tl_http_h_train_get,         [TL_HTTP_OP_TRAIN_POST] = tl_http_h_train_post,
-    [TL_HTTP_OP_HEALTHZ_GET] = tl_http_h_healthz_get,     [TL_HTTP_OP_METRICS_GET] = tl_http_h_metrics_get,
+    [TL_HTTP_OP_EVENTS_POST] = tl_http_h_events_post,
+    [TL_HTTP_OP_ITEMS_PUT] = tl_http_h_items_put,
+    [TL_HTTP_OP_ITEM_GET] = tl_http_h_item_get,
+    [TL_HTTP_OP_ITEM_DELETE] = tl_http_h_item_delete,
+    [TL_HTTP_OP_IDENTIFY_POST] = tl_http_h_identify_post,
+    [TL_HTTP_OP_PROFILE_GET] = tl_http_h_profile_get,
+    [TL_HTTP_OP_RECS_GET] = tl_http_h_recs_get,
+    [TL_HTTP_OP_STATS_GET] = tl_http_h_stats_get,
+    [TL_HTTP_OP_SEARCH_GET] = tl_http_h_search_get,
+    [TL_HTTP_OP_SUGGEST_GET] = tl_http_h_suggest_get,
+    [TL_HTTP_OP_ASSIGN_GET] = tl_http_h_assign_get,
+    [TL_HTTP_OP_EXPERIMENTS_GET] = tl_http_h_experiments_get,
+    [TL_HTTP_OP_EXPERIMENT_GET] = tl_http_h_experiment_get,
+    [TL_HTTP_OP_EXPERIMENT_PUT] = tl_http_h_experiment_put,
+    [TL_HTTP_OP_EXPERIMENT_DELETE] = tl_http_h_experiment_delete,
+    [TL_HTTP_OP_BROWSE_GET] = tl_http_h_browse_get,
+    [TL_HTTP_OP_SEARCH_REPORT_GET] = tl_http_h_search_report_get,
+    [TL_HTTP_OP_TRAIN_GET] = tl_http_h_train_get,
+    [TL_HTTP_OP_TRAIN_POST] = tl_http_h_train_post,
+    [TL_HTTP_OP_HEALTHZ_GET] = tl_http_h_healthz_get,
+    [TL_HTTP_OP_METRICS_GET] = tl_http_h_metrics_get,
     [TL_HTTP_OP_STATIC_GET] = tl_http_h_static_get,
 };
 

@@ -360,7 +360,7 @@ static enum tl_rc event_type(json_t *obj, enum tl_event_type *out, struct tl_err
 {
     static const char names[] = "page_view, product_view, category_view, search, add_to_cart, "
                                 "remove_from_cart, checkout_start, purchase, recommendation_impression, "
-                                "recommendation_click, return";
+                                "recommendation_click, return, experiment_exposure";
     json_t *v = get(obj, "type");
     if (!v) return tl_err_set(err, TL_EINVAL, "type", "type is required (one of %s)", names);
     if (!json_is_string(v))
@@ -449,6 +449,18 @@ enum tl_rc tl_event_from_json(json_t *obj, int64_t now_ms, struct tl_event *out,
             return tl_err_set(err, TL_EINVAL, "scroll_depth",
                               "scroll_depth is a fraction between 0 and 1, got %g (send %g for %g%%)", d, d / 100, d);
         if (is_view(type)) out->scroll_depth = d;
+    }
+
+    if (type == TL_EV_EXPOSURE) {
+        /* experiment_exposure: the shopper saw an experiment's treatment */
+        static const char *const req[] = {"experiment_id", "arm"};
+        for (size_t i = 0; i < 2; i++) {
+            json_t *x = get(obj, req[i]);
+            if (!json_is_string(x) || json_string_length(x) == 0 || json_string_length(x) > TL_ID_MAX)
+                return tl_err_set(err, TL_EINVAL, req[i],
+                                  "%s is required for experiment_exposure: a string of 1 to %d bytes", req[i],
+                                  TL_ID_MAX);
+        }
     }
 
     v = get(obj, "context");

@@ -870,7 +870,7 @@ static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, s
     v = field(e, F_TYPE);
     if (!v || v->kind != V_STR) return 0;
     enum tl_event_type type = type_of(v->s, v->n);
-    if (type == TL_EV_NONE) return 0;
+    if (type == TL_EV_NONE || type == TL_EV_EXPOSURE) return 0; /* exposures: the jansson path checks them */
     out->type = type;
 
     out->ts_ms = now_ms;

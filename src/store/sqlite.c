@@ -53,6 +53,9 @@ static const char *const migrations[] = {
     "CREATE TABLE profiles(shop_id INTEGER NOT NULL, user_key TEXT NOT NULL, data BLOB NOT NULL,"
     " PRIMARY KEY(shop_id, user_key)) WITHOUT ROWID;"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 2: experiments (definitions as validated JSON, src/engine/experiments.c) */
+    "CREATE TABLE experiments(shop_id INTEGER NOT NULL, id TEXT NOT NULL, definition TEXT NOT NULL,"
+    " updated_ms INTEGER NOT NULL, PRIMARY KEY(shop_id, id)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
 
@@ -85,6 +88,9 @@ enum stmt_id {
     S_PROF_DEL,
     S_META_GET,
     S_META_SET,
+    S_EXP_PUT,
+    S_EXP_DEL,
+    S_EXP_SCAN,
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -97,6 +103,9 @@ enum stmt_id {
 
 static const char *const sql[S_COUNT_] = {
     [S_SHOP_CREATE] = "INSERT INTO shops(name, created_ms) VALUES (?1, ?2)",
+    [S_EXP_PUT] = "INSERT OR REPLACE INTO experiments(shop_id, id, definition, updated_ms) VALUES (?1, ?2, ?3, ?4)",
+    [S_EXP_DEL] = "DELETE FROM experiments WHERE shop_id = ?1 AND id = ?2",
+    [S_EXP_SCAN] = "SELECT shop_id, id, definition FROM experiments ORDER BY shop_id, id",
     [S_SHOP_FIND] = "SELECT id FROM shops WHERE name = ?1",
     [S_SHOP_SCAN] = "SELECT id, name, created_ms FROM shops ORDER BY id",
     [S_KEY_ADD] = "INSERT INTO api_keys(hash, shop_id, scope, prefix, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -767,6 +776,40 @@ static enum tl_rc sq_meta_set(struct tl_store *s, const char *key, int64_t val)
     return run(q);
 }
 
+/* ---- experiments ---- */
+
+static enum tl_rc sq_experiment_put(struct tl_store *s, uint32_t shop_id, const char *id, const char *definition)
+{
+    sqlite3_stmt *q = prep(s, S_EXP_PUT);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, id);
+    bind_text(q, 3, definition);
+    sqlite3_bind_int64(q, 4, tl_now_ms());
+    return run(q);
+}
+
+static enum tl_rc sq_experiment_delete(struct tl_store *s, uint32_t shop_id, const char *id)
+{
+    sqlite3_stmt *q = prep(s, S_EXP_DEL);
+    if (!q) return TL_ESTORE;
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, id);
+    enum tl_rc rc = run(q);
+    if (rc == TL_OK && sqlite3_changes(s->db) == 0) return TL_ENOTFOUND;
+    return rc;
+}
+
+static enum tl_rc sq_experiment_scan(struct tl_store *s, tl_experiment_cb cb, void *ctx)
+{
+    sqlite3_stmt *q = prep(s, S_EXP_SCAN);
+    if (!q) return TL_ESTORE;
+    int r, stop = 0;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW)
+        if ((stop = cb(ctx, (uint32_t)sqlite3_column_int64(q, 0), col_text(q, 1), col_text(q, 2)))) break;
+    return finish_scan(q, r, stop);
+}
+
 static enum tl_rc count1(struct tl_store *s, enum stmt_id id, uint32_t shop_id, int64_t *out)
 {
     sqlite3_stmt *q = prep(s, id);
@@ -838,5 +881,8 @@ const struct tl_store_ops tl_store_sqlite = {
     .identity_scan = sq_identity_scan,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
+    .experiment_put = sq_experiment_put,
+    .experiment_delete = sq_experiment_delete,
+    .experiment_scan = sq_experiment_scan,
     .stats = sq_stats,
 };

@@ -58,6 +58,7 @@ typedef int (*tl_order_cb)(void *ctx, uint32_t shop_id, const struct tl_order *o
 typedef int (*tl_shop_cb)(void *ctx, const struct tl_shop *s);
 typedef int (*tl_identity_cb)(void *ctx, uint32_t shop_id, const char *anonymous_id, const char *user_id);
 typedef int (*tl_profile_cb)(void *ctx, uint32_t shop_id, const char *user_key, const void *blob, size_t len);
+typedef int (*tl_experiment_cb)(void *ctx, uint32_t shop_id, const char *id, const char *definition);
 
 struct tl_store_ops {
     const char *name; /* "sqlite" */
@@ -129,6 +130,13 @@ struct tl_store_ops {
      * if absent. */
     enum tl_rc (*meta_get)(struct tl_store *st, const char *key, int64_t *val);
     enum tl_rc (*meta_set)(struct tl_store *st, const char *key, int64_t val);
+
+    /* Experiment definitions (JSON text owned by src/engine/experiments.c):
+     * put inserts or replaces, delete answers TL_ENOTFOUND if absent, scan
+     * visits all in (shop, id) order. */
+    enum tl_rc (*experiment_put)(struct tl_store *st, uint32_t shop_id, const char *id, const char *definition);
+    enum tl_rc (*experiment_delete)(struct tl_store *st, uint32_t shop_id, const char *id);
+    enum tl_rc (*experiment_scan)(struct tl_store *st, tl_experiment_cb cb, void *ctx);
 
     /* Counts for /v1/admin/stats. */
     enum tl_rc (*stats)(struct tl_store *st, uint32_t shop_id, struct tl_store_stats *out);

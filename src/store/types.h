@@ -29,7 +29,8 @@ enum tl_scope { TL_SCOPE_PUBLIC = 1, TL_SCOPE_SECRET = 2 };
     X(TL_EV_PURCHASE, 8, "purchase")                                                                                   \
     X(TL_EV_REC_IMPRESSION, 9, "recommendation_impression")                                                            \
     X(TL_EV_REC_CLICK, 10, "recommendation_click")                                                                     \
-    X(TL_EV_RETURN, 11, "return")
+    X(TL_EV_RETURN, 11, "return")                                                                                      \
+    X(TL_EV_EXPOSURE, 12, "experiment_exposure")
 
 enum tl_event_type {
     TL_EV_NONE = 0,

@@ -32,6 +32,7 @@ import datetime
 import glob
 import http.client
 import json
+import urllib.parse
 import os
 import re
 import select
@@ -1015,6 +1016,135 @@ def scenario_demo_key(run, d, servers):
     check(srv.stop() == 0, "exit after SIGTERM")
 
 
+def scenario_search(run, d, servers):
+    """Search: synonyms from the config; the shopper's tastes reorder
+    matches (never adding a non-matching item); what shoppers clicked after
+    a query lifts that product for the next shopper; zero-result queries and
+    click-through show in the analytics; after a restart the index is loaded
+    from its file and the learning is rebuilt from the stored events."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    cfg = os.path.join(d, "tailor.json")
+    with open(cfg, "w") as f:
+        json.dump({"search_synonyms": "tv,television", "train_interval_s": 0}, f)
+    srv.config = cfg
+    srv.start()
+    items = [{"id": "brass", "title": "Brass lamp", "category": "Lighting > Desk", "brand": "Lux", "price": 40},
+             {"id": "glass", "title": "Glass lamp", "category": "Lighting > Floor", "brand": "Glo", "price": 40},
+             {"id": "rug", "title": "Floor rug", "category": "Lighting > Floor", "brand": "Glo", "price": 40},
+             {"id": "tv", "title": "Oak television stand", "category": "Furniture", "price": 150},
+             {"id": "night", "title": "Night light", "category": "Lighting > Kids", "price": 10},
+             {"id": "reading", "title": "Reading light for the garden shed, clamp-on, battery powered",
+              "category": "Lighting > Outdoor", "price": 15}]
+    items += [{"id": "f%d" % i, "title": "Floor thing %d" % i, "category": "Lighting > Floor", "brand": "Glo",
+               "price": 40} for i in range(4)]
+    items += [{"id": "d%d" % i, "title": "Desk thing %d" % i, "category": "Lighting > Desk", "brand": "Lux",
+               "price": 40} for i in range(4)]
+    check(srv.call("PUT", "/v1/items", items).status == 200, "PUT items")
+
+    def search(q, **kw):
+        qs = "&".join("%s=%s" % (k, urllib.parse.quote(str(v))) for k, v in kw.items())
+        r = srv.call("GET", "/v1/search?q=%s&%s" % (urllib.parse.quote(q), qs), key="public")
+        check(r.status == 200, "search %s: %d %s" % (q, r.status, r.text()[:200]))
+        return r.json()
+
+    ids = [x["id"] for x in search("tv")["items"]]
+    check(ids == ["tv"], "synonym tv -> television: %s" % ids)
+    evs = [{"type": "product_view", "user_id": "floorfan", "item_id": "f%d" % i} for i in range(4)]
+    evs += [{"type": "product_view", "user_id": "deskfan", "item_id": "d%d" % i} for i in range(4)]
+    check(srv.call("POST", "/v1/events", evs, key="public").status == 200, "POST views")
+    a = [x["id"] for x in search("lamp", user_id="floorfan")["items"]]
+    b = [x["id"] for x in search("lamp", user_id="deskfan")["items"]]
+    check(a == ["glass", "brass"] and b == ["brass", "glass"], "personal order: floorfan %s, deskfan %s" % (a, b))
+    check(search("lamp", user_id="floorfan")["personalized"] is True, "personalized flag")
+
+    base = [x["id"] for x in search("light")["items"]]
+    check(base[:2] == ["night", "reading"], "text order before learning: %s" % base)
+    for i in range(5):
+        search("light", user_id="learner%d" % i)
+        check(srv.call("POST", "/v1/events", {"type": "product_view", "user_id": "learner%d" % i,
+                                              "item_id": "reading"}, key="public").status == 200, "click")
+    learned = [x["id"] for x in search("light", anonymous_id="newcomer")["items"]]
+    check(learned[:2] == ["reading", "night"], "after 5 shoppers chose reading: %s" % learned)
+    search("qqqzzz", user_id="learner0")
+    rep = srv.call("GET", "/v1/admin/search", key="secret").json()["analytics"]
+    top = {x["query"]: x for x in rep["top"]}
+    # 5 learners and the newcomer searched; the 5 learners clicked
+    check(top.get("light", {}).get("searches") == 6 and top["light"]["clicked_searches"] == 5 and
+          abs(top["light"]["ctr"] - 5 / 6) < 1e-3, "analytics for light: %s" % top.get("light"))
+    check(any(z["query"] == "qqqzzz" for z in rep["zero_results"]), "zero results: %s" % rep["zero_results"])
+    sug = srv.call("GET", "/v1/search/suggest?q=li", key="public").json()
+    check([q["query"] for q in sug["queries"]] == ["light"], "completions: %s" % sug)
+
+    check(srv.stop() == 0, "exit after SIGTERM: %s" % srv.log_tail())
+    srv.start()
+    check("search index loaded" in srv.log_tail(), "index loaded from its file: %s" % srv.log_tail())
+    learned = [x["id"] for x in search("light", anonymous_id="newcomer2")["items"]]
+    check(learned[:2] == ["reading", "night"], "learning after restart: %s" % learned)
+    rep = srv.call("GET", "/v1/admin/search", key="secret").json()["analytics"]
+    top = {x["query"]: x for x in rep["top"]}
+    check(top.get("light", {}).get("searches") == 7, "searches counted after restart: %s" % top.get("light"))
+    check(srv.stop() == 0, "exit after SIGTERM")
+
+
+def scenario_experiments(run, d, servers):
+    """A running 50/50 experiment, personalization off vs on: each visitor
+    gets one arm for good (the OFF arm is served bestsellers for for_you),
+    keeps it after logging in, and the report counts visitors, conversions
+    and revenue per arm exactly as sent; after a restart the same numbers
+    come back from the stored events."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    items = [{"id": "x%d" % i, "title": "Thing %d" % i, "price": 10} for i in range(6)]
+    check(srv.call("PUT", "/v1/items", items).status == 200, "PUT items")
+    evs = [{"type": "product_view", "anonymous_id": "seed%d" % i, "item_id": "x%d" % (i % 6)} for i in range(30)]
+    check(srv.call("POST", "/v1/events", evs, key="public").status == 200, "seed views")
+    exp = {"status": "running", "arms": [{"name": "off", "share": 0.5, "changes": {"personalization": False}},
+                                          {"name": "on", "share": 0.5}]}
+    check(srv.call("PUT", "/v1/experiments/p1", exp).status == 200, "PUT experiment")
+    arms, tally = {}, {"off": [0, 0, 0.0], "on": [0, 0, 0.0]}
+    for i in range(40):
+        v = "v%d" % i
+        a = srv.call("GET", "/v1/experiments/assignments?anonymous_id=" + v, key="public").json()["assignments"]
+        arm = a[0]["arm"]
+        arms[v] = arm
+        r = srv.call("GET", "/v1/recommendations?type=for_you&anonymous_id=%s&limit=3" % v, key="public").json()
+        check(r["type"] == ("popular" if arm == "off" else "for_you"), "%s in %s got %s" % (v, arm, r["type"]))
+        tally[arm][0] += 1
+        if i % 3 == 0:
+            ev = {"type": "purchase", "anonymous_id": v, "order_id": "o%d" % i,
+                  "items": [{"item_id": "x1", "quantity": 2, "price": 10}]}
+            check(srv.call("POST", "/v1/events", ev, key="public").status == 200, "purchase")
+            tally[arm][1] += 1
+            tally[arm][2] += 20.0
+    check(tally["off"][0] > 5 and tally["on"][0] > 5, "both arms used: %s" % tally)
+    again = srv.call("GET", "/v1/experiments/assignments?anonymous_id=v7", key="public").json()["assignments"]
+    check(again[0]["arm"] == arms["v7"], "sticky for the visitor")
+    login = {"type": "page_view", "anonymous_id": "v7", "user_id": "cust7"}
+    check(srv.call("POST", "/v1/events", login, key="public").status == 200, "login")
+    as_cust = srv.call("GET", "/v1/experiments/assignments?user_id=cust7", key="public").json()["assignments"]
+    check(as_cust and as_cust[0]["arm"] == arms["v7"], "sticky after login: %s vs %s" % (as_cust, arms["v7"]))
+
+    def report():
+        rep = srv.call("GET", "/v1/experiments/p1").json()
+        return {a["name"]: (a["visitors"], a["conversions"], round(a["revenue"], 2)) for a in rep["arms"]}, rep
+    want = {k: (v[0], v[1], v[2]) for k, v in tally.items()}
+    got, rep = report()
+    check(got == want, "per-arm metrics %s, sent %s" % (got, want))
+    on = [a for a in rep["arms"] if a["name"] == "on"][0]
+    check("vs_control" in on and 0 <= on["vs_control"]["conversion"]["p_value"] <= 1 and
+          0 <= on["vs_control"]["conversion"]["sequential_p_value"] <= 1 and rep["srm"] is not None,
+          "statistics present: %s" % json.dumps(on)[:400])
+    check(srv.stop() == 0, "exit after SIGTERM")
+    srv.start()
+    got2, _ = report()
+    check(got2 == want, "after restart %s, want %s" % (got2, want))
+    check(srv.stop() == 0, "exit after SIGTERM")
+
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
@@ -1027,6 +1157,8 @@ SCENARIOS = [
     ("scenario/merch_rules", scenario_merch_rules),
     ("scenario/feedback", scenario_feedback),
     ("scenario/demo_key", scenario_demo_key),
+    ("scenario/search", scenario_search),
+    ("scenario/experiments", scenario_experiments),
 ]
 
 

@@ -35,12 +35,12 @@ Test(search_stats, counts_dedupes_and_zero_results)
     struct tl_sstats *st = tl_sstats_new(NULL);
     cr_assert_not_null(st);
     tl_sstats_search(st, 1, 11, "Lamp", 5, T0);
-    tl_sstats_search(st, 1, 11, "lamp ", 5, T0 + 5 * MIN);  /* same shopper, page 2: once */
-    tl_sstats_search(st, 1, 12, "lamp", 5, T0 + 6 * MIN);   /* another shopper */
-    tl_sstats_search(st, 1, 11, "lamp", 5, T0 + 60 * MIN);  /* same shopper, an hour later: again */
+    tl_sstats_search(st, 1, 11, "lamp ", 5, T0 + 5 * MIN); /* same shopper, page 2: once */
+    tl_sstats_search(st, 1, 12, "lamp", 5, T0 + 6 * MIN);  /* another shopper */
+    tl_sstats_search(st, 1, 11, "lamp", 5, T0 + 60 * MIN); /* same shopper, an hour later: again */
     tl_sstats_search(st, 1, 13, "xyzzy", 0, T0);
-    tl_sstats_search(st, 1, 13, "xyzzy", -1, T0 + MIN);    /* storefront event of the same search */
-    tl_sstats_search(st, 2, 14, "lamp", 3, T0);            /* another shop */
+    tl_sstats_search(st, 1, 13, "xyzzy", -1, T0 + MIN); /* storefront event of the same search */
+    tl_sstats_search(st, 2, 14, "lamp", 3, T0);         /* another shop */
     struct tl_buf b;
     tl_buf_init(&b, 1 << 20);
     cr_assert_eq(tl_sstats_report_json(st, 1, 10, &b), TL_OK);
@@ -117,4 +117,31 @@ Test(search_stats, no_leak_and_null_safe)
     tl_sstats_free(st);
     tl_sstats_free(NULL);
     cr_assert_eq(tl_alloc_live(), live);
+}
+
+Test(search_stats, completions_from_clicked_searches)
+{
+    struct tl_sstats *st = tl_sstats_new(NULL);
+    /* "red lamp": 3 shoppers, 2 clicked; "red lantern": 1 clicked; "red rug": searched, never clicked */
+    for (uint64_t u = 1; u <= 3; u++) {
+        tl_sstats_search(st, 1, u, "red lamp", 4, T0);
+        if (u < 3) tl_sstats_action(st, 1, u, 1, TL_SSTATS_CLICK, 0, T0 + MIN);
+    }
+    tl_sstats_search(st, 1, 9, "Red Lantern", 2, T0);
+    tl_sstats_action(st, 1, 9, 2, TL_SSTATS_CLICK, 0, T0 + MIN);
+    tl_sstats_search(st, 1, 10, "red rug", 2, T0);
+    tl_sstats_search(st, 2, 11, "red lamp", 2, T0); /* other shop */
+    tl_sstats_action(st, 2, 11, 2, TL_SSTATS_CLICK, 0, T0 + MIN);
+    char out[4][TL_SSTATS_QUERY_MAX + 1];
+    uint32_t counts[4];
+    size_t n = tl_sstats_complete(st, 1, "red la", out, counts, 4);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(out[0], "red lamp");
+    cr_assert_eq(counts[0], 2);
+    cr_assert_str_eq(out[1], "red lantern");
+    cr_assert_eq(counts[1], 1);
+    cr_assert_eq(tl_sstats_complete(st, 1, "red r", out, counts, 4), 0);
+    cr_assert_eq(tl_sstats_complete(st, 1, "blue", out, counts, 4), 0);
+    cr_assert_eq(tl_sstats_complete(st, 1, "red lamp", out, counts, 1), 1);
+    tl_sstats_free(st);
 }

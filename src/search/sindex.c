@@ -1,0 +1,2220 @@
+/* Product search index (see sindex.h): in-memory inverted index with BM25F.
+ *
+ * Data:
+ *  - terms: stemmed, folded tokens (tl_strtab) with a posting list each;
+ *    a posting is {doc, gen, tf[field]} (12 bytes). Postings are not sorted;
+ *    removal is lazy: a document's generation byte is bumped, postings whose
+ *    gen differs are stale and skipped, and a term's list is compacted when
+ *    its stale count exceeds min(live/2 + 8, 200) (so one doc can never own
+ *    256 stale postings of a term and a wrapped generation is never
+ *    mistaken for live).
+ *  - words: surface (folded, unstemmed) tokens -> term; the typo index
+ *    (typo.c, SymSpell deletions) and the prefix list (words sorted, rebuilt
+ *    lazily under a mutex by the first reader after a write) run over words.
+ *  - per document: field lengths, BM25F factors fw[f], price, availability,
+ *    creation time, brand, every category path prefix, attribute (key,value)
+ *    pairs, its distinct terms (for removal) and its title term sequence
+ *    (for the proximity bonus).
+ *
+ * Ranking (relevance):
+ *  BM25F (Robertson/Zaragoza "simple BM25F"): for term t and doc d
+ *    tf~(t,d) = sum_f w_f * tf_f(t,d) / (1 - b_f + b_f * len_f(d) / avglen_f)
+ *    s(t,d)   = idf(t) * tf~ * (k1 + 1) / (k1 + tf~)
+ *    idf(t)   = ln(1 + (N - df + 0.5) / (df + 0.5))
+ *  Defaults: k1 = 1.2; w: id 3.0, title 3.0, brand 2.0, category 1.5,
+ *  tags 1.5, attrs 1.0, desc 0.5; b: id 0, title 0.75, brand 0.3,
+ *  category 0.3, tags 0.5, attrs 0.5, desc 0.75. The factor
+ *  w_f / (1 - b_f + b_f len_f / avglen_f) is cached per (doc, field) and
+ *  recomputed for all documents when the number of writes since the last
+ *  refresh exceeds N/16 (so avglen drifts by a bounded amount).
+ *  Query words are slots (at most QSLOTS_MAX); a slot has alternatives:
+ *  the exact stem (weight 1), synonyms (SYN_W = 0.8), typo corrections
+ *  (TYPO_W = 0.6 per edit, i.e. 0.6 or 0.36), prefix expansions of the last
+ *  word (PREFIX_W = 0.5), and the concatenation of the word with the next
+ *  one ("deck over" -> "deckover", weight 1, counts for both slots). A slot
+ *  contributes the best of its alternatives. With m of n slots matched:
+ *    text = (sum_slots s) * ((1 + m) / (1 + n)) ^ COORD_P   (COORD_P = 2)
+ *  Proximity: for the best PROX_WINDOW candidates, each pair of consecutive
+ *  query slots found adjacent in the title adds PROX_W = 0.25 * text /
+ *  (n - 1); then the window is re-sorted. A query equal to a product id
+ *  (folded) puts that product first (ID_BONUS added). Finally
+ *    score = text * (1 + boost(doc))  (boost in [0, boost_max]).
+ *  Typo rules: no correction for words shorter than 5 or containing digits;
+ *  1 edit for 5..8 characters, 2 for 9+ (tl_typo_max_edits), only when the
+ *  exact word is not in the index; up to TYPO_ALTS closest words (then by
+ *  document frequency).
+ *  Zero results: RELAXED retries with one more edit allowed (min 1 for 3+
+ *  characters) and prefix expansion of every word, typo correction even of
+ *  known words; then FALLBACK returns popular products passing the filters,
+ *  restricted to the category most common among the relaxed candidates
+ *  without filters when there are any.
+ *
+ * Facets (over all matches): category (every path prefix), brand, price
+ *  (fixed buckets 0-10, 10-25, 25-50, 50-100, 100-250, 250-500, 500-1000,
+ *  1000+; lower bound inclusive), available ("true"/"false"), attr:<key>
+ *  (up to TL_SEARCH_FACETS_MAX - 4 keys, most frequent first); values
+ *  sorted by count desc then value.
+ *
+ * Concurrency: rwlock; searches hold the read lock and use a scratch
+ *  object (dense score arrays) taken from a mutex-protected pool, never
+ *  shared by two calls at once.
+ *
+ * File format (little-endian, all integers fixed width):
+ *   "TLSIDX01" | u32 version (1) | u64 payload length | payload |
+ *   u64 XXH3(payload, seed 0)
+ *   payload: u64 config hash (language, stop words, synonyms)
+ *     strtab terms; per term: u32 n, n x {u32 doc, u8 tf[7]}
+ *     strtab words; per word: u32 term
+ *     strtab brand keys; per brand: str display; strtab paths; strtab attr
+ *     keys; strtab attr values
+ *     u32 doc capacity; per doc: u8 present, [u8 visible, u8 available,
+ *     u16 len[7], f64 price, i64 created, u64 id hash, u32 brand,
+ *     u32 n_terms, u32 n_title, u32 n_cats, u32 n_attrs, u32 x (n_terms +
+ *     n_title + n_cats + 2 n_attrs)]
+ *     u32 n_pop; f32 x n_pop
+ *   strtab = u32 count, then per string u32 length + bytes; str = u32 length
+ *   + bytes. A file shorter or longer than its header says, or whose
+ *   checksum differs, or whose payload does not parse exactly, is TL_EPARSE.
+ */
+#include "search/sindex.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "core/map.h"
+#include "core/topk.h"
+#include "search/analyze.h"
+#include "search/typo.h"
+
+#define F TL_SF_COUNT
+#define QSLOTS_MAX 32      /* query words considered */
+#define ALTS_MAX 64        /* alternatives per query */
+#define PREFIX_MAX 16      /* prefix expansions of the last word */
+#define TYPO_ALTS 3        /* corrections kept per word */
+#define TYPO_CAND_MAX 4096 /* candidates verified per word */
+#define DOC_TOKENS_MAX 8192 /* tokens indexed per field */
+#define TITLE_SEQ_MAX 255
+#define CATS_MAX 16 /* category levels */
+#define ATTRS_MAX 256
+#define DOCS_MAX (1u << 28)
+#define PROX_WINDOW 100
+#define ATTR_INLINE 6
+#define ID_BONUS 1e6
+#define FILE_MAGIC "TLSIDX01"
+#define FILE_VERSION 1u
+#define SAVE_MAX ((size_t)1 << 34)
+
+#ifndef SYN_W
+#define SYN_W 0.8
+#endif
+#ifndef TYPO_W
+#define TYPO_W 0.6
+#endif
+#ifndef PREFIX_W
+#define PREFIX_W 0.5
+#endif
+#ifndef COORD_P
+#define COORD_P 2.0
+#endif
+#ifndef PROX_W
+#define PROX_W 0.25
+#endif
+#ifndef RARE_DF
+#define RARE_DF 2
+#endif
+#ifndef CONCAT_W
+#define CONCAT_W 1.0
+#endif
+
+static const double def_w[F] = {3.0, 3.0, 2.0, 1.5, 1.5, 1.0, 0.5};
+static const double def_b[F] = {0.0, 0.75, 0.3, 0.3, 0.5, 0.5, 0.75};
+
+struct post {
+    uint32_t doc;
+    uint8_t gen;
+    uint8_t tf[F];
+};
+
+struct term {
+    struct post *p;
+    uint32_t n, cap, live, stale;
+};
+
+struct idoc {
+    uint8_t present, visible, available, gen;
+    uint16_t len[F];
+    float fw[F];
+    double price;
+    int64_t created;
+    uint64_t idh;
+    uint32_t brand;
+    uint32_t n_terms, n_title, n_cats, n_attrs;
+    uint32_t *blob; /* terms | title | cats | attrs (key, pair id) */
+    /* hot copies for filters and facets (no blob access while counting) */
+    uint32_t leaf;          /* deepest category path or TL_STRTAB_NONE */
+    uint32_t ap[ATTR_INLINE]; /* first attribute pair ids */
+};
+
+struct syn_rule {
+    char *from;  /* stemmed single token */
+    char **to;   /* stemmed tokens */
+    size_t n_to;
+};
+
+struct scratch {
+    struct scratch *next;
+    uint32_t cap;
+    float *acc, *slot;
+    uint32_t *mask, *stamp, *touched, *stouched;
+    uint8_t *exact;
+    uint32_t cur;
+};
+
+struct tf_pair {
+    uint32_t term;
+    uint8_t field;
+};
+
+struct build {
+    struct tf_pair *pairs;
+    size_t n, cap;
+    uint32_t title[TITLE_SEQ_MAX];
+    uint32_t n_title;
+    uint32_t len[F];
+    struct tl_stoken *tok;
+};
+
+struct tl_sindex {
+    pthread_rwlock_t lock;
+    struct tl_sanalyze *an;
+    double w[F], b[F], k1;
+    uint64_t cfg_hash;
+    struct syn_rule *syn;
+    size_t n_syn;
+    struct tl_strtab terms;
+    struct term *tv;
+    uint32_t tv_cap;
+    struct tl_strtab words;
+    uint32_t *word_term;
+    uint32_t word_cap;
+    struct tl_typo typo;
+    pthread_mutex_t pmu; /* guards the lazy sorted word list */
+    uint32_t *sorted;
+    uint32_t n_sorted;
+    int sorted_dirty;
+    struct tl_strtab brands; /* folded brand -> id */
+    char **brand_disp;
+    uint32_t brand_cap;
+    struct tl_strtab paths, akeys, avals;
+    uint32_t *path_parent; /* parent path id (TL_STRTAB_NONE at the top) */
+    uint32_t parent_cap;
+    struct tl_u64map pairmap; /* key << 32 | value -> 1 + pair id */
+    uint32_t *pair_key, *pair_val;
+    uint32_t n_pairs, pair_cap;
+    struct tl_u64map ids; /* hash(folded id) -> doc + 1 */
+    struct idoc *docs;
+    uint32_t cap;
+    size_t count;
+    double sumlen[F];
+    uint32_t changes;
+    float *pop;
+    uint32_t n_pop;
+    pthread_mutex_t smu; /* guards the scratch pool */
+    struct scratch *pool;
+    struct build build; /* writer's buffers (under the write lock) */
+};
+
+static uint64_t cfg_hash(const struct tl_search_config *cfg)
+{
+    const char *lang = cfg && cfg->language ? cfg->language : "english";
+    uint64_t h = tl_hash_str(lang, 1);
+    h = tl_hash_u64(h ^ (cfg && cfg->stop_words ? tl_hash_str(cfg->stop_words, 2) : 0x5eedULL));
+    h = tl_hash_u64(h ^ (cfg && cfg->synonyms ? tl_hash_str(cfg->synonyms, 3) : 0x51aULL));
+    return h;
+}
+
+/* Analyse text into stemmed non-stop tokens joined by ' ' into out; returns count. */
+static size_t stem_phrase(struct tl_sindex *ix, const char *s, size_t n, char **toks, size_t max)
+{
+    struct tl_stoken tk[16];
+    size_t nt = tl_sanalyze_tokens(ix->an, s, n, tk, 16), k = 0;
+    for (size_t i = 0; i < nt && k < max; i++) {
+        if (tk[i].stop && nt > 1) continue;
+        char buf[TL_SANALYZE_TOKEN_MAX * 2];
+        tl_sanalyze_stem(ix->an, tk[i].s, tk[i].len, buf, sizeof buf);
+        toks[k] = tl_strdup(buf);
+        if (!toks[k]) break;
+        k++;
+    }
+    return k;
+}
+
+static enum tl_rc add_rule(struct tl_sindex *ix, const char *from, size_t nf, const char *to, size_t nt)
+{
+    char *ft[4];
+    size_t k = stem_phrase(ix, from, nf, ft, 4);
+    char *tt[8];
+    size_t m = stem_phrase(ix, to, nt, tt, 8);
+    enum tl_rc rc = TL_OK;
+    if (k != 1 || m == 0) { /* left side must be one token */
+        rc = k == 0 || m == 0 ? TL_EINVAL : TL_OK;
+        goto out;
+    }
+    struct syn_rule *ns = tl_realloc(ix->syn, (ix->n_syn + 1) * sizeof *ns);
+    if (!ns) {
+        rc = TL_ENOMEM;
+        goto out;
+    }
+    ix->syn = ns;
+    struct syn_rule *r = &ix->syn[ix->n_syn];
+    r->to = tl_calloc(m, sizeof *r->to);
+    if (!r->to) {
+        rc = TL_ENOMEM;
+        goto out;
+    }
+    r->from = ft[0];
+    ft[0] = NULL;
+    for (size_t i = 0; i < m; i++) r->to[i] = tt[i], tt[i] = NULL;
+    r->n_to = m;
+    ix->n_syn++;
+out:
+    for (size_t i = 0; i < k; i++) tl_free(ft[i]);
+    for (size_t i = 0; i < m; i++) tl_free(tt[i]);
+    return rc;
+}
+
+#define SYN_GROUP_MAX 32
+
+static enum tl_rc parse_synonyms(struct tl_sindex *ix, const char *s, struct tl_err *err)
+{
+    while (*s) {
+        const char *e = strchr(s, ';');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        const char *arrow = NULL;
+        for (size_t i = 0; i + 1 < n; i++)
+            if (s[i] == '=' && s[i + 1] == '>') arrow = s + i;
+        int blank = 1;
+        for (size_t i = 0; i < n; i++)
+            if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n') blank = 0;
+        if (!blank) {
+            if (arrow) {
+                size_t nl = (size_t)(arrow - s), nr = n - nl - 2;
+                const char *r = arrow + 2;
+                if (memchr(r, '=', nr) || memchr(s, ',', nl)) goto bad;
+                /* "a=>b,c": a expands to b and c */
+                const char *p = r;
+                while (p < r + nr) {
+                    const char *c = memchr(p, ',', (size_t)(r + nr - p));
+                    size_t len = c ? (size_t)(c - p) : (size_t)(r + nr - p);
+                    enum tl_rc rc = add_rule(ix, s, nl, p, len);
+                    if (rc == TL_EINVAL) goto bad;
+                    if (rc != TL_OK) return tl_err_set(err, rc, "synonyms", "out of memory");
+                    p += len + (c ? 1 : 0);
+                }
+            } else {
+                const char *part[SYN_GROUP_MAX];
+                size_t plen[SYN_GROUP_MAX], np = 0;
+                const char *p = s;
+                while (p <= s + n && np < SYN_GROUP_MAX) {
+                    const char *c = memchr(p, ',', (size_t)(s + n - p));
+                    size_t len = c ? (size_t)(c - p) : (size_t)(s + n - p);
+                    part[np] = p;
+                    plen[np++] = len;
+                    if (!c) break;
+                    p = c + 1;
+                }
+                if (np < 2 || memchr(s, '=', n)) goto bad;
+                for (size_t i = 0; i < np; i++)
+                    for (size_t j = 0; j < np; j++) {
+                        if (i == j) continue;
+                        enum tl_rc rc = add_rule(ix, part[i], plen[i], part[j], plen[j]);
+                        if (rc == TL_EINVAL) goto bad;
+                        if (rc != TL_OK) return tl_err_set(err, rc, "synonyms", "out of memory");
+                    }
+            }
+        }
+        s += n;
+        if (*s == ';') s++;
+        continue;
+    bad:
+        return tl_err_set(err, TL_EINVAL, "synonyms",
+                          "malformed synonym group '%.*s' (expected \"a,b\" or \"a=>b\", groups separated by ';')",
+                          (int)(n > 80 ? 80 : n), s);
+    }
+    return TL_OK;
+}
+
+enum tl_rc tl_sindex_new(const struct tl_search_config *cfg, struct tl_sindex **out, struct tl_err *err)
+{
+    *out = NULL;
+    struct tl_sindex *ix = tl_calloc(1, sizeof *ix);
+    if (!ix) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    pthread_rwlock_init(&ix->lock, NULL);
+    pthread_mutex_init(&ix->pmu, NULL);
+    pthread_mutex_init(&ix->smu, NULL);
+    tl_strtab_init(&ix->terms);
+    tl_strtab_init(&ix->words);
+    tl_strtab_init(&ix->brands);
+    tl_strtab_init(&ix->paths);
+    tl_strtab_init(&ix->akeys);
+    tl_strtab_init(&ix->avals);
+    tl_u64map_init(&ix->ids);
+    tl_u64map_init(&ix->pairmap);
+    tl_typo_init(&ix->typo);
+    for (int f = 0; f < F; f++) {
+        ix->w[f] = cfg && cfg->weight[f] > 0 ? cfg->weight[f] : def_w[f];
+        /* b < 0, or a field left all-zero (weight 0 and b 0), means the default */
+        ix->b[f] = cfg && cfg->b[f] >= 0 && !(cfg->b[f] == 0 && cfg->weight[f] == 0) ? cfg->b[f] : def_b[f];
+    }
+    if (cfg) {
+        for (int f = 0; f < F; f++) {
+            if (cfg->weight[f] < 0 || isnan(cfg->weight[f]))
+                return tl_sindex_free(ix), tl_err_set(err, TL_EINVAL, "weight", "field weights must be >= 0");
+            if (cfg->b[f] > 1) return tl_sindex_free(ix), tl_err_set(err, TL_EINVAL, "b", "b must be in [0, 1]");
+        }
+        if (cfg->k1 < 0 || isnan(cfg->k1))
+            return tl_sindex_free(ix), tl_err_set(err, TL_EINVAL, "k1", "k1 must be > 0");
+    }
+    ix->k1 = cfg && cfg->k1 > 0 ? cfg->k1 : 1.2;
+    ix->cfg_hash = cfg_hash(cfg);
+    enum tl_rc rc = tl_sanalyze_new(cfg ? cfg->language : NULL, cfg ? cfg->stop_words : NULL, &ix->an, err);
+    if (rc != TL_OK) {
+        tl_sindex_free(ix);
+        return rc;
+    }
+    if (cfg && cfg->synonyms) {
+        rc = parse_synonyms(ix, cfg->synonyms, err);
+        if (rc != TL_OK) {
+            tl_sindex_free(ix);
+            return rc;
+        }
+    }
+    *out = ix;
+    return TL_OK;
+}
+
+static void scratch_free(struct scratch *s)
+{
+    tl_free(s->acc);
+    tl_free(s->slot);
+    tl_free(s->mask);
+    tl_free(s->stamp);
+    tl_free(s->touched);
+    tl_free(s->stouched);
+    tl_free(s->exact);
+    tl_free(s);
+}
+
+void tl_sindex_free(struct tl_sindex *ix)
+{
+    if (!ix) return;
+    for (uint32_t t = 0; t < ix->terms.count && ix->tv; t++) tl_free(ix->tv[t].p);
+    tl_free(ix->tv);
+    tl_strtab_free(&ix->terms);
+    tl_strtab_free(&ix->words);
+    tl_free(ix->word_term);
+    tl_typo_free(&ix->typo);
+    tl_free(ix->sorted);
+    for (uint32_t i = 0; i < ix->brands.count && ix->brand_disp; i++) tl_free(ix->brand_disp[i]);
+    tl_free(ix->brand_disp);
+    tl_strtab_free(&ix->brands);
+    tl_strtab_free(&ix->paths);
+    tl_strtab_free(&ix->akeys);
+    tl_strtab_free(&ix->avals);
+    tl_u64map_free(&ix->ids);
+    tl_u64map_free(&ix->pairmap);
+    tl_free(ix->pair_key);
+    tl_free(ix->pair_val);
+    tl_free(ix->path_parent);
+    for (uint32_t d = 0; d < ix->cap; d++) tl_free(ix->docs[d].blob);
+    tl_free(ix->docs);
+    tl_free(ix->pop);
+    for (size_t i = 0; i < ix->n_syn; i++) {
+        tl_free(ix->syn[i].from);
+        for (size_t j = 0; j < ix->syn[i].n_to; j++) tl_free(ix->syn[i].to[j]);
+        tl_free(ix->syn[i].to);
+    }
+    tl_free(ix->syn);
+    while (ix->pool) {
+        struct scratch *s = ix->pool;
+        ix->pool = s->next;
+        scratch_free(s);
+    }
+    tl_free(ix->build.pairs);
+    tl_free(ix->build.tok);
+    tl_sanalyze_free(ix->an);
+    pthread_rwlock_destroy(&ix->lock);
+    pthread_mutex_destroy(&ix->pmu);
+    pthread_mutex_destroy(&ix->smu);
+    tl_free(ix);
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static enum tl_rc grow_docs(struct tl_sindex *ix, uint32_t need)
+{
+    if (need <= ix->cap) return TL_OK;
+    if (need > DOCS_MAX) return TL_ETOOBIG;
+    uint32_t nc = ix->cap ? ix->cap : 64;
+    while (nc < need) nc = nc > DOCS_MAX / 2 ? DOCS_MAX : nc * 2;
+    struct idoc *nd = tl_realloc(ix->docs, (size_t)nc * sizeof *nd);
+    if (!nd) return TL_ENOMEM;
+    memset(nd + ix->cap, 0, (size_t)(nc - ix->cap) * sizeof *nd);
+    ix->docs = nd;
+    ix->cap = nc;
+    return TL_OK;
+}
+
+static enum tl_rc intern_term(struct tl_sindex *ix, const char *s, uint32_t *id)
+{
+    enum tl_rc rc = tl_strtab_intern(&ix->terms, s, id);
+    if (rc != TL_OK) return rc;
+    if (*id >= ix->tv_cap) {
+        uint32_t nc = ix->tv_cap ? ix->tv_cap * 2 : 1024;
+        struct term *nt = tl_realloc(ix->tv, (size_t)nc * sizeof *nt);
+        if (!nt) return TL_ENOMEM;
+        memset(nt + ix->tv_cap, 0, (size_t)(nc - ix->tv_cap) * sizeof *nt);
+        ix->tv = nt;
+        ix->tv_cap = nc;
+    }
+    return TL_OK;
+}
+
+/* Term of surface word w (interning word and stem as needed). */
+static enum tl_rc word_to_term(struct tl_sindex *ix, const struct tl_stoken *t, uint32_t *term)
+{
+    uint32_t wid = tl_strtab_find(&ix->words, t->s);
+    if (wid != TL_STRTAB_NONE) {
+        *term = ix->word_term[wid];
+        return TL_OK;
+    }
+    enum tl_rc rc = tl_strtab_intern(&ix->words, t->s, &wid);
+    if (rc != TL_OK) return rc;
+    if (wid >= ix->word_cap) {
+        uint32_t nc = ix->word_cap ? ix->word_cap * 2 : 1024;
+        uint32_t *nw = tl_realloc(ix->word_term, (size_t)nc * sizeof *nw);
+        if (!nw) return TL_ENOMEM;
+        ix->word_term = nw;
+        ix->word_cap = nc;
+    }
+    char st[TL_SANALYZE_TOKEN_MAX * 2];
+    tl_sanalyze_stem(ix->an, t->s, t->len, st, sizeof st);
+    rc = intern_term(ix, st, term);
+    if (rc != TL_OK) return rc;
+    ix->word_term[wid] = *term;
+    if (!t->has_digit) {
+        rc = tl_typo_add(&ix->typo, wid, t->s, t->len);
+        if (rc != TL_OK) return rc;
+    }
+    ix->sorted_dirty = 1;
+    return TL_OK;
+}
+
+#define PAIRS_MAX ((size_t)DOC_TOKENS_MAX * F * 4)
+
+static enum tl_rc add_text(struct tl_sindex *ix, struct build *b, int field, const char *s, size_t n)
+{
+    if (!s || !n) return TL_OK;
+    size_t nt = tl_sanalyze_tokens(ix->an, s, n, b->tok, DOC_TOKENS_MAX);
+    for (size_t i = 0; i < nt; i++) {
+        if (b->tok[i].stop) continue;
+        uint32_t term;
+        enum tl_rc rc = word_to_term(ix, &b->tok[i], &term);
+        if (rc != TL_OK) return rc;
+        if (b->n == b->cap) {
+            if (b->cap >= PAIRS_MAX) return TL_OK;
+            size_t nc = b->cap ? b->cap * 2 : 256;
+            struct tf_pair *np = tl_realloc(b->pairs, nc * sizeof *np);
+            if (!np) return TL_ENOMEM;
+            b->pairs = np;
+            b->cap = nc;
+        }
+        b->pairs[b->n].term = term;
+        b->pairs[b->n].field = (uint8_t)field;
+        b->n++;
+        b->len[field]++;
+        if (field == TL_SF_TITLE && b->n_title < TITLE_SEQ_MAX) b->title[b->n_title++] = term;
+    }
+    return TL_OK;
+}
+
+static int cmp_pair(const void *a, const void *b)
+{
+    const struct tf_pair *x = a, *y = b;
+    if (x->term != y->term) return x->term < y->term ? -1 : 1;
+    return (int)x->field - (int)y->field;
+}
+
+static void normalize_path(const char *s, size_t n, char *out, size_t cap)
+{
+    /* trim each level, join with " > " */
+    size_t o = 0;
+    const char *p = s, *end = s + n;
+    out[0] = 0;
+    while (p < end) {
+        const char *g = memchr(p, '>', (size_t)(end - p));
+        const char *le = g ? g : end;
+        const char *a = p, *z = le;
+        while (a < z && (*a == ' ' || *a == '\t')) a++;
+        while (z > a && (z[-1] == ' ' || z[-1] == '\t')) z--;
+        if (z > a) {
+            size_t need = (size_t)(z - a) + (o ? 3 : 0);
+            if (o + need + 1 > cap) break;
+            if (o) memcpy(out + o, " > ", 3), o += 3;
+            memcpy(out + o, a, (size_t)(z - a));
+            o += (size_t)(z - a);
+            out[o] = 0;
+        }
+        p = le + (g ? 1 : 0);
+    }
+}
+
+/* Category path prefixes of s: interned ids written to cats; returns count. */
+static size_t path_prefixes(struct tl_sindex *ix, const char *s, uint32_t *cats, int intern)
+{
+    char norm[1024];
+    normalize_path(s, strlen(s), norm, sizeof norm);
+    size_t k = 0, n = strlen(norm);
+    for (size_t i = 0; i <= n && k < CATS_MAX; i++) {
+        if (i == n || (i + 3 <= n && !memcmp(norm + i, " > ", 3))) {
+            char save = norm[i];
+            norm[i] = 0;
+            uint32_t id = TL_STRTAB_NONE;
+            if (intern) {
+                if (tl_strtab_intern(&ix->paths, norm, &id) != TL_OK) id = TL_STRTAB_NONE;
+            } else
+                id = tl_strtab_find(&ix->paths, norm);
+            norm[i] = save;
+            if (id != TL_STRTAB_NONE) cats[k++] = id;
+        }
+    }
+    return k;
+}
+
+static void refresh_fw_doc(struct tl_sindex *ix, struct idoc *d)
+{
+    for (int f = 0; f < F; f++) {
+        double avg = ix->count ? ix->sumlen[f] / (double)ix->count : 0;
+        double norm = avg > 0 ? 1 - ix->b[f] + ix->b[f] * d->len[f] / avg : 1;
+        d->fw[f] = (float)(ix->w[f] / (norm > 1e-6 ? norm : 1e-6));
+    }
+}
+
+static void refresh_fw_all(struct tl_sindex *ix)
+{
+    for (uint32_t i = 0; i < ix->cap; i++)
+        if (ix->docs[i].present) refresh_fw_doc(ix, &ix->docs[i]);
+    ix->changes = 0;
+}
+
+static void compact_term(struct tl_sindex *ix, struct term *t)
+{
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        const struct idoc *d = &ix->docs[t->p[i].doc];
+        if (d->present && d->gen == t->p[i].gen) t->p[k++] = t->p[i];
+    }
+    t->n = k;
+    t->live = k;
+    t->stale = 0;
+}
+
+static void remove_locked(struct tl_sindex *ix, uint32_t doc)
+{
+    if (doc >= ix->cap || !ix->docs[doc].present) return;
+    struct idoc *d = &ix->docs[doc];
+    d->present = 0;
+    d->gen++;
+    for (uint32_t i = 0; i < d->n_terms; i++) {
+        struct term *t = &ix->tv[d->blob[i]];
+        t->live--;
+        t->stale++;
+        uint32_t lim = t->live / 2 + 8;
+        if (lim > 200) lim = 200;
+        if (t->stale > lim) compact_term(ix, t);
+    }
+    for (int f = 0; f < F; f++) ix->sumlen[f] -= d->len[f];
+    ix->count--;
+    uint64_t v;
+    if (d->idh && tl_u64map_get(&ix->ids, d->idh, &v) && v == (uint64_t)doc + 1) tl_u64map_del(&ix->ids, d->idh);
+    tl_free(d->blob);
+    d->blob = NULL;
+    d->n_terms = d->n_title = d->n_cats = d->n_attrs = 0;
+    ix->changes++;
+}
+
+static void attr_scalar(json_t *v, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (json_is_string(v)) snprintf(buf, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v)) snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) snprintf(buf, cap, "%g", json_real_value(v));
+    else if (json_is_true(v)) snprintf(buf, cap, "true");
+    else if (json_is_false(v)) snprintf(buf, cap, "false");
+}
+
+static enum tl_rc post_add(struct term *t, uint32_t doc, uint8_t gen, const uint8_t *tf)
+{
+    if (t->n == t->cap) {
+        if (t->cap >= DOCS_MAX) return TL_ETOOBIG;
+        uint32_t nc = t->cap ? t->cap * 2 : 4;
+        struct post *np = tl_realloc(t->p, (size_t)nc * sizeof *np);
+        if (!np) return TL_ENOMEM;
+        t->p = np;
+        t->cap = nc;
+    }
+    struct post *p = &t->p[t->n++];
+    p->doc = doc;
+    p->gen = gen;
+    memcpy(p->tf, tf, F);
+    t->live++;
+    return TL_OK;
+}
+
+static enum tl_rc intern_pair(struct tl_sindex *ix, uint32_t kid, uint32_t vid, uint32_t *pid)
+{
+    uint64_t key = ((uint64_t)kid << 32) | vid, v;
+    if (tl_u64map_get(&ix->pairmap, key, &v)) {
+        *pid = (uint32_t)(v - 1);
+        return TL_OK;
+    }
+    if (ix->n_pairs == ix->pair_cap) {
+        if (ix->pair_cap >= DOCS_MAX) return TL_ETOOBIG;
+        uint32_t nc = ix->pair_cap ? ix->pair_cap * 2 : 64;
+        uint32_t *nk = tl_realloc(ix->pair_key, (size_t)nc * 4);
+        if (!nk) return TL_ENOMEM;
+        ix->pair_key = nk;
+        uint32_t *nv = tl_realloc(ix->pair_val, (size_t)nc * 4);
+        if (!nv) return TL_ENOMEM;
+        ix->pair_val = nv;
+        ix->pair_cap = nc;
+    }
+    enum tl_rc rc = tl_u64map_put(&ix->pairmap, key, (uint64_t)ix->n_pairs + 1);
+    if (rc != TL_OK) return rc;
+    ix->pair_key[ix->n_pairs] = kid;
+    ix->pair_val[ix->n_pairs] = vid;
+    *pid = ix->n_pairs++;
+    return TL_OK;
+}
+
+/* Record parent links of a chain of path prefixes. */
+static enum tl_rc set_parents(struct tl_sindex *ix, const uint32_t *cats, size_t n)
+{
+    if (ix->paths.count > ix->parent_cap) {
+        uint32_t nc = ix->parent_cap ? ix->parent_cap : 64;
+        while (nc < ix->paths.count) nc *= 2;
+        uint32_t *np = tl_realloc(ix->path_parent, (size_t)nc * 4);
+        if (!np) return TL_ENOMEM;
+        for (uint32_t i = ix->parent_cap; i < nc; i++) np[i] = TL_STRTAB_NONE;
+        ix->path_parent = np;
+        ix->parent_cap = nc;
+    }
+    for (size_t k = 0; k < n; k++) ix->path_parent[cats[k]] = k ? cats[k - 1] : TL_STRTAB_NONE;
+    return TL_OK;
+}
+
+static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct tl_sdoc *sd, struct build *b)
+{
+    enum tl_rc rc = grow_docs(ix, doc + 1);
+    if (rc != TL_OK) return rc;
+    json_t *tags = NULL, *attrs = NULL;
+    if (sd->tags_json && *sd->tags_json) {
+        tags = json_loads(sd->tags_json, JSON_DECODE_ANY, NULL);
+        if (!tags || !json_is_array(tags)) {
+            json_decref(tags);
+            return TL_EINVAL;
+        }
+    }
+    if (sd->attrs_json && *sd->attrs_json) {
+        attrs = json_loads(sd->attrs_json, JSON_DECODE_ANY, NULL);
+        if (!attrs || !json_is_object(attrs)) {
+            json_decref(tags);
+            json_decref(attrs);
+            return TL_EINVAL;
+        }
+    }
+    remove_locked(ix, doc);
+    struct idoc *d = &ix->docs[doc];
+    uint32_t attr_pairs[ATTRS_MAX * 2];
+    uint32_t n_attr = 0;
+    char vbuf[256];
+    if (sd->id) rc = add_text(ix, b, TL_SF_ID, sd->id, strlen(sd->id));
+    if (rc == TL_OK && sd->title) rc = add_text(ix, b, TL_SF_TITLE, sd->title, strlen(sd->title));
+    if (rc == TL_OK && sd->brand) rc = add_text(ix, b, TL_SF_BRAND, sd->brand, strlen(sd->brand));
+    if (rc == TL_OK && sd->category) rc = add_text(ix, b, TL_SF_CATEGORY, sd->category, strlen(sd->category));
+    if (rc == TL_OK && tags) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(tags, i, v)
+        {
+            if (json_is_string(v)) rc = add_text(ix, b, TL_SF_TAGS, json_string_value(v), json_string_length(v));
+            if (rc != TL_OK) break;
+        }
+    }
+    if (rc == TL_OK && attrs) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(attrs, key, v)
+        {
+            json_t *one = v;
+            size_t nv = json_is_array(v) ? json_array_size(v) : 1;
+            for (size_t i = 0; i < nv && rc == TL_OK; i++) {
+                if (json_is_array(v)) one = json_array_get(v, i);
+                attr_scalar(one, vbuf, sizeof vbuf);
+                if (!vbuf[0]) continue;
+                rc = add_text(ix, b, TL_SF_ATTRS, vbuf, strlen(vbuf));
+                uint32_t kid, vid, pid;
+                if (rc == TL_OK && n_attr < ATTRS_MAX && tl_strtab_intern(&ix->akeys, key, &kid) == TL_OK &&
+                    tl_strtab_intern(&ix->avals, vbuf, &vid) == TL_OK && intern_pair(ix, kid, vid, &pid) == TL_OK) {
+                    attr_pairs[2 * n_attr] = kid;
+                    attr_pairs[2 * n_attr + 1] = pid;
+                    n_attr++;
+                }
+            }
+            if (rc != TL_OK) break;
+        }
+    }
+    if (rc == TL_OK && sd->description)
+        rc = add_text(ix, b, TL_SF_DESC, sd->description, strlen(sd->description));
+    json_decref(tags);
+    json_decref(attrs);
+    if (rc != TL_OK) return rc;
+    /* aggregate (term, field) pairs */
+    qsort(b->pairs, b->n, sizeof *b->pairs, cmp_pair);
+    size_t n_terms = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (!i || b->pairs[i].term != b->pairs[i - 1].term) n_terms++;
+    uint32_t cats[CATS_MAX];
+    size_t n_cats = sd->category ? path_prefixes(ix, sd->category, cats, 1) : 0;
+    if (set_parents(ix, cats, n_cats) != TL_OK) n_cats = 0;
+    size_t nblob = n_terms + b->n_title + n_cats + 2 * (size_t)n_attr;
+    uint32_t *blob = tl_malloc((nblob ? nblob : 1) * sizeof *blob);
+    if (!blob) return TL_ENOMEM;
+    d->gen++;
+    size_t k = 0;
+    for (size_t i = 0; i < b->n;) {
+        uint8_t tf[F] = {0};
+        size_t j = i;
+        for (; j < b->n && b->pairs[j].term == b->pairs[i].term; j++)
+            if (tf[b->pairs[j].field] < 255) tf[b->pairs[j].field]++;
+        rc = post_add(&ix->tv[b->pairs[i].term], doc, d->gen, tf);
+        if (rc != TL_OK) { /* undo the postings added so far */
+            for (size_t u = 0; u < k; u++) {
+                struct term *t = &ix->tv[blob[u]];
+                t->n--;
+                t->live--;
+            }
+            tl_free(blob);
+            return rc;
+        }
+        blob[k++] = b->pairs[i].term;
+        i = j;
+    }
+    memcpy(blob + k, b->title, b->n_title * sizeof *blob);
+    memcpy(blob + k + b->n_title, cats, n_cats * sizeof *blob);
+    memcpy(blob + k + b->n_title + n_cats, attr_pairs, 2 * (size_t)n_attr * sizeof *blob);
+    d->blob = blob;
+    d->n_terms = (uint32_t)n_terms;
+    d->n_title = b->n_title;
+    d->n_cats = (uint32_t)n_cats;
+    d->n_attrs = n_attr;
+    d->leaf = n_cats ? cats[n_cats - 1] : TL_STRTAB_NONE;
+    for (uint32_t i = 0; i < n_attr && i < ATTR_INLINE; i++) d->ap[i] = attr_pairs[2 * i + 1];
+    for (int f = 0; f < F; f++) {
+        d->len[f] = (uint16_t)(b->len[f] > 65535 ? 65535 : b->len[f]);
+        ix->sumlen[f] += d->len[f];
+    }
+    d->price = sd->price;
+    d->available = sd->available ? 1 : 0;
+    d->visible = sd->visible ? 1 : 0;
+    d->created = sd->created_ms;
+    d->brand = TL_STRTAB_NONE;
+    if (sd->brand && *sd->brand) {
+        char fb[256];
+        tl_sanalyze_fold(sd->brand, fb, sizeof fb);
+        uint32_t bid;
+        if (fb[0] && tl_strtab_intern(&ix->brands, fb, &bid) == TL_OK) {
+            if (bid >= ix->brand_cap) {
+                uint32_t nc = ix->brand_cap ? ix->brand_cap * 2 : 64;
+                char **nb = tl_realloc(ix->brand_disp, (size_t)nc * sizeof *nb);
+                if (nb) {
+                    memset(nb + ix->brand_cap, 0, (size_t)(nc - ix->brand_cap) * sizeof *nb);
+                    ix->brand_disp = nb;
+                    ix->brand_cap = nc;
+                }
+            }
+            if (bid < ix->brand_cap) {
+                if (!ix->brand_disp[bid]) ix->brand_disp[bid] = tl_strdup(sd->brand);
+                d->brand = bid;
+            }
+        }
+    }
+    d->idh = 0;
+    if (sd->id && *sd->id) {
+        char fid[256];
+        tl_sanalyze_fold(sd->id, fid, sizeof fid);
+        d->idh = tl_hash_str(fid, 0x1d) | 1;
+        tl_u64map_put(&ix->ids, d->idh, (uint64_t)doc + 1);
+    }
+    d->present = 1;
+    ix->count++;
+    ix->changes++;
+    if ((uint64_t)ix->changes * 16 > ix->count) refresh_fw_all(ix);
+    else refresh_fw_doc(ix, d);
+    return TL_OK;
+}
+
+enum tl_rc tl_sindex_upsert(struct tl_sindex *ix, uint32_t doc, const struct tl_sdoc *d)
+{
+    if (!ix || !d || doc >= DOCS_MAX) return TL_EINVAL;
+    pthread_rwlock_wrlock(&ix->lock);
+    /* the build buffers live in the index and are reused by every writer */
+    struct build *b = &ix->build;
+    if (!b->tok) b->tok = tl_malloc(DOC_TOKENS_MAX * sizeof *b->tok);
+    enum tl_rc rc = TL_ENOMEM;
+    if (b->tok) {
+        b->n = 0;
+        b->n_title = 0;
+        memset(b->len, 0, sizeof b->len);
+        rc = upsert_locked(ix, doc, d, b);
+    }
+    pthread_rwlock_unlock(&ix->lock);
+    return rc;
+}
+
+void tl_sindex_remove(struct tl_sindex *ix, uint32_t doc)
+{
+    if (!ix) return;
+    pthread_rwlock_wrlock(&ix->lock);
+    remove_locked(ix, doc);
+    if ((uint64_t)ix->changes * 16 > ix->count) refresh_fw_all(ix);
+    pthread_rwlock_unlock(&ix->lock);
+}
+
+enum tl_rc tl_sindex_set_popularity(struct tl_sindex *ix, const float *pop, uint32_t n)
+{
+    if (!ix || (n && !pop) || n > DOCS_MAX) return TL_EINVAL;
+    float *np = tl_malloc((n ? n : 1) * sizeof *np);
+    if (!np) return TL_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) np[i] = isfinite(pop[i]) ? pop[i] : 0;
+    pthread_rwlock_wrlock(&ix->lock);
+    tl_free(ix->pop);
+    ix->pop = np;
+    ix->n_pop = n;
+    pthread_rwlock_unlock(&ix->lock);
+    return TL_OK;
+}
+
+size_t tl_sindex_count(struct tl_sindex *ix)
+{
+    pthread_rwlock_rdlock(&ix->lock);
+    size_t n = ix->count;
+    pthread_rwlock_unlock(&ix->lock);
+    return n;
+}
+
+size_t tl_sindex_memory(struct tl_sindex *ix)
+{
+    pthread_rwlock_rdlock(&ix->lock);
+    size_t m = sizeof *ix + (size_t)ix->tv_cap * sizeof(struct term) + (size_t)ix->cap * sizeof(struct idoc);
+    for (uint32_t t = 0; t < ix->terms.count; t++) m += (size_t)ix->tv[t].cap * sizeof(struct post);
+    for (uint32_t d = 0; d < ix->cap; d++)
+        m += (size_t)(ix->docs[d].n_terms + ix->docs[d].n_title + ix->docs[d].n_cats + 2 * ix->docs[d].n_attrs) * 4;
+    m += (size_t)ix->typo.cap * 8 + ix->typo.heads.cap * 16 + (size_t)ix->word_cap * 4;
+    m += ((size_t)ix->terms.strs_cap + ix->words.strs_cap) * 8 + (ix->terms.cap + ix->words.cap) * 12;
+    m += (size_t)ix->words.count * 12 + (size_t)ix->terms.count * 10; /* string bytes (estimate) */
+    pthread_rwlock_unlock(&ix->lock);
+    return m;
+}
+
+/* ---- querying ----------------------------------------------------------- */
+
+struct alt {
+    uint32_t term;
+    float w;
+    uint8_t corrected;
+    uint32_t mask; /* slots this alternative satisfies */
+    uint32_t df;   /* document frequency used for idf (0 = the term's own) */
+};
+
+struct qslot {
+    char word[TL_SANALYZE_TOKEN_MAX + 1];
+    char corr[TL_SANALYZE_TOKEN_MAX + 1]; /* best correction ("" = none) */
+    uint8_t has_digit, has_exact;
+    uint32_t exact_term; /* TL_STRTAB_NONE if unknown */
+    size_t a0, a1;       /* alternatives [a0, a1) */
+};
+
+struct plan {
+    struct qslot s[QSLOTS_MAX];
+    size_t n;
+    struct alt a[ALTS_MAX];
+    size_t na;
+};
+
+struct qopt {
+    int relaxed;     /* one more edit, prefix on every word, correct known words too */
+    int prefix_last; /* expand the last word by prefix */
+};
+
+static uint32_t term_df(const struct tl_sindex *ix, uint32_t t)
+{
+    return t == TL_STRTAB_NONE || t >= ix->terms.count ? 0 : ix->tv[t].live;
+}
+
+static void add_alt(struct plan *p, uint32_t term, double w, int corrected, uint32_t mask)
+{
+    struct qslot *s = &p->s[p->n];
+    for (size_t i = s->a0; i < p->na; i++)
+        if (p->a[i].term == term) {
+            if (w > p->a[i].w) {
+                p->a[i].w = (float)w;
+                p->a[i].corrected = (uint8_t)corrected;
+                p->a[i].mask |= mask;
+            }
+            return;
+        }
+    if (p->na >= ALTS_MAX) return;
+    p->a[p->na].term = term;
+    p->a[p->na].w = (float)w;
+    p->a[p->na].corrected = (uint8_t)corrected;
+    p->a[p->na].mask = mask;
+    p->a[p->na].df = 0;
+    p->na++;
+}
+
+static int cmp_wordid(const void *a, const void *b, void *ctx)
+{
+    const struct tl_strtab *w = ctx;
+    return strcmp(tl_strtab_str(w, *(const uint32_t *)a), tl_strtab_str(w, *(const uint32_t *)b));
+}
+
+static void ensure_sorted(struct tl_sindex *ix)
+{
+    pthread_mutex_lock(&ix->pmu);
+    if (ix->sorted_dirty || ix->n_sorted != ix->words.count) {
+        uint32_t *ns = tl_realloc(ix->sorted, ((size_t)ix->words.count + 1) * sizeof *ns);
+        if (ns) {
+            ix->sorted = ns;
+            for (uint32_t i = 0; i < ix->words.count; i++) ns[i] = i;
+            qsort_r(ns, ix->words.count, sizeof *ns, cmp_wordid, &ix->words);
+            ix->n_sorted = ix->words.count;
+            ix->sorted_dirty = 0;
+        }
+    }
+    pthread_mutex_unlock(&ix->pmu);
+}
+
+#define PREFIX_SCAN_MAX 20000
+
+static void add_prefix_alts(struct tl_sindex *ix, struct plan *p, const char *w, size_t n, uint32_t self)
+{
+    if (n < 1) return;
+    ensure_sorted(ix);
+    uint32_t lo = 0, hi = ix->n_sorted;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (strcmp(tl_strtab_str(&ix->words, ix->sorted[mid]), w) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    uint32_t best[PREFIX_MAX], bdf[PREFIX_MAX];
+    size_t nb = 0;
+    for (uint32_t i = lo; i < ix->n_sorted && i - lo < PREFIX_SCAN_MAX; i++) {
+        const char *s = tl_strtab_str(&ix->words, ix->sorted[i]);
+        if (strncmp(s, w, n)) break;
+        uint32_t t = ix->word_term[ix->sorted[i]];
+        uint32_t df = term_df(ix, t);
+        if (!df || t == self) continue;
+        int dup = 0;
+        for (size_t k = 0; k < nb; k++)
+            if (best[k] == t) dup = 1;
+        if (dup) continue;
+        if (nb < PREFIX_MAX) {
+            best[nb] = t;
+            bdf[nb++] = df;
+        } else {
+            size_t mk = 0;
+            for (size_t k = 1; k < nb; k++)
+                if (bdf[k] < bdf[mk]) mk = k;
+            if (df > bdf[mk]) best[mk] = t, bdf[mk] = df;
+        }
+    }
+    /* completions share the idf of the most frequent one and are weighted by
+     * their relative frequency, so "mic" prefers "microwave" to "micra" */
+    uint32_t dmax = 0;
+    for (size_t k = 0; k < nb; k++)
+        if (bdf[k] > dmax) dmax = bdf[k];
+    for (size_t k = 0; k < nb; k++) {
+        size_t before = p->na;
+        add_alt(p, best[k], PREFIX_W * (0.5 + 0.5 * sqrt((double)bdf[k] / dmax)), 0,
+                1u << (p->n < 32 ? p->n : 31));
+        if (p->na > before) p->a[p->na - 1].df = dmax;
+    }
+}
+
+struct cand {
+    uint32_t term, word, df;
+    int dist;
+};
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->dist != y->dist) return x->dist - y->dist;
+    if (x->df != y->df) return x->df > y->df ? -1 : 1;
+    return x->word < y->word ? -1 : x->word > y->word;
+}
+
+#define TYPO_KEEP_MAX 256 /* verified candidates ranked per word */
+
+static void add_typo_alts(struct tl_sindex *ix, struct plan *p, struct qslot *s, int maxd, uint32_t self)
+{
+    uint32_t *c = tl_malloc(TYPO_CAND_MAX * sizeof *c);
+    struct cand *cs = tl_malloc(TYPO_KEEP_MAX * sizeof *cs);
+    if (!c || !cs) {
+        tl_free(c), tl_free(cs);
+        return;
+    }
+    size_t n = tl_typo_candidates(&ix->typo, s->word, strlen(s->word), maxd, c, TYPO_CAND_MAX), nc = 0;
+    size_t wl = strlen(s->word);
+    for (size_t i = 0; i < n && nc < TYPO_KEEP_MAX; i++) {
+        const char *w = tl_strtab_str(&ix->words, c[i]);
+        uint32_t t = ix->word_term[c[i]];
+        uint32_t df = term_df(ix, t);
+        if (!df || t == self) continue;
+        int d = tl_typo_dist(s->word, wl, w, strlen(w), maxd);
+        if (d > maxd || d == 0) continue;
+        cs[nc].term = t, cs[nc].word = c[i], cs[nc].df = df, cs[nc].dist = d;
+        nc++;
+    }
+    qsort(cs, nc, sizeof *cs, cmp_cand);
+    size_t kept = 0;
+    for (size_t i = 0; i < nc && kept < TYPO_ALTS; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < i && !dup; k++) dup = cs[k].term == cs[i].term;
+        if (dup) continue;
+        double w = cs[i].dist == 1 ? TYPO_W : TYPO_W * TYPO_W;
+        add_alt(p, cs[i].term, w, 1, 1u << (p->n < 32 ? p->n : 31));
+        if (!kept) snprintf(s->corr, sizeof s->corr, "%s", tl_strtab_str(&ix->words, cs[i].word));
+        kept++;
+    }
+    tl_free(c);
+    tl_free(cs);
+}
+
+/* Best split of w into two known words (each >= 3 bytes): the split with the
+ * highest min(df left, df right); returns 0 when none. */
+static int find_split(struct tl_sindex *ix, const char *w, size_t n, uint32_t *tl, uint32_t *tr, size_t *at)
+{
+    uint32_t best = 0;
+    char buf[TL_SANALYZE_TOKEN_MAX + 1];
+    for (size_t k = 3; k + 3 <= n; k++) {
+        memcpy(buf, w, k);
+        buf[k] = 0;
+        uint32_t wl = tl_strtab_find(&ix->words, buf);
+        if (wl == TL_STRTAB_NONE) continue;
+        uint32_t wr = tl_strtab_find(&ix->words, w + k);
+        if (wr == TL_STRTAB_NONE) continue;
+        uint32_t dl = term_df(ix, ix->word_term[wl]), dr = term_df(ix, ix->word_term[wr]);
+        uint32_t m = dl < dr ? dl : dr;
+        if (m > best) best = m, *tl = ix->word_term[wl], *tr = ix->word_term[wr], *at = k;
+    }
+    return best > 0;
+}
+
+/* Tokenise q into slots and alternatives. ends_open: the last word may be partial. */
+static void build_plan(struct tl_sindex *ix, const struct tl_stoken *tk, size_t nt, int ends_open,
+                       const struct qopt *o, struct plan *p)
+{
+    memset(p, 0, sizeof *p);
+    size_t nonstop = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (!tk[i].stop) nonstop++;
+    const struct tl_stoken *use[QSLOTS_MAX];
+    size_t nu = 0;
+    for (size_t i = 0; i < nt && nu < QSLOTS_MAX; i++)
+        if (!tk[i].stop || !nonstop) use[nu++] = &tk[i];
+    for (size_t i = 0; i < nu; i++) {
+        struct qslot *s = &p->s[p->n];
+        memcpy(s->word, use[i]->s, use[i]->len + 1u);
+        s->has_digit = use[i]->has_digit;
+        s->a0 = p->na;
+        uint32_t bit = 1u << (p->n < 32 ? p->n : 31);
+        char st[TL_SANALYZE_TOKEN_MAX * 2];
+        tl_sanalyze_stem(ix->an, use[i]->s, use[i]->len, st, sizeof st);
+        uint32_t t = tl_strtab_find(&ix->terms, st);
+        s->exact_term = t;
+        if (term_df(ix, t)) {
+            add_alt(p, t, 1.0, 0, bit);
+            s->has_exact = 1;
+        }
+        for (size_t r = 0; r < ix->n_syn; r++) {
+            if (strcmp(ix->syn[r].from, st)) continue;
+            for (size_t k = 0; k < ix->syn[r].n_to; k++) {
+                uint32_t st2 = tl_strtab_find(&ix->terms, ix->syn[r].to[k]);
+                if (term_df(ix, st2)) add_alt(p, st2, SYN_W, 0, bit);
+            }
+        }
+        if (i + 1 < nu && !use[i]->has_digit && !use[i + 1]->has_digit) {
+            char cat[TL_SANALYZE_TOKEN_MAX * 2 + 2];
+            snprintf(cat, sizeof cat, "%s%s", use[i]->s, use[i + 1]->s);
+            uint32_t wid = tl_strtab_find(&ix->words, cat);
+            if (wid != TL_STRTAB_NONE && term_df(ix, ix->word_term[wid]))
+                add_alt(p, ix->word_term[wid], CONCAT_W, 0, bit | (bit << 1));
+        }
+        uint32_t sl, sr;
+        size_t at;
+        if (!s->has_exact && !use[i]->has_digit && p->na + 2 <= ALTS_MAX && p->n + 1 < QSLOTS_MAX &&
+            find_split(ix, use[i]->s, use[i]->len, &sl, &sr, &at)) {
+            /* "deckpaint" -> "deck" "paint": two slots */
+            s->word[at] = 0;
+            add_alt(p, sl, 1.0, 0, bit);
+            s->has_exact = 1;
+            s->exact_term = sl;
+            s->a1 = p->na;
+            p->n++;
+            s = &p->s[p->n];
+            memcpy(s->word, use[i]->s + at, use[i]->len - at + 1u);
+            s->a0 = p->na;
+            s->has_exact = 1;
+            s->exact_term = sr;
+            add_alt(p, sr, 1.0, 0, bit << 1);
+            s->a1 = p->na;
+            p->n++;
+            continue;
+        }
+        int maxd = tl_typo_max_edits(use[i]->len);
+        if (o->relaxed) maxd = maxd + 1 > 2 ? 2 : use[i]->len >= 3 ? maxd + 1 : 0;
+        /* a known but very rare word ("toiled") may still be a typo */
+        int rare = s->has_exact && term_df(ix, t) <= RARE_DF;
+        if (!use[i]->has_digit && maxd > 0 && (!s->has_exact || rare || o->relaxed))
+            add_typo_alts(ix, p, s, maxd, s->has_exact ? t : TL_STRTAB_NONE);
+        if ((o->relaxed || (ends_open && i + 1 == nu && (size_t)(use[i] - tk) + 1 == nt)))
+            add_prefix_alts(ix, p, use[i]->s, use[i]->len, s->has_exact ? t : TL_STRTAB_NONE);
+        s->a1 = p->na;
+        p->n++;
+    }
+}
+
+static struct scratch *scratch_get(struct tl_sindex *ix)
+{
+    pthread_mutex_lock(&ix->smu);
+    struct scratch *s = ix->pool;
+    if (s) ix->pool = s->next;
+    pthread_mutex_unlock(&ix->smu);
+    if (!s) s = tl_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    if (s->cap < ix->cap) {
+        uint32_t nc = ix->cap;
+        float *a = tl_realloc(s->acc, (size_t)nc * sizeof *a);
+        if (a) s->acc = a;
+        float *sl = tl_realloc(s->slot, (size_t)nc * sizeof *sl);
+        if (sl) s->slot = sl;
+        uint32_t *m = tl_realloc(s->mask, (size_t)nc * sizeof *m);
+        if (m) s->mask = m;
+        uint32_t *st = tl_realloc(s->stamp, (size_t)nc * sizeof *st);
+        if (st) s->stamp = st;
+        uint32_t *t = tl_realloc(s->touched, (size_t)nc * sizeof *t);
+        if (t) s->touched = t;
+        uint32_t *t2 = tl_realloc(s->stouched, (size_t)nc * sizeof *t2);
+        if (t2) s->stouched = t2;
+        uint8_t *e = tl_realloc(s->exact, nc);
+        if (e) s->exact = e;
+        if (!a || !sl || !m || !st || !t || !t2 || !e) {
+            scratch_free(s);
+            return NULL;
+        }
+        memset(s->acc + s->cap, 0, (size_t)(nc - s->cap) * sizeof *a);
+        memset(s->mask + s->cap, 0, (size_t)(nc - s->cap) * sizeof *m);
+        memset(s->stamp + s->cap, 0, (size_t)(nc - s->cap) * sizeof *st);
+        memset(s->exact + s->cap, 0, nc - s->cap);
+        s->cap = nc;
+    }
+    return s;
+}
+
+static void scratch_put(struct tl_sindex *ix, struct scratch *s, uint32_t n_touched)
+{
+    for (uint32_t i = 0; i < n_touched; i++) {
+        uint32_t d = s->touched[i];
+        s->acc[d] = 0;
+        s->mask[d] = 0;
+        s->exact[d] = 0;
+    }
+    pthread_mutex_lock(&ix->smu);
+    s->next = ix->pool;
+    ix->pool = s;
+    pthread_mutex_unlock(&ix->smu);
+}
+
+static inline double idf_of(const struct tl_sindex *ix, uint32_t df)
+{
+    double n = (double)ix->count;
+    return log(1.0 + (n - df + 0.5) / (df + 0.5));
+}
+
+/* Term-at-a-time accumulation; returns the number of touched documents. */
+static uint32_t accumulate(struct tl_sindex *ix, const struct plan *p, struct scratch *sc)
+{
+    uint32_t nt = 0;
+    const double k1 = ix->k1;
+    for (size_t si = 0; si < p->n; si++) {
+        const struct qslot *s = &p->s[si];
+        int simple = s->a1 - s->a0 == 1;
+        uint32_t ns = 0;
+        sc->cur++;
+        for (size_t ai = s->a0; ai < s->a1; ai++) {
+            const struct alt *a = &p->a[ai];
+            const struct term *t = &ix->tv[a->term];
+            const double wi = a->w * idf_of(ix, a->df ? a->df : t->live) * (k1 + 1);
+            for (uint32_t i = 0; i < t->n; i++) {
+                const struct post *po = &t->p[i];
+                const struct idoc *d = &ix->docs[po->doc];
+                if (d->gen != po->gen || !d->present) continue;
+                float tf = 0;
+                for (int f = 0; f < F; f++) tf += po->tf[f] * d->fw[f];
+                float c = (float)(wi * tf / (k1 + tf));
+                uint32_t doc = po->doc;
+                if (!sc->mask[doc]) sc->touched[nt++] = doc;
+                sc->mask[doc] |= a->mask;
+                if (!a->corrected) sc->exact[doc] = 1;
+                if (simple) {
+                    sc->acc[doc] += c;
+                } else if (sc->stamp[doc] != sc->cur) {
+                    sc->stamp[doc] = sc->cur;
+                    sc->slot[doc] = c;
+                    sc->stouched[ns++] = doc;
+                } else if (c > sc->slot[doc])
+                    sc->slot[doc] = c;
+            }
+        }
+        for (uint32_t i = 0; i < ns; i++) sc->acc[sc->stouched[i]] += sc->slot[sc->stouched[i]];
+    }
+    return nt;
+}
+
+/* ---- filters, facets, collection ------------------------------------------ */
+
+#define BRAND_FILTER_MAX 64
+#define ATTR_FILTER_MAX 32
+
+struct filt {
+    int impossible;
+    uint32_t cat; /* TL_STRTAB_NONE = no filter */
+    uint32_t brands[BRAND_FILTER_MAX];
+    size_t n_brands; /* 0 with want_brands = impossible */
+    int want_brands;
+    uint32_t akey[ATTR_FILTER_MAX];
+    const char *aval[ATTR_FILTER_MAX];
+    size_t n_attrs;
+    double minp, maxp;
+    int avail;
+    const struct tl_squery *q;
+};
+
+static void prep_filter(struct tl_sindex *ix, const struct tl_squery *q, struct filt *fl)
+{
+    memset(fl, 0, sizeof *fl);
+    fl->q = q;
+    fl->cat = TL_STRTAB_NONE;
+    if (q->category && *q->category) {
+        uint32_t c[CATS_MAX];
+        char norm[1024];
+        normalize_path(q->category, strlen(q->category), norm, sizeof norm);
+        fl->cat = tl_strtab_find(&ix->paths, norm);
+        (void)c;
+        if (fl->cat == TL_STRTAB_NONE) fl->impossible = 1;
+    }
+    if (q->n_brands && q->brands) {
+        fl->want_brands = 1;
+        for (size_t i = 0; i < q->n_brands && fl->n_brands < BRAND_FILTER_MAX; i++) {
+            if (!q->brands[i]) continue;
+            char fb[256];
+            tl_sanalyze_fold(q->brands[i], fb, sizeof fb);
+            uint32_t id = tl_strtab_find(&ix->brands, fb);
+            if (id != TL_STRTAB_NONE) fl->brands[fl->n_brands++] = id;
+        }
+        if (!fl->n_brands) fl->impossible = 1;
+    }
+    for (size_t i = 0; q->attrs && i < q->n_attrs && i < ATTR_FILTER_MAX; i++) {
+        if (!q->attrs[i].key || !q->attrs[i].value) continue;
+        uint32_t k = tl_strtab_find(&ix->akeys, q->attrs[i].key);
+        if (k == TL_STRTAB_NONE) fl->impossible = 1;
+        fl->akey[fl->n_attrs] = k;
+        fl->aval[fl->n_attrs++] = q->attrs[i].value;
+    }
+    fl->minp = q->min_price;
+    fl->maxp = q->max_price;
+    fl->avail = q->available_only;
+}
+
+static int passes(const struct tl_sindex *ix, const struct filt *fl, uint32_t doc, uint32_t extra_cat)
+{
+    const struct idoc *d = &ix->docs[doc];
+    if (!d->present || !d->visible || fl->impossible) return 0;
+    if (fl->avail && !d->available) return 0;
+    if (!isnan(fl->minp) && !(d->price >= fl->minp)) return 0;
+    if (!isnan(fl->maxp) && !(d->price <= fl->maxp)) return 0;
+    if (fl->cat != TL_STRTAB_NONE || extra_cat != TL_STRTAB_NONE) {
+        int ok1 = fl->cat == TL_STRTAB_NONE, ok2 = extra_cat == TL_STRTAB_NONE;
+        for (uint32_t c = d->leaf, depth = 0; c != TL_STRTAB_NONE && depth < CATS_MAX; c = ix->path_parent[c], depth++) {
+            if (c == fl->cat) ok1 = 1;
+            if (c == extra_cat) ok2 = 1;
+        }
+        if (!ok1 || !ok2) return 0;
+    }
+    if (fl->want_brands) {
+        int ok = 0;
+        for (size_t i = 0; i < fl->n_brands; i++)
+            if (d->brand == fl->brands[i]) ok = 1;
+        if (!ok) return 0;
+    }
+    if (fl->n_attrs) {
+        const uint32_t *at = d->blob + d->n_terms + d->n_title + d->n_cats;
+        for (size_t k = 0; k < fl->n_attrs; k++) {
+            int ok = 0;
+            for (uint32_t i = 0; i < d->n_attrs && !ok; i++) {
+                uint32_t pid = i < ATTR_INLINE ? d->ap[i] : at[2 * i + 1];
+                if (ix->pair_key[pid] == fl->akey[k] &&
+                    !strcasecmp(tl_strtab_str(&ix->avals, ix->pair_val[pid]), fl->aval[k]))
+                    ok = 1;
+            }
+            if (!ok) return 0;
+        }
+    }
+    if (fl->q->skip && fl->q->skip(fl->q->skip_ctx, doc)) return 0;
+    return 1;
+}
+
+static const double price_edges[] = {0, 10, 25, 50, 100, 250, 500, 1000};
+static const char *const price_names[] = {"0-10", "10-25", "25-50", "50-100", "100-250", "250-500", "500-1000", "1000+"};
+#define N_PRICE 8
+
+struct facets {
+    uint32_t *cat, *brand, *pair; /* cat: documents whose deepest path is this one */
+    uint32_t price[N_PRICE], avail[2];
+    int on;
+};
+
+static enum tl_rc facets_init(struct tl_sindex *ix, struct facets *fc, int on)
+{
+    memset(fc, 0, sizeof *fc);
+    fc->on = on;
+    if (!on) return TL_OK;
+    fc->cat = tl_calloc(ix->paths.count + 1, sizeof *fc->cat);
+    fc->brand = tl_calloc(ix->brands.count + 1, sizeof *fc->brand);
+    fc->pair = tl_calloc(ix->n_pairs + 1, sizeof *fc->pair);
+    return fc->cat && fc->brand && fc->pair ? TL_OK : TL_ENOMEM;
+}
+
+static void facets_free(struct facets *fc)
+{
+    tl_free(fc->cat);
+    tl_free(fc->brand);
+    tl_free(fc->pair);
+}
+
+static void facets_add(const struct tl_sindex *ix, struct facets *fc, uint32_t doc)
+{
+    const struct idoc *d = &ix->docs[doc];
+    if (d->leaf != TL_STRTAB_NONE) fc->cat[d->leaf]++;
+    if (d->brand != TL_STRTAB_NONE) fc->brand[d->brand]++;
+    if (!isnan(d->price) && d->price >= 0) {
+        int b = N_PRICE - 1;
+        while (b > 0 && d->price < price_edges[b]) b--;
+        fc->price[b]++;
+    }
+    fc->avail[d->available ? 1 : 0]++;
+    for (uint32_t i = 0; i < d->n_attrs && i < ATTR_INLINE; i++) fc->pair[d->ap[i]]++;
+    if (d->n_attrs > ATTR_INLINE) {
+        const uint32_t *at = d->blob + d->n_terms + d->n_title + d->n_cats;
+        for (uint32_t i = ATTR_INLINE; i < d->n_attrs; i++) fc->pair[at[2 * i + 1]]++;
+    }
+}
+
+struct fv {
+    const char *s;
+    uint32_t n, id;
+};
+
+/* count desc, then id (first indexed first) */
+static int cmp_fv(const void *a, const void *b)
+{
+    const struct fv *x = a, *y = b;
+    if (x->n != y->n) return x->n > y->n ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void emit_facet(struct tl_sresult *out, const char *name, struct fv *v, size_t n, int sort)
+{
+    if (out->n_facets >= TL_SEARCH_FACETS_MAX) return;
+    struct tl_sfacet *f = &out->facets[out->n_facets++];
+    snprintf(f->name, sizeof f->name, "%s", name);
+    if (sort) qsort(v, n, sizeof *v, cmp_fv);
+    f->n = 0;
+    for (size_t i = 0; i < n && f->n < TL_SEARCH_FACET_VALUES_MAX; i++) {
+        if (!v[i].n) continue;
+        snprintf(f->v[f->n].value, sizeof f->v[f->n].value, "%s", v[i].s);
+        f->v[f->n].count = v[i].n;
+        f->n++;
+    }
+}
+
+static enum tl_rc facets_emit(const struct tl_sindex *ix, struct facets *fc, struct tl_sresult *out)
+{
+    size_t mx = ix->paths.count > ix->brands.count ? ix->paths.count : ix->brands.count;
+    if (ix->n_pairs > mx) mx = ix->n_pairs;
+    if (ix->akeys.count > mx) mx = ix->akeys.count;
+    struct fv *v = tl_malloc((mx + N_PRICE + 2) * sizeof *v);
+    uint32_t *tot = tl_calloc(mx + 1, sizeof *tot);
+    if (!v || !tot) {
+        tl_free(v), tl_free(tot);
+        return TL_ENOMEM;
+    }
+    /* deepest-path counts -> counts of every prefix */
+    for (uint32_t i = 0; i < ix->paths.count; i++)
+        for (uint32_t p = i; fc->cat[i] && p != TL_STRTAB_NONE && p < ix->paths.count; p = ix->path_parent[p])
+            tot[p] += fc->cat[i];
+    size_t n = 0;
+    for (uint32_t i = 0; i < ix->paths.count; i++)
+        if (tot[i]) v[n].s = tl_strtab_str(&ix->paths, i), v[n].id = i, v[n++].n = tot[i];
+    emit_facet(out, "category", v, n, 1);
+    n = 0;
+    for (uint32_t i = 0; i < ix->brands.count; i++)
+        if (fc->brand[i])
+            v[n].s = ix->brand_disp[i] ? ix->brand_disp[i] : tl_strtab_str(&ix->brands, i), v[n].id = i,
+            v[n++].n = fc->brand[i];
+    emit_facet(out, "brand", v, n, 1);
+    for (n = 0; n < N_PRICE; n++) v[n].s = price_names[n], v[n].id = (uint32_t)n, v[n].n = fc->price[n];
+    emit_facet(out, "price", v, N_PRICE, 0);
+    v[0].s = "true", v[0].id = 0, v[0].n = fc->avail[1];
+    v[1].s = "false", v[1].id = 1, v[1].n = fc->avail[0];
+    emit_facet(out, "available", v, 2, 1);
+    /* attribute keys, most frequent first */
+    memset(tot, 0, (mx + 1) * sizeof *tot);
+    for (uint32_t i = 0; i < ix->n_pairs; i++) tot[ix->pair_key[i]] += fc->pair[i];
+    struct fv *kv = tl_malloc((ix->akeys.count + 1) * sizeof *kv);
+    if (!kv) {
+        tl_free(v), tl_free(tot);
+        return TL_ENOMEM;
+    }
+    uint32_t nk = 0;
+    for (uint32_t k = 0; k < ix->akeys.count; k++)
+        if (tot[k]) kv[nk].s = tl_strtab_str(&ix->akeys, k), kv[nk].id = k, kv[nk++].n = tot[k];
+    qsort(kv, nk, sizeof *kv, cmp_fv);
+    for (uint32_t r = 0; r < nk && out->n_facets < TL_SEARCH_FACETS_MAX; r++) {
+        n = 0;
+        for (uint32_t i = 0; i < ix->n_pairs; i++)
+            if (fc->pair[i] && ix->pair_key[i] == kv[r].id)
+                v[n].s = tl_strtab_str(&ix->avals, ix->pair_val[i]), v[n].id = i, v[n++].n = fc->pair[i];
+        char name[64];
+        snprintf(name, sizeof name, "attr:%s", kv[r].s);
+        emit_facet(out, name, v, n, 1);
+    }
+    tl_free(kv), tl_free(tot), tl_free(v);
+    return TL_OK;
+}
+
+struct run {
+    struct tl_sindex *ix;
+    const struct tl_squery *q;
+    const struct filt *fl;
+    struct facets *fc;
+    struct scratch *sc;
+    const struct plan *p; /* NULL: browse / fallback */
+    struct tl_topk heap;
+    uint64_t total;
+    uint64_t corrected; /* matches found only through corrections */
+    uint32_t extra_cat;
+    uint32_t require; /* slot mask every match must have (suggest) */
+    uint32_t id_doc;  /* doc whose id equals the query, or UINT32_MAX */
+    double coord[33]; /* coordination factor by matched slot count */
+};
+
+static double sort_key(const struct run *r, uint32_t doc, double text)
+{
+    const struct idoc *d = &r->ix->docs[doc];
+    switch (r->q->sort) {
+    case TL_SSORT_PRICE_ASC: return isnan(d->price) ? -1e300 : -d->price;
+    case TL_SSORT_PRICE_DESC: return isnan(d->price) ? -1e300 : d->price;
+    case TL_SSORT_NEWEST: return (double)d->created;
+    case TL_SSORT_POPULAR: return doc < r->ix->n_pop ? r->ix->pop[doc] : 0;
+    default: break;
+    }
+    if (!r->p) return doc < r->ix->n_pop ? r->ix->pop[doc] : 0;
+    double b = 0;
+    if (r->q->boost) {
+        b = r->q->boost(r->q->boost_ctx, doc);
+        if (!(b >= 0)) b = 0;
+        if (b > r->q->boost_max) b = r->q->boost_max;
+    }
+    return text * (1 + b);
+}
+
+static double text_of(const struct run *r, uint32_t doc)
+{
+    uint32_t m = r->p->n >= 32 ? r->sc->mask[doc] : r->sc->mask[doc] & ((1u << r->p->n) - 1);
+    double t = r->sc->acc[doc] * r->coord[__builtin_popcount(m)];
+    if (doc == r->id_doc) t += ID_BONUS;
+    return t;
+}
+
+static void consider(struct run *r, uint32_t doc)
+{
+    if (!passes(r->ix, r->fl, doc, r->extra_cat)) return;
+    if (r->p && (r->sc->mask[doc] & r->require) != r->require) return;
+    r->total++;
+    if (r->p && !r->sc->exact[doc]) r->corrected++;
+    if (r->fc && r->fc->on) facets_add(r->ix, r->fc, doc);
+    double text = r->p ? text_of(r, doc) : 0;
+    double key = sort_key(r, doc, text);
+    tl_topk_push(&r->heap, doc, key);
+}
+
+/* Adjacent query slots adjacent in the title. */
+static int prox_pairs(const struct tl_sindex *ix, const struct plan *p, uint32_t doc)
+{
+    const struct idoc *d = &ix->docs[doc];
+    const uint32_t *title = d->blob + d->n_terms;
+    int pairs = 0;
+    for (size_t s = 0; s + 1 < p->n; s++) {
+        int found = 0;
+        for (uint32_t i = 0; i + 1 < d->n_title && !found; i++) {
+            int a = 0, b = 0;
+            for (size_t k = p->s[s].a0; k < p->s[s].a1 && !a; k++) a = p->a[k].term == title[i];
+            if (!a) continue;
+            for (size_t k = p->s[s + 1].a0; k < p->s[s + 1].a1 && !b; k++) b = p->a[k].term == title[i + 1];
+            found = b;
+        }
+        pairs += found;
+    }
+    return pairs;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const struct tl_shit *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+/* Fill out->hits from the heap (proximity re-ranking for relevance). */
+static enum tl_rc finish_hits(struct run *r, struct tl_sresult *out, uint32_t offset, uint32_t limit)
+{
+    size_t n = tl_topk_sort(&r->heap);
+    struct tl_shit *h = tl_malloc((n ? n : 1) * sizeof *h);
+    if (!h) return TL_ENOMEM;
+    int rel = r->p && r->q->sort == TL_SSORT_RELEVANCE;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t doc = r->heap.e[i].id;
+        h[i].doc = doc;
+        h[i].corrected = r->p ? (uint8_t)!r->sc->exact[doc] : 0;
+        double text = r->p ? text_of(r, doc) : 0;
+        if (rel && r->p->n > 1) text *= 1 + PROX_W * prox_pairs(r->ix, r->p, doc) / (double)(r->p->n - 1);
+        h[i].text_score = (float)text;
+        h[i].score = rel ? (float)sort_key(r, doc, text) : (float)r->heap.e[i].score;
+        if (!r->p) h[i].score = (float)r->heap.e[i].score;
+    }
+    if (rel) qsort(h, n, sizeof *h, cmp_hit);
+    out->n_hits = 0;
+    for (size_t i = offset; i < n && out->n_hits < limit; i++) out->hits[out->n_hits++] = h[i];
+    tl_free(h);
+    return TL_OK;
+}
+
+/* ---- search ------------------------------------------------------------- */
+
+/* Cut q at TL_SEARCH_QUERY_MAX - 1 bytes at a token edge. */
+static size_t cut_query(const char *q)
+{
+    size_t n = strlen(q);
+    if (n < TL_SEARCH_QUERY_MAX) return n;
+    size_t c = TL_SEARCH_QUERY_MAX - 1;
+    while (c > 0 && ((unsigned char)q[c] & 0xC0) == 0x80) c--;
+    /* inside a token: back to its start */
+    while (c > 0 && (((unsigned char)q[c] >= 0x80) || isalnum((unsigned char)q[c])) &&
+           (((unsigned char)q[c - 1] >= 0x80) || isalnum((unsigned char)q[c - 1])))
+        c--;
+    return c;
+}
+
+static void corrected_text(const struct plan *p, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const char *w = p->s[i].corr[0] ? p->s[i].corr : p->s[i].word;
+        int k = snprintf(out + o, cap - o, "%s%s", o ? " " : "", w);
+        if (k < 0 || (size_t)k >= cap - o) break;
+        o += (size_t)k;
+    }
+}
+
+static enum tl_rc do_pass(struct run *r, struct tl_sresult *out, const struct plan *p, uint32_t offset,
+                          uint32_t limit, uint32_t *n_touched, struct tl_topk_entry *heap_mem, size_t k)
+{
+    r->p = p;
+    r->total = r->corrected = 0;
+    tl_topk_init(&r->heap, heap_mem, k);
+    if (r->fc && r->fc->on) {
+        facets_free(r->fc);
+        enum tl_rc rc = facets_init(r->ix, r->fc, 1);
+        if (rc != TL_OK) return rc;
+    }
+    if (p) {
+        /* reset scratch from the previous pass */
+        for (uint32_t i = 0; i < *n_touched; i++) {
+            uint32_t d = r->sc->touched[i];
+            r->sc->acc[d] = 0, r->sc->mask[d] = 0, r->sc->exact[d] = 0;
+        }
+        for (int m = 0; m <= 32; m++) r->coord[m] = p->n <= 1 ? 1 : pow((1.0 + m) / (1.0 + (double)p->n), COORD_P);
+        *n_touched = accumulate(r->ix, p, r->sc);
+        if (r->id_doc != UINT32_MAX && !r->sc->mask[r->id_doc] && r->ix->docs[r->id_doc].present) {
+            r->sc->touched[(*n_touched)++] = r->id_doc;
+            r->sc->mask[r->id_doc] = 1;
+            r->sc->exact[r->id_doc] = 1;
+        }
+        if (*n_touched > r->ix->cap / 32) { /* visit in document order (memory locality) */
+            uint32_t nt = 0;
+            for (uint32_t d = 0; d < r->ix->cap; d++)
+                if (r->sc->mask[d]) r->sc->touched[nt++] = d;
+        }
+        for (uint32_t i = 0; i < *n_touched; i++) consider(r, r->sc->touched[i]);
+    } else {
+        for (uint32_t d = 0; d < r->ix->cap; d++) consider(r, d);
+    }
+    return finish_hits(r, out, offset, limit);
+}
+
+enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, struct tl_sresult *out,
+                            struct tl_err *err)
+{
+    if (!ix || !q || !out) return tl_err_set(err, TL_EINVAL, NULL, "missing argument");
+    if (q->limit > TL_SEARCH_LIMIT_MAX)
+        return tl_err_set(err, TL_EINVAL, "limit", "limit must be <= %d", TL_SEARCH_LIMIT_MAX);
+    if (q->offset > TL_SEARCH_OFFSET_MAX)
+        return tl_err_set(err, TL_EINVAL, "offset", "offset must be <= %d", TL_SEARCH_OFFSET_MAX);
+    if (q->boost && !(q->boost_max >= 0))
+        return tl_err_set(err, TL_EINVAL, "boost_max", "boost_max must be >= 0");
+    out->n_hits = 0;
+    out->total = 0;
+    out->n_facets = 0;
+    out->corrected_q[0] = 0;
+    out->mode = TL_SMODE_EXACT;
+    const char *text = q->q ? q->q : "";
+    size_t tlen = cut_query(text);
+    struct tl_stoken *tk = tl_malloc(QSLOTS_MAX * 2 * sizeof *tk);
+    struct plan *p = tl_malloc(sizeof *p);
+    size_t k = (size_t)q->offset + q->limit;
+    if (k < PROX_WINDOW) k = PROX_WINDOW;
+    struct tl_topk_entry *hm = tl_malloc(k * sizeof *hm);
+    if (!tk || !p || !hm) {
+        tl_free(tk), tl_free(p), tl_free(hm);
+        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    }
+    size_t nt = tl_sanalyze_tokens(ix->an, text, tlen, tk, QSLOTS_MAX * 2);
+    int open = tlen > 0 && nt > 0 && tk[nt - 1].end == tlen;
+
+    pthread_rwlock_rdlock(&ix->lock);
+    struct filt fl;
+    prep_filter(ix, q, &fl);
+    struct facets fc;
+    enum tl_rc rc = facets_init(ix, &fc, q->facets);
+    struct scratch *sc = rc == TL_OK ? scratch_get(ix) : NULL;
+    if (!sc) rc = TL_ENOMEM;
+    uint32_t n_touched = 0;
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.ix = ix, r.q = q, r.fl = &fl, r.fc = &fc, r.sc = sc, r.extra_cat = TL_STRTAB_NONE, r.id_doc = UINT32_MAX;
+    if (rc == TL_OK && nt == 0) {
+        out->mode = TL_SMODE_BROWSE;
+        rc = do_pass(&r, out, NULL, q->offset, q->limit, &n_touched, hm, k);
+    } else if (rc == TL_OK) {
+        char fid[TL_SEARCH_QUERY_MAX];
+        char tmp[TL_SEARCH_QUERY_MAX];
+        memcpy(tmp, text, tlen);
+        tmp[tlen] = 0;
+        tl_sanalyze_fold(tmp, fid, sizeof fid);
+        uint64_t v;
+        if (fid[0] && tl_u64map_get(&ix->ids, tl_hash_str(fid, 0x1d) | 1, &v)) r.id_doc = (uint32_t)(v - 1);
+        struct qopt o = {0, 1};
+        build_plan(ix, tk, nt, open, &o, p);
+        rc = do_pass(&r, out, p, q->offset, q->limit, &n_touched, hm, k);
+        if (rc == TL_OK && r.total > 0 && r.corrected > 0) {
+            out->mode = TL_SMODE_CORRECTED;
+            corrected_text(p, out->corrected_q, sizeof out->corrected_q);
+        }
+        if (rc == TL_OK && r.total == 0) {
+            struct qopt o2 = {1, 1};
+            build_plan(ix, tk, nt, open, &o2, p);
+            rc = do_pass(&r, out, p, q->offset, q->limit, &n_touched, hm, k);
+            out->mode = TL_SMODE_RELAXED;
+            if (rc == TL_OK && r.total == 0) {
+                /* the category most common among unfiltered candidates */
+                uint32_t best = TL_STRTAB_NONE;
+                if (n_touched && ix->paths.count) {
+                    uint32_t *cnt = tl_calloc(ix->paths.count, sizeof *cnt);
+                    if (cnt) {
+                        uint32_t bc = 0;
+                        for (uint32_t i = 0; i < n_touched && i < 5000; i++) {
+                            const struct idoc *d = &ix->docs[sc->touched[i]];
+                            if (!d->present || !d->visible || !d->n_cats) continue;
+                            uint32_t c = d->blob[d->n_terms + d->n_title + d->n_cats - 1];
+                            if (++cnt[c] > bc) bc = cnt[c], best = c;
+                        }
+                        tl_free(cnt);
+                    }
+                }
+                out->mode = TL_SMODE_FALLBACK;
+                r.extra_cat = best;
+                rc = do_pass(&r, out, NULL, q->offset, q->limit, &n_touched, hm, k);
+                if (rc == TL_OK && r.total == 0 && best != TL_STRTAB_NONE) {
+                    r.extra_cat = TL_STRTAB_NONE;
+                    rc = do_pass(&r, out, NULL, q->offset, q->limit, &n_touched, hm, k);
+                }
+            }
+        }
+    }
+    if (rc == TL_OK) {
+        out->total = r.total;
+        if (q->facets) rc = facets_emit(ix, &fc, out);
+    }
+    if (sc) scratch_put(ix, sc, n_touched);
+    facets_free(&fc);
+    pthread_rwlock_unlock(&ix->lock);
+    tl_free(tk), tl_free(p), tl_free(hm);
+    if (rc != TL_OK) {
+        out->n_hits = 0;
+        return tl_err_set(err, rc, NULL, "search failed: %s", tl_rc_message(rc));
+    }
+    return TL_OK;
+}
+
+enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit, struct tl_shit *hits,
+                             size_t *n_hits)
+{
+    *n_hits = 0;
+    if (!ix || !q || !hits) return TL_EINVAL;
+    if (limit > TL_SEARCH_LIMIT_MAX) limit = TL_SEARCH_LIMIT_MAX;
+    size_t tlen = cut_query(q);
+    struct tl_stoken *tk = tl_malloc(QSLOTS_MAX * 2 * sizeof *tk);
+    struct plan *p = tl_malloc(sizeof *p);
+    struct tl_sresult *out = tl_malloc(sizeof *out);
+    struct tl_topk_entry *hm = tl_malloc(PROX_WINDOW * sizeof *hm);
+    if (!tk || !p || !out || !hm) {
+        tl_free(tk), tl_free(p), tl_free(out), tl_free(hm);
+        return TL_ENOMEM;
+    }
+    size_t nt = tl_sanalyze_tokens(ix->an, q, tlen, tk, QSLOTS_MAX * 2);
+    enum tl_rc rc = TL_OK;
+    if (nt) {
+        /* the partial last word is never dropped as a stop word */
+        tk[nt - 1].stop = 0;
+        struct tl_squery sq;
+        memset(&sq, 0, sizeof sq);
+        sq.min_price = sq.max_price = NAN;
+        pthread_rwlock_rdlock(&ix->lock);
+        struct filt fl;
+        prep_filter(ix, &sq, &fl);
+        struct scratch *sc = scratch_get(ix);
+        uint32_t n_touched = 0;
+        if (!sc) rc = TL_ENOMEM;
+        else {
+            struct run r;
+            memset(&r, 0, sizeof r);
+            r.ix = ix, r.q = &sq, r.fl = &fl, r.sc = sc, r.extra_cat = TL_STRTAB_NONE, r.id_doc = UINT32_MAX;
+            struct qopt o = {0, 1};
+            build_plan(ix, tk, nt, 1, &o, p);
+            r.require = p->n >= 32 ? 0xFFFFFFFFu : (1u << p->n) - 1;
+            rc = do_pass(&r, out, p, 0, limit, &n_touched, hm, PROX_WINDOW);
+            scratch_put(ix, sc, n_touched);
+        }
+        pthread_rwlock_unlock(&ix->lock);
+        if (rc == TL_OK) {
+            memcpy(hits, out->hits, out->n_hits * sizeof *hits);
+            *n_hits = out->n_hits;
+        }
+    }
+    tl_free(tk), tl_free(p), tl_free(out), tl_free(hm);
+    return rc;
+}
+
+/* ---- persistence ------------------------------------------------------------ */
+
+struct wbuf {
+    unsigned char *d;
+    size_t n, cap;
+    int failed;
+};
+
+static void wput(struct wbuf *w, const void *p, size_t n)
+{
+    if (w->failed) return;
+    if (w->n + n > w->cap) {
+        size_t nc = w->cap ? w->cap : 1 << 16;
+        while (nc < w->n + n) nc *= 2;
+        unsigned char *nd = nc <= SAVE_MAX ? tl_realloc(w->d, nc) : NULL;
+        if (!nd) {
+            w->failed = 1;
+            return;
+        }
+        w->d = nd;
+        w->cap = nc;
+    }
+    memcpy(w->d + w->n, p, n);
+    w->n += n;
+}
+
+static void w32(struct wbuf *w, uint32_t v) { wput(w, &v, 4); }
+static void w64(struct wbuf *w, uint64_t v) { wput(w, &v, 8); }
+static void wstr(struct wbuf *w, const char *s)
+{
+    uint32_t n = (uint32_t)strlen(s);
+    w32(w, n);
+    wput(w, s, n);
+}
+static void wtab(struct wbuf *w, const struct tl_strtab *t)
+{
+    w32(w, t->count);
+    for (uint32_t i = 0; i < t->count; i++) wstr(w, t->strs[i]);
+}
+
+enum tl_rc tl_sindex_save(struct tl_sindex *ix, const char *path, struct tl_err *err)
+{
+    if (!ix || !path) return tl_err_set(err, TL_EINVAL, NULL, "missing argument");
+    struct wbuf w = {0};
+    char hdr[8] = FILE_MAGIC;
+    wput(&w, hdr, 8);
+    w32(&w, FILE_VERSION);
+    w64(&w, 0); /* payload length, patched below */
+    size_t p0 = w.n;
+    pthread_rwlock_rdlock(&ix->lock);
+    w64(&w, ix->cfg_hash);
+    wtab(&w, &ix->terms);
+    for (uint32_t t = 0; t < ix->terms.count; t++) {
+        const struct term *tm = &ix->tv[t];
+        w32(&w, tm->live);
+        for (uint32_t i = 0; i < tm->n; i++) {
+            const struct post *po = &tm->p[i];
+            const struct idoc *d = &ix->docs[po->doc];
+            if (!d->present || d->gen != po->gen) continue;
+            w32(&w, po->doc);
+            wput(&w, po->tf, F);
+        }
+    }
+    wtab(&w, &ix->words);
+    for (uint32_t i = 0; i < ix->words.count; i++) w32(&w, ix->word_term[i]);
+    wtab(&w, &ix->brands);
+    for (uint32_t i = 0; i < ix->brands.count; i++) wstr(&w, ix->brand_disp[i] ? ix->brand_disp[i] : "");
+    wtab(&w, &ix->paths);
+    wtab(&w, &ix->akeys);
+    wtab(&w, &ix->avals);
+    w32(&w, ix->n_pairs);
+    for (uint32_t i = 0; i < ix->n_pairs; i++) w32(&w, ix->pair_key[i]), w32(&w, ix->pair_val[i]);
+    w32(&w, ix->cap);
+    for (uint32_t i = 0; i < ix->cap; i++) {
+        const struct idoc *d = &ix->docs[i];
+        uint8_t pr = d->present;
+        wput(&w, &pr, 1);
+        if (!pr) continue;
+        wput(&w, &d->visible, 1);
+        wput(&w, &d->available, 1);
+        wput(&w, d->len, sizeof d->len);
+        wput(&w, &d->price, 8);
+        w64(&w, (uint64_t)d->created);
+        w64(&w, d->idh);
+        w32(&w, d->brand);
+        w32(&w, d->n_terms), w32(&w, d->n_title), w32(&w, d->n_cats), w32(&w, d->n_attrs);
+        wput(&w, d->blob, ((size_t)d->n_terms + d->n_title + d->n_cats + 2 * (size_t)d->n_attrs) * 4);
+    }
+    w32(&w, ix->n_pop);
+    if (ix->n_pop) wput(&w, ix->pop, (size_t)ix->n_pop * 4);
+    pthread_rwlock_unlock(&ix->lock);
+    if (w.failed) {
+        tl_free(w.d);
+        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory while serialising the search index");
+    }
+    uint64_t plen = w.n - p0;
+    memcpy(w.d + 12, &plen, 8);
+    w64(&w, tl_hash(w.d + p0, plen, 0));
+    if (w.failed) {
+        tl_free(w.d);
+        return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    enum tl_rc rc = TL_OK;
+    if (fd < 0) rc = TL_EIO;
+    for (size_t off = 0; rc == TL_OK && off < w.n;) {
+        ssize_t k = write(fd, w.d + off, w.n - off);
+        if (k <= 0) rc = TL_EIO;
+        else off += (size_t)k;
+    }
+    if (rc == TL_OK && fsync(fd) != 0) rc = TL_EIO;
+    if (fd >= 0 && close(fd) != 0) rc = TL_EIO;
+    if (rc == TL_OK && rename(tmp, path) != 0) rc = TL_EIO;
+    tl_free(w.d);
+    if (rc != TL_OK) {
+        unlink(tmp);
+        return tl_err_set(err, rc, "path", "cannot write search index to %s", path);
+    }
+    return TL_OK;
+}
+
+struct rbuf {
+    const unsigned char *d;
+    size_t n, o;
+    int bad;
+};
+
+static void rget(struct rbuf *r, void *p, size_t n)
+{
+    if (r->bad || n > r->n - r->o) {
+        r->bad = 1;
+        memset(p, 0, n);
+        return;
+    }
+    memcpy(p, r->d + r->o, n);
+    r->o += n;
+}
+static uint32_t r32(struct rbuf *r)
+{
+    uint32_t v;
+    rget(r, &v, 4);
+    return v;
+}
+static uint64_t r64(struct rbuf *r)
+{
+    uint64_t v;
+    rget(r, &v, 8);
+    return v;
+}
+
+#define STR_MAX 65536
+
+static char *rstr(struct rbuf *r)
+{
+    uint32_t n = r32(r);
+    if (r->bad || n > STR_MAX || n > r->n - r->o) {
+        r->bad = 1;
+        return NULL;
+    }
+    char *s = tl_strndup((const char *)r->d + r->o, n);
+    if (!s) r->bad = 1;
+    r->o += n;
+    return s;
+}
+
+static void rtab(struct rbuf *r, struct tl_strtab *t)
+{
+    uint32_t n = r32(r);
+    if (n > r->n - r->o) r->bad = 1; /* every string needs >= 4 bytes */
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        char *s = rstr(r);
+        uint32_t id;
+        if (!s || tl_strtab_intern(t, s, &id) != TL_OK || id != i) r->bad = 1;
+        tl_free(s);
+    }
+}
+
+static enum tl_rc parse_payload(struct tl_sindex *ix, struct rbuf *r)
+{
+    rtab(r, &ix->terms);
+    if (r->bad) return TL_EPARSE;
+    uint32_t nt = ix->terms.count;
+    ix->tv = tl_calloc(nt + 1, sizeof *ix->tv);
+    if (!ix->tv) return TL_ENOMEM;
+    ix->tv_cap = nt + 1;
+    for (uint32_t t = 0; t < nt && !r->bad; t++) {
+        uint32_t n = r32(r);
+        if (n > (r->n - r->o) / (4 + F)) return TL_EPARSE;
+        struct term *tm = &ix->tv[t];
+        tm->p = tl_malloc((n ? n : 1) * sizeof *tm->p);
+        if (!tm->p) return TL_ENOMEM;
+        tm->cap = n ? n : 1;
+        for (uint32_t i = 0; i < n; i++) {
+            tm->p[i].doc = r32(r);
+            tm->p[i].gen = 0;
+            rget(r, tm->p[i].tf, F);
+            if (tm->p[i].doc >= DOCS_MAX) return TL_EPARSE;
+        }
+        tm->n = tm->live = n;
+    }
+    rtab(r, &ix->words);
+    if (r->bad) return TL_EPARSE;
+    ix->word_cap = ix->words.count + 1;
+    ix->word_term = tl_malloc((size_t)ix->word_cap * 4);
+    if (!ix->word_term) return TL_ENOMEM;
+    for (uint32_t i = 0; i < ix->words.count; i++) {
+        ix->word_term[i] = r32(r);
+        if (ix->word_term[i] >= nt) return TL_EPARSE;
+    }
+    rtab(r, &ix->brands);
+    if (r->bad) return TL_EPARSE;
+    ix->brand_cap = ix->brands.count + 1;
+    ix->brand_disp = tl_calloc(ix->brand_cap, sizeof *ix->brand_disp);
+    if (!ix->brand_disp) return TL_ENOMEM;
+    for (uint32_t i = 0; i < ix->brands.count && !r->bad; i++) ix->brand_disp[i] = rstr(r);
+    rtab(r, &ix->paths);
+    rtab(r, &ix->akeys);
+    rtab(r, &ix->avals);
+    uint32_t np0 = r32(r);
+    if (r->bad || np0 > (r->n - r->o) / 8) return TL_EPARSE;
+    for (uint32_t i = 0; i < np0; i++) {
+        uint32_t k = r32(r), v = r32(r), pid;
+        if (k >= ix->akeys.count || v >= ix->avals.count) return TL_EPARSE;
+        enum tl_rc rc = intern_pair(ix, k, v, &pid);
+        if (rc != TL_OK) return rc;
+        if (pid != i) return TL_EPARSE;
+    }
+    uint32_t cap = r32(r);
+    if (r->bad || cap > DOCS_MAX || cap > r->n - r->o) return TL_EPARSE;
+    if (grow_docs(ix, cap) != TL_OK) return TL_ENOMEM;
+    for (uint32_t i = 0; i < cap && !r->bad; i++) {
+        struct idoc *d = &ix->docs[i];
+        uint8_t pr = 0;
+        rget(r, &pr, 1);
+        if (!pr) continue;
+        if (pr != 1) return TL_EPARSE;
+        rget(r, &d->visible, 1);
+        rget(r, &d->available, 1);
+        rget(r, d->len, sizeof d->len);
+        rget(r, &d->price, 8);
+        d->created = (int64_t)r64(r);
+        d->idh = r64(r);
+        d->brand = r32(r);
+        d->n_terms = r32(r), d->n_title = r32(r), d->n_cats = r32(r), d->n_attrs = r32(r);
+        if (r->bad) return TL_EPARSE;
+        uint64_t nb = (uint64_t)d->n_terms + d->n_title + d->n_cats + 2 * (uint64_t)d->n_attrs;
+        if (nb * 4 > r->n - r->o || d->n_title > TITLE_SEQ_MAX || d->n_cats > CATS_MAX || d->n_attrs > ATTRS_MAX)
+            return TL_EPARSE;
+        if (d->brand != TL_STRTAB_NONE && d->brand >= ix->brands.count) return TL_EPARSE;
+        d->blob = tl_malloc((nb ? nb : 1) * 4);
+        if (!d->blob) return TL_ENOMEM;
+        rget(r, d->blob, nb * 4);
+        for (uint32_t k = 0; k < d->n_terms + d->n_title; k++)
+            if (d->blob[k] >= nt) return TL_EPARSE;
+        for (uint32_t k = 0; k < d->n_cats; k++)
+            if (d->blob[d->n_terms + d->n_title + k] >= ix->paths.count) return TL_EPARSE;
+        const uint32_t *at = d->blob + d->n_terms + d->n_title + d->n_cats;
+        for (uint32_t k = 0; k < d->n_attrs; k++)
+            if (at[2 * k + 1] >= ix->n_pairs || ix->pair_key[at[2 * k + 1]] != at[2 * k]) return TL_EPARSE;
+        if (set_parents(ix, d->blob + d->n_terms + d->n_title, d->n_cats) != TL_OK) return TL_ENOMEM;
+        d->leaf = d->n_cats ? d->blob[d->n_terms + d->n_title + d->n_cats - 1] : TL_STRTAB_NONE;
+        for (uint32_t k = 0; k < d->n_attrs && k < ATTR_INLINE; k++) d->ap[k] = at[2 * k + 1];
+        d->present = 1;
+        ix->count++;
+        for (int f = 0; f < F; f++) ix->sumlen[f] += d->len[f];
+        if (d->idh) tl_u64map_put(&ix->ids, d->idh, (uint64_t)i + 1);
+    }
+    uint32_t np = r32(r);
+    if (r->bad || np > DOCS_MAX || (uint64_t)np * 4 != r->n - r->o) return TL_EPARSE;
+    ix->pop = tl_malloc((np ? np : 1) * 4);
+    if (!ix->pop) return TL_ENOMEM;
+    rget(r, ix->pop, (size_t)np * 4);
+    ix->n_pop = np;
+    if (r->bad || r->o != r->n) return TL_EPARSE;
+    /* postings must point at present documents */
+    for (uint32_t t = 0; t < nt; t++)
+        for (uint32_t i = 0; i < ix->tv[t].n; i++)
+            if (ix->tv[t].p[i].doc >= ix->cap || !ix->docs[ix->tv[t].p[i].doc].present) return TL_EPARSE;
+    for (uint32_t i = 0; i < ix->words.count; i++) {
+        const char *s = tl_strtab_str(&ix->words, i);
+        int digit = 0;
+        for (const char *c = s; *c; c++)
+            if (*c >= '0' && *c <= '9') digit = 1;
+        if (!digit && tl_typo_add(&ix->typo, i, s, strlen(s)) != TL_OK) return TL_ENOMEM;
+    }
+    ix->sorted_dirty = 1;
+    refresh_fw_all(ix);
+    return TL_OK;
+}
+
+#define LOAD_MAX SAVE_MAX
+
+enum tl_rc tl_sindex_load(const struct tl_search_config *cfg, const char *path, struct tl_sindex **out,
+                          struct tl_err *err)
+{
+    *out = NULL;
+    if (!path) return tl_err_set(err, TL_EINVAL, "path", "missing path");
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return tl_err_set(err, TL_EIO, "path", "cannot open %s", path);
+    unsigned char *buf = NULL;
+    size_t n = 0, cap = 0;
+    enum tl_rc rc = TL_OK;
+    for (;;) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 1 << 16;
+            if (nc > LOAD_MAX) {
+                rc = TL_ETOOBIG;
+                break;
+            }
+            unsigned char *nb = tl_realloc(buf, nc);
+            if (!nb) {
+                rc = TL_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = nc;
+        }
+        size_t k = fread(buf + n, 1, cap - n, fp);
+        n += k;
+        if (k == 0) break;
+    }
+    if (rc == TL_OK && ferror(fp)) rc = TL_EIO;
+    fclose(fp);
+    if (rc != TL_OK) {
+        tl_free(buf);
+        return tl_err_set(err, rc, "path", "cannot read %s", path);
+    }
+    uint32_t ver = 0;
+    uint64_t plen = 0;
+    if (n >= 20) {
+        memcpy(&ver, buf + 8, 4);
+        memcpy(&plen, buf + 12, 8);
+    }
+    if (n < 28 || memcmp(buf, FILE_MAGIC, 8) || ver != FILE_VERSION || plen != n - 28) {
+        tl_free(buf);
+        return tl_err_set(err, TL_EPARSE, "path", "%s is not a complete search index file (version %u)", path,
+                          FILE_VERSION);
+    }
+    uint64_t sum;
+    memcpy(&sum, buf + 20 + plen, 8);
+    if (sum != tl_hash(buf + 20, plen, 0)) {
+        tl_free(buf);
+        return tl_err_set(err, TL_EPARSE, "path", "%s: checksum mismatch", path);
+    }
+    uint64_t h;
+    memcpy(&h, buf + 20, 8);
+    if (h != cfg_hash(cfg)) {
+        tl_free(buf);
+        return tl_err_set(err, TL_EINVAL, "config",
+                          "%s was built with another analysis config (language, stop words, synonyms)", path);
+    }
+    struct tl_sindex *ix;
+    rc = tl_sindex_new(cfg, &ix, err);
+    if (rc != TL_OK) {
+        tl_free(buf);
+        return rc;
+    }
+    struct rbuf r = {buf + 28, plen - 8, 0, 0};
+    rc = parse_payload(ix, &r);
+    tl_free(buf);
+    if (rc != TL_OK) {
+        tl_sindex_free(ix);
+        return tl_err_set(err, rc, "path", "%s: %s", path, rc == TL_EPARSE ? "malformed search index" : "load failed");
+    }
+    *out = ix;
+    return TL_OK;
+}
