@@ -31,6 +31,9 @@ MARKS = [
     ("amazon-Toys_and_Games", "ease", "hr", 10, 0.0751, "near", 0.003, "EASE lambda 50, HR@10"),
     ("amazon-Toys_and_Games", "ease", "ndcg", 10, 0.0435, "near", 0.002, "EASE lambda 50, NDCG@10"),
     ("amazon-Toys_and_Games", "blend", "hr", 10, 0.0751, "min", 0, "at least EASE with Tailor's own models, HR@10"),
+    ("homedepot-dev", "sqlite-fts5", "ndcg", 10, 0.3726, "near", 0.001, "SQLite FTS5 bm25(), any term (reference)"),
+    ("homedepot-dev", "tailor-sindex", "ndcg", 10, 0.42, "min", 0, "search issue bar: NDCG@10 >= 0.42"),
+    ("homedepot-dev", "tailor-sindex", "ndcg_margin", 10, 0.0474, "min", 0, "margin over FTS5 (0.42 - 0.3726)"),
 ]
 
 
@@ -41,8 +44,20 @@ def main():
         path = os.path.join(out, name + ".json")
         if os.path.exists(path):
             with open(path) as f:
-                for row in json.load(f):
-                    results[(name, row["model"], row["metric"], row["k"])] = row["value"]
+                data = json.load(f)
+            if isinstance(data, dict) and "rankers" in data:  # tailor eval search
+                base = None
+                for r in data["rankers"]:
+                    results[(name, r["name"], "ndcg", 10)] = r["ndcg@10"]
+                    results[(name, r["name"], "mrr", 0)] = r["mrr"]
+                    if r["name"] == "sqlite-fts5":
+                        base = r["ndcg@10"]
+                for r in data["rankers"]:
+                    if base is not None:
+                        results[(name, r["name"], "ndcg_margin", 10)] = r["ndcg@10"] - base
+                continue
+            for row in data:
+                results[(name, row["model"], row["metric"], row["k"])] = row["value"]
     failed = 0
     print("%-24s %-11s %-10s %8s %8s  %s" % ("data", "model", "metric", "value", "mark", "result"))
     for name, model, metric, k, mark, kind, tol, what in MARKS:

@@ -195,6 +195,7 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
         tl_engine_feedback_event(e, ev);
         tl_engine_search_event(e, ev);
         tl_engine_exp_event(e, ev);
+        tl_engine_analytics_event(e, ev);
     }
 }
 
@@ -232,6 +233,7 @@ void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct t
 {
     struct tl_shop_state *s = tl_engine_shop(e, shop_id);
     if (!s) return;
+    if (to_models && !profile_only) tl_engine_analytics_order(e, s, o);
     struct line_facts lf;
     if (resolve_lines(s, o->lines, o->n_lines, o->country, o->ts_ms, to_models && !profile_only && !o->is_return,
                       o->customer_id, &lf) != TL_OK)

@@ -284,6 +284,7 @@ static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
     tl_u64map_put(&e->dedupe, tl_event_id_hash(shop_id, buf), 1);
     if (o->is_return) return 0;
     struct tl_shop_state *s = e->shops[shop_id];
+    tl_engine_analytics_order(e, s, o);
     uint32_t basket[TL_COOC_BASKET_MAX];
     size_t nb = 0;
     for (size_t i = 0; i < o->n_lines; i++) {
@@ -345,8 +346,11 @@ static void feedback_from_body(struct tl_engine *e, const struct tl_event *store
     if (lines && tl_event_from_json(obj, stored->ts_ms, &ev, lines, TL_EVENT_LINES_MAX, NULL) == TL_OK) {
         ev.seq = stored->seq;
         ev.shop_id = stored->shop_id;
+        ev.body = stored->body; /* context (device, placement) for the analytics */
+        ev.body_len = stored->body_len;
         tl_engine_feedback_event(e, &ev);
         tl_engine_exp_event(e, &ev);
+        tl_engine_analytics_event(e, &ev);
         if (ev.type == TL_EV_PURCHASE) tl_engine_search_event(e, &ev);
     }
     tl_free(lines);
@@ -361,8 +365,10 @@ static int pop_event_cb(void *ctx, const struct tl_event *ev)
     if (ev->type == TL_EV_REC_IMPRESSION || ev->type == TL_EV_REC_CLICK || ev->type == TL_EV_PURCHASE ||
         ev->type == TL_EV_RETURN)
         feedback_from_body(e, ev); /* lines are in the body */
-    else
+    else {
         tl_engine_exp_event(e, ev);
+        tl_engine_analytics_event(e, ev);
+    }
     if (ev->type == TL_EV_SEARCH || ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART)
         tl_engine_search_event(e, ev);
     if (ev->type != TL_EV_PRODUCT_VIEW && ev->type != TL_EV_ADD_TO_CART) return 0;
@@ -498,8 +504,9 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     e->fb = tl_feedback_new(&fp);
     e->sstats = tl_sstats_new(NULL);
     e->exps = tl_exps_new();
-    enum tl_rc mrc = e->fb && e->sstats && e->exps ? tl_merch_parse(cfg->merch_rules, &e->merch, err)
-                                                   : tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+    e->analytics = tl_eanalytics_new();
+    enum tl_rc mrc = e->fb && e->sstats && e->exps && e->analytics ? tl_merch_parse(cfg->merch_rules, &e->merch, err)
+                                                                   : tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     if (mrc) {
         tl_engine_close(e);
         return mrc;
@@ -596,6 +603,7 @@ void tl_engine_close(struct tl_engine *e)
     tl_feedback_free(e->fb);
     tl_sstats_free(e->sstats);
     tl_exps_free(e->exps);
+    tl_eanalytics_free(e->analytics);
     if (e->ops) {
         e->ops->close(e->rst);
         e->ops->close(e->wst);

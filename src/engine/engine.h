@@ -140,6 +140,14 @@ enum tl_rc tl_engine_experiments_get(struct tl_engine *e, uint32_t shop, const c
 enum tl_rc tl_engine_assignments(struct tl_engine *e, uint32_t shop, const char *user_id, const char *anonymous_id,
                                  const char *page_type, const char *country, struct tl_buf *out, struct tl_err *err);
 
+/* GET /v1/admin/kpis?from=&to=&by=: KPI roll-ups (docs/analytics.md);
+ * GET /v1/admin/seasonal: seasonal products and recommendations shown out
+ * of season. */
+enum tl_rc tl_engine_kpi_report(struct tl_engine *e, uint32_t shop, const char *from, const char *to, const char *by,
+                                struct tl_buf *out, struct tl_err *err);
+enum tl_rc tl_engine_seasonal_report(struct tl_engine *e, uint32_t shop, long limit, struct tl_buf *out,
+                                     struct tl_err *err);
+
 /* POST /v1/admin/train: queue a training run of the shop's models (202 +
  * the status); GET /v1/admin/train: the status and the current snapshot. */
 enum tl_rc tl_engine_train_request(struct tl_engine *e, uint32_t shop_id, struct tl_buf *out, struct tl_err *err);

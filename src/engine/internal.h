@@ -137,10 +137,11 @@ struct tl_engine {
 
     atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
 
-    struct tl_merch *merch;   /* merchandising rules from config merch_rules (immutable) */
-    struct tl_feedback *fb;   /* impressions, clicks, attribution (engine/feedback.h) */
-    struct tl_sstats *sstats; /* search analytics and learned boosts (analytics/search_stats.h) */
-    struct tl_exps *exps;     /* A/B experiments (engine/experiments.c) */
+    struct tl_merch *merch;          /* merchandising rules from config merch_rules (immutable) */
+    struct tl_feedback *fb;          /* impressions, clicks, attribution (engine/feedback.h) */
+    struct tl_sstats *sstats;        /* search analytics and learned boosts (analytics/search_stats.h) */
+    struct tl_exps *exps;            /* A/B experiments (engine/experiments.c) */
+    struct tl_eanalytics *analytics; /* KPI roll-ups, seasonality (engine/analytics.c) */
 
     /* trainer thread (engine/train.c) */
     pthread_t train_thread;
@@ -220,6 +221,15 @@ enum tl_rc tl_engine_trained_save(struct tl_engine *e, uint32_t shop_id, const s
                                   struct tl_err *err);
 /* Load the shop's snapshot file; TL_ENOTFOUND when there is none. */
 enum tl_rc tl_engine_trained_load(struct tl_engine *e, uint32_t shop_id, struct tl_err *err);
+
+/* ---- analytics (engine/analytics.c) ---- */
+
+struct tl_eanalytics *tl_eanalytics_new(void);
+void tl_eanalytics_free(struct tl_eanalytics *a);
+/* A sale (imported order or purchase) for the seasonality model. */
+void tl_engine_analytics_order(struct tl_engine *e, struct tl_shop_state *s, const struct tl_order *o);
+/* One stored event for the KPI roll-ups, seasonality and the audit. */
+void tl_engine_analytics_event(struct tl_engine *e, const struct tl_event *ev);
 
 /* ---- search (engine/search.c) ---- */
 

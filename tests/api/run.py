@@ -1145,6 +1145,40 @@ def scenario_experiments(run, d, servers):
     check(srv.stop() == 0, "exit after SIGTERM")
 
 
+def scenario_analytics_restart(run, d, servers):
+    """The KPI roll-ups and the seasonal audit are rebuilt from the stored
+    events after a restart: the same report before and after."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    items = [{"id": "k%d" % i, "title": "Thing %d" % i, "price": 10 + i} for i in range(4)]
+    check(srv.call("PUT", "/v1/items", items).status == 200, "PUT items")
+    evs = []
+    for u in range(6):
+        rid = "r_fy_%016x" % (u + 1)
+        a = "a%d" % u
+        evs += [{"type": "recommendation_impression", "anonymous_id": a, "recommendation_id": rid,
+                 "items": ["k0", "k1", "k2"], "context": {"placement": "home", "device": "desktop"}},
+                {"type": "recommendation_click", "anonymous_id": a, "recommendation_id": rid, "item_id": "k%d" % (u % 3)}]
+        if u % 2 == 0:
+            evs += [{"type": "add_to_cart", "anonymous_id": a, "item_id": "k%d" % (u % 3)},
+                    {"type": "purchase", "anonymous_id": a, "order_id": "o%d" % u,
+                     "items": [{"item_id": "k%d" % (u % 3), "quantity": 1, "price": 10 + u % 3}]}]
+    check(srv.call("POST", "/v1/events", evs, key="public").status == 200, "POST events")
+    paths = ["/v1/admin/kpis?by=widget", "/v1/admin/kpis?by=placement", "/v1/admin/seasonal"]
+    before = [srv.call("GET", p).json() for p in paths]
+    row = before[0]["rows"][0]
+    check(row["key"] == "for_you" and row["impressions"] == 18 and row["clicks"] == 6 and row["orders"] == 3 and
+          abs(row["revenue"] - 33.0) < 1e-9, "kpis: %s" % row)
+    check(srv.stop() == 0, "exit after SIGTERM")
+    srv.start()
+    after = [srv.call("GET", p).json() for p in paths]
+    for p, b, a in zip(paths, before, after):
+        check(b == a, "%s after restart: %s vs %s" % (p, json.dumps(a)[:300], json.dumps(b)[:300]))
+    check(srv.stop() == 0, "exit after SIGTERM")
+
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
@@ -1159,6 +1193,7 @@ SCENARIOS = [
     ("scenario/demo_key", scenario_demo_key),
     ("scenario/search", scenario_search),
     ("scenario/experiments", scenario_experiments),
+    ("scenario/analytics_restart", scenario_analytics_restart),
 ]
 
 
