@@ -720,6 +720,66 @@ static void json_num(struct tl_buf *b, const char *k, double v)
         tl_buf_printf(b, ",\"%s\":null", k);
 }
 
+/* Monday 00:00 UTC of the week of ts (1970-01-01 was a Thursday). */
+static int64_t week_start(int64_t ts)
+{
+    int64_t day = ts >= 0 ? ts / DAY_MS : (ts - DAY_MS + 1) / DAY_MS;
+    int64_t monday = day - ((day + 3) % 7 + 7) % 7;
+    return monday * DAY_MS;
+}
+
+#define ROI_WEEKS_MAX 104
+
+/* The ROI per week: for the visitors first exposed in each week (a
+ * cohort), the incremental revenue of arm a over the control = Welch
+ * interval of the revenue-per-visitor difference x the arm's visitors of
+ * that cohort (revenue winsorised at cap, as overall). */
+static void weekly_roi(const struct exp *x, size_t a, double cap, struct tl_buf *out)
+{
+    int64_t first = INT64_MAX, last = 0;
+    for (uint32_t i = 0; i < x->n_units; i++) {
+        if (x->units[i].exposed_ms < first) first = x->units[i].exposed_ms;
+        if (x->units[i].exposed_ms > last) last = x->units[i].exposed_ms;
+    }
+    tl_buf_puts(out, ",\"roi_weekly\":[");
+    if (!x->n_units) {
+        tl_buf_putc(out, ']');
+        return;
+    }
+    double *ya = tl_malloc((x->n_units + 1) * sizeof *ya), *yb = tl_malloc((x->n_units + 1) * sizeof *yb);
+    int nweek = 0;
+    for (int64_t w = week_start(first); ya && yb && w <= last && nweek < ROI_WEEKS_MAX; w += 7 * DAY_MS, nweek++) {
+        size_t na = 0, nb = 0;
+        for (uint32_t i = 0; i < x->n_units; i++) {
+            const struct unit *u = &x->units[i];
+            if (u->exposed_ms < w || u->exposed_ms >= w + 7 * DAY_MS) continue;
+            double v = u->revenue > cap ? cap : u->revenue;
+            if (u->arm == 0)
+                ya[na++] = v;
+            else if (u->arm == a)
+                yb[nb++] = v;
+        }
+        char day[40];
+        tl_time_format(w, day, sizeof day);
+        tl_buf_printf(out, "%s{\"week\":\"%.10s\",\"visitors\":%zu,\"control_visitors\":%zu", nweek ? "," : "", day, nb,
+                      na);
+        struct tl_stats_moments ma, mb;
+        struct tl_stats_welch wl;
+        struct tl_stats_roi roi;
+        struct tl_err err;
+        tl_err_clear(&err);
+        if (na >= 2 && nb >= 2 && tl_stats_moments_of(ya, na, &ma, &err) == TL_OK &&
+            tl_stats_moments_of(yb, nb, &mb, &err) == TL_OK && tl_stats_welch(&ma, &mb, ALPHA, &wl, &err) == TL_OK &&
+            tl_stats_roi(&wl, nb, &roi, &err) == TL_OK)
+            tl_buf_printf(out, ",\"incremental\":%.6g,\"lo\":%.6g,\"hi\":%.6g}", roi.incremental, roi.lo, roi.hi);
+        else
+            tl_buf_puts(out, ",\"incremental\":null,\"lo\":null,\"hi\":null}");
+    }
+    tl_buf_putc(out, ']');
+    tl_free(ya);
+    tl_free(yb);
+}
+
 static void report_one(const struct exp *x, int64_t now, struct tl_buf *out)
 {
     size_t k = x->a.n_arms;
@@ -868,6 +928,7 @@ static void report_one(const struct exp *x, int64_t now, struct tl_buf *out)
                     }
                     tl_buf_putc(out, '}');
                 }
+                weekly_roi(x, a, cap, out);
                 tl_buf_putc(out, '}');
             }
         }

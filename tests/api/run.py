@@ -1138,6 +1138,9 @@ def scenario_experiments(run, d, servers):
     check("vs_control" in on and 0 <= on["vs_control"]["conversion"]["p_value"] <= 1 and
           0 <= on["vs_control"]["conversion"]["sequential_p_value"] <= 1 and rep["srm"] is not None,
           "statistics present: %s" % json.dumps(on)[:400])
+    weeks = on["vs_control"]["roi_weekly"]
+    check(sum(w["visitors"] for w in weeks) == tally["on"][0] and
+          sum(w["control_visitors"] for w in weeks) == tally["off"][0], "weekly ROI cohorts: %s" % weeks)
     check(srv.stop() == 0, "exit after SIGTERM")
     srv.start()
     got2, _ = report()
