@@ -64,6 +64,7 @@
 #define SEARCH_HIST_MAX 20
 #define SEARCH_NAME_MAX 256
 #define SEARCH_PAGE_DEFAULT 20
+#define SEARCH_MEMO_SLOTS 512 /* power of two; full = compute without memo */
 
 /* ---- index lifecycle ---- */
 
@@ -406,13 +407,28 @@ struct pctx {
     const struct tl_ials *ials;
     float u[256];
     double unorm;
+    /* per-request memo of category affinity by hash of the path: a search
+     * matches many products of few categories (open addressing, no delete) */
+    uint64_t memo_key[SEARCH_MEMO_SLOTS];
+    double memo_val[SEARCH_MEMO_SLOTS];
+    uint64_t brand_hash[SEARCH_AFF_MAX];     /* hash of the lower-cased brand */
     uint32_t learned[TL_SSTATS_LEARNED_MAX]; /* sorted by item */
     double learned_w[TL_SSTATS_LEARNED_MAX];
     size_t nlearned;
     double wp, wl;
 };
 
-static double category_affinity(const struct pctx *c, const char *cat)
+static uint64_t hash_lower(const char *s)
+{
+    char buf[SEARCH_NAME_MAX];
+    size_t n = 0;
+    for (; s[n] && n + 1 < sizeof buf; n++) buf[n] = (char)((s[n] >= 'A' && s[n] <= 'Z') ? s[n] + 32 : s[n]);
+    buf[n] = '\0';
+    uint64_t h = tl_hash(buf, n, 0x62726e64ULL);
+    return h ? h : 1;
+}
+
+static double category_affinity_slow(const struct pctx *c, const char *cat)
 {
     if (!cat) return 0;
     double best = 0;
@@ -425,9 +441,26 @@ static double category_affinity(const struct pctx *c, const char *cat)
     return best;
 }
 
+/* Affinity to the category path cat, memoised per request (boost_cb runs
+ * on one thread per request: the search's). */
+static double category_affinity(struct pctx *c, const char *cat)
+{
+    if (!cat || !c->ncat) return 0;
+    uint64_t h = tl_hash_str(cat, 0x63617473ULL) | 1;
+    for (uint32_t k = 0, i = (uint32_t)h & (SEARCH_MEMO_SLOTS - 1); k < SEARCH_MEMO_SLOTS;
+         k++, i = (i + 1) & (SEARCH_MEMO_SLOTS - 1)) {
+        if (c->memo_key[i] == h) return c->memo_val[i];
+        if (c->memo_key[i] == 0) {
+            c->memo_key[i] = h;
+            return c->memo_val[i] = category_affinity_slow(c, cat);
+        }
+    }
+    return category_affinity_slow(c, cat);
+}
+
 static double boost_cb(void *ctx, uint32_t doc)
 {
-    const struct pctx *c = ctx;
+    struct pctx *c = ctx;
     double learned = 0;
     if (c->nlearned) {
         size_t lo = 0, hi = c->nlearned;
@@ -446,8 +479,9 @@ static double boost_cb(void *ctx, uint32_t doc)
         if (c->ncat) personal += 0.4 * category_affinity(c, it->category), wsum += 0.4;
         if (c->nbrand) {
             double b = 0;
-            for (size_t i = 0; it->brand && i < c->nbrand; i++)
-                if (strcasecmp(it->brand, c->brands[i]) == 0) b = c->brand_w[i];
+            uint64_t bh = it->brand ? hash_lower(it->brand) : 0;
+            for (size_t i = 0; bh && i < c->nbrand; i++)
+                if (bh == c->brand_hash[i] && strcasecmp(it->brand, c->brands[i]) == 0) b = c->brand_w[i];
             personal += 0.2 * b, wsum += 0.2;
         }
         if (c->has_band)
@@ -495,6 +529,7 @@ static void load_personal(struct tl_engine *e, struct tl_shop_state *s, uint32_t
     n = tl_profile_top_affinities(p, TL_PROFILE_BRAND, now, names, sc, SEARCH_AFF_MAX);
     for (size_t i = 0; i < n && sc[0] > 0; i++) {
         snprintf(c->brands[c->nbrand], SEARCH_NAME_MAX, "%s", names[i]);
+        c->brand_hash[c->nbrand] = hash_lower(c->brands[c->nbrand]);
         c->brand_w[c->nbrand++] = sc[i] / sc[0];
     }
     double mean;
