@@ -34,9 +34,14 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps run test unit api browser eval bench asan tsan valgrind lint clean fuzz
+.PHONY: all deps run test unit api browser eval bench asan tsan valgrind lint clean fuzz web
 
-all: $(BUILD)/tailor
+all: $(BUILD)/tailor web
+
+# The dashboard's chart library (npm uplot, pinned in web/package.json),
+# copied into web/dashboard/vendor/ at build time (never a CDN at run time).
+web:
+	@scripts/build-web
 
 deps:
 	@scripts/install-deps
