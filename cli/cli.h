@@ -86,6 +86,7 @@ int cli_import_main(int argc, char **argv);
 int cli_eval_main(int argc, char **argv);
 int cli_train_main(int argc, char **argv);
 int cli_gen_main(int argc, char **argv);
+int cli_simulate_main(int argc, char **argv);
 
 /* Help texts (stdout, for `tailor CMD --help` and `tailor help CMD`). */
 void cli_serve_help(void);
@@ -95,5 +96,6 @@ void cli_import_help(void);
 void cli_eval_help(void);
 void cli_train_help(void);
 void cli_gen_help(void);
+void cli_simulate_help(void);
 
 #endif

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"train", "train the recommendation models of a shop now", cli_train_main, cli_train_help},
     {"gen", "generate a synthetic store (catalog, orders, events) for benchmarks", cli_gen_main, cli_gen_help},
     {"eval", "offline evaluation of the models on public data files", cli_eval_main, cli_eval_help},
+    {"simulate", "simulated A/B test of personalization (synthetic shoppers)", cli_simulate_main, cli_simulate_help},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

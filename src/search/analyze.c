@@ -42,11 +42,10 @@ static uint32_t stop_hash(const char *s)
     return h;
 }
 
-static const char *const default_stop[] = {"a",    "an",    "and",  "are",  "as",   "at",   "be",  "but",
-                                           "by",   "for",   "from", "if",   "in",   "into", "is",  "it",
-                                           "its",  "no",    "not",  "of",   "on",   "or",   "s",   "such",
-                                           "that", "the",   "their", "then", "there", "these", "they", "this",
-                                           "to",   "was",   "will", "with", "w/",   "&"};
+static const char *const default_stop[] = {
+    "a",     "an",   "and",   "are",   "as",   "at",   "be", "but", "by",   "for",  "from", "if",   "in",
+    "into",  "is",   "it",    "its",   "no",   "not",  "of", "on",  "or",   "s",    "such", "that", "the",
+    "their", "then", "there", "these", "they", "this", "to", "was", "will", "with", "w/",   "&"};
 
 struct tl_sanalyze {
     struct sb_stemmer *st;
@@ -64,8 +63,10 @@ static void add_stop(struct tl_sanalyze *a, const char *w, size_t n)
     while (n && (*w == ' ' || *w == '\t')) w++, n--;
     while (n && (w[n - 1] == ' ' || w[n - 1] == '\t')) n--;
     if (!n || n >= STOP_LEN || a->n_stop >= STOP_MAX) return;
-    char buf[STOP_LEN * 2];
-    size_t m = tl_sanalyze_fold(w, buf, sizeof buf); /* fold like tokens */
+    char raw[STOP_LEN], buf[STOP_LEN * 2];
+    memcpy(raw, w, n);
+    raw[n] = 0;
+    size_t m = tl_sanalyze_fold(raw, buf, sizeof buf); /* fold like tokens */
     if (!m || m >= STOP_LEN) return;
     memcpy(a->stop[a->n_stop], buf, m + 1);
     a->n_stop++;
@@ -212,9 +213,12 @@ static enum cclass fold_cp(uint32_t cp, char *out, size_t *olen)
     if ((cp >= 0x2000 && cp <= 0x2BFF) || (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
         (cp >= 0xFF00 && cp <= 0xFF0F) || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
         return C_SEP;
-    if (cp >= 0x391 && cp <= 0x3A9) cp += 0x20;
-    else if (cp >= 0x410 && cp <= 0x42F) cp += 0x20;
-    else if (cp >= 0x400 && cp <= 0x40F) cp += 0x50;
+    if (cp >= 0x391 && cp <= 0x3A9)
+        cp += 0x20;
+    else if (cp >= 0x410 && cp <= 0x42F)
+        cp += 0x20;
+    else if (cp >= 0x400 && cp <= 0x40F)
+        cp += 0x50;
     if (cp < 0x800) {
         out[0] = (char)(0xC0 | (cp >> 6));
         out[1] = (char)(0x80 | (cp & 0x3F));
@@ -280,50 +284,15 @@ struct unit {
 
 /* sorted by alias (bsearch) */
 static const struct unit units[] = {
-    {"a", "amp", 0},
-    {"amp", "amp", 0},
-    {"amps", "amp", 1},
-    {"btu", "btu", 0},
-    {"cm", "cm", 0},
-    {"cu", "cu", 0},
-    {"cubic", "cu", 0},
-    {"feet", "ft", 1},
-    {"foot", "ft", 0},
-    {"ft", "ft", 0},
-    {"ga", "gauge", 0},
-    {"gal", "gal", 0},
-    {"gallon", "gal", 1},
-    {"gallons", "gal", 1},
-    {"gauge", "gauge", 0},
-    {"in", "in", 0},
-    {"inch", "in", 1},
-    {"inches", "in", 1},
-    {"lb", "lb", 0},
-    {"lbs", "lb", 1},
-    {"millimeter", "mm", 1},
-    {"mm", "mm", 0},
-    {"ounce", "oz", 1},
-    {"ounces", "oz", 1},
-    {"oz", "oz", 0},
-    {"pc", "pc", 0},
-    {"piece", "pc", 0},
-    {"pieces", "pc", 0},
-    {"pound", "lb", 0},
-    {"pounds", "lb", 0},
-    {"qt", "qt", 0},
-    {"quart", "qt", 1},
-    {"quarts", "qt", 1},
-    {"sq", "sq", 0},
-    {"square", "sq", 0},
-    {"v", "v", 0},
-    {"volt", "v", 1},
-    {"volts", "v", 1},
-    {"w", "w", 0},
-    {"watt", "w", 1},
-    {"watts", "w", 1},
-    {"yard", "yd", 0},
-    {"yards", "yd", 0},
-    {"yd", "yd", 0},
+    {"a", "amp", 0},         {"amp", "amp", 0},  {"amps", "amp", 1},   {"btu", "btu", 0},     {"cm", "cm", 0},
+    {"cu", "cu", 0},         {"cubic", "cu", 0}, {"feet", "ft", 1},    {"foot", "ft", 0},     {"ft", "ft", 0},
+    {"ga", "gauge", 0},      {"gal", "gal", 0},  {"gallon", "gal", 1}, {"gallons", "gal", 1}, {"gauge", "gauge", 0},
+    {"in", "in", 0},         {"inch", "in", 1},  {"inches", "in", 1},  {"lb", "lb", 0},       {"lbs", "lb", 1},
+    {"millimeter", "mm", 1}, {"mm", "mm", 0},    {"ounce", "oz", 1},   {"ounces", "oz", 1},   {"oz", "oz", 0},
+    {"pc", "pc", 0},         {"piece", "pc", 0}, {"pieces", "pc", 0},  {"pound", "lb", 0},    {"pounds", "lb", 0},
+    {"qt", "qt", 0},         {"quart", "qt", 1}, {"quarts", "qt", 1},  {"sq", "sq", 0},       {"square", "sq", 0},
+    {"v", "v", 0},           {"volt", "v", 1},   {"volts", "v", 1},    {"w", "w", 0},         {"watt", "w", 1},
+    {"watts", "w", 1},       {"yard", "yd", 0},  {"yards", "yd", 0},   {"yd", "yd", 0},
 };
 
 static int cmp_unit(const void *k, const void *e) { return strcmp((const char *)k, ((const struct unit *)e)->alias); }
@@ -362,13 +331,12 @@ static void finish(const struct tl_sanalyze *a, struct tl_stoken *out, size_t n)
     t->stop = (uint8_t)is_stop(a, t->s, t->len);
 }
 
-size_t tl_sanalyze_tokens(const struct tl_sanalyze *a, const char *text, size_t len, struct tl_stoken *out,
-                          size_t max)
+size_t tl_sanalyze_tokens(const struct tl_sanalyze *a, const char *text, size_t len, struct tl_stoken *out, size_t max)
 {
     const unsigned char *s = (const unsigned char *)text;
     size_t n = 0, i = 0;
-    int cur = 0;                /* 1 while a token is open */
-    enum cclass last = C_SEP;   /* class of the token's last char */
+    int cur = 0;              /* 1 while a token is open */
+    enum cclass last = C_SEP; /* class of the token's last char */
     while (i < len && n < max) {
         uint32_t cp;
         size_t l = utf8_dec(s, i, len, &cp);

@@ -31,8 +31,7 @@ enum tl_rc tl_sanalyze_new(const char *lang, const char *stop_words, struct tl_s
 void tl_sanalyze_free(struct tl_sanalyze *a);
 
 /* Split text (len bytes) into at most max tokens; returns the count. */
-size_t tl_sanalyze_tokens(const struct tl_sanalyze *a, const char *text, size_t len, struct tl_stoken *out,
-                          size_t max);
+size_t tl_sanalyze_tokens(const struct tl_sanalyze *a, const char *text, size_t len, struct tl_stoken *out, size_t max);
 /* Stem a folded token into out (cap bytes incl. NUL); returns the length.
  * Tokens with digits are copied unchanged. */
 size_t tl_sanalyze_stem(struct tl_sanalyze *a, const char *w, size_t n, char *out, size_t cap);

@@ -2,19 +2,23 @@
  *
  * Data:
  *  - terms: stemmed, folded tokens (tl_strtab) with a posting list each;
- *    a posting is {doc, gen, tf[field]} (12 bytes). Postings are not sorted;
- *    removal is lazy: a document's generation byte is bumped, postings whose
- *    gen differs are stale and skipped, and a term's list is compacted when
+ *    a posting is {doc, gen, tf[field], tfn} (16 bytes), tfn being the
+ *    BM25F pseudo frequency below. Postings are not sorted; removal is lazy:
+ *    a document's generation byte is bumped, postings whose gen differs from
+ *    lgen[doc] are stale and skipped, and a term's list is compacted when
  *    its stale count exceeds min(live/2 + 8, 200) (so one doc can never own
  *    256 stale postings of a term and a wrapped generation is never
  *    mistaken for live).
  *  - words: surface (folded, unstemmed) tokens -> term; the typo index
  *    (typo.c, SymSpell deletions) and the prefix list (words sorted, rebuilt
  *    lazily under a mutex by the first reader after a write) run over words.
- *  - per document: field lengths, BM25F factors fw[f], price, availability,
- *    creation time, brand, every category path prefix, attribute (key,value)
- *    pairs, its distinct terms (for removal) and its title term sequence
- *    (for the proximity bonus).
+ *  - per document: cold record (field lengths, creation time, id hash, its
+ *    distinct terms for removal, title term sequence for proximity, every
+ *    category path prefix, attribute (key, pair) ids) and a 32-byte hot
+ *    record (present, visible, available, gen, brand, deepest category,
+ *    price, first attribute pairs) read by filters and facets.
+ *    Category paths form a tree (path_parent); attribute (key, value) pairs
+ *    get dense ids so facet counting is array increments.
  *
  * Ranking (relevance):
  *  BM25F (Robertson/Zaragoza "simple BM25F"): for term t and doc d
@@ -23,58 +27,72 @@
  *    idf(t)   = ln(1 + (N - df + 0.5) / (df + 0.5))
  *  Defaults: k1 = 1.2; w: id 3.0, title 3.0, brand 2.0, category 1.5,
  *  tags 1.5, attrs 1.0, desc 0.5; b: id 0, title 0.75, brand 0.3,
- *  category 0.3, tags 0.5, attrs 0.5, desc 0.75. The factor
- *  w_f / (1 - b_f + b_f len_f / avglen_f) is cached per (doc, field) and
- *  recomputed for all documents when the number of writes since the last
- *  refresh exceeds N/16 (so avglen drifts by a bounded amount).
+ *  category 0.3, tags 0.5, attrs 0.5, desc 0.75. avglen_f is a reference
+ *  value shared by all documents (avg_ref); tf~ is stored in each posting
+ *  and everything is recomputed when some field's true average moves more
+ *  than DRIFT = 5% away from the reference.
  *  Query words are slots (at most QSLOTS_MAX); a slot has alternatives:
  *  the exact stem (weight 1), synonyms (SYN_W = 0.8), typo corrections
- *  (TYPO_W = 0.6 per edit, i.e. 0.6 or 0.36), prefix expansions of the last
- *  word (PREFIX_W = 0.5), and the concatenation of the word with the next
- *  one ("deck over" -> "deckover", weight 1, counts for both slots). A slot
- *  contributes the best of its alternatives. With m of n slots matched:
+ *  (TYPO_W = 0.6 for 1 edit, 0.36 for 2), prefix completions of the last
+ *  word when the query does not end with a separator (PREFIX_W = 0.5 x
+ *  (0.5 + 0.5 sqrt(df / df_max)), all with the idf of the most frequent
+ *  completion, at most PREFIX_MAX), and the concatenation of the word with
+ *  the next one ("deck over" -> "deckover", weight 1, counts for both
+ *  slots). An unknown word that splits into two known words of 3+ letters
+ *  ("deckpaint") becomes two slots (the split with the largest min df).
+ *  A slot contributes the best of its alternatives. With m of n slots
+ *  matched:
  *    text = (sum_slots s) * ((1 + m) / (1 + n)) ^ COORD_P   (COORD_P = 2)
- *  Proximity: for the best PROX_WINDOW candidates, each pair of consecutive
- *  query slots found adjacent in the title adds PROX_W = 0.25 * text /
- *  (n - 1); then the window is re-sorted. A query equal to a product id
- *  (folded) puts that product first (ID_BONUS added). Finally
- *    score = text * (1 + boost(doc))  (boost in [0, boost_max]).
+ *  Proximity: for the best max(PROX_WINDOW = 100, offset + limit)
+ *  candidates, text *= 1 + PROX_W * pairs / (n - 1) where pairs counts
+ *  consecutive query slots found adjacent in the title (PROX_W = 0.25);
+ *  then the window is re-sorted (documents outside it are not promoted).
+ *  A query equal to a product id (folded) puts that product first
+ *  (ID_BONUS added). Finally score = text * (1 + boost(doc)), boost clamped
+ *  to [0, boost_max].
  *  Typo rules: no correction for words shorter than 5 or containing digits;
- *  1 edit for 5..8 characters, 2 for 9+ (tl_typo_max_edits), only when the
- *  exact word is not in the index; up to TYPO_ALTS closest words (then by
- *  document frequency).
+ *  1 edit for 5..8 characters, 2 for 9+ (tl_typo_max_edits), when the word
+ *  is unknown or very rare (df <= RARE_DF = 2); up to TYPO_ALTS = 3
+ *  closest words (then highest df). A match only through corrections is
+ *  "corrected"; mode CORRECTED when any match is, corrected_q then has each
+ *  corrected word replaced by its best correction.
  *  Zero results: RELAXED retries with one more edit allowed (min 1 for 3+
- *  characters) and prefix expansion of every word, typo correction even of
- *  known words; then FALLBACK returns popular products passing the filters,
- *  restricted to the category most common among the relaxed candidates
- *  without filters when there are any.
+ *  characters, max 2), prefix expansion of every word and correction of
+ *  known words too; then FALLBACK returns the most popular products passing
+ *  the filters, restricted to the deepest category most common among the
+ *  relaxed candidates (ignoring filters) when that leaves any.
+ *  Browse (no tokens): every visible document passing the filters, by
+ *  popularity for sort=relevance.
  *
  * Facets (over all matches): category (every path prefix), brand, price
  *  (fixed buckets 0-10, 10-25, 25-50, 50-100, 100-250, 250-500, 500-1000,
- *  1000+; lower bound inclusive), available ("true"/"false"), attr:<key>
- *  (up to TL_SEARCH_FACETS_MAX - 4 keys, most frequent first); values
- *  sorted by count desc then value.
+ *  1000+; lower bound inclusive; emitted in bucket order), available
+ *  ("true"/"false"), attr:<key> (keys by total count, as many as fit in
+ *  TL_SEARCH_FACETS_MAX); values by count desc, then first indexed first.
  *
  * Concurrency: rwlock; searches hold the read lock and use a scratch
  *  object (dense score arrays) taken from a mutex-protected pool, never
- *  shared by two calls at once.
+ *  shared by two calls at once; writers reuse one build buffer under the
+ *  write lock.
  *
- * File format (little-endian, all integers fixed width):
+ * File format (host byte order = little-endian on supported targets):
  *   "TLSIDX01" | u32 version (1) | u64 payload length | payload |
  *   u64 XXH3(payload, seed 0)
  *   payload: u64 config hash (language, stop words, synonyms)
  *     strtab terms; per term: u32 n, n x {u32 doc, u8 tf[7]}
  *     strtab words; per word: u32 term
  *     strtab brand keys; per brand: str display; strtab paths; strtab attr
- *     keys; strtab attr values
+ *     keys; strtab attr values; u32 n_pairs, n x {u32 key, u32 value}
  *     u32 doc capacity; per doc: u8 present, [u8 visible, u8 available,
  *     u16 len[7], f64 price, i64 created, u64 id hash, u32 brand,
  *     u32 n_terms, u32 n_title, u32 n_cats, u32 n_attrs, u32 x (n_terms +
- *     n_title + n_cats + 2 n_attrs)]
+ *     n_title + n_cats + 2 n_attrs)] (attrs as key id, pair id)
  *     u32 n_pop; f32 x n_pop
  *   strtab = u32 count, then per string u32 length + bytes; str = u32 length
- *   + bytes. A file shorter or longer than its header says, or whose
- *   checksum differs, or whose payload does not parse exactly, is TL_EPARSE.
+ *   + bytes. A file shorter or longer than its header says, whose checksum
+ *   differs, or whose payload does not parse exactly (ids in range,
+ *   postings on present documents) is TL_EPARSE. Derived data (typo index,
+ *   tfn, fw, hot records, category tree) is rebuilt on load.
  */
 #include "search/sindex.h"
 
@@ -97,18 +115,18 @@
 #include "search/typo.h"
 
 #define F TL_SF_COUNT
-#define QSLOTS_MAX 32      /* query words considered */
-#define ALTS_MAX 64        /* alternatives per query */
-#define PREFIX_MAX 16      /* prefix expansions of the last word */
-#define TYPO_ALTS 3        /* corrections kept per word */
-#define TYPO_CAND_MAX 4096 /* candidates verified per word */
+#define QSLOTS_MAX 32       /* query words considered */
+#define ALTS_MAX 64         /* alternatives per query */
+#define PREFIX_MAX 16       /* prefix expansions of the last word */
+#define TYPO_ALTS 3         /* corrections kept per word */
+#define TYPO_CAND_MAX 4096  /* candidates verified per word */
 #define DOC_TOKENS_MAX 8192 /* tokens indexed per field */
 #define TITLE_SEQ_MAX 255
 #define CATS_MAX 16 /* category levels */
 #define ATTRS_MAX 256
 #define DOCS_MAX (1u << 28)
 #define PROX_WINDOW 100
-#define ATTR_INLINE 6
+#define ATTR_INLINE 2
 #define ID_BONUS 1e6
 #define FILE_MAGIC "TLSIDX01"
 #define FILE_VERSION 1u
@@ -143,6 +161,7 @@ struct post {
     uint32_t doc;
     uint8_t gen;
     uint8_t tf[F];
+    float tfn; /* sum_f tf_f * fw_f (the BM25F pseudo frequency) */
 };
 
 struct term {
@@ -153,7 +172,6 @@ struct term {
 struct idoc {
     uint8_t present, visible, available, gen;
     uint16_t len[F];
-    float fw[F];
     double price;
     int64_t created;
     uint64_t idh;
@@ -161,13 +179,22 @@ struct idoc {
     uint32_t n_terms, n_title, n_cats, n_attrs;
     uint32_t *blob; /* terms | title | cats | attrs (key, pair id) */
     /* hot copies for filters and facets (no blob access while counting) */
-    uint32_t leaf;          /* deepest category path or TL_STRTAB_NONE */
+    uint32_t leaf; /* deepest category path or TL_STRTAB_NONE */
+};
+
+/* Hot copy of what filters, facets and scoring read per matching document:
+ * 32 bytes, two per cache line, in a dense array (see sync_hot). */
+struct hot {
+    uint8_t present, visible, available, gen;
+    uint32_t brand, leaf;
+    uint32_t n_attrs;
+    double price;
     uint32_t ap[ATTR_INLINE]; /* first attribute pair ids */
 };
 
 struct syn_rule {
-    char *from;  /* stemmed single token */
-    char **to;   /* stemmed tokens */
+    char *from; /* stemmed single token */
+    char **to;  /* stemmed tokens */
     size_t n_to;
 };
 
@@ -223,6 +250,10 @@ struct tl_sindex {
     uint32_t n_pairs, pair_cap;
     struct tl_u64map ids; /* hash(folded id) -> doc + 1 */
     struct idoc *docs;
+    struct hot *hot;
+    float (*fw)[8];    /* BM25F factor w_f / norm_f per document and field */
+    uint8_t *lgen;     /* live generation per document (stale postings differ) */
+    double avg_ref[F]; /* avglen when fw / tfn were last refreshed for all */
     uint32_t cap;
     size_t count;
     double sumlen[F];
@@ -310,7 +341,11 @@ static enum tl_rc parse_synonyms(struct tl_sindex *ix, const char *s, struct tl_
             if (arrow) {
                 size_t nl = (size_t)(arrow - s), nr = n - nl - 2;
                 const char *r = arrow + 2;
-                if (memchr(r, '=', nr) || memchr(s, ',', nl)) goto bad;
+                if (memchr(r, '=', nr) || memchr(s, ',', nl) || memchr(s, '=', nl) || !nr || !nl) goto bad;
+                int rblank = 1;
+                for (size_t i = 0; i < nr; i++)
+                    if (r[i] != ' ' && r[i] != '\t') rblank = 0;
+                if (rblank) goto bad;
                 /* "a=>b,c": a expands to b and c */
                 const char *p = r;
                 while (p < r + nr) {
@@ -438,6 +473,9 @@ void tl_sindex_free(struct tl_sindex *ix)
     tl_free(ix->path_parent);
     for (uint32_t d = 0; d < ix->cap; d++) tl_free(ix->docs[d].blob);
     tl_free(ix->docs);
+    tl_free(ix->hot);
+    tl_free(ix->fw);
+    tl_free(ix->lgen);
     tl_free(ix->pop);
     for (size_t i = 0; i < ix->n_syn; i++) {
         tl_free(ix->syn[i].from);
@@ -471,6 +509,18 @@ static enum tl_rc grow_docs(struct tl_sindex *ix, uint32_t need)
     if (!nd) return TL_ENOMEM;
     memset(nd + ix->cap, 0, (size_t)(nc - ix->cap) * sizeof *nd);
     ix->docs = nd;
+    struct hot *nh = tl_realloc(ix->hot, (size_t)nc * sizeof *nh);
+    if (!nh) return TL_ENOMEM;
+    memset(nh + ix->cap, 0, (size_t)(nc - ix->cap) * sizeof *nh);
+    ix->hot = nh;
+    float(*nf)[8] = tl_realloc(ix->fw, (size_t)nc * sizeof *nf);
+    if (!nf) return TL_ENOMEM;
+    memset(nf + ix->cap, 0, (size_t)(nc - ix->cap) * sizeof *nf);
+    ix->fw = nf;
+    uint8_t *ng = tl_realloc(ix->lgen, nc);
+    if (!ng) return TL_ENOMEM;
+    memset(ng + ix->cap, 0, nc - ix->cap);
+    ix->lgen = ng;
     ix->cap = nc;
     return TL_OK;
 }
@@ -601,20 +651,62 @@ static size_t path_prefixes(struct tl_sindex *ix, const char *s, uint32_t *cats,
     return k;
 }
 
-static void refresh_fw_doc(struct tl_sindex *ix, struct idoc *d)
+static void sync_hot(struct tl_sindex *ix, uint32_t doc)
 {
+    const struct idoc *d = &ix->docs[doc];
+    struct hot *h = &ix->hot[doc];
+    h->present = d->present, h->visible = d->visible, h->available = d->available, h->gen = d->gen;
+    h->brand = d->brand, h->leaf = d->leaf, h->n_attrs = d->n_attrs, h->price = d->price;
+    const uint32_t *at = d->blob ? d->blob + d->n_terms + d->n_title + d->n_cats : NULL;
+    for (uint32_t i = 0; i < ATTR_INLINE; i++) h->ap[i] = i < d->n_attrs ? at[2 * i + 1] : 0;
+    ix->lgen[doc] = d->gen;
+}
+
+static void refresh_fw_doc(struct tl_sindex *ix, uint32_t doc)
+{
+    const struct idoc *d = &ix->docs[doc];
     for (int f = 0; f < F; f++) {
-        double avg = ix->count ? ix->sumlen[f] / (double)ix->count : 0;
+        double avg = ix->avg_ref[f]; /* every document uses the same reference avglen */
         double norm = avg > 0 ? 1 - ix->b[f] + ix->b[f] * d->len[f] / avg : 1;
-        d->fw[f] = (float)(ix->w[f] / (norm > 1e-6 ? norm : 1e-6));
+        ix->fw[doc][f] = (float)(ix->w[f] / (norm > 1e-6 ? norm : 1e-6));
     }
 }
 
+static float tfn_of(const struct tl_sindex *ix, uint32_t doc, const uint8_t *tf)
+{
+    float s = 0;
+    for (int f = 0; f < F; f++) s += tf[f] * ix->fw[doc][f];
+    return s;
+}
+
+/* Recompute every fw and every posting's tfn with the current avglen. */
 static void refresh_fw_all(struct tl_sindex *ix)
 {
+    for (int f = 0; f < F; f++) ix->avg_ref[f] = ix->count ? ix->sumlen[f] / (double)ix->count : 0;
     for (uint32_t i = 0; i < ix->cap; i++)
-        if (ix->docs[i].present) refresh_fw_doc(ix, &ix->docs[i]);
+        if (ix->docs[i].present) refresh_fw_doc(ix, i);
+    for (uint32_t t = 0; t < ix->terms.count; t++)
+        for (uint32_t i = 0; i < ix->tv[t].n; i++) {
+            struct post *p = &ix->tv[t].p[i];
+            if (ix->docs[p->doc].present && ix->docs[p->doc].gen == p->gen) p->tfn = tfn_of(ix, p->doc, p->tf);
+        }
     ix->changes = 0;
+}
+
+/* Full refresh when some field's avglen moved by more than DRIFT (5%) since
+ * the last one (amortised: a stable catalog rarely triggers it). */
+#ifndef DRIFT
+#define DRIFT 0.05
+#endif
+static void maybe_refresh(struct tl_sindex *ix)
+{
+    for (int f = 0; f < F; f++) {
+        double avg = ix->count ? ix->sumlen[f] / (double)ix->count : 0, ref = ix->avg_ref[f];
+        if (fabs(avg - ref) > DRIFT * (ref > 1 ? ref : 1)) {
+            refresh_fw_all(ix);
+            return;
+        }
+    }
 }
 
 static void compact_term(struct tl_sindex *ix, struct term *t)
@@ -650,20 +742,26 @@ static void remove_locked(struct tl_sindex *ix, uint32_t doc)
     tl_free(d->blob);
     d->blob = NULL;
     d->n_terms = d->n_title = d->n_cats = d->n_attrs = 0;
+    sync_hot(ix, doc);
     ix->changes++;
 }
 
 static void attr_scalar(json_t *v, char *buf, size_t cap)
 {
     buf[0] = 0;
-    if (json_is_string(v)) snprintf(buf, cap, "%s", json_string_value(v));
-    else if (json_is_integer(v)) snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v)) snprintf(buf, cap, "%g", json_real_value(v));
-    else if (json_is_true(v)) snprintf(buf, cap, "true");
-    else if (json_is_false(v)) snprintf(buf, cap, "false");
+    if (json_is_string(v))
+        snprintf(buf, cap, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, cap, "%g", json_real_value(v));
+    else if (json_is_true(v))
+        snprintf(buf, cap, "true");
+    else if (json_is_false(v))
+        snprintf(buf, cap, "false");
 }
 
-static enum tl_rc post_add(struct term *t, uint32_t doc, uint8_t gen, const uint8_t *tf)
+static enum tl_rc post_add(struct term *t, uint32_t doc, uint8_t gen, const uint8_t *tf, float tfn)
 {
     if (t->n == t->cap) {
         if (t->cap >= DOCS_MAX) return TL_ETOOBIG;
@@ -677,6 +775,7 @@ static enum tl_rc post_add(struct term *t, uint32_t doc, uint8_t gen, const uint
     p->doc = doc;
     p->gen = gen;
     memcpy(p->tf, tf, F);
+    p->tfn = tfn;
     t->live++;
     return TL_OK;
 }
@@ -784,8 +883,7 @@ static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct
             if (rc != TL_OK) break;
         }
     }
-    if (rc == TL_OK && sd->description)
-        rc = add_text(ix, b, TL_SF_DESC, sd->description, strlen(sd->description));
+    if (rc == TL_OK && sd->description) rc = add_text(ix, b, TL_SF_DESC, sd->description, strlen(sd->description));
     json_decref(tags);
     json_decref(attrs);
     if (rc != TL_OK) return rc;
@@ -801,19 +899,27 @@ static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct
     uint32_t *blob = tl_malloc((nblob ? nblob : 1) * sizeof *blob);
     if (!blob) return TL_ENOMEM;
     d->gen++;
+    for (int f = 0; f < F; f++) {
+        d->len[f] = (uint16_t)(b->len[f] > 65535 ? 65535 : b->len[f]);
+        ix->sumlen[f] += d->len[f];
+    }
+    ix->count++;
+    refresh_fw_doc(ix, doc);
     size_t k = 0;
     for (size_t i = 0; i < b->n;) {
         uint8_t tf[F] = {0};
         size_t j = i;
         for (; j < b->n && b->pairs[j].term == b->pairs[i].term; j++)
             if (tf[b->pairs[j].field] < 255) tf[b->pairs[j].field]++;
-        rc = post_add(&ix->tv[b->pairs[i].term], doc, d->gen, tf);
+        rc = post_add(&ix->tv[b->pairs[i].term], doc, d->gen, tf, tfn_of(ix, doc, tf));
         if (rc != TL_OK) { /* undo the postings added so far */
             for (size_t u = 0; u < k; u++) {
                 struct term *t = &ix->tv[blob[u]];
                 t->n--;
                 t->live--;
             }
+            for (int f = 0; f < F; f++) ix->sumlen[f] -= d->len[f];
+            ix->count--;
             tl_free(blob);
             return rc;
         }
@@ -829,11 +935,6 @@ static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct
     d->n_cats = (uint32_t)n_cats;
     d->n_attrs = n_attr;
     d->leaf = n_cats ? cats[n_cats - 1] : TL_STRTAB_NONE;
-    for (uint32_t i = 0; i < n_attr && i < ATTR_INLINE; i++) d->ap[i] = attr_pairs[2 * i + 1];
-    for (int f = 0; f < F; f++) {
-        d->len[f] = (uint16_t)(b->len[f] > 65535 ? 65535 : b->len[f]);
-        ix->sumlen[f] += d->len[f];
-    }
     d->price = sd->price;
     d->available = sd->available ? 1 : 0;
     d->visible = sd->visible ? 1 : 0;
@@ -867,10 +968,9 @@ static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct
         tl_u64map_put(&ix->ids, d->idh, (uint64_t)doc + 1);
     }
     d->present = 1;
-    ix->count++;
     ix->changes++;
-    if ((uint64_t)ix->changes * 16 > ix->count) refresh_fw_all(ix);
-    else refresh_fw_doc(ix, d);
+    sync_hot(ix, doc);
+    maybe_refresh(ix);
     return TL_OK;
 }
 
@@ -897,7 +997,7 @@ void tl_sindex_remove(struct tl_sindex *ix, uint32_t doc)
     if (!ix) return;
     pthread_rwlock_wrlock(&ix->lock);
     remove_locked(ix, doc);
-    if ((uint64_t)ix->changes * 16 > ix->count) refresh_fw_all(ix);
+    maybe_refresh(ix);
     pthread_rwlock_unlock(&ix->lock);
 }
 
@@ -1024,8 +1124,10 @@ static void add_prefix_alts(struct tl_sindex *ix, struct plan *p, const char *w,
     uint32_t lo = 0, hi = ix->n_sorted;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (strcmp(tl_strtab_str(&ix->words, ix->sorted[mid]), w) < 0) lo = mid + 1;
-        else hi = mid;
+        if (strcmp(tl_strtab_str(&ix->words, ix->sorted[mid]), w) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     uint32_t best[PREFIX_MAX], bdf[PREFIX_MAX];
     size_t nb = 0;
@@ -1056,8 +1158,7 @@ static void add_prefix_alts(struct tl_sindex *ix, struct plan *p, const char *w,
         if (bdf[k] > dmax) dmax = bdf[k];
     for (size_t k = 0; k < nb; k++) {
         size_t before = p->na;
-        add_alt(p, best[k], PREFIX_W * (0.5 + 0.5 * sqrt((double)bdf[k] / dmax)), 0,
-                1u << (p->n < 32 ? p->n : 31));
+        add_alt(p, best[k], PREFIX_W * (0.5 + 0.5 * sqrt((double)bdf[k] / dmax)), 0, 1u << (p->n < 32 ? p->n : 31));
         if (p->na > before) p->a[p->na - 1].df = dmax;
     }
 }
@@ -1133,8 +1234,8 @@ static int find_split(struct tl_sindex *ix, const char *w, size_t n, uint32_t *t
 }
 
 /* Tokenise q into slots and alternatives. ends_open: the last word may be partial. */
-static void build_plan(struct tl_sindex *ix, const struct tl_stoken *tk, size_t nt, int ends_open,
-                       const struct qopt *o, struct plan *p)
+static void build_plan(struct tl_sindex *ix, const struct tl_stoken *tk, size_t nt, int ends_open, const struct qopt *o,
+                       struct plan *p)
 {
     memset(p, 0, sizeof *p);
     size_t nonstop = 0;
@@ -1279,10 +1380,8 @@ static uint32_t accumulate(struct tl_sindex *ix, const struct plan *p, struct sc
             const double wi = a->w * idf_of(ix, a->df ? a->df : t->live) * (k1 + 1);
             for (uint32_t i = 0; i < t->n; i++) {
                 const struct post *po = &t->p[i];
-                const struct idoc *d = &ix->docs[po->doc];
-                if (d->gen != po->gen || !d->present) continue;
-                float tf = 0;
-                for (int f = 0; f < F; f++) tf += po->tf[f] * d->fw[f];
+                if (ix->lgen[po->doc] != po->gen) continue; /* stale */
+                const float tf = po->tfn;
                 float c = (float)(wi * tf / (k1 + tf));
                 uint32_t doc = po->doc;
                 if (!sc->mask[doc]) sc->touched[nt++] = doc;
@@ -1360,14 +1459,15 @@ static void prep_filter(struct tl_sindex *ix, const struct tl_squery *q, struct 
 
 static int passes(const struct tl_sindex *ix, const struct filt *fl, uint32_t doc, uint32_t extra_cat)
 {
-    const struct idoc *d = &ix->docs[doc];
-    if (!d->present || !d->visible || fl->impossible) return 0;
-    if (fl->avail && !d->available) return 0;
-    if (!isnan(fl->minp) && !(d->price >= fl->minp)) return 0;
-    if (!isnan(fl->maxp) && !(d->price <= fl->maxp)) return 0;
+    const struct hot *h = &ix->hot[doc];
+    if (!h->present || !h->visible || fl->impossible) return 0;
+    if (fl->avail && !h->available) return 0;
+    if (!isnan(fl->minp) && !(h->price >= fl->minp)) return 0;
+    if (!isnan(fl->maxp) && !(h->price <= fl->maxp)) return 0;
     if (fl->cat != TL_STRTAB_NONE || extra_cat != TL_STRTAB_NONE) {
         int ok1 = fl->cat == TL_STRTAB_NONE, ok2 = extra_cat == TL_STRTAB_NONE;
-        for (uint32_t c = d->leaf, depth = 0; c != TL_STRTAB_NONE && depth < CATS_MAX; c = ix->path_parent[c], depth++) {
+        for (uint32_t c = h->leaf, depth = 0; c != TL_STRTAB_NONE && depth < CATS_MAX;
+             c = ix->path_parent[c], depth++) {
             if (c == fl->cat) ok1 = 1;
             if (c == extra_cat) ok2 = 1;
         }
@@ -1376,15 +1476,16 @@ static int passes(const struct tl_sindex *ix, const struct filt *fl, uint32_t do
     if (fl->want_brands) {
         int ok = 0;
         for (size_t i = 0; i < fl->n_brands; i++)
-            if (d->brand == fl->brands[i]) ok = 1;
+            if (h->brand == fl->brands[i]) ok = 1;
         if (!ok) return 0;
     }
     if (fl->n_attrs) {
+        const struct idoc *d = &ix->docs[doc];
         const uint32_t *at = d->blob + d->n_terms + d->n_title + d->n_cats;
         for (size_t k = 0; k < fl->n_attrs; k++) {
             int ok = 0;
-            for (uint32_t i = 0; i < d->n_attrs && !ok; i++) {
-                uint32_t pid = i < ATTR_INLINE ? d->ap[i] : at[2 * i + 1];
+            for (uint32_t i = 0; i < h->n_attrs && !ok; i++) {
+                uint32_t pid = i < ATTR_INLINE ? h->ap[i] : at[2 * i + 1];
                 if (ix->pair_key[pid] == fl->akey[k] &&
                     !strcasecmp(tl_strtab_str(&ix->avals, ix->pair_val[pid]), fl->aval[k]))
                     ok = 1;
@@ -1397,7 +1498,8 @@ static int passes(const struct tl_sindex *ix, const struct filt *fl, uint32_t do
 }
 
 static const double price_edges[] = {0, 10, 25, 50, 100, 250, 500, 1000};
-static const char *const price_names[] = {"0-10", "10-25", "25-50", "50-100", "100-250", "250-500", "500-1000", "1000+"};
+static const char *const price_names[] = {"0-10",    "10-25",   "25-50",    "50-100",
+                                          "100-250", "250-500", "500-1000", "1000+"};
 #define N_PRICE 8
 
 struct facets {
@@ -1426,19 +1528,20 @@ static void facets_free(struct facets *fc)
 
 static void facets_add(const struct tl_sindex *ix, struct facets *fc, uint32_t doc)
 {
-    const struct idoc *d = &ix->docs[doc];
-    if (d->leaf != TL_STRTAB_NONE) fc->cat[d->leaf]++;
-    if (d->brand != TL_STRTAB_NONE) fc->brand[d->brand]++;
-    if (!isnan(d->price) && d->price >= 0) {
+    const struct hot *h = &ix->hot[doc];
+    if (h->leaf != TL_STRTAB_NONE) fc->cat[h->leaf]++;
+    if (h->brand != TL_STRTAB_NONE) fc->brand[h->brand]++;
+    if (!isnan(h->price) && h->price >= 0) {
         int b = N_PRICE - 1;
-        while (b > 0 && d->price < price_edges[b]) b--;
+        while (b > 0 && h->price < price_edges[b]) b--;
         fc->price[b]++;
     }
-    fc->avail[d->available ? 1 : 0]++;
-    for (uint32_t i = 0; i < d->n_attrs && i < ATTR_INLINE; i++) fc->pair[d->ap[i]]++;
-    if (d->n_attrs > ATTR_INLINE) {
+    fc->avail[h->available ? 1 : 0]++;
+    for (uint32_t i = 0; i < h->n_attrs && i < ATTR_INLINE; i++) fc->pair[h->ap[i]]++;
+    if (h->n_attrs > ATTR_INLINE) {
+        const struct idoc *d = &ix->docs[doc];
         const uint32_t *at = d->blob + d->n_terms + d->n_title + d->n_cats;
-        for (uint32_t i = ATTR_INLINE; i < d->n_attrs; i++) fc->pair[at[2 * i + 1]]++;
+        for (uint32_t i = ATTR_INLINE; i < h->n_attrs; i++) fc->pair[at[2 * i + 1]]++;
     }
 }
 
@@ -1543,13 +1646,18 @@ struct run {
 
 static double sort_key(const struct run *r, uint32_t doc, double text)
 {
-    const struct idoc *d = &r->ix->docs[doc];
+    const struct hot *d = &r->ix->hot[doc];
     switch (r->q->sort) {
-    case TL_SSORT_PRICE_ASC: return isnan(d->price) ? -1e300 : -d->price;
-    case TL_SSORT_PRICE_DESC: return isnan(d->price) ? -1e300 : d->price;
-    case TL_SSORT_NEWEST: return (double)d->created;
-    case TL_SSORT_POPULAR: return doc < r->ix->n_pop ? r->ix->pop[doc] : 0;
-    default: break;
+    case TL_SSORT_PRICE_ASC:
+        return isnan(d->price) ? -1e300 : -d->price;
+    case TL_SSORT_PRICE_DESC:
+        return isnan(d->price) ? -1e300 : d->price;
+    case TL_SSORT_NEWEST:
+        return (double)r->ix->docs[doc].created;
+    case TL_SSORT_POPULAR:
+        return doc < r->ix->n_pop ? r->ix->pop[doc] : 0;
+    default:
+        break;
     }
     if (!r->p) return doc < r->ix->n_pop ? r->ix->pop[doc] : 0;
     double b = 0;
@@ -1660,8 +1768,8 @@ static void corrected_text(const struct plan *p, char *out, size_t cap)
     }
 }
 
-static enum tl_rc do_pass(struct run *r, struct tl_sresult *out, const struct plan *p, uint32_t offset,
-                          uint32_t limit, uint32_t *n_touched, struct tl_topk_entry *heap_mem, size_t k)
+static enum tl_rc do_pass(struct run *r, struct tl_sresult *out, const struct plan *p, uint32_t offset, uint32_t limit,
+                          uint32_t *n_touched, struct tl_topk_entry *heap_mem, size_t k)
 {
     r->p = p;
     r->total = r->corrected = 0;
@@ -1696,16 +1804,14 @@ static enum tl_rc do_pass(struct run *r, struct tl_sresult *out, const struct pl
     return finish_hits(r, out, offset, limit);
 }
 
-enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, struct tl_sresult *out,
-                            struct tl_err *err)
+enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, struct tl_sresult *out, struct tl_err *err)
 {
     if (!ix || !q || !out) return tl_err_set(err, TL_EINVAL, NULL, "missing argument");
     if (q->limit > TL_SEARCH_LIMIT_MAX)
         return tl_err_set(err, TL_EINVAL, "limit", "limit must be <= %d", TL_SEARCH_LIMIT_MAX);
     if (q->offset > TL_SEARCH_OFFSET_MAX)
         return tl_err_set(err, TL_EINVAL, "offset", "offset must be <= %d", TL_SEARCH_OFFSET_MAX);
-    if (q->boost && !(q->boost_max >= 0))
-        return tl_err_set(err, TL_EINVAL, "boost_max", "boost_max must be >= 0");
+    if (q->boost && !(q->boost_max >= 0)) return tl_err_set(err, TL_EINVAL, "boost_max", "boost_max must be >= 0");
     out->n_hits = 0;
     out->total = 0;
     out->n_facets = 0;
@@ -1800,8 +1906,7 @@ enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, str
     return TL_OK;
 }
 
-enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit, struct tl_shit *hits,
-                             size_t *n_hits)
+enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit, struct tl_shit *hits, size_t *n_hits)
 {
     *n_hits = 0;
     if (!ix || !q || !hits) return TL_EINVAL;
@@ -1828,7 +1933,8 @@ enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit
         prep_filter(ix, &sq, &fl);
         struct scratch *sc = scratch_get(ix);
         uint32_t n_touched = 0;
-        if (!sc) rc = TL_ENOMEM;
+        if (!sc)
+            rc = TL_ENOMEM;
         else {
             struct run r;
             memset(&r, 0, sizeof r);
@@ -1958,8 +2064,10 @@ enum tl_rc tl_sindex_save(struct tl_sindex *ix, const char *path, struct tl_err 
     if (fd < 0) rc = TL_EIO;
     for (size_t off = 0; rc == TL_OK && off < w.n;) {
         ssize_t k = write(fd, w.d + off, w.n - off);
-        if (k <= 0) rc = TL_EIO;
-        else off += (size_t)k;
+        if (k <= 0)
+            rc = TL_EIO;
+        else
+            off += (size_t)k;
     }
     if (rc == TL_OK && fsync(fd) != 0) rc = TL_EIO;
     if (fd >= 0 && close(fd) != 0) rc = TL_EIO;
@@ -2112,8 +2220,8 @@ static enum tl_rc parse_payload(struct tl_sindex *ix, struct rbuf *r)
             if (at[2 * k + 1] >= ix->n_pairs || ix->pair_key[at[2 * k + 1]] != at[2 * k]) return TL_EPARSE;
         if (set_parents(ix, d->blob + d->n_terms + d->n_title, d->n_cats) != TL_OK) return TL_ENOMEM;
         d->leaf = d->n_cats ? d->blob[d->n_terms + d->n_title + d->n_cats - 1] : TL_STRTAB_NONE;
-        for (uint32_t k = 0; k < d->n_attrs && k < ATTR_INLINE; k++) d->ap[k] = at[2 * k + 1];
         d->present = 1;
+        sync_hot(ix, i);
         ix->count++;
         for (int f = 0; f < F; f++) ix->sumlen[f] += d->len[f];
         if (d->idh) tl_u64map_put(&ix->ids, d->idh, (uint64_t)i + 1);

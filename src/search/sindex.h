@@ -22,14 +22,14 @@
 
 #include "core/err.h"
 
-#define TL_SEARCH_QUERY_MAX 512  /* bytes of query text considered (longer input is cut at a token edge) */
-#define TL_SEARCH_LIMIT_MAX 100  /* hits per page */
+#define TL_SEARCH_QUERY_MAX 512 /* bytes of query text considered (longer input is cut at a token edge) */
+#define TL_SEARCH_LIMIT_MAX 100 /* hits per page */
 #define TL_SEARCH_OFFSET_MAX 10000
 #define TL_SEARCH_FACET_VALUES_MAX 50 /* values returned per facet (highest counts first) */
 
 /* Fields, each with its own BM25F weight and length normalisation. */
 enum tl_sfield {
-    TL_SF_ID = 0,  /* product id / SKU */
+    TL_SF_ID = 0, /* product id / SKU */
     TL_SF_TITLE,
     TL_SF_BRAND,
     TL_SF_CATEGORY, /* every level of the path */
@@ -40,13 +40,14 @@ enum tl_sfield {
 };
 
 struct tl_search_config {
-    const char *language;             /* Snowball algorithm ("english", "german", ...); NULL = "english" */
-    double weight[TL_SF_COUNT];       /* BM25F field weights; 0 = use the documented default */
-    double b[TL_SF_COUNT];            /* length normalisation per field; <0 = default */
-    double k1;                        /* 0 = default */
-    const char *synonyms;             /* "tv,television;sofa,couch;laptop=>notebook" ("a,b" two-way,
-                                         "a=>b" one-way); NULL = none */
-    const char *stop_words;           /* comma-separated; NULL = built-in list for the language, "" = none */
+    const char *language;       /* Snowball algorithm ("english", "german", ...); NULL = "english" */
+    double weight[TL_SF_COUNT]; /* BM25F field weights; 0 = use the documented default */
+    double b[TL_SF_COUNT];      /* length normalisation per field; <0 = default (also when both
+                                   weight[f] and b[f] are 0, so a zeroed config means defaults) */
+    double k1;                  /* 0 = default */
+    const char *synonyms;       /* "tv,television;sofa,couch;laptop=>notebook" ("a,b" two-way,
+                                   "a=>b" one-way); NULL = none */
+    const char *stop_words;     /* comma-separated; NULL = built-in list for the language, "" = none */
 };
 
 /* One product as the index sees it. */
@@ -68,11 +69,11 @@ enum tl_ssort { TL_SSORT_RELEVANCE = 0, TL_SSORT_PRICE_ASC, TL_SSORT_PRICE_DESC,
 
 /* How the result was matched (said in the response). */
 enum tl_smode {
-    TL_SMODE_EXACT = 0,  /* the query's terms as typed (stemmed, synonyms) */
-    TL_SMODE_CORRECTED,  /* at least one hit only through a typo-corrected term */
-    TL_SMODE_RELAXED,    /* nothing matched the query's terms well; matched a subset / looser terms */
-    TL_SMODE_FALLBACK,   /* nothing matched at all: popular products (related to the query's category when known) */
-    TL_SMODE_BROWSE      /* empty query: filter + sort only */
+    TL_SMODE_EXACT = 0, /* the query's terms as typed (stemmed, synonyms) */
+    TL_SMODE_CORRECTED, /* at least one hit only through a typo-corrected term */
+    TL_SMODE_RELAXED,   /* nothing matched the query's terms well; matched a subset / looser terms */
+    TL_SMODE_FALLBACK,  /* nothing matched at all: popular products (related to the query's category when known) */
+    TL_SMODE_BROWSE     /* empty query: filter + sort only */
 };
 
 struct tl_sattr_filter {
@@ -88,8 +89,8 @@ struct tl_sattr_filter {
  * learned click boost for the query) into boost(); boost_max bounds it so
  * top-k pruning stays exact. */
 struct tl_squery {
-    const char *q;            /* UTF-8 text; "" or NULL = browse */
-    const char *category;     /* subtree filter (path prefix at a level boundary) or NULL */
+    const char *q;             /* UTF-8 text; "" or NULL = browse */
+    const char *category;      /* subtree filter (path prefix at a level boundary) or NULL */
     const char *const *brands; /* any of these (exact, case-insensitive) */
     size_t n_brands;
     double min_price, max_price; /* NAN = no bound */
@@ -108,8 +109,8 @@ struct tl_squery {
 
 struct tl_shit {
     uint32_t doc;
-    float score;      /* final score (after boost) */
-    float text_score; /* BM25F part */
+    float score;       /* final score (after boost) */
+    float text_score;  /* BM25F part */
     uint8_t corrected; /* matched only through a corrected term */
 };
 
@@ -157,8 +158,7 @@ enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, str
 
 /* Product hits for autocomplete: the best `limit` documents whose terms
  * start with the last (partial) word of q and contain the others. */
-enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit, struct tl_shit *hits,
-                             size_t *n_hits);
+enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit, struct tl_shit *hits, size_t *n_hits);
 
 /* Persisted form (file format documented in sindex.c): written to path.tmp,
  * fsynced, renamed. load() rejects a damaged or truncated file with

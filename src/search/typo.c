@@ -40,8 +40,7 @@ int tl_typo_dist(const char *a, size_t na, const char *b, size_t nb, int max)
             int v = p1[j] + 1;
             if (c[j - 1] + 1 < v) v = c[j - 1] + 1;
             if (p1[j - 1] + cost < v) v = p1[j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && p2[j - 2] + 1 < v)
-                v = p2[j - 2] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && p2[j - 2] + 1 < v) v = p2[j - 2] + 1;
             c[j] = v;
             if (v < rmin) rmin = v;
         }

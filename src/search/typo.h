@@ -13,7 +13,7 @@
 #include "core/map.h"
 #include "tailor/rc.h"
 
-#define TL_TYPO_WORD_MAX 24     /* longer words are not indexed for correction */
+#define TL_TYPO_WORD_MAX 24          /* longer words are not indexed for correction */
 #define TL_TYPO_NODES_MAX (1u << 30) /* deletion entries kept */
 
 struct tl_typo {
