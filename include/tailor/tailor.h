@@ -83,6 +83,14 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
                          int skip_bad, tailor_progress_fn progress, void *progress_ctx,
                          struct tailor_import_summary *summary, struct tailor_error *err);
 
+/* Shift the time of every order imported by the next tailor_import calls
+ * on t by ms (positive = later): replays an old order history as if it
+ * were recent (the demo store's 2010-2011 orders end near today, so
+ * popularity and trending decay as in a live shop). Imported orders then
+ * carry the shifted time; an order shifted past now + 24 h is rejected like
+ * any future time. Orders only. */
+void tailor_import_set_time_shift(struct tailor *t, int64_t ms);
+
 /* Train every configured model of one shop now (on the calling thread) and
  * save the snapshot a server loads at start; progress (may be NULL) gets
  * 0..1 and a phase text. On success *status_json (caller frees with

@@ -237,8 +237,11 @@ struct import_ctx {
     struct tl_err err;
     enum tl_rc rc;
     int64_t last_seq;
-    uint64_t token; /* dedupe claims of this import */
+    uint64_t token;   /* dedupe claims of this import */
+    int64_t shift_ms; /* tailor_import_set_time_shift */
 };
+
+void tailor_import_set_time_shift(struct tailor *t, int64_t ms) { t->import_shift_ms = ms; }
 
 static void fmt_progress(void *ctx, uint64_t done, uint64_t total, uint64_t records)
 {
@@ -263,9 +266,17 @@ static int on_item(void *ctx, const struct tl_item *it, long line)
     return 0;
 }
 
-static int on_order(void *ctx, const struct tl_order *o, long line)
+static int on_order(void *ctx, const struct tl_order *o0, long line)
 {
     struct import_ctx *c = ctx;
+    struct tl_order shifted = *o0;
+    shifted.ts_ms += c->shift_ms;
+    const struct tl_order *o = &shifted;
+    if (c->shift_ms && shifted.ts_ms > tl_now_ms() + 24 * 3600 * 1000LL) {
+        tl_err_set(&c->err, TL_EINVAL, "time", "order %s (line %ld) would be in the future after the time shift",
+                   o->id, line);
+        return (int)TL_EINVAL;
+    }
     char key[TL_ID_MAX + 16];
     snprintf(key, sizeof key, "order:%s", o->id);
     uint64_t h = tl_event_id_hash(c->shop->id, key);
@@ -392,6 +403,7 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
         c->format = format;
         c->path = path;
         c->skip_bad = skip_bad;
+        c->shift_ms = strcmp(kind, "orders") == 0 ? t->import_shift_ms : 0;
         c->progress = progress;
         c->progress_ctx = progress_ctx;
         c->token = tl_engine_dedupe_token(t->engine);

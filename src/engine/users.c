@@ -68,11 +68,16 @@ enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *ano
         tl_pcache_unlock(&ga);
         if (tl_pcache_remove(e->profiles, shop_id, akey, &anon) != TL_OK) anon = NULL;
     }
+    /* No anonymous history yet (a login on the first page): merge an empty
+     * profile of that id, so the customer's profile lists the anonymous id
+     * from now on (its later events resolve to the customer). */
+    int had_history = anon != NULL;
+    if (!anon) anon = tl_profile_new(akey);
     if (anon) {
         struct tl_profile *p;
         struct tl_pcache_guard g;
         if (tl_pcache_lock(e->profiles, shop_id, ukey, 1, &p, &g) == TL_OK) {
-            if (tl_profile_merge(p, anon) == TL_OK && merged) *merged = 1;
+            if (tl_profile_merge(p, anon) == TL_OK && merged && had_history) *merged = 1;
             tl_pcache_mark_dirty(&g);
             tl_pcache_unlock(&g);
         }

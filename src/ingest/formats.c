@@ -2390,7 +2390,8 @@ static enum tl_rc catalog_online_retail(struct run *r, const char *path, tl_fmt_
         it.stock = -1;
         it.visible = 1;
         tl_buf_reset(&r->tmp);
-        if (tl_buf_printf(&r->tmp, "/products/%s", code) != TL_OK || !(it.url = tmp_commit(r))) {
+        /* the bundled demo storefront's product page (web/demo/product.html) */
+        if (tl_buf_printf(&r->tmp, "/demo/product.html?id=%s", code) != TL_OK || !(it.url = tmp_commit(r))) {
             rc = oom(r);
             break;
         }

@@ -210,7 +210,7 @@ Test(formats, online_retail_catalog)
     cr_assert_str_eq(it->category, "Home > Candles & Lights");
     cr_assert_float_eq(it->price, 2.55, 1e-9);
     cr_assert_str_eq(it->currency, "GBP");
-    cr_assert_str_eq(it->url, "/products/85123A");
+    cr_assert_str_eq(it->url, "/demo/product.html?id=85123A");
     cr_assert(it->available && it->visible);
     cr_assert_eq(it->stock, -1);
     cr_assert_eq(it->line, 2);
