@@ -682,8 +682,8 @@ void tl_engine_exp_event(struct tl_engine *e, const struct tl_event *ev)
         case TL_EV_ADD_TO_CART:
             un->atc = 1;
             break;
-        case TL_EV_REC_IMPRESSION:
-            un->impressions++;
+        case TL_EV_REC_IMPRESSION: /* items shown (an event without lines: one) */
+            un->impressions += ev->n_lines ? (uint32_t)ev->n_lines : 1;
             break;
         case TL_EV_REC_CLICK:
             un->clicks++;

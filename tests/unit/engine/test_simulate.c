@@ -3,7 +3,7 @@
  * each buying only inside their cluster (3 orders of 3 items), so what the
  * orders say a customer wants (the rest of their cluster) is learnable.
  * Checks: the report equals what the simulator sent (per arm: visitors,
- * buyers = conversions, orders, revenue, clicks / impressions = rec_ctr),
+ * buyers = conversions, orders, revenue, clicks / items shown = rec_ctr),
  * the split is close to 50/50 (no SRM flag, counts within 3 sd), "on"
  * converts more than "off" and shows more relevant items, the run is
  * deterministic (a second identical store, same seed, same counts), the
@@ -180,8 +180,8 @@ static void check_report_matches(const struct tailor_simulate_summary *s, json_t
         cr_assert_eq(jint(x, "orders"), sa->orders, "arm %zu orders", a);
         cr_assert(fabs(jnum(x, "revenue") - sa->revenue) < 1e-6 * (1 + sa->revenue), "arm %zu revenue %g vs %g", a,
                   jnum(x, "revenue"), sa->revenue);
-        cr_assert_gt(sa->visits, 0);
-        double ctr = (double)sa->clicks / (double)sa->visits;
+        cr_assert_gt(sa->shown, 0);
+        double ctr = (double)sa->clicks / (double)sa->shown; /* rec_ctr: clicks / items shown */
         cr_assert(fabs(jnum(x, "rec_ctr") - ctr) < 1e-5 * (1 + ctr), "arm %zu rec_ctr %g vs %g", a, jnum(x, "rec_ctr"),
                   ctr);
         /* the summary's copy of the report */
