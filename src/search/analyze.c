@@ -102,7 +102,7 @@ enum tl_rc tl_sanalyze_new(const char *lang, const char *stop_words, struct tl_s
             if (*p == ',') p++;
         }
     }
-    qsort(a->stop, a->n_stop, STOP_LEN, cmp_stop);
+    if (a->n_stop) qsort(a->stop, a->n_stop, STOP_LEN, cmp_stop);
     for (size_t i = 0; i < a->n_stop; i++) {
         size_t l = strlen(a->stop[i]);
         if (l > a->stop_maxlen) a->stop_maxlen = l;

@@ -888,7 +888,7 @@ static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct
     json_decref(attrs);
     if (rc != TL_OK) return rc;
     /* aggregate (term, field) pairs */
-    qsort(b->pairs, b->n, sizeof *b->pairs, cmp_pair);
+    if (b->n) qsort(b->pairs, b->n, sizeof *b->pairs, cmp_pair); /* pairs is NULL for a document without text */
     size_t n_terms = 0;
     for (size_t i = 0; i < b->n; i++)
         if (!i || b->pairs[i].term != b->pairs[i - 1].term) n_terms++;
@@ -1198,7 +1198,7 @@ static void add_typo_alts(struct tl_sindex *ix, struct plan *p, struct qslot *s,
         cs[nc].term = t, cs[nc].word = c[i], cs[nc].df = df, cs[nc].dist = d;
         nc++;
     }
-    qsort(cs, nc, sizeof *cs, cmp_cand);
+    if (nc) qsort(cs, nc, sizeof *cs, cmp_cand);
     size_t kept = 0;
     for (size_t i = 0; i < nc && kept < TYPO_ALTS; i++) {
         int dup = 0;
@@ -1563,7 +1563,7 @@ static void emit_facet(struct tl_sresult *out, const char *name, struct fv *v, s
     if (out->n_facets >= TL_SEARCH_FACETS_MAX) return;
     struct tl_sfacet *f = &out->facets[out->n_facets++];
     snprintf(f->name, sizeof f->name, "%s", name);
-    if (sort) qsort(v, n, sizeof *v, cmp_fv);
+    if (sort && n) qsort(v, n, sizeof *v, cmp_fv);
     f->n = 0;
     for (size_t i = 0; i < n && f->n < TL_SEARCH_FACET_VALUES_MAX; i++) {
         if (!v[i].n) continue;
@@ -1614,7 +1614,7 @@ static enum tl_rc facets_emit(const struct tl_sindex *ix, struct facets *fc, str
     uint32_t nk = 0;
     for (uint32_t k = 0; k < ix->akeys.count; k++)
         if (tot[k]) kv[nk].s = tl_strtab_str(&ix->akeys, k), kv[nk].id = k, kv[nk++].n = tot[k];
-    qsort(kv, nk, sizeof *kv, cmp_fv);
+    if (nk) qsort(kv, nk, sizeof *kv, cmp_fv);
     for (uint32_t r = 0; r < nk && out->n_facets < TL_SEARCH_FACETS_MAX; r++) {
         n = 0;
         for (uint32_t i = 0; i < ix->n_pairs; i++)
@@ -1733,7 +1733,7 @@ static enum tl_rc finish_hits(struct run *r, struct tl_sresult *out, uint32_t of
         h[i].score = rel ? (float)sort_key(r, doc, text) : (float)r->heap.e[i].score;
         if (!r->p) h[i].score = (float)r->heap.e[i].score;
     }
-    if (rel) qsort(h, n, sizeof *h, cmp_hit);
+    if (rel && n) qsort(h, n, sizeof *h, cmp_hit);
     out->n_hits = 0;
     for (size_t i = offset; i < n && out->n_hits < limit; i++) out->hits[out->n_hits++] = h[i];
     tl_free(h);
