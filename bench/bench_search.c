@@ -21,7 +21,10 @@
  * is printed. Output: a table, then one "bench_search <metric> <value>" line
  * per metric (for scripts/bench), or a JSON object with --json.
  *
- *   build/bench_search [--items N] [--queries N] [--budget S] [--json] */
+ *   build/bench_search [--items N] [--queries N] [--budget S] [--json]
+ *                      [--no-fts] [--index-only]
+ * --no-fts skips the FTS5 run; --index-only also skips the sindex queries
+ * (indexing rate only). */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -139,7 +142,7 @@ static int run_sindex(const struct sc_catalog *c, double budget, uint64_t *lat, 
     uint64_t spent = 0, budget_ns = (uint64_t)(budget * 1e9);
     uint32_t n = 0;
     double hits = 0, total = 0;
-    for (uint32_t i = 0; i < c->n_queries && spent < budget_ns; i++) {
+    for (uint32_t i = 0; i < c->n_queries && spent < budget_ns && budget > 0; i++) {
         struct tl_squery q;
         memset(&q, 0, sizeof q);
         q.q = c->queries[i];
@@ -238,7 +241,7 @@ int main(int argc, char **argv)
 {
     uint32_t items = 100000, queries = 10000;
     double budget = 15;
-    int json = 0;
+    int json = 0, no_fts = 0, index_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--items") && i + 1 < argc)
             items = (uint32_t)strtoul(argv[++i], NULL, 10);
@@ -248,8 +251,13 @@ int main(int argc, char **argv)
             budget = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--no-fts"))
+            no_fts = 1;
+        else if (!strcmp(argv[i], "--index-only"))
+            no_fts = 1, index_only = 1;
         else {
-            fprintf(stderr, "usage: bench_search [--items N] [--queries N] [--budget SECONDS] [--json]\n");
+            fprintf(stderr, "usage: bench_search [--items N] [--queries N] [--budget SECONDS] [--json] [--no-fts] "
+                            "[--index-only]\n");
             return 2;
         }
     }
@@ -283,8 +291,8 @@ int main(int argc, char **argv)
                c.p[0].category, c.p[0].brand, c.p[0].price, c.queries[0]);
         fflush(stdout);
     }
-    int bad = run_fts(&c, budget, lat, cpu, &r) != 0;
-    bad |= run_sindex(&c, budget, lat, cpu, &r) != 0;
+    int bad = no_fts ? 0 : run_fts(&c, budget, lat, cpu, &r) != 0;
+    bad |= run_sindex(&c, index_only ? 0 : budget, lat, cpu, &r) != 0;
     const struct {
         const char *name;
         double rate, build_s, build_cpu_s;

@@ -16,9 +16,20 @@
  *    distinct terms for removal, title term sequence for proximity, every
  *    category path prefix, attribute (key, pair) ids) and a 32-byte hot
  *    record (present, visible, available, gen, brand, deepest category,
- *    price, first attribute pairs) read by filters and facets.
+ *    price, first attribute pairs) read by filters, plus structure-of-arrays
+ *    copies of what the per-match loop reads (flags live/available/has
+ *    attributes, price bucket, brand, deepest category; all set in
+ *    sync_hot), so facet counting touches a few bytes per match.
  *    Category paths form a tree (path_parent); attribute (key, value) pairs
  *    get dense ids so facet counting is array increments.
+ *
+ * Indexing: a token resolves to its term through a word cache (open
+ *  addressing, words of at most WD_INLINE bytes stored inline with their
+ *  term, so one cache line; misses fall back to the words table, which
+ *  stays the source of truth, and Snowball runs once per distinct word).
+ *  (term, field) counts of a document are aggregated without sorting: the
+ *  term's list head carries a build stamp and the row of the term in the
+ *  document being built (first-occurrence order).
  *
  * Ranking (relevance):
  *  BM25F (Robertson/Zaragoza "simple BM25F"): for term t and doc d
@@ -61,14 +72,24 @@
  *  known words too; then FALLBACK returns the most popular products passing
  *  the filters, restricted to the deepest category most common among the
  *  relaxed candidates (ignoring filters) when that leaves any.
- *  Browse (no tokens): every visible document passing the filters, by
- *  popularity for sort=relevance.
+ *  Browse (no tokens): every visible document passing the filters; for
+ *  sort=relevance by popularity x (1 + boost(doc)) (boost clamped to
+ *  [0, boost_max]; the fallback is by popularity alone, its documents do
+ *  not match the query so the hook is not called).
+ *  Top-k pruning: matches are visited in document order (a bitmap of
+ *  touched documents when they are many); every match is counted for
+ *  total and facets, but for sort=relevance a document whose upper bound
+ *  base x (1 + boost_max) (base = text, or popularity in browse) cannot
+ *  enter the full heap (core/topk.h order) is dropped before boost() is
+ *  called: exact, since boost <= boost_max.
  *
  * Facets (over all matches): category (every path prefix), brand, price
  *  (fixed buckets 0-10, 10-25, 25-50, 50-100, 100-250, 250-500, 500-1000,
  *  1000+; lower bound inclusive; emitted in bucket order), available
  *  ("true"/"false"), attr:<key> (keys by total count, as many as fit in
- *  TL_SEARCH_FACETS_MAX); values by count desc, then first indexed first.
+ *  TL_SEARCH_FACETS_MAX); values by count desc, then first indexed first
+ *  (the first TL_SEARCH_FACET_VALUES_MAX selected with a bounded heap, then
+ *  sorted: the same prefix a full sort gives).
  *
  * Concurrency: rwlock; searches hold the read lock and use a scratch
  *  object (dense score arrays) taken from a mutex-protected pool, never
@@ -167,6 +188,8 @@ struct post {
 struct term {
     struct post *p;
     uint32_t n, cap, live, stale;
+    uint32_t bstamp, blocal; /* writer scratch: met in the document being built when bstamp == build.stamp,
+                                then its row blocal there (32 bytes: one cache line with the list head) */
 };
 
 struct idoc {
@@ -192,6 +215,16 @@ struct hot {
     uint32_t ap[ATTR_INLINE]; /* first attribute pair ids */
 };
 
+#define HF_LIVE 1u  /* present and visible */
+#define HF_AVAIL 2u /* available */
+#define HF_ATTRS 4u /* has attribute pairs */
+#define PB_NONE 0xFFu
+
+static const double price_edges[] = {0, 10, 25, 50, 100, 250, 500, 1000};
+static const char *const price_names[] = {"0-10",    "10-25",   "25-50",    "50-100",
+                                          "100-250", "250-500", "500-1000", "1000+"};
+#define N_PRICE 8
+
 struct syn_rule {
     char *from; /* stemmed single token */
     char **to;  /* stemmed tokens */
@@ -204,21 +237,34 @@ struct scratch {
     float *acc, *slot;
     uint32_t *mask, *stamp, *touched, *stouched;
     uint8_t *exact;
+    uint64_t *bits; /* touched documents as a bitmap (all zero between calls) */
     uint32_t cur;
 };
 
-struct tf_pair {
-    uint32_t term;
-    uint8_t field;
-};
-
+/* Per-document aggregation without sorting: tv[term].bstamp == stamp marks
+ * a term already met in the current document, tv[term].blocal its row in
+ * lterm / ltf (terms in first-occurrence order). */
 struct build {
-    struct tf_pair *pairs;
-    size_t n, cap;
+    uint32_t stamp;
+    uint32_t *lterm;   /* distinct terms of the document */
+    uint8_t (*ltf)[F]; /* their per-field frequencies (saturating at 255) */
+    size_t n_local, lcap;
+    size_t n; /* tokens added (at most PAIRS_MAX) */
     uint32_t title[TITLE_SEQ_MAX];
     uint32_t n_title;
     uint32_t len[F];
     struct tl_stoken *tok;
+};
+
+/* Word cache slot: a surface word of at most WD_INLINE bytes stored inline
+ * with its term, so the indexer resolves a token with one cache line
+ * (open addressing, linear probing, load <= 1/2; len 0 = empty). */
+#define WD_INLINE 19
+#define WD_MAX (1u << 26) /* slots */
+struct wslot {
+    uint32_t h, term, wid;
+    uint8_t len;
+    char s[WD_INLINE];
 };
 
 struct tl_sindex {
@@ -234,6 +280,8 @@ struct tl_sindex {
     struct tl_strtab words;
     uint32_t *word_term;
     uint32_t word_cap;
+    struct wslot *wd; /* word -> term cache for indexing (see word_to_term) */
+    uint32_t wd_cap, wd_n;
     struct tl_typo typo;
     pthread_mutex_t pmu; /* guards the lazy sorted word list */
     uint32_t *sorted;
@@ -251,6 +299,11 @@ struct tl_sindex {
     struct tl_u64map ids; /* hash(folded id) -> doc + 1 */
     struct idoc *docs;
     struct hot *hot;
+    /* structure-of-arrays copies of the hot fields the per-match loop reads
+     * (see sync_hot): flags (HF_*), price bucket (PB_NONE = no bucket),
+     * brand and deepest category */
+    uint8_t *hflag, *hpb;
+    uint32_t *hbrand, *hleaf;
     float (*fw)[8];    /* BM25F factor w_f / norm_f per document and field */
     uint8_t *lgen;     /* live generation per document (stale postings differ) */
     double avg_ref[F]; /* avglen when fw / tfn were last refreshed for all */
@@ -447,6 +500,7 @@ static void scratch_free(struct scratch *s)
     tl_free(s->touched);
     tl_free(s->stouched);
     tl_free(s->exact);
+    tl_free(s->bits);
     tl_free(s);
 }
 
@@ -458,6 +512,7 @@ void tl_sindex_free(struct tl_sindex *ix)
     tl_strtab_free(&ix->terms);
     tl_strtab_free(&ix->words);
     tl_free(ix->word_term);
+    tl_free(ix->wd);
     tl_typo_free(&ix->typo);
     tl_free(ix->sorted);
     for (uint32_t i = 0; i < ix->brands.count && ix->brand_disp; i++) tl_free(ix->brand_disp[i]);
@@ -474,6 +529,10 @@ void tl_sindex_free(struct tl_sindex *ix)
     for (uint32_t d = 0; d < ix->cap; d++) tl_free(ix->docs[d].blob);
     tl_free(ix->docs);
     tl_free(ix->hot);
+    tl_free(ix->hflag);
+    tl_free(ix->hpb);
+    tl_free(ix->hbrand);
+    tl_free(ix->hleaf);
     tl_free(ix->fw);
     tl_free(ix->lgen);
     tl_free(ix->pop);
@@ -488,7 +547,8 @@ void tl_sindex_free(struct tl_sindex *ix)
         ix->pool = s->next;
         scratch_free(s);
     }
-    tl_free(ix->build.pairs);
+    tl_free(ix->build.lterm);
+    tl_free(ix->build.ltf);
     tl_free(ix->build.tok);
     tl_sanalyze_free(ix->an);
     pthread_rwlock_destroy(&ix->lock);
@@ -521,6 +581,22 @@ static enum tl_rc grow_docs(struct tl_sindex *ix, uint32_t need)
     if (!ng) return TL_ENOMEM;
     memset(ng + ix->cap, 0, nc - ix->cap);
     ix->lgen = ng;
+    uint8_t *nfl = tl_realloc(ix->hflag, nc);
+    if (!nfl) return TL_ENOMEM;
+    memset(nfl + ix->cap, 0, nc - ix->cap);
+    ix->hflag = nfl;
+    uint8_t *npb = tl_realloc(ix->hpb, nc);
+    if (!npb) return TL_ENOMEM;
+    memset(npb + ix->cap, PB_NONE, nc - ix->cap);
+    ix->hpb = npb;
+    uint32_t *nbr = tl_realloc(ix->hbrand, (size_t)nc * sizeof *nbr);
+    if (!nbr) return TL_ENOMEM;
+    memset(nbr + ix->cap, 0xFF, (size_t)(nc - ix->cap) * sizeof *nbr);
+    ix->hbrand = nbr;
+    uint32_t *nlf = tl_realloc(ix->hleaf, (size_t)nc * sizeof *nlf);
+    if (!nlf) return TL_ENOMEM;
+    memset(nlf + ix->cap, 0xFF, (size_t)(nc - ix->cap) * sizeof *nlf);
+    ix->hleaf = nlf;
     ix->cap = nc;
     return TL_OK;
 }
@@ -540,12 +616,78 @@ static enum tl_rc intern_term(struct tl_sindex *ix, const char *s, uint32_t *id)
     return TL_OK;
 }
 
-/* Term of surface word w (interning word and stem as needed). */
+static uint32_t wd_hash(const char *s, size_t n)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        h = (h ^ v) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+    }
+    uint64_t v = 0;
+    for (size_t k = 0; i + k < n; k++) v |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
+    h = (h ^ v) * 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 29;
+    return (uint32_t)h | 1u;
+}
+
+static struct wslot *wd_find(const struct tl_sindex *ix, const char *s, size_t n, uint32_t h)
+{
+    if (!ix->wd_cap) return NULL;
+    for (uint32_t i = h & (ix->wd_cap - 1);; i = (i + 1) & (ix->wd_cap - 1)) {
+        struct wslot *w = &ix->wd[i];
+        if (!w->len) return w; /* empty: where it would go */
+        if (w->h == h && w->len == n && !memcmp(w->s, s, n)) return w;
+    }
+}
+
+/* Remember word -> term (best effort: a failed grow only costs speed). */
+static void wd_put(struct tl_sindex *ix, const char *s, size_t n, uint32_t h, uint32_t wid, uint32_t term)
+{
+    if (n == 0 || n > WD_INLINE) return;
+    if ((ix->wd_n + 1) * 2 > ix->wd_cap) {
+        uint32_t nc = ix->wd_cap ? ix->wd_cap * 2 : 4096;
+        if (nc > WD_MAX) return;
+        struct wslot *nw = tl_calloc(nc, sizeof *nw);
+        if (!nw) return;
+        for (uint32_t i = 0; i < ix->wd_cap; i++) {
+            const struct wslot *o = &ix->wd[i];
+            if (!o->len) continue;
+            uint32_t j = o->h & (nc - 1);
+            while (nw[j].len) j = (j + 1) & (nc - 1);
+            nw[j] = *o;
+        }
+        tl_free(ix->wd);
+        ix->wd = nw;
+        ix->wd_cap = nc;
+    }
+    struct wslot *w = wd_find(ix, s, n, h);
+    if (w->len) return;
+    w->h = h, w->term = term, w->wid = wid, w->len = (uint8_t)n;
+    memcpy(w->s, s, n);
+    ix->wd_n++;
+}
+
+/* Term of surface word w (interning word and stem as needed). The word
+ * cache answers most tokens; a miss goes to the words table (the source of
+ * truth, also after load) and fills the cache. */
 static enum tl_rc word_to_term(struct tl_sindex *ix, const struct tl_stoken *t, uint32_t *term)
 {
+    uint32_t h = 0;
+    if (t->len <= WD_INLINE) {
+        h = wd_hash(t->s, t->len);
+        const struct wslot *w = wd_find(ix, t->s, t->len, h);
+        if (w && w->len) {
+            *term = w->term;
+            return TL_OK;
+        }
+    }
     uint32_t wid = tl_strtab_find(&ix->words, t->s);
     if (wid != TL_STRTAB_NONE) {
         *term = ix->word_term[wid];
+        if (h) wd_put(ix, t->s, t->len, h, wid, *term);
         return TL_OK;
     }
     enum tl_rc rc = tl_strtab_intern(&ix->words, t->s, &wid);
@@ -562,6 +704,7 @@ static enum tl_rc word_to_term(struct tl_sindex *ix, const struct tl_stoken *t, 
     rc = intern_term(ix, st, term);
     if (rc != TL_OK) return rc;
     ix->word_term[wid] = *term;
+    if (h) wd_put(ix, t->s, t->len, h, wid, *term);
     if (!t->has_digit) {
         rc = tl_typo_add(&ix->typo, wid, t->s, t->len);
         if (rc != TL_OK) return rc;
@@ -570,7 +713,7 @@ static enum tl_rc word_to_term(struct tl_sindex *ix, const struct tl_stoken *t, 
     return TL_OK;
 }
 
-#define PAIRS_MAX ((size_t)DOC_TOKENS_MAX * F * 4)
+#define PAIRS_MAX ((size_t)DOC_TOKENS_MAX * F * 4) /* tokens indexed per document */
 
 static enum tl_rc add_text(struct tl_sindex *ix, struct build *b, int field, const char *s, size_t n)
 {
@@ -578,31 +721,35 @@ static enum tl_rc add_text(struct tl_sindex *ix, struct build *b, int field, con
     size_t nt = tl_sanalyze_tokens(ix->an, s, n, b->tok, DOC_TOKENS_MAX);
     for (size_t i = 0; i < nt; i++) {
         if (b->tok[i].stop) continue;
+        if (b->n >= PAIRS_MAX) return TL_OK;
         uint32_t term;
         enum tl_rc rc = word_to_term(ix, &b->tok[i], &term);
         if (rc != TL_OK) return rc;
-        if (b->n == b->cap) {
-            if (b->cap >= PAIRS_MAX) return TL_OK;
-            size_t nc = b->cap ? b->cap * 2 : 256;
-            struct tf_pair *np = tl_realloc(b->pairs, nc * sizeof *np);
-            if (!np) return TL_ENOMEM;
-            b->pairs = np;
-            b->cap = nc;
+        struct term *tm = &ix->tv[term];
+        if (tm->bstamp != b->stamp) {
+            if (b->n_local == b->lcap) {
+                size_t nc = b->lcap ? b->lcap * 2 : 256;
+                uint32_t *nlt = tl_realloc(b->lterm, nc * sizeof *nlt);
+                if (!nlt) return TL_ENOMEM;
+                b->lterm = nlt;
+                uint8_t(*ntf)[F] = tl_realloc(b->ltf, nc * sizeof *ntf);
+                if (!ntf) return TL_ENOMEM;
+                b->ltf = ntf;
+                b->lcap = nc;
+            }
+            tm->bstamp = b->stamp;
+            tm->blocal = (uint32_t)b->n_local;
+            b->lterm[b->n_local] = term;
+            memset(b->ltf[b->n_local], 0, F);
+            b->n_local++;
         }
-        b->pairs[b->n].term = term;
-        b->pairs[b->n].field = (uint8_t)field;
+        uint8_t *tf = b->ltf[tm->blocal];
+        if (tf[field] < 255) tf[field]++;
         b->n++;
         b->len[field]++;
         if (field == TL_SF_TITLE && b->n_title < TITLE_SEQ_MAX) b->title[b->n_title++] = term;
     }
     return TL_OK;
-}
-
-static int cmp_pair(const void *a, const void *b)
-{
-    const struct tf_pair *x = a, *y = b;
-    if (x->term != y->term) return x->term < y->term ? -1 : 1;
-    return (int)x->field - (int)y->field;
 }
 
 static void normalize_path(const char *s, size_t n, char *out, size_t cap)
@@ -660,6 +807,17 @@ static void sync_hot(struct tl_sindex *ix, uint32_t doc)
     const uint32_t *at = d->blob ? d->blob + d->n_terms + d->n_title + d->n_cats : NULL;
     for (uint32_t i = 0; i < ATTR_INLINE; i++) h->ap[i] = i < d->n_attrs ? at[2 * i + 1] : 0;
     ix->lgen[doc] = d->gen;
+    ix->hflag[doc] = (uint8_t)((d->present && d->visible ? HF_LIVE : 0) | (d->available ? HF_AVAIL : 0) |
+                               (d->n_attrs ? HF_ATTRS : 0));
+    uint8_t pb = PB_NONE;
+    if (!isnan(d->price) && d->price >= 0) {
+        int b = N_PRICE - 1;
+        while (b > 0 && d->price < price_edges[b]) b--;
+        pb = (uint8_t)b;
+    }
+    ix->hpb[doc] = pb;
+    ix->hbrand[doc] = d->brand;
+    ix->hleaf[doc] = d->leaf;
 }
 
 static void refresh_fw_doc(struct tl_sindex *ix, uint32_t doc)
@@ -887,11 +1045,7 @@ static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct
     json_decref(tags);
     json_decref(attrs);
     if (rc != TL_OK) return rc;
-    /* aggregate (term, field) pairs */
-    if (b->n) qsort(b->pairs, b->n, sizeof *b->pairs, cmp_pair); /* pairs is NULL for a document without text */
-    size_t n_terms = 0;
-    for (size_t i = 0; i < b->n; i++)
-        if (!i || b->pairs[i].term != b->pairs[i - 1].term) n_terms++;
+    size_t n_terms = b->n_local;
     uint32_t cats[CATS_MAX];
     size_t n_cats = sd->category ? path_prefixes(ix, sd->category, cats, 1) : 0;
     if (set_parents(ix, cats, n_cats) != TL_OK) n_cats = 0;
@@ -906,12 +1060,9 @@ static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct
     ix->count++;
     refresh_fw_doc(ix, doc);
     size_t k = 0;
-    for (size_t i = 0; i < b->n;) {
-        uint8_t tf[F] = {0};
-        size_t j = i;
-        for (; j < b->n && b->pairs[j].term == b->pairs[i].term; j++)
-            if (tf[b->pairs[j].field] < 255) tf[b->pairs[j].field]++;
-        rc = post_add(&ix->tv[b->pairs[i].term], doc, d->gen, tf, tfn_of(ix, doc, tf));
+    for (size_t i = 0; i < n_terms; i++) {
+        const uint8_t *tf = b->ltf[i];
+        rc = post_add(&ix->tv[b->lterm[i]], doc, d->gen, tf, tfn_of(ix, doc, tf));
         if (rc != TL_OK) { /* undo the postings added so far */
             for (size_t u = 0; u < k; u++) {
                 struct term *t = &ix->tv[blob[u]];
@@ -923,8 +1074,7 @@ static enum tl_rc upsert_locked(struct tl_sindex *ix, uint32_t doc, const struct
             tl_free(blob);
             return rc;
         }
-        blob[k++] = b->pairs[i].term;
-        i = j;
+        blob[k++] = b->lterm[i];
     }
     memcpy(blob + k, b->title, b->n_title * sizeof *blob);
     memcpy(blob + k + b->n_title, cats, n_cats * sizeof *blob);
@@ -984,6 +1134,11 @@ enum tl_rc tl_sindex_upsert(struct tl_sindex *ix, uint32_t doc, const struct tl_
     enum tl_rc rc = TL_ENOMEM;
     if (b->tok) {
         b->n = 0;
+        b->n_local = 0;
+        if (++b->stamp == 0) { /* wrapped: forget every mark */
+            for (uint32_t t = 0; t < ix->terms.count; t++) ix->tv[t].bstamp = 0;
+            b->stamp = 1;
+        }
         b->n_title = 0;
         memset(b->len, 0, sizeof b->len);
         rc = upsert_locked(ix, doc, d, b);
@@ -1031,6 +1186,9 @@ size_t tl_sindex_memory(struct tl_sindex *ix)
     for (uint32_t d = 0; d < ix->cap; d++)
         m += (size_t)(ix->docs[d].n_terms + ix->docs[d].n_title + ix->docs[d].n_cats + 2 * ix->docs[d].n_attrs) * 4;
     m += (size_t)ix->typo.cap * 8 + ix->typo.heads.cap * 16 + (size_t)ix->word_cap * 4;
+    m += (size_t)ix->wd_cap * sizeof(struct wslot);
+    m +=
+        (size_t)ix->cap * (sizeof(struct hot) + sizeof *ix->fw + 1 + 2 + 2 * sizeof(uint32_t)); /* hot, fw, lgen, SoA */
     m += ((size_t)ix->terms.strs_cap + ix->words.strs_cap) * 8 + (ix->terms.cap + ix->words.cap) * 12;
     m += (size_t)ix->words.count * 12 + (size_t)ix->terms.count * 10; /* string bytes (estimate) */
     pthread_rwlock_unlock(&ix->lock);
@@ -1331,7 +1489,10 @@ static struct scratch *scratch_get(struct tl_sindex *ix)
         if (t2) s->stouched = t2;
         uint8_t *e = tl_realloc(s->exact, nc);
         if (e) s->exact = e;
-        if (!a || !sl || !m || !st || !t || !t2 || !e) {
+        size_t ow = s->cap ? (size_t)s->cap / 64 + 1 : 0, nw = (size_t)nc / 64 + 1;
+        uint64_t *bw = tl_realloc(s->bits, nw * sizeof *bw);
+        if (bw) s->bits = bw, memset(bw + ow, 0, (nw - ow) * sizeof *bw);
+        if (!a || !sl || !m || !st || !t || !t2 || !e || !bw) {
             scratch_free(s);
             return NULL;
         }
@@ -1384,7 +1545,10 @@ static uint32_t accumulate(struct tl_sindex *ix, const struct plan *p, struct sc
                 const float tf = po->tfn;
                 float c = (float)(wi * tf / (k1 + tf));
                 uint32_t doc = po->doc;
-                if (!sc->mask[doc]) sc->touched[nt++] = doc;
+                if (!sc->mask[doc]) {
+                    sc->touched[nt++] = doc;
+                    sc->bits[doc >> 6] |= 1ULL << (doc & 63);
+                }
                 sc->mask[doc] |= a->mask;
                 if (!a->corrected) sc->exact[doc] = 1;
                 if (simple) {
@@ -1497,11 +1661,6 @@ static int passes(const struct tl_sindex *ix, const struct filt *fl, uint32_t do
     return 1;
 }
 
-static const double price_edges[] = {0, 10, 25, 50, 100, 250, 500, 1000};
-static const char *const price_names[] = {"0-10",    "10-25",   "25-50",    "50-100",
-                                          "100-250", "250-500", "500-1000", "1000+"};
-#define N_PRICE 8
-
 struct facets {
     uint32_t *cat, *brand, *pair; /* cat: documents whose deepest path is this one */
     uint32_t price[N_PRICE], avail[2];
@@ -1526,22 +1685,22 @@ static void facets_free(struct facets *fc)
     tl_free(fc->pair);
 }
 
-static void facets_add(const struct tl_sindex *ix, struct facets *fc, uint32_t doc)
+static inline void facets_add(const struct tl_sindex *ix, struct facets *fc, uint32_t doc)
 {
-    const struct hot *h = &ix->hot[doc];
-    if (h->leaf != TL_STRTAB_NONE) fc->cat[h->leaf]++;
-    if (h->brand != TL_STRTAB_NONE) fc->brand[h->brand]++;
-    if (!isnan(h->price) && h->price >= 0) {
-        int b = N_PRICE - 1;
-        while (b > 0 && h->price < price_edges[b]) b--;
-        fc->price[b]++;
-    }
-    fc->avail[h->available ? 1 : 0]++;
-    for (uint32_t i = 0; i < h->n_attrs && i < ATTR_INLINE; i++) fc->pair[h->ap[i]]++;
-    if (h->n_attrs > ATTR_INLINE) {
-        const struct idoc *d = &ix->docs[doc];
-        const uint32_t *at = d->blob + d->n_terms + d->n_title + d->n_cats;
-        for (uint32_t i = ATTR_INLINE; i < h->n_attrs; i++) fc->pair[at[2 * i + 1]]++;
+    uint32_t leaf = ix->hleaf[doc], brand = ix->hbrand[doc];
+    unsigned pb = ix->hpb[doc], fl = ix->hflag[doc];
+    if (leaf != TL_STRTAB_NONE) fc->cat[leaf]++;
+    if (brand != TL_STRTAB_NONE) fc->brand[brand]++;
+    if (pb != PB_NONE) fc->price[pb]++;
+    fc->avail[(fl & HF_AVAIL) ? 1 : 0]++;
+    if (fl & HF_ATTRS) {
+        const struct hot *h = &ix->hot[doc];
+        for (uint32_t i = 0; i < h->n_attrs && i < ATTR_INLINE; i++) fc->pair[h->ap[i]]++;
+        if (h->n_attrs > ATTR_INLINE) {
+            const struct idoc *d = &ix->docs[doc];
+            const uint32_t *at = d->blob + d->n_terms + d->n_title + d->n_cats;
+            for (uint32_t i = ATTR_INLINE; i < h->n_attrs; i++) fc->pair[at[2 * i + 1]]++;
+        }
     }
 }
 
@@ -1558,16 +1717,58 @@ static int cmp_fv(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* x ranks after y (count desc, then id) */
+static inline int fv_after(const struct fv *x, const struct fv *y)
+{
+    return x->n != y->n ? x->n < y->n : x->id > y->id;
+}
+
+static void fv_sift(struct fv *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && fv_after(&h[l], &h[w])) w = l;
+        if (r < n && fv_after(&h[r], &h[w])) w = r;
+        if (w == i) return;
+        struct fv t = h[i];
+        h[i] = h[w], h[w] = t;
+        i = w;
+    }
+}
+
+/* Move the first `keep` values in cmp_fv order to v[0..keep), sorted; the
+ * same prefix a full sort would give (the order is total: ids differ),
+ * in O(n log keep) instead of O(n log n). Returns min(n, keep). */
+static size_t fv_top(struct fv *v, size_t n, size_t keep)
+{
+    if (n <= keep) {
+        if (n) qsort(v, n, sizeof *v, cmp_fv);
+        return n;
+    }
+    /* v[0..keep) as a heap whose root is the value ranking last */
+    for (size_t i = keep / 2; i-- > 0;) fv_sift(v, keep, i);
+    for (size_t i = keep; i < n; i++)
+        if (fv_after(&v[0], &v[i])) {
+            v[0] = v[i];
+            fv_sift(v, keep, 0);
+        }
+    qsort(v, keep, sizeof *v, cmp_fv);
+    return keep;
+}
+
 static void emit_facet(struct tl_sresult *out, const char *name, struct fv *v, size_t n, int sort)
 {
     if (out->n_facets >= TL_SEARCH_FACETS_MAX) return;
     struct tl_sfacet *f = &out->facets[out->n_facets++];
     snprintf(f->name, sizeof f->name, "%s", name);
-    if (sort && n) qsort(v, n, sizeof *v, cmp_fv);
+    if (sort) n = fv_top(v, n, TL_SEARCH_FACET_VALUES_MAX);
     f->n = 0;
     for (size_t i = 0; i < n && f->n < TL_SEARCH_FACET_VALUES_MAX; i++) {
         if (!v[i].n) continue;
-        snprintf(f->v[f->n].value, sizeof f->v[f->n].value, "%s", v[i].s);
+        /* = snprintf "%s": bytes cut at the buffer size, always terminated */
+        size_t len = strnlen(v[i].s, sizeof f->v[f->n].value - 1);
+        memcpy(f->v[f->n].value, v[i].s, len);
+        f->v[f->n].value[len] = 0;
         f->v[f->n].count = v[i].n;
         f->n++;
     }
@@ -1641,8 +1842,44 @@ struct run {
     uint32_t extra_cat;
     uint32_t require; /* slot mask every match must have (suggest) */
     uint32_t id_doc;  /* doc whose id equals the query, or UINT32_MAX */
+    int trivial;      /* no filter at all: passes() reduces to HF_LIVE */
+    int browse;       /* empty query (not the fallback): relevance = popularity x (1 + boost) */
     double coord[33]; /* coordination factor by matched slot count */
 };
+
+/* 1 when no filter, skip hook or required slot can reject a document. */
+static int filters_trivial(const struct run *r)
+{
+    const struct filt *fl = r->fl;
+    return !fl->impossible && fl->cat == TL_STRTAB_NONE && r->extra_cat == TL_STRTAB_NONE && !fl->want_brands &&
+           !fl->n_attrs && isnan(fl->minp) && isnan(fl->maxp) && !fl->avail && !fl->q->skip && !r->require;
+}
+
+/* Could a key of at most ub still enter the heap? (Conservative: yes while
+ * the heap is not full or ub is NaN.) Mirrors the order of core/topk.c:
+ * higher score first, equal scores -> lower id first. */
+static inline int may_enter(const struct tl_topk *h, uint32_t doc, double ub)
+{
+    if (h->n < h->k || isnan(ub)) return 1;
+    const struct tl_topk_entry *w = &h->e[0];
+    return ub > w->score || (ub == w->score && doc < w->id);
+}
+
+static inline double clamp_boost(const struct tl_squery *q, uint32_t doc)
+{
+    double b = q->boost(q->boost_ctx, doc);
+    if (!(b >= 0)) b = 0;
+    if (b > q->boost_max) b = q->boost_max;
+    return b;
+}
+
+static inline unsigned popcount32(uint32_t m)
+{
+    m = m - ((m >> 1) & 0x55555555u);
+    m = (m & 0x33333333u) + ((m >> 2) & 0x33333333u);
+    m = (m + (m >> 4)) & 0x0F0F0F0Fu;
+    return (m * 0x01010101u) >> 24;
+}
 
 static double sort_key(const struct run *r, uint32_t doc, double text)
 {
@@ -1659,32 +1896,48 @@ static double sort_key(const struct run *r, uint32_t doc, double text)
     default:
         break;
     }
-    if (!r->p) return doc < r->ix->n_pop ? r->ix->pop[doc] : 0;
-    double b = 0;
-    if (r->q->boost) {
-        b = r->q->boost(r->q->boost_ctx, doc);
-        if (!(b >= 0)) b = 0;
-        if (b > r->q->boost_max) b = r->q->boost_max;
+    if (!r->p) {
+        double pop = doc < r->ix->n_pop ? r->ix->pop[doc] : 0;
+        /* browse: popularity x (1 + boost); the fallback stays by popularity
+         * (its documents do not match the query, so the hook is not called) */
+        return r->browse && r->q->boost ? pop * (1 + clamp_boost(r->q, doc)) : pop;
     }
-    return text * (1 + b);
+    return r->q->boost ? text * (1 + clamp_boost(r->q, doc)) : text;
 }
 
-static double text_of(const struct run *r, uint32_t doc)
+static inline double text_of(const struct run *r, uint32_t doc)
 {
     uint32_t m = r->p->n >= 32 ? r->sc->mask[doc] : r->sc->mask[doc] & ((1u << r->p->n) - 1);
-    double t = r->sc->acc[doc] * r->coord[__builtin_popcount(m)];
+    double t = r->sc->acc[doc] * r->coord[popcount32(m)];
     if (doc == r->id_doc) t += ID_BONUS;
     return t;
 }
 
-static void consider(struct run *r, uint32_t doc)
+static inline void consider(struct run *r, uint32_t doc)
 {
-    if (!passes(r->ix, r->fl, doc, r->extra_cat)) return;
-    if (r->p && (r->sc->mask[doc] & r->require) != r->require) return;
+    if (r->trivial) {
+        if (!(r->ix->hflag[doc] & HF_LIVE)) return;
+    } else {
+        if (!passes(r->ix, r->fl, doc, r->extra_cat)) return;
+        if (r->p && (r->sc->mask[doc] & r->require) != r->require) return;
+    }
     r->total++;
     if (r->p && !r->sc->exact[doc]) r->corrected++;
     if (r->fc && r->fc->on) facets_add(r->ix, r->fc, doc);
-    double text = r->p ? text_of(r, doc) : 0;
+    double text = 0;
+    if (r->q->sort == TL_SSORT_RELEVANCE) {
+        /* skip the boost hook (and the push) when even the largest boost
+         * cannot lift this document into the heap: exact, boost <= boost_max */
+        double base;
+        if (r->p)
+            base = text = text_of(r, doc);
+        else
+            base = doc < r->ix->n_pop ? r->ix->pop[doc] : 0;
+        /* largest possible key: base x (1 + boost_max) when a boost applies
+         * and base > 0 (for base <= 0 the largest is base itself, boost 0) */
+        double ub = r->q->boost && (r->p || r->browse) && base > 0 ? base * (1 + r->q->boost_max) : base;
+        if (!may_enter(&r->heap, doc, ub)) return;
+    }
     double key = sort_key(r, doc, text);
     tl_topk_push(&r->heap, doc, key);
 }
@@ -1723,6 +1976,13 @@ static enum tl_rc finish_hits(struct run *r, struct tl_sresult *out, uint32_t of
     struct tl_shit *h = tl_malloc((n ? n : 1) * sizeof *h);
     if (!h) return TL_ENOMEM;
     int rel = r->p && r->q->sort == TL_SSORT_RELEVANCE;
+    if (rel && r->p->n > 1) { /* proximity reads each candidate's title: start those cache misses together */
+        for (size_t i = 0; i < n; i++) __builtin_prefetch(&r->ix->docs[r->heap.e[i].id]);
+        for (size_t i = 0; i < n; i++) {
+            const struct idoc *d = &r->ix->docs[r->heap.e[i].id];
+            if (d->blob) __builtin_prefetch(d->blob + d->n_terms);
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         uint32_t doc = r->heap.e[i].id;
         h[i].doc = doc;
@@ -1791,14 +2051,23 @@ static enum tl_rc do_pass(struct run *r, struct tl_sresult *out, const struct pl
             r->sc->touched[(*n_touched)++] = r->id_doc;
             r->sc->mask[r->id_doc] = 1;
             r->sc->exact[r->id_doc] = 1;
+            r->sc->bits[r->id_doc >> 6] |= 1ULL << (r->id_doc & 63);
         }
-        if (*n_touched > r->ix->cap / 32) { /* visit in document order (memory locality) */
-            uint32_t nt = 0;
-            for (uint32_t d = 0; d < r->ix->cap; d++)
-                if (r->sc->mask[d]) r->sc->touched[nt++] = d;
-        }
+        uint64_t *bits = r->sc->bits;
+        if (*n_touched > r->ix->cap / 32) { /* visit in document order (memory locality), clearing the bitmap */
+            uint32_t nt = 0, nw = r->ix->cap / 64 + 1;
+            for (uint32_t w = 0; w < nw; w++) {
+                uint64_t x = bits[w];
+                if (!x) continue;
+                bits[w] = 0;
+                for (; x; x &= x - 1) r->sc->touched[nt++] = w * 64 + (uint32_t)__builtin_ctzll(x);
+            }
+        } else
+            for (uint32_t i = 0; i < *n_touched; i++) bits[r->sc->touched[i] >> 6] = 0;
+        r->trivial = filters_trivial(r);
         for (uint32_t i = 0; i < *n_touched; i++) consider(r, r->sc->touched[i]);
     } else {
+        r->trivial = filters_trivial(r);
         for (uint32_t d = 0; d < r->ix->cap; d++) consider(r, d);
     }
     return finish_hits(r, out, offset, limit);
@@ -1844,6 +2113,7 @@ enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, str
     r.ix = ix, r.q = q, r.fl = &fl, r.fc = &fc, r.sc = sc, r.extra_cat = TL_STRTAB_NONE, r.id_doc = UINT32_MAX;
     if (rc == TL_OK && nt == 0) {
         out->mode = TL_SMODE_BROWSE;
+        r.browse = 1;
         rc = do_pass(&r, out, NULL, q->offset, q->limit, &n_touched, hm, k);
     } else if (rc == TL_OK) {
         char fid[TL_SEARCH_QUERY_MAX];

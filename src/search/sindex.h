@@ -82,9 +82,12 @@ struct tl_sattr_filter {
 };
 
 /* Optional per-document re-ranking hook, called only for documents that
- * already match the query (so it can never promote a non-matching item).
+ * already match the query (so it can never promote a non-matching item),
+ * and not for those that cannot reach the top even with boost_max.
  * boost() returns a value in [0, boost_max]; the final relevance score is
  *   text * (1 + boost(doc))
+ * and in browse mode (empty query, sort relevance), where every visible
+ * document passing the filters matches, popularity * (1 + boost(doc)).
  * The caller folds its weights (shopper affinity x personalization weight,
  * learned click boost for the query) into boost(); boost_max bounds it so
  * top-k pruning stays exact. */

@@ -1,6 +1,7 @@
 /* Tests for src/search/analyze.c: case and accent folding, token splitting
  * (letters/digits, decimals, fractions, apostrophes), unit canonicalisation,
- * stop words (built-in, custom, none) and Snowball stemming. */
+ * stop words (built-in, custom, none), Snowball stemming, and the ASCII
+ * fast path's hand-over at class / accent / length boundaries. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -108,5 +109,30 @@ Test(sanalyze, long_tokens_are_cut_and_bounded)
     /* max respected */
     n = tl_sanalyze_tokens(a, "a1 b2 c3 d4 e5 f6", 17, t, 4);
     cr_assert_eq(n, 4);
+    tl_sanalyze_free(a);
+}
+
+/* The ASCII fast path and its same-class runs hand over to the general path
+ * at every boundary: accents inside a word, letter/digit switches, units
+ * after numbers, stop words, tokens at the length limit. */
+Test(sanalyze, fast_path_boundaries)
+{
+    struct tl_sanalyze *a = mk(NULL);
+    char out[1024];
+    toks(a, "ABCcrÈmeXYZ 12INCH 2x4 Men's 1,000 1.9ft THE in 3in", out);
+    cr_assert_str_eq(out, "abccremexyz|12|in|2|x|4|mens|1000|1.9|ft|!the|!in|3|in");
+    toks(a, "DeWalt20V-MAX\xc3\xa9t\xc3\xa9 \"quoted\"", out);
+    cr_assert_str_eq(out, "dewalt|20|v|maxete|quoted");
+    toks(a, "watts gallons square", out);
+    cr_assert_str_eq(out, "w|gal|square", "'anywhere' units fold without a number, 'square' only after one");
+    /* a 60-letter word is cut at TL_SANALYZE_TOKEN_MAX bytes, then the next token starts clean */
+    char w[80];
+    memset(w, 'q', 60);
+    strcpy(w + 60, " ok");
+    toks(a, w, out);
+    char want[80];
+    memset(want, 'q', TL_SANALYZE_TOKEN_MAX);
+    strcpy(want + TL_SANALYZE_TOKEN_MAX, "|ok");
+    cr_assert_str_eq(out, want);
     tl_sanalyze_free(a);
 }

@@ -2,10 +2,11 @@
  * documents), BM25F field weighting, coordination, phrase bonus, prefix,
  * typo correction (budget, digits, exact above corrected, corrected query),
  * synonyms, stop words, id lookup, Unicode folding, hostile query syntax,
- * browse mode, long queries, filters, facet counts (checked against counts
- * computed here), sorting, pagination, relaxed / fallback modes, the boost
- * hook, suggest, save/load (round trip, every truncation, corruption,
- * config mismatch), concurrent readers and writers, and no leaks. */
+ * browse mode (popularity x (1 + boost)), long queries, filters, facet
+ * counts (checked against counts computed here), top facet values among
+ * many, sorting, pagination, relaxed / fallback modes, the boost hook (and
+ * that skipping it for hopeless documents is exact), long words, suggest, save/load (round trip, every truncation,
+ * corruption, config mismatch), concurrent readers and writers, and no leaks. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
@@ -493,6 +494,193 @@ Test(sindex, boost_hook)
     cr_assert_eq(res.hits[0].doc, 3);
     cr_assert_float_eq(res.hits[0].score, text3 * 11.0f, 1e-3);
     cr_assert_float_eq(res.hits[0].text_score, text3, 1e-4);
+    tl_sindex_free(ix);
+}
+
+/* Browse (empty query, sort relevance): popularity x (1 + boost). The
+ * fallback (no match) stays by popularity and never calls the hook. */
+static int browse_calls;
+static double browse_boost(void *ctx, uint32_t doc)
+{
+    (void)ctx;
+    browse_calls++;
+    return doc == 4 ? 2.0 : doc == 1 ? 100.0 : 0.0; /* 100 is clamped to boost_max */
+}
+
+Test(sindex, browse_applies_boost)
+{
+    struct tl_sindex *ix = build(NULL);
+    /* pop: i % 5, doc 3 = 10; doc 4: 4 x (1 + 2) = 12 beats doc 3 (10);
+     * doc 1: 1 x (1 + 3) = 4 (clamped to boost_max 3) */
+    struct tl_squery q = mkq("");
+    q.boost = browse_boost;
+    q.boost_max = 3.0;
+    browse_calls = 0;
+    run(ix, &q);
+    cr_assert_eq(res.mode, TL_SMODE_BROWSE);
+    cr_assert_gt(browse_calls, 0);
+    cr_assert_eq(res.hits[0].doc, 4, "boosted popularity first");
+    cr_assert_float_eq(res.hits[0].score, 12.0f, 1e-4);
+    cr_assert_eq(res.hits[1].doc, 3);
+    cr_assert_float_eq(res.hits[1].score, 10.0f, 1e-4);
+    int r1 = rank_of(1);
+    cr_assert_geq(r1, 0);
+    cr_assert_float_eq(res.hits[r1].score, 4.0f, 1e-4, "boost clamped to boost_max");
+    /* other sorts ignore the hook */
+    q.sort = TL_SSORT_POPULAR;
+    run(ix, &q);
+    cr_assert_eq(res.hits[0].doc, 3);
+    /* fallback: popularity only, hook not called (nothing matched) */
+    q = mkq("zzzzqqqq");
+    q.boost = browse_boost;
+    q.boost_max = 3.0;
+    browse_calls = 0;
+    run(ix, &q);
+    cr_assert_eq(res.mode, TL_SMODE_FALLBACK);
+    cr_assert_eq(res.hits[0].doc, 3);
+    cr_assert_eq(browse_calls, 0);
+    tl_sindex_free(ix);
+}
+
+/* Many matches, a small boost_max: the hook is skipped for documents that
+ * cannot enter the top k even with the largest boost, and the result equals
+ * the exhaustive ranking by text x (1 + boost) computed here. */
+#define SKIP_N 3000
+static int skip_calls;
+static double skip_boost(void *ctx, uint32_t doc)
+{
+    (void)ctx;
+    skip_calls++;
+    return (double)((doc * 2654435761u) % 1000) / 10000.0; /* [0, 0.1) */
+}
+
+Test(sindex, boost_skip_is_exact)
+{
+    struct tl_search_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct tl_sindex *ix = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    char title[256];
+    for (uint32_t i = 0; i < SKIP_N; i++) {
+        /* varying title lengths and repeats give many distinct text scores */
+        int pos = snprintf(title, sizeof title, "widget");
+        for (uint32_t k = 0; k < i % 13; k++) pos += snprintf(title + pos, sizeof title - pos, " filler%u", k);
+        if (i % 7 == 0) snprintf(title + pos, sizeof title - pos, " widget");
+        struct tl_sdoc d = {"", title, NULL, NULL, NULL, NULL, NULL, 10.0, 1, 1, 0};
+        cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
+    }
+    /* text scores of every match, without boost, paging through all */
+    static float text[SKIP_N];
+    for (uint32_t i = 0; i < SKIP_N; i++) text[i] = -1;
+    struct tl_squery q = mkq("widget ");
+    q.limit = TL_SEARCH_LIMIT_MAX;
+    for (uint32_t off = 0; off < SKIP_N; off += q.limit) {
+        q.offset = off;
+        run(ix, &q);
+        cr_assert_eq(res.total, SKIP_N);
+        for (size_t k = 0; k < res.n_hits; k++) text[res.hits[k].doc] = res.hits[k].text_score;
+    }
+    for (uint32_t i = 0; i < SKIP_N; i++) cr_assert_geq(text[i], 0.0f, "doc %u seen", i);
+    /* exhaustive top 20 by text x (1 + boost) */
+    uint32_t want[20];
+    double wkey[20];
+    for (int k = 0; k < 20; k++) {
+        double best = -1;
+        uint32_t bd = 0;
+        for (uint32_t i = 0; i < SKIP_N; i++) {
+            int used = 0;
+            for (int j = 0; j < k; j++) used |= want[j] == i;
+            double key = (double)text[i] * (1 + (double)((i * 2654435761u) % 1000) / 10000.0);
+            if (!used && key > best) best = key, bd = i;
+        }
+        want[k] = bd, wkey[k] = best;
+    }
+    q = mkq("widget ");
+    q.limit = 20;
+    q.boost = skip_boost;
+    q.boost_max = 0.1;
+    skip_calls = 0;
+    run(ix, &q);
+    cr_assert_eq(res.total, SKIP_N);
+    cr_assert_eq(res.n_hits, 20);
+    for (int k = 0; k < 20; k++) {
+        cr_assert_float_eq(res.hits[k].score, wkey[k], 1e-3 * wkey[k], "rank %d", k);
+        if (k + 1 < 20 && wkey[k] - wkey[k + 1] > 1e-4 * wkey[k]) cr_assert_eq(res.hits[k].doc, want[k], "rank %d", k);
+    }
+    cr_assert_lt(skip_calls, SKIP_N / 2, "hook skipped for hopeless documents (%d calls)", skip_calls);
+    tl_sindex_free(ix);
+}
+
+/* More facet values than TL_SEARCH_FACET_VALUES_MAX: the top ones by count,
+ * ties by first indexed, exactly as a full sort would give. */
+Test(sindex, facet_values_top_selection)
+{
+    struct tl_search_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct tl_sindex *ix = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    /* brand b has (b * 7) % 11 + 1 documents, brands 0..119 */
+    uint32_t doc = 0, cnt[120];
+    char brand[32];
+    for (uint32_t b = 0; b < 120; b++) {
+        cnt[b] = (b * 7) % 11 + 1;
+        snprintf(brand, sizeof brand, "Brand%03u", b);
+        for (uint32_t k = 0; k < cnt[b]; k++, doc++) {
+            struct tl_sdoc d = {"", "gadget", NULL, brand, "A > B", NULL, NULL, 5.0, 1, 1, 0};
+            cr_assert_eq(tl_sindex_upsert(ix, doc, &d), TL_OK);
+        }
+    }
+    struct tl_squery q = mkq("gadget");
+    q.facets = 1;
+    run(ix, &q);
+    cr_assert_eq(res.total, doc);
+    const struct tl_sfacet *f = NULL;
+    for (size_t i = 0; i < res.n_facets; i++)
+        if (!strcmp(res.facets[i].name, "brand")) f = &res.facets[i];
+    cr_assert_not_null(f);
+    cr_assert_eq(f->n, TL_SEARCH_FACET_VALUES_MAX);
+    /* expected: by count desc, then brand index asc */
+    int used[120] = {0};
+    for (size_t k = 0; k < f->n; k++) {
+        int best = -1;
+        for (int b = 0; b < 120; b++)
+            if (!used[b] && (best < 0 || cnt[b] > cnt[best])) best = b;
+        used[best] = 1;
+        snprintf(brand, sizeof brand, "Brand%03d", best);
+        cr_assert_str_eq(f->v[k].value, brand, "value %zu", k);
+        cr_assert_eq(f->v[k].count, cnt[best]);
+    }
+    tl_sindex_free(ix);
+}
+
+/* Words longer than the indexer's inline word cache and repeated tokens
+ * across fields index and match like short ones. */
+Test(sindex, long_words_and_repeats)
+{
+    struct tl_search_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct tl_sindex *ix = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    struct tl_sdoc a = {"A1", "Supercalifragilisticexpialidocious lamp lamp", "lamp", NULL, NULL, NULL, NULL, 1, 1, 1,
+                        0};
+    struct tl_sdoc b = {"B1", "Desk lamp", "supercalifragilisticexpialidocious", NULL, NULL, NULL, NULL, 1, 1, 1, 0};
+    cr_assert_eq(tl_sindex_upsert(ix, 0, &a), TL_OK);
+    cr_assert_eq(tl_sindex_upsert(ix, 1, &b), TL_OK);
+    search(ix, "supercalifragilisticexpialidocious");
+    cr_assert_eq(res.total, 2);
+    cr_assert_eq(res.hits[0].doc, 0, "title match first");
+    search(ix, "lamp");
+    cr_assert_eq(res.total, 2);
+    cr_assert_eq(res.hits[0].doc, 0, "tf 2 in the title");
+    /* re-upsert without the long word: it no longer matches doc 0 */
+    struct tl_sdoc a2 = {"A1", "Floor lamp", NULL, NULL, NULL, NULL, NULL, 1, 1, 1, 0};
+    cr_assert_eq(tl_sindex_upsert(ix, 0, &a2), TL_OK);
+    search(ix, "supercalifragilisticexpialidocious");
+    cr_assert_eq(res.total, 1);
+    cr_assert_eq(res.hits[0].doc, 1);
     tl_sindex_free(ix);
 }
 
