@@ -57,6 +57,7 @@
 #include "engine/recs.h"
 #include "ingest/event.h"
 #include "model/ials.h"
+#include "search/analyze.h"
 
 #define SEARCH_POP_REFRESH_MS 60000
 #define SEARCH_POP_ITEMS TL_POP_K_MAX
@@ -64,7 +65,7 @@
 #define SEARCH_HIST_MAX 20
 #define SEARCH_NAME_MAX 256
 #define SEARCH_PAGE_DEFAULT 20
-#define SEARCH_MEMO_SLOTS 512 /* power of two; full = compute without memo */
+#define SEARCH_MEMO_SLOTS 1024 /* power of two */
 
 /* ---- index lifecycle ---- */
 
@@ -407,28 +408,18 @@ struct pctx {
     const struct tl_ials *ials;
     float u[256];
     double unorm;
-    /* per-request memo of category affinity by hash of the path: a search
-     * matches many products of few categories (open addressing, no delete) */
-    uint64_t memo_key[SEARCH_MEMO_SLOTS];
-    double memo_val[SEARCH_MEMO_SLOTS];
-    uint64_t brand_hash[SEARCH_AFF_MAX];     /* hash of the lower-cased brand */
+    /* per-request memo of category and brand affinity by index id (see memo()) */
+    uint32_t memo_path[SEARCH_MEMO_SLOTS], memo_brand[SEARCH_MEMO_SLOTS]; /* id + 1, 0 = empty */
+    float memo_pval[SEARCH_MEMO_SLOTS], memo_bval[SEARCH_MEMO_SLOTS];
+    const struct tl_sindex *ix;              /* the index being searched (for its path and brand ids) */
+    int personal;                            /* the shopper has some affinity signal */
     uint32_t learned[TL_SSTATS_LEARNED_MAX]; /* sorted by item */
     double learned_w[TL_SSTATS_LEARNED_MAX];
     size_t nlearned;
     double wp, wl;
 };
 
-static uint64_t hash_lower(const char *s)
-{
-    char buf[SEARCH_NAME_MAX];
-    size_t n = 0;
-    for (; s[n] && n + 1 < sizeof buf; n++) buf[n] = (char)((s[n] >= 'A' && s[n] <= 'Z') ? s[n] + 32 : s[n]);
-    buf[n] = '\0';
-    uint64_t h = tl_hash(buf, n, 0x62726e64ULL);
-    return h ? h : 1;
-}
-
-static double category_affinity_slow(const struct pctx *c, const char *cat)
+static double category_affinity_of(const struct pctx *c, const char *cat)
 {
     if (!cat) return 0;
     double best = 0;
@@ -441,21 +432,28 @@ static double category_affinity_slow(const struct pctx *c, const char *cat)
     return best;
 }
 
-/* Affinity to the category path cat, memoised per request (boost_cb runs
- * on one thread per request: the search's). */
-static double category_affinity(struct pctx *c, const char *cat)
+static double brand_affinity_of(const struct pctx *c, const char *folded)
 {
-    if (!cat || !c->ncat) return 0;
-    uint64_t h = tl_hash_str(cat, 0x63617473ULL) | 1;
-    for (uint32_t k = 0, i = (uint32_t)h & (SEARCH_MEMO_SLOTS - 1); k < SEARCH_MEMO_SLOTS;
-         k++, i = (i + 1) & (SEARCH_MEMO_SLOTS - 1)) {
-        if (c->memo_key[i] == h) return c->memo_val[i];
-        if (c->memo_key[i] == 0) {
-            c->memo_key[i] = h;
-            return c->memo_val[i] = category_affinity_slow(c, cat);
-        }
-    }
-    return category_affinity_slow(c, cat);
+    for (size_t i = 0; folded && i < c->nbrand; i++)
+        if (strcmp(folded, c->brands[i]) == 0) return c->brand_w[i];
+    return 0;
+}
+
+/* Memoised per request by the index's category path id / brand id in a
+ * direct-mapped table (slot = id mod SEARCH_MEMO_SLOTS; a collision just
+ * recomputes): a search matches many products of few categories and
+ * brands (boost_cb runs on the search's one thread). */
+static double memo(struct pctx *c, int kind, uint32_t id)
+{
+    uint32_t *key = kind == 1 ? c->memo_path : c->memo_brand;
+    float *val = kind == 1 ? c->memo_pval : c->memo_bval;
+    uint32_t i = id & (SEARCH_MEMO_SLOTS - 1);
+    if (key[i] == id + 1) return val[i];
+    double v = kind == 1 ? category_affinity_of(c, tl_sindex_path_str(c->ix, id))
+                         : brand_affinity_of(c, tl_sindex_brand_str(c->ix, id));
+    key[i] = id + 1;
+    val[i] = (float)v;
+    return v;
 }
 
 static double boost_cb(void *ctx, uint32_t doc)
@@ -473,31 +471,28 @@ static double boost_cb(void *ctx, uint32_t doc)
         }
         if (lo < c->nlearned && c->learned[lo] == doc) learned = c->learned_w[lo];
     }
+    if (c->wp <= 0 || !c->personal) return c->wl * learned;
     double personal = 0, wsum = 0;
-    const struct tl_item *it = c->wp > 0 ? tl_catalog_get(c->cat, doc) : NULL;
-    if (it) {
-        if (c->ncat) personal += 0.4 * category_affinity(c, it->category), wsum += 0.4;
-        if (c->nbrand) {
-            double b = 0;
-            uint64_t bh = it->brand ? hash_lower(it->brand) : 0;
-            for (size_t i = 0; bh && i < c->nbrand; i++)
-                if (bh == c->brand_hash[i] && strcasecmp(it->brand, c->brands[i]) == 0) b = c->brand_w[i];
-            personal += 0.2 * b, wsum += 0.2;
+    uint32_t path, brand;
+    tl_sindex_doc_keys(c->ix, doc, &path, &brand);
+    if (c->ncat) personal += 0.4 * (path != UINT32_MAX ? memo(c, 1, path) : 0), wsum += 0.4;
+    if (c->nbrand) personal += 0.2 * (brand != UINT32_MAX ? memo(c, 2, brand) : 0), wsum += 0.2;
+    if (c->has_band) {
+        const struct tl_item *it = tl_catalog_get(c->cat, doc);
+        personal += 0.1 * (it && !isnan(it->price) && it->price >= c->band_lo && it->price <= c->band_hi);
+        wsum += 0.1;
+    }
+    if (c->ials && c->unorm > 0) {
+        uint32_t m = tl_trained_from_cat(c->t, doc);
+        const float *v = m != TL_MODEL_NONE && m < tl_ials_n_items(c->ials) ? tl_ials_item(c->ials, m) : NULL;
+        if (v) {
+            uint32_t f = tl_ials_factors(c->ials);
+            double dot = 0, vn = 0;
+            for (uint32_t k = 0; k < f; k++) dot += (double)c->u[k] * v[k], vn += (double)v[k] * v[k];
+            double cosv = vn > 0 ? dot / (c->unorm * sqrt(vn)) : 0;
+            personal += 0.3 * (cosv > 0 ? cosv : 0);
         }
-        if (c->has_band)
-            personal += 0.1 * (!isnan(it->price) && it->price >= c->band_lo && it->price <= c->band_hi), wsum += 0.1;
-        if (c->ials && c->unorm > 0) {
-            uint32_t m = tl_trained_from_cat(c->t, doc);
-            const float *v = m != TL_MODEL_NONE && m < tl_ials_n_items(c->ials) ? tl_ials_item(c->ials, m) : NULL;
-            if (v) {
-                uint32_t f = tl_ials_factors(c->ials);
-                double dot = 0, vn = 0;
-                for (uint32_t k = 0; k < f; k++) dot += (double)c->u[k] * v[k], vn += (double)v[k] * v[k];
-                double cosv = vn > 0 ? dot / (c->unorm * sqrt(vn)) : 0;
-                personal += 0.3 * (cosv > 0 ? cosv : 0);
-            }
-            wsum += 0.3;
-        }
+        wsum += 0.3;
     }
     return c->wp * (wsum > 0 ? personal / wsum : 0) + c->wl * learned;
 }
@@ -528,8 +523,7 @@ static void load_personal(struct tl_engine *e, struct tl_shop_state *s, uint32_t
     }
     n = tl_profile_top_affinities(p, TL_PROFILE_BRAND, now, names, sc, SEARCH_AFF_MAX);
     for (size_t i = 0; i < n && sc[0] > 0; i++) {
-        snprintf(c->brands[c->nbrand], SEARCH_NAME_MAX, "%s", names[i]);
-        c->brand_hash[c->nbrand] = hash_lower(c->brands[c->nbrand]);
+        tl_sanalyze_fold(names[i], c->brands[c->nbrand], SEARCH_NAME_MAX); /* as the index folds brands */
         c->brand_w[c->nbrand++] = sc[i] / sc[0];
     }
     double mean;
@@ -721,7 +715,9 @@ enum tl_rc tl_engine_search(struct tl_engine *e, uint32_t shop_id, const struct 
         for (size_t i = 0; i < pc->nlearned; i++) pc->learned[i] = tmp[i].item, pc->learned_w[i] = tmp[i].w;
     }
     pc->cat = s->cat;
+    pc->ix = s->six;
     int personal = pc->ncat || pc->nbrand || pc->has_band || pc->unorm > 0;
+    pc->personal = personal;
     struct tl_squery sq = {
         .q = text,
         .category = q->category && *q->category ? q->category : NULL,

@@ -1170,6 +1170,23 @@ enum tl_rc tl_sindex_set_popularity(struct tl_sindex *ix, const float *pop, uint
     return TL_OK;
 }
 
+void tl_sindex_doc_keys(const struct tl_sindex *ix, uint32_t doc, uint32_t *path_id, uint32_t *brand_id)
+{
+    int ok = doc < ix->cap && ix->hleaf && ix->hbrand;
+    *path_id = ok ? ix->hleaf[doc] : TL_STRTAB_NONE;
+    *brand_id = ok ? ix->hbrand[doc] : TL_STRTAB_NONE;
+}
+
+const char *tl_sindex_path_str(const struct tl_sindex *ix, uint32_t path_id)
+{
+    return path_id == TL_STRTAB_NONE ? NULL : tl_strtab_str(&ix->paths, path_id);
+}
+
+const char *tl_sindex_brand_str(const struct tl_sindex *ix, uint32_t brand_id)
+{
+    return brand_id == TL_STRTAB_NONE ? NULL : tl_strtab_str(&ix->brands, brand_id);
+}
+
 size_t tl_sindex_count(struct tl_sindex *ix)
 {
     pthread_rwlock_rdlock(&ix->lock);

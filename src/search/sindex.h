@@ -159,6 +159,16 @@ size_t tl_sindex_memory(struct tl_sindex *ix);
 enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, struct tl_sresult *out,
                             struct tl_err *err);
 
+/* For a boost() hook (it runs under the index's read lock, inside
+ * tl_sindex_search): the product's deepest category path id and brand id
+ * (UINT32_MAX when none), and their text: the path as indexed ("Home >
+ * Kitchen > Mugs", white space trimmed) and the brand folded (lower case,
+ * accents removed, as tl_sanalyze_fold). Ids are stable for the life of the
+ * index, so a hook can memoise per id. Only valid inside a hook. */
+void tl_sindex_doc_keys(const struct tl_sindex *ix, uint32_t doc, uint32_t *path_id, uint32_t *brand_id);
+const char *tl_sindex_path_str(const struct tl_sindex *ix, uint32_t path_id);
+const char *tl_sindex_brand_str(const struct tl_sindex *ix, uint32_t brand_id);
+
 /* Product hits for autocomplete: the best `limit` documents whose terms
  * start with the last (partial) word of q and contain the others. */
 enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit, struct tl_shit *hits, size_t *n_hits);
