@@ -273,8 +273,8 @@ static int on_order(void *ctx, const struct tl_order *o0, long line)
     shifted.ts_ms += c->shift_ms;
     const struct tl_order *o = &shifted;
     if (c->shift_ms && shifted.ts_ms > tl_now_ms() + 24 * 3600 * 1000LL) {
-        tl_err_set(&c->err, TL_EINVAL, "time", "order %s (line %ld) would be in the future after the time shift",
-                   o->id, line);
+        tl_err_set(&c->err, TL_EINVAL, "time", "order %s (line %ld) would be in the future after the time shift", o->id,
+                   line);
         return (int)TL_EINVAL;
     }
     char key[TL_ID_MAX + 16];

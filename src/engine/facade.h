@@ -10,7 +10,7 @@
 struct tailor {
     struct tl_config cfg;
     struct tl_engine *engine;
-    int discard; /* a failed import left in-memory state the store does not have */
+    int discard;             /* a failed import left in-memory state the store does not have */
     int64_t import_shift_ms; /* added to every imported order's time (tailor_import_set_time_shift) */
 };
 

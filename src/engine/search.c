@@ -709,7 +709,7 @@ enum tl_rc tl_engine_search(struct tl_engine *e, uint32_t shop_id, const struct 
         struct {
             uint32_t item;
             double w;
-        } tmp[TL_SSTATS_LEARNED_MAX];
+        } tmp[TL_SSTATS_LEARNED_MAX] = {{0, 0}};
         for (size_t i = 0; i < pc->nlearned; i++) tmp[i].item = pc->learned[i], tmp[i].w = pc->learned_w[i];
         qsort(tmp, pc->nlearned, sizeof tmp[0], cmp_learned);
         for (size_t i = 0; i < pc->nlearned; i++) pc->learned[i] = tmp[i].item, pc->learned_w[i] = tmp[i].w;

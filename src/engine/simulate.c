@@ -946,6 +946,7 @@ enum tl_rc tailor_simulate(struct tailor *t, const struct tailor_simulate_option
     struct tl_err e;
     tl_err_clear(&e);
     struct tailor_simulate_summary local;
+    memset(&local, 0, sizeof local);
     struct tailor_simulate_summary *sum = summary ? summary : &local;
     if (report_json) *report_json = NULL;
     enum tl_rc rc = t && o ? run_sim(tl_facade_engine(t), o, sum, report_json, &e)
