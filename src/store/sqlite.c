@@ -403,15 +403,21 @@ static enum tl_rc sq_item_upsert(struct tl_store *s, uint32_t shop_id, const str
     return run(q);
 }
 
-static enum tl_rc sq_item_delete(struct tl_store *s, uint32_t shop_id, const char *id)
+/* DELETE ... WHERE shop_id = ?1 AND id = ?2; TL_ENOTFOUND when no row went. */
+static enum tl_rc delete_by_id(struct tl_store *s, enum stmt_id which, uint32_t shop_id, const char *id)
 {
-    sqlite3_stmt *q = prep(s, S_ITEM_DELETE);
+    sqlite3_stmt *q = prep(s, which);
     if (!q) return TL_ESTORE;
     sqlite3_bind_int64(q, 1, shop_id);
     bind_text(q, 2, id);
     enum tl_rc rc = run(q);
     if (rc == TL_OK && sqlite3_changes(s->db) == 0) return TL_ENOTFOUND;
     return rc;
+}
+
+static enum tl_rc sq_item_delete(struct tl_store *s, uint32_t shop_id, const char *id)
+{
+    return delete_by_id(s, S_ITEM_DELETE, shop_id, id);
 }
 
 static enum tl_rc sq_item_scan(struct tl_store *s, uint32_t shop_id, tl_item_cb cb, void *ctx)
@@ -791,13 +797,7 @@ static enum tl_rc sq_experiment_put(struct tl_store *s, uint32_t shop_id, const 
 
 static enum tl_rc sq_experiment_delete(struct tl_store *s, uint32_t shop_id, const char *id)
 {
-    sqlite3_stmt *q = prep(s, S_EXP_DEL);
-    if (!q) return TL_ESTORE;
-    sqlite3_bind_int64(q, 1, shop_id);
-    bind_text(q, 2, id);
-    enum tl_rc rc = run(q);
-    if (rc == TL_OK && sqlite3_changes(s->db) == 0) return TL_ENOTFOUND;
-    return rc;
+    return delete_by_id(s, S_EXP_DEL, shop_id, id);
 }
 
 static enum tl_rc sq_experiment_scan(struct tl_store *s, tl_experiment_cb cb, void *ctx)
