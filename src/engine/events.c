@@ -322,3 +322,64 @@ done:
     tl_free(lines_buf);
     return rc;
 }
+
+/* ---- events the server writes itself ---- */
+
+struct server_event {
+    struct tl_event ev;
+    char *body, *user_id, *anonymous_id;
+};
+
+static enum tl_rc write_server_event(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
+{
+    struct server_event *l = arg;
+    return tl_engine_store_event(ops, st, &l->ev, 0);
+}
+
+static void free_server_event(void *arg)
+{
+    struct server_event *l = arg;
+    tl_free(l->body);
+    tl_free(l->user_id);
+    tl_free(l->anonymous_id);
+    tl_free(l);
+}
+
+void tl_engine_log_event(struct tl_engine *e, uint32_t shop_id, enum tl_event_type type, const char *user_id,
+                         const char *anonymous_id, int64_t ts_ms, const char *fields)
+{
+    if (!e->writer) return;
+    struct tl_buf b;
+    tl_buf_init(&b, 0);
+    tl_buf_printf(&b, "{\"type\":\"%s\",%s", tl_event_type_str(type), fields);
+    if (user_id) {
+        tl_buf_puts(&b, ",\"user_id\":");
+        tl_buf_json_str(&b, user_id);
+    }
+    if (anonymous_id) {
+        tl_buf_puts(&b, ",\"anonymous_id\":");
+        tl_buf_json_str(&b, anonymous_id);
+    }
+    tl_buf_printf(&b, ",\"timestamp\":%lld}", (long long)ts_ms);
+    struct server_event *l = tl_calloc(1, sizeof *l);
+    if (!l || !b.data) {
+        tl_free(l);
+        tl_buf_free(&b);
+        return;
+    }
+    l->body = b.data; /* ownership moves to the entry */
+    l->user_id = tl_strdup(user_id);
+    l->anonymous_id = tl_strdup(anonymous_id);
+    l->ev = (struct tl_event){.shop_id = shop_id,
+                              .type = type,
+                              .ts_ms = ts_ms,
+                              .user_id = l->user_id,
+                              .anonymous_id = l->anonymous_id,
+                              .quantity = NAN,
+                              .price = NAN,
+                              .dwell_ms = -1,
+                              .scroll_depth = NAN,
+                              .body = l->body,
+                              .body_len = strlen(l->body)};
+    if (tl_writer_submit_async(e->writer, write_server_event, l, free_server_event, 1) != TL_OK) free_server_event(l);
+}

@@ -499,65 +499,18 @@ static int arm_of(const struct exp *x, const char *user_id, const char *anonymou
 
 /* ---- exposures as events ---- */
 
-struct exposure_log {
-    struct tl_event ev;
-    char *body, *user_id, *anonymous_id;
-};
-
-static enum tl_rc write_exposure(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
-{
-    struct exposure_log *l = arg;
-    return tl_engine_store_event(ops, st, &l->ev, 0);
-}
-
-static void free_exposure(void *arg)
-{
-    struct exposure_log *l = arg;
-    tl_free(l->body);
-    tl_free(l->user_id);
-    tl_free(l->anonymous_id);
-    tl_free(l);
-}
-
 static void log_exposure(struct tl_engine *e, const struct exp *x, int arm, const char *user_id,
                          const char *anonymous_id, int64_t now)
 {
-    struct tl_buf b;
-    tl_buf_init(&b, 0);
-    tl_buf_puts(&b, "{\"type\":\"experiment_exposure\",\"experiment_id\":");
-    tl_buf_json_str(&b, x->id);
-    tl_buf_puts(&b, ",\"arm\":");
-    tl_buf_json_str(&b, x->arms[arm].name);
-    if (user_id) {
-        tl_buf_puts(&b, ",\"user_id\":");
-        tl_buf_json_str(&b, user_id);
-    }
-    if (anonymous_id) {
-        tl_buf_puts(&b, ",\"anonymous_id\":");
-        tl_buf_json_str(&b, anonymous_id);
-    }
-    tl_buf_printf(&b, ",\"timestamp\":%lld,\"source\":\"server\"}", (long long)now);
-    struct exposure_log *l = tl_calloc(1, sizeof *l);
-    if (!l || !b.data) {
-        tl_free(l);
-        tl_buf_free(&b);
-        return;
-    }
-    l->body = b.data;
-    l->user_id = tl_strdup(user_id);
-    l->anonymous_id = tl_strdup(anonymous_id);
-    l->ev = (struct tl_event){.shop_id = x->shop,
-                              .type = TL_EV_EXPOSURE,
-                              .ts_ms = now,
-                              .user_id = l->user_id,
-                              .anonymous_id = l->anonymous_id,
-                              .quantity = NAN,
-                              .price = NAN,
-                              .dwell_ms = -1,
-                              .scroll_depth = NAN,
-                              .body = l->body,
-                              .body_len = strlen(l->body)};
-    if (!e->writer || tl_writer_submit_async(e->writer, write_exposure, l, free_exposure, 1) != TL_OK) free_exposure(l);
+    struct tl_buf f;
+    tl_buf_init(&f, 0);
+    tl_buf_puts(&f, "\"experiment_id\":");
+    tl_buf_json_str(&f, x->id);
+    tl_buf_puts(&f, ",\"arm\":");
+    tl_buf_json_str(&f, x->arms[arm].name);
+    tl_buf_puts(&f, ",\"source\":\"server\"");
+    if (f.data) tl_engine_log_event(e, x->shop, TL_EV_EXPOSURE, user_id, anonymous_id, now, f.data);
+    tl_buf_free(&f);
 }
 
 static double pre_revenue_of(struct tl_engine *e, uint32_t shop, const char *user_id, const char *anonymous_id,

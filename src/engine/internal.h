@@ -164,6 +164,15 @@ void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_
 enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store *st, struct tl_event *ev,
                                  uint64_t eid);
 
+/* Store, without waiting, an event the server writes itself (a search it
+ * answered, an exposure it recorded): {"type":..., FIELDS, user_id,
+ * anonymous_id, timestamp}. fields = JSON object members without braces
+ * ("\"results\":3,..."), borrowed. Not applied to profiles or models: the
+ * caller has done what applying would do. Dropped silently when the queue
+ * is full (they are analytics, not shopper data). */
+void tl_engine_log_event(struct tl_engine *e, uint32_t shop_id, enum tl_event_type type, const char *user_id,
+                         const char *anonymous_id, int64_t ts_ms, const char *fields);
+
 /* Apply one stored event to the profiles and models (engine/apply.c).
  * Caller holds apply_lock shared (or is single-threaded at start-up). */
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);

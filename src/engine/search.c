@@ -328,68 +328,17 @@ void tl_engine_search_event(struct tl_engine *e, const struct tl_event *ev)
 /* The server's own record of an API search: a stored `search` event with
  * the number of results (so zero-result queries are known), written
  * asynchronously (a search never waits for the disk). */
-struct search_log {
-    struct tl_event ev;
-    char *body;
-    char *user_id, *anonymous_id, *query;
-};
-
-static enum tl_rc write_search_log(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
-{
-    struct search_log *l = arg;
-    return tl_engine_store_event(ops, st, &l->ev, 0);
-}
-
-static void free_search_log(void *arg)
-{
-    struct search_log *l = arg;
-    tl_free(l->body);
-    tl_free(l->user_id);
-    tl_free(l->anonymous_id);
-    tl_free(l->query);
-    tl_free(l);
-}
-
 static void log_search(struct tl_engine *e, uint32_t shop, const struct tl_search_req *q, const char *sid,
                        uint64_t total, const char *mode, int64_t now)
 {
-    struct tl_buf b;
-    tl_buf_init(&b, 0);
-    tl_buf_puts(&b, "{\"type\":\"search\",\"query\":");
-    tl_buf_json_str(&b, q->q);
-    if (q->user_id) {
-        tl_buf_puts(&b, ",\"user_id\":");
-        tl_buf_json_str(&b, q->user_id);
-    }
-    if (q->anonymous_id) {
-        tl_buf_puts(&b, ",\"anonymous_id\":");
-        tl_buf_json_str(&b, q->anonymous_id);
-    }
-    tl_buf_printf(&b, ",\"timestamp\":%lld,\"results\":%llu,\"mode\":\"%s\",\"search_id\":\"%s\",\"source\":\"api\"}",
-                  (long long)now, (unsigned long long)total, mode, sid);
-    struct search_log *l = tl_calloc(1, sizeof *l);
-    if (!l || !b.data) {
-        tl_free(l);
-        tl_buf_free(&b);
-        return;
-    }
-    l->body = b.data; /* ownership moves to the log entry */
-    l->user_id = tl_strdup(q->user_id);
-    l->anonymous_id = tl_strdup(q->anonymous_id);
-    l->query = tl_strdup(q->q);
-    l->ev.shop_id = shop;
-    l->ev.type = TL_EV_SEARCH;
-    l->ev.ts_ms = now;
-    l->ev.user_id = l->user_id;
-    l->ev.anonymous_id = l->anonymous_id;
-    l->ev.query = l->query;
-    l->ev.quantity = NAN;
-    l->ev.price = NAN;
-    l->ev.dwell_ms = -1;
-    l->ev.scroll_depth = NAN;
-    l->ev.body = l->body;
-    l->ev.body_len = strlen(l->body);
-    if (tl_writer_submit_async(e->writer, write_search_log, l, free_search_log, 1) != TL_OK) free_search_log(l);
+    struct tl_buf f;
+    tl_buf_init(&f, 0);
+    tl_buf_puts(&f, "\"query\":");
+    tl_buf_json_str(&f, q->q);
+    tl_buf_printf(&f, ",\"results\":%llu,\"mode\":\"%s\",\"search_id\":\"%s\",\"source\":\"api\"",
+                  (unsigned long long)total, mode, sid);
+    if (f.data) tl_engine_log_event(e, shop, TL_EV_SEARCH, q->user_id, q->anonymous_id, now, f.data);
+    tl_buf_free(&f);
 }
 
 /* ---- personal re-ranking ---- */
