@@ -161,7 +161,23 @@ void tl_engine_analytics_event(struct tl_engine *e, const struct tl_event *ev)
             lines[nl++] = (struct tl_kpi_line){idx, q * p};
         }
     uint32_t item = ev->item_id ? tl_catalog_find(s->cat, ev->item_id) : TL_CAT_NONE;
+    /* the shopper's segment from their profile now (engine/segments.c):
+     * live, just after this event was applied; at start-up, the profile as
+     * stored (a restart therefore counts past events for the segment the
+     * shopper is in now) */
+    char seg_buf[TL_KPI_VALUE_MAX + 32];
+    const char *segment = NULL;
+    if (attributed && s->segs) {
+        struct tl_profile *p;
+        struct tl_pcache_guard g;
+        if (tl_pcache_lock(e->profiles, ev->shop_id, key, 0, &p, &g) == TL_OK) {
+            int64_t now = tl_now_ms(), clock = tl_pop_clock(s->pop);
+            segment = tl_engine_segment_label(s, p, now > clock ? now : clock, seg_buf, sizeof seg_buf);
+            tl_pcache_unlock(&g);
+        }
+    }
     struct tl_kpi_event k = {
+        .segment = segment,
         .type = ev->type,
         .ts_ms = ev->ts_ms,
         .shopper = tl_hash_str(key, 0x6b7069ULL) | 1,

@@ -105,6 +105,7 @@ static const struct field fields[] = {
     F(rebuy_categories, K_STR, sizeof(((struct tl_config *)0)->rebuy_categories), 0, 0),
     F(train_interval_s, K_INT, 0, 0, 30 * 86400),
     F(train_threads, K_INT, 0, 1, 64),
+    F(segments_k, K_INT, 0, -1, 24),
     F(train_models, K_STR, sizeof(((struct tl_config *)0)->train_models), 0, 0),
     F(model_params, K_STR, sizeof(((struct tl_config *)0)->model_params), 0, 0),
     F(for_you_blend, K_STR, sizeof(((struct tl_config *)0)->for_you_blend), 0, 0),

@@ -36,6 +36,7 @@ struct tl_config {
                                      * recommended again after a purchase (consumables) */
     int train_interval_s;           /* 3600: retrain shops with new data this often (0 = on request only) */
     int train_threads;              /* 1: threads one training run uses */
+    int segments_k;                 /* 0: micro-segments per shop, chosen 4..10 by silhouette; 2..24 fixed; -1 off */
     char train_models[256];         /* "ials,itemknn,content,sknn,arules": models trained per shop */
     char model_params[1024];        /* "": overrides "model.key=value,..." (docs/recommendations.md) */
     char for_you_blend[256];        /* sources and weights of for_you */

@@ -64,6 +64,7 @@ static void shop_free(struct tl_shop_state *s)
 {
     if (!s) return;
     tl_engine_trained_drop(s);
+    tl_engine_segments_drop(s);
     tl_sindex_free(s->six); /* saved by tl_engine_search_close first, when open */
     pthread_mutex_destroy(&s->trained_mu);
     pthread_mutex_destroy(&s->six_mu);
@@ -451,6 +452,15 @@ static void *ckpt_main(void *arg)
     return NULL;
 }
 
+/* Segments saved by the last training (before the event scan: the KPI
+ * roll-ups rebuilt from it break down by segment). */
+static enum tl_rc load_segments(struct tl_engine *e)
+{
+    for (uint32_t id = 1; id < e->shops_cap; id++)
+        if (e->shops[id]) tl_engine_segments_load(e, e->shops[id]);
+    return TL_OK;
+}
+
 /* Models saved by the last training run of each shop; a shop without a
  * snapshot (or with an unreadable one) is queued for training when the
  * trainer starts (tl_engine_serve_models). */
@@ -540,7 +550,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
             (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
             (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) ||
             (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) || (rc = tl_engine_experiments_load(e)) ||
-            (rc = scan_events_for_models(e))) {
+            (rc = load_segments(e)) || (rc = scan_events_for_models(e))) {
             tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
             goto fail;
         }

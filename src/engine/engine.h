@@ -147,6 +147,8 @@ enum tl_rc tl_engine_kpi_report(struct tl_engine *e, uint32_t shop, const char *
                                 struct tl_buf *out, struct tl_err *err);
 enum tl_rc tl_engine_seasonal_report(struct tl_engine *e, uint32_t shop, long limit, struct tl_buf *out,
                                      struct tl_err *err);
+/* GET /v1/admin/segments: the shop's micro-segments (docs/segments.md). */
+enum tl_rc tl_engine_segments_report(struct tl_engine *e, uint32_t shop, struct tl_buf *out, struct tl_err *err);
 
 /* POST /v1/admin/train: queue a training run of the shop's models (202 +
  * the status); GET /v1/admin/train: the status and the current snapshot. */

@@ -74,6 +74,7 @@ struct tl_shop_state {
     int64_t six_pop_ms;             /* when popularity was last copied into six */
     uint64_t six_fp;                /* catalog fingerprint six was built or loaded for */
     int six_dirty;                  /* changed since built / loaded: save at close */
+    _Atomic(struct tl_segsnap *) segs; /* micro-segments (engine/segments.c), under trained_mu; NULL until trained */
 };
 
 /* Key of a customer's purchase set in tl_shop_state.bought_sets. */
@@ -194,6 +195,26 @@ void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct t
  * wait=1 blocks until durable. */
 enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *anonymous_id, const char *user_id,
                           int wait, int *merged);
+
+/* Write data to path through path.tmp, fsync and rename: a crash leaves the
+ * old file or the new one, never a torn one (engine/train.c). TL_EIO. */
+enum tl_rc tl_engine_write_atomic(const char *path, const void *data, size_t len, struct tl_err *err);
+
+/* Micro-segments (engine/segments.c). Train from the shop's stored profiles
+ * (after a checkpoint), save to "<db>.segments-<shop>" and publish; load the
+ * saved ones at open. */
+enum tl_rc tl_engine_segments_train(struct tl_engine *e, uint32_t shop_id, struct tl_err *err);
+void tl_engine_segments_load(struct tl_engine *e, struct tl_shop_state *s);
+void tl_engine_segments_drop(struct tl_shop_state *s);
+/* Label of the shopper's segment for reports ("new visitors" with too little
+ * history), into buf; NULL when the shop has no segments yet. p is locked by
+ * the caller. */
+const char *tl_engine_segment_label(struct tl_shop_state *s, const struct tl_profile *p, int64_t now_ms, char *buf,
+                                    size_t n);
+/* ,"segment":{"id","name"} member for the profile JSON (nothing when the
+ * shop has no segments). */
+enum tl_rc tl_engine_segment_json(struct tl_shop_state *s, const struct tl_profile *p, int64_t now_ms,
+                                  struct tl_buf *out);
 
 /* Write every dirty profile and the checkpoint sequence (engine/checkpoint.c). */
 enum tl_rc tl_engine_checkpoint(struct tl_engine *e);

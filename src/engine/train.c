@@ -448,6 +448,14 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
         publish(s, t);
         t = NULL;
         tl_info("shop %u: trained models in %.2f s", shop_id, (double)(tl_mono_ns() - t0) / 1e9);
+        /* micro-segments from the profiles (engine/segments.c): a failure
+         * leaves the previous segments serving, as a model failure would */
+        set_status(s, 0.99, "segments");
+        if (fn) fn(ctx, 0.99, "segments");
+        struct tl_err serr;
+        tl_err_clear(&serr);
+        if (tl_engine_segments_train(e, shop_id, &serr) != TL_OK)
+            tl_warn("shop %u: segments not formed: %s", shop_id, serr.msg);
     }
     trained_free(t);
     tl_dataset_free(ui);
@@ -518,19 +526,26 @@ enum tl_rc tl_engine_trained_save(struct tl_engine *e, uint32_t shop_id, const s
         tl_buf_free(&b);
         return tl_err_set(err, rc, NULL, "cannot serialise the models: %s", tl_rc_message(rc));
     }
-    char path[600], tmp[620];
+    char path[600];
     snap_path(e, shop_id, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    rc = tl_engine_write_atomic(path, b.data, b.len, err);
+    tl_buf_free(&b);
+    return rc;
+}
+
+enum tl_rc tl_engine_write_atomic(const char *path, const void *data, size_t len, struct tl_err *err)
+{
+    char tmp[1100];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return tl_err_set(err, TL_EINVAL, NULL, "file name too long: %s", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, b.data, b.len) || fsync(fd) != 0) {
+    if (fd < 0 || write_all(fd, data, len) || fsync(fd) != 0) {
         int en = errno;
         if (fd >= 0) close(fd);
         unlink(tmp);
-        tl_buf_free(&b);
         return tl_err_set(err, TL_EIO, NULL, "cannot write %s: %s", tmp, strerror(en));
     }
     close(fd);
-    tl_buf_free(&b);
     if (rename(tmp, path) != 0) {
         int en = errno;
         unlink(tmp);

@@ -158,6 +158,12 @@ enum tl_rc tl_engine_profile(struct tl_engine *e, uint32_t shop_id, const char *
      * imported history the two differ by years, and the wall clock is the
      * honest "now". */
     rc = tl_profile_to_json(p, now > clock ? now : clock, out);
+    /* the segment goes inside the object: drop its closing brace, add it back */
+    if (rc == TL_OK && s && s->segs && out->len && out->data[out->len - 1] == '}') {
+        out->len--;
+        rc = tl_engine_segment_json(s, p, now > clock ? now : clock, out);
+        if (!rc) rc = tl_buf_append(out, "}", 1);
+    }
     tl_pcache_unlock(&g);
     return rc;
 }

@@ -39,9 +39,10 @@ void tl_http_h_experiments_get(struct tl_http_req *r);
 void tl_http_h_experiment_get(struct tl_http_req *r);
 void tl_http_h_experiment_put(struct tl_http_req *r);
 void tl_http_h_experiment_delete(struct tl_http_req *r);
-/* h_analytics.c: GET /v1/admin/kpis, GET /v1/admin/seasonal */
+/* h_analytics.c: GET /v1/admin/kpis, GET /v1/admin/seasonal, GET /v1/admin/segments */
 void tl_http_h_kpis_get(struct tl_http_req *r);
 void tl_http_h_seasonal_get(struct tl_http_req *r);
+void tl_http_h_segments_get(struct tl_http_req *r);
 /* h_static.c: GET /tailor.js, /demo/..., /dashboard/... from cfg->web_root */
 void tl_http_h_static_get(struct tl_http_req *r);
 

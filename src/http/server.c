@@ -94,6 +94,7 @@ static const handler_fn handlers[TL_HTTP_OP_COUNT] = {
     [TL_HTTP_OP_SUGGEST_GET] = tl_http_h_suggest_get,
     [TL_HTTP_OP_KPIS_GET] = tl_http_h_kpis_get,
     [TL_HTTP_OP_SEASONAL_GET] = tl_http_h_seasonal_get,
+    [TL_HTTP_OP_SEGMENTS_GET] = tl_http_h_segments_get,
     [TL_HTTP_OP_ASSIGN_GET] = tl_http_h_assign_get,
     [TL_HTTP_OP_EXPERIMENTS_GET] = tl_http_h_experiments_get,
     [TL_HTTP_OP_EXPERIMENT_GET] = tl_http_h_experiment_get,

@@ -1198,6 +1198,117 @@ def scenario_analytics_restart(run, d, servers):
         check(b == a, "%s after restart: %s vs %s" % (p, json.dumps(a)[:300], json.dumps(b)[:300]))
     check(srv.stop() == 0, "exit after SIGTERM")
 
+def scenario_segments(run, d, servers):
+    """Micro-segments end to end: three planted groups of shoppers (recent big
+    spenders on Garden, one-time Kitchen buyers of long ago, Toys browsers)
+    plus a few one-view visitors; after POST /v1/admin/train the report has
+    one segment per group with the exact sizes, names that say what they
+    are, top products from the group's own category; every shopper's profile
+    names their group's segment; new visitors are counted apart; a live
+    shopper moves into a segment as they behave; KPIs break down by segment
+    (and come back the same after a restart, with the segments loaded from
+    their file)."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    cfg = os.path.join(d, "tailor.json")
+    with open(cfg, "w") as f:
+        json.dump({"segments_k": 3, "train_interval_s": 0}, f)
+    srv.config = cfg
+    srv.start()
+    r = srv.call("GET", "/v1/admin/segments")
+    check(r.status == 200 and r.json()["status"] == "not_trained" and r.json()["segments"] == [],
+          "before training: %s" % r.text()[:300])
+    check(srv.call("GET", "/v1/admin/segments", key="public").status == 403, "public key refused")
+    cats = {"g": "Garden > Tools", "k": "Kitchen", "t": "Toys & Games"}
+    items = [{"id": "%s%d" % (g, i), "title": "%s %d" % (c, i), "category": c, "price": 50 if g == "g" else 5,
+              "currency": "EUR"} for g, c in cats.items() for i in range(8)]
+    check(srv.call("PUT", "/v1/items", items).status == 200, "PUT items")
+    now = int(time.time() * 1000)
+    day = 86400000
+    evs = []
+    for c in range(12):  # recent big spenders on Garden: 6 orders each, last 1-3 days ago
+        for o in range(6):
+            ts = now - (1 + (c + o) % 3) * day - o * 3600000
+            evs.append({"type": "purchase", "user_id": "big%d" % c, "order_id": "big%d-%d" % (c, o),
+                        "timestamp": ts, "country": "DE",
+                        "items": [{"item_id": "g%d" % ((c + o) % 8), "quantity": 3, "price": 50}]})
+    for c in range(12):  # one-time Kitchen buyers, 200-210 days ago
+        evs.append({"type": "purchase", "user_id": "once%d" % c, "order_id": "once%d" % c, "country": "FR",
+                    "timestamp": now - (200 + c % 10) * day,
+                    "items": [{"item_id": "k%d" % (c % 8), "quantity": 1, "price": 5}]})
+    for c in range(12):  # Toys browsers: 5 views today, no order
+        for v in range(5):
+            evs.append({"type": "product_view", "anonymous_id": "br%d" % c, "item_id": "t%d" % ((c + v) % 8),
+                        "timestamp": now - 3600000 + v * 1000})
+    for c in range(5):  # one view: new visitors
+        evs.append({"type": "product_view", "anonymous_id": "nv%d" % c, "item_id": "t1"})
+    r = srv.call("POST", "/v1/events", evs, key="public")
+    check(r.status == 200, "POST events: %d %s" % (r.status, r.text()[:200]))
+    check(srv.call("POST", "/v1/admin/train").status == 202, "POST /v1/admin/train")
+    wait_trained(srv)
+    deadline = time.time() + 30 * SLOW
+    while time.time() < deadline:
+        rep = srv.call("GET", "/v1/admin/segments").json()
+        if rep["status"] == "trained":
+            break
+        time.sleep(0.2)
+    check(rep["status"] == "trained" and rep["k"] == 3 and rep["shoppers"] == 36 and rep["new_visitors"] == 5,
+          "report: %s" % json.dumps(rep)[:500])
+    by_name = {}
+    for sg in rep["segments"]:
+        check(sg["id"] in ("s1", "s2", "s3") and sg["shoppers"] == 12 and abs(sg["share"] - 1 / 3) < 1e-9 and
+              sg["description"] and sg["top_products"], "segment %s" % json.dumps(sg)[:400])
+        by_name[sg["name"]] = sg
+    big = [s for n, s in by_name.items() if "oyal big spenders" in n]
+    once = [s for n, s in by_name.items() if n.startswith("Lapsed one-time buyers")]
+    brow = [s for n, s in by_name.items() if "rowsers" in n]
+    check(len(big) == 1 and len(once) == 1 and len(brow) == 1, "names: %s" % list(by_name))
+    check(big[0]["name"].endswith("Tools") and brow[0]["name"].endswith("Toys & Games") and
+          once[0]["name"].endswith("Kitchen"), "category in names: %s" % list(by_name))
+    check(all(p["item_id"].startswith("g") for p in big[0]["top_products"]) and
+          all(p["item_id"].startswith("t") for p in brow[0]["top_products"]), "top products from the group's category")
+    check(big[0]["countries"][0]["country"] == "DE" and big[0]["countries"][0]["shoppers"] == 12 and
+          "Mostly from DE (100%)" in big[0]["description"], "countries: %s" % big[0]["countries"])
+    check(big[0]["medians"]["orders"] == 6 and once[0]["medians"]["orders"] == 1 and
+          brow[0]["medians"]["orders"] == 0 and brow[0]["medians"]["views"] == 5, "medians")
+
+    def seg_of(path):
+        r = srv.call("GET", path)
+        check(r.status == 200, "GET %s: %d %s" % (path, r.status, r.text()[:200]))
+        return r.json().get("segment")
+    for c in range(12):
+        check(seg_of("/v1/users/big%d/profile" % c)["id"] == big[0]["id"], "big%d segment" % c)
+        check(seg_of("/v1/users/once%d/profile" % c)["name"] == once[0]["name"], "once%d segment" % c)
+    # a new visitor moves into the browsers' segment as they browse Toys
+    r = srv.call("POST", "/v1/events", {"type": "product_view", "user_id": "newc", "item_id": "t1"}, key="public")
+    check(r.status == 200, "first view: %d %s" % (r.status, r.text()[:200]))
+    check(seg_of("/v1/users/newc/profile") == {"id": "new", "name": "New visitors"}, "one view: new visitor")
+    for v in range(4):
+        srv.call("POST", "/v1/events", {"type": "product_view", "user_id": "newc", "item_id": "t%d" % v}, key="public")
+    check(seg_of("/v1/users/newc/profile")["id"] == brow[0]["id"], "after browsing Toys: the browsers' segment")
+    # KPIs by segment: a click and a purchase by a big spender
+    rid = "r_fy_%016x" % 77
+    kev = [{"type": "recommendation_impression", "user_id": "big0", "recommendation_id": rid, "items": ["g1", "g2"]},
+           {"type": "recommendation_click", "user_id": "big0", "recommendation_id": rid, "item_id": "g1"},
+           {"type": "purchase", "user_id": "big0", "order_id": "kpi1",
+            "items": [{"item_id": "g1", "quantity": 1, "price": 50}]}]
+    check(srv.call("POST", "/v1/events", kev, key="public").status == 200, "KPI events")
+    k1 = srv.call("GET", "/v1/admin/kpis?by=segment").json()
+    row = [x for x in k1["rows"] if x["key"] == big[0]["name"]]
+    check(row and row[0]["clicks"] == 1 and row[0]["impressions"] == 2 and abs(row[0]["revenue"] - 50) < 1e-9,
+          "kpis by segment: %s" % json.dumps(k1)[:500])
+    check(srv.stop() == 0, "exit after SIGTERM")
+    srv.start()
+    rep2 = srv.call("GET", "/v1/admin/segments").json()
+    check(rep2 == rep, "segments after restart: %s" % json.dumps(rep2)[:300])
+    check(seg_of("/v1/users/big3/profile")["id"] == big[0]["id"], "profile segment after restart")
+    k2 = srv.call("GET", "/v1/admin/kpis?by=segment").json()
+    diff = [(a, b) for a, b in zip(k1["days"], k2["days"]) if a != b]
+    check(k2 == k1, "kpis by segment after restart: rows %s vs %s, days differing %s" % (
+        k2["rows"], k1["rows"], diff[:3]))
+    check(srv.stop() == 0, "exit after SIGTERM")
+
 
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
@@ -1214,6 +1325,7 @@ SCENARIOS = [
     ("scenario/search", scenario_search),
     ("scenario/experiments", scenario_experiments),
     ("scenario/analytics_restart", scenario_analytics_restart),
+    ("scenario/segments", scenario_segments),
 ]
 
 

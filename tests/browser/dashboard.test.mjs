@@ -40,6 +40,9 @@ const F = {
   p: (v) => (v < 0.001 ? '< 0.001' : v.toFixed(3)),
   pIs: (v) => (v < 0.001 ? 'p < 0.001' : `p = ${v.toFixed(3)}`),
   secs: (v) => v.toFixed(3) + ' s',
+  dec1: (v) => new Intl.NumberFormat(LOCALE, {minimumFractionDigits: 1, maximumFractionDigits: 1}).format(v),
+  dec3: (v) => new Intl.NumberFormat(LOCALE, {minimumFractionDigits: 3, maximumFractionDigits: 3}).format(v),
+  pct0: (v) => new Intl.NumberFormat(LOCALE, {style: 'percent', maximumFractionDigits: 0}).format(v),
 };
 
 let t;
@@ -194,7 +197,7 @@ before(async () => {
   await seed();
   for (const [k, p] of Object.entries({
     experiments: '/v1/experiments', search: '/v1/admin/search?limit=20', seasonal: '/v1/admin/seasonal?limit=50',
-    train: '/v1/admin/train', stats: '/v1/admin/stats',
+    train: '/v1/admin/train', stats: '/v1/admin/stats', segments: '/v1/admin/segments',
   })) A[k] = await ok(await t.api('GET', p), p);
   browser = await launchBrowser();
 });
@@ -229,7 +232,7 @@ async function open(viewport, opts = {}) {
 function answers(got) {
   const P = {
     experiments: got['/v1/experiments'], search: got['/v1/admin/search'], seasonal: got['/v1/admin/seasonal'],
-    train: got['/v1/admin/train'], stats: got['/v1/admin/stats'],
+    train: got['/v1/admin/train'], stats: got['/v1/admin/stats'], segments: got['/v1/admin/segments'],
   };
   for (const [k, v] of Object.entries(P)) assert.ok(v, `the page fetched ${k}`);
   const armsOf = (x) => x.experiments.map((e) => [e.id, e.units, e.srm.flagged, e.arms.map((a) => [a.name, a.visitors, a.conversions, a.orders, a.revenue])]);
@@ -238,6 +241,7 @@ function answers(got) {
   assert.deepEqual(P.search.analytics, A.search.analytics, 'search: same analytics');
   assert.deepEqual(P.seasonal, A.seasonal, 'seasonal: same report');
   assert.deepEqual(P.train.snapshot, A.train.snapshot, 'train: same snapshot');
+  assert.deepEqual(P.segments, A.segments, 'segments: same report');
   return P;
 }
 
@@ -404,8 +408,27 @@ async function checkOthers(page, what, P) {
     `${F.int(se.audit.out_of_season)} (${F.pct(se.audit.share)})`, `${what}: out of season`);
   await checkTable(page, '#seasonal-body table[data-testid="audit"]', se.audit.items, (r) => r.item,
     {out_of_season: (r) => F.int(r.out_of_season)}, `${what} audit`);
-  // segments: honest "not available yet"
-  assert.match(await text(page.locator('#segments')), /Not available yet/);
+  // segments: formed by the training in seed()
+  const g = P.segments;
+  assert.equal(g.status, 'trained', 'the seeded shop has segments');
+  assert.ok(g.k >= 2 && g.segments.length === g.k, 'segments listed');
+  for (const [m, v] of Object.entries({k: F.int(g.k), shoppers: F.int(g.shoppers), new_visitors: F.int(g.new_visitors),
+    silhouette: F.dec3(g.silhouette)})) {
+    assert.equal(await text(page.locator(`#segments-body [data-metric="${m}"] dd`)), v, `${what}: segments ${m}`);
+  }
+  await checkTable(page, '#segments-body table[data-testid="segments"]', g.segments, (r) => r.name, {
+    shoppers: (r) => F.int(r.shoppers), share: (r) => F.pct(r.share), orders: (r) => F.dec1(r.medians.orders),
+    spend: (r) => F.money(r.medians.spend), days: (r) => F.int(r.medians.days_since_active),
+    categories: (r) => r.categories.slice(0, 3).map((c) => `${c.category} ${F.pct0(c.share)}`).join(', '),
+  }, `${what} segments`);
+  for (const sg of g.segments) {
+    const d = page.locator(`#segments-body details[data-segment="${sg.id}"]`);
+    await d.locator('summary').click();
+    assert.equal(await text(d.locator('[data-metric="description"]')), sg.description, `${what}: ${sg.id} description`);
+    await checkTable(page, `#segments-body table[data-testid="top-${sg.id}"]`, sg.top_products, (r) => r.title || r.item_id, {
+      shoppers: (r) => F.int(r.shoppers), share: (r) => F.pct(r.share), lift: (r) => `${F.dec1(r.lift)}×`,
+    }, `${what} ${sg.id} top products`);
+  }
 }
 
 for (const viewport of ['desktop', 'phone']) {
@@ -447,7 +470,8 @@ for (const viewport of ['desktop', 'phone']) {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `no horizontal page scroll (${overflow}px)`);
 
-    await until(() => ['/v1/experiments', '/v1/admin/search', '/v1/admin/seasonal', '/v1/admin/train', '/v1/admin/stats']
+    await until(() => ['/v1/experiments', '/v1/admin/search', '/v1/admin/seasonal', '/v1/admin/train', '/v1/admin/stats',
+      '/v1/admin/segments']
       .every((k) => got[k]));
     const P = answers(got);
     await checkKpis(page, viewport);
@@ -486,6 +510,7 @@ for (const viewport of ['desktop', 'phone']) {
     const tr = await ok(await t.api('GET', '/v1/admin/train'), 'train status');
     assert.ok(tr.runs_since_start > runs, 'the button queued a training run');
     A.train = tr; // the next test compares with the new snapshot
+    A.segments = await ok(await t.api('GET', '/v1/admin/segments'), 'segments'); // formed again by that training
     assert.equal(await text(page.locator('#models-body [data-metric="state"] dd')), 'idle');
 
     // reload: still signed in (sessionStorage), then log out

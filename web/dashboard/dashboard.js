@@ -9,6 +9,8 @@
  *                                   SRM warning, plain-language verdict
  *   GET /v1/admin/search            top and zero-result queries
  *   GET /v1/admin/seasonal          seasonal products, out-of-season audit
+ *   GET /v1/admin/segments          micro-segments: sizes, medians, categories,
+ *                                   description and top products of each
  *   GET /v1/admin/train             model status (POST to train now)
  *   GET /v1/admin/stats             events by type, duplicates, rejected
  *
@@ -56,6 +58,7 @@
   function int(v) { return fmtInt.format(num(v)); }
   function money(v) { return fmtMoney.format(num(v)); }
   function pct(v) { return fmtPct.format(num(v)); }
+  function pct0(v) { return fmtPct0.format(num(v)); }
   /* null (e.g. an uplift when the control converted nobody) shows as a dash */
   function signedPct(v) { return v == null ? '–' : fmtSigned.format(num(v)); }
   function pval(v) { v = num(v); return v < 0.001 ? '< ' + fmtDec3.format(0.001) : fmtDec3.format(v); }
@@ -268,7 +271,7 @@
     loadAll();
   }
   function loadAll() {
-    var jobs = [loadKpis(), loadExperiments(), loadSearch(), loadSeasonal(), loadModels(), loadHealth()];
+    var jobs = [loadKpis(), loadExperiments(), loadSearch(), loadSeasonal(), loadSegments(), loadModels(), loadHealth()];
     return Promise.all(jobs).then(function () {
       $('loaded-at').textContent = 'Updated ' + new Date().toLocaleString();
       document.body.setAttribute('data-loaded', '1');
@@ -674,6 +677,54 @@
       if (num(se.seasonal) > (se.items || []).length) {
         body.appendChild(el('p', {class: 'small muted', text: 'Showing ' + int((se.items || []).length) + ' of ' + int(se.seasonal) + '.'}));
       }
+    });
+  }
+
+  /* ---------- segments ---------- */
+  function loadSegments() {
+    return report('/v1/admin/segments', 'segments-error', function (g) {
+      var body = clear($('segments-body'));
+      if (g.status !== 'trained') {
+        body.appendChild(el('p', {class: 'notice', 'data-testid': 'segments-none',
+          text: 'No segments yet: they are formed at the next training run, once at least 8 shoppers have history.'}));
+        return;
+      }
+      body.appendChild(dl([
+        ['Segments', int(g.k), 'k'],
+        ['Shoppers in segments', int(g.shoppers), 'shoppers'],
+        ['New visitors (too little history)', int(g.new_visitors), 'new_visitors'],
+        ['Formed', when(g.trained_at), 'trained_at'],
+        ['Separation (silhouette, -1 to 1)', fmtDec3.format(num(g.silhouette)), 'silhouette'],
+      ]));
+      var segs = g.segments || [];
+      var w = wrapTable('Segments', 'segments');
+      table(w.table, [
+        {label: 'Segment', get: function (r) { return r.name; }},
+        {label: 'Shoppers', num: true, metric: 'shoppers', get: function (r) { return int(r.shoppers); }},
+        {label: 'Share', num: true, metric: 'share', get: function (r) { return pct(r.share); }},
+        {label: 'Median orders', num: true, metric: 'orders', get: function (r) { return fmtDec1.format(num(r.medians.orders)); }},
+        {label: 'Median spend', num: true, metric: 'spend', get: function (r) { return money(r.medians.spend); }},
+        {label: 'Days since active', num: true, metric: 'days', get: function (r) { return int(r.medians.days_since_active); }},
+        {label: 'Top categories', metric: 'categories', get: function (r) {
+          return (r.categories || []).slice(0, 3).map(function (c) { return c.category + ' ' + pct0(c.share); }).join(', ');
+        }},
+      ], segs, 'No segments.');
+      body.appendChild(w.wrap);
+      segs.forEach(function (sg) {
+        var d = el('details', {class: 'segment', 'data-segment': sg.id}, [
+          el('summary', {text: sg.name + ' (' + int(sg.shoppers) + ')'}),
+          el('p', {class: 'small', 'data-metric': 'description', text: sg.description}),
+        ]);
+        var t = wrapTable('Top products of ' + sg.name, 'top-' + sg.id);
+        table(t.table, [
+          {label: 'Product', get: function (r) { return r.title || r.item_id; }},
+          {label: 'Shoppers', num: true, metric: 'shoppers', get: function (r) { return int(r.shoppers); }},
+          {label: 'Share of segment', num: true, metric: 'share', get: function (r) { return pct(r.share); }},
+          {label: 'Lift', num: true, metric: 'lift', get: function (r) { return fmtDec1.format(num(r.lift)) + '×'; }},
+        ], sg.top_products || [], 'No product stands out.');
+        d.appendChild(t.wrap);
+        body.appendChild(d);
+      });
     });
   }
 
