@@ -1,21 +1,19 @@
-/* tailor.js: Tailor's storefront snippet (tracking, recommendation widgets,
- * search autocomplete, exit intent). No build step, no dependencies; user
- * documentation in docs/storefront.md.
+/* tailor.js: Tailor's storefront snippet: tracking, recommendation widgets,
+ * search autocomplete, exit intent, A/B experiments. No build step, no
+ * dependencies; user documentation in docs/storefront.md.
  *   <script async src="https://TAILOR/tailor.js" data-key="PUBLIC_KEY"></script>
- * - API base = this script's origin (data-api overrides). Requests carry the
- *   public key as ?key= and a text/plain body: no CORS preflight, and
- *   navigator.sendBeacon works while the page unloads.
+ * - API base = this script's origin (data-api overrides). The public key in
+ *   ?key= and text/plain bodies: no CORS preflight; sendBeacon on unload.
  * - One view per page load (product_view / category_view / page_view), sent
- *   the first time the page is hidden, with dwell_ms (visible time) and
- *   scroll_depth (deepest fraction seen, 0..1). Pending, it waits in
- *   sessionStorage; a page that died without a hide event has it sent by
- *   the next page. A back/forward-cache restore starts a new view.
- * - Other events: queued, flushed every FLUSH_MS or at BATCH_MAX, and by
- *   beacon on page hide; random event_id each (retries are idempotent).
- * - Consent: data-consent="required" or Global Privacy Control = no storage
- *   and no events until tailor.consent({analytics:true}); choice persisted.
- * - Widgets: impression once per render at >= 50% visible; clicks carry the
- *   recommendation_id. */
+ *   when the page is first hidden, with dwell_ms (visible time) and
+ *   scroll_depth (0..1); pending in sessionStorage, so the next page sends
+ *   it if this one died. A back/forward-cache restore starts a new view.
+ * - Other events: queued, flushed every FLUSH_MS, at BATCH_MAX and by beacon
+ *   on page hide; random event_id each (retries are idempotent).
+ * - Consent: data-consent="required" or Global Privacy Control = no storage,
+ *   no events, no ids sent until tailor.consent({analytics:true}).
+ * - Widget impression (once per render) and experiment exposure (once per
+ *   experiment and page) at >= 50% visible; clicks carry the recommendation_id. */
 (function (w, d) {
   'use strict';
   var old = w.tailor;
@@ -39,7 +37,7 @@
     .replace(/\/+$/, '');
   var gpc = navigator.globalPrivacyControl === true;
   var consentRequired = cfg.consent === 'required';
-  var mem = {}; // storage used when persistent storage is not allowed or not available
+  var mem = {}; // storage when persistent storage is not allowed or available
 
   /* ---- storage: localStorage, cookie fallback; only when allowed ------- */
   function lsGet(k) { try { return w.localStorage.getItem(P + k); } catch (e) { return cookieGet(k); } }
@@ -96,7 +94,7 @@
     return s.id;
   }
   function userId() { return get('uid'); }
-  var dev = null; // decided once per page load (during unload the browser may report another user agent)
+  var dev = null; // once per page (on unload the user agent may differ)
   function device() {
     return dev || (dev = /Mobi|Android|iPhone|iPad/i.test(navigator.userAgent) ||
       (w.matchMedia && matchMedia('(pointer:coarse)').matches && innerWidth < 1024) ? 'mobile' : 'desktop');
@@ -109,7 +107,7 @@
       session_id: sessionId(), context: {url: location.href, referrer: d.referrer || null, device: device()}};
     var u = userId(); if (u) e.user_id = u;
     if (cfg.country) e.country = cfg.country;
-    for (var k in fields) if (fields[k] !== undefined && fields[k] !== null) e[k] = fields[k];
+    for (var k in fields) if (fields[k] != null) e[k] = fields[k];
     return e;
   }
   function enqueue(e) {
@@ -265,7 +263,7 @@
 
   /* ---- HTML helpers ------------------------------------------------------ */
   var ESC = {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'};
-  function esc(s) { return s === undefined || s === null ? '' : String(s).replace(/[&<>"']/g, function (c) { return ESC[c]; }); }
+  function esc(s) { return s == null ? '' : String(s).replace(/[&<>"']/g, function (c) { return ESC[c]; }); }
   var fmts = {};
   function money(p, cur) {
     if (typeof p !== 'number') return '';
@@ -275,7 +273,7 @@
       return (fmts[loc + cur] = fmts[loc + cur] || new Intl.NumberFormat(loc, {style: 'currency', currency: cur})).format(p);
     } catch (e) { return p.toFixed(2) + ' ' + cur; }
   }
-  var CSS = ':where([data-tailor-widget]){display:block;min-height:var(--tailor-min-height)}' +
+  var CSS = ':where([data-tailor-widget]){display:block;min-height:var(--tailor-min-height)}[data-arm][hidden]{display:none!important}' +
     '.tailor-w{font-family:var(--tailor-font,inherit);color:var(--tailor-text,#1b1b1b);background:var(--tailor-bg,transparent);contain:layout}' +
     '.tailor-w h2{font-size:var(--tailor-title-size,1.25rem);margin:0 0 .75rem}' +
     '.tailor-list{list-style:none;margin:0;padding:0;display:grid;gap:var(--tailor-gap,16px);grid-template-columns:repeat(auto-fill,minmax(var(--tailor-card-width,170px),1fr))}' +
@@ -303,7 +301,7 @@
 
   /* ---- recommendations widgets ------------------------------------------ */
   var timings = [], seq = 0;
-  function recsUrl(params) {
+  function recsUrl(params, path) {
     var q = ['key=' + encodeURIComponent(KEY)];
     if (allowed('personalization')) {
       var u = userId(), a = anonId(false);
@@ -311,8 +309,8 @@
       if (a) params.anonymous_id = a;
     }
     if (cfg.country) params.country = cfg.country;
-    for (var k in params) if (params[k] !== undefined && params[k] !== null && params[k] !== '') q.push(k + '=' + encodeURIComponent(params[k]));
-    return API + '/v1/recommendations?' + q.join('&');
+    for (var k in params) if (params[k] != null && params[k] !== '') q.push(k + '=' + encodeURIComponent(params[k]));
+    return API + (path || '/v1/recommendations') + '?' + q.join('&');
   }
   function itemUrl(it, el, rid) {
     var u = it.url, tpl = (el && el.dataset.productUrl) || cfg.productUrl;
@@ -324,10 +322,7 @@
       return x.href;
     } catch (e) { return ''; }
   }
-  function reasonText(r, type) {
-    if (!r) return REASONS[type] || '';
-    return REASONS[r.model] || REASONS[type] || '';
-  }
+  function reasonText(r, type) { return REASONS[r && r.model] || REASONS[type] || ''; }
   function fill(tpl, v) {
     return tpl.replace(/\{\{\s*(\w+)\s*\}\}/g, function (m, k) { return k in v ? esc(v[k]) : ''; });
   }
@@ -350,8 +345,9 @@
       var half = en.intersectionRatio >= 0.5 ||
         (en.rootBounds && en.intersectionRect.height >= en.rootBounds.height * 0.5 && en.isIntersecting);
       if (!half) return;
-      var el = en.target, r = el._tailor;
+      var el = en.target, r = el._tailor, x = el._tailorX;
       io.unobserve(el);
+      if (x) exposed(x[0], x[1]);
       if (!r || r.seen) return;
       r.seen = true;
       track('recommendation_impression', {recommendation_id: r.rid, items: r.ids, x_widget: r.type});
@@ -409,9 +405,39 @@
       x_position: +li.getAttribute('data-tailor-position'), x_widget: r.type});
   }, true);
 
+  /* ---- A/B experiments (one assignments request per page, none without an id) */
+  var arms, seen = {};
+  function experiment(id, cb) {
+    var pg = d.querySelector('[data-tailor-page]'), p = {page_type: pg ? pg.dataset.tailorPage : page.type.slice(0, -5)},
+      u = recsUrl(p, '/v1/experiments/assignments');
+    if (!arms && (p.anonymous_id || p.user_id)) {
+      arms = fetch(u, {credentials: 'omit'}).then(function (r) { return r.json(); }).catch(function () { return {}; });
+    }
+    var x = Promise.resolve(arms).then(function (r) {
+      return ((r && r.assignments || []).filter(function (a) { return a.experiment === id; })[0] || {}).arm || null;
+    });
+    if (cb) x.then(cb);
+    return x;
+  }
+  function exposed(id, arm) {
+    return !!id && !!arm && !seen[id] && (seen[id] = track('experiment_exposure', {experiment_id: '' + id, arm: '' + arm}));
+  }
+  function variants(el) {
+    if (el._tailorV) return;
+    el._tailorV = 1;
+    styles();
+    var id = el.dataset.tailorExperiment;
+    experiment(id).then(function (arm) {
+      var kids = el.querySelectorAll(':scope>[data-arm]'), on = el.querySelector(':scope>[data-arm-default]') || kids[0] || el;
+      kids.forEach(function (c) { if (c.dataset.arm === arm) on = c; });
+      kids.forEach(function (c) { c.hidden = c !== on; });
+      el.setAttribute('data-tailor-arm', arm || '');
+      if (arm && io) { on._tailorX = [id, arm]; io.observe(on); }
+    });
+  }
+
   /* ---- search autocomplete ---------------------------------------------- */
-  // A server without /v1/search/suggest answers 404 (or, cross-origin, a
-  // CORS failure): remember that for the browser session and use popular items.
+  // no /v1/search/suggest (404 or CORS failure): popular items for the session
   var popularCache = null, acSeq = 0;
   function noSuggest() { sset('nosuggest', '1'); }
   function suggest(q) {
@@ -615,8 +641,7 @@
     if (!uid || !canTrack()) return Promise.resolve(false);
     uid = String(uid);
     var a = anonId(true);
-    // events queued so far are stored first, so the server has the anonymous
-    // history to merge when the identify call arrives
+    // queued events first: the server merges the anonymous history on identify
     return flush().then(function () {
       set('uid', uid);
       return post('/v1/identify', JSON.stringify({anonymous_id: a, user_id: uid}), false);
@@ -638,11 +663,10 @@
   }
   function scan(root) {
     root = root || d;
-    if (root.matches && root.matches('[data-tailor-widget]')) render(root);
-    if (root.matches && root.matches('input[data-tailor-search]')) autocomplete(root);
-    if (!root.querySelectorAll) return;
-    root.querySelectorAll('[data-tailor-widget]').forEach(function (el) { if (!el.hasAttribute('data-tailor-state')) render(el); });
-    root.querySelectorAll('input[data-tailor-search]').forEach(autocomplete);
+    [[render, '[data-tailor-widget]'], [autocomplete, 'input[data-tailor-search]'], [variants, '[data-tailor-experiment]']].forEach(function (s) {
+      if (root.matches && root.matches(s[1])) s[0](root);
+      if (root.querySelectorAll) root.querySelectorAll(s[1] + ':not([data-tailor-state])').forEach(s[0]);
+    });
   }
   var api = {
     _loaded: true,
@@ -653,6 +677,8 @@
     consent: setConsent,
     render: render,
     exitIntent: exitIntent,
+    experiment: experiment,
+    exposed: exposed,
     flush: function () { return flush(false); },
     cart: cart,
     ids: function () { return {anonymous_id: anonId(false), session_id: (json(get('sess'), {}) || {}).id || null, user_id: userId()}; },
