@@ -309,6 +309,8 @@
       if (a) params.anonymous_id = a;
     }
     if (cfg.country) params.country = cfg.country;
+    var pg = d.querySelector('[data-tailor-page]');
+    params.page_type = pg ? pg.dataset.tailorPage : page.type.slice(0, -5);
     for (var k in params) if (params[k] != null && params[k] !== '') q.push(k + '=' + encodeURIComponent(params[k]));
     return API + (path || '/v1/recommendations') + '?' + q.join('&');
   }
@@ -408,8 +410,7 @@
   /* ---- A/B experiments (one assignments request per page, none without an id) */
   var arms, seen = {};
   function experiment(id, cb) {
-    var pg = d.querySelector('[data-tailor-page]'), p = {page_type: pg ? pg.dataset.tailorPage : page.type.slice(0, -5)},
-      u = recsUrl(p, '/v1/experiments/assignments');
+    var p = {}, u = recsUrl(p, '/v1/experiments/assignments');
     if (!arms && (p.anonymous_id || p.user_id)) {
       arms = fetch(u, {credentials: 'omit'}).then(function (r) { return r.json(); }).catch(function () { return {}; });
     }

@@ -93,7 +93,10 @@ struct tl_rec_query {
     long max_per_category;     /* diversity: at most this many items per category, 0 = no cap */
     long max_per_brand;        /* and per brand */
     long limit;                /* 1..100, default 10 */
-    const char *for_you_blend; /* internal: an experiment arm's blend (NULL = config) */
+    const char *page_type;     /* the storefront's page type, for experiments targeted by page type */
+    const char *for_you_blend; /* internal: an experiment arm's blends (NULL = config) */
+    const char *similar_blend;
+    const char *cart_blend;
 };
 enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const struct tl_rec_query *q, struct tl_buf *out,
                                struct tl_err *err);

@@ -16,6 +16,9 @@
  *                             popular), search and browse without the
  *                             shopper's affinities;
  *   "for_you_blend": "src:w,..."   for_you blend of this arm;
+ *   "similar_blend", "cart_blend"  the blends of similar and cart (same
+ *                                  syntax; applied when the request names
+ *                                  the shopper);
  *   "search_personalization": x    search personalization weight;
  *   "campaign": "id"               a decisioning campaign (passed through
  *                                  to the storefront in the assignment).
@@ -72,6 +75,7 @@ struct arm {
     char *changes_json;            /* "{}" when none */
     int personalization;           /* 1 on (default), 0 off */
     char *for_you_blend;           /* NULL = config */
+    char *similar_blend, *cart_blend; /* NULL = config */
     double search_personalization; /* NAN = config */
 };
 
@@ -96,6 +100,7 @@ struct exp {
     struct arm arms[TL_ASSIGN_ARMS_MAX];
     struct tl_assign_arm_def arm_defs[TL_ASSIGN_ARMS_MAX];
     struct tl_assign_exp a; /* view over the fields above */
+    unsigned touches;       /* TL_EXP_* answers some arm changes (exposure happens there only) */
     struct tl_u64map who;   /* hash(key) -> unit index + 1 */
     struct unit *units;
     uint32_t n_units, cap_units;
@@ -126,6 +131,8 @@ static void exp_free(struct exp *x)
         tl_free(x->arms[i].name);
         tl_free(x->arms[i].changes_json);
         tl_free(x->arms[i].for_you_blend);
+        tl_free(x->arms[i].similar_blend);
+        tl_free(x->arms[i].cart_blend);
     }
     tl_u64map_free(&x->who);
     tl_free(x->units);
@@ -185,11 +192,14 @@ static enum tl_rc parse_changes(json_t *c, struct arm *a, size_t i, struct tl_er
         if (strcmp(k, "personalization") == 0) {
             if (!json_is_boolean(v)) return tl_err_set(err, TL_EINVAL, field, "%s must be true or false", field);
             a->personalization = json_is_true(v);
-        } else if (strcmp(k, "for_you_blend") == 0) {
+        } else if (strcmp(k, "for_you_blend") == 0 || strcmp(k, "similar_blend") == 0 ||
+                   strcmp(k, "cart_blend") == 0) {
             if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 255 ||
                 !tl_config_blend_ok(json_string_value(v)))
                 return tl_err_set(err, TL_EINVAL, field, "%s must be a blend like \"ials:1,sknn:0.5\"", field);
-            a->for_you_blend = tl_strdup(json_string_value(v));
+            char **dst = k[0] == 'f' ? &a->for_you_blend : k[0] == 's' ? &a->similar_blend : &a->cart_blend;
+            tl_free(*dst);
+            if (!(*dst = tl_strdup(json_string_value(v)))) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
         } else if (strcmp(k, "search_personalization") == 0) {
             if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 10)
                 return tl_err_set(err, TL_EINVAL, field, "%s must be a number from 0 to 10", field);
@@ -198,8 +208,8 @@ static enum tl_rc parse_changes(json_t *c, struct arm *a, size_t i, struct tl_er
             if (!json_is_string(v)) return tl_err_set(err, TL_EINVAL, field, "%s must be a campaign id", field);
         } else {
             return tl_err_set(err, TL_EINVAL, field,
-                              "unknown change \"%s\": expected personalization, for_you_blend, "
-                              "search_personalization or campaign",
+                              "unknown change \"%s\": expected personalization, for_you_blend, similar_blend, "
+                              "cart_blend, search_personalization or campaign",
                               k);
         }
     }
@@ -322,6 +332,12 @@ static enum tl_rc exp_parse(uint32_t shop, const char *id, const char *text, siz
         if ((rc = parse_changes(json_object_get(a, "changes"), &x->arms[i], i, err))) goto done;
         x->arm_defs[i].name = x->arms[i].name;
         x->arm_defs[i].share = x->arms[i].share;
+        const struct arm *ar = &x->arms[i];
+        if (!ar->personalization) x->touches |= TL_EXP_FOR_YOU | TL_EXP_SEARCH;
+        if (ar->for_you_blend) x->touches |= TL_EXP_FOR_YOU;
+        if (ar->similar_blend) x->touches |= TL_EXP_SIMILAR;
+        if (ar->cart_blend) x->touches |= TL_EXP_CART;
+        if (!isnan(ar->search_personalization)) x->touches |= TL_EXP_SEARCH;
     }
     x->a.id = x->id;
     x->a.salt = x->salt;
@@ -535,6 +551,13 @@ static double pre_revenue_of(struct tl_engine *e, uint32_t shop, const char *use
 void tl_engine_exp_treatment(struct tl_engine *e, uint32_t shop, const char *user_id, const char *anonymous_id,
                              const char *page_type, const char *country, struct tl_exp_treatment *t)
 {
+    tl_engine_exp_treatment_for(e, shop, TL_EXP_ANY, user_id, anonymous_id, page_type, country, t);
+}
+
+void tl_engine_exp_treatment_for(struct tl_engine *e, uint32_t shop, unsigned what, const char *user_id,
+                                 const char *anonymous_id, const char *page_type, const char *country,
+                                 struct tl_exp_treatment *t)
+{
     memset(t, 0, sizeof *t);
     t->personalization = 1;
     t->search_personalization = NAN;
@@ -544,7 +567,8 @@ void tl_engine_exp_treatment(struct tl_engine *e, uint32_t shop, const char *use
     int any = 0;
     pthread_rwlock_rdlock(&e->exps->lock);
     for (size_t i = 0; i < e->exps->n && !any; i++)
-        any = e->exps->v[i]->shop == shop && e->exps->v[i]->a.status == TL_ASSIGN_RUNNING;
+        any = e->exps->v[i]->shop == shop && e->exps->v[i]->a.status == TL_ASSIGN_RUNNING &&
+              (e->exps->v[i]->touches & what);
     pthread_rwlock_unlock(&e->exps->lock);
     if (!any) return;
     int is_new = -1;
@@ -554,12 +578,14 @@ void tl_engine_exp_treatment(struct tl_engine *e, uint32_t shop, const char *use
     pthread_rwlock_rdlock(&e->exps->lock);
     for (size_t i = 0; i < e->exps->n; i++) {
         const struct exp *x = e->exps->v[i];
-        if (x->shop != shop || x->a.status != TL_ASSIGN_RUNNING) continue;
+        if (x->shop != shop || x->a.status != TL_ASSIGN_RUNNING || !(x->touches & what)) continue;
         int arm = arm_of(x, user_id, anonymous_id, &ctx, now);
         if (arm < 0) continue;
         const struct arm *a = &x->arms[arm];
         if (!a->personalization) t->personalization = 0;
         if (a->for_you_blend) snprintf(t->for_you_blend, sizeof t->for_you_blend, "%s", a->for_you_blend);
+        if (a->similar_blend) snprintf(t->similar_blend, sizeof t->similar_blend, "%s", a->similar_blend);
+        if (a->cart_blend) snprintf(t->cart_blend, sizeof t->cart_blend, "%s", a->cart_blend);
         if (!isnan(a->search_personalization)) t->search_personalization = a->search_personalization;
         if (unit_of(x, user_id, anonymous_id) < 0) fresh = 1;
     }
@@ -570,7 +596,9 @@ void tl_engine_exp_treatment(struct tl_engine *e, uint32_t shop, const char *use
     pthread_rwlock_wrlock(&e->exps->lock);
     for (size_t i = 0; i < e->exps->n; i++) {
         struct exp *x = e->exps->v[i];
-        if (x->shop != shop || x->a.status != TL_ASSIGN_RUNNING || unit_of(x, user_id, anonymous_id) >= 0) continue;
+        if (x->shop != shop || x->a.status != TL_ASSIGN_RUNNING || !(x->touches & what) ||
+            unit_of(x, user_id, anonymous_id) >= 0)
+            continue;
         int arm = arm_of(x, user_id, anonymous_id, &ctx, now);
         if (arm >= 0 && expose(x, user_id, anonymous_id, arm, now, pre) >= 0)
             log_exposure(e, x, arm, user_id, anonymous_id, now);

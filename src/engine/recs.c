@@ -341,14 +341,20 @@ enum tl_rc tl_engine_recommend(struct tl_engine *e, uint32_t shop_id, const stru
     }
     /* A/B experiments: an arm may turn personalization off (for_you and
      * session are then the non-personalized fallback, bestsellers) or use
-     * another for_you blend. Only personal types look the shopper up. */
+     * other blends for for_you, similar or cart. Only these types look the
+     * shopper up (and record an exposure). */
     struct tl_exp_treatment tr;
-    if ((q->user_id || q->anonymous_id) && (strcmp(q->type, "for_you") == 0 || strcmp(q->type, "session") == 0)) {
-        tl_engine_exp_treatment(e, shop_id, q->user_id, q->anonymous_id, NULL, qq.country, &tr);
-        if (!tr.personalization)
+    int personal = strcmp(q->type, "for_you") == 0 || strcmp(q->type, "session") == 0;
+    if ((q->user_id || q->anonymous_id) &&
+        (personal || strcmp(q->type, "similar") == 0 || strcmp(q->type, "cart") == 0)) {
+        unsigned what = personal ? TL_EXP_FOR_YOU : strcmp(q->type, "similar") == 0 ? TL_EXP_SIMILAR : TL_EXP_CART;
+        tl_engine_exp_treatment_for(e, shop_id, what, q->user_id, q->anonymous_id, q->page_type, qq.country, &tr);
+        if (personal && !tr.personalization)
             qq.type = "popular";
         else if (tr.for_you_blend[0])
             qq.for_you_blend = tr.for_you_blend;
+        if (tr.similar_blend[0]) qq.similar_blend = tr.similar_blend;
+        if (tr.cart_blend[0]) qq.cart_blend = tr.cart_blend;
     }
     q = &qq; /* the type may have changed */
     struct skip_ctx sc;

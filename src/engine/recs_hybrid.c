@@ -413,7 +413,9 @@ enum tl_rc tl_recs_similar(struct tl_engine *e, struct tl_shop_state *s, const s
     int known = sc->anchor != TL_CAT_NONE && tl_trained_from_cat(t, sc->anchor) != TL_MODEL_NONE;
     tl_trained_release(t);
     /* An item the models never saw: its live neighbours instead. */
-    const char *spec = known ? e->cfg.similar_blend : "also_viewed:1,bought_together:0.5";
+    const char *spec = !known                                  ? "also_viewed:1,bought_together:0.5"
+                       : q->similar_blend && *q->similar_blend ? q->similar_blend
+                                                               : e->cfg.similar_blend;
     enum tl_rc rc = serve_blend(e, s, q, sc, spec, h, sc->anchor, q->country, 1, out, err);
     tl_free(h);
     return rc;
@@ -455,7 +457,8 @@ enum tl_rc tl_recs_cart(struct tl_engine *e, struct tl_shop_state *s, const stru
     /* complete the basket: rules whose left side the cart holds, and items
      * bought in the same orders; no trending top-up (an empty cart has no
      * complements) */
-    enum tl_rc rc = serve_blend(e, s, q, sc, e->cfg.cart_blend, h, TL_CAT_NONE, q->country, 0, out, err);
+    const char *spec = q->cart_blend && *q->cart_blend ? q->cart_blend : e->cfg.cart_blend;
+    enum tl_rc rc = serve_blend(e, s, q, sc, spec, h, TL_CAT_NONE, q->country, 0, out, err);
     tl_free(h);
     return rc;
 }

@@ -23,6 +23,7 @@ void tl_http_h_recs_get(struct tl_http_req *r)
         .user_id = tl_http_req_query(r, "user_id"),
         .anonymous_id = tl_http_req_query(r, "anonymous_id"),
         .country = tl_http_req_query(r, "country"),
+        .page_type = tl_http_req_query(r, "page_type"),
         .item_id = tl_http_req_query(r, "item_id"),
         .exclude = tl_http_req_query(r, "exclude"),
         .category = tl_http_req_query(r, "category"),

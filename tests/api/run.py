@@ -891,6 +891,32 @@ def scenario_models(run, d, servers):
     check(sims and "a1" not in sims and all(i.startswith("a") for i in sims[:3]), "similar a1: %s" % sims)
     out = recs("type=session&anonymous_id=newcomer&limit=3")
     check(len(out["items"]) == 3 and "b3" not in [x["id"] for x in out["items"]], "session: %s" % out)
+    # an experiment arm with another similar blend: its shoppers get content
+    # similarity only, the control the configured blend; only similar
+    # requests expose shoppers (the arms change nothing else)
+    exp = {"status": "running", "arms": [{"name": "control", "share": 0.5},
+                                          {"name": "content", "share": 0.5, "changes": {"similar_blend": "content:1"}}]}
+    check(srv.call("PUT", "/v1/experiments/sim-1", exp).status == 200, "PUT experiment sim-1")
+    arm_of = {}
+    for i in range(30):
+        v = "sv%d" % i
+        recs("type=for_you&anonymous_id=%s&limit=3" % v)
+        a = srv.call("GET", "/v1/experiments/assignments?anonymous_id=" + v, key="public").json()["assignments"]
+        arm_of[v] = a[0]["arm"]
+    rep = srv.call("GET", "/v1/experiments/sim-1").json()
+    check(rep["units"] == 0, "for_you does not expose shoppers to a similar-only experiment: %s" % rep["units"])
+    for v, arm in arm_of.items():
+        out = recs("type=similar&item_id=a1&limit=5&anonymous_id=" + v)
+        srcs = {x["reason"].get("source") for x in out["items"] if x["reason"].get("model") == "similar"}
+        if arm == "content":
+            check(srcs == {"content"}, "%s in the content arm got sources %s" % (v, srcs))
+        else:
+            check(srcs and srcs != {"content"}, "%s in the control got sources %s" % (v, srcs))
+    rep = srv.call("GET", "/v1/experiments/sim-1").json()
+    check(rep["units"] == 30 and sorted(a["visitors"] for a in rep["arms"]) ==
+          sorted([sum(1 for a in arm_of.values() if a == "control"), sum(1 for a in arm_of.values() if a == "content")]),
+          "similar requests expose every shopper once: %s" % json.dumps(rep["arms"])[:300])
+    check(srv.call("DELETE", "/v1/experiments/sim-1").status == 200, "DELETE sim-1")
     for q, field in (("type=similar", "item_id"), ("type=for_you&limit=0", "limit"), ("type=nearby", "type")):
         r = srv.call("GET", "/v1/recommendations?" + q, key="public")
         check(r.status == 400 and r.json()["error"].get("field") == field, "%s: %d %s" % (q, r.status, r.text()))
