@@ -293,11 +293,16 @@ static struct sstate *state_get(struct tl_kpi *k, uint32_t shop, uint64_t shoppe
     return s;
 }
 
+static uint64_t visitor_key(uint32_t shop, int64_t day, uint64_t shopper)
+{
+    return tl_hash_u64(shopper ^ tl_hash_u64(((uint64_t)shop << 20 | (uint64_t)day) + 0x7669730000000000ULL));
+}
+
 /* Marks (shop, day, shopper) as a visitor (and as converted when ordered);
  * updates the site cell. */
 static void visit(struct tl_kpi *k, uint32_t shop, int64_t day, uint64_t shopper, int ordered)
 {
-    uint64_t key = tl_hash_u64(shopper ^ tl_hash_u64(((uint64_t)shop << 20 | (uint64_t)day) + 0x7669730000000000ULL));
+    uint64_t key = visitor_key(shop, day, shopper);
     uint64_t v;
     int have = tl_u64map_get(&k->visitors, key, &v);
     if (have && (!ordered || (v & 1))) return;
@@ -327,6 +332,77 @@ static void visit(struct tl_kpi *k, uint32_t shop, int64_t day, uint64_t shopper
         tl_u64map_put(&k->visitors, key, v | 1u);
     }
     if (ordered && site) site->clicks++;
+}
+
+static struct click *click_at(struct sstate *s, int j);
+
+static int cmp_ts_click(const void *a, const void *b)
+{
+    const struct click *x = a, *y = b;
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+static int cmp_ts_imp(const void *a, const void *b)
+{
+    const struct imp *x = a, *y = b;
+    return (x->ts > y->ts) - (x->ts < y->ts);
+}
+
+void tl_kpi_link(struct tl_kpi *k, uint32_t shop, uint64_t from, uint64_t into, int64_t ts_ms)
+{
+    if (!k || from == into || !from || !into || shop > TL_KPI_SHOP_MAX || ts_ms < 0) return;
+    pthread_mutex_lock(&k->mu);
+    /* visitors: one per day */
+    int64_t today = tl_kpi_day(ts_ms);
+    for (int64_t day = today - (TL_KPI_LINK_DAYS - 1); day <= today; day++) {
+        uint64_t kf = visitor_key(shop, day, from), kt = visitor_key(shop, day, into), vf, vt;
+        if (!tl_u64map_get(&k->visitors, kf, &vf)) continue;
+        tl_u64map_del(&k->visitors, kf);
+        if (tl_u64map_get(&k->visitors, kt, &vt)) {
+            struct cell *site = cell_get(k, shop, day, DIM_SITE, 0, 0);
+            if (site && site->impressions) site->impressions--;
+            if ((vf & 1) && (vt & 1)) {
+                if (site && site->clicks) site->clicks--;
+            } else if (vf & 1)
+                tl_u64map_put(&k->visitors, kt, vt | 1u);
+        } else if (tl_u64map_put(&k->visitors, kt, vf) != TL_OK)
+            k->dropped++;
+    }
+    /* attribution state: the rings merged in time order, the latest kept */
+    struct sstate *f = state_get(k, shop, from, 0);
+    if (f && (f->nclick || f->nimp)) {
+        struct click cl[2 * TL_KPI_CLICKS_PER_SHOPPER];
+        struct imp im[2 * TL_KPI_IMPS_PER_SHOPPER];
+        size_t nc = 0, ni = 0;
+        for (int j = 0; j < f->nclick; j++) cl[nc++] = *click_at(f, j);
+        for (int j = 0; j < f->nimp; j++)
+            im[ni++] = f->imps[(f->imp_head + TL_KPI_IMPS_PER_SHOPPER - 1 - j) % TL_KPI_IMPS_PER_SHOPPER];
+        int64_t last = f->last_ts;
+        f->nclick = f->nimp = 0;                        /* the anonymous id now resolves to the customer */
+        struct sstate *t = state_get(k, shop, into, 1); /* may move the states array: f is stale now */
+        if (t) {
+            for (int j = 0; j < t->nclick; j++) cl[nc++] = *click_at(t, j);
+            for (int j = 0; j < t->nimp; j++)
+                im[ni++] = t->imps[(t->imp_head + TL_KPI_IMPS_PER_SHOPPER - 1 - j) % TL_KPI_IMPS_PER_SHOPPER];
+            qsort(cl, nc, sizeof *cl, cmp_ts_click); /* stable enough: equal times keep no order guarantee */
+            qsort(im, ni, sizeof *im, cmp_ts_imp);
+            size_t c0 = nc > TL_KPI_CLICKS_PER_SHOPPER ? nc - TL_KPI_CLICKS_PER_SHOPPER : 0;
+            size_t i0 = ni > TL_KPI_IMPS_PER_SHOPPER ? ni - TL_KPI_IMPS_PER_SHOPPER : 0;
+            t->nclick = t->click_head = t->nimp = t->imp_head = 0;
+            for (size_t j = c0; j < nc; j++) {
+                t->clicks[t->click_head] = cl[j];
+                t->click_head = (uint8_t)((t->click_head + 1) % TL_KPI_CLICKS_PER_SHOPPER);
+                t->nclick++;
+            }
+            for (size_t j = i0; j < ni; j++) {
+                t->imps[t->imp_head] = im[j];
+                t->imp_head = (uint8_t)((t->imp_head + 1) % TL_KPI_IMPS_PER_SHOPPER);
+                t->nimp++;
+            }
+            if (last > t->last_ts) t->last_ts = last;
+        }
+    }
+    pthread_mutex_unlock(&k->mu);
 }
 
 static int same_session(const struct tl_kpi *k, uint64_t s1, int64_t t1, uint64_t s2, int64_t t2)

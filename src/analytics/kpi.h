@@ -138,6 +138,16 @@ void tl_kpi_free(struct tl_kpi *k);
  * bound are skipped and counted in `dropped` (the call still succeeds). */
 enum tl_rc tl_kpi_add(struct tl_kpi *k, uint32_t shop, const struct tl_kpi_event *ev, struct tl_err *err);
 
+/* Identity stitching: shopper `from` (an anonymous visitor) turned out to
+ * be `into` (the customer) at ts_ms. Its recent impressions and clicks join
+ * into's (so a click made before logging in attributes a purchase made
+ * after), and on each of the TL_KPI_LINK_DAYS days up to ts_ms where both
+ * were counted as visitors they count once (converted if either ordered).
+ * This gives the counts a replay of the same events would give once the
+ * link is known from the start. No-op for from == into or unknown from. */
+#define TL_KPI_LINK_DAYS 31
+void tl_kpi_link(struct tl_kpi *k, uint32_t shop, uint64_t from, uint64_t into, int64_t ts_ms);
+
 /* Day number (days since 1970-01-01 UTC) of ts_ms. */
 int64_t tl_kpi_day(int64_t ts_ms);
 

@@ -113,6 +113,19 @@ void tl_engine_analytics_order(struct tl_engine *e, struct tl_shop_state *s, con
     pthread_mutex_unlock(&e->analytics->mu);
 }
 
+#define KPI_SHOPPER_SEED 0x6b7069ULL /* shopper hash: tl_hash_str(profile key, seed) | 1 */
+
+void tl_engine_analytics_link(struct tl_engine *e, uint32_t shop_id, const char *anonymous_id, const char *user_id,
+                              int64_t ts_ms)
+{
+    if (!e->analytics || !anonymous_id || !user_id) return;
+    char a[TL_USER_KEY_MAX], u[TL_USER_KEY_MAX];
+    snprintf(a, sizeof a, "a:%s", anonymous_id);
+    snprintf(u, sizeof u, "u:%s", user_id);
+    tl_kpi_link(e->analytics->kpi, shop_id, tl_hash_str(a, KPI_SHOPPER_SEED) | 1, tl_hash_str(u, KPI_SHOPPER_SEED) | 1,
+                ts_ms);
+}
+
 /* context.device / context.placement of a stored body (parsed only when
  * the body has a context). */
 struct ctx_strings {
@@ -180,7 +193,7 @@ void tl_engine_analytics_event(struct tl_engine *e, const struct tl_event *ev)
         .segment = segment,
         .type = ev->type,
         .ts_ms = ev->ts_ms,
-        .shopper = tl_hash_str(key, 0x6b7069ULL) | 1,
+        .shopper = tl_hash_str(key, KPI_SHOPPER_SEED) | 1,
         .session = ev->session_id ? tl_hash_str(ev->session_id, 0) : 0,
         .source_id = ev->recommendation_id,
         .item = item == TL_CAT_NONE ? TL_KPI_NO_ITEM : item,

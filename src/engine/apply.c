@@ -213,6 +213,29 @@ void tl_engine_feedback_event(struct tl_engine *e, const struct tl_event *ev)
         if (idx != TL_CAT_NONE) tl_feedback_clicked(e->fb, ev->shop_id, user, type, idx, ev->ts_ms);
         return;
     }
+    /* A click made as an anonymous visitor who has logged in since was
+     * recorded under the anonymous key (a replay after a restart resolves
+     * both to the customer): a purchase also looks there. */
+    uint64_t alt[TL_PROFILE_ANON_MAX + 1];
+    size_t n_alt = 0;
+    if (ev->type == TL_EV_PURCHASE && key[0] == 'u') {
+        char ak[TL_USER_KEY_MAX];
+        if (ev->anonymous_id) {
+            snprintf(ak, sizeof ak, "a:%s", ev->anonymous_id);
+            alt[n_alt++] = tl_feedback_user(ev->shop_id, ak);
+        }
+        struct tl_profile *p;
+        struct tl_pcache_guard g;
+        if (tl_pcache_lock(e->profiles, ev->shop_id, key, 0, &p, &g) == TL_OK) {
+            for (size_t i = 0; i < tl_profile_linked_count(p) && n_alt <= TL_PROFILE_ANON_MAX; i++) {
+                const char *id = tl_profile_linked_id(p, i); /* a profile key ("a:<id>") */
+                snprintf(ak, sizeof ak, "%s%s", strncmp(id, "a:", 2) == 0 ? "" : "a:", id);
+                uint64_t h = tl_feedback_user(ev->shop_id, ak);
+                if (!n_alt || alt[0] != h) alt[n_alt++] = h;
+            }
+            tl_pcache_unlock(&g);
+        }
+    }
     uint32_t items[64];
     size_t n = 0;
     for (size_t i = 0; i < ev->n_lines; i++) {
@@ -221,7 +244,9 @@ void tl_engine_feedback_event(struct tl_engine *e, const struct tl_event *ev)
         if (ev->type == TL_EV_PURCHASE) {
             double q = isnan(ev->lines[i].quantity) ? 1.0 : ev->lines[i].quantity;
             double p = isnan(ev->lines[i].price) ? 0.0 : ev->lines[i].price;
-            tl_feedback_purchased(e->fb, ev->shop_id, user, idx, q * p, ev->ts_ms);
+            int used = tl_feedback_purchased(e->fb, ev->shop_id, user, idx, q * p, ev->ts_ms);
+            for (size_t a = 0; !used && a < n_alt; a++)
+                used = tl_feedback_purchased(e->fb, ev->shop_id, alt[a], idx, q * p, ev->ts_ms);
         } else if (n < sizeof items / sizeof items[0]) {
             items[n++] = idx;
         }

@@ -293,11 +293,14 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
             int64_t cur = atomic_load(&e->last_seq);
             while (job.max_seq > cur && !atomic_compare_exchange_weak(&e->last_seq, &cur, job.max_seq)) {
             }
-            for (size_t i = 0; i < nv; i++) tl_engine_apply_event(e, &v[i].ev);
-            /* An event that names both ids is a login: stitch. */
-            for (size_t i = 0; i < nv; i++)
+            /* An event that names both ids is a login: stitch first, so the
+             * event itself (a purchase at checkout, say) meets the history
+             * of the anonymous visitor, as a replay after a restart would */
+            for (size_t i = 0; i < nv; i++) {
                 if (v[i].ev.user_id && v[i].ev.anonymous_id)
                     tl_engine_link(e, shop_id, v[i].ev.anonymous_id, v[i].ev.user_id, 0, NULL);
+                tl_engine_apply_event(e, &v[i].ev);
+            }
         }
         pthread_rwlock_unlock(&e->apply_lock);
         tl_engine_dedupe_settle(e, owned, nown, rc == TL_OK);

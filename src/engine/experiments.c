@@ -72,11 +72,11 @@
 struct arm {
     char *name;
     double share;
-    char *changes_json;            /* "{}" when none */
-    int personalization;           /* 1 on (default), 0 off */
-    char *for_you_blend;           /* NULL = config */
+    char *changes_json;               /* "{}" when none */
+    int personalization;              /* 1 on (default), 0 off */
+    char *for_you_blend;              /* NULL = config */
     char *similar_blend, *cart_blend; /* NULL = config */
-    double search_personalization; /* NAN = config */
+    double search_personalization;    /* NAN = config */
 };
 
 struct unit {
@@ -192,8 +192,7 @@ static enum tl_rc parse_changes(json_t *c, struct arm *a, size_t i, struct tl_er
         if (strcmp(k, "personalization") == 0) {
             if (!json_is_boolean(v)) return tl_err_set(err, TL_EINVAL, field, "%s must be true or false", field);
             a->personalization = json_is_true(v);
-        } else if (strcmp(k, "for_you_blend") == 0 || strcmp(k, "similar_blend") == 0 ||
-                   strcmp(k, "cart_blend") == 0) {
+        } else if (strcmp(k, "for_you_blend") == 0 || strcmp(k, "similar_blend") == 0 || strcmp(k, "cart_blend") == 0) {
             if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > 255 ||
                 !tl_config_blend_ok(json_string_value(v)))
                 return tl_err_set(err, TL_EINVAL, field, "%s must be a blend like \"ials:1,sknn:0.5\"", field);

@@ -171,9 +171,10 @@ void tl_feedback_clicked(struct tl_feedback *f, uint32_t shop_id, uint64_t user,
     count(f, shop_id, type, 0, 0, 1, 0, 0);
 }
 
-void tl_feedback_purchased(struct tl_feedback *f, uint32_t shop_id, uint64_t user, uint32_t item, double revenue,
-                           int64_t ts)
+int tl_feedback_purchased(struct tl_feedback *f, uint32_t shop_id, uint64_t user, uint32_t item, double revenue,
+                          int64_t ts)
 {
+    int found = 0;
     uint64_t k = pair_key(user, item), v = 0;
     struct shard *s = shard_of(f, k);
     int type = -1;
@@ -182,9 +183,11 @@ void tl_feedback_purchased(struct tl_feedback *f, uint32_t shop_id, uint64_t use
         int64_t click_ms = (int64_t)(v >> 8) * 1000;
         if (ts >= click_ms - 1000 && ts - click_ms <= f->p.attribution_ms) type = (int)(v & 0xff);
         tl_u64map_del(&s->clicked, k); /* attributed once */
+        found = 1;
     }
     pthread_mutex_unlock(&s->mu);
     if (type >= 0) count(f, shop_id, type, 0, 0, 0, 1, revenue);
+    return found;
 }
 
 uint32_t tl_feedback_unclicked(struct tl_feedback *f, uint64_t user, uint32_t item, int64_t now_ms)

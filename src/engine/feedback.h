@@ -50,8 +50,9 @@ void tl_feedback_shown(struct tl_feedback *f, uint32_t shop_id, uint64_t user, i
                        size_t n, int64_t ts);
 void tl_feedback_clicked(struct tl_feedback *f, uint32_t shop_id, uint64_t user, int type, uint32_t item, int64_t ts);
 /* A purchased line: attributed to the type of the shopper's last click on
- * the item if within the window (once). */
-void tl_feedback_purchased(struct tl_feedback *f, uint32_t shop_id, uint64_t user, uint32_t item, double revenue,
+ * the item if within the window (once). Returns 1 when the shopper had a
+ * click on the item (now used up, attributed or too old), else 0. */
+int tl_feedback_purchased(struct tl_feedback *f, uint32_t shop_id, uint64_t user, uint32_t item, double revenue,
                            int64_t ts);
 void tl_feedback_served(struct tl_feedback *f, uint32_t shop_id, int type);
 

@@ -258,6 +258,9 @@ struct tl_eanalytics *tl_eanalytics_new(void);
 void tl_eanalytics_free(struct tl_eanalytics *a);
 /* A sale (imported order or purchase) for the seasonality model. */
 void tl_engine_analytics_order(struct tl_engine *e, struct tl_shop_state *s, const struct tl_order *o);
+/* An anonymous visitor was linked to a customer at ts_ms (tl_kpi_link). */
+void tl_engine_analytics_link(struct tl_engine *e, uint32_t shop_id, const char *anonymous_id, const char *user_id,
+                              int64_t ts_ms);
 /* One stored event for the KPI roll-ups, seasonality and the audit. */
 void tl_engine_analytics_event(struct tl_engine *e, const struct tl_event *ev);
 

@@ -59,6 +59,9 @@ enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *ano
         free_link(j);
         return TL_ENOMEM;
     }
+    /* KPI visitors and pending attributions follow the shopper (a replay
+     * after a restart sees the link from the start) */
+    tl_engine_analytics_link(e, shop_id, anonymous_id, user_id, j->ts);
 
     /* Take the anonymous profile out (loading it if it was evicted), then
      * merge it into the customer's. Two separate shard locks, never nested. */

@@ -1336,6 +1336,59 @@ def scenario_segments(run, d, servers):
     check(srv.stop() == 0, "exit after SIGTERM")
 
 
+def scenario_attribution_across_login(run, d, servers):
+    """A guest clicks a recommendation and logs in to buy: the purchase is
+    attributed to the click in the KPI roll-ups and in /v1/admin/stats, and
+    the guest and the customer count as one visitor, whether the login comes
+    with the purchase event (both ids) or as POST /v1/identify before a
+    purchase that names the customer only. A restart (which replays the
+    events with the links known from the start) gives the same numbers."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    srv.start()
+    items = [{"id": "L%d" % i, "title": "Lamp %d" % i, "price": 30} for i in range(3)]
+    check(srv.call("PUT", "/v1/items", items).status == 200, "PUT items")
+    evs = []
+    for g in (1, 2):
+        rid = "r_fy_%016x" % (100 + g)
+        evs += [{"type": "recommendation_impression", "anonymous_id": "guest%d" % g, "recommendation_id": rid,
+                 "items": ["L0", "L1"], "session_id": "s%d" % g},
+                {"type": "recommendation_click", "anonymous_id": "guest%d" % g, "recommendation_id": rid,
+                 "item_id": "L%d" % (g - 1), "session_id": "s%d" % g}]
+    check(srv.call("POST", "/v1/events", evs, key="public").status == 200, "guest clicks")
+    # guest1 logs in at checkout: the purchase names both ids
+    buy1 = {"type": "purchase", "anonymous_id": "guest1", "user_id": "cust1", "order_id": "x1", "session_id": "s1",
+            "items": [{"item_id": "L0", "quantity": 1, "price": 30}]}
+    check(srv.call("POST", "/v1/events", buy1, key="public").status == 200, "purchase 1")
+    # guest2 logs in first, then buys as the customer
+    r = srv.call("POST", "/v1/identify", {"anonymous_id": "guest2", "user_id": "cust2"}, key="public")
+    check(r.status == 200, "identify: %d %s" % (r.status, r.text()[:200]))
+    buy2 = {"type": "purchase", "user_id": "cust2", "order_id": "x2", "session_id": "s2",
+            "items": [{"item_id": "L1", "quantity": 2, "price": 30}]}
+    check(srv.call("POST", "/v1/events", buy2, key="public").status == 200, "purchase 2")
+
+    def numbers():
+        k = srv.call("GET", "/v1/admin/kpis?by=widget").json()
+        row = [x for x in k["rows"] if x["key"] == "for_you"]
+        st = stats(srv)["recommendations"].get("for_you", {})
+        day = k["days"][-1]
+        return (row[0] if row else None, st.get("attributed_lines"), st.get("attributed_revenue"), day["visitors"],
+                day["converted"], day["orders"])
+    row, lines, revenue, visitors, converted, orders = numbers()
+    check(row and row["clicks"] == 2 and row["orders"] == 2 and abs(row["revenue"] - 90) < 1e-9,
+          "KPI row for_you: %s" % row)
+    check(lines == 2 and abs(revenue - 90) < 1e-9, "stats attribution: %s lines, %s revenue" % (lines, revenue))
+    check(visitors == 2 and converted == 2 and orders == 2, "two shoppers, not four: visitors %s converted %s orders %s" %
+          (visitors, converted, orders))
+    before = numbers()
+    check(srv.stop() == 0, "exit after SIGTERM")
+    srv.start()
+    after = numbers()
+    check(after == before, "after restart %s, before %s" % (after, before))
+    check(srv.stop() == 0, "exit after SIGTERM")
+
+
 SCENARIOS = [
     ("scenario/crash_kill9", scenario_crash_kill9),
     ("scenario/sigterm_drain", scenario_sigterm_drain),
@@ -1352,6 +1405,7 @@ SCENARIOS = [
     ("scenario/experiments", scenario_experiments),
     ("scenario/analytics_restart", scenario_analytics_restart),
     ("scenario/segments", scenario_segments),
+    ("scenario/attribution_across_login", scenario_attribution_across_login),
 ]
 
 

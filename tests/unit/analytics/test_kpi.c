@@ -495,3 +495,60 @@ Test(kpi, frees_everything)
     tl_kpi_free(k);
     cr_assert_eq(tl_alloc_live(), live);
 }
+
+/* Identity stitching: guest A (shopper 11) clicks, logs in as customer C
+ * (shopper 22) and buys; C had also visited the same day from another
+ * device. After tl_kpi_link the purchase is attributed to A's click, and A
+ * and C are one visitor (converted once). Worked out by hand:
+ *   day 1: visitors {A, C} -> after the link {C}: 1 visitor; converted 1;
+ *   for_you: 2 impressions, 1 click, 1 order, revenue 40. */
+Test(kpi, link_moves_clicks_and_merges_visitors)
+{
+    struct tl_kpi *k = tl_kpi_new(NULL);
+    int64_t t = at("2026-03-02T10:00:00Z");
+    add(k, 1, imp(22, 9, "r_po_1", 1, t - 2 * HOUR)); /* C on another device earlier */
+    add(k, 1, imp(11, 5, "r_fy_1", 2, t));
+    add(k, 1, click(11, 5, "r_fy_1", 7, t + MIN));
+    json_t *r0 = report(k, 1, "2026-03-02", "2026-03-02", "widget");
+    cr_assert_float_eq(num(day(r0, 0), "visitors"), 2, 1e-9);
+    json_decref(r0);
+    tl_kpi_link(k, 1, 11, 22, t + 2 * MIN);
+    tl_kpi_link(k, 1, 11, 22, t + 2 * MIN); /* again: nothing left to move */
+    struct tl_kpi_line l = {7, 40.0};
+    add(k, 1, buy(22, 5, &l, 1, 77, t + 10 * MIN));
+    json_t *r = report(k, 1, "2026-03-02", "2026-03-02", "widget");
+    check_row(r, "for_you", 2, 1, 0, 1, 40, 40);
+    cr_assert_float_eq(num(day(r, 0), "visitors"), 1, 1e-9);
+    cr_assert_float_eq(num(day(r, 0), "converted"), 1, 1e-9);
+    cr_assert_float_eq(num(day(r, 0), "orders"), 1, 1e-9);
+    json_decref(r);
+    /* linking an unknown shopper, or a shopper to itself, changes nothing */
+    tl_kpi_link(k, 1, 33, 22, t);
+    tl_kpi_link(k, 1, 22, 22, t);
+    r = report(k, 1, "2026-03-02", "2026-03-02", "widget");
+    cr_assert_float_eq(num(day(r, 0), "visitors"), 1, 1e-9);
+    json_decref(r);
+    tl_kpi_free(k);
+}
+
+/* A guest who converted, linked to a customer who had not visited that day:
+ * still one converted visitor, now under the customer; and a guest who did
+ * not convert linked to a customer who did (same day): one converted. */
+Test(kpi, link_keeps_conversions)
+{
+    struct tl_kpi *k = tl_kpi_new(NULL);
+    int64_t t = at("2026-03-05T09:00:00Z");
+    struct tl_kpi_line l = {1, 10.0};
+    add(k, 1, buy(41, 1, &l, 1, 501, t));
+    tl_kpi_link(k, 1, 41, 42, t + MIN);
+    add(k, 1, buy(42, 1, &l, 1, 502, t + 2 * MIN)); /* the customer buys again: same visitor */
+    add(k, 1, imp(51, 2, "r_fy_2", 1, t));
+    add(k, 1, buy(52, 3, &l, 1, 503, t));
+    tl_kpi_link(k, 1, 51, 52, t + MIN);
+    json_t *r = report(k, 1, "2026-03-05", "2026-03-05", "widget");
+    cr_assert_float_eq(num(day(r, 0), "visitors"), 2, 1e-9);
+    cr_assert_float_eq(num(day(r, 0), "converted"), 2, 1e-9);
+    cr_assert_float_eq(num(day(r, 0), "orders"), 3, 1e-9);
+    json_decref(r);
+    tl_kpi_free(k);
+}
