@@ -53,7 +53,7 @@ void tl_feedback_clicked(struct tl_feedback *f, uint32_t shop_id, uint64_t user,
  * the item if within the window (once). Returns 1 when the shopper had a
  * click on the item (now used up, attributed or too old), else 0. */
 int tl_feedback_purchased(struct tl_feedback *f, uint32_t shop_id, uint64_t user, uint32_t item, double revenue,
-                           int64_t ts);
+                          int64_t ts);
 void tl_feedback_served(struct tl_feedback *f, uint32_t shop_id, int type);
 
 /* Impressions of item to user since their last click on it, within the

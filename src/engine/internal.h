@@ -67,13 +67,13 @@ struct tl_shop_state {
     struct tl_train_status train;
     struct tl_catalog *cat;
     struct tl_pop *pop;
-    struct tl_cooc *cooc;           /* bought together / also bought / also viewed */
-    struct tl_itemsets bought_sets; /* each customer's purchased items (also bought) */
-    struct tl_sindex *six;          /* product search index (engine/search.c); NULL until built */
-    pthread_mutex_t six_mu;         /* guards building six and its popularity refresh */
-    int64_t six_pop_ms;             /* when popularity was last copied into six */
-    uint64_t six_fp;                /* catalog fingerprint six was built or loaded for */
-    int six_dirty;                  /* changed since built / loaded: save at close */
+    struct tl_cooc *cooc;              /* bought together / also bought / also viewed */
+    struct tl_itemsets bought_sets;    /* each customer's purchased items (also bought) */
+    struct tl_sindex *six;             /* product search index (engine/search.c); NULL until built */
+    pthread_mutex_t six_mu;            /* guards building six and its popularity refresh */
+    int64_t six_pop_ms;                /* when popularity was last copied into six */
+    uint64_t six_fp;                   /* catalog fingerprint six was built or loaded for */
+    int six_dirty;                     /* changed since built / loaded: save at close */
     _Atomic(struct tl_segsnap *) segs; /* micro-segments (engine/segments.c), under trained_mu; NULL until trained */
 };
 

@@ -397,7 +397,7 @@ static json_t *build_report(struct collect *c, struct tl_segsnap *g, const uint3
         tl_catalog_unlock(c->s->cat);
         /* category shares (non-zero, largest first) */
         json_t *cats = json_array();
-        struct ranked cs[TL_SEG_CATS_MAX];
+        struct ranked cs[TL_SEG_CATS_MAX] = {{0, 0}};
         for (uint32_t d = 0; d < g->m.n_cats; d++) cs[d] = (struct ranked){d, sum[s].cat_share[d]};
         qsort(cs, g->m.n_cats, sizeof *cs, cmp_ranked_desc);
         for (uint32_t d = 0; d < g->m.n_cats && cs[d].v >= 0.01; d++)
