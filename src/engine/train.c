@@ -44,6 +44,7 @@
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/internal.h"
+#include "model/blend.h"
 #include "model/dataset.h"
 
 #define SNAP_MAGIC 0x314d4c54u /* "TLM1" */
@@ -801,7 +802,24 @@ enum tl_rc tl_engine_train_status(struct tl_engine *e, uint32_t shop_id, struct 
                           i ? "," : "", t->m[i].name, t->m[i].seconds, mem,
                           t->n_items ? (double)mem / t->n_items : 0.0);
         }
-        tl_buf_puts(out, "]}");
+        tl_buf_puts(out, "]");
+        /* offline metrics: the blend's validation split (model/blend.h) */
+        struct tl_blend_validation v;
+        void *bm = tl_trained_find(t, "blend", NULL);
+        if (bm && tl_blend_validation(bm, &v)) {
+            tl_buf_printf(out,
+                          ",\"validation\":{\"protocol\":\"each shopper's latest interactions held out, models "
+                          "trained on the rest, top 10 ranked over all items with the history masked\","
+                          "\"cases\":%u,\"hr10\":%.4f,\"ndcg10\":%.4f,\"sources\":[",
+                          v.cases, v.hr10, v.ndcg10);
+            for (size_t i = 0; i < v.n; i++)
+                tl_buf_printf(out, "%s{\"name\":\"%s\",\"weight\":%g,\"hr10\":%.4f,\"ndcg10\":%.4f}", i ? "," : "",
+                              v.src[i].name, (double)v.src[i].weight, (double)v.src[i].hr10, (double)v.src[i].ndcg10);
+            tl_buf_puts(out, "]}");
+        } else {
+            tl_buf_puts(out, ",\"validation\":null");
+        }
+        tl_buf_putc(out, '}');
         tl_trained_release(t);
     } else {
         tl_buf_puts(out, ",\"snapshot\":null");

@@ -4,9 +4,12 @@
  * lists of depth D costs O(L D) memory and O(L D log k) time, independent of
  * the catalog size.
  *
- * Snapshot of the blend model: u32 magic 'BLN1', u32 n_items, u32 depth,
- * u32 norm, f64 recency_days (as u64 bits), u32 n_sources, then per source: u32 name length, name bytes, f32 weight,
- * u64 snapshot length, the sub-model's own snapshot bytes. */
+ * Snapshot of the blend model: u32 magic 'BLN2', u32 n_items, u32 depth,
+ * u32 norm, f64 recency_days (as u64 bits), u32 validation cases, f32
+ * blend HR@10, f32 blend NDCG@10, u32 n_sources, then per source: u32 name
+ * length, name bytes, f32 weight, f32 HR@10, f32 NDCG@10 (validation; 0
+ * when not tuned), u64 snapshot length, the sub-model's own snapshot bytes.
+ * Version 1 ('BLN1': no validation fields) still loads. */
 #include "model/blend.h"
 
 #include <math.h>
@@ -17,8 +20,9 @@
 #include "core/alloc.h"
 #include "core/topk.h"
 
-#define BLEND_MAGIC 0x314e4c42u /* "BLN1" */
-#define RRF_K 60.0              /* reciprocal rank fusion constant */
+#define BLEND_MAGIC 0x314e4c42u    /* "BLN1" */
+#define BLEND_MAGIC_V2 0x324e4c42u /* "BLN2" */
+#define RRF_K 60.0                 /* reciprocal rank fusion constant */
 
 /* Per-call accumulator: open addressing over the candidate items (at most
  * the total length of the lists), so a call costs O(total) memory and time
@@ -121,6 +125,7 @@ struct source {
     const struct tl_model_ops *ops;
     void *model;
     float weight;
+    float val_hr, val_ndcg; /* alone, on the validation cases (0 when not tuned) */
 };
 
 struct blend {
@@ -130,6 +135,7 @@ struct blend {
     double recency_days;
     uint32_t tuned_cases; /* validation cases the weights were tuned on (0 = configured weights) */
     double tuned_hr;      /* their HR@10 with the chosen weights */
+    double tuned_ndcg;    /* and NDCG@10 */
     size_t n;
     struct source s[TL_BLEND_SOURCES_MAX];
 };
@@ -390,6 +396,24 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
                                          &lens[c * b->n + i]);
     }
     free_subs(b);
+    /* each source alone: HR@10 and NDCG@10 (gain 1 / log2(rank + 1) of the
+     * first held-out item in the top 10, rank from 1) */
+    for (size_t i = 0; !rc && i < b->n; i++) {
+        double hr = 0, ndcg = 0;
+        for (size_t c = 0; c < nc; c++) {
+            const struct tl_model_hit *l = lists + (c * b->n + i) * depth;
+            size_t n = lens[c * b->n + i] < TUNE_K ? lens[c * b->n + i] : TUNE_K;
+            for (size_t r = 0; r < n; r++)
+                if (in_range(tgt, cs[c].tgt_off, cs[c].tgt_off + cs[c].n_tgt, l[r].item)) {
+                    hr += 1;
+                    ndcg += 1.0 / log2((double)r + 2.0);
+                    break;
+                }
+        }
+        b->s[i].val_hr = (float)(hr / (double)nc);
+        b->s[i].val_ndcg = (float)(ndcg / (double)nc);
+    }
+    double best_ndcg = 0;
     size_t combos = 1;
     for (size_t i = 1; i < b->n; i++) combos *= TUNE_NG;
     double best_hr = -1, best_mrr = -1;
@@ -403,7 +427,7 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
             w[i] = TUNE_GRID[x % TUNE_NG];
             x /= TUNE_NG;
         }
-        double hr = 0, mrr = 0;
+        double hr = 0, mrr = 0, ndcg = 0;
         for (size_t c = 0; !rc && c < nc; c++) {
             struct tl_blend_list L[TL_BLEND_SOURCES_MAX];
             for (size_t i = 0; i < b->n; i++)
@@ -414,12 +438,14 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
                 if (in_range(tgt, cs[c].tgt_off, cs[c].tgt_off + cs[c].n_tgt, fused[r].item)) {
                     hr += 1;
                     mrr += 1.0 / (double)(r + 1);
+                    ndcg += 1.0 / log2((double)r + 2.0);
                     break;
                 }
         }
         if (hr > best_hr || (hr == best_hr && mrr > best_mrr)) {
             best_hr = hr;
             best_mrr = mrr;
+            best_ndcg = ndcg;
             memcpy(best_w, w, sizeof w);
         }
     }
@@ -427,6 +453,7 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
         for (size_t i = 0; i < b->n; i++) b->s[i].weight = best_w[i];
         b->tuned_cases = (uint32_t)nc;
         b->tuned_hr = best_hr / (double)nc;
+        b->tuned_ndcg = best_ndcg / (double)nc;
         if (opts && opts->progress) {
             char msg[160];
             size_t o = (size_t)snprintf(msg, sizeof msg, "tuned on %zu cases:", nc);
@@ -514,19 +541,24 @@ static enum tl_rc blend_candidates(const void *m, const struct tl_model_query *q
 static enum tl_rc blend_save(const void *m, struct tl_buf *out, struct tl_err *err)
 {
     const struct blend *b = m;
-    enum tl_rc rc = tl_snap_put_u32(out, BLEND_MAGIC);
+    enum tl_rc rc = tl_snap_put_u32(out, BLEND_MAGIC_V2);
     if (!rc) rc = tl_snap_put_u32(out, b->n_items);
     if (!rc) rc = tl_snap_put_u32(out, b->depth);
     if (!rc) rc = tl_snap_put_u32(out, (uint32_t)b->norm);
     uint64_t rbits;
     memcpy(&rbits, &b->recency_days, 8);
     if (!rc) rc = tl_snap_put_u64(out, rbits);
+    float fv[2] = {(float)b->tuned_hr, (float)b->tuned_ndcg};
+    if (!rc) rc = tl_snap_put_u32(out, b->tuned_cases);
+    if (!rc) rc = tl_snap_put_f32s(out, fv, 2);
     if (!rc) rc = tl_snap_put_u32(out, (uint32_t)b->n);
     for (size_t i = 0; !rc && i < b->n; i++) {
         const char *name = b->s[i].ops->name;
         rc = tl_snap_put_u32(out, (uint32_t)strlen(name));
         if (!rc) rc = tl_buf_append(out, name, strlen(name));
         if (!rc) rc = tl_snap_put_f32s(out, &b->s[i].weight, 1);
+        float sv[2] = {b->s[i].val_hr, b->s[i].val_ndcg};
+        if (!rc) rc = tl_snap_put_f32s(out, sv, 2);
         size_t at = out->len;
         if (!rc) rc = tl_snap_put_u64(out, 0); /* length, patched below */
         if (!rc) rc = b->s[i].ops->save(b->s[i].model, out, err);
@@ -541,7 +573,10 @@ static enum tl_rc blend_save(const void *m, struct tl_buf *out, struct tl_err *e
 static enum tl_rc blend_load(const void *data, size_t len, void **outp, struct tl_err *err)
 {
     struct tl_snap_reader r = {data, len, 0, 0};
-    if (tl_snap_get_u32(&r) != BLEND_MAGIC) return tl_err_set(err, TL_EPARSE, NULL, "not a blend snapshot");
+    uint32_t magic = tl_snap_get_u32(&r);
+    if (magic != BLEND_MAGIC && magic != BLEND_MAGIC_V2)
+        return tl_err_set(err, TL_EPARSE, NULL, "not a blend snapshot");
+    int v2 = magic == BLEND_MAGIC_V2;
     struct blend *b = tl_calloc(1, sizeof *b);
     if (!b) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     b->n_items = tl_snap_get_u32(&r);
@@ -549,10 +584,18 @@ static enum tl_rc blend_load(const void *data, size_t len, void **outp, struct t
     uint32_t norm = tl_snap_get_u32(&r);
     uint64_t rbits = tl_snap_get_u64(&r);
     memcpy(&b->recency_days, &rbits, 8);
+    float fv[2] = {0, 0};
+    if (v2) {
+        b->tuned_cases = tl_snap_get_u32(&r);
+        tl_snap_get_f32s(&r, fv, 2);
+        b->tuned_hr = fv[0];
+        b->tuned_ndcg = fv[1];
+    }
     uint32_t n = tl_snap_get_u32(&r);
     enum tl_rc rc = TL_OK;
     if (r.bad || norm > 1 || n == 0 || !(b->recency_days >= 0 && b->recency_days <= 36500) ||
-        n > TL_BLEND_SOURCES_MAX || b->depth == 0 || b->depth > TL_MODEL_K_MAX)
+        !(fv[0] >= 0 && fv[0] <= 1) || !(fv[1] >= 0 && fv[1] <= 1) || n > TL_BLEND_SOURCES_MAX || b->depth == 0 ||
+        b->depth > TL_MODEL_K_MAX)
         rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot truncated or damaged (header)");
     b->norm = (enum tl_blend_norm)norm;
     for (uint32_t i = 0; !rc && i < n; i++) {
@@ -566,9 +609,14 @@ static enum tl_rc blend_load(const void *data, size_t len, void **outp, struct t
         name[nl] = '\0';
         r.off += nl;
         tl_snap_get_f32s(&r, &b->s[i].weight, 1);
+        float sv[2] = {0, 0};
+        if (v2) tl_snap_get_f32s(&r, sv, 2);
+        b->s[i].val_hr = sv[0];
+        b->s[i].val_ndcg = sv[1];
         uint64_t sl = tl_snap_get_u64(&r);
         b->s[i].ops = tl_model_find(name);
-        if (r.bad || !b->s[i].ops || sl > len - r.off || !isfinite(b->s[i].weight)) {
+        if (r.bad || !b->s[i].ops || sl > len - r.off || !isfinite(b->s[i].weight) || !(sv[0] >= 0 && sv[0] <= 1) ||
+            !(sv[1] >= 0 && sv[1] <= 1)) {
             rc = tl_err_set(err, TL_EPARSE, NULL, "blend snapshot truncated or damaged (model %s)", name);
             break;
         }
@@ -606,3 +654,21 @@ const struct tl_model_ops tl_blend_ops = {
     .memory = blend_memory,
     .free = blend_free,
 };
+
+int tl_blend_validation(const void *model, struct tl_blend_validation *out)
+{
+    const struct blend *b = model;
+    memset(out, 0, sizeof *out);
+    if (!b || !b->tuned_cases) return 0;
+    out->cases = b->tuned_cases;
+    out->hr10 = b->tuned_hr;
+    out->ndcg10 = b->tuned_ndcg;
+    out->n = b->n;
+    for (size_t i = 0; i < b->n; i++) {
+        out->src[i].name = b->s[i].ops->name;
+        out->src[i].weight = b->s[i].weight;
+        out->src[i].hr10 = b->s[i].val_hr;
+        out->src[i].ndcg10 = b->s[i].val_ndcg;
+    }
+    return 1;
+}

@@ -53,4 +53,20 @@ enum tl_rc tl_blend_merge(const struct tl_blend_list *lists, size_t n_lists, enu
 
 extern const struct tl_model_ops tl_blend_ops;
 
+/* Offline metrics of a trained blend, from its weight tuning (tune = 1):
+ * each shopper's latest interactions held out, sub-models trained on the
+ * rest, HR@10 and NDCG@10 (gain 1 / log2(rank + 1) of the first held-out
+ * item in the top 10) of the fused list and of each source alone. */
+struct tl_blend_validation {
+    uint32_t cases; /* validation cases (shoppers) */
+    double hr10, ndcg10;
+    size_t n;
+    struct {
+        const char *name; /* static */
+        float weight, hr10, ndcg10;
+    } src[TL_BLEND_SOURCES_MAX];
+};
+/* 1 and *out filled when the blend was tuned, else 0. */
+int tl_blend_validation(const void *model, struct tl_blend_validation *out);
+
 #endif

@@ -359,8 +359,14 @@ async function checkOthers(page, what, P) {
   // models
   const snap = P.train.snapshot;
   assert.ok(snap && snap.models.length >= 3, 'trained models');
-  await checkTable(page, '#models-body table', snap.models, (m) => m.name,
+  await checkTable(page, '#models-body table[data-testid="models"]', snap.models, (m) => m.name,
     {seconds: (m) => F.secs(m.seconds)}, `${what} models`);
+  const v = snap.validation;
+  assert.ok(v && v.cases >= 50 && v.sources.length >= 2, 'offline check of the blend');
+  assert.equal(await text(page.locator('#models-body [data-metric="val_hr10"] dd')), F.pct(v.hr10), `${what}: validation HR`);
+  assert.equal(await text(page.locator('#models-body [data-metric="val_ndcg10"] dd')), F.dec3(v.ndcg10), `${what}: validation NDCG`);
+  await checkTable(page, '#models-body table[data-testid="validation"]', v.sources, (r) => r.name,
+    {weight: (r) => F.dec1(r.weight), hr10: (r) => F.pct(r.hr10), ndcg10: (r) => F.dec3(r.ndcg10)}, `${what} validation`);
   assert.equal(await text(page.locator('#models-body [data-metric="state"] dd')), P.train.state, `${what}: model state`);
   // data health
   const st = P.stats;

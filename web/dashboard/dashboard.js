@@ -751,6 +751,24 @@
       body.appendChild(el('p', {class: 'empty', text: 'No models yet: press Train now, or wait for the scheduled training.'}));
       return;
     }
+    var v = snap.validation;
+    if (v) {
+      body.appendChild(el('h3', {text: 'Offline check'}));
+      body.appendChild(el('p', {class: 'small muted', text: 'Before serving, each shopper\u2019s latest order or clicks were hidden, the models were trained on the rest, and asked for 10 products: ' +
+        'how often one of the hidden products was among them (hit rate) and how high (NDCG), over ' + int(v.cases) + ' shoppers.'}));
+      body.appendChild(dl([
+        ['Blend (served as for you): hit rate @10', pct(v.hr10), 'val_hr10'],
+        ['Blend: NDCG@10', fmtDec3.format(num(v.ndcg10)), 'val_ndcg10'],
+      ]));
+      var vt = wrapTable('Offline check per source', 'validation');
+      table(vt.table, [
+        {label: 'Source', get: function (r) { return r.name; }},
+        {label: 'Weight in the blend', num: true, metric: 'weight', get: function (r) { return fmtDec1.format(num(r.weight)); }},
+        {label: 'Hit rate @10', num: true, metric: 'hr10', get: function (r) { return pct(r.hr10); }},
+        {label: 'NDCG@10', num: true, metric: 'ndcg10', get: function (r) { return fmtDec3.format(num(r.ndcg10)); }},
+      ], v.sources || [], 'No sources.');
+      body.appendChild(vt.wrap);
+    }
     var m = wrapTable('Models', 'models');
     table(m.table, [
       {label: 'Model', get: function (r) { return r.name; }},

@@ -2,8 +2,11 @@
  * hand-computed values, reasons, k and ties; the blend model trains its
  * sub-models and survives a snapshot round trip. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "model/baselines.h"
 #include "model/blend.h"
 
 Test(blend, minmax_fusion)
@@ -88,4 +91,84 @@ Test(blend, model_roundtrip)
     tl_blend_ops.free(m);
     tl_blend_ops.free(m2);
     tl_dataset_free(d);
+}
+
+static int skip_in(void *ctx, uint32_t item)
+{
+    const uint32_t *h = ctx;
+    return item == h[0] || item == h[1] || item == h[2];
+}
+
+/* Offline metrics from the tuning split: recomputed here for the "pop"
+ * source by training it alone on the same split (every user's last
+ * interaction held out) and ranking for each user with the history masked. */
+Test(blend, validation_metrics_match_an_independent_split)
+{
+    struct tl_dataset_builder *b = tl_dataset_builder_new(), *bs = tl_dataset_builder_new();
+    uint32_t items[120][4];
+    for (uint32_t u = 0; u < 120; u++)
+        for (uint32_t i = 0; i < 4; i++) {
+            items[u][i] = (u * 7 + i * (u % 5 + 1)) % 23;
+            if (i == 3 && (items[u][3] == items[u][0] || items[u][3] == items[u][1] || items[u][3] == items[u][2]))
+                items[u][3] = (items[u][3] + 1) % 23;
+            if (i == 3 && (items[u][3] == items[u][0] || items[u][3] == items[u][1] || items[u][3] == items[u][2]))
+                items[u][3] = (items[u][3] + 1) % 23;
+            tl_dataset_builder_add(b, u, items[u][i], 1.0f, i, NULL);
+            if (i < 3) tl_dataset_builder_add(bs, u, items[u][i], 1.0f, i, NULL);
+        }
+    struct tl_dataset *d = NULL, *ds = NULL;
+    cr_assert_eq(tl_dataset_builder_finish(b, 120, 23, &d, NULL), TL_OK);
+    cr_assert_eq(tl_dataset_builder_finish(bs, 120, 23, &ds, NULL), TL_OK);
+    tl_dataset_builder_free(b);
+    tl_dataset_builder_free(bs);
+    void *m = train_blend(d);
+    struct tl_blend_validation v;
+    cr_assert_eq(tl_blend_validation(m, &v), 1);
+    size_t cases = 0;
+    for (uint32_t u = 0; u < 120; u++)
+        cases += items[u][3] != items[u][0] && items[u][3] != items[u][1] && items[u][3] != items[u][2];
+    cr_assert_eq(v.cases, cases);
+    cr_assert_eq(v.n, 2);
+    cr_assert_str_eq(v.src[1].name, "pop");
+    /* pop alone on the split */
+    unsigned char pp[TL_MODEL_PARAMS_MAX];
+    tl_pop_ops.params_defaults(pp);
+    struct tl_train_opts o = {.threads = 1};
+    void *pm = NULL;
+    cr_assert_eq(tl_pop_ops.train(ds, pp, &o, &pm, NULL), TL_OK);
+    double hr = 0, ndcg = 0;
+    for (uint32_t u = 0; u < 120; u++) {
+        if (items[u][3] == items[u][0] || items[u][3] == items[u][1] || items[u][3] == items[u][2]) continue;
+        struct tl_model_query q = {.user = TL_MODEL_NONE, .anchor = TL_MODEL_NONE, .history = items[u], .n_history = 3};
+        struct tl_model_hit h[10];
+        size_t n = 0;
+        cr_assert_eq(tl_pop_ops.candidates(pm, &q, skip_in, items[u], 10, h, &n), TL_OK);
+        for (size_t r = 0; r < n; r++)
+            if (h[r].item == items[u][3]) {
+                hr += 1;
+                ndcg += 1.0 / log2((double)r + 2);
+                break;
+            }
+    }
+    cr_assert_float_eq(v.src[1].hr10, hr / (double)cases, 1e-6, "%f vs %f", v.src[1].hr10, hr / (double)cases);
+    cr_assert_float_eq(v.src[1].ndcg10, ndcg / (double)cases, 1e-6);
+    /* the fused list is at least as good as its best source on the cases it was tuned on */
+    cr_assert_geq(v.hr10 + 1e-9, v.src[0].hr10 > v.src[1].hr10 ? v.src[0].hr10 : v.src[1].hr10);
+    /* the metrics survive a snapshot round trip */
+    struct tl_buf buf;
+    tl_buf_init(&buf, 0);
+    cr_assert_eq(tl_blend_ops.save(m, &buf, NULL), TL_OK);
+    void *m2 = NULL;
+    cr_assert_eq(tl_blend_ops.load(buf.data, buf.len, &m2, NULL), TL_OK);
+    struct tl_blend_validation v2;
+    cr_assert_eq(tl_blend_validation(m2, &v2), 1);
+    cr_assert_eq(v2.cases, v.cases);
+    cr_assert_float_eq(v2.hr10, v.hr10, 1e-6);
+    cr_assert_float_eq(v2.src[1].ndcg10, v.src[1].ndcg10, 1e-7);
+    tl_buf_free(&buf);
+    tl_blend_ops.free(m2);
+    tl_blend_ops.free(m);
+    tl_pop_ops.free(pm);
+    tl_dataset_free(d);
+    tl_dataset_free(ds);
 }
