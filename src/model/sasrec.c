@@ -26,6 +26,11 @@
  *   loss   = mean over every trained position t of -log softmax(logit_t)[s_{t+1}]
  *   LN(x) = g * (x - mean) / sqrt(var + 1e-8) + b (per row, biased var).
  *   Dropout (rate p, training only) multiplies by a 0 or 1/(1-p) mask.
+ *   attn_probs = 1 moves the attention dropout from the output (drop(O Wo
+ *   + bo) above) to the probabilities, as torch.nn.MultiheadAttention does:
+ *   O_h = (A * M) V_h with M a 0 or 1/(1-p) mask per probability, and
+ *   y = q + O Wo + bo; backward: dV = (A * M)^T dO, dA = (dO V^T) * M, then
+ *   the softmax backward with A.
  *
  * SEQUENCES AND POSITIONS
  *   A training sequence s_0..s_{m-1} gives inputs s_0..s_{m-2} and targets
@@ -167,7 +172,8 @@ static enum tl_rc param_set(void *pv, const char *key, const char *value, struct
                 {"patience", &p->patience, 0, 10000},
                 {"valid", &p->valid, 0, 1},
                 {"chunk", &p->chunk, 0, 1L << 24},
-                {"eval_every", &p->eval_every, 1, 10000}};
+                {"eval_every", &p->eval_every, 1, 10000},
+                {"attn_probs", &p->attn_probs, 0, 1}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (strcmp(key, ints[i].name) == 0)
             return tl_model_param_long(key, value, ints[i].lo, ints[i].hi, ints[i].v, err);
@@ -186,6 +192,7 @@ struct lay {
 
 struct tl_sasrec {
     uint32_t n, d, nl, nh, T;
+    int attn_probs; /* training only (params.attn_probs); not in the snapshot */
     size_t nw;
     float *w;
     size_t oE, oP, olnfg, olnfb;
@@ -488,6 +495,7 @@ static void par_for(int threads, size_t n, range_fn fn, void *ctx)
 
 struct lc {
     float *xh1, *rs1, *q, *Q, *K, *V, *A, *O, *ma, *xh2, *rs2, *f, *h1, *m1, *h1d, *m2, *out;
+    float *mA, *Ad; /* attn_probs: mask of the attention probabilities, and the dropped probabilities */
 };
 
 struct ws {
@@ -535,6 +543,11 @@ static size_t ws_carve(const struct tl_sasrec *m, struct ws *w, char *base)
         c->f = take(base, &off, RD);
         c->h1 = take(base, &off, RD);
         c->out = take(base, &off, RD);
+        c->mA = c->Ad = NULL;
+        if (w->masks && m->attn_probs) {
+            c->mA = take(base, &off, w->amax * sizeof(float));
+            c->Ad = take(base, &off, w->amax * sizeof(float));
+        }
         if (w->masks) {
             c->ma = take(base, &off, RD);
             c->m1 = take(base, &off, RD);
@@ -620,10 +633,12 @@ static void fill_mask(float *mk, size_t n, float p, uint64_t *s)
 
 /* ---------- forward ---------- */
 
-static void attn_fwd(const struct tl_sasrec *m, const struct ws *w, size_t B, const struct lc *c)
+/* p > 0 (attn_probs training): the probabilities A are kept for the
+ * backward pass and O = (A * mask) V with masks drawn from *s. */
+static void attn_fwd(const struct tl_sasrec *m, const struct ws *w, size_t B, const struct lc *c, float p, uint64_t *s)
 {
     size_t D = m->d, H = m->nh, dh = D / H;
-    float scale = 1.0f / sqrtf((float)dh);
+    float scale = 1.0f / sqrtf((float)dh), keep = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
     for (size_t b = 0; b < B; b++) {
         size_t r0 = w->soff[b], L = w->soff[b + 1] - r0;
         if (L == 0) continue;
@@ -639,7 +654,16 @@ static void attn_fwd(const struct tl_sasrec *m, const struct ws *w, size_t B, co
                 for (size_t j = 0; j <= i; j++) row[j] *= inv;
                 for (size_t j = i + 1; j < L; j++) row[j] = 0.0f;
             }
-            gemm(0, 0, L, dh, L, 1.0f, S, L, c->V + co, D, 0.0f, c->O + co, D);
+            const float *P = S;
+            if (p > 0.0f) {
+                float *mk = c->mA + w->aoff[b] + h * L * L, *Ad = c->Ad + w->aoff[b] + h * L * L;
+                for (size_t x = 0; x < L * L; x++) {
+                    mk[x] = S[x] != 0.0f && rng_unif(s) < p ? 0.0f : keep;
+                    Ad[x] = S[x] * mk[x];
+                }
+                P = Ad;
+            }
+            gemm(0, 0, L, dh, L, 1.0f, P, L, c->V + co, D, 0.0f, c->O + co, D);
         }
     }
 }
@@ -669,9 +693,9 @@ static void forward(const struct tl_sasrec *m, struct ws *w, size_t B, size_t R,
         linear_fwd(R, D, D, c->q, W + y->wq, W + y->bq, c->Q);
         linear_fwd(R, D, D, x, W + y->wk, W + y->bk, c->K);
         linear_fwd(R, D, D, x, W + y->wv, W + y->bv, c->V);
-        attn_fwd(m, w, B, c);
+        attn_fwd(m, w, B, c, drop && m->attn_probs ? p : 0.0f, s);
         linear_fwd(R, D, D, c->O, W + y->wo, W + y->bo, w->tmp);
-        if (drop) {
+        if (drop && !m->attn_probs) {
             fill_mask(c->ma, RD, p, s);
             for (size_t i = 0; i < RD; i++) w->tmp[i] = c->q[i] + w->tmp[i] * c->ma[i];
         } else {
@@ -789,10 +813,15 @@ static void attn_bwd(const struct tl_sasrec *m, struct ws *w, size_t B, const st
         if (L == 0) continue;
         for (size_t h = 0; h < H; h++) {
             const float *A = c->A + w->aoff[b] + h * L * L;
+            int dp = w->dropped && m->attn_probs;
+            const float *mk = dp ? c->mA + w->aoff[b] + h * L * L : NULL;
+            const float *P = dp ? c->Ad + w->aoff[b] + h * L * L : A; /* what multiplied V */
             float *dS = w->dS;
             size_t co = r0 * D + h * dh;
             gemm(0, 1, L, L, dh, 1.0f, w->dO + co, D, c->V + co, D, 0.0f, dS, L);
-            gemm(1, 0, L, dh, L, 1.0f, A, L, w->dO + co, D, 0.0f, w->dV + co, D);
+            gemm(1, 0, L, dh, L, 1.0f, P, L, w->dO + co, D, 0.0f, w->dV + co, D);
+            if (mk) /* d(A * mask) -> dA */
+                for (size_t x = 0; x < L * L; x++) dS[x] *= mk[x];
             for (size_t i = 0; i < L; i++) {
                 const float *a = A + i * L;
                 float *g = dS + i * L, s = 0.0f;
@@ -818,7 +847,7 @@ static void backward(const struct tl_sasrec *m, struct ws *w, size_t B, size_t R
         const struct lc *c = &w->lc[li];
         const float *x = li ? w->lc[li - 1].out : w->x0;
         const float *m1 = w->dropped ? c->m1 : NULL, *m2 = w->dropped ? c->m2 : NULL;
-        const float *ma = w->dropped ? c->ma : NULL, *h1d = w->dropped ? c->h1d : c->h1;
+        const float *ma = w->dropped && !m->attn_probs ? c->ma : NULL, *h1d = w->dropped ? c->h1d : c->h1;
         /* out = f + drop(z):  dz = dout * m2 */
         const float *dz = gA;
         if (m2) {
@@ -968,6 +997,7 @@ enum tl_rc tl_sasrec_new_random(const struct tl_sasrec_params *p, uint32_t n_ite
         model_new(n_items, (uint32_t)p->dim, (uint32_t)p->layers, (uint32_t)p->heads, (uint32_t)p->max_len);
     if (!m) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory for sasrec weights");
     init_weights(m, seed);
+    m->attn_probs = p->attn_probs != 0;
     *out = m;
     return TL_OK;
 }

@@ -53,6 +53,8 @@ struct tl_sasrec_params {
     long chunk;         /* 0: rows per output-layer block (0 = automatic) */
     long eval_every;    /* 1: epochs between validation evaluations */
     double max_seconds; /* 0: stop after the epoch that ends past this wall time (0 = no limit) */
+    long attn_probs;    /* 0: dropout on the attention output (after Wo); 1: on the attention
+                         * probabilities instead (as torch.nn.MultiheadAttention does) */
 };
 
 /* What the last training run did (filled by train, 0 for a loaded model). */
