@@ -16,6 +16,15 @@
  *            same text as any-term OR of quoted tokens
  *            (tl_seval_fts_expr), ORDER BY bm25(p) LIMIT 20, every row
  *            stepped: p50/p90/p99/max.
+ *   sindex, two more loops over the same queries (thread CPU p50/p99):
+ *   personal  the same searches with a boost hook shaped like the engine's
+ *            personal re-ranking (boost = 0.3 x (0.4 [deepest category is
+ *            one of 3 drawn for the query] + 0.2 [its brand is the one
+ *            drawn] + 0.1 [price within +-30% of a drawn price]) / 0.7,
+ *            boost_max 0.3, and boost_path_max the same with brand and
+ *            price at their largest); hook calls per query printed;
+ *   suggest  tl_sindex_suggest of each query cut two characters short
+ *            (what a shopper has typed so far), limit 5.
  * Each engine's query loop stops early after --budget seconds (default 15)
  * so the whole run stays near a minute at 100k; the number of queries run
  * is printed. Output: a table, then one "bench_search <metric> <value>" line
@@ -93,11 +102,114 @@ struct results {
     double sx_rate, sx_build_s, sx_build_cpu_s;
     size_t sx_mem;
     double sx_hits, sx_total;
-    struct lat sx;
+    struct lat sx, px, sg; /* search, personalized search, suggest */
+    double px_calls;
     double fts_rate, fts_build_s, fts_build_cpu_s;
     double fts_hits;
     struct lat fts;
 };
+
+/* The personal hook of the "personal" loop (see the header). */
+struct bs_user {
+    struct tl_sindex *ix;
+    const struct sc_catalog *c;
+    uint32_t path[3], brand;
+    double lo, hi;
+    uint64_t calls;
+};
+
+static double bs_boost(void *ctx, uint32_t doc)
+{
+    struct bs_user *u = ctx;
+    uint32_t path, brand;
+    tl_sindex_doc_keys(u->ix, doc, &path, &brand);
+    u->calls++;
+    double price = tl_sindex_doc_price(u->ix, doc);
+    int cat = path == u->path[0] || path == u->path[1] || path == u->path[2];
+    return 0.3 * (0.4 * cat + 0.2 * (brand == u->brand) + 0.1 * (price >= u->lo && price <= u->hi)) / 0.7;
+}
+
+static double bs_path_max(void *ctx, uint32_t path)
+{
+    struct bs_user *u = ctx;
+    int cat = path == u->path[0] || path == u->path[1] || path == u->path[2];
+    return 0.3 * (0.4 * cat + 0.2 + 0.1) / 0.7 * (1 + 1e-9);
+}
+
+static void bs_user_for(struct bs_user *u, struct tl_sindex *ix, const struct sc_catalog *c, uint32_t i)
+{
+    memset(u, 0, sizeof *u);
+    u->ix = ix;
+    u->c = c;
+    uint64_t s = 0x9e3779b97f4a7c15ULL * (i + 1);
+    uint32_t b;
+    for (int k = 0; k < 3; k++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        tl_sindex_doc_keys(ix, (uint32_t)(s % c->n), &u->path[k], &b);
+    }
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    uint32_t d = (uint32_t)(s % c->n), p;
+    tl_sindex_doc_keys(ix, d, &p, &u->brand);
+    double price = c->p[d].price;
+    u->lo = price * 0.7, u->hi = price * 1.3;
+}
+
+/* Thread-CPU latencies of the personalized searches and the suggests. */
+static int run_extra(struct tl_sindex *ix, const struct sc_catalog *c, double budget, uint64_t *lat, uint64_t *cpu,
+                     struct tl_sresult *res, struct results *r)
+{
+    struct tl_err err = {0};
+    uint64_t spent = 0, budget_ns = (uint64_t)(budget * 1e9), calls = 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->n_queries && spent < budget_ns; i++) {
+        struct bs_user u;
+        bs_user_for(&u, ix, c, i);
+        struct tl_squery q;
+        memset(&q, 0, sizeof q);
+        q.q = c->queries[i];
+        q.min_price = q.max_price = NAN;
+        q.limit = BS_LIMIT;
+        q.facets = 1;
+        q.boost = bs_boost;
+        q.boost_path_max = bs_path_max;
+        q.boost_ctx = &u;
+        q.boost_max = 0.3;
+        uint64_t ca = cpu_ns(), a = tl_mono_ns();
+        if (tl_sindex_search(ix, &q, res, &err) != TL_OK) {
+            fprintf(stderr, "bench_search: personal search '%s': %s\n", q.q, err.msg);
+            return -1;
+        }
+        uint64_t b = tl_mono_ns();
+        cpu[n] = cpu_ns() - ca;
+        lat[n++] = b - a;
+        spent += b - a;
+        calls += u.calls;
+    }
+    r->px_calls = n ? (double)calls / n : 0;
+    summarise(lat, cpu, n, &r->px);
+    spent = 0, n = 0;
+    char pfx[SC_QUERY_MAX + 1];
+    for (uint32_t i = 0; i < c->n_queries && spent < budget_ns; i++) {
+        size_t len = strlen(c->queries[i]);
+        len = len > 3 ? len - 2 : 1;
+        if (len > SC_QUERY_MAX) len = SC_QUERY_MAX;
+        memcpy(pfx, c->queries[i], len);
+        pfx[len] = 0;
+        struct tl_shit h[5];
+        size_t nh = 0;
+        uint64_t ca = cpu_ns(), a = tl_mono_ns();
+        if (tl_sindex_suggest(ix, pfx, 5, h, &nh) != TL_OK) {
+            fprintf(stderr, "bench_search: suggest '%s' failed\n", pfx);
+            return -1;
+        }
+        uint64_t b = tl_mono_ns();
+        cpu[n] = cpu_ns() - ca;
+        lat[n++] = b - a;
+        spent += b - a;
+    }
+    summarise(lat, cpu, n, &r->sg);
+    return 0;
+}
 
 static int run_sindex(const struct sc_catalog *c, double budget, uint64_t *lat, uint64_t *cpu, struct results *r)
 {
@@ -168,6 +280,11 @@ static int run_sindex(const struct sc_catalog *c, double budget, uint64_t *lat, 
     r->sx_hits = n ? hits / n : 0;
     r->sx_total = n ? total / n : 0;
     summarise(lat, cpu, n, &r->sx);
+    if (budget > 0 && run_extra(ix, c, budget, lat, cpu, res, r) != 0) {
+        tl_free(res);
+        tl_sindex_free(ix);
+        return -1;
+    }
     tl_free(res);
     tl_sindex_free(ix);
     return 0;
@@ -318,7 +435,17 @@ int main(int argc, char **argv)
                    e[i].build_s, e[i].build_cpu_s, e[i].l->n, e[i].l->p50, e[i].l->p90, e[i].l->p99, e[i].l->max,
                    e[i].l->cpu_p50, e[i].l->cpu_p99, e[i].hits);
         printf("(wall-clock latencies; cpu_* = thread CPU time, robust on a shared machine)\n");
-        printf("sindex memory %.1f MB, mean matches per query %.0f\n\n", (double)r.sx_mem / 1048576.0, r.sx_total);
+        printf("sindex memory %.1f MB, mean matches per query %.0f\n", (double)r.sx_mem / 1048576.0, r.sx_total);
+        printf("sindex personalized (hook): %u queries, cpu p50 %.1f us, p99 %.1f us, hook calls per query %.0f\n",
+               r.px.n, r.px.cpu_p50, r.px.cpu_p99, r.px_calls);
+        printf("sindex suggest (query cut 2 chars short, limit 5): %u, cpu p50 %.1f us, p99 %.1f us, max %.1f us "
+               "(wall)\n\n",
+               r.sg.n, r.sg.cpu_p50, r.sg.cpu_p99, r.sg.max);
+        line("sindex_personal_cpu_p50_us", r.px.cpu_p50);
+        line("sindex_personal_cpu_p99_us", r.px.cpu_p99);
+        line("sindex_personal_hook_calls", r.px_calls);
+        line("sindex_suggest_cpu_p50_us", r.sg.cpu_p50);
+        line("sindex_suggest_cpu_p99_us", r.sg.cpu_p99);
         char m[64];
         for (int i = 0; i < 2; i++) {
             const struct lat *l = e[i].l;

@@ -32,7 +32,13 @@
  *              / the query's best (analytics/search_stats.c).
  *   P = search_personalization (0.3), L = search_learning (0.5). The index
  *   calls boost() only for documents that match the query, so a shopper's
- *   tastes reorder matches and never add a non-matching item.
+ *   tastes reorder matches and never add a non-matching item; and only for
+ *   those that can still reach the page: boost_path_cb gives it an upper
+ *   bound per category path (the category term exact, every other signal
+ *   at its largest), so most matches outside the shopper's categories are
+ *   dropped on their text alone. The hook reads category, brand and price
+ *   from the index (dense arrays, memoised per path / brand id), never the
+ *   catalog item, so a match costs no cache miss on the item.
  * Browse (no query): the index orders the category's products by
  * popularity; the same boost then applies (popularity x (1 + boost)).
  * Popularity (decayed sales and views, model/popularity.h) is copied into
@@ -365,6 +371,7 @@ struct pctx {
     uint32_t learned[TL_SSTATS_LEARNED_MAX]; /* sorted by item */
     double learned_w[TL_SSTATS_LEARNED_MAX];
     size_t nlearned;
+    double learned_max, brand_max; /* largest learned_w / brand_w (for boost_path_cb) */
     double wp, wl;
 };
 
@@ -427,8 +434,10 @@ static double boost_cb(void *ctx, uint32_t doc)
     if (c->ncat) personal += 0.4 * (path != UINT32_MAX ? memo(c, 1, path) : 0), wsum += 0.4;
     if (c->nbrand) personal += 0.2 * (brand != UINT32_MAX ? memo(c, 2, brand) : 0), wsum += 0.2;
     if (c->has_band) {
-        const struct tl_item *it = tl_catalog_get(c->cat, doc);
-        personal += 0.1 * (it && !isnan(it->price) && it->price >= c->band_lo && it->price <= c->band_hi);
+        /* the price as indexed (kept in step with the catalog item): a dense
+         * array, where the item itself would be a cache miss per match */
+        double price = tl_sindex_doc_price(c->ix, doc);
+        personal += 0.1 * (!isnan(price) && price >= c->band_lo && price <= c->band_hi);
         wsum += 0.1;
     }
     if (c->ials && c->unorm > 0) {
@@ -444,6 +453,28 @@ static double boost_cb(void *ctx, uint32_t doc)
         wsum += 0.3;
     }
     return c->wp * (wsum > 0 ? personal / wsum : 0) + c->wl * learned;
+}
+
+/* Upper bound of boost_cb over the products whose deepest category is
+ * path: the same sum with the category term exact and every other signal
+ * at its largest (brand: the shopper's top brand weight; price fit 1;
+ * cosine 1; learned: the query's top item), times 1 + 1e-6 so the float
+ * memo values and rounding can never put a product's boost above it. The
+ * index asks once per path and search and skips products whose text x
+ * (1 + bound) cannot reach the top (sindex.h). */
+static double boost_path_cb(void *ctx, uint32_t path)
+{
+    struct pctx *c = ctx;
+    double learned = c->nlearned ? c->learned_max : 0;
+    if (c->wp <= 0 || !c->personal) return (c->wl * learned) * (1 + 1e-6);
+    double personal = 0, wsum = 0;
+    if (c->ncat)
+        personal += 0.4 * (path != UINT32_MAX ? category_affinity_of(c, tl_sindex_path_str(c->ix, path)) : 0),
+            wsum += 0.4;
+    if (c->nbrand) personal += 0.2 * c->brand_max, wsum += 0.2;
+    if (c->has_band) personal += 0.1, wsum += 0.1;
+    if (c->ials && c->unorm > 0) personal += 0.3, wsum += 0.3;
+    return (c->wp * (wsum > 0 ? personal / wsum : 0) + c->wl * learned) * (1 + 1e-6);
 }
 
 static int cmp_learned(const void *a, const void *b)
@@ -663,6 +694,10 @@ enum tl_rc tl_engine_search(struct tl_engine *e, uint32_t shop_id, const struct 
         qsort(tmp, pc->nlearned, sizeof tmp[0], cmp_learned);
         for (size_t i = 0; i < pc->nlearned; i++) pc->learned[i] = tmp[i].item, pc->learned_w[i] = tmp[i].w;
     }
+    for (size_t i = 0; i < pc->nlearned; i++)
+        if (pc->learned_w[i] > pc->learned_max) pc->learned_max = pc->learned_w[i];
+    for (size_t i = 0; i < pc->nbrand; i++)
+        if (pc->brand_w[i] > pc->brand_max) pc->brand_max = pc->brand_w[i];
     pc->cat = s->cat;
     pc->ix = s->six;
     int personal = pc->ncat || pc->nbrand || pc->has_band || pc->unorm > 0;
@@ -684,6 +719,7 @@ enum tl_rc tl_engine_search(struct tl_engine *e, uint32_t shop_id, const struct 
         .boost_max = (personal ? pc->wp : 0) + (pc->nlearned ? pc->wl : 0),
         .boost = (personal || pc->nlearned) ? boost_cb : NULL,
         .boost_ctx = pc,
+        .boost_path_max = (personal || pc->nlearned) ? boost_path_cb : NULL,
     };
     enum tl_rc rc = tl_sindex_search(s->six, &sq, r, err);
     char sid[32];

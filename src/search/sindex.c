@@ -18,8 +18,11 @@
  *    record (present, visible, available, gen, brand, deepest category,
  *    price, first attribute pairs) read by filters, plus structure-of-arrays
  *    copies of what the per-match loop reads (flags live/available/has
- *    attributes, price bucket, brand, deepest category; all set in
- *    sync_hot), so facet counting touches a few bytes per match.
+ *    attributes/has more than one, price bucket, brand, deepest category,
+ *    first attribute pair, price; all set in sync_hot), so facet counting
+ *    touches a few bytes per match (the hot record only for products with
+ *    two or more attribute pairs) and a boost hook reads the price without
+ *    touching the catalog (tl_sindex_doc_price).
  *    Category paths form a tree (path_parent); attribute (key, value) pairs
  *    get dense ids so facet counting is array increments.
  *
@@ -81,7 +84,33 @@
  *  total and facets, but for sort=relevance a document whose upper bound
  *  base x (1 + boost_max) (base = text, or popularity in browse) cannot
  *  enter the full heap (core/topk.h order) is dropped before boost() is
- *  called: exact, since boost <= boost_max.
+ *  called: exact, since boost <= boost_max. With a query and a boost hook
+ *  (personalized search) two passes (rank_bounded): the first counts every
+ *  match and finds theta, the k-th best text score (k = the heap size);
+ *  since boost >= 0, k documents end at or above theta, so the second
+ *  drops every match with text x (1 + bound) < theta before the hook runs,
+ *  bound = boost_max or, with boost_path_max, the hook's bound for the
+ *  product's deepest category (asked once per path). The k best texts are
+ *  pushed first so the heap starts near its final level. Exact: the kept
+ *  set of a top-k heap does not depend on the order of the pushes.
+ *
+ * Autocomplete (tl_sindex_suggest): every word must match (the last one by
+ *  prefix), ranked by text as search ranks it (the same plan, BM25F sum,
+ *  proximity in the top PROX_WINDOW), without accumulating the union of
+ *  every posting list:
+ *  - one word: per alternative (prefix completions, the exact term, typo
+ *    corrections) its TOP_K = 128 best live postings by (tfn desc, doc
+ *    asc), cached per term with at least TOP_MIN_DF live postings (at most
+ *    TOP_CACHED_MAX lists, rebuilt lazily after any write: ver == wver);
+ *    merged by max; the top `limit` (<= 100) of the merge is the answer,
+ *    checked against the bound of the cut lists (see suggest_one), else
+ *    the full pass runs;
+ *  - several words: intersection, smallest slot first, the others tested
+ *    against a bitmap of the candidates still alive (suggest_and); the
+ *    survivors' slot scores summed in slot order (the same float sum), then
+ *    the same heap and proximity re-ranking. A concatenation alternative
+ *    (spanning two slots) falls back to the full pass.
+ *  Both give exactly the full pass's answer (tests compare them).
  *
  * Facets (over all matches): category (every path prefix), brand, price
  *  (fixed buckets 0-10, 10-25, 25-50, 50-100, 100-250, 250-500, 500-1000,
@@ -94,7 +123,8 @@
  * Concurrency: rwlock; searches hold the read lock and use a scratch
  *  object (dense score arrays) taken from a mutex-protected pool, never
  *  shared by two calls at once; writers reuse one build buffer under the
- *  write lock.
+ *  write lock and bump wver. The autocomplete top lists are read and
+ *  rebuilt under their own mutex (tmu), copied out to the caller.
  *
  * File format (host byte order = little-endian on supported targets):
  *   "TLSIDX01" | u32 version (1) | u64 payload length | payload |
@@ -218,6 +248,7 @@ struct hot {
 #define HF_LIVE 1u  /* present and visible */
 #define HF_AVAIL 2u /* available */
 #define HF_ATTRS 4u /* has attribute pairs */
+#define HF_MORE 8u  /* has more than one attribute pair (the rest: hot / blob) */
 #define PB_NONE 0xFFu
 
 static const double price_edges[] = {0, 10, 25, 50, 100, 250, 500, 1000};
@@ -231,6 +262,19 @@ struct syn_rule {
     size_t n_to;
 };
 
+/* A term's TOP_K best live postings by (tfn desc, doc asc), valid while
+ * ver == ix->wver (see term_top). */
+#define TOP_K 128
+#define TOP_MIN_DF 512      /* shorter posting lists are scanned on each use, not cached */
+#define TOP_CACHED_MAX 8192 /* cached lists at most (about 1 KB each) */
+struct toplist {
+    uint64_t ver;
+    uint32_t n, more; /* more: the term has live postings beyond these n */
+    float below;      /* with more: the largest tfn below the last entry's (-1: none) */
+    uint32_t doc[TOP_K];
+    float tfn[TOP_K];
+};
+
 struct scratch {
     struct scratch *next;
     uint32_t cap;
@@ -238,6 +282,7 @@ struct scratch {
     uint32_t *mask, *stamp, *touched, *stouched;
     uint8_t *exact;
     uint64_t *bits; /* touched documents as a bitmap (all zero between calls) */
+    double *text;   /* rank_bounded: text score per candidate (by position) */
     uint32_t cur;
 };
 
@@ -304,6 +349,8 @@ struct tl_sindex {
      * brand and deepest category */
     uint8_t *hflag, *hpb;
     uint32_t *hbrand, *hleaf;
+    uint32_t *hap0;    /* first attribute pair id (valid with HF_ATTRS) */
+    double *hprice;    /* price (NAN unknown), for tl_sindex_doc_price */
     float (*fw)[8];    /* BM25F factor w_f / norm_f per document and field */
     uint8_t *lgen;     /* live generation per document (stale postings differ) */
     double avg_ref[F]; /* avglen when fw / tfn were last refreshed for all */
@@ -315,6 +362,10 @@ struct tl_sindex {
     uint32_t n_pop;
     pthread_mutex_t smu; /* guards the scratch pool */
     struct scratch *pool;
+    uint64_t wver;        /* bumped by every upsert / remove (under the write lock) */
+    pthread_mutex_t tmu;  /* guards the top lists below */
+    struct toplist **top; /* per term: its best live postings (see term_top), or NULL */
+    uint32_t top_cap, n_top;
     struct build build; /* writer's buffers (under the write lock) */
 };
 
@@ -450,6 +501,7 @@ enum tl_rc tl_sindex_new(const struct tl_search_config *cfg, struct tl_sindex **
     pthread_rwlock_init(&ix->lock, NULL);
     pthread_mutex_init(&ix->pmu, NULL);
     pthread_mutex_init(&ix->smu, NULL);
+    pthread_mutex_init(&ix->tmu, NULL);
     tl_strtab_init(&ix->terms);
     tl_strtab_init(&ix->words);
     tl_strtab_init(&ix->brands);
@@ -499,6 +551,7 @@ static void scratch_free(struct scratch *s)
     tl_free(s->stamp);
     tl_free(s->touched);
     tl_free(s->stouched);
+    tl_free(s->text);
     tl_free(s->exact);
     tl_free(s->bits);
     tl_free(s);
@@ -533,6 +586,8 @@ void tl_sindex_free(struct tl_sindex *ix)
     tl_free(ix->hpb);
     tl_free(ix->hbrand);
     tl_free(ix->hleaf);
+    tl_free(ix->hap0);
+    tl_free(ix->hprice);
     tl_free(ix->fw);
     tl_free(ix->lgen);
     tl_free(ix->pop);
@@ -554,6 +609,9 @@ void tl_sindex_free(struct tl_sindex *ix)
     pthread_rwlock_destroy(&ix->lock);
     pthread_mutex_destroy(&ix->pmu);
     pthread_mutex_destroy(&ix->smu);
+    pthread_mutex_destroy(&ix->tmu);
+    for (uint32_t t = 0; t < ix->top_cap; t++) tl_free(ix->top[t]);
+    tl_free(ix->top);
     tl_free(ix);
 }
 
@@ -597,6 +655,14 @@ static enum tl_rc grow_docs(struct tl_sindex *ix, uint32_t need)
     if (!nlf) return TL_ENOMEM;
     memset(nlf + ix->cap, 0xFF, (size_t)(nc - ix->cap) * sizeof *nlf);
     ix->hleaf = nlf;
+    uint32_t *nap = tl_realloc(ix->hap0, (size_t)nc * sizeof *nap);
+    if (!nap) return TL_ENOMEM;
+    memset(nap + ix->cap, 0, (size_t)(nc - ix->cap) * sizeof *nap);
+    ix->hap0 = nap;
+    double *npr = tl_realloc(ix->hprice, (size_t)nc * sizeof *npr);
+    if (!npr) return TL_ENOMEM;
+    for (uint32_t i = ix->cap; i < nc; i++) npr[i] = NAN;
+    ix->hprice = npr;
     ix->cap = nc;
     return TL_OK;
 }
@@ -808,7 +874,9 @@ static void sync_hot(struct tl_sindex *ix, uint32_t doc)
     for (uint32_t i = 0; i < ATTR_INLINE; i++) h->ap[i] = i < d->n_attrs ? at[2 * i + 1] : 0;
     ix->lgen[doc] = d->gen;
     ix->hflag[doc] = (uint8_t)((d->present && d->visible ? HF_LIVE : 0) | (d->available ? HF_AVAIL : 0) |
-                               (d->n_attrs ? HF_ATTRS : 0));
+                               (d->n_attrs ? HF_ATTRS : 0) | (d->n_attrs > 1 ? HF_MORE : 0));
+    ix->hap0[doc] = h->ap[0];
+    ix->hprice[doc] = d->price;
     uint8_t pb = PB_NONE;
     if (!isnan(d->price) && d->price >= 0) {
         int b = N_PRICE - 1;
@@ -1143,6 +1211,7 @@ enum tl_rc tl_sindex_upsert(struct tl_sindex *ix, uint32_t doc, const struct tl_
         memset(b->len, 0, sizeof b->len);
         rc = upsert_locked(ix, doc, d, b);
     }
+    ix->wver++;
     pthread_rwlock_unlock(&ix->lock);
     return rc;
 }
@@ -1153,6 +1222,7 @@ void tl_sindex_remove(struct tl_sindex *ix, uint32_t doc)
     pthread_rwlock_wrlock(&ix->lock);
     remove_locked(ix, doc);
     maybe_refresh(ix);
+    ix->wver++;
     pthread_rwlock_unlock(&ix->lock);
 }
 
@@ -1175,6 +1245,11 @@ void tl_sindex_doc_keys(const struct tl_sindex *ix, uint32_t doc, uint32_t *path
     int ok = doc < ix->cap && ix->hleaf && ix->hbrand;
     *path_id = ok ? ix->hleaf[doc] : TL_STRTAB_NONE;
     *brand_id = ok ? ix->hbrand[doc] : TL_STRTAB_NONE;
+}
+
+double tl_sindex_doc_price(const struct tl_sindex *ix, uint32_t doc)
+{
+    return doc < ix->cap && ix->hprice ? ix->hprice[doc] : NAN;
 }
 
 const char *tl_sindex_path_str(const struct tl_sindex *ix, uint32_t path_id)
@@ -1204,9 +1279,12 @@ size_t tl_sindex_memory(struct tl_sindex *ix)
         m += (size_t)(ix->docs[d].n_terms + ix->docs[d].n_title + ix->docs[d].n_cats + 2 * ix->docs[d].n_attrs) * 4;
     m += (size_t)ix->typo.cap * 8 + ix->typo.heads.cap * 16 + (size_t)ix->word_cap * 4;
     m += (size_t)ix->wd_cap * sizeof(struct wslot);
-    m +=
-        (size_t)ix->cap * (sizeof(struct hot) + sizeof *ix->fw + 1 + 2 + 2 * sizeof(uint32_t)); /* hot, fw, lgen, SoA */
+    m += (size_t)ix->cap *
+         (sizeof(struct hot) + sizeof *ix->fw + 1 + 2 + 3 * sizeof(uint32_t) + sizeof(double)); /* hot, fw, lgen, SoA */
     m += ((size_t)ix->terms.strs_cap + ix->words.strs_cap) * 8 + (ix->terms.cap + ix->words.cap) * 12;
+    pthread_mutex_lock(&ix->tmu);
+    m += (size_t)ix->n_top * sizeof(struct toplist) + (size_t)ix->top_cap * sizeof *ix->top; /* autocomplete lists */
+    pthread_mutex_unlock(&ix->tmu);
     m += (size_t)ix->words.count * 12 + (size_t)ix->terms.count * 10; /* string bytes (estimate) */
     pthread_rwlock_unlock(&ix->lock);
     return m;
@@ -1504,12 +1582,14 @@ static struct scratch *scratch_get(struct tl_sindex *ix)
         if (t) s->touched = t;
         uint32_t *t2 = tl_realloc(s->stouched, (size_t)nc * sizeof *t2);
         if (t2) s->stouched = t2;
+        double *tx = tl_realloc(s->text, (size_t)nc * sizeof *tx);
+        if (tx) s->text = tx;
         uint8_t *e = tl_realloc(s->exact, nc);
         if (e) s->exact = e;
         size_t ow = s->cap ? (size_t)s->cap / 64 + 1 : 0, nw = (size_t)nc / 64 + 1;
         uint64_t *bw = tl_realloc(s->bits, nw * sizeof *bw);
         if (bw) s->bits = bw, memset(bw + ow, 0, (nw - ow) * sizeof *bw);
-        if (!a || !sl || !m || !st || !t || !t2 || !e || !bw) {
+        if (!a || !sl || !m || !st || !t || !t2 || !tx || !e || !bw) {
             scratch_free(s);
             return NULL;
         }
@@ -1710,9 +1790,10 @@ static inline void facets_add(const struct tl_sindex *ix, struct facets *fc, uin
     if (brand != TL_STRTAB_NONE) fc->brand[brand]++;
     if (pb != PB_NONE) fc->price[pb]++;
     fc->avail[(fl & HF_AVAIL) ? 1 : 0]++;
-    if (fl & HF_ATTRS) {
+    if (fl & HF_ATTRS) fc->pair[ix->hap0[doc]]++;
+    if (fl & HF_MORE) { /* the rest from the hot record (and the blob past ATTR_INLINE) */
         const struct hot *h = &ix->hot[doc];
-        for (uint32_t i = 0; i < h->n_attrs && i < ATTR_INLINE; i++) fc->pair[h->ap[i]]++;
+        for (uint32_t i = 1; i < h->n_attrs && i < ATTR_INLINE; i++) fc->pair[h->ap[i]]++;
         if (h->n_attrs > ATTR_INLINE) {
             const struct idoc *d = &ix->docs[doc];
             const uint32_t *at = d->blob + d->n_terms + d->n_title + d->n_cats;
@@ -1857,11 +1938,12 @@ struct run {
     uint64_t total;
     uint64_t corrected; /* matches found only through corrections */
     uint32_t extra_cat;
-    uint32_t require; /* slot mask every match must have (suggest) */
-    uint32_t id_doc;  /* doc whose id equals the query, or UINT32_MAX */
-    int trivial;      /* no filter at all: passes() reduces to HF_LIVE */
-    int browse;       /* empty query (not the fallback): relevance = popularity x (1 + boost) */
-    double coord[33]; /* coordination factor by matched slot count */
+    uint32_t require;             /* slot mask every match must have (suggest) */
+    uint32_t id_doc;              /* doc whose id equals the query, or UINT32_MAX */
+    int trivial;                  /* no filter at all: passes() reduces to HF_LIVE */
+    int browse;                   /* empty query (not the fallback): relevance = popularity x (1 + boost) */
+    double coord[33];             /* coordination factor by matched slot count */
+    struct tl_topk_entry *lb_mem; /* room for heap.k entries: the text lower bounds (see rank_bounded), or NULL */
 };
 
 /* 1 when no filter, skip hook or required slot can reject a document. */
@@ -1930,17 +2012,24 @@ static inline double text_of(const struct run *r, uint32_t doc)
     return t;
 }
 
-static inline void consider(struct run *r, uint32_t doc)
+/* Filters, then count a match (total, corrected, facets); 1 if it matched. */
+static inline int admit(struct run *r, uint32_t doc)
 {
     if (r->trivial) {
-        if (!(r->ix->hflag[doc] & HF_LIVE)) return;
+        if (!(r->ix->hflag[doc] & HF_LIVE)) return 0;
     } else {
-        if (!passes(r->ix, r->fl, doc, r->extra_cat)) return;
-        if (r->p && (r->sc->mask[doc] & r->require) != r->require) return;
+        if (!passes(r->ix, r->fl, doc, r->extra_cat)) return 0;
+        if (r->p && (r->sc->mask[doc] & r->require) != r->require) return 0;
     }
     r->total++;
     if (r->p && !r->sc->exact[doc]) r->corrected++;
     if (r->fc && r->fc->on) facets_add(r->ix, r->fc, doc);
+    return 1;
+}
+
+static inline void consider(struct run *r, uint32_t doc)
+{
+    if (!admit(r, doc)) return;
     double text = 0;
     if (r->q->sort == TL_SSORT_RELEVANCE) {
         /* skip the boost hook (and the push) when even the largest boost
@@ -1957,6 +2046,65 @@ static inline void consider(struct run *r, uint32_t doc)
     }
     double key = sort_key(r, doc, text);
     tl_topk_push(&r->heap, doc, key);
+}
+
+/* Relevance with a boost hook, in two passes over the n matches in
+ * sc->touched (boost() is the costly part per match, so it should run for
+ * as few documents as possible):
+ *  1. admit (count, facets) every match and keep the heap.k best text
+ *     scores in a second heap (lb); its root is theta, the k-th best text.
+ *     Since boost >= 0, final = text x (1 + boost) >= text, so k documents
+ *     end with a key >= theta.
+ *  2. a match whose upper bound text x (1 + boost_max) is below theta can
+ *     therefore never be in the top k and is dropped before boost() is
+ *     called; the others go through the usual pruned push (consider()).
+ * Exact: the same top k as one pass in document order (whose running heap
+ * starts empty, so early documents were boosted whatever their text). */
+static void rank_bounded(struct run *r, uint32_t n)
+{
+    struct tl_topk lb;
+    tl_topk_init(&lb, r->lb_mem, r->heap.k);
+    uint32_t *cand = r->sc->stouched, m = 0;
+    double *tx = r->sc->text;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t doc = r->sc->touched[i];
+        if (!admit(r, doc)) continue;
+        double text = text_of(r, doc);
+        cand[m] = doc, tx[m++] = text;
+        if (lb.n < lb.k || text > lb.e[0].score) tl_topk_push(&lb, doc, text);
+    }
+    double theta = tl_topk_threshold(&lb), bmax = 1 + r->q->boost_max;
+    /* per-path bounds of the boost (1 + bound), memoised: pbound[path + 1], 0 = not asked yet */
+    double *pbound = NULL;
+    uint32_t np = r->ix->paths.count + 1;
+    if (r->q->boost_path_max && theta > -INFINITY) pbound = tl_calloc(np, sizeof *pbound);
+    /* the k best texts first: the heap then starts near its final level and
+     * prunes the rest harder (the kept set does not depend on the order) */
+    uint32_t mark = ++r->sc->cur;
+    for (size_t i = 0; i < lb.n; i++) {
+        uint32_t doc = lb.e[i].id;
+        r->sc->stamp[doc] = mark;
+        tl_topk_push(&r->heap, doc, sort_key(r, doc, lb.e[i].score));
+    }
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t doc = cand[i];
+        double text = tx[i];
+        if (text * bmax < theta || r->sc->stamp[doc] == mark) continue;
+        double f = bmax;
+        if (pbound) {
+            uint32_t leaf = r->ix->hleaf[doc], slot = leaf == TL_STRTAB_NONE || leaf >= np - 1 ? 0 : leaf + 1;
+            if (pbound[slot] == 0) {
+                double b = r->q->boost_path_max(r->q->boost_ctx, slot ? leaf : TL_STRTAB_NONE);
+                if (!(b >= 0) || b > r->q->boost_max) b = r->q->boost_max; /* NaN: no bound */
+                pbound[slot] = 1 + b;
+            }
+            f = pbound[slot];
+            if (text * f < theta) continue;
+        }
+        if (!may_enter(&r->heap, doc, text > 0 ? text * f : text)) continue;
+        tl_topk_push(&r->heap, doc, sort_key(r, doc, text));
+    }
+    tl_free(pbound);
 }
 
 /* Adjacent query slots adjacent in the title. */
@@ -2082,7 +2230,10 @@ static enum tl_rc do_pass(struct run *r, struct tl_sresult *out, const struct pl
         } else
             for (uint32_t i = 0; i < *n_touched; i++) bits[r->sc->touched[i] >> 6] = 0;
         r->trivial = filters_trivial(r);
-        for (uint32_t i = 0; i < *n_touched; i++) consider(r, r->sc->touched[i]);
+        if (r->lb_mem && r->q->sort == TL_SSORT_RELEVANCE && r->q->boost && *n_touched > r->heap.k)
+            rank_bounded(r, *n_touched);
+        else
+            for (uint32_t i = 0; i < *n_touched; i++) consider(r, r->sc->touched[i]);
     } else {
         r->trivial = filters_trivial(r);
         for (uint32_t d = 0; d < r->ix->cap; d++) consider(r, d);
@@ -2109,7 +2260,7 @@ enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, str
     struct plan *p = tl_malloc(sizeof *p);
     size_t k = (size_t)q->offset + q->limit;
     if (k < PROX_WINDOW) k = PROX_WINDOW;
-    struct tl_topk_entry *hm = tl_malloc(k * sizeof *hm);
+    struct tl_topk_entry *hm = tl_malloc(2 * k * sizeof *hm); /* the heap, then the text bounds */
     if (!tk || !p || !hm) {
         tl_free(tk), tl_free(p), tl_free(hm);
         return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
@@ -2128,6 +2279,7 @@ enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, str
     struct run r;
     memset(&r, 0, sizeof r);
     r.ix = ix, r.q = q, r.fl = &fl, r.fc = &fc, r.sc = sc, r.extra_cat = TL_STRTAB_NONE, r.id_doc = UINT32_MAX;
+    r.lb_mem = hm + k;
     if (rc == TL_OK && nt == 0) {
         out->mode = TL_SMODE_BROWSE;
         r.browse = 1;
@@ -2193,6 +2345,271 @@ enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, str
     return TL_OK;
 }
 
+/* ---- autocomplete ----------------------------------------------------------- */
+
+/* The best live postings of t by (tfn desc, doc asc), at most TOP_K, into
+ * out; out->more = 1 when t has further live postings (all ranking after
+ * the last one kept). */
+static void top_scan(const struct tl_sindex *ix, const struct term *t, struct toplist *out)
+{
+    struct tl_topk_entry e[TOP_K];
+    struct tl_topk h;
+    tl_topk_init(&h, e, TOP_K);
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        const struct post *po = &t->p[i];
+        if (ix->lgen[po->doc] != po->gen || !(ix->hflag[po->doc] & HF_LIVE)) continue;
+        live++;
+        if (h.n < h.k || po->tfn >= e[0].score) tl_topk_push(&h, po->doc, po->tfn);
+    }
+    size_t n = tl_topk_sort(&h);
+    for (size_t i = 0; i < n; i++) out->doc[i] = e[i].id, out->tfn[i] = (float)e[i].score;
+    out->n = (uint32_t)n;
+    out->more = live > n;
+    out->below = -1;
+    if (out->more) { /* postings left out tie with the last entry (and have a higher doc) or are below */
+        float last = out->tfn[n - 1];
+        for (uint32_t i = 0; i < t->n; i++) {
+            const struct post *po = &t->p[i];
+            if (ix->lgen[po->doc] != po->gen || !(ix->hflag[po->doc] & HF_LIVE)) continue;
+            if (po->tfn < last && po->tfn > out->below) out->below = po->tfn;
+        }
+    }
+}
+
+/* Term's top list into out: from the cache while no write happened since it
+ * was made (ver == wver), else rebuilt (and cached for terms with at least
+ * TOP_MIN_DF live postings, up to TOP_CACHED_MAX lists). Under the read
+ * lock; the cache itself under tmu. */
+static void term_top(struct tl_sindex *ix, uint32_t term, struct toplist *out)
+{
+    const struct term *t = &ix->tv[term];
+    if (t->live < TOP_MIN_DF) {
+        top_scan(ix, t, out);
+        return;
+    }
+    pthread_mutex_lock(&ix->tmu);
+    if (term >= ix->top_cap) {
+        uint32_t nc = ix->terms.count > term ? ix->terms.count : term + 1;
+        struct toplist **nt = tl_realloc(ix->top, (size_t)nc * sizeof *nt);
+        if (nt) {
+            memset(nt + ix->top_cap, 0, (size_t)(nc - ix->top_cap) * sizeof *nt);
+            ix->top = nt;
+            ix->top_cap = nc;
+        }
+    }
+    struct toplist *c = term < ix->top_cap ? ix->top[term] : NULL;
+    if (!c && term < ix->top_cap && ix->n_top < TOP_CACHED_MAX && (c = tl_malloc(sizeof *c))) {
+        c->ver = ix->wver - 1; /* not valid yet */
+        ix->top[term] = c;
+        ix->n_top++;
+    }
+    if (c) {
+        if (c->ver != ix->wver) {
+            top_scan(ix, t, c);
+            c->ver = ix->wver;
+        }
+        out->n = c->n, out->more = c->more, out->below = c->below;
+        memcpy(out->doc, c->doc, c->n * sizeof *out->doc);
+        memcpy(out->tfn, c->tfn, c->n * sizeof *out->tfn);
+    } else
+        top_scan(ix, t, out);
+    pthread_mutex_unlock(&ix->tmu);
+}
+
+static inline float post_score(double wi, double k1, float tf) { return (float)(wi * tf / (k1 + tf)); }
+
+/* One slot (a single, possibly partial word): a document's score is the
+ * best of the slot's alternatives, score_a = wi_a x tfn / (k1 + tfn),
+ * non-decreasing in tfn; results rank by (score desc, doc asc). A document
+ * of the true top `limit` is in the top list of its best alternative (the
+ * documents before it there rank before it overall, and there are fewer
+ * than limit <= TOP_K of them), with its exact score; others are seen with
+ * at most their true score. The one exception is float rounding giving two
+ * tfn values the same score, so the merge is checked: a document left out
+ * of alternative a's cut list, whose last entry is (tfn_K, doc_K), either
+ * ties on tfn with a higher doc or has a lower tfn and a score <=
+ * score_a(tfn_K), equal only by rounding (checked with the largest tfn
+ * below tfn_K). It ranks after B_a = (score_a(tfn_K), doc_K), or after
+ * (score_a(tfn_K), -1) in the rounding case; U = the best B_a over the cut
+ * lists. The merged candidates ranking before U are exact, and when there
+ * are at least `limit` of them they are the answer (the same as the full
+ * pass: one slot means no proximity re-ranking and a coordination factor
+ * of 1); else return 0 and the caller runs the full pass. `corrected` is
+ * as the lists show (a document whose exact-term posting lies past a cut
+ * list may be flagged corrected; autocomplete callers read doc). */
+static int suggest_one(struct tl_sindex *ix, const struct plan *p, uint32_t limit, struct scratch *sc,
+                       struct tl_sresult *out)
+{
+    const struct qslot *s = &p->s[0];
+    struct toplist *tl = tl_malloc(sizeof *tl);
+    struct tl_topk_entry *he = tl_malloc((limit ? limit : 1) * sizeof *he);
+    if (!tl || !he) {
+        tl_free(tl), tl_free(he);
+        return 0;
+    }
+    const double k1 = ix->k1;
+    uint32_t cur = ++sc->cur, m = 0, *cand = sc->stouched;
+    double bound = -1;     /* U: score, */
+    int64_t bound_id = -1; /* doc (-1: a tie with U's score is never sure) */
+    for (size_t ai = s->a0; ai < s->a1; ai++) {
+        const struct alt *a = &p->a[ai];
+        const struct term *t = &ix->tv[a->term];
+        const double wi = a->w * idf_of(ix, a->df ? a->df : t->live) * (k1 + 1);
+        term_top(ix, a->term, tl);
+        for (uint32_t i = 0; i < tl->n; i++) {
+            uint32_t doc = tl->doc[i];
+            float c = post_score(wi, k1, tl->tfn[i]);
+            if (sc->stamp[doc] != cur) {
+                sc->stamp[doc] = cur;
+                sc->slot[doc] = c;
+                sc->exact[doc] = 0;
+                cand[m++] = doc;
+            } else if (c > sc->slot[doc])
+                sc->slot[doc] = c;
+            if (!a->corrected) sc->exact[doc] = 1;
+        }
+        if (tl->more && tl->n) {
+            double c = post_score(wi, k1, tl->tfn[tl->n - 1]);
+            int64_t id = tl->below >= 0 && post_score(wi, k1, tl->below) == c ? -1 : (int64_t)tl->doc[tl->n - 1];
+            if (c > bound || (c == bound && id < bound_id)) bound = c, bound_id = id;
+        }
+    }
+    struct tl_topk h;
+    tl_topk_init(&h, he, limit);
+    uint32_t sure = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        uint32_t doc = cand[i];
+        double v = sc->slot[doc];
+        if (v > bound || (v == bound && (int64_t)doc < bound_id)) {
+            sure++;
+            tl_topk_push(&h, doc, sc->slot[doc]);
+        }
+    }
+    int ok = sure >= limit || bound < 0;
+    if (ok) {
+        size_t n = tl_topk_sort(&h);
+        out->n_hits = 0;
+        for (size_t i = 0; i < n; i++) {
+            struct tl_shit *x = &out->hits[out->n_hits++];
+            x->doc = he[i].id;
+            x->score = x->text_score = (float)he[i].score;
+            x->corrected = (uint8_t)!sc->exact[he[i].id];
+        }
+    }
+    for (uint32_t i = 0; i < m; i++) sc->exact[cand[i]] = 0;
+    tl_free(tl), tl_free(he);
+    return ok;
+}
+
+#define SUGGEST_CELLS_MAX (1u << 22) /* candidates x slots held by suggest_and */
+
+/* Several slots, all required: intersect instead of accumulating the
+ * union. Slots in increasing posting count; the first gives the
+ * candidates (a row each: the best score per slot, the matched slots),
+ * every further slot walks its postings but only looks at candidates still
+ * alive (a bitmap test), and a candidate missing a slot dies. Survivors sum
+ * their slot scores in slot order (the float sum of the full pass, and
+ * coordination 1 with every slot matched), go through the same heap and
+ * proximity re-ranking (finish_hits). Returns 0 (caller runs the full pass)
+ * when an alternative spans two slots (a concatenation) or the candidate
+ * table would pass SUGGEST_CELLS_MAX. */
+static int suggest_and(struct run *r, const struct plan *p, uint32_t limit, struct tl_sresult *out, uint32_t *n_touched,
+                       struct tl_topk_entry *heap_mem, size_t k, enum tl_rc *rc)
+{
+    struct tl_sindex *ix = r->ix;
+    struct scratch *sc = r->sc;
+    size_t n = p->n;
+    if (n < 2 || n > 31) return 0;
+    uint64_t size[QSLOTS_MAX] = {0};
+    size_t order[QSLOTS_MAX] = {0};
+    for (size_t si = 0; si < n; si++) {
+        size[si] = 0;
+        for (size_t ai = p->s[si].a0; ai < p->s[si].a1; ai++) {
+            if (p->a[ai].mask != 1u << si) return 0;
+            size[si] += ix->tv[p->a[ai].term].n;
+        }
+        size_t j = si;
+        for (; j > 0 && size[order[j - 1]] > size[si]; j--) order[j] = order[j - 1];
+        order[j] = si;
+    }
+    if (size[order[0]] * n > SUGGEST_CELLS_MAX) return 0;
+    size_t rows_cap = size[order[0]] ? (size_t)size[order[0]] : 1;
+    float *cell = tl_calloc(rows_cap * n, sizeof *cell);
+    uint32_t *cm = tl_calloc(rows_cap, sizeof *cm);
+    uint8_t *ex = tl_calloc(rows_cap, 1);
+    if (!cell || !cm || !ex) {
+        tl_free(cell), tl_free(cm), tl_free(ex);
+        return 0;
+    }
+    const double k1 = ix->k1;
+    uint32_t *row = sc->mask; /* row + 1 while intersecting (reset below) */
+    uint64_t *bits = sc->bits;
+    uint32_t nr = 0, alive = 0;
+    for (size_t oi = 0; oi < n; oi++) {
+        size_t si = order[oi];
+        uint32_t bit = 1u << si;
+        for (size_t ai = p->s[si].a0; ai < p->s[si].a1; ai++) {
+            const struct alt *a = &p->a[ai];
+            const struct term *t = &ix->tv[a->term];
+            const double wi = a->w * idf_of(ix, a->df ? a->df : t->live) * (k1 + 1);
+            for (uint32_t i = 0; i < t->n; i++) {
+                const struct post *po = &t->p[i];
+                uint32_t doc = po->doc, x;
+                if (oi) {
+                    if (!(bits[doc >> 6] >> (doc & 63) & 1)) continue;
+                    if (ix->lgen[doc] != po->gen) continue;
+                    x = row[doc] - 1;
+                } else {
+                    if (ix->lgen[doc] != po->gen || !(ix->hflag[doc] & HF_LIVE)) continue;
+                    if (!row[doc]) {
+                        sc->touched[nr] = doc;
+                        row[doc] = ++nr;
+                        bits[doc >> 6] |= 1ULL << (doc & 63);
+                    }
+                    x = row[doc] - 1;
+                }
+                float c = post_score(wi, k1, po->tfn);
+                if (c > cell[(size_t)x * n + si]) cell[(size_t)x * n + si] = c;
+                cm[x] |= bit;
+                if (!a->corrected) ex[x] = 1;
+            }
+        }
+        alive = 0;
+        for (uint32_t x = 0; x < nr; x++) {
+            uint32_t doc = sc->touched[x];
+            if (cm[x] & bit)
+                alive++;
+            else
+                bits[doc >> 6] &= ~(1ULL << (doc & 63));
+        }
+        if (!alive) break;
+    }
+    /* survivors: their text in acc / mask / exact as the full pass leaves them */
+    uint32_t full = (1u << n) - 1;
+    for (int m = 0; m <= 32; m++) r->coord[m] = pow((1.0 + m) / (1.0 + (double)n), COORD_P);
+    tl_topk_init(&r->heap, heap_mem, k);
+    r->p = p;
+    uint32_t ns = 0;
+    for (uint32_t x = 0; x < nr; x++) {
+        uint32_t doc = sc->touched[x];
+        bits[doc >> 6] = 0;
+        row[doc] = 0;
+        if (cm[x] != full) continue;
+        sc->touched[ns++] = doc; /* scratch_put resets acc / mask / exact of these */
+        float acc = 0;
+        for (size_t si = 0; si < n; si++) acc += cell[(size_t)x * n + si];
+        sc->acc[doc] = acc;
+        sc->mask[doc] = full;
+        sc->exact[doc] = ex[x];
+        tl_topk_push(&r->heap, doc, text_of(r, doc));
+    }
+    *n_touched = ns;
+    tl_free(cell), tl_free(cm), tl_free(ex);
+    *rc = finish_hits(r, out, 0, limit);
+    return 1;
+}
+
 enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit, struct tl_shit *hits, size_t *n_hits)
 {
     *n_hits = 0;
@@ -2229,7 +2646,10 @@ enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit
             struct qopt o = {0, 1};
             build_plan(ix, tk, nt, 1, &o, p);
             r.require = p->n >= 32 ? 0xFFFFFFFFu : (1u << p->n) - 1;
-            rc = do_pass(&r, out, p, 0, limit, &n_touched, hm, PROX_WINDOW);
+            out->n_hits = 0;
+            int done = p->n == 1 ? suggest_one(ix, p, limit, sc, out)
+                                 : suggest_and(&r, p, limit, out, &n_touched, hm, PROX_WINDOW, &rc);
+            if (!done) rc = do_pass(&r, out, p, 0, limit, &n_touched, hm, PROX_WINDOW);
             scratch_put(ix, sc, n_touched);
         }
         pthread_rwlock_unlock(&ix->lock);

@@ -106,6 +106,14 @@ struct tl_squery {
     double boost_max;       /* upper bound of boost() (0 with no hook) */
     double (*boost)(void *ctx, uint32_t doc);
     void *boost_ctx;
+    /* Optional (may be NULL): an upper bound of boost() over the documents
+     * whose deepest category path id is path_id (UINT32_MAX: those without
+     * a category; ids as tl_sindex_doc_keys). Called at most once per path
+     * and search, with boost_ctx, under the same rules as boost(); the
+     * index then skips documents whose text x (1 + bound) cannot reach the
+     * top, so it must never be below boost() for such a document (it is
+     * clamped to [0, boost_max]). */
+    double (*boost_path_max)(void *ctx, uint32_t path_id);
     int (*skip)(void *ctx, uint32_t doc); /* 1 = never return doc (may be NULL) */
     void *skip_ctx;
 };
@@ -167,10 +175,17 @@ enum tl_rc tl_sindex_search(struct tl_sindex *ix, const struct tl_squery *q, str
  * index, so a hook can memoise per id. Only valid inside a hook. */
 void tl_sindex_doc_keys(const struct tl_sindex *ix, uint32_t doc, uint32_t *path_id, uint32_t *brand_id);
 const char *tl_sindex_path_str(const struct tl_sindex *ix, uint32_t path_id);
+/* The product's price as indexed (NAN unknown), read from a dense array so
+ * a hook need not touch the catalog item. Only valid inside a hook. */
+double tl_sindex_doc_price(const struct tl_sindex *ix, uint32_t doc);
 const char *tl_sindex_brand_str(const struct tl_sindex *ix, uint32_t brand_id);
 
 /* Product hits for autocomplete: the best `limit` documents whose terms
- * start with the last (partial) word of q and contain the others. */
+ * start with the last (partial) word of q and contain the others, ranked
+ * as search ranks text (no boost). Fast paths (per-term top lists for one
+ * word, intersection for several; sindex.c) give the same answer as the
+ * full pass; `corrected` in the hits may be approximate on the one-word
+ * path (autocomplete callers read doc and score). */
 enum tl_rc tl_sindex_suggest(struct tl_sindex *ix, const char *q, uint32_t limit, struct tl_shit *hits, size_t *n_hits);
 
 /* Persisted form (file format documented in sindex.c): written to path.tmp,

@@ -838,3 +838,320 @@ Test(sindex, bad_json_rejected)
     cr_assert_eq(tl_sindex_count(ix), NP);
     tl_sindex_free(ix);
 }
+
+/* ---- autocomplete fast paths (top lists, intersection) ---- */
+
+static const char *const ac_words[] = {"cotton", "copper", "coral", "cork",  "cosy", "compact", "comfort", "candle",
+                                       "cup",    "case",   "lamp",  "linen", "mug",  "mat",     "set",     "slate"};
+#define AC_NW (sizeof ac_words / sizeof *ac_words)
+#define AC_N 3000
+
+/* Deterministic titles of 2-9 words from ac_words (LCG), some repeats. */
+static void ac_title(uint32_t i, char *out, size_t cap)
+{
+    uint32_t s = i * 2654435761u + 12345u;
+    int n = 2 + (int)(i % 8), pos = 0;
+    out[0] = 0;
+    for (int k = 0; k < n; k++) {
+        s = s * 1103515245u + 12345u;
+        pos += snprintf(out + pos, cap - (size_t)pos, "%s%s", k ? " " : "", ac_words[(s >> 16) % AC_NW]);
+    }
+}
+
+static struct tl_sindex *ac_build(void)
+{
+    struct tl_search_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct tl_sindex *ix = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    char title[256];
+    for (uint32_t i = 0; i < AC_N; i++) {
+        ac_title(i, title, sizeof title);
+        /* every 50th product reuses one fixed title: big groups of equal scores */
+        struct tl_sdoc d = {"", i % 50 == 0 ? "cotton mug" : title, NULL, NULL, NULL, NULL, NULL, 10.0, 1, 1, 0};
+        cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
+    }
+    return ix;
+}
+
+/* A one-word prefix: suggest (top lists) must give exactly the hits of a
+ * full search of the same text (accumulating every posting): same
+ * documents, same order, same scores; also after removals, hidden
+ * products and rewrites (the cached lists are rebuilt after a write). */
+static void ac_same_as_search(struct tl_sindex *ix, const char *pfx, uint32_t limit)
+{
+    struct tl_shit h[TL_SEARCH_LIMIT_MAX];
+    size_t n = 0;
+    cr_assert_eq(tl_sindex_suggest(ix, pfx, limit, h, &n), TL_OK);
+    struct tl_squery q = mkq(pfx);
+    q.limit = limit;
+    run(ix, &q);
+    cr_assert_eq(n, res.n_hits, "'%s': %zu vs %zu hits", pfx, n, res.n_hits);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(h[i].doc, res.hits[i].doc, "'%s' rank %zu", pfx, i);
+        cr_assert_eq(h[i].score, res.hits[i].score, "'%s' rank %zu", pfx, i);
+    }
+}
+
+Test(sindex, suggest_one_word_matches_full_search)
+{
+    struct tl_sindex *ix = ac_build();
+    static const char *const pfx[] = {"c", "co", "cot", "cotton", "cor", "com", "ca", "l", "li", "m", "mu", "s", "sl"};
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof pfx / sizeof *pfx; i++) {
+            ac_same_as_search(ix, pfx[i], 5);
+            ac_same_as_search(ix, pfx[i], 20);
+            ac_same_as_search(ix, pfx[i], 100);
+        }
+        /* writes between rounds: the best "cotton mug" products go away or change */
+        for (uint32_t i = 0; i < AC_N; i += 50 * (round + 1)) {
+            if (i % 100 == 0)
+                tl_sindex_remove(ix, i);
+            else {
+                struct tl_sdoc d = {"", "cotton mug", NULL, NULL, NULL, NULL, NULL, 10.0, 1, 0, 0}; /* hidden */
+                cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
+            }
+        }
+    }
+    tl_sindex_free(ix);
+}
+
+/* Equal scores rank by document; the cached list is cut inside a group of
+ * equal scores and must still give the lowest documents, and follow writes. */
+Test(sindex, suggest_ties_and_writes)
+{
+    struct tl_search_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct tl_sindex *ix = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    for (uint32_t i = 0; i < 700; i++) {
+        struct tl_sdoc d = {"", "Cotton mug", NULL, NULL, NULL, NULL, NULL, 5.0, 1, 1, 0};
+        cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
+    }
+    struct tl_sdoc top = {"", "Cotton cotton mug", NULL, NULL, NULL, NULL, NULL, 5.0, 1, 1, 0};
+    cr_assert_eq(tl_sindex_upsert(ix, 700, &top), TL_OK);
+    struct tl_shit h[10];
+    size_t n = 0;
+    uint32_t want1[] = {700, 0, 1, 2, 3};
+    for (int rep = 0; rep < 2; rep++) { /* the second time from the cached list */
+        cr_assert_eq(tl_sindex_suggest(ix, "cot", 5, h, &n), TL_OK);
+        cr_assert_eq(n, 5);
+        for (size_t i = 0; i < n; i++) cr_assert_eq(h[i].doc, want1[i], "rank %zu: %u", i, h[i].doc);
+        cr_assert_gt(h[0].score, h[1].score);
+        cr_assert_eq(h[1].score, h[4].score);
+    }
+    tl_sindex_remove(ix, 0);
+    struct tl_sdoc hidden = {"", "Cotton mug", NULL, NULL, NULL, NULL, NULL, 5.0, 1, 0, 0};
+    cr_assert_eq(tl_sindex_upsert(ix, 1, &hidden), TL_OK);
+    struct tl_sdoc other = {"", "Blue mug", NULL, NULL, NULL, NULL, NULL, 5.0, 1, 1, 0};
+    cr_assert_eq(tl_sindex_upsert(ix, 3, &other), TL_OK);
+    uint32_t want2[] = {700, 2, 4, 5, 6};
+    cr_assert_eq(tl_sindex_suggest(ix, "cot", 5, h, &n), TL_OK);
+    cr_assert_eq(n, 5);
+    for (size_t i = 0; i < n; i++) cr_assert_eq(h[i].doc, want2[i], "after writes, rank %zu: %u", i, h[i].doc);
+    tl_sindex_remove(ix, 700);
+    uint32_t want3[] = {2, 4, 5, 6, 7};
+    cr_assert_eq(tl_sindex_suggest(ix, "cot", 5, h, &n), TL_OK);
+    for (size_t i = 0; i < n; i++) cr_assert_eq(h[i].doc, want3[i], "rank %zu: %u", i, h[i].doc);
+    tl_sindex_free(ix);
+}
+
+/* Several words (intersection path): every hit has all the words; and
+ * where any product matching the prefix also has the first word in its
+ * description, the full search ranks exactly the products having both
+ * first (the others only match one word of two, coordination 4/9 of a
+ * description-only score), so its hits must equal suggest's. */
+Test(sindex, suggest_several_words_matches_full_search)
+{
+    struct tl_search_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct tl_sindex *ix = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    char title[256];
+    for (uint32_t i = 0; i < AC_N; i++) {
+        ac_title(i, title, sizeof title);
+        const char *desc = i % 3 ? "zephyr item" : "plain item"; /* "zephyr" only in descriptions */
+        struct tl_sdoc d = {"", title, desc, NULL, NULL, NULL, NULL, 10.0, 1, 1, 0};
+        cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
+    }
+    static const char *const qs[] = {"cotton co", "mug c", "lamp sl", "case cup", "linen m", "set cotton"};
+    for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
+        struct tl_shit h[20];
+        size_t n = 0;
+        cr_assert_eq(tl_sindex_suggest(ix, qs[k], 20, h, &n), TL_OK);
+        cr_assert_gt(n, 0, "%s", qs[k]);
+        char first[32];
+        sscanf(qs[k], "%31s", first);
+        for (size_t i = 0; i < n; i++) {
+            ac_title(h[i].doc, title, sizeof title);
+            cr_assert(strstr(title, first) != NULL, "'%s': hit %u '%s' lacks '%s'", qs[k], h[i].doc, title, first);
+            if (i) cr_assert_geq(h[i - 1].score, h[i].score);
+        }
+    }
+    /* "zephyr c": products with a c-word in the title and zephyr in the
+     * description; a description-only match scores far below */
+    static const char *const zq[] = {"zephyr c", "zephyr co", "zephyr cot", "zephyr l", "zephyr mu"};
+    for (size_t k = 0; k < sizeof zq / sizeof *zq; k++) {
+        struct tl_shit h[20];
+        size_t n = 0;
+        cr_assert_eq(tl_sindex_suggest(ix, zq[k], 20, h, &n), TL_OK);
+        struct tl_squery q = mkq(zq[k]);
+        q.limit = 20;
+        run(ix, &q);
+        cr_assert_eq(n, 20, "%s", zq[k]);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_neq(h[i].doc % 3, 0, "'%s': hit %u has zephyr", zq[k], h[i].doc);
+            cr_assert_eq(h[i].doc, res.hits[i].doc, "'%s' rank %zu", zq[k], i);
+            cr_assert_eq(h[i].score, res.hits[i].score, "'%s' rank %zu", zq[k], i);
+        }
+    }
+    tl_sindex_free(ix);
+}
+
+/* ---- a boost bound per category path (boost_path_max) ---- */
+
+static uint32_t pb_hot_path; /* the path id of "Cat > 3" */
+static int pb_calls, pb_path_calls;
+
+static double pb_boost(void *ctx, uint32_t doc)
+{
+    struct tl_sindex *ix = ctx;
+    uint32_t path, brand;
+    tl_sindex_doc_keys(ix, doc, &path, &brand);
+    pb_calls++;
+    double small = (double)((doc * 2654435761u) % 1000) / 20000.0; /* [0, 0.05) */
+    return path == pb_hot_path ? 0.5 - small : small;
+}
+
+static double pb_bound(void *ctx, uint32_t path)
+{
+    (void)ctx;
+    pb_path_calls++;
+    return path == pb_hot_path ? 0.5 : 0.05;
+}
+
+/* The final order is text x (1 + boost) exactly as an exhaustive ranking
+ * gives, with the per-path bound on; the hook runs for fewer products than
+ * with boost_max alone; the bound is asked once per path. */
+Test(sindex, boost_path_bound_is_exact)
+{
+    struct tl_search_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct tl_sindex *ix = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    char title[256], cat[32];
+    for (uint32_t i = 0; i < SKIP_N; i++) {
+        int pos = snprintf(title, sizeof title, "widget");
+        for (uint32_t k = 0; k < i % 13; k++) pos += snprintf(title + pos, sizeof title - pos, " filler%u", k);
+        if (i % 7 == 0) pos += snprintf(title + pos, sizeof title - pos, " widget");
+        /* the boosted category has slightly longer titles (lower text): only
+         * its boost can lift them, so a wrong bound would lose them */
+        if (i % 10 == 3) snprintf(title + pos, sizeof title - pos, " extra");
+        snprintf(cat, sizeof cat, "Cat > %u", i % 10);
+        struct tl_sdoc d = {"", title, NULL, NULL, cat, NULL, NULL, 10.0, 1, 1, 0};
+        cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
+    }
+    uint32_t brand;
+    tl_sindex_doc_keys(ix, 3, &pb_hot_path, &brand);
+    cr_assert_str_eq(tl_sindex_path_str(ix, pb_hot_path), "Cat > 3");
+    static float text[SKIP_N];
+    struct tl_squery q = mkq("widget ");
+    q.limit = TL_SEARCH_LIMIT_MAX;
+    for (uint32_t off = 0; off < SKIP_N; off += q.limit) {
+        q.offset = off;
+        run(ix, &q);
+        for (size_t k = 0; k < res.n_hits; k++) text[res.hits[k].doc] = res.hits[k].text_score;
+    }
+    /* exhaustive: the best 20 by (key desc, doc asc), key = text x (1 + boost) */
+    uint32_t want[20];
+    double wkey[20];
+    for (int k = 0; k < 20; k++) {
+        double best = -1;
+        uint32_t bd = 0;
+        for (uint32_t i = 0; i < SKIP_N; i++) {
+            int used = 0;
+            for (int j = 0; j < k; j++) used |= want[j] == i;
+            double small = (double)((i * 2654435761u) % 1000) / 20000.0;
+            double key = (double)text[i] * (1 + (i % 10 == 3 ? 0.5 - small : small));
+            if (!used && key > best) best = key, bd = i;
+        }
+        want[k] = bd, wkey[k] = best;
+    }
+    int calls[2];
+    for (int with = 0; with < 2; with++) {
+        q = mkq("widget ");
+        q.limit = 20;
+        q.boost = pb_boost;
+        q.boost_ctx = ix;
+        q.boost_max = 0.5;
+        q.boost_path_max = with ? pb_bound : NULL;
+        pb_calls = pb_path_calls = 0;
+        run(ix, &q);
+        calls[with] = pb_calls;
+        cr_assert_eq(res.total, SKIP_N);
+        cr_assert_eq(res.n_hits, 20);
+        for (int k = 0; k < 20; k++) {
+            cr_assert_float_eq(res.hits[k].score, wkey[k], 1e-3 * wkey[k], "with=%d rank %d", with, k);
+            if (k + 1 < 20 && wkey[k] - wkey[k + 1] > 1e-4 * wkey[k])
+                cr_assert_eq(res.hits[k].doc, want[k], "with=%d rank %d", with, k);
+        }
+        if (with) cr_assert_leq(pb_path_calls, 10, "once per path (%d)", pb_path_calls);
+    }
+    cr_assert_lt(calls[1], calls[0], "the path bound spares hook calls (%d vs %d)", calls[1], calls[0]);
+    tl_sindex_free(ix);
+}
+
+/* Autocomplete from several threads while a writer changes the catalog:
+ * the per-term lists are rebuilt under their mutex (run under
+ * AddressSanitizer too); every answer stays ordered. */
+struct ac_thr {
+    struct tl_sindex *ix;
+    int writer, fails;
+};
+
+static void *ac_thr_main(void *arg)
+{
+    struct ac_thr *t = arg;
+    static const char *const qs[] = {"c", "co", "cot", "cotton m", "mug c", "l", "slate co"};
+    for (uint32_t i = 0; i < 300; i++) {
+        if (t->writer) {
+            uint32_t doc = (i * 37) % AC_N;
+            if (i % 3 == 0)
+                tl_sindex_remove(t->ix, doc);
+            else {
+                struct tl_sdoc d = {"", "cotton mug", NULL, NULL, NULL, NULL, NULL, 10.0, 1, (int)(i % 2), 0};
+                if (tl_sindex_upsert(t->ix, doc, &d) != TL_OK) t->fails++;
+            }
+            continue;
+        }
+        struct tl_shit h[20];
+        size_t n = 0;
+        if (tl_sindex_suggest(t->ix, qs[i % 7], 20, h, &n) != TL_OK || n == 0) t->fails++;
+        for (size_t k = 1; k < n; k++)
+            if (h[k - 1].score < h[k].score) t->fails++;
+    }
+    return NULL;
+}
+
+Test(sindex, suggest_concurrent_with_writer)
+{
+    struct tl_sindex *ix = ac_build();
+    pthread_t th[3];
+    struct ac_thr t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i].ix = ix, t[i].writer = i == 0, t[i].fails = 0;
+        pthread_create(&th[i], NULL, ac_thr_main, &t[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(t[i].fails, 0, "thread %d", i);
+    }
+    /* quiet again: the answers equal a full search */
+    ac_same_as_search(ix, "co", 20);
+    ac_same_as_search(ix, "c", 5);
+    tl_sindex_free(ix);
+}
