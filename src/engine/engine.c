@@ -444,6 +444,7 @@ static void *ckpt_main(void *arg)
         pthread_cond_timedwait(&e->stop_cv, &e->stop_mu, &ts);
         if (e->stopping) break;
         pthread_mutex_unlock(&e->stop_mu);
+        tl_engine_log_flush(e);
         enum tl_rc rc = tl_engine_checkpoint(e);
         if (rc) tl_warn("profile checkpoint failed: %s", tl_rc_message(rc));
         pthread_mutex_lock(&e->stop_mu);
@@ -496,6 +497,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
     pthread_rwlock_init(&e->apply_lock, NULL);
     pthread_mutex_init(&e->evicted_mu, NULL);
     pthread_mutex_init(&e->ckpt_mu, NULL);
+    pthread_mutex_init(&e->slog_mu, NULL);
     pthread_mutex_init(&e->stop_mu, NULL);
     pthread_cond_init(&e->stop_cv, NULL);
     tl_u64map_init(&e->keys);
@@ -599,9 +601,11 @@ void tl_engine_close(struct tl_engine *e)
         pthread_join(e->ckpt_thread, NULL);
     }
     if (e->writer) {
+        tl_engine_log_flush(e);
         if (!e->discard) tl_engine_checkpoint(e);
         tl_writer_stop(e->writer);
     }
+    tl_engine_log_free(e); /* nothing left after a flush, unless memory ran out */
     for (uint32_t i = 0; i < e->shops_cap; i++)
         if (e->shops[i]) tl_engine_search_close(e, e->shops[i]);
     if (e->profiles) tl_pcache_destroy(e->profiles);
@@ -632,6 +636,7 @@ void tl_engine_close(struct tl_engine *e)
     pthread_rwlock_destroy(&e->apply_lock);
     pthread_mutex_destroy(&e->evicted_mu);
     pthread_mutex_destroy(&e->ckpt_mu);
+    pthread_mutex_destroy(&e->slog_mu);
     pthread_mutex_destroy(&e->stop_mu);
     pthread_cond_destroy(&e->stop_cv);
     tl_free(e);

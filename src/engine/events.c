@@ -288,6 +288,10 @@ enum tl_rc tl_engine_ingest_events(struct tl_engine *e, uint32_t shop_id, const 
     if (nv) {
         struct ev_job job = {v, nv, 0};
         pthread_rwlock_rdlock(&e->apply_lock);
+        /* the server's own pending events first: a search or an exposure
+         * keeps its place before the clicks and purchases that follow it
+         * (the writer is FIFO; replays after a restart depend on the order) */
+        tl_engine_log_flush(e);
         rc = tl_writer_submit(e->writer, write_events, &job, nv);
         if (rc == TL_OK) {
             int64_t cur = atomic_load(&e->last_seq);
@@ -333,12 +337,6 @@ struct server_event {
     char *body, *user_id, *anonymous_id;
 };
 
-static enum tl_rc write_server_event(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
-{
-    struct server_event *l = arg;
-    return tl_engine_store_event(ops, st, &l->ev, 0);
-}
-
 static void free_server_event(void *arg)
 {
     struct server_event *l = arg;
@@ -346,6 +344,61 @@ static void free_server_event(void *arg)
     tl_free(l->user_id);
     tl_free(l->anonymous_id);
     tl_free(l);
+}
+
+struct slog_batch {
+    struct server_event **v;
+    size_t n;
+};
+
+/* One transaction for the batch; an event the store refuses is skipped
+ * (they are analytics: the others still go in). */
+static enum tl_rc write_slog_batch(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
+{
+    struct slog_batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        enum tl_rc rc = tl_engine_store_event(ops, st, &b->v[i]->ev, 0);
+        if (rc == TL_ESTORE || rc == TL_EIO) return rc;
+    }
+    return TL_OK;
+}
+
+static void free_slog_batch(void *arg)
+{
+    struct slog_batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) free_server_event(b->v[i]);
+    tl_free(b->v);
+    tl_free(b);
+}
+
+/* Submit what is pending (caller holds slog_mu). */
+static void slog_submit_locked(struct tl_engine *e)
+{
+    if (!e->slog_n) return;
+    struct slog_batch *b = tl_malloc(sizeof *b);
+    if (!b) return; /* keep them pending: the next flush tries again */
+    b->v = (struct server_event **)e->slog;
+    b->n = e->slog_n;
+    e->slog = NULL;
+    e->slog_n = 0;
+    if (tl_writer_submit_async(e->writer, write_slog_batch, b, free_slog_batch, b->n) != TL_OK)
+        free_slog_batch(b); /* queue full: dropped, as documented */
+}
+
+void tl_engine_log_free(struct tl_engine *e)
+{
+    for (size_t i = 0; i < e->slog_n; i++) free_server_event(e->slog[i]);
+    tl_free(e->slog);
+    e->slog = NULL;
+    e->slog_n = 0;
+}
+
+void tl_engine_log_flush(struct tl_engine *e)
+{
+    if (!e->writer) return;
+    pthread_mutex_lock(&e->slog_mu);
+    slog_submit_locked(e);
+    pthread_mutex_unlock(&e->slog_mu);
 }
 
 void tl_engine_log_event(struct tl_engine *e, uint32_t shop_id, enum tl_event_type type, const char *user_id,
@@ -384,5 +437,15 @@ void tl_engine_log_event(struct tl_engine *e, uint32_t shop_id, enum tl_event_ty
                               .scroll_depth = NAN,
                               .body = l->body,
                               .body_len = strlen(l->body)};
-    if (tl_writer_submit_async(e->writer, write_server_event, l, free_server_event, 1) != TL_OK) free_server_event(l);
+    int64_t now = tl_now_ms();
+    pthread_mutex_lock(&e->slog_mu);
+    if (!e->slog && !(e->slog = tl_malloc(TL_SLOG_BATCH_MAX * sizeof *e->slog))) {
+        pthread_mutex_unlock(&e->slog_mu);
+        free_server_event(l);
+        return;
+    }
+    if (!e->slog_n) e->slog_first_ms = now;
+    e->slog[e->slog_n++] = l;
+    if (e->slog_n >= TL_SLOG_BATCH_MAX || now - e->slog_first_ms >= TL_SLOG_DELAY_MS) slog_submit_locked(e);
+    pthread_mutex_unlock(&e->slog_mu);
 }

@@ -138,6 +138,12 @@ struct tl_engine {
 
     atomic_uint_fast64_t n_ingested, n_duplicate, n_rejected;
 
+    /* events the server writes itself, stored in batches (engine/events.c) */
+    pthread_mutex_t slog_mu;
+    void **slog;           /* pending struct server_event * */
+    size_t slog_n;         /* pending count (< TL_SLOG_BATCH_MAX) */
+    int64_t slog_first_ms; /* when the oldest pending one was logged */
+
     struct tl_merch *merch;          /* merchandising rules from config merch_rules (immutable) */
     struct tl_feedback *fb;          /* impressions, clicks, attribution (engine/feedback.h) */
     struct tl_sstats *sstats;        /* search analytics and learned boosts (analytics/search_stats.h) */
@@ -165,6 +171,15 @@ void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_
 enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store *st, struct tl_event *ev,
                                  uint64_t eid);
 
+/* Server events are gathered and stored TL_SLOG_BATCH_MAX at a time, once
+ * the oldest waited TL_SLOG_DELAY_MS (checked at the next one, and by the
+ * checkpoint thread), and before any shopper events are stored (so the
+ * stored order is the order things happened): one writer transaction (and
+ * fsync) per batch instead of per search. A crash loses at most the
+ * pending ones. */
+#define TL_SLOG_BATCH_MAX 256
+#define TL_SLOG_DELAY_MS 200
+
 /* Store, without waiting, an event the server writes itself (a search it
  * answered, an exposure it recorded): {"type":..., FIELDS, user_id,
  * anonymous_id, timestamp}. fields = JSON object members without braces
@@ -173,6 +188,11 @@ enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store
  * is full (they are analytics, not shopper data). */
 void tl_engine_log_event(struct tl_engine *e, uint32_t shop_id, enum tl_event_type type, const char *user_id,
                          const char *anonymous_id, int64_t ts_ms, const char *fields);
+/* Hand the pending server events to the writer as one transaction (the
+ * checkpoint thread calls it every checkpoint interval, close at the end). */
+void tl_engine_log_flush(struct tl_engine *e);
+/* At close, after the writer stopped: drop what could not be handed over. */
+void tl_engine_log_free(struct tl_engine *e);
 
 /* Apply one stored event to the profiles and models (engine/apply.c).
  * Caller holds apply_lock shared (or is single-threaded at start-up). */

@@ -3,25 +3,24 @@
  *
  * Recording: status -> series index by a switch generated from
  * TL_HTTP_METRICS_STATUSES (unknown codes -> "other"); duration -> the first
- * bucket whose bound >= seconds (linear scan over 14 bounds
- * 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
- * 0.25, 0.5, 1 s, compared in nanoseconds to avoid floating point), then
- * relaxed atomic increments of that bucket, the count and the sum.
- * Rendering: buckets are stored non-cumulative and summed on output, so each
- * `le` bucket is the running total, as Prometheus requires; +Inf == _count.
- * Status series with zero requests and histograms of routes that never
- * answered are omitted (absent series read as 0 in PromQL). */
+ * bucket whose bound >= seconds (linear scan over 15 bounds
+ * 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.002, 0.0025, 0.005, 0.01, 0.025,
+ * 0.05, 0.1, 0.25, 0.5, 1 s; 0.75 ms tells "under 1 ms" from "at most 1 ms"), compared in nanoseconds to avoid floating
+ * point), then relaxed atomic increments of that bucket, the count and the sum. Rendering: buckets are stored
+ * non-cumulative and summed on output, so each `le` bucket is the running total, as Prometheus requires; +Inf ==
+ * _count. Status series with zero requests and histograms of routes that never answered are omitted (absent series read
+ * as 0 in PromQL). */
 #include "http/metrics.h"
 
 #include <string.h>
 
 static const uint64_t bucket_ns[TL_HTTP_METRICS_NBUCKET] = {
-    100000ull,   250000ull,   500000ull,   1000000ull,   2000000ull,   2500000ull,   5000000ull,
+    100000ull,   250000ull,   500000ull,   750000ull,    1000000ull,   2000000ull,   2500000ull,    5000000ull,
     10000000ull, 25000000ull, 50000000ull, 100000000ull, 250000000ull, 500000000ull, 1000000000ull,
 };
 static const char *const bucket_le[TL_HTTP_METRICS_NBUCKET] = {
-    "0.0001", "0.00025", "0.0005", "0.001", "0.002", "0.0025", "0.005",
-    "0.01",   "0.025",   "0.05",   "0.1",   "0.25",  "0.5",    "1",
+    "0.0001", "0.00025", "0.0005", "0.00075", "0.001", "0.002", "0.0025", "0.005",
+    "0.01",   "0.025",   "0.05",   "0.1",     "0.25",  "0.5",   "1",
 };
 static const unsigned status_codes[TL_HTTP_METRICS_NSTATUS - 1] = {
 #define TL_STATUS_VAL(c) c,

@@ -20,7 +20,7 @@
     X(200) X(201) X(204) X(301) X(304) X(400) X(401) X(403) X(404) X(405) X(408) X(413) X(415) X(429) X(500) X(503)
 #define TL_HTTP_METRICS_NSTATUS (16 + 1) /* + "other" */
 /* Histogram upper bounds in seconds: 0.0001 .. 1 (1-2.5-5 steps), + +Inf. */
-#define TL_HTTP_METRICS_NBUCKET 14
+#define TL_HTTP_METRICS_NBUCKET 15
 
 struct tl_http_route_metrics {
     _Atomic uint64_t by_status[TL_HTTP_METRICS_NSTATUS];
