@@ -339,9 +339,8 @@ static json_t *build_report(struct collect *c, struct tl_segsnap *g, const uint3
         }
     for (uint32_t s = 0; s < k; s++) {
         memset(seg_cnt, 0, ((size_t)n_cat + 1) * sizeof *seg_cnt);
-        /* countries */
-        struct tl_u64map cmap;
-        tl_u64map_init(&cmap);
+        /* countries: ISO-2 upper case (profile.h), counted in a 26 x 26 table */
+        uint32_t ccount[26 * 26] = {0};
         for (size_t i = 0; i < c->n; i++) {
             if (assign[i] != s) continue;
             for (uint32_t j = 0; j < c->v[i].n_items; j++) {
@@ -349,26 +348,15 @@ static json_t *build_report(struct collect *c, struct tl_segsnap *g, const uint3
                 if (it < n_cat) seg_cnt[it]++;
             }
             const char *cc = c->v[i].country;
-            uint64_t key = cc[0] ? ((uint64_t)(unsigned char)cc[0] << 8 | (unsigned char)cc[1]) : 0, v = 0;
-            tl_u64map_get(&cmap, key, &v);
-            tl_u64map_put(&cmap, key, v + 1);
+            if (cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z')
+                ccount[(cc[0] - 'A') * 26 + (cc[1] - 'A')]++;
         }
-        struct ranked cr[SEG_TOP_COUNTRIES + 1];
+        struct ranked cr[26 * 26];
         size_t ncr = 0;
-        for (uint64_t key = 1; key < 0x10000; key++) { /* two ASCII letters: walk the small key space */
-            uint64_t v;
-            if (!tl_u64map_get(&cmap, key, &v)) continue;
-            struct ranked r = {(uint32_t)key, (double)v};
-            size_t at = ncr < SEG_TOP_COUNTRIES ? ncr++ : SEG_TOP_COUNTRIES;
-            cr[at] = r;
-            for (size_t q = at; q > 0 && cmp_ranked_desc(&cr[q], &cr[q - 1]) < 0; q--) {
-                struct ranked t = cr[q];
-                cr[q] = cr[q - 1];
-                cr[q - 1] = t;
-            }
-            if (ncr > SEG_TOP_COUNTRIES) ncr = SEG_TOP_COUNTRIES;
-        }
-        tl_u64map_free(&cmap);
+        for (uint32_t x = 0; x < 26 * 26; x++)
+            if (ccount[x]) cr[ncr++] = (struct ranked){('A' + x / 26) << 8 | ('A' + x % 26), (double)ccount[x]};
+        qsort(cr, ncr, sizeof *cr, cmp_ranked_desc);
+        if (ncr > SEG_TOP_COUNTRIES) ncr = SEG_TOP_COUNTRIES;
         json_t *countries = json_array();
         for (size_t q = 0; q < ncr && q < SEG_TOP_COUNTRIES; q++) {
             char cc[3] = {(char)(cr[q].id >> 8), (char)(cr[q].id & 0xff), 0};
