@@ -160,6 +160,7 @@ enum tl_rc tailor_eval(const struct tailor_eval_options *o, struct tailor_error 
     else
         registered_only(def, models, sizeof models);
     ro.models = models;
+    ro.self_valid = o->self_valid;
     const char *ks = o->ks ? o->ks : "10,20";
     if ((rc = parse_ks(ks, &ro, &err)) != TL_OK) goto out;
     struct tl_eval_results res;

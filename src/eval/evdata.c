@@ -30,6 +30,7 @@ void tl_evdata_free(struct tl_evdata *e)
 {
     if (!e) return;
     tl_dataset_free(e->train);
+    tl_dataset_free(e->train_valid);
     tl_strtab_free(&e->items);
     tl_free(e->cases);
     tl_free(e->hist);
@@ -327,10 +328,10 @@ enum tl_rc tl_evdata_sessions(const char *train_path, const char *test_path, lon
 enum tl_rc tl_evdata_sequences(const char *path, struct tl_evdata **out, struct tl_err *err)
 {
     struct tl_evdata *e = evdata_new();
-    struct tl_dataset_builder *b = tl_dataset_builder_new();
+    struct tl_dataset_builder *b = tl_dataset_builder_new(), *bv = tl_dataset_builder_new();
     struct tl_lines *l = NULL;
     uint32_t *seq = tl_malloc(EV_LINE_ITEMS_MAX * sizeof *seq);
-    enum tl_rc rc = (!e || !b || !seq) ? oom(err) : tl_lines_open(path, &l, err);
+    enum tl_rc rc = (!e || !b || !bv || !seq) ? oom(err) : tl_lines_open(path, &l, err);
     uint32_t users = 0, test_users = 0;
     while (!rc) {
         const char *line = NULL;
@@ -357,12 +358,16 @@ enum tl_rc tl_evdata_sequences(const char *path, struct tl_evdata **out, struct 
         uint32_t u = users++;
         size_t ntrain = n >= 3 ? n - 2 : n;
         for (size_t i = 0; i < ntrain && !rc; i++) rc = tl_dataset_builder_add(b, u, seq[i], 1.0f, (int64_t)i, err);
+        /* the same plus the next-to-last item (validation), for --self-valid */
+        size_t nvalid = n >= 3 ? n - 1 : n;
+        for (size_t i = 0; i < nvalid && !rc; i++) rc = tl_dataset_builder_add(bv, u, seq[i], 1.0f, (int64_t)i, err);
         if (!rc && n >= 3) {
             test_users++;
             rc = add_case(e, u, seq, NULL, n - 1, &seq[n - 1], 1, 1);
         }
     }
     if (!rc) rc = tl_dataset_builder_finish(b, users, (uint32_t)e->items.count, &e->train, err);
+    if (!rc) rc = tl_dataset_builder_finish(bv, users, (uint32_t)e->items.count, &e->train_valid, err);
     if (!rc && finish_pop(e)) rc = oom(err);
     if (!rc)
         snprintf(e->desc, sizeof e->desc,
@@ -372,6 +377,7 @@ enum tl_rc tl_evdata_sequences(const char *path, struct tl_evdata **out, struct 
     tl_lines_close(l);
     tl_free(seq);
     tl_dataset_builder_free(b);
+    tl_dataset_builder_free(bv);
     if (rc) {
         if (rc == TL_ENOMEM && err && !err->msg[0]) oom(err);
         tl_evdata_free(e);

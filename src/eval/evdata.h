@@ -43,8 +43,11 @@ struct tl_evcase {
 };
 
 struct tl_evdata {
-    struct tl_dataset *train; /* owned */
-    struct tl_strtab items;   /* item id string -> dense index */
+    struct tl_dataset *train;       /* owned */
+    struct tl_dataset *train_valid; /* sequences only: each user's items but the last (the next-to-last
+                                     * included), for models that hold out their own validation item
+                                     * (--self-valid); NULL for the other protocols. Owned. */
+    struct tl_strtab items;         /* item id string -> dense index */
     struct tl_evcase *cases;
     size_t n_cases, cap_cases;
     uint32_t *hist;

@@ -75,6 +75,20 @@ Test(evdata, sequences_and_run)
     cr_assert_eq(r.r[0].m.cases, 2);
     cr_assert_float_eq(tl_evm_hr(&r.r[0].m, 1), 0.0, 1e-12);
     tl_eval_results_free(&r);
+    /* --self-valid: the model trains on the items but the last: user1 a b c,
+     * user2 b c, user3 c a b d (9 interactions); d now has a training user,
+     * so pop puts it first for user 1 (history a b c masked, target d): HR@1
+     * 1 of 2 cases */
+    cr_assert_eq(e->train_valid->n, 3 + 2 + 4);
+    o.self_valid = "itemknn, pop";
+    cr_assert_eq(tl_eval_run(e, &o, &r, &err), TL_OK, "%s", err.msg);
+    cr_assert_float_eq(tl_evm_hr(&r.r[0].m, 1), 0.5, 1e-12);
+    tl_eval_results_free(&r);
+    o.self_valid = "popular"; /* not "pop": a whole-name match only */
+    cr_assert_eq(tl_eval_run(e, &o, &r, &err), TL_OK, "%s", err.msg);
+    cr_assert_float_eq(tl_evm_hr(&r.r[0].m, 1), 0.0, 1e-12);
+    tl_eval_results_free(&r);
+    o.self_valid = NULL;
     o.models = "pop,nosuch";
     cr_assert_eq(tl_eval_run(e, &o, &r, &err), TL_EINVAL);
     cr_assert(strstr(err.msg, "nosuch"));
