@@ -78,7 +78,7 @@ static void train_progress(void *ctx, double frac, const char *phase)
     if (phase && strncmp(phase, "tuned", 5) == 0) /* a result worth keeping on screen */
         fprintf(f, "\r  %s\n", phase);
     else
-        fprintf(f, "\r  training %3.0f%% %-40.40s", frac * 100.0, phase ? phase : "");
+        fprintf(f, "\r  training %3.0f%% %-64.64s", frac * 100.0, phase ? phase : "");
     fflush(f);
 }
 
