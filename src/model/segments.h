@@ -22,7 +22,7 @@
 #define TL_SEG_CATS_MAX 32 /* category dimensions */
 #define TL_SEG_NUM 5       /* numeric dimensions (orders, spend, recency, price, views) */
 #define TL_SEG_DIM_MAX (TL_SEG_NUM + TL_SEG_CATS_MAX)
-#define TL_SEG_FIT_MAX 200000u  /* shoppers clustered; above, an evenly spaced sample */
+#define TL_SEG_FIT_MAX 50000u   /* shoppers clustered; above, an evenly spaced sample (plenty for 24 centres) */
 #define TL_SEG_SIL_SAMPLE 1500u /* shoppers used to score k by silhouette */
 #define TL_SEG_NAME_MAX 96
 #define TL_SEG_DESC_MAX 640
