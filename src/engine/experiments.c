@@ -547,12 +547,6 @@ static double pre_revenue_of(struct tl_engine *e, uint32_t shop, const char *use
     return v;
 }
 
-void tl_engine_exp_treatment(struct tl_engine *e, uint32_t shop, const char *user_id, const char *anonymous_id,
-                             const char *page_type, const char *country, struct tl_exp_treatment *t)
-{
-    tl_engine_exp_treatment_for(e, shop, TL_EXP_ANY, user_id, anonymous_id, page_type, country, t);
-}
-
 void tl_engine_exp_treatment_for(struct tl_engine *e, uint32_t shop, unsigned what, const char *user_id,
                                  const char *anonymous_id, const char *page_type, const char *country,
                                  struct tl_exp_treatment *t)

@@ -32,7 +32,6 @@ enum tl_rc tl_engine_experiments_load(struct tl_engine *e);
 #define TL_EXP_SIMILAR 2u
 #define TL_EXP_CART 4u
 #define TL_EXP_SEARCH 8u /* search and category pages */
-#define TL_EXP_ANY 15u
 
 /* The treatment of the shopper in this shop's running experiments that
  * change `what` (TL_EXP_* bits); records (and logs as an
@@ -40,9 +39,7 @@ enum tl_rc tl_engine_experiments_load(struct tl_engine *e);
 void tl_engine_exp_treatment_for(struct tl_engine *e, uint32_t shop, unsigned what, const char *user_id,
                                  const char *anonymous_id, const char *page_type, const char *country,
                                  struct tl_exp_treatment *t);
-/* Same for every experiment (TL_EXP_ANY). */
-void tl_engine_exp_treatment(struct tl_engine *e, uint32_t shop, const char *user_id, const char *anonymous_id,
-                             const char *page_type, const char *country, struct tl_exp_treatment *t);
+
 /* Count one stored event for the experiments its shopper is exposed in. */
 void tl_engine_exp_event(struct tl_engine *e, const struct tl_event *ev);
 

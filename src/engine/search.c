@@ -666,7 +666,9 @@ enum tl_rc tl_engine_search(struct tl_engine *e, uint32_t shop_id, const struct 
     pc->wp = e->cfg.search_personalization;
     if (q->user_id || q->anonymous_id) { /* an A/B arm may change or turn off personalization */
         struct tl_exp_treatment tr;
-        tl_engine_exp_treatment(e, shop_id, q->user_id, q->anonymous_id, NULL, NULL, &tr);
+        /* page type "search" or "category" for experiments targeted by page type */
+        tl_engine_exp_treatment_for(e, shop_id, TL_EXP_SEARCH, q->user_id, q->anonymous_id,
+                                    q->browse ? "category" : "search", NULL, &tr);
         if (!tr.personalization)
             pc->wp = 0;
         else if (!isnan(tr.search_personalization))
