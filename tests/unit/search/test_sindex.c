@@ -65,6 +65,17 @@ static void put(struct tl_sindex *ix, uint32_t i)
     cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
 }
 
+/* A new index with the default configuration. */
+static struct tl_sindex *empty_index(void)
+{
+    struct tl_search_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    struct tl_sindex *ix = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK, "%s", e.msg);
+    return ix;
+}
+
 static struct tl_sindex *build(const char *syn)
 {
     struct tl_search_config cfg;
@@ -556,11 +567,7 @@ static double skip_boost(void *ctx, uint32_t doc)
 
 Test(sindex, boost_skip_is_exact)
 {
-    struct tl_search_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    struct tl_sindex *ix = NULL;
-    struct tl_err e;
-    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    struct tl_sindex *ix = empty_index();
     char title[256];
     for (uint32_t i = 0; i < SKIP_N; i++) {
         /* varying title lengths and repeats give many distinct text scores */
@@ -616,11 +623,7 @@ Test(sindex, boost_skip_is_exact)
  * ties by first indexed, exactly as a full sort would give. */
 Test(sindex, facet_values_top_selection)
 {
-    struct tl_search_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    struct tl_sindex *ix = NULL;
-    struct tl_err e;
-    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    struct tl_sindex *ix = empty_index();
     /* brand b has (b * 7) % 11 + 1 documents, brands 0..119 */
     uint32_t doc = 0, cnt[120];
     char brand[32];
@@ -659,11 +662,7 @@ Test(sindex, facet_values_top_selection)
  * across fields index and match like short ones. */
 Test(sindex, long_words_and_repeats)
 {
-    struct tl_search_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    struct tl_sindex *ix = NULL;
-    struct tl_err e;
-    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    struct tl_sindex *ix = empty_index();
     struct tl_sdoc a = {"A1", "Supercalifragilisticexpialidocious lamp lamp", "lamp", NULL, NULL, NULL, NULL, 1, 1, 1,
                         0};
     struct tl_sdoc b = {"B1", "Desk lamp", "supercalifragilisticexpialidocious", NULL, NULL, NULL, NULL, 1, 1, 1, 0};
@@ -860,11 +859,7 @@ static void ac_title(uint32_t i, char *out, size_t cap)
 
 static struct tl_sindex *ac_build(void)
 {
-    struct tl_search_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    struct tl_sindex *ix = NULL;
-    struct tl_err e;
-    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    struct tl_sindex *ix = empty_index();
     char title[256];
     for (uint32_t i = 0; i < AC_N; i++) {
         ac_title(i, title, sizeof title);
@@ -921,11 +916,7 @@ Test(sindex, suggest_one_word_matches_full_search)
  * equal scores and must still give the lowest documents, and follow writes. */
 Test(sindex, suggest_ties_and_writes)
 {
-    struct tl_search_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    struct tl_sindex *ix = NULL;
-    struct tl_err e;
-    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    struct tl_sindex *ix = empty_index();
     for (uint32_t i = 0; i < 700; i++) {
         struct tl_sdoc d = {"", "Cotton mug", NULL, NULL, NULL, NULL, NULL, 5.0, 1, 1, 0};
         cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
@@ -965,11 +956,7 @@ Test(sindex, suggest_ties_and_writes)
  * description-only score), so its hits must equal suggest's. */
 Test(sindex, suggest_several_words_matches_full_search)
 {
-    struct tl_search_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    struct tl_sindex *ix = NULL;
-    struct tl_err e;
-    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    struct tl_sindex *ix = empty_index();
     char title[256];
     for (uint32_t i = 0; i < AC_N; i++) {
         ac_title(i, title, sizeof title);
@@ -1038,11 +1025,7 @@ static double pb_bound(void *ctx, uint32_t path)
  * with boost_max alone; the bound is asked once per path. */
 Test(sindex, boost_path_bound_is_exact)
 {
-    struct tl_search_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    struct tl_sindex *ix = NULL;
-    struct tl_err e;
-    cr_assert_eq(tl_sindex_new(&cfg, &ix, &e), TL_OK);
+    struct tl_sindex *ix = empty_index();
     char title[256], cat[32];
     for (uint32_t i = 0; i < SKIP_N; i++) {
         int pos = snprintf(title, sizeof title, "widget");
