@@ -41,6 +41,9 @@ void cli_eval_help(void)
           "                     item (e.g. sasrec with sasrec.valid=1): they train on\n"
           "                     each user's items but the last, the others but the\n"
           "                     last two\n"
+          "  --sources          after the blend's row, one row per blended model\n"
+          "                     (blend/NAME), each scored alone as trained inside\n"
+          "                     the blend\n"
           "  --k LIST           cutoffs, e.g. 10,20 (default 10,20)\n"
           "  --threads N        threads for training and scoring (default 2)\n"
           "  --seed N           training seed (default 42)\n"
@@ -84,24 +87,16 @@ int cli_eval_main(int argc, char **argv)
     const char *train = NULL, *test = NULL, *sessions = NULL, *split = NULL, *models = NULL, *ks = NULL;
     const char *threads = NULL, *seed = NULL, *json_path = NULL, *pos[3];
     const char *products = NULL, *judgements = NULL, *queries = NULL, *self_valid = NULL;
-    int json = 0, quiet = 0, buy_again = 0, help = 0, npos = 0;
-    const struct cli_opt opts[] = {{"train", 1, &train, NULL},
-                                   {"test", 1, &test, NULL},
-                                   {"sessions", 1, &sessions, NULL},
-                                   {"split-date", 1, &split, NULL},
-                                   {"models", 1, &models, NULL},
-                                   {"k", 1, &ks, NULL},
-                                   {"threads", 1, &threads, NULL},
-                                   {"seed", 1, &seed, NULL},
-                                   {"json", 0, NULL, &json},
-                                   {"quiet", 0, NULL, &quiet},
-                                   {"json-out", 1, &json_path, NULL},
-                                   {"buy-again", 0, NULL, &buy_again},
-                                   {"products", 1, &products, NULL},
-                                   {"judgements", 1, &judgements, NULL},
-                                   {"queries", 1, &queries, NULL},
-                                   {"self-valid", 1, &self_valid, NULL},
-                                   {NULL, 0, NULL, NULL}};
+    int json = 0, quiet = 0, buy_again = 0, help = 0, npos = 0, sources = 0;
+    const struct cli_opt opts[] = {{"train", 1, &train, NULL},        {"test", 1, &test, NULL},
+                                   {"sessions", 1, &sessions, NULL},  {"split-date", 1, &split, NULL},
+                                   {"models", 1, &models, NULL},      {"k", 1, &ks, NULL},
+                                   {"threads", 1, &threads, NULL},    {"seed", 1, &seed, NULL},
+                                   {"json", 0, NULL, &json},          {"quiet", 0, NULL, &quiet},
+                                   {"json-out", 1, &json_path, NULL}, {"buy-again", 0, NULL, &buy_again},
+                                   {"products", 1, &products, NULL},  {"judgements", 1, &judgements, NULL},
+                                   {"queries", 1, &queries, NULL},    {"self-valid", 1, &self_valid, NULL},
+                                   {"sources", 0, NULL, &sources},    {NULL, 0, NULL, NULL}};
     int rc = cli_parse("eval", nrest, rest, opts, pos, 3, &npos, &help);
     if (rc || help) {
         free(rest);
@@ -112,6 +107,7 @@ int cli_eval_main(int argc, char **argv)
                                     .n_params = n_params,
                                     .models = models,
                                     .self_valid = self_valid,
+                                    .sources = sources,
                                     .ks = ks,
                                     .json = json,
                                     .buy_again = buy_again,

@@ -118,6 +118,7 @@ struct tailor_eval_options {
     const char *split_date;      /* orders: YYYY-MM-DD, train strictly before it (UTC) */
     int buy_again;               /* orders: evaluate re-purchases instead of new items */
     const char *models;          /* comma-separated; NULL = the protocol's default list */
+    int sources;                 /* 1: after a blend's row, one row per blended source ("blend/NAME") */
     const char *self_valid;      /* sequences: comma-separated models that hold out their own
                                   * validation item; they train on each user's items but the last */
     const char *const *params;   /* "model.key=value" overrides (borrowed) */

@@ -17,7 +17,7 @@
 static const char *const defaults[][2] = {
     {"sessions", "pop,itemknn,session_ar,session_sr,sknn"},
     {"sequences", "pop,itemknn,ials,ease,sknn,sasrec,blend"},
-    {"orders", "pop,trend,itemknn,ials,ease,sknn,blend"},
+    {"orders", "pop,trend,itemknn,cooc,ials,ease,sknn,blend"},
     {"search", "sqlite-fts5,tailor-sindex"},
 };
 
@@ -161,6 +161,7 @@ enum tl_rc tailor_eval(const struct tailor_eval_options *o, struct tailor_error 
         registered_only(def, models, sizeof models);
     ro.models = models;
     ro.self_valid = o->self_valid;
+    ro.sources = o->sources;
     const char *ks = o->ks ? o->ks : "10,20";
     if ((rc = parse_ks(ks, &ro, &err)) != TL_OK) goto out;
     struct tl_eval_results res;

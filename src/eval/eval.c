@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/timeutil.h"
+#include "model/blend.h"
 #include "model/model.h"
 
 struct score_job {
@@ -148,33 +149,19 @@ static int in_list(const char *list, const char *name)
     return 0;
 }
 
-static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *ops, const struct tl_eval_run_opts *o,
-                          struct tl_eval_model_result *res, struct tl_err *err)
+/* Ask a trained model for every case and score the lists into res->m
+ * (res->score_s set); the cases are split in contiguous ranges, one per
+ * thread. */
+static enum tl_rc score_cases(const struct tl_evdata *e, const struct tl_model_ops *ops, const void *model,
+                              const struct tl_eval_run_opts *o, struct tl_eval_model_result *res)
 {
-    _Alignas(16) unsigned char params[TL_MODEL_PARAMS_MAX];
-    memset(params, 0, sizeof params);
-    ops->params_defaults(params);
-    enum tl_rc rc = apply_params(ops, params, o, err);
-    if (rc) return rc;
-    struct tl_train_opts to = {.threads = o->threads > 0 ? o->threads : 1, .seed = o->seed};
-    if (o->progress) {
-        to.progress = train_progress;
-        to.progress_ctx = o->progress;
-        fprintf(o->progress, "%s:\n", ops->name);
-    }
-    void *model = NULL;
-    double t0 = now_s();
-    rc = ops->train(in_list(o->self_valid, ops->name) && e->train_valid ? e->train_valid : e->train, params, &to,
-                    &model, err);
-    res->train_s = now_s() - t0;
-    if (rc) return rc;
-    res->memory = ops->memory(model);
+    enum tl_rc rc = TL_OK;
     size_t kmax = o->ks[o->n_ks - 1];
-    int threads = to.threads > 64 ? 64 : to.threads;
+    int threads = o->threads > 64 ? 64 : o->threads > 0 ? o->threads : 1;
     struct score_job jobs[64];
     pthread_t tid[64];
     int started[64] = {0};
-    t0 = now_s();
+    double t0 = now_s();
     for (int t = 0; t < threads && !rc; t++) {
         jobs[t] = (struct score_job){.e = e,
                                      .ops = ops,
@@ -207,11 +194,68 @@ static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *
             }
         }
     }
+    return rc;
+}
+
+/* Train and score one model into out (one row; with o->sources and a blend,
+ * one more row per blended source, "blend/NAME", scored from the blend's own
+ * trained sub-model). */
+static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *ops, const struct tl_eval_run_opts *o,
+                          struct tl_eval_results *out, struct tl_err *err)
+{
+    struct tl_eval_model_result *res = &out->r[out->n];
+    memset(res, 0, sizeof *res);
+    snprintf(res->name, sizeof res->name, "%s", ops->name);
+    _Alignas(16) unsigned char params[TL_MODEL_PARAMS_MAX];
+    memset(params, 0, sizeof params);
+    ops->params_defaults(params);
+    enum tl_rc rc = apply_params(ops, params, o, err);
+    if (rc) return rc;
+    struct tl_train_opts to = {.threads = o->threads > 0 ? o->threads : 1, .seed = o->seed};
+    if (o->progress) {
+        to.progress = train_progress;
+        to.progress_ctx = o->progress;
+        fprintf(o->progress, "%s:\n", ops->name);
+    }
+    void *model = NULL;
+    double t0 = now_s();
+    rc = ops->train(in_list(o->self_valid, ops->name) && e->train_valid ? e->train_valid : e->train, params, &to,
+                    &model, err);
+    res->train_s = now_s() - t0;
+    if (rc) return rc;
+    res->memory = ops->memory(model);
+    rc = score_cases(e, ops, model, o, res);
+    if (!rc)
+        out->n++;
+    else
+        tl_evm_free(&res->m); /* frees what a failed scoring allocated (zeroed: nothing) */
     if (o->progress)
         fprintf(o->progress, "\r  trained in %.2f s, scored %zu cases in %.2f s%-30s\n", res->train_s, e->n_cases,
                 res->score_s, "");
+    const struct tl_model_ops *so;
+    const void *sub;
+    for (size_t i = 0;
+         !rc && o->sources && strcmp(ops->name, "blend") == 0 && (so = tl_blend_source(model, i, &sub, NULL)) != NULL;
+         i++) {
+        if (out->n == TL_EVAL_MODELS_MAX) {
+            rc = TL_EINVAL;
+            tl_err_set(err, rc, "models", "at most %d result rows per run", TL_EVAL_MODELS_MAX);
+            break;
+        }
+        struct tl_eval_model_result *sr = &out->r[out->n];
+        memset(sr, 0, sizeof *sr);
+        snprintf(sr->name, sizeof sr->name, "blend/%s", so->name);
+        sr->memory = so->memory(sub);
+        rc = score_cases(e, so, sub, o, sr);
+        if (!rc) {
+            out->n++;
+        } else {
+            tl_evm_free(&sr->m);
+            tl_err_set(err, rc, NULL, "model %s failed while scoring the test cases", sr->name);
+        }
+    }
     ops->free(model);
-    if (rc) tl_err_set(err, rc, NULL, "model %s failed while scoring the test cases", ops->name);
+    if (rc && !err->msg[0]) tl_err_set(err, rc, NULL, "model %s failed while scoring the test cases", ops->name);
     return rc;
 }
 
@@ -244,14 +288,15 @@ enum tl_rc tl_eval_run(const struct tl_evdata *e, const struct tl_eval_run_opts 
         n++;
     }
     for (size_t i = 0; i < n; i++) {
-        struct tl_eval_model_result *res = &out->r[out->n];
-        snprintf(res->name, sizeof res->name, "%s", ops[i]->name);
-        rc = run_one(e, ops[i], o, res, err);
+        if (out->n == TL_EVAL_MODELS_MAX) {
+            tl_eval_results_free(out);
+            return tl_err_set(err, TL_EINVAL, "models", "at most %d result rows per run", TL_EVAL_MODELS_MAX);
+        }
+        rc = run_one(e, ops[i], o, out, err);
         if (rc) {
             tl_eval_results_free(out);
             return rc;
         }
-        out->n++;
     }
     return TL_OK;
 }

@@ -26,6 +26,7 @@ struct tl_eval_run_opts {
     const char *models;        /* comma-separated registry names */
     const char *self_valid;    /* comma-separated models trained on evdata.train_valid when it exists (they
                                 * hold out their own validation item); NULL = none */
+    int sources;               /* 1: a blend's row is followed by one row per source ("blend/NAME") */
     const char *const *params; /* "model.key=value" */
     size_t n_params;
     size_t ks[TL_EVM_KS_MAX];

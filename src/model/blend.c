@@ -115,6 +115,8 @@ struct blend_params {
     long depth;
     long norm;
     long tune;
+    long refit;          /* 1: retrain the sub-models on all the data after tuning */
+    char self_valid[64]; /* sub-models that hold out their own latest item (refit 0 only) */
     double recency_days;
     size_t n_sub;
     char sub[TL_BLEND_SUBPARAMS_MAX][2][40]; /* "ease.lambda", "50" */
@@ -149,6 +151,7 @@ static void blend_defaults(void *params)
     p->norm = TL_BLEND_MINMAX;
     p->recency_days = 0;
     p->tune = 1;
+    p->refit = 1;
 }
 
 /* Parse "name:weight,..." into sources (ops and weights only). */
@@ -194,6 +197,12 @@ static enum tl_rc blend_param(void *params, const char *key, const char *value, 
     }
     if (strcmp(key, "depth") == 0) return tl_model_param_long(key, value, 1, TL_MODEL_K_MAX, &p->depth, err);
     if (strcmp(key, "tune") == 0) return tl_model_param_long(key, value, 0, 1, &p->tune, err);
+    if (strcmp(key, "refit") == 0) return tl_model_param_long(key, value, 0, 1, &p->refit, err);
+    if (strcmp(key, "self_valid") == 0) {
+        if (strlen(value) >= sizeof p->self_valid) return tl_err_set(err, TL_EINVAL, key, "self_valid list too long");
+        strcpy(p->self_valid, value);
+        return TL_OK;
+    }
     if (strcmp(key, "recency_days") == 0) return tl_model_param_double(key, value, 0, 36500, &p->recency_days, err);
     if (strcmp(key, "norm") == 0) {
         if (strcmp(value, "minmax") == 0)
@@ -219,7 +228,10 @@ static enum tl_rc blend_param(void *params, const char *key, const char *value, 
         p->n_sub++;
         return TL_OK;
     }
-    return tl_err_set(err, TL_EINVAL, key, "model blend has no parameter %s (known: models, depth, norm, M.KEY)", key);
+    return tl_err_set(err, TL_EINVAL, key,
+                      "model blend has no parameter %s (known: models, depth, norm, tune, refit, self_valid, "
+                      "recency_days, M.KEY)",
+                      key);
 }
 
 static void blend_free(void *m)
@@ -243,9 +255,25 @@ static void sub_progress_fn(void *ctx, double frac, const char *phase)
     sp->outer->progress(sp->outer->progress_ctx, sp->from + sp->span * ((double)sp->i + frac) / (double)sp->n, phase);
 }
 
-/* Train every sub-model of b on d (b->s[i].model set; frees nothing on error). */
+/* 1 if name is an entry of the comma-separated list. */
+static int in_names(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *q = list; *q;) {
+        while (*q == ',' || *q == ' ') q++;
+        const char *e = q;
+        while (*e && *e != ',') e++;
+        if ((size_t)(e - q) == n && strncmp(q, name, n) == 0) return 1;
+        q = e;
+    }
+    return 0;
+}
+
+/* Train every sub-model of b on d, those named in p->self_valid on d_self
+ * (b->s[i].model set; frees nothing on error). */
 static enum tl_rc train_subs(struct blend *b, const struct blend_params *p, const struct tl_dataset *d,
-                             const struct tl_train_opts *opts, double from, double span, struct tl_err *err)
+                             const struct tl_dataset *d_self, const struct tl_train_opts *opts, double from,
+                             double span, struct tl_err *err)
 {
     enum tl_rc rc = TL_OK;
     for (size_t i = 0; !rc && i < b->n; i++) {
@@ -264,7 +292,7 @@ static enum tl_rc train_subs(struct blend *b, const struct blend_params *p, cons
             so.progress = sub_progress_fn;
             so.progress_ctx = &spc;
         }
-        rc = ops->train(d, sp, &so, &b->s[i].model, err);
+        rc = ops->train(in_names(p->self_valid, ops->name) ? d_self : d, sp, &so, &b->s[i].model, err);
     }
     return rc;
 }
@@ -289,7 +317,17 @@ static void free_subs(struct blend *b)
  * top `depth` per case (at most TUNE_CASES cases, users taken evenly), and
  * every weight vector of the grid (first model 1; each other one of
  * TUNE_GRID) is scored by HR@10 (ties: MRR@10) of the fused lists. The best
- * weights are kept and the sub-models retrained on all the data. */
+ * weights are kept and the sub-models retrained on all the data.
+ *
+ * refit = 0 keeps the sub-models trained for tuning instead (one training
+ * instead of two; they have not seen each user's latest interactions, which
+ * the query history still carries at serving time). Sub-models named in
+ * self_valid (refit = 0 only) are trained for tuning on all the data: they
+ * hold out each user's latest item themselves (SASRec with valid = 1 stops
+ * early on it) and never train on it, so the fused lists are still scored
+ * on items no source has learnt from. The two hold-outs coincide when every
+ * user's latest interaction is one item (sequences); SASRec does not hold
+ * out an item of users with fewer than 3, whom the blend may take as cases. */
 #define TUNE_CASES 3000
 #define TUNE_K 10
 static const float TUNE_GRID[] = {0.0f, 0.25f, 0.5f, 1.0f, 2.0f};
@@ -380,7 +418,7 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
     if (rc || nc < 50) /* too little to learn from: keep the configured weights */
         goto out;
     size_t depth = b->depth;
-    rc = train_subs(b, p, dv, opts, 0.0, 0.5, err);
+    rc = train_subs(b, p, dv, d, opts, 0.0, p->refit ? 0.5 : 1.0, err);
     lists = rc ? NULL : tl_malloc(nc * b->n * depth * sizeof *lists);
     lens = rc ? NULL : tl_calloc(nc * b->n, sizeof *lens);
     if (!rc && (!lists || !lens)) rc = TL_ENOMEM;
@@ -395,7 +433,7 @@ static enum tl_rc tune_weights(struct blend *b, const struct blend_params *p, co
             rc = b->s[i].ops->candidates(b->s[i].model, &q, skip_hist, &ms, depth, lists + (c * b->n + i) * depth,
                                          &lens[c * b->n + i]);
     }
-    free_subs(b);
+    if (p->refit) free_subs(b);
     /* each source alone: HR@10 and NDCG@10 (gain 1 / log2(rank + 1) of the
      * first held-out item in the top 10, rank from 1) */
     for (size_t i = 0; !rc && i < b->n; i++) {
@@ -488,8 +526,12 @@ static enum tl_rc blend_train(const struct tl_dataset *d, const void *params, co
     b->norm = (enum tl_blend_norm)p->norm;
     b->recency_days = p->recency_days;
     enum tl_rc rc = parse_models(p->models, b->s, &b->n, err);
+    if (!rc && p->self_valid[0] && (p->refit || !p->tune))
+        rc = tl_err_set(err, TL_EINVAL, "self_valid", "blend self_valid needs tune=1 and refit=0");
     if (!rc && p->tune) rc = tune_weights(b, p, d, opts, err);
-    if (!rc) rc = train_subs(b, p, d, opts, p->tune ? 0.5 : 0.0, p->tune ? 0.5 : 1.0, err);
+    /* refit 0 keeps the tuning models, unless too little data to tune on */
+    int kept = !p->refit && b->tuned_cases > 0;
+    if (!rc && !kept) rc = train_subs(b, p, d, d, opts, p->tune ? 0.5 : 0.0, p->tune ? 0.5 : 1.0, err);
     if (rc) {
         blend_free(b);
         return rc;
@@ -671,4 +713,13 @@ int tl_blend_validation(const void *model, struct tl_blend_validation *out)
         out->src[i].ndcg10 = b->s[i].val_ndcg;
     }
     return 1;
+}
+
+const struct tl_model_ops *tl_blend_source(const void *model, size_t i, const void **sub, float *weight)
+{
+    const struct blend *b = model;
+    if (!b || i >= b->n) return NULL;
+    if (sub) *sub = b->s[i].model;
+    if (weight) *weight = b->s[i].weight;
+    return b->s[i].ops;
 }

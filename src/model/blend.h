@@ -14,9 +14,16 @@
  * trains each listed sub-model on the same data, candidates() asks each for
  * its top `depth` and fuses them. Parameters:
  *   models  "ease:1,itemknn:0.5"  sub-models and weights (default
- *           "ease:1,trend:0.5,sknn:0.3": item-item CF, what sells lately, similar shoppers)
+ *           "ease:1,sknn:0.5,trend:0.5,itemknn:0.25": item-item CF, similar
+ *           sessions, what sells lately, co-occurrence)
  *   depth   candidates fetched per sub-model (default 200)
  *   norm    "minmax" (default) or "rrf"
+ *   tune    1 (default): learn the weights on held-out latest interactions
+ *           (tune_weights in blend.c); 0: use the configured weights
+ *   refit   1 (default): after tuning, retrain the sub-models on all the
+ *           data; 0: keep the models trained for tuning (half the cost)
+ *   self_valid  sub-models (comma-separated) that hold out each user's
+ *           latest item themselves and get all the data (refit 0 only)
  *   recency_days  0 (off): history weights are multiplied by
  *           2^(-(t_latest - t_i) / recency_days days) (needs q->hts in ms)
  *           before every sub-model sees the query: recent items count more
@@ -68,5 +75,10 @@ struct tl_blend_validation {
 };
 /* 1 and *out filled when the blend was tuned, else 0. */
 int tl_blend_validation(const void *model, struct tl_blend_validation *out);
+
+/* Source i of a trained blend (ops, its trained model in *sub and its
+ * weight), or NULL when i is past the last; for reporting each source on
+ * its own (tailor eval --sources). */
+const struct tl_model_ops *tl_blend_source(const void *model, size_t i, const void **sub, float *weight);
 
 #endif

@@ -595,3 +595,111 @@ size_t tl_cooc_memory(const struct tl_cooc *cm)
     }
     return b;
 }
+
+/* ---- snapshot of one relation (cooc.h) ----
+ * Own little-endian readers and writers, so this file needs only src/core
+ * (the standalone ThreadSanitizer build of test_cooc.c). */
+
+static enum tl_rc put_u32(struct tl_buf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    return tl_buf_append(b, x, 4);
+}
+
+struct rd {
+    const unsigned char *p;
+    size_t len, off;
+    int bad;
+};
+
+static uint32_t get_u32(struct rd *r)
+{
+    if (r->bad || r->len - r->off < 4) {
+        r->bad = 1;
+        return 0;
+    }
+    const unsigned char *x = r->p + r->off;
+    r->off += 4;
+    return (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
+}
+
+enum tl_rc tl_cooc_save_rel(struct tl_cooc *m, enum tl_cooc_rel rel, struct tl_buf *out)
+{
+    if (!m || !valid_rel(rel) || !out) return TL_EINVAL;
+    struct rel *r = &m->rel[rel];
+    pthread_rwlock_rdlock(&r->lock);
+    enum tl_rc rc = put_u32(out, (uint32_t)r->sets);
+    if (!rc) rc = put_u32(out, (uint32_t)(r->sets >> 32));
+    if (!rc) rc = put_u32(out, r->n_nodes);
+    for (uint32_t i = 0; !rc && i < r->n_nodes; i++) {
+        const struct node *nd = &r->nodes[i];
+        rc = put_u32(out, nd->n);
+        if (!rc) rc = put_u32(out, nd->used);
+        for (uint32_t x = 0; !rc && x < nd->cap; x++)
+            if (nd->s[x].nbr != EMPTY) {
+                rc = put_u32(out, nd->s[x].nbr);
+                if (!rc) rc = put_u32(out, nd->s[x].cnt);
+            }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return rc;
+}
+
+enum tl_rc tl_cooc_load_rel(struct tl_cooc *m, enum tl_cooc_rel rel, const void *data, size_t len, size_t *used,
+                            struct tl_err *err)
+{
+    if (!m || !valid_rel(rel) || (!data && len) || !used) return tl_err_set(err, TL_EINVAL, NULL, "bad arguments");
+    struct rel *r = &m->rel[rel];
+    if (r->n_nodes || r->sets) return tl_err_set(err, TL_EINVAL, NULL, "the relation is not empty");
+    struct rd rd = {data, len, 0, 0};
+    uint64_t sets = get_u32(&rd);
+    sets |= (uint64_t)get_u32(&rd) << 32;
+    uint32_t nn = get_u32(&rd);
+    if (rd.bad || nn > TL_COOC_ITEMS_MAX)
+        return tl_err_set(err, TL_EPARSE, NULL, "co-occurrence snapshot truncated or damaged (header)");
+    enum tl_rc rc = nn ? rel_ensure(r, nn - 1) : TL_OK;
+    uint64_t ends = 0; /* pair ends read: each pair twice */
+    for (uint32_t i = 0; !rc && i < nn; i++) {
+        struct node *nd = &r->nodes[i];
+        nd->n = get_u32(&rd);
+        uint32_t deg = get_u32(&rd);
+        /* each neighbour takes 8 bytes: a degree larger than what is left is damage, not a size to allocate */
+        if (rd.bad || deg >= nn || (uint64_t)deg * 8 > rd.len - rd.off || nd->n > sets) {
+            rc = TL_EPARSE;
+            break;
+        }
+        if (deg) rc = tab_reserve(nd, deg);
+        for (uint32_t x = 0; !rc && x < deg; x++) {
+            uint32_t nbr = get_u32(&rd), cnt = get_u32(&rd);
+            if (rd.bad || nbr >= nn || nbr == i || cnt == 0 || cnt > nd->n || tab_find(nd, nbr)) {
+                rc = TL_EPARSE;
+                break;
+            }
+            tab_inc(nd, nbr);
+            ((struct slot *)tab_find(nd, nbr))->cnt = cnt;
+        }
+        ends += deg;
+    }
+    /* symmetry: n_ij stored in i's table equals n_ji in j's */
+    for (uint32_t i = 0; !rc && i < nn; i++) {
+        const struct node *nd = &r->nodes[i];
+        for (uint32_t x = 0; !rc && x < nd->cap; x++) {
+            if (nd->s[x].nbr == EMPTY) continue;
+            const struct slot *o = tab_find(&r->nodes[nd->s[x].nbr], i);
+            if (!o || o->cnt != nd->s[x].cnt) rc = TL_EPARSE;
+        }
+    }
+    if (!rc) {
+        r->sets = sets;
+        r->pairs = ends / 2;
+        *used = rd.off;
+        return TL_OK;
+    }
+    for (uint32_t i = 0; i < r->n_nodes; i++) tl_free(r->nodes[i].s);
+    tl_free(r->nodes);
+    r->nodes = NULL;
+    r->n_nodes = r->nodes_cap = 0;
+    if (rc == TL_ENOMEM) return tl_err_set(err, rc, NULL, "out of memory loading co-occurrence counts");
+    return tl_err_set(err, TL_EPARSE, NULL, "co-occurrence snapshot truncated or damaged (counts)");
+}

@@ -27,8 +27,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "tailor/rc.h"
+
+struct tl_snap_reader; /* model/model.h */
+struct tl_model_ops;   /* model/model.h */
 
 #define TL_COOC_ITEMS_MAX (1u << 24) /* item indexes must be below this */
 #define TL_COOC_BASKET_MAX 100       /* distinct items of one set that count */
@@ -121,5 +125,22 @@ uint64_t tl_cooc_pairs(struct tl_cooc *m, enum tl_cooc_rel rel); /* distinct uno
 
 /* Bytes held by the model (all relations). */
 size_t tl_cooc_memory(const struct tl_cooc *m);
+
+/* Snapshot of one relation, appended to out (format, little-endian):
+ *   u64 N, u32 n_nodes (items 0..n_nodes-1 have a node), then per node:
+ *   u32 n_i, u32 degree, degree x (u32 neighbour, u32 n_ij).
+ * Each pair appears in both of its items' lists. TL_EINVAL, TL_ENOMEM. */
+enum tl_rc tl_cooc_save_rel(struct tl_cooc *m, enum tl_cooc_rel rel, struct tl_buf *out);
+/* Read what tl_cooc_save_rel wrote from data[0..len) into an empty
+ * relation of m; *used receives the bytes read. TL_EPARSE (relation left
+ * empty) when the bytes run out or break an invariant: n_nodes >
+ * TL_COOC_ITEMS_MAX, n_i > N, a neighbour out of range, itself or listed
+ * twice, n_ij = 0 or > n_i, or n_ij != n_ji. */
+enum tl_rc tl_cooc_load_rel(struct tl_cooc *m, enum tl_cooc_rel rel, const void *data, size_t len, size_t *used,
+                            struct tl_err *err);
+
+/* The counts of one relation as a trained model, "cooc" in the registry
+ * (parameters, candidates and snapshot format in cooc_model.c). */
+extern const struct tl_model_ops tl_cooc_ops;
 
 #endif

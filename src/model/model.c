@@ -18,13 +18,19 @@
 #include "model/arules.h"
 #include "model/sessrules.h"
 #include "model/content.h"
+#include "model/cooc.h"
 #include "model/ease.h"
 #include "model/ials.h"
 #include "model/sasrec.h"
 
 static const struct tl_model_ops *const registry[] = {
-    &tl_pop_ops,    &tl_trend_ops,   &tl_itemknn_ops, &tl_ease_ops,    &tl_ials_ops,   &tl_blend_ops, &tl_sknn_ops,
-    &tl_sessar_ops, &tl_sessseq_ops, &tl_arules_ops,  &tl_content_ops, &tl_sasrec_ops, NULL /* sentinel */
+    &tl_pop_ops,     &tl_trend_ops,
+    &tl_itemknn_ops, &tl_ease_ops,
+    &tl_ials_ops,    &tl_blend_ops,
+    &tl_sknn_ops,    &tl_sessar_ops,
+    &tl_sessseq_ops, &tl_arules_ops,
+    &tl_content_ops, &tl_sasrec_ops,
+    &tl_cooc_ops,    NULL /* sentinel */
 };
 
 void tl_model_blas_serial(void) { openblas_set_num_threads(1); }

@@ -47,9 +47,13 @@
  *   Z = H_c E^T (sgemm); per row max, exp (a vectorisable Cephes-style
  *   exp2 polynomial, relative error ~1e-7), sum, loss = log(sum) + max -
  *   z_target, and in place G = softmax / R - onehot(target) / R (fused
- *   softmax/CE gradient); then dH_c = G E and dE += G^T H_c (sgemm). The
- *   per-row work runs on opts->threads pthreads, the sgemm calls on
- *   OpenBLAS threads (openblas_set_num_threads(opts->threads)).
+ *   softmax/CE gradient); then dH_c = G E and dE += G^T H_c (sgemm).
+ *   Threads: a core/pool.h pool of opts->threads splits each block by rows
+ *   (logits, softmax and dH of a row range on one thread) and dE by item
+ *   rows; the transformer's sgemm calls are split the same way (pgemm) and
+ *   Adam by weight ranges. OpenBLAS itself runs single-threaded during
+ *   training: its workers spin with sched_yield between calls and took a
+ *   fifth of the CPU from ours (perf, Beauty, d 128).
  *
  * TRAINING
  *   Init (splitmix64 stream from opts->seed): every weight matrix, E and P
@@ -120,6 +124,7 @@
 
 #include "core/alloc.h"
 #include "core/hash.h"
+#include "core/pool.h"
 #include "core/topk.h"
 
 #define SNAP_MAGIC 0x43455253u
@@ -129,7 +134,6 @@
 #define ADAM_B1 0.9
 #define ADAM_EPS 1e-8
 #define CHUNK_LOGITS ((size_t)16 << 20) /* automatic output block: logits per block */
-#define THREADS_MAX 64
 #define TOPK_STACK 128
 #define EVAL_K 10
 
@@ -323,25 +327,64 @@ static void gemm(int ta, int tb, size_t M, size_t N, size_t K, float alpha, cons
                 alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
+/* gemm split over the pool: by rows of C (M), or by its columns (N) when
+ * M is too short to share. Every element of C is still one sgemm's sum over
+ * the whole K in the same order, so the split does not change the result. */
+struct gemm_job {
+    int ta, tb, by_cols;
+    size_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+};
+
+static void gemm_part(void *pv, size_t a, size_t b)
+{
+    const struct gemm_job *j = pv;
+    if (j->by_cols)
+        gemm(j->ta, j->tb, j->M, b - a, j->K, j->alpha, j->A, j->lda, j->tb ? j->B + a * j->ldb : j->B + a, j->ldb,
+             j->beta, j->C + a, j->ldc);
+    else
+        gemm(j->ta, j->tb, b - a, j->N, j->K, j->alpha, j->ta ? j->A + a : j->A + a * j->lda, j->lda, j->B, j->ldb,
+             j->beta, j->C + a * j->ldc, j->ldc);
+}
+
+#define PGEMM_MIN_FLOPS ((size_t)1 << 18) /* below this one thread is faster than a hand-off */
+#define PGEMM_MIN_SIDE 32                 /* rows (or columns) per thread at least */
+
+static void pgemm(struct tl_pool *pool, int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
+                  size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    size_t T = (size_t)tl_pool_threads(pool);
+    struct gemm_job j = {ta, tb, 0, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    if (T <= 1 || M * N * K < PGEMM_MIN_FLOPS || (M < PGEMM_MIN_SIDE * T && N < PGEMM_MIN_SIDE * T)) {
+        gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    j.by_cols = M < PGEMM_MIN_SIDE * T;
+    tl_pool_for(pool, j.by_cols ? N : M, gemm_part, &j);
+}
+
 /* Y[R x dout] = X[R x din] W + b. */
-static void linear_fwd(size_t R, size_t din, size_t dout, const float *X, const float *W, const float *b, float *Y)
+static void linear_fwd(struct tl_pool *pool, size_t R, size_t din, size_t dout, const float *X, const float *W,
+                       const float *b, float *Y)
 {
     for (size_t r = 0; r < R; r++) memcpy(Y + r * dout, b, dout * sizeof *Y);
-    gemm(0, 0, R, dout, din, 1.0f, X, din, W, dout, 1.0f, Y, dout);
+    pgemm(pool, 0, 0, R, dout, din, 1.0f, X, din, W, dout, 1.0f, Y, dout);
 }
 
 /* dW += X^T dY, db += colsum(dY); dX = dY W^T (beta_x 0) or += (beta_x 1);
  * dX NULL = not needed. */
-static void linear_bwd(size_t R, size_t din, size_t dout, const float *X, const float *W, const float *dY, float *dW,
-                       float *db, float *dX, float beta_x)
+static void linear_bwd(struct tl_pool *pool, size_t R, size_t din, size_t dout, const float *X, const float *W,
+                       const float *dY, float *dW, float *db, float *dX, float beta_x)
 {
-    gemm(1, 0, din, dout, R, 1.0f, X, din, dY, dout, 1.0f, dW, dout);
+    pgemm(pool, 1, 0, din, dout, R, 1.0f, X, din, dY, dout, 1.0f, dW, dout);
     for (size_t r = 0; r < R; r++) {
         const float *g = dY + r * dout;
 #pragma omp simd
         for (size_t j = 0; j < dout; j++) db[j] += g[j];
     }
-    if (dX) gemm(0, 1, R, din, dout, 1.0f, dY, dout, W, dout, beta_x, dX, din);
+    if (dX) pgemm(pool, 0, 1, R, din, dout, 1.0f, dY, dout, W, dout, beta_x, dX, din);
 }
 
 static void ln_fwd(size_t R, size_t D, const float *x, const float *g, const float *b, float *xh, float *rs, float *y)
@@ -450,47 +493,6 @@ __attribute__((target_clones("avx2", "default"))) static float exp_row(float *z,
     return s;
 }
 
-/* ---------- simple fork/join over row ranges ---------- */
-
-typedef void (*range_fn)(void *ctx, size_t a, size_t b);
-struct part {
-    range_fn fn;
-    void *ctx;
-    size_t a, b;
-};
-
-static void *part_main(void *pv)
-{
-    struct part *p = pv;
-    p->fn(p->ctx, p->a, p->b);
-    return NULL;
-}
-
-static void par_for(int threads, size_t n, range_fn fn, void *ctx)
-{
-    if (threads > THREADS_MAX) threads = THREADS_MAX;
-    if (threads <= 1 || n < (size_t)threads * 2) {
-        fn(ctx, 0, n);
-        return;
-    }
-    pthread_t th[THREADS_MAX];
-    struct part ps[THREADS_MAX];
-    int started[THREADS_MAX] = {0};
-    for (int t = 0; t < threads; t++) {
-        ps[t].fn = fn, ps[t].ctx = ctx;
-        ps[t].a = n * (size_t)t / (size_t)threads;
-        ps[t].b = n * (size_t)(t + 1) / (size_t)threads;
-    }
-    for (int t = 1; t < threads; t++) started[t] = pthread_create(&th[t], NULL, part_main, &ps[t]) == 0;
-    fn(ctx, ps[0].a, ps[0].b);
-    for (int t = 1; t < threads; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        else
-            fn(ctx, ps[t].a, ps[t].b);
-    }
-}
-
 /* ---------- workspace ---------- */
 
 struct lc {
@@ -508,6 +510,7 @@ struct ws {
     struct lc lc[TL_SASREC_LAYERS_MAX];
     float *gA, *gB, *gC, *dQ, *dK, *dV, *dO, *dS;
     void *block;
+    struct tl_pool *pool; /* NULL: one thread */
 };
 
 static void *take(char *base, size_t *off, size_t bytes)
@@ -690,11 +693,11 @@ static void forward(const struct tl_sasrec *m, struct ws *w, size_t B, size_t R,
         const struct lay *y = &m->lay[l];
         struct lc *c = &w->lc[l];
         ln_fwd(R, D, x, W + y->ln1g, W + y->ln1b, c->xh1, c->rs1, c->q);
-        linear_fwd(R, D, D, c->q, W + y->wq, W + y->bq, c->Q);
-        linear_fwd(R, D, D, x, W + y->wk, W + y->bk, c->K);
-        linear_fwd(R, D, D, x, W + y->wv, W + y->bv, c->V);
+        linear_fwd(w->pool, R, D, D, c->q, W + y->wq, W + y->bq, c->Q);
+        linear_fwd(w->pool, R, D, D, x, W + y->wk, W + y->bk, c->K);
+        linear_fwd(w->pool, R, D, D, x, W + y->wv, W + y->bv, c->V);
         attn_fwd(m, w, B, c, drop && m->attn_probs ? p : 0.0f, s);
-        linear_fwd(R, D, D, c->O, W + y->wo, W + y->bo, w->tmp);
+        linear_fwd(w->pool, R, D, D, c->O, W + y->wo, W + y->bo, w->tmp);
         if (drop && !m->attn_probs) {
             fill_mask(c->ma, RD, p, s);
             for (size_t i = 0; i < RD; i++) w->tmp[i] = c->q[i] + w->tmp[i] * c->ma[i];
@@ -702,13 +705,13 @@ static void forward(const struct tl_sasrec *m, struct ws *w, size_t B, size_t R,
             for (size_t i = 0; i < RD; i++) w->tmp[i] += c->q[i];
         }
         ln_fwd(R, D, w->tmp, W + y->ln2g, W + y->ln2b, c->xh2, c->rs2, c->f);
-        linear_fwd(R, D, D, c->f, W + y->w1, W + y->b1, c->h1);
+        linear_fwd(w->pool, R, D, D, c->f, W + y->w1, W + y->b1, c->h1);
         for (size_t i = 0; i < RD; i++) c->h1[i] = c->h1[i] > 0.0f ? c->h1[i] : 0.0f;
         if (drop) {
             fill_mask(c->m1, RD, p, s);
             for (size_t i = 0; i < RD; i++) c->h1d[i] = c->h1[i] * c->m1[i];
         }
-        linear_fwd(R, D, D, drop ? c->h1d : c->h1, W + y->w2, W + y->b2, w->tmp);
+        linear_fwd(w->pool, R, D, D, drop ? c->h1d : c->h1, W + y->w2, W + y->b2, w->tmp);
         if (drop) {
             fill_mask(c->m2, RD, p, s);
             for (size_t i = 0; i < RD; i++) c->out[i] = c->f[i] + w->tmp[i] * c->m2[i];
@@ -779,10 +782,30 @@ static void outbuf_free(struct outbuf *o)
     o->Z = NULL, o->loss = NULL;
 }
 
+/* One block of rows, split by rows over the pool: each thread computes its
+ * rows' logits Z = H_c E^T, the fused softmax / cross-entropy, and (dH
+ * given) dH = G E for the same rows, while they are still warm. */
+struct out_rows {
+    const float *Hc, *E1;
+    struct ce_ctx cx;
+    float *dH; /* NULL: loss only */
+    size_t D;
+};
+
+static void out_rows_part(void *pv, size_t a, size_t b)
+{
+    struct out_rows *o = pv;
+    size_t n = o->cx.n, D = o->D;
+    gemm(0, 1, b - a, n, D, 1.0f, o->Hc + a * D, D, o->E1, D, 0.0f, o->cx.Z + a * n, n);
+    ce_rows(&o->cx, a, b);
+    if (o->dH) gemm(0, 0, b - a, D, n, 1.0f, o->cx.Z + a * n, n, o->E1, D, 0.0f, o->dH + a * D, D);
+}
+
 /* Loss sum over R rows of H (targets tgt); with gE, G = scale * dloss/dZ:
- * dH (R x d) = G E and gE += G^T H. */
+ * dH (R x d) = G E and gE += G^T H (split by item rows of gE, so no two
+ * threads add into the same row). */
 static double out_layer(const struct tl_sasrec *m, const float *H, const uint32_t *tgt, size_t R, struct outbuf *ob,
-                        int threads, float scale, float *dH, float *gE)
+                        struct tl_pool *pool, float scale, float *dH, float *gE)
 {
     size_t D = m->d, n = m->n;
     const float *E1 = m->w + m->oE + D; /* item rows 1..n */
@@ -790,14 +813,10 @@ static double out_layer(const struct tl_sasrec *m, const float *H, const uint32_
     for (size_t r0 = 0; r0 < R; r0 += ob->chunk) {
         size_t rc = R - r0 < ob->chunk ? R - r0 : ob->chunk;
         const float *Hc = H + r0 * D;
-        gemm(0, 1, rc, n, D, 1.0f, Hc, D, E1, D, 0.0f, ob->Z, n);
-        struct ce_ctx cx = {ob->Z, tgt + r0, ob->loss, n, scale};
-        par_for(threads, rc, ce_rows, &cx);
+        struct out_rows o = {Hc, E1, {ob->Z, tgt + r0, ob->loss, n, scale}, gE ? dH + r0 * D : NULL, D};
+        tl_pool_for(pool, rc, out_rows_part, &o);
         for (size_t r = 0; r < rc; r++) total += ob->loss[r];
-        if (gE) {
-            gemm(0, 0, rc, D, n, 1.0f, ob->Z, n, E1, D, 0.0f, dH + r0 * D, D);
-            gemm(1, 0, n, D, rc, 1.0f, ob->Z, n, Hc, D, 1.0f, gE + D, D);
-        }
+        if (gE) pgemm(pool, 1, 0, n, D, rc, 1.0f, ob->Z, n, Hc, D, 1.0f, gE + D, D);
     }
     return total;
 }
@@ -854,21 +873,21 @@ static void backward(const struct tl_sasrec *m, struct ws *w, size_t B, size_t R
             for (size_t i = 0; i < RD; i++) gB[i] = gA[i] * m2[i];
             dz = gB;
         }
-        linear_bwd(R, D, D, h1d, W + y->w2, dz, G + y->w2, G + y->b2, gC, 0.0f);
+        linear_bwd(w->pool, R, D, D, h1d, W + y->w2, dz, G + y->w2, G + y->b2, gC, 0.0f);
         for (size_t i = 0; i < RD; i++) {
             float g = c->h1[i] > 0.0f ? gC[i] : 0.0f;
             gC[i] = m1 ? g * m1[i] : g;
         }
-        linear_bwd(R, D, D, c->f, W + y->w1, gC, G + y->w1, G + y->b1, gA, 1.0f);       /* gA = df */
-        ln_bwd(R, D, gA, c->xh2, c->rs2, W + y->ln2g, G + y->ln2g, G + y->ln2b, gB, 0); /* gB = dy */
-        memcpy(gC, gB, RD * sizeof *gC);                                                /* gC = dq */
+        linear_bwd(w->pool, R, D, D, c->f, W + y->w1, gC, G + y->w1, G + y->b1, gA, 1.0f); /* gA = df */
+        ln_bwd(R, D, gA, c->xh2, c->rs2, W + y->ln2g, G + y->ln2g, G + y->ln2b, gB, 0);    /* gB = dy */
+        memcpy(gC, gB, RD * sizeof *gC);                                                   /* gC = dq */
         if (ma)
             for (size_t i = 0; i < RD; i++) gB[i] *= ma[i]; /* gB = da */
-        linear_bwd(R, D, D, c->O, W + y->wo, gB, G + y->wo, G + y->bo, w->dO, 0.0f);
+        linear_bwd(w->pool, R, D, D, c->O, W + y->wo, gB, G + y->wo, G + y->bo, w->dO, 0.0f);
         attn_bwd(m, w, B, c);
-        linear_bwd(R, D, D, c->q, W + y->wq, w->dQ, G + y->wq, G + y->bq, gC, 1.0f);
-        linear_bwd(R, D, D, x, W + y->wk, w->dK, G + y->wk, G + y->bk, gA, 0.0f);
-        linear_bwd(R, D, D, x, W + y->wv, w->dV, G + y->wv, G + y->bv, gA, 1.0f);
+        linear_bwd(w->pool, R, D, D, c->q, W + y->wq, w->dQ, G + y->wq, G + y->bq, gC, 1.0f);
+        linear_bwd(w->pool, R, D, D, x, W + y->wk, w->dK, G + y->wk, G + y->bk, gA, 0.0f);
+        linear_bwd(w->pool, R, D, D, x, W + y->wv, w->dV, G + y->wv, G + y->bv, gA, 1.0f);
         ln_bwd(R, D, gC, c->xh1, c->rs1, W + y->ln1g, G + y->ln1g, G + y->ln1b, gA, 1);
     }
     float sq = sqrtf((float)D);
@@ -887,11 +906,11 @@ static void backward(const struct tl_sasrec *m, struct ws *w, size_t B, size_t R
 /* One batch: forward, loss, and (G != NULL) backward. Returns the loss sum;
  * gradients are of the mean loss over the R rows. */
 static double batch_step(const struct tl_sasrec *m, struct ws *w, struct outbuf *ob, size_t B, size_t R, float p,
-                         uint64_t *s, int threads, float *G)
+                         uint64_t *s, float *G)
 {
     if (R == 0) return 0.0;
     forward(m, w, B, R, p, s);
-    double loss = out_layer(m, w->hf, w->tgt, R, ob, threads, 1.0f / (float)R, G ? w->gB : NULL, G ? G + m->oE : NULL);
+    double loss = out_layer(m, w->hf, w->tgt, R, ob, w->pool, 1.0f / (float)R, G ? w->gB : NULL, G ? G + m->oE : NULL);
     if (G) backward(m, w, B, R, G);
     return loss;
 }
@@ -930,8 +949,8 @@ static void rank_rows(void *pv, size_t a, size_t b)
     }
 }
 
-static void evaluate(const struct tl_sasrec *m, struct ws *w, struct outbuf *ob, const struct evalset *ev, int threads,
-                     double *ndcg, double *hr)
+static void evaluate(const struct tl_sasrec *m, struct ws *w, struct outbuf *ob, const struct evalset *ev, double *ndcg,
+                     double *hr)
 {
     size_t D = m->d, n = m->n, bmax = w->bmax < ob->chunk ? w->bmax : ob->chunk;
     double sn = 0.0, sh = 0.0;
@@ -946,9 +965,9 @@ static void evaluate(const struct tl_sasrec *m, struct ws *w, struct outbuf *ob,
         size_t R = build_batch(m, w, ev->hist + u0, B, 0);
         forward(m, w, B, R, 0.0f, NULL);
         for (size_t b = 0; b < B; b++) memcpy(Hl + b * D, w->hf + (w->soff[b + 1] - 1) * D, D * sizeof *Hl);
-        gemm(0, 1, B, n, D, 1.0f, Hl, D, m->w + m->oE + D, D, 0.0f, ob->Z, n);
+        pgemm(w->pool, 0, 1, B, n, D, 1.0f, Hl, D, m->w + m->oE + D, D, 0.0f, ob->Z, n);
         struct rank_ctx rc = {ob->Z, ev->hist + u0, ev->target + u0, n, rn, rn + bmax};
-        par_for(threads, B, rank_rows, &rc);
+        tl_pool_for(w->pool, B, rank_rows, &rc);
         for (size_t b = 0; b < B; b++) sn += rn[b], sh += rn[bmax + b];
     }
     tl_free(rn);
@@ -1100,7 +1119,7 @@ static enum tl_rc max_batch_rows(const struct tl_sasrec *m, const struct seqv *v
 }
 
 enum tl_rc tl_sasrec_loss(void *pv, const struct tl_dataset *d, double dropout, uint64_t seed, size_t chunk,
-                          double *loss, float *grad, struct tl_err *err)
+                          int threads, double *loss, float *grad, struct tl_err *err)
 {
     struct tl_sasrec *m = pv;
     if (!m || !d || !loss) return tl_err_set(err, TL_EINVAL, NULL, "model, dataset and loss are required");
@@ -1114,15 +1133,20 @@ enum tl_rc tl_sasrec_loss(void *pv, const struct tl_dataset *d, double dropout, 
     if (!rc) rc = max_batch_rows(m, v, nv, nv, 1, &rows);
     if (!rc) rc = ws_alloc(m, &w, rows, nv, dropout > 0, grad != NULL);
     if (!rc) rc = outbuf_alloc(&ob, m->n, auto_chunk(m->n, rows ? rows : 1, (long)chunk));
+    if (!rc && threads > 1 && !(w.pool = tl_pool_new(threads))) rc = TL_ENOMEM;
     if (rc) {
         tl_free(v), ws_free(&w), outbuf_free(&ob);
         return tl_err_set(err, rc, NULL, "out of memory");
     }
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     if (grad) memset(grad, 0, m->nw * sizeof *grad);
     uint64_t s = seed;
     size_t R = build_batch(m, &w, v, nv, 1);
-    double sum = batch_step(m, &w, &ob, nv, R, (float)dropout, &s, 1, grad);
+    double sum = batch_step(m, &w, &ob, nv, R, (float)dropout, &s, grad);
     *loss = R ? sum / (double)R : 0.0;
+    openblas_set_num_threads(blas_threads);
+    tl_pool_free(w.pool);
     tl_free(v), ws_free(&w), outbuf_free(&ob);
     return TL_OK;
 }
@@ -1134,16 +1158,33 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void adam(float *w, const float *g, float *mo, float *ve, size_t n, double lr, double b2, long t)
+/* Adam step t over the weights; the gradient is zeroed as it is consumed
+ * (ready for the next batch). Element-wise, so split over the pool. */
+struct adam_job {
+    float *w, *g, *mo, *ve;
+    float a, b1, b2, eps;
+};
+
+static void adam_part(void *pv, size_t lo, size_t hi)
+{
+    const struct adam_job *j = pv;
+    float *w = j->w, *g = j->g, *mo = j->mo, *ve = j->ve;
+    float a = j->a, b1 = j->b1, b2 = j->b2, eps = j->eps;
+#pragma omp simd
+    for (size_t i = lo; i < hi; i++) {
+        mo[i] = b1 * mo[i] + (1.0f - b1) * g[i];
+        ve[i] = b2 * ve[i] + (1.0f - b2) * g[i] * g[i];
+        w[i] -= a * mo[i] / (sqrtf(ve[i]) + eps);
+        g[i] = 0.0f;
+    }
+}
+
+static void adam(struct tl_pool *pool, float *w, float *g, float *mo, float *ve, size_t n, double lr, double b2, long t)
 {
     double c1 = 1.0 - pow(ADAM_B1, (double)t), c2 = 1.0 - pow(b2, (double)t);
-    float a = (float)(lr * sqrt(c2) / c1), fb1 = (float)ADAM_B1, fb2 = (float)b2;
-    float eps = (float)(ADAM_EPS * sqrt(c2));
-    for (size_t i = 0; i < n; i++) {
-        mo[i] = fb1 * mo[i] + (1.0f - fb1) * g[i];
-        ve[i] = fb2 * ve[i] + (1.0f - fb2) * g[i] * g[i];
-        w[i] -= a * mo[i] / (sqrtf(ve[i]) + eps);
-    }
+    struct adam_job j = {
+        w, g, mo, ve, (float)(lr * sqrt(c2) / c1), (float)ADAM_B1, (float)b2, (float)(ADAM_EPS * sqrt(c2))};
+    tl_pool_for(pool, n, adam_part, &j);
 }
 
 static enum tl_rc train(const struct tl_dataset *d, const void *pv, const struct tl_train_opts *opts, void **out,
@@ -1158,7 +1199,11 @@ static enum tl_rc train(const struct tl_dataset *d, const void *pv, const struct
     if (d->n_items < 1) return tl_err_set(err, TL_EINVAL, "n_items", "the dataset has no items");
     int threads = opts && opts->threads > 0 ? opts->threads : 1;
     uint64_t seed = opts ? opts->seed : 0;
-    openblas_set_num_threads(threads);
+    /* our own pool splits every large sgemm; OpenBLAS runs single-threaded
+     * meanwhile (its spinning workers would compete with ours for the cores) */
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    struct tl_pool *pool = NULL;
     double t0 = now_s();
 
     void *mv = NULL;
@@ -1177,9 +1222,10 @@ static enum tl_rc train(const struct tl_dataset *d, const void *pv, const struct
     if (!rc) rc = max_batch_rows(m, v, nv, bmax, 1, &rows);
     if (!rc && ev.n) rc = max_batch_rows(m, ev.hist, ev.n, bmax, 0, &eval_rows);
     if (!rc) rc = ws_alloc(m, &w, rows > eval_rows ? rows : eval_rows, bmax, p->dropout > 0, 1);
+    if (!rc && !(pool = w.pool = tl_pool_new(threads))) rc = TL_ENOMEM;
     if (!rc) rc = outbuf_alloc(&ob, m->n, auto_chunk(m->n, (rows > bmax ? rows : bmax), p->chunk));
     if (!rc) {
-        G = tl_malloc(m->nw * sizeof *G);
+        G = tl_calloc(m->nw, sizeof *G); /* adam() zeroes it after every step */
         mo = tl_calloc(m->nw, sizeof *mo);
         ve = tl_calloc(m->nw, sizeof *ve);
         best = ev.n ? tl_malloc(m->nw * sizeof *best) : NULL;
@@ -1213,16 +1259,15 @@ static enum tl_rc train(const struct tl_dataset *d, const void *pv, const struct
             size_t B = nv - b0 < bmax ? nv - b0 : bmax;
             for (size_t b = 0; b < B; b++) bs[b] = v[order[b0 + b]];
             size_t R = build_batch(m, &w, bs, B, 1);
-            memset(G, 0, m->nw * sizeof *G);
-            lsum += batch_step(m, &w, &ob, B, R, (float)p->dropout, &s, threads, G);
+            lsum += batch_step(m, &w, &ob, B, R, (float)p->dropout, &s, G);
             rsum += R;
-            adam(m->w, G, mo, ve, m->nw, p->lr, p->beta2, ++step);
+            adam(pool, m->w, G, mo, ve, m->nw, p->lr, p->beta2, ++step);
         }
         last_loss = rsum ? lsum / (double)rsum : 0.0;
         int stop = 0;
         if (ev.n && ep % p->eval_every == 0) {
             double nd, hr;
-            evaluate(m, &w, &ob, &ev, threads, &nd, &hr);
+            evaluate(m, &w, &ob, &ev, &nd, &hr);
             if (nd > best_ndcg) {
                 best_ndcg = nd, best_hr = hr, best_epoch = ep, bad = 0;
                 memcpy(best, m->w, m->nw * sizeof *best);
@@ -1252,6 +1297,8 @@ static enum tl_rc train(const struct tl_dataset *d, const void *pv, const struct
 done:
     tl_free(v), tl_free(ev.hist), tl_free(ev.target), ws_free(&w), outbuf_free(&ob);
     tl_free(G), tl_free(mo), tl_free(ve), tl_free(best), tl_free(bs), tl_free(order);
+    tl_pool_free(pool);
+    openblas_set_num_threads(blas_threads);
     if (rc) {
         model_free(m);
         return rc;

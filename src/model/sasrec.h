@@ -85,8 +85,9 @@ const char *tl_sasrec_block(const void *model, size_t i, size_t *off, size_t *le
  * batch; max_len truncation applies). With dropout rate > 0 the masks are
  * drawn from seed (same seed -> same masks). When grad is non-NULL it receives
  * d loss / d weight (tl_sasrec_weights layout). chunk > 0 overrides the
- * output-layer block size. */
+ * output-layer block size. threads > 1 splits the work as training does
+ * (the same loss and gradient up to float rounding). */
 enum tl_rc tl_sasrec_loss(void *model, const struct tl_dataset *d, double dropout, uint64_t seed, size_t chunk,
-                          double *loss, float *grad, struct tl_err *err);
+                          int threads, double *loss, float *grad, struct tl_err *err);
 
 #endif

@@ -172,3 +172,78 @@ Test(blend, validation_metrics_match_an_independent_split)
     tl_dataset_free(d);
     tl_dataset_free(ds);
 }
+
+/* 1 if models a and b (same ops) give the same top 23 for an empty history. */
+static int same_lists(const struct tl_model_ops *ops, const void *a, const void *b)
+{
+    struct tl_model_query q = {.user = TL_MODEL_NONE, .anchor = TL_MODEL_NONE};
+    struct tl_model_hit ha[23], hb[23];
+    size_t na = 0, nb = 0;
+    cr_assert_eq(ops->candidates(a, &q, NULL, NULL, 23, ha, &na), TL_OK);
+    cr_assert_eq(ops->candidates(b, &q, NULL, NULL, 23, hb, &nb), TL_OK);
+    if (na != nb) return 0;
+    for (size_t i = 0; i < na; i++)
+        if (ha[i].item != hb[i].item || ha[i].score != hb[i].score) return 0;
+    return 1;
+}
+
+/* refit 0 keeps the sub-models trained without each user's latest
+ * interaction (the tuning split); refit 1 retrains them on everything;
+ * self_valid sources get everything in either case; self_valid needs
+ * refit 0. tl_blend_source walks the sources and stops past the last. */
+Test(blend, refit_and_self_valid_choose_the_training_data)
+{
+    struct tl_dataset_builder *b = tl_dataset_builder_new(), *bs = tl_dataset_builder_new();
+    for (uint32_t u = 0; u < 120; u++)
+        for (uint32_t i = 0; i < 4; i++) {
+            uint32_t it = (u * 7 + i * (u % 5 + 1) + (i == 3 ? 11 : 0)) % 23;
+            tl_dataset_builder_add(b, u, it, 1.0f, i, NULL);
+            if (i < 3) tl_dataset_builder_add(bs, u, it, 1.0f, i, NULL);
+        }
+    struct tl_dataset *d = NULL, *ds = NULL;
+    cr_assert_eq(tl_dataset_builder_finish(b, 120, 23, &d, NULL), TL_OK);
+    cr_assert_eq(tl_dataset_builder_finish(bs, 120, 23, &ds, NULL), TL_OK);
+    tl_dataset_builder_free(b);
+    tl_dataset_builder_free(bs);
+    unsigned char pp[TL_MODEL_PARAMS_MAX];
+    tl_pop_ops.params_defaults(pp);
+    struct tl_train_opts o = {.threads = 1};
+    void *pop_all = NULL, *pop_split = NULL;
+    cr_assert_eq(tl_pop_ops.train(d, pp, &o, &pop_all, NULL), TL_OK);
+    cr_assert_eq(tl_pop_ops.train(ds, pp, &o, &pop_split, NULL), TL_OK);
+    cr_assert_not(same_lists(&tl_pop_ops, pop_all, pop_split), "the fixture must tell the two apart");
+
+    const char *cases[][3] = {{"1", "", "all"}, {"0", "", "split"}, {"0", "pop", "all"}};
+    for (size_t c = 0; c < 3; c++) {
+        unsigned char p[TL_MODEL_PARAMS_MAX];
+        tl_blend_ops.params_defaults(p);
+        struct tl_err e;
+        cr_assert_eq(tl_blend_ops.param_set(p, "models", "itemknn:1,pop:0.5", &e), TL_OK);
+        cr_assert_eq(tl_blend_ops.param_set(p, "refit", cases[c][0], &e), TL_OK);
+        if (cases[c][1][0]) cr_assert_eq(tl_blend_ops.param_set(p, "self_valid", cases[c][1], &e), TL_OK);
+        void *m = NULL;
+        cr_assert_eq(tl_blend_ops.train(d, p, &o, &m, &e), TL_OK, "%s", e.msg);
+        const void *sub = NULL;
+        float w = -1;
+        cr_assert_eq(tl_blend_source(m, 1, &sub, &w), &tl_pop_ops);
+        cr_assert(w >= 0.0f);
+        cr_assert_null(tl_blend_source(m, 2, &sub, NULL));
+        cr_assert(same_lists(&tl_pop_ops, sub, strcmp(cases[c][2], "all") == 0 ? pop_all : pop_split),
+                  "refit %s self_valid '%s': pop should be trained on %s", cases[c][0], cases[c][1], cases[c][2]);
+        struct tl_blend_validation v;
+        cr_assert_eq(tl_blend_validation(m, &v), 1);
+        tl_blend_ops.free(m);
+    }
+    unsigned char p[TL_MODEL_PARAMS_MAX];
+    tl_blend_ops.params_defaults(p);
+    struct tl_err e;
+    cr_assert_eq(tl_blend_ops.param_set(p, "self_valid", "pop", &e), TL_OK);
+    void *m = NULL;
+    cr_assert_eq(tl_blend_ops.train(d, p, &o, &m, &e), TL_EINVAL);
+    cr_assert(strstr(e.msg, "refit=0"), "%s", e.msg);
+    cr_assert_null(m);
+    tl_pop_ops.free(pop_all);
+    tl_pop_ops.free(pop_split);
+    tl_dataset_free(d);
+    tl_dataset_free(ds);
+}

@@ -80,7 +80,7 @@ static void grad_check(double dropout, size_t chunk, long attn_probs)
     double *fd = malloc(nw * sizeof *fd);
     cr_assert(an && fd);
     double loss = 0;
-    cr_assert_eq(tl_sasrec_loss(m, d, dropout, 99, chunk, &loss, an, &e), TL_OK);
+    cr_assert_eq(tl_sasrec_loss(m, d, dropout, 99, chunk, 1, &loss, an, &e), TL_OK);
     cr_assert(isfinite(loss) && loss > 0.5, "loss %g", loss);
     /* 1e-2 crosses ReLU kinks, 1e-3 meets float rounding; with dropout on
      * the attention probabilities one ReLU of this data sits within 3e-3
@@ -91,9 +91,9 @@ static void grad_check(double dropout, size_t chunk, long attn_probs)
         float keep = w[i];
         double lp, lm;
         w[i] = keep + h;
-        cr_assert_eq(tl_sasrec_loss(m, d, dropout, 99, chunk, &lp, NULL, &e), TL_OK);
+        cr_assert_eq(tl_sasrec_loss(m, d, dropout, 99, chunk, 1, &lp, NULL, &e), TL_OK);
         w[i] = keep - h;
-        cr_assert_eq(tl_sasrec_loss(m, d, dropout, 99, chunk, &lm, NULL, &e), TL_OK);
+        cr_assert_eq(tl_sasrec_loss(m, d, dropout, 99, chunk, 1, &lm, NULL, &e), TL_OK);
         w[i] = keep;
         fd[i] = (lp - lm) / (2.0 * (double)h);
     }
@@ -138,9 +138,9 @@ Test(sasrec_grad, chunking_does_not_change_loss)
     cr_assert_eq(tl_sasrec_new_random(&p, 7, 5, &m, &e), TL_OK);
     struct tl_dataset *d = grad_ds();
     double a, b, c;
-    cr_assert_eq(tl_sasrec_loss(m, d, 0.0, 1, 0, &a, NULL, &e), TL_OK);
-    cr_assert_eq(tl_sasrec_loss(m, d, 0.0, 1, 1, &b, NULL, &e), TL_OK);
-    cr_assert_eq(tl_sasrec_loss(m, d, 0.0, 1, 4, &c, NULL, &e), TL_OK);
+    cr_assert_eq(tl_sasrec_loss(m, d, 0.0, 1, 0, 1, &a, NULL, &e), TL_OK);
+    cr_assert_eq(tl_sasrec_loss(m, d, 0.0, 1, 1, 1, &b, NULL, &e), TL_OK);
+    cr_assert_eq(tl_sasrec_loss(m, d, 0.0, 1, 4, 1, &c, NULL, &e), TL_OK);
     cr_assert_float_eq(a, b, 1e-6);
     cr_assert_float_eq(a, c, 1e-6);
     /* untrained: loss close to log(7) */
@@ -265,6 +265,47 @@ Test(sasrec_train, deterministic_for_seed)
     cr_assert(sa.len == sc.len && memcmp(sa.data, sc.data, sa.len) != 0, "different seeds, same model");
     tl_buf_free(&sa), tl_buf_free(&sb), tl_buf_free(&sc);
     tl_sasrec_ops.free(a), tl_sasrec_ops.free(b), tl_sasrec_ops.free(c);
+}
+
+/* The thread pool splits the output layer by rows and the large sgemm
+ * calls by rows or columns, never along the summed dimension: one training
+ * step's loss and gradient are the same with one, two and three threads up
+ * to float rounding (OpenBLAS may pick another kernel for another matrix
+ * height). A row range lost, done twice or added into the wrong item row
+ * would move gradient entries by their own size. dim 64 and 300 users make
+ * the transformer's sgemm calls large enough to be split; chunk 100 makes
+ * the output layer run in several blocks. */
+Test(sasrec_grad, thread_count_gives_the_same_gradient)
+{
+    struct tl_sasrec_params p;
+    syn_params(&p);
+    p.dim = 64;
+    void *m = NULL;
+    struct tl_err e;
+    cr_assert_eq(tl_sasrec_new_random(&p, SYN_ITEMS, 5, &m, &e), TL_OK);
+    size_t nw = 0;
+    tl_sasrec_weights(m, &nw);
+    struct tl_dataset *d = syn_ds(300, 42);
+    float *g[3];
+    double loss[3];
+    for (int t = 0; t < 3; t++) g[t] = malloc(nw * sizeof *g[t]);
+    for (size_t chunk = 0; chunk <= 100; chunk += 100) { /* 0: the whole batch in one block */
+        for (int t = 0; t < 3; t++)
+            cr_assert_eq(tl_sasrec_loss(m, d, 0.2, 9, chunk, t + 1, &loss[t], g[t], &e), TL_OK, "%s", e.msg);
+        double gmax = 0;
+        for (size_t i = 0; i < nw; i++) gmax = fmax(gmax, fabs((double)g[0][i]));
+        cr_assert(gmax > 0);
+        for (int t = 1; t < 3; t++) {
+            cr_assert_float_eq(loss[t], loss[0], 1e-6 * loss[0], "%d threads: loss %g vs %g", t + 1, loss[t], loss[0]);
+            double worst = 0;
+            for (size_t i = 0; i < nw; i++) worst = fmax(worst, fabs((double)g[t][i] - (double)g[0][i]));
+            cr_assert(worst <= 1e-4 * gmax, "chunk %zu, %d threads: a gradient entry differs by %g (largest %g)", chunk,
+                      t + 1, worst, gmax);
+        }
+    }
+    for (int t = 0; t < 3; t++) free(g[t]);
+    tl_dataset_free(d);
+    tl_sasrec_ops.free(m);
 }
 
 static void cancel_progress(void *ctx, double frac, const char *phase)
