@@ -312,13 +312,13 @@ void tl_eval_print_table(const struct tl_evdata *e, const struct tl_eval_results
     if (r->n == 0) return;
     const struct tl_evm *m0 = &r->r[0].m;
     size_t last = m0->n_ks - 1;
-    fprintf(out, "%s\n\n%-12s", e->desc, "model");
+    fprintf(out, "%s\n\n%-14s", e->desc, "model");
     for (size_t k = 0; k < m0->n_ks; k++)
         fprintf(out, " HR@%-4zu NDCG@%-3zu MRR@%-4zu Rec@%-4zu", m0->ks[k], m0->ks[k], m0->ks[k], m0->ks[k]);
     fprintf(out, " Cov@%-4zu Pop@%-4zu train_s   MB\n", m0->ks[last], m0->ks[last]);
     for (size_t i = 0; i < r->n; i++) {
         const struct tl_evm *m = &r->r[i].m;
-        fprintf(out, "%-12s", r->r[i].name);
+        fprintf(out, "%-14s", r->r[i].name);
         for (size_t k = 0; k < m->n_ks; k++)
             fprintf(out, " %.4f  %.4f  %.4f  %.4f ", tl_evm_hr(m, k), tl_evm_ndcg(m, k), tl_evm_mrr(m, k),
                     tl_evm_recall(m, k));
