@@ -102,6 +102,40 @@ Test(evdata, sequences_and_run)
     free(p);
 }
 
+/* --sources: after the blend's row, one row per blended model, named
+ * blend/NAME and scored alone; with fixed weights (tune 0) the blend's pop
+ * is trained on the same data as a standalone pop, so their rows match. */
+Test(evdata, blend_sources_rows)
+{
+    char *p = write_tmp("1 a b c d\n2 b c\n3 c a b d e\n4 a c d e b\n5 b d a c e\n");
+    struct tl_evdata *e = NULL;
+    struct tl_err err;
+    cr_assert_eq(tl_evdata_sequences(p, &e, &err), TL_OK, "%s", err.msg);
+    const char *params[] = {"blend.models=pop:1,itemknn:1", "blend.tune=0"};
+    struct tl_eval_run_opts o = {
+        .models = "blend,pop", .params = params, .n_params = 2, .ks = {1, 5}, .n_ks = 2, .threads = 2, .sources = 1};
+    struct tl_eval_results r;
+    cr_assert_eq(tl_eval_run(e, &o, &r, &err), TL_OK, "%s", err.msg);
+    cr_assert_eq(r.n, 4);
+    cr_assert_str_eq(r.r[0].name, "blend");
+    cr_assert_str_eq(r.r[1].name, "blend/pop");
+    cr_assert_str_eq(r.r[2].name, "blend/itemknn");
+    cr_assert_str_eq(r.r[3].name, "pop");
+    for (size_t k = 0; k < 2; k++) {
+        cr_assert_float_eq(tl_evm_hr(&r.r[1].m, k), tl_evm_hr(&r.r[3].m, k), 1e-12);
+        cr_assert_float_eq(tl_evm_ndcg(&r.r[1].m, k), tl_evm_ndcg(&r.r[3].m, k), 1e-12);
+    }
+    cr_assert_eq(r.r[1].m.cases, r.r[3].m.cases);
+    tl_eval_results_free(&r);
+    o.sources = 0;
+    cr_assert_eq(tl_eval_run(e, &o, &r, &err), TL_OK, "%s", err.msg);
+    cr_assert_eq(r.n, 2, "without --sources: one row per model");
+    tl_eval_results_free(&r);
+    tl_evdata_free(e);
+    unlink(p);
+    free(p);
+}
+
 Test(evdata, orders_protocol)
 {
     const char *hdr = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n";
