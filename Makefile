@@ -6,7 +6,7 @@
 #   make bench      performance; method and numbers in BENCHMARKS.md
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make valgrind   unit tests under valgrind
-#   make tsan       the profile cache's concurrency test under ThreadSanitizer
+#   make tsan       the profile cache's and the thread pool's concurrency tests under ThreadSanitizer
 #   make lint       clang-format check + cppcheck
 
 BUILD   ?= build
@@ -108,13 +108,17 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 python3 tests/api/run.py --bin build-asan/tailor --slow
 
 # ThreadSanitizer: Criterion cannot start under TSan here, so the concurrency
-# test of the profile cache also builds as a plain program.
+# tests of the profile cache and of the thread pool also build as plain programs.
 tsan:
 	@mkdir -p $(BUILD)
 	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_PCACHE_STANDALONE \
 	  -o $(BUILD)/tsan_pcache tests/unit/profile/test_cache.c src/core/*.c src/store/types.c src/profile/*.c \
 	  $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
 	$(BUILD)/tsan_pcache
+	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_POOL_STANDALONE \
+	  -o $(BUILD)/tsan_pool tests/unit/core/test_pool.c src/core/*.c \
+	  $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
+	$(BUILD)/tsan_pool
 
 valgrind: $(BUILD)/unit_tests
 	valgrind --error-exitcode=1 --leak-check=full --trace-children=no $(BUILD)/unit_tests --jobs 1 --no-early-exit
