@@ -135,20 +135,6 @@ static enum tl_rc check_params(const struct tl_eval_run_opts *o, struct tl_err *
     return TL_OK;
 }
 
-/* 1 if name is an entry of the comma-separated list (NULL: no). */
-static int in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        const char *q = p;
-        while (*q && *q != ',') q++;
-        if ((size_t)(q - p) == n && strncmp(p, name, n) == 0) return 1;
-        p = q;
-    }
-    return 0;
-}
-
 /* Ask a trained model for every case and score the lists into res->m
  * (res->score_s set); the cases are split in contiguous ranges, one per
  * thread. */
@@ -219,8 +205,8 @@ static enum tl_rc run_one(const struct tl_evdata *e, const struct tl_model_ops *
     }
     void *model = NULL;
     double t0 = now_s();
-    rc = ops->train(in_list(o->self_valid, ops->name) && e->train_valid ? e->train_valid : e->train, params, &to,
-                    &model, err);
+    rc = ops->train(tl_model_name_in_list(o->self_valid, ops->name) && e->train_valid ? e->train_valid : e->train,
+                    params, &to, &model, err);
     res->train_s = now_s() - t0;
     if (rc) return rc;
     res->memory = ops->memory(model);

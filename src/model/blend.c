@@ -255,20 +255,6 @@ static void sub_progress_fn(void *ctx, double frac, const char *phase)
     sp->outer->progress(sp->outer->progress_ctx, sp->from + sp->span * ((double)sp->i + frac) / (double)sp->n, phase);
 }
 
-/* 1 if name is an entry of the comma-separated list. */
-static int in_names(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *q = list; *q;) {
-        while (*q == ',' || *q == ' ') q++;
-        const char *e = q;
-        while (*e && *e != ',') e++;
-        if ((size_t)(e - q) == n && strncmp(q, name, n) == 0) return 1;
-        q = e;
-    }
-    return 0;
-}
-
 /* Train every sub-model of b on d, those named in p->self_valid on d_self
  * (b->s[i].model set; frees nothing on error). */
 static enum tl_rc train_subs(struct blend *b, const struct blend_params *p, const struct tl_dataset *d,
@@ -292,7 +278,7 @@ static enum tl_rc train_subs(struct blend *b, const struct blend_params *p, cons
             so.progress = sub_progress_fn;
             so.progress_ctx = &spc;
         }
-        rc = ops->train(in_names(p->self_valid, ops->name) ? d_self : d, sp, &so, &b->s[i].model, err);
+        rc = ops->train(tl_model_name_in_list(p->self_valid, ops->name) ? d_self : d, sp, &so, &b->s[i].model, err);
     }
     return rc;
 }

@@ -35,6 +35,21 @@ static const struct tl_model_ops *const registry[] = {
 
 void tl_model_blas_serial(void) { openblas_set_num_threads(1); }
 
+int tl_model_name_in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        const char *q = p;
+        while (*q && *q != ',') q++;
+        const char *e = q;
+        while (e > p && e[-1] == ' ') e--;
+        if ((size_t)(e - p) == n && strncmp(p, name, n) == 0) return 1;
+        p = q;
+    }
+    return 0;
+}
+
 const struct tl_model_ops *tl_model_at(size_t i)
 {
     if (i >= sizeof registry / sizeof registry[0]) return NULL;

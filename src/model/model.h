@@ -105,6 +105,10 @@ struct tl_model_ops {
  * calls (ease.c, ials.c) and restores it. */
 void tl_model_blas_serial(void);
 
+/* 1 if name is a whole entry of the comma-separated list ("a, b"; spaces
+ * around entries ignored), 0 otherwise or for a NULL list. */
+int tl_model_name_in_list(const char *list, const char *name);
+
 /* The registry of trained models, by name. NULL when unknown. */
 const struct tl_model_ops *tl_model_find(const char *name);
 /* The i-th registered model (NULL past the end), for listing. */

@@ -1,9 +1,11 @@
 /* Tests for src/model/dataset.c: CSR layout, stable time order, bounds and
- * bad weights, explicit sizes, content attachment. */
+ * bad weights, explicit sizes, content attachment; and the model-name lists
+ * of model.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 
 #include "model/dataset.h"
+#include "model/model.h"
 
 Test(dataset, csr_and_time_order)
 {
@@ -60,4 +62,17 @@ Test(dataset, rejects_bad_input)
     cr_assert_null(d->text[1].title);
     tl_dataset_free(d);
     tl_dataset_builder_free(b);
+}
+
+/* The model-name lists of blend.self_valid and tailor eval --self-valid:
+ * whole names only, spaces around entries ignored. */
+Test(model_registry, name_in_list)
+{
+    cr_assert(tl_model_name_in_list("sasrec", "sasrec"));
+    cr_assert(tl_model_name_in_list("ease, sasrec ,pop", "sasrec"));
+    cr_assert(tl_model_name_in_list(",,pop,", "pop"));
+    cr_assert_not(tl_model_name_in_list("popular", "pop"));
+    cr_assert_not(tl_model_name_in_list("pop", "popular"));
+    cr_assert_not(tl_model_name_in_list("", "pop"));
+    cr_assert_not(tl_model_name_in_list(NULL, "pop"));
 }
