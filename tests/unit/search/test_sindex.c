@@ -565,6 +565,49 @@ static double skip_boost(void *ctx, uint32_t doc)
     return (double)((doc * 2654435761u) % 1000) / 10000.0; /* [0, 0.1) */
 }
 
+/* The text score of each of the SKIP_N documents matching "widget" (no
+ * boost), paging through all of them. */
+static void all_text_scores(struct tl_sindex *ix, float *text)
+{
+    for (uint32_t i = 0; i < SKIP_N; i++) text[i] = -1;
+    struct tl_squery q = mkq("widget ");
+    q.limit = TL_SEARCH_LIMIT_MAX;
+    for (uint32_t off = 0; off < SKIP_N; off += q.limit) {
+        q.offset = off;
+        run(ix, &q);
+        cr_assert_eq(res.total, SKIP_N);
+        for (size_t k = 0; k < res.n_hits; k++) text[res.hits[k].doc] = res.hits[k].text_score;
+    }
+    for (uint32_t i = 0; i < SKIP_N; i++) cr_assert_geq(text[i], 0.0f, "doc %u seen", i);
+}
+
+/* Exhaustive reference: the best 20 by (key desc, doc asc), key = text x
+ * (1 + boost(doc)); then res (the last run) must hold those scores, and
+ * those documents wherever the next key is not a near-tie. */
+static void check_top20(const float *text, double (*boost)(void *, uint32_t), void *ctx, const char *tag)
+{
+    uint32_t want[20];
+    double wkey[20];
+    for (int k = 0; k < 20; k++) {
+        double best = -1;
+        uint32_t bd = 0;
+        for (uint32_t i = 0; i < SKIP_N; i++) {
+            int used = 0;
+            for (int j = 0; j < k; j++) used |= want[j] == i;
+            double key = (double)text[i] * (1 + boost(ctx, i));
+            if (!used && key > best) best = key, bd = i;
+        }
+        want[k] = bd, wkey[k] = best;
+    }
+    cr_assert_eq(res.total, SKIP_N, "%s", tag);
+    cr_assert_eq(res.n_hits, 20, "%s", tag);
+    for (int k = 0; k < 20; k++) {
+        cr_assert_float_eq(res.hits[k].score, wkey[k], 1e-3 * wkey[k], "%s rank %d", tag, k);
+        if (k + 1 < 20 && wkey[k] - wkey[k + 1] > 1e-4 * wkey[k])
+            cr_assert_eq(res.hits[k].doc, want[k], "%s rank %d", tag, k);
+    }
+}
+
 Test(sindex, boost_skip_is_exact)
 {
     struct tl_sindex *ix = empty_index();
@@ -577,45 +620,17 @@ Test(sindex, boost_skip_is_exact)
         struct tl_sdoc d = {"", title, NULL, NULL, NULL, NULL, NULL, 10.0, 1, 1, 0};
         cr_assert_eq(tl_sindex_upsert(ix, i, &d), TL_OK);
     }
-    /* text scores of every match, without boost, paging through all */
     static float text[SKIP_N];
-    for (uint32_t i = 0; i < SKIP_N; i++) text[i] = -1;
+    all_text_scores(ix, text);
     struct tl_squery q = mkq("widget ");
-    q.limit = TL_SEARCH_LIMIT_MAX;
-    for (uint32_t off = 0; off < SKIP_N; off += q.limit) {
-        q.offset = off;
-        run(ix, &q);
-        cr_assert_eq(res.total, SKIP_N);
-        for (size_t k = 0; k < res.n_hits; k++) text[res.hits[k].doc] = res.hits[k].text_score;
-    }
-    for (uint32_t i = 0; i < SKIP_N; i++) cr_assert_geq(text[i], 0.0f, "doc %u seen", i);
-    /* exhaustive top 20 by text x (1 + boost) */
-    uint32_t want[20];
-    double wkey[20];
-    for (int k = 0; k < 20; k++) {
-        double best = -1;
-        uint32_t bd = 0;
-        for (uint32_t i = 0; i < SKIP_N; i++) {
-            int used = 0;
-            for (int j = 0; j < k; j++) used |= want[j] == i;
-            double key = (double)text[i] * (1 + (double)((i * 2654435761u) % 1000) / 10000.0);
-            if (!used && key > best) best = key, bd = i;
-        }
-        want[k] = bd, wkey[k] = best;
-    }
-    q = mkq("widget ");
     q.limit = 20;
     q.boost = skip_boost;
     q.boost_max = 0.1;
     skip_calls = 0;
     run(ix, &q);
-    cr_assert_eq(res.total, SKIP_N);
-    cr_assert_eq(res.n_hits, 20);
-    for (int k = 0; k < 20; k++) {
-        cr_assert_float_eq(res.hits[k].score, wkey[k], 1e-3 * wkey[k], "rank %d", k);
-        if (k + 1 < 20 && wkey[k] - wkey[k + 1] > 1e-4 * wkey[k]) cr_assert_eq(res.hits[k].doc, want[k], "rank %d", k);
-    }
-    cr_assert_lt(skip_calls, SKIP_N / 2, "hook skipped for hopeless documents (%d calls)", skip_calls);
+    int calls = skip_calls;
+    check_top20(text, skip_boost, NULL, "skip");
+    cr_assert_lt(calls, SKIP_N / 2, "hook skipped for hopeless documents (%d calls)", calls);
     tl_sindex_free(ix);
 }
 
@@ -1042,31 +1057,10 @@ Test(sindex, boost_path_bound_is_exact)
     tl_sindex_doc_keys(ix, 3, &pb_hot_path, &brand);
     cr_assert_str_eq(tl_sindex_path_str(ix, pb_hot_path), "Cat > 3");
     static float text[SKIP_N];
-    struct tl_squery q = mkq("widget ");
-    q.limit = TL_SEARCH_LIMIT_MAX;
-    for (uint32_t off = 0; off < SKIP_N; off += q.limit) {
-        q.offset = off;
-        run(ix, &q);
-        for (size_t k = 0; k < res.n_hits; k++) text[res.hits[k].doc] = res.hits[k].text_score;
-    }
-    /* exhaustive: the best 20 by (key desc, doc asc), key = text x (1 + boost) */
-    uint32_t want[20];
-    double wkey[20];
-    for (int k = 0; k < 20; k++) {
-        double best = -1;
-        uint32_t bd = 0;
-        for (uint32_t i = 0; i < SKIP_N; i++) {
-            int used = 0;
-            for (int j = 0; j < k; j++) used |= want[j] == i;
-            double small = (double)((i * 2654435761u) % 1000) / 20000.0;
-            double key = (double)text[i] * (1 + (i % 10 == 3 ? 0.5 - small : small));
-            if (!used && key > best) best = key, bd = i;
-        }
-        want[k] = bd, wkey[k] = best;
-    }
+    all_text_scores(ix, text);
     int calls[2];
     for (int with = 0; with < 2; with++) {
-        q = mkq("widget ");
+        struct tl_squery q = mkq("widget ");
         q.limit = 20;
         q.boost = pb_boost;
         q.boost_ctx = ix;
@@ -1075,14 +1069,9 @@ Test(sindex, boost_path_bound_is_exact)
         pb_calls = pb_path_calls = 0;
         run(ix, &q);
         calls[with] = pb_calls;
-        cr_assert_eq(res.total, SKIP_N);
-        cr_assert_eq(res.n_hits, 20);
-        for (int k = 0; k < 20; k++) {
-            cr_assert_float_eq(res.hits[k].score, wkey[k], 1e-3 * wkey[k], "with=%d rank %d", with, k);
-            if (k + 1 < 20 && wkey[k] - wkey[k + 1] > 1e-4 * wkey[k])
-                cr_assert_eq(res.hits[k].doc, want[k], "with=%d rank %d", with, k);
-        }
-        if (with) cr_assert_leq(pb_path_calls, 10, "once per path (%d)", pb_path_calls);
+        int path_calls = pb_path_calls;
+        check_top20(text, pb_boost, ix, with ? "with path bound" : "without");
+        if (with) cr_assert_leq(path_calls, 10, "once per path (%d)", path_calls);
     }
     cr_assert_lt(calls[1], calls[0], "the path bound spares hook calls (%d vs %d)", calls[1], calls[0]);
     tl_sindex_free(ix);
