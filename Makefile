@@ -11,7 +11,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium libxxhash zlib openblas lapacke
+PKGS    := libmicrohttpd jansson sqlite3 libsodium libxxhash zlib libzstd openblas lapacke
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Wundef -Wcast-align -Wwrite-strings -Wvla \
            -Wno-unused-parameter

@@ -19,9 +19,8 @@ void tl_u64map_free(struct tl_u64map *m)
 
 static size_t slot_of(uint64_t key, size_t cap) { return (size_t)(tl_hash_u64(key) & (cap - 1)); }
 
-static enum tl_rc u64_grow(struct tl_u64map *m)
+static enum tl_rc u64_grow_to(struct tl_u64map *m, size_t ncap)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 16;
     uint64_t *nk = tl_calloc(ncap, sizeof *nk);
     uint64_t *nv = tl_calloc(ncap, sizeof *nv);
     if (!nk || !nv) {
@@ -42,6 +41,49 @@ static enum tl_rc u64_grow(struct tl_u64map *m)
     m->vals = nv;
     m->cap = ncap;
     return TL_OK;
+}
+
+static enum tl_rc u64_grow(struct tl_u64map *m) { return u64_grow_to(m, m->cap ? m->cap * 2 : 16); }
+
+enum tl_rc tl_u64map_reserve(struct tl_u64map *m, size_t n)
+{
+    size_t ncap = m->cap ? m->cap : 16;
+    while ((m->count + n) * 10 > ncap * 7) ncap *= 2; /* load factor <= 0.7 */
+    return ncap == m->cap ? TL_OK : u64_grow_to(m, ncap);
+}
+
+void tl_u64map_prefetch(const struct tl_u64map *m, uint64_t key)
+{
+    if (!m->cap) return;
+    size_t s = slot_of(key, m->cap);
+    __builtin_prefetch(&m->keys[s]);
+    __builtin_prefetch(&m->vals[s]);
+}
+
+int tl_u64map_put_absent(struct tl_u64map *m, uint64_t key, uint64_t val, uint64_t *old)
+{
+    if (key == 0) {
+        if (m->has_zero) {
+            if (old) *old = m->zero_val;
+            return 1;
+        }
+        m->has_zero = 1;
+        m->zero_val = val;
+        return 0;
+    }
+    if ((m->count + 1) * 10 > m->cap * 7 && u64_grow(m) != TL_OK) return -1;
+    size_t s = slot_of(key, m->cap);
+    while (m->keys[s]) {
+        if (m->keys[s] == key) {
+            if (old) *old = m->vals[s];
+            return 1;
+        }
+        s = (s + 1) & (m->cap - 1);
+    }
+    m->keys[s] = key;
+    m->vals[s] = val;
+    m->count++;
+    return 0;
 }
 
 enum tl_rc tl_u64map_put(struct tl_u64map *m, uint64_t key, uint64_t val)

@@ -29,6 +29,15 @@ void tl_u64map_free(struct tl_u64map *m);
 enum tl_rc tl_u64map_put(struct tl_u64map *m, uint64_t key, uint64_t val);
 /* Returns 1 and stores the value in *val (if val) when present, else 0. */
 int tl_u64map_get(const struct tl_u64map *m, uint64_t key, uint64_t *val);
+/* Insert key -> val unless key is present: returns 0 when inserted, 1 when
+ * present (its value in *old, if old; the map is unchanged), -1 when out of
+ * memory. One probe sequence instead of a get and a put. */
+int tl_u64map_put_absent(struct tl_u64map *m, uint64_t key, uint64_t val, uint64_t *old);
+/* Grow now so that n more keys fit without another resize. */
+enum tl_rc tl_u64map_reserve(struct tl_u64map *m, size_t n);
+/* Hint: bring the first slot of key's probe sequence into cache (batched
+ * lookups issue it a few keys ahead). */
+void tl_u64map_prefetch(const struct tl_u64map *m, uint64_t key);
 /* Returns 1 if removed. */
 int tl_u64map_del(struct tl_u64map *m, uint64_t key);
 size_t tl_u64map_size(const struct tl_u64map *m);

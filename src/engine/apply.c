@@ -31,6 +31,14 @@ struct item_facts {
     int known;
 };
 
+/* out = s cut to NAME_MAX_BYTES - 1 bytes ("" for NULL), as snprintf did. */
+static void copy_name(char *out, const char *s)
+{
+    size_t n = s ? strnlen(s, NAME_MAX_BYTES - 1) : 0;
+    memcpy(out, s ? s : "", n);
+    out[n] = 0;
+}
+
 static void facts(struct tl_shop_state *s, const char *item_id, struct item_facts *f)
 {
     memset(f, 0, sizeof *f);
@@ -42,8 +50,8 @@ static void facts(struct tl_shop_state *s, const char *item_id, struct item_fact
     const struct tl_item *it = f->idx == TL_CAT_NONE ? NULL : tl_catalog_get(s->cat, f->idx);
     if (it) {
         f->known = 1;
-        snprintf(f->category, sizeof f->category, "%s", it->category ? it->category : "");
-        snprintf(f->brand, sizeof f->brand, "%s", it->brand ? it->brand : "");
+        copy_name(f->category, it->category);
+        copy_name(f->brand, it->brand);
         f->price = it->price;
     }
     tl_catalog_unlock(s->cat);
@@ -153,10 +161,15 @@ static void apply_profile(struct tl_engine *e, uint32_t shop_id, const char *key
 
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
 {
-    struct tl_shop_state *s = tl_engine_shop(e, ev->shop_id);
-    if (!s) return;
     char key[TL_USER_KEY_MAX];
     tl_engine_user_key(e, ev->shop_id, ev->user_id, ev->anonymous_id, key);
+    tl_engine_apply_event_as(e, ev, key);
+}
+
+void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const char *key)
+{
+    struct tl_shop_state *s = tl_engine_shop(e, ev->shop_id);
+    if (!s) return;
 
     struct item_facts f;
     facts(s, ev->item_id, &f);

@@ -173,18 +173,29 @@ static uint64_t ident_hash(uint32_t shop_id, const char *anon)
     return tl_hash_str(anon, IDENT_SEED ^ ((uint64_t)shop_id << 32));
 }
 
+/* out = prefix + s, cut to TL_USER_KEY_MAX - 1 bytes like snprintf (which
+ * this replaces: it was a tenth of the cost of applying an event). */
+static void key_concat(char *out, const char *prefix, const char *s)
+{
+    size_t pl = strlen(prefix), sl = strnlen(s, TL_USER_KEY_MAX);
+    if (pl + sl > TL_USER_KEY_MAX - 1) sl = TL_USER_KEY_MAX - 1 - pl;
+    memcpy(out, prefix, pl);
+    memcpy(out + pl, s, sl);
+    out[pl + sl] = 0;
+}
+
 void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_id, const char *anonymous_id, char *out)
 {
     if (user_id && *user_id) {
-        snprintf(out, TL_USER_KEY_MAX, "u:%s", user_id);
+        key_concat(out, "u:", user_id);
         return;
     }
     uint64_t v;
     pthread_mutex_lock(&e->ident_mu);
     int linked = tl_u64map_get(&e->ident, ident_hash(shop_id, anonymous_id), &v);
-    if (linked) snprintf(out, TL_USER_KEY_MAX, "u:%s", tl_strtab_str(&e->ident_users, (uint32_t)(v - 1)));
+    if (linked) key_concat(out, "u:", tl_strtab_str(&e->ident_users, (uint32_t)(v - 1)));
     pthread_mutex_unlock(&e->ident_mu);
-    if (!linked) snprintf(out, TL_USER_KEY_MAX, "a:%s", anonymous_id ? anonymous_id : "");
+    if (!linked) key_concat(out, "a:", anonymous_id ? anonymous_id : "");
 }
 
 /* Record anon -> user in memory; returns 1 if it was not linked to user before. */
@@ -226,6 +237,27 @@ int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token)
     if (!known) tl_u64map_put(&e->dedupe, h, token);
     pthread_mutex_unlock(&e->dedupe_mu);
     return known;
+}
+
+void tl_engine_dedupe_claim_many(struct tl_engine *e, const uint64_t *hs, size_t n, uint64_t token,
+                                 unsigned char *known)
+{
+    enum { AHEAD = 8 }; /* prefetch distance: keys are random, each probe a cache miss */
+    pthread_mutex_lock(&e->dedupe_mu);
+    tl_u64map_reserve(&e->dedupe, n); /* no resize inside the loop (a failure here only costs speed) */
+    for (size_t i = 0; i < n && i < AHEAD; i++) tl_u64map_prefetch(&e->dedupe, hs[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) tl_u64map_prefetch(&e->dedupe, hs[i + AHEAD]);
+        known[i] = 0;
+        if (!hs[i]) continue;
+        uint64_t v;
+        int r;
+        /* present and pending under another token: wait for its outcome */
+        while ((r = tl_u64map_put_absent(&e->dedupe, hs[i], token, &v)) == 1 && v != 1 && v != token)
+            pthread_cond_wait(&e->dedupe_cv, &e->dedupe_mu);
+        known[i] = r == 1; /* r == -1 (out of memory): not claimed, stored as new like tl_engine_dedupe_claim */
+    }
+    pthread_mutex_unlock(&e->dedupe_mu);
 }
 
 void tl_engine_dedupe_commit_token(struct tl_engine *e, uint64_t token)

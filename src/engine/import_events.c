@@ -1,25 +1,32 @@
 /* `tailor import events FILE`: NDJSON behaviour events, validated exactly
  * like POST /v1/events, stored in one transaction (all or nothing unless
- * skip_bad), applied to profiles and models.
+ * skip_bad), applied to profiles.
  *
- * Pipeline over the two cores: a producer thread reads and parses lines
- * (the JSON parse is most of the per-event cost) into batches of
- * IMPORT_BATCH events; the writer thread, inside the import's transaction,
- * takes the batches from a bounded queue (IMPORT_QUEUE batches, so memory
- * stays bounded whatever the file size) and appends them. Deduplication and
- * the in-memory apply (profiles, models) run on the parser thread, which
- * balances the two: SQLite alone keeps the writer busy. Either side stopping (bad line without skip_bad, store error)
- * stops the other. Consumed batches go back to the producer, which frees
- * what it allocated: a glibc free from another thread than the one that
- * allocated is several times slower (arena locking), and was 15% of the
- * writer's time when the writer freed them.
+ * Pipeline over the two cores: a parser thread reads, validates and
+ * deduplicates lines into batches of up to IMPORT_BATCH events; the writer
+ * thread, inside the import's transaction, applies each event to the
+ * shopper's profile and appends it to the store (which packs and compresses
+ * the events into blocks: store/evblock.h). IMPORT_QUEUE batches are in
+ * flight, so memory stays bounded whatever the file size. Either side
+ * stopping (bad line without skip_bad, store error) stops the other.
+ *
+ * A batch owns all its memory in a few buffers that are reused, never freed
+ * per event: the parsed strings (the fast path's scratch, sized so that it
+ * never reallocates inside a batch: a line that would not fit starts the
+ * next batch), the canonical bodies and the lines of all its events, and
+ * the jansson trees of the rare events the fast path declines. Consumed
+ * batches go back to the parser, which resets and refills them (a glibc
+ * free from another thread than the allocating one is several times slower).
  *
  * Stored body: the canonical JSON of docs/events.md, written by
  * tl_evfast_canonical straight from the line (jansson only for events the
- * fast path declines). */
+ * fast path declines). Deduplication claims a whole batch under one lock
+ * (tl_engine_dedupe_claim_many); the import's claims stay pending under its
+ * token until the transaction commits. */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,19 +42,22 @@
 #define IMPORT_BATCH 2048 /* events per hand-over */
 #define IMPORT_QUEUE 4    /* batches in flight between the threads */
 #define SKIPPED_DETAIL_MAX 10
-
-struct parsed {
-    struct tl_event ev;
-    json_t *obj;           /* slow path: strings point into it */
-    struct tl_buf scratch; /* fast path: strings point into it */
-    struct tl_buf body;    /* canonical JSON: the stored body */
-    uint64_t eid;          /* idempotency hash claimed, 0 if none */
-    struct tl_line *lines; /* owned copy */
-};
+/* Scratch of a batch: 2048 events of up to 448 bytes plus the parser's
+ * slack per event (event_fast.h); longer lines end a batch early. */
+#define SCRATCH_BYTES ((size_t)IMPORT_BATCH * (448 + TL_EVFAST_SCRATCH_SLACK))
 
 struct batch {
-    struct parsed v[IMPORT_BATCH];
+    struct tl_event ev[IMPORT_BATCH];
+    uint64_t eid[IMPORT_BATCH];      /* idempotency hash, 0 if none */
+    unsigned char dup[IMPORT_BATCH]; /* already stored or claimed */
+    size_t body_off[IMPORT_BATCH], lines_off[IMPORT_BATCH];
     size_t n;
+    struct tl_buf scratch; /* fast path strings: never reallocated while the batch fills */
+    struct tl_buf bodies;  /* canonical bodies, each with its NUL */
+    struct tl_line *lines; /* lines of every event (strings in scratch or a tree) */
+    size_t n_lines, cap_lines;
+    json_t **objs; /* slow path trees the events' strings point into */
+    size_t n_objs, cap_objs;
 };
 
 struct pipe {
@@ -56,7 +66,7 @@ struct pipe {
     pthread_cond_t cv;
     struct batch *q[IMPORT_QUEUE];
     size_t head, count;
-    struct batch *spent[IMPORT_QUEUE + 2]; /* consumed, for the producer to free */
+    struct batch *spent[IMPORT_QUEUE + 2]; /* consumed, for the producer to reuse */
     size_t n_spent;
     int producer_done, consumer_stop;
     enum tl_rc prc;
@@ -65,20 +75,45 @@ struct pipe {
     atomic_uint_fast64_t consumed;
 };
 
-static void parsed_free(struct parsed *p)
+static void batch_reset(struct batch *b)
 {
-    json_decref(p->obj);
-    tl_buf_free(&p->scratch);
-    tl_buf_free(&p->body);
-    tl_free(p->lines);
-    memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < b->n_objs; i++) json_decref(b->objs[i]);
+    b->n_objs = 0;
+    b->n = b->n_lines = 0;
+    tl_buf_reset(&b->scratch);
+    tl_buf_reset(&b->bodies);
 }
 
 static void batch_free(struct batch *b)
 {
     if (!b) return;
-    for (size_t i = 0; i < b->n; i++) parsed_free(&b->v[i]);
+    batch_reset(b);
+    tl_buf_free(&b->scratch);
+    tl_buf_free(&b->bodies);
+    tl_free(b->lines);
+    tl_free(b->objs);
     tl_free(b);
+}
+
+static struct batch *batch_new(void)
+{
+    struct batch *b = tl_malloc(sizeof *b);
+    if (!b) return NULL;
+    /* the per-event arrays are written before they are read: only the tail is cleared */
+    memset(&b->n, 0, sizeof *b - offsetof(struct batch, n));
+    tl_buf_init(&b->scratch, 0);
+    tl_buf_init(&b->bodies, 0);
+    if (tl_buf_reserve(&b->scratch, SCRATCH_BYTES) || tl_buf_reserve(&b->bodies, SCRATCH_BYTES)) {
+        batch_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Room for one more line of len bytes without moving the scratch. */
+static int batch_has_room(const struct batch *b, size_t len)
+{
+    return b->n < IMPORT_BATCH && b->scratch.cap - b->scratch.len > len + TL_EVFAST_SCRATCH_SLACK + 2;
 }
 
 static void note_skip(struct tl_import_events *j, const struct tl_err *e)
@@ -92,35 +127,67 @@ static void note_skip(struct tl_import_events *j, const struct tl_err *e)
     j->skipped++;
 }
 
-/* Parse one line into p. Returns TL_OK, or the validation rc with e set. */
-static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct parsed *p, struct tl_line *lines,
+/* Parse one line into b's next slot (not yet counted in b->n). Returns
+ * TL_OK, or the validation rc with e set; nothing of a rejected line stays
+ * referenced (its bytes in the buffers are overwritten by the next line). */
+static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct batch *b, struct tl_line *lines,
                              struct tl_err *e)
 {
+    struct tl_event *ev = &b->ev[b->n];
+    size_t body0 = b->bodies.len, scratch0 = b->scratch.len;
     int handled = 0;
-    tl_buf_init(&p->scratch, 0);
-    tl_buf_init(&p->body, 0);
-    enum tl_rc rc = tl_evfast_parse(line, len, now, &p->ev, lines, TL_EVENT_LINES_MAX, &p->scratch, &handled);
-    if (rc == TL_OK && handled) rc = tl_evfast_canonical(line, len, &p->ev, &p->body, &handled);
+    enum tl_rc rc = tl_evfast_parse(line, len, now, ev, lines, TL_EVENT_LINES_MAX, &b->scratch, &handled);
+    if (rc == TL_OK && handled) rc = tl_evfast_canonical(line, len, ev, &b->bodies, &handled);
+    json_t *obj = NULL;
     if (rc == TL_OK && !handled) { /* unusual or invalid: jansson, which words the error */
+        b->scratch.len = scratch0;
         json_error_t je;
-        p->obj = json_loadb(line, len, 0, &je);
-        if (!p->obj) {
+        obj = json_loadb(line, len, 0, &je);
+        if (!obj) {
             rc = tl_err_set(e, TL_EPARSE, NULL, "malformed JSON: %s", je.text);
             e->column = je.column;
-        } else if (!json_is_object(p->obj)) {
+        } else if (!json_is_object(obj)) {
             rc = tl_err_set(e, TL_EINVAL, NULL, "expected a JSON object");
         } else {
-            rc = tl_event_from_json(p->obj, now, &p->ev, lines, TL_EVENT_LINES_MAX, e);
-            if (rc == TL_OK) rc = tl_event_canonical(&p->ev, p->obj, &p->body);
+            rc = tl_event_from_json(obj, now, ev, lines, TL_EVENT_LINES_MAX, e);
+            if (rc == TL_OK) rc = tl_event_canonical(ev, obj, &b->bodies);
         }
     }
-    if (rc == TL_OK && p->ev.n_lines) {
-        p->lines = tl_malloc(p->ev.n_lines * sizeof *p->lines);
-        if (!p->lines) return tl_err_set(e, TL_ENOMEM, NULL, "out of memory");
-        memcpy(p->lines, p->ev.lines, p->ev.n_lines * sizeof *p->lines);
-        p->ev.lines = p->lines;
+    if (rc == TL_OK) rc = tl_buf_putc(&b->bodies, '\0'); /* keep the body's NUL: the next body follows it */
+    if (rc == TL_OK && ev->n_lines && b->n_lines + ev->n_lines > b->cap_lines) {
+        size_t ncap = b->cap_lines ? b->cap_lines : 256;
+        while (ncap < b->n_lines + ev->n_lines) ncap *= 2;
+        struct tl_line *nl = tl_realloc(b->lines, ncap * sizeof *nl);
+        if (nl) {
+            b->lines = nl;
+            b->cap_lines = ncap;
+        } else {
+            rc = TL_ENOMEM;
+        }
     }
-    return rc;
+    if (rc == TL_OK && obj && b->n_objs == b->cap_objs) {
+        size_t ncap = b->cap_objs ? 2 * b->cap_objs : 16;
+        json_t **no = tl_realloc(b->objs, ncap * sizeof *no);
+        if (no) {
+            b->objs = no;
+            b->cap_objs = ncap;
+        } else {
+            rc = TL_ENOMEM;
+        }
+    }
+    if (rc) {
+        json_decref(obj);
+        b->bodies.len = body0;
+        b->scratch.len = scratch0;
+        if (rc == TL_ENOMEM) tl_err_set(e, TL_ENOMEM, NULL, "out of memory");
+        return rc;
+    }
+    if (ev->n_lines) memcpy(b->lines + b->n_lines, ev->lines, ev->n_lines * sizeof *b->lines);
+    if (obj) b->objs[b->n_objs++] = obj;
+    b->body_off[b->n] = body0;
+    b->lines_off[b->n] = b->n_lines;
+    b->n_lines += ev->n_lines;
+    return TL_OK;
 }
 
 /* Hand a batch to the consumer; 0 if the consumer has stopped. */
@@ -153,25 +220,16 @@ static struct batch *pop(struct pipe *pp)
     return b;
 }
 
-/* A fresh batch: a spent one cleaned here, in the allocating thread. */
+/* A batch to fill: a spent one reset here, in the allocating thread. */
 static struct batch *next_batch(struct pipe *pp)
 {
-    struct batch *spent[IMPORT_QUEUE + 2];
-    pthread_mutex_lock(&pp->mu);
-    size_t n = pp->n_spent;
-    memcpy(spent, pp->spent, n * sizeof *spent);
-    pp->n_spent = 0;
-    pthread_mutex_unlock(&pp->mu);
     struct batch *b = NULL;
-    for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < spent[i]->n; k++) parsed_free(&spent[i]->v[k]);
-        spent[i]->n = 0;
-        if (!b)
-            b = spent[i];
-        else
-            tl_free(spent[i]);
-    }
-    return b ? b : tl_calloc(1, sizeof *b);
+    pthread_mutex_lock(&pp->mu);
+    if (pp->n_spent) b = pp->spent[--pp->n_spent];
+    pthread_mutex_unlock(&pp->mu);
+    if (!b) return batch_new();
+    batch_reset(b);
+    return b;
 }
 
 /* Writer thread: give a consumed batch back (or free it if the producer is
@@ -185,13 +243,29 @@ static void give_back(struct pipe *pp, struct batch *b)
     if (!keep) batch_free(b);
 }
 
+/* A full batch: claim its idempotency keys (the first of two equal ones in
+ * the file wins), point its events at their bodies and lines (the buffers
+ * no longer move), and hand it over. 0 if the consumer has stopped. */
+static int seal_and_push(struct pipe *pp, struct batch *b)
+{
+    struct tl_import_events *j = pp->job;
+    tl_engine_dedupe_claim_many(j->engine, b->eid, b->n, j->token, b->dup);
+    for (size_t i = 0; i < b->n; i++) {
+        struct tl_event *ev = &b->ev[i];
+        if (b->dup[i]) j->duplicates++;
+        ev->body = b->bodies.data + b->body_off[i];
+        ev->body_len = strlen(ev->body); /* saves the store a strlen */
+        ev->lines = ev->n_lines ? b->lines + b->lines_off[i] : NULL;
+    }
+    return push(pp, b);
+}
+
 static void *producer_main(void *arg)
 {
     struct pipe *pp = arg;
     struct tl_import_events *j = pp->job;
-    tl_engine_apply_profile_only(j->engine, 1); /* see internal.h: imports feed profiles only */
     struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
-    struct batch *b = tl_calloc(1, sizeof *b);
+    struct batch *b = batch_new();
     enum tl_rc rc = lines && b ? TL_OK : tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
     int64_t now = tl_now_ms();
     uint64_t since_progress = 0;
@@ -204,17 +278,33 @@ static void *producer_main(void *arg)
         size_t k = 0;
         while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
         if (k == len) continue; /* blank line */
-        struct parsed *p = &b->v[b->n];
+        if (!batch_has_room(b, len - k)) {
+            if (b->n) {
+                int ok = seal_and_push(pp, b);
+                b = ok ? next_batch(pp) : NULL;
+                if (!ok) {
+                    rc = TL_ESHUTDOWN; /* the consumer failed; its error wins */
+                    break;
+                }
+                if (!b) {
+                    rc = tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
+                    break;
+                }
+            }
+            /* a line longer than the whole scratch: it grows before any event points into it */
+            if (!batch_has_room(b, len - k) && tl_buf_reserve(&b->scratch, len - k + TL_EVFAST_SCRATCH_SLACK + 3)) {
+                rc = tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
+                break;
+            }
+        }
         struct tl_err e;
         tl_err_clear(&e);
-        enum tl_rc vr = parse_line(line + k, len - k, now, p, lines, &e);
+        enum tl_rc vr = parse_line(line + k, len - k, now, b, lines, &e);
         if (vr == TL_ENOMEM) {
-            parsed_free(p);
             rc = tl_err_set(&pp->perr, vr, NULL, "out of memory");
             break;
         }
         if (vr) {
-            parsed_free(p);
             e.line = lineno;
             if (!j->skip_bad) {
                 pp->perr = e;
@@ -224,32 +314,10 @@ static void *producer_main(void *arg)
             note_skip(j, &e);
             continue;
         }
-        p->ev.shop_id = j->shop_id;
-        p->ev.body = p->body.data;
-        p->ev.body_len = p->body.len; /* saves SQLite a strlen */
-        if (p->ev.event_id) {
-            p->eid = tl_event_id_hash(p->ev.shop_id, p->ev.event_id);
-            if (tl_engine_dedupe_claim(j->engine, p->eid, j->token)) {
-                j->duplicates++;
-                parsed_free(p);
-                continue;
-            }
-        }
-        /* In-memory effects run here, not on the writer: the writer is the
-         * bottleneck (SQLite), this thread has room, and a failed import is
-         * discarded as a whole (tl_engine_discard) anyway. */
-        tl_engine_apply_event(j->engine, &p->ev);
-        if (++b->n == IMPORT_BATCH) {
-            if (!push(pp, b)) {
-                rc = TL_ESHUTDOWN; /* the consumer failed; its error wins */
-                break;
-            }
-            b = next_batch(pp);
-            if (!b) {
-                rc = tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
-                break;
-            }
-        }
+        struct tl_event *ev = &b->ev[b->n];
+        ev->shop_id = j->shop_id;
+        b->eid[b->n] = ev->event_id ? tl_event_id_hash(ev->shop_id, ev->event_id) : 0;
+        b->n++;
         if (j->progress && ++since_progress >= 65536) {
             since_progress = 0;
             j->progress(j->progress_ctx, tl_lines_bytes_read(pp->in), tl_lines_bytes_total(pp->in),
@@ -257,7 +325,7 @@ static void *producer_main(void *arg)
         }
     }
     if (rc == TL_OK && b && b->n) {
-        if (!push(pp, b)) rc = TL_ESHUTDOWN;
+        if (!seal_and_push(pp, b)) rc = TL_ESHUTDOWN;
         b = NULL;
     }
     batch_free(b);
@@ -270,15 +338,19 @@ static void *producer_main(void *arg)
     return NULL;
 }
 
-/* Store one parsed event (writer thread, inside the import's transaction).
- * Dedupe and the in-memory apply already ran on the parser thread. */
-static enum tl_rc consume_one(struct tl_import_events *j, struct parsed *p, struct tl_err *err)
+/* Apply and store the events of a batch (writer thread, inside the
+ * import's transaction, in profile-only mode: see internal.h). */
+static enum tl_rc consume(struct tl_import_events *j, struct batch *b, struct tl_err *err)
 {
-    struct tl_event *ev = &p->ev;
-    enum tl_rc rc = tl_engine_store_event(j->ops, j->st, ev, p->eid);
-    if (rc) return tl_err_set(err, rc, NULL, "storing an event: %s", tl_rc_message(rc));
-    if (ev->seq > j->last_seq) j->last_seq = ev->seq;
-    j->records++;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->dup[i]) continue;
+        struct tl_event *ev = &b->ev[i];
+        tl_engine_apply_event(j->engine, ev);
+        enum tl_rc rc = tl_engine_store_event(j->ops, j->st, ev, b->eid[i]);
+        if (rc) return tl_err_set(err, rc, NULL, "storing an event: %s", tl_rc_message(rc));
+        if (ev->seq > j->last_seq) j->last_seq = ev->seq;
+        j->records++;
+    }
     return TL_OK;
 }
 
@@ -298,7 +370,7 @@ enum tl_rc tl_import_events_run(struct tl_import_events *j, struct tl_err *err)
     }
     struct batch *b;
     while ((b = pop(&pp))) {
-        for (size_t i = 0; rc == TL_OK && i < b->n; i++) rc = consume_one(j, &b->v[i], err);
+        rc = consume(j, b, err);
         atomic_store(&pp.consumed, j->records);
         give_back(&pp, b);
         if (rc) {

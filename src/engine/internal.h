@@ -197,6 +197,8 @@ void tl_engine_log_free(struct tl_engine *e);
 /* Apply one stored event to the profiles and models (engine/apply.c).
  * Caller holds apply_lock shared (or is single-threaded at start-up). */
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);
+/* The same for a profile key already resolved with tl_engine_user_key. */
+void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const char *key);
 /* On the calling thread only: apply events and orders to profiles, not to
  * the models. Used by the start-up replay (models are rebuilt from the whole
  * history) and by imports (an import runs in its own process, whose models
@@ -252,6 +254,11 @@ void tl_blobset_free(struct tl_blobset *s);
  * order, so two waiting callers can never wait for each other. */
 uint64_t tl_engine_dedupe_token(struct tl_engine *e);
 int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token);
+/* tl_engine_dedupe_claim for n hashes under one lock (0 = no key: skipped),
+ * in order, so the first of two equal hashes claims and the second is known.
+ * known[i] = 1 where hs[i] was already claimed or stored. */
+void tl_engine_dedupe_claim_many(struct tl_engine *e, const uint64_t *hs, size_t n, uint64_t token,
+                                 unsigned char *known);
 /* Resolve pending claims: committed=1 keeps them, 0 releases them. */
 void tl_engine_dedupe_settle(struct tl_engine *e, const uint64_t *hs, size_t n, int committed);
 /* Mark every claim of token committed (end of a successful import). */

@@ -1,0 +1,81 @@
+/* Event blocks: the compact form in which a backend stores behaviour events
+ * (store/evblock.c), shared by every backend so the bytes on disk mean the
+ * same everywhere.
+ *
+ * A block holds n consecutive events (store sequences first_seq ..
+ * first_seq + n - 1) as one zstd frame of a row-wise payload, plus the
+ * events' idempotency hashes as a separate array (so the dedupe set can be
+ * rebuilt at start without decompressing anything). The payload of one
+ * event, in order:
+ *
+ *   u8      type (enum tl_event_type)
+ *   varint  shop_id
+ *   varint  zigzag(ts_ms - ts_ms of the previous event of the block; the
+ *           first is relative to 0)
+ *   u8      flags: bit 0 user_id, 1 anonymous_id, 2 item_id, 3 country
+ *   strings for the flagged fields, in that order: varint length, the bytes,
+ *           a NUL
+ *   varint  body length, the body (the canonical JSON of docs/events.md), NUL
+ *
+ * varint = LEB128 (7 bits per byte, low first); zigzag(x) = (x << 1) ^
+ * (x >> 63). The NULs let a decoded event point straight into the payload.
+ * A decoder checks every length against the payload end and the event count
+ * against the header, so a damaged block is an error, never a wild read. */
+#ifndef TL_STORE_EVBLOCK_H
+#define TL_STORE_EVBLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "store/types.h"
+#include "tailor/rc.h"
+
+/* A block is written when its payload reaches this many bytes (or at
+ * commit): about 2,500 events of 200 bytes; decoding needs one such buffer. */
+#define TL_EVBLOCK_RAW_MAX ((size_t)512 * 1024)
+/* A block's payload is at most TL_EVBLOCK_RAW_MAX plus one event (itself
+ * bounded by the request and line limits); a decoder refuses a header that
+ * claims more than this. */
+#define TL_EVBLOCK_RAW_SANE ((size_t)256 * 1024 * 1024)
+
+/* zstd level of the frames: level 1 compresses the canonical JSON of
+ * ordinary events about 6.5x at about 550 MB/s on one core here (negative
+ * levels are faster but cut the ratio to 4-5x; measured in BENCHMARKS.md). */
+#define TL_EVBLOCK_ZSTD_LEVEL 1
+
+struct tl_evblock_enc {
+    struct tl_buf raw;  /* payload so far */
+    struct tl_buf eids; /* n u64 little-endian hashes, 0 = none */
+    size_t n;
+    int any_eid;
+    int64_t last_ts;
+    int64_t counts[TL_EV_MAX_]; /* events per type, for the count table */
+    uint32_t shop;              /* shop of the first event (callers keep one shop per block) */
+    void *cctx;                 /* zstd compression context, reused */
+    struct tl_buf frame;        /* the last compressed frame */
+};
+
+void tl_evblock_enc_init(struct tl_evblock_enc *b);
+void tl_evblock_enc_free(struct tl_evblock_enc *b);
+/* Forget the events added since the last reset (keeps memory). */
+void tl_evblock_enc_reset(struct tl_evblock_enc *b);
+/* Append one event (its seq is the caller's business). */
+enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, uint64_t eid_hash);
+/* Compress the payload into b->frame. */
+enum tl_rc tl_evblock_compress(struct tl_evblock_enc *b);
+
+/* Decoding: decompress a frame of raw_len payload bytes into `work` (reused
+ * across calls), then visit its n events with seq = first_seq + i. Events
+ * with seq <= after_seq are skipped. A scanned event has the fields of
+ * store.h's event_scan contract; `eids` (n hashes, or NULL) is not read
+ * here. cb returning non-zero stops and is returned; a damaged block ->
+ * TL_ESTORE. */
+typedef int (*tl_evblock_cb)(void *ctx, const struct tl_event *ev);
+enum tl_rc tl_evblock_decode(const void *frame, size_t frame_len, size_t raw_len, size_t n, int64_t first_seq,
+                             int64_t after_seq, struct tl_buf *work, tl_evblock_cb cb, void *ctx);
+
+/* The i-th idempotency hash of an eids array (n * 8 bytes). */
+uint64_t tl_evblock_eid(const void *eids, size_t i);
+
+#endif
