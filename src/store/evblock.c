@@ -97,12 +97,19 @@ enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, u
 
 enum tl_rc tl_evblock_compress(struct tl_evblock_enc *b)
 {
-    if (!b->cctx && !(b->cctx = ZSTD_createCCtx())) return TL_ENOMEM;
+    if (!b->cctx) {
+        if (!(b->cctx = ZSTD_createCCtx())) return TL_ENOMEM;
+        /* the frame carries a checksum of its content (XXH64), so a damaged
+         * block is refused instead of decoding into other events */
+        if (ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_compressionLevel, TL_EVBLOCK_ZSTD_LEVEL)) ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_checksumFlag, 1)))
+            return TL_EINTERNAL;
+    }
     size_t bound = ZSTD_compressBound(b->raw.len);
     tl_buf_reset(&b->frame);
     enum tl_rc rc = tl_buf_reserve(&b->frame, bound);
     if (rc) return rc;
-    size_t got = ZSTD_compressCCtx(b->cctx, b->frame.data, bound, b->raw.data, b->raw.len, TL_EVBLOCK_ZSTD_LEVEL);
+    size_t got = ZSTD_compress2(b->cctx, b->frame.data, bound, b->raw.data, b->raw.len);
     if (ZSTD_isError(got)) return TL_EINTERNAL;
     b->frame.len = got;
     return TL_OK;

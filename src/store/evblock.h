@@ -3,7 +3,8 @@
  * same everywhere.
  *
  * A block holds n consecutive events (store sequences first_seq ..
- * first_seq + n - 1) as one zstd frame of a row-wise payload, plus the
+ * first_seq + n - 1) as one zstd frame (with its content checksum) of a
+ * row-wise payload, plus the
  * events' idempotency hashes as a separate array (so the dedupe set can be
  * rebuilt at start without decompressing anything). The payload of one
  * event, in order:

@@ -356,8 +356,10 @@ static enum tl_rc flush_events(struct tl_store *s);
 static enum tl_rc sq_begin(struct tl_store *s)
 {
     enum tl_rc rc = tx(s, S_BEGIN);
-    if (rc == TL_OK) s->in_tx = 1;
-    s->next_seq = 0;
+    if (rc == TL_OK) {
+        s->in_tx = 1;
+        s->next_seq = 0; /* read under the write lock at the first append */
+    }
     return rc;
 }
 

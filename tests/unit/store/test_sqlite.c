@@ -975,3 +975,164 @@ Test(store_sqlite, no_leak_over_a_session)
     cr_assert_eq(tl_alloc_live(), before);
     open_store();
 }
+
+/* ---- event blocks (schema 3) ---- */
+
+static int64_t sql_int(const char *q)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    cr_assert_eq(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void sql_exec(const char *q)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK, "%s: %s", q, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+Test(store_sqlite, events_pack_into_blocks_split_by_size_and_shop)
+{
+    uint32_t s2;
+    cr_assert_eq(ops->shop_create(st, "s2", &s2), TL_OK);
+    /* bodies of 200 KB: three of them pass TL_EVBLOCK_RAW_MAX (512 KiB) */
+    size_t big = 200 * 1024;
+    char *body = tl_malloc(big + 1);
+    memset(body, ' ', big);
+    body[0] = '{';
+    body[big - 1] = '}';
+    body[big] = 0;
+    cr_assert_eq(ops->begin(st), TL_OK);
+    int64_t seqs[8];
+    for (int i = 0; i < 8; i++) {
+        struct tl_event ev = {.shop_id = i < 6 ? 1 : s2,
+                              .type = i % 2 ? TL_EV_SEARCH : TL_EV_PRODUCT_VIEW,
+                              .ts_ms = 1000 - i,
+                              .anonymous_id = "a",
+                              .body = i < 6 ? body : "{}"};
+        cr_assert_eq(ops->event_append(st, &ev, (uint64_t)i + 1), TL_OK);
+        seqs[i] = ev.seq;
+        if (i) cr_assert_eq(seqs[i], seqs[i - 1] + 1, "consecutive sequence numbers");
+    }
+    /* the handle sees its own pending events inside the transaction */
+    struct ev_acc a = {0};
+    cr_assert_eq(ops->event_scan(st, seqs[3], ev_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 4, "after_seq inside a block");
+    cr_assert_eq(a.seq[0], seqs[4]);
+    cr_assert_eq(ops->commit(st), TL_OK);
+    tl_free(body);
+
+    /* 3 + 3 shop-1 events (size), then the shop-2 events in their own block */
+    cr_assert_eq(sql_int("SELECT count(*) FROM event_blocks"), 3);
+    cr_assert_eq(sql_int("SELECT count(DISTINCT shop_id) FROM event_blocks"), 2);
+    cr_assert_eq(sql_int("SELECT sum(n) FROM event_blocks"), 8);
+    cr_assert_lt(sql_int("SELECT sum(length(data)) FROM event_blocks"), 100000, "blank bodies compress");
+
+    for (int after = 0; after < 8; after++) {
+        memset(&a, 0, sizeof a);
+        cr_assert_eq(ops->event_scan(st, seqs[after], ev_cb, &a), TL_OK);
+        cr_assert_eq(a.n, 7 - after, "after seq %d", after);
+        for (int k = 0; k < a.n; k++) cr_assert_eq(a.seq[k], seqs[after + 1 + k]);
+    }
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 8);
+    cr_assert_eq(a.shop[6], s2);
+    cr_assert_str_eq(a.body[7], "{}");
+
+    struct eid_acc e = {0};
+    cr_assert_eq(ops->event_eid_scan(st, eid_cb, &e), TL_OK);
+    cr_assert_eq(e.n, 8);
+    for (int i = 0; i < 8; i++) cr_assert_eq(e.h[i], (uint64_t)i + 1, "hashes in event order");
+
+    struct tl_store_stats s;
+    cr_assert_eq(ops->stats(st, 1, &s), TL_OK);
+    cr_assert_eq(s.events_total, 6);
+    cr_assert_eq(s.events_by_type[TL_EV_SEARCH], 3);
+    cr_assert_eq(ops->stats(st, s2, &s), TL_OK);
+    cr_assert_eq(s.events_total, 2);
+
+    /* a rolled-back append leaves no gap, a failed nested begin keeps the numbering */
+    cr_assert_eq(ops->begin(st), TL_OK);
+    struct tl_event ev = {.shop_id = 1, .type = TL_EV_PAGE_VIEW, .ts_ms = 1, .anonymous_id = "x", .body = "{}"};
+    cr_assert_eq(ops->event_append(st, &ev, 0), TL_OK);
+    cr_assert_eq(ev.seq, seqs[7] + 1);
+    cr_assert_eq(ops->rollback(st), TL_OK);
+    cr_assert_eq(ops->begin(st), TL_OK);
+    cr_assert_eq(ops->event_append(st, &ev, 0), TL_OK);
+    cr_assert_eq(ev.seq, seqs[7] + 1, "the rolled-back number is taken again");
+    cr_assert_eq(ops->begin(st), TL_ESTORE);
+    struct tl_event ev2 = ev;
+    cr_assert_eq(ops->event_append(st, &ev2, 0), TL_OK);
+    cr_assert_eq(ev2.seq, ev.seq + 1);
+    cr_assert_eq(ops->commit(st), TL_OK);
+    reopen_store();
+    cr_assert_eq(ops->event_append(st, &ev, 0), TL_OK, "outside a transaction: its own");
+    cr_assert_eq(ev.seq, ev2.seq + 1, "numbering continues after reopen");
+    cr_assert_eq(ops->stats(st, 1, &s), TL_OK);
+    cr_assert_eq(s.events_total, 9);
+}
+
+Test(store_sqlite, events_rows_of_schema_2_survive_the_upgrade)
+{
+    /* A schema-2 database with events as rows: made from a current one by
+     * dropping the block tables and writing rows as version 2 did. */
+    ops->close(st);
+    st = NULL;
+    sql_exec("DROP TABLE event_blocks; DROP TABLE event_counts;"
+             "INSERT INTO events(seq, shop_id, ts_ms, type, user_id, anonymous_id, item_id, country, eid_hash, body)"
+             " VALUES (1, 1, 10, 2, 'u1', NULL, 'sku', 'GB', 42, '{\"old\":1}'),"
+             " (2, 1, 11, 5, NULL, 'a1', NULL, NULL, NULL, '{\"old\":2}'),"
+             " (7, 1, 12, 2, NULL, 'a2', 'sku', NULL, -1, '{\"old\":3}');"
+             "PRAGMA user_version = 2;");
+    open_store();
+    cr_assert_eq(sql_int("PRAGMA user_version"), 3);
+    struct tl_store_stats s;
+    cr_assert_eq(ops->stats(st, 1, &s), TL_OK);
+    cr_assert_eq(s.events_total, 3, "counts carried over from the rows");
+    cr_assert_eq(s.events_by_type[2], 2);
+    struct tl_event ev = {.shop_id = 1, .type = TL_EV_SEARCH, .ts_ms = 20, .anonymous_id = "n", .body = "{\"new\":1}"};
+    cr_assert_eq(ops->event_append(st, &ev, 9), TL_OK);
+    cr_assert_eq(ev.seq, 8, "new numbers continue after the highest row");
+    struct ev_acc a = {0};
+    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 4);
+    cr_assert_eq(a.seq[0], 1);
+    cr_assert_eq(a.seq[2], 7);
+    cr_assert_eq(a.seq[3], 8);
+    cr_assert_str_eq(a.body[0], "{\"old\":1}");
+    cr_assert_str_eq(a.body[3], "{\"new\":1}");
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->event_scan(st, 2, ev_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 2, "after_seq across both tables");
+    cr_assert_eq(a.seq[0], 7);
+    struct eid_acc e = {0};
+    cr_assert_eq(ops->event_eid_scan(st, eid_cb, &e), TL_OK);
+    cr_assert_eq(e.n, 3);
+    cr_assert_eq(e.h[0], 42);
+    cr_assert_eq(e.h[1], UINT64_MAX);
+    cr_assert_eq(e.h[2], 9);
+    cr_assert_eq(ops->stats(st, 1, &s), TL_OK);
+    cr_assert_eq(s.events_total, 4);
+}
+
+Test(store_sqlite, a_damaged_block_fails_the_scan_cleanly)
+{
+    struct tl_event ev = {.shop_id = 1, .type = TL_EV_SEARCH, .ts_ms = 20, .anonymous_id = "n", .body = "{\"q\":1}"};
+    cr_assert_eq(ops->event_append(st, &ev, 0), TL_OK);
+    sql_exec("UPDATE event_blocks SET data = substr(data, 1, length(data) - 3)");
+    struct ev_acc a = {0};
+    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &a), TL_ESTORE);
+    cr_assert_eq(a.n, 0);
+    sql_exec("UPDATE event_blocks SET eids = x'0102'");
+    struct eid_acc e = {0};
+    cr_assert_eq(ops->event_eid_scan(st, eid_cb, &e), TL_ESTORE, "an eids array of the wrong length");
+}

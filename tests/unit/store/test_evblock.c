@@ -1,0 +1,262 @@
+/* Tests for src/store/evblock.c: events round-trip through a block (every
+ * field, NULLs, timestamps going back and forth, empty and long strings),
+ * after_seq skipping, callback stop, the idempotency hash array, and damage:
+ * every truncation of a frame, every flipped byte of it, a wrong event
+ * count or payload length, and hand-made payloads that lie about their
+ * lengths are all refused with TL_ESTORE, never read out of bounds. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "core/alloc.h"
+#include "store/evblock.h"
+
+struct rec {
+    int64_t seq, ts;
+    uint32_t shop;
+    int type;
+    char user[64], anon[64], item[64], country[8], body[2048];
+    int user_null, anon_null, item_null, country_null;
+};
+
+struct acc {
+    size_t n, stop_at;
+    struct rec r[64];
+};
+
+static void cp(char *out, size_t cap, const char *s, int *was_null)
+{
+    *was_null = s == NULL;
+    snprintf(out, cap, "%s", s ? s : "");
+}
+
+static int cb(void *ctx, const struct tl_event *ev)
+{
+    struct acc *a = ctx;
+    cr_assert_lt(a->n, 64);
+    struct rec *r = &a->r[a->n++];
+    r->seq = ev->seq;
+    r->ts = ev->ts_ms;
+    r->shop = ev->shop_id;
+    r->type = (int)ev->type;
+    cp(r->user, sizeof r->user, ev->user_id, &r->user_null);
+    cp(r->anon, sizeof r->anon, ev->anonymous_id, &r->anon_null);
+    cp(r->item, sizeof r->item, ev->item_id, &r->item_null);
+    cp(r->country, sizeof r->country, ev->country, &r->country_null);
+    int dummy;
+    cp(r->body, sizeof r->body, ev->body, &dummy);
+    cr_assert_eq(strlen(ev->body), ev->body_len, "body_len matches the NUL-terminated body");
+    cr_assert(isnan(ev->price) && isnan(ev->quantity) && ev->dwell_ms == -1, "unstored fields are absent");
+    return a->stop_at && a->n == a->stop_at ? 77 : 0;
+}
+
+/* Six events with every combination the format distinguishes. */
+static void fill(struct tl_evblock_enc *b, char *longbody, size_t longlen)
+{
+    memset(longbody, 'x', longlen);
+    longbody[0] = '{';
+    longbody[longlen - 1] = '}';
+    longbody[longlen] = 0;
+    const struct tl_event evs[] = {
+        {.shop_id = 1, .type = TL_EV_PRODUCT_VIEW, .ts_ms = 1700000000000, .user_id = "u1", .anonymous_id = "a1",
+         .item_id = "sku-1", .country = "GB", .body = "{\"a\":1}"},
+        {.shop_id = 1, .type = TL_EV_SEARCH, .ts_ms = 1699999999000, .anonymous_id = "a2", .body = "{\"q\":\"x\"}"},
+        {.shop_id = 1, .type = TL_EV_PURCHASE, .ts_ms = 0, .user_id = "", .body = NULL},
+        {.shop_id = 1, .type = TL_EV_PAGE_VIEW, .ts_ms = -5, .anonymous_id = "a3", .body = longbody,
+         .body_len = longlen},
+        {.shop_id = 4000000000u, .type = TL_EV_EXPOSURE, .ts_ms = INT64_MAX / 2, .item_id = "i", .body = "{}"},
+        {.shop_id = 1, .type = TL_EV_ADD_TO_CART, .ts_ms = INT64_MIN / 2, .country = "DE", .body = "{\"b\":2}"},
+    };
+    const uint64_t eids[] = {5, 0, UINT64_MAX, 0x8000000000000001ULL, 0, 1};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) cr_assert_eq(tl_evblock_add(b, &evs[i], eids[i]), TL_OK);
+}
+
+Test(evblock, round_trip_every_field)
+{
+    struct tl_evblock_enc b;
+    tl_evblock_enc_init(&b);
+    char longbody[1500];
+    fill(&b, longbody, 1400);
+    cr_assert_eq(b.n, 6);
+    cr_assert_eq(b.shop, 1, "the block's shop is its first event's");
+    cr_assert_eq(b.counts[TL_EV_PRODUCT_VIEW], 1);
+    cr_assert_eq(b.counts[TL_EV_EXPOSURE], 1);
+    cr_assert(b.any_eid);
+    cr_assert_eq(tl_evblock_compress(&b), TL_OK);
+    cr_assert_lt(b.frame.len, b.raw.len, "the long body compresses");
+
+    struct tl_buf work;
+    tl_buf_init(&work, 0);
+    struct acc a = {0};
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 0, &work, cb, &a), TL_OK);
+    cr_assert_eq(a.n, 6);
+    for (size_t i = 0; i < 6; i++) cr_assert_eq(a.r[i].seq, 100 + (int64_t)i, "seq = first_seq + index");
+    cr_assert_eq(a.r[0].ts, 1700000000000);
+    cr_assert_eq(a.r[1].ts, 1699999999000, "a timestamp before the previous one");
+    cr_assert_eq(a.r[2].ts, 0);
+    cr_assert_eq(a.r[3].ts, -5);
+    cr_assert_eq(a.r[4].ts, INT64_MAX / 2);
+    cr_assert_eq(a.r[5].ts, INT64_MIN / 2, "a jump across the whole range");
+    cr_assert_eq(a.r[4].shop, 4000000000u);
+    cr_assert_eq(a.r[4].type, TL_EV_EXPOSURE);
+    cr_assert_str_eq(a.r[0].user, "u1");
+    cr_assert_str_eq(a.r[0].anon, "a1");
+    cr_assert_str_eq(a.r[0].item, "sku-1");
+    cr_assert_str_eq(a.r[0].country, "GB");
+    cr_assert_str_eq(a.r[0].body, "{\"a\":1}");
+    cr_assert(a.r[1].user_null && !a.r[1].anon_null && a.r[1].item_null && a.r[1].country_null);
+    cr_assert(!a.r[2].user_null, "an empty string is not NULL");
+    cr_assert_str_eq(a.r[2].user, "");
+    cr_assert_str_eq(a.r[2].body, "{}", "a NULL body is stored as {}");
+    cr_assert_eq(strlen(a.r[3].body), 1400);
+    cr_assert_str_eq(a.r[5].country, "DE");
+
+    cr_assert_eq(tl_evblock_eid(b.eids.data, 0), 5);
+    cr_assert_eq(tl_evblock_eid(b.eids.data, 1), 0);
+    cr_assert_eq(tl_evblock_eid(b.eids.data, 2), UINT64_MAX);
+    cr_assert_eq(tl_evblock_eid(b.eids.data, 3), 0x8000000000000001ULL);
+
+    /* after_seq skips, a callback value stops and is returned */
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 103, &work, cb, &a), TL_OK);
+    cr_assert_eq(a.n, 2);
+    cr_assert_eq(a.r[0].seq, 104);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 105, &work, cb, &a), TL_OK);
+    cr_assert_eq(a.n, 0, "a block wholly before after_seq");
+    memset(&a, 0, sizeof a);
+    a.stop_at = 2;
+    cr_assert_eq((int)tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 0, &work, cb, &a), 77);
+    cr_assert_eq(a.n, 2);
+
+    /* reset starts a fresh block on the same memory */
+    tl_evblock_enc_reset(&b);
+    cr_assert_eq(b.n, 0);
+    cr_assert_eq(b.counts[TL_EV_PRODUCT_VIEW], 0);
+    struct tl_event one = {.shop_id = 2, .type = TL_EV_SEARCH, .ts_ms = 9, .anonymous_id = "z", .body = "{}"};
+    cr_assert_eq(tl_evblock_add(&b, &one, 0), TL_OK);
+    cr_assert(!b.any_eid);
+    cr_assert_eq(tl_evblock_compress(&b), TL_OK);
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 1, 1, 0, &work, cb, &a), TL_OK);
+    cr_assert_eq(a.n, 1);
+    cr_assert_eq(a.r[0].ts, 9, "the delta restarts from 0 in a new block");
+    cr_assert_eq(a.r[0].shop, 2);
+    tl_buf_free(&work);
+    tl_evblock_enc_free(&b);
+}
+
+Test(evblock, bad_type_is_refused_at_add)
+{
+    struct tl_evblock_enc b;
+    tl_evblock_enc_init(&b);
+    struct tl_event ev = {.shop_id = 1, .type = TL_EV_MAX_, .ts_ms = 1, .body = "{}"};
+    cr_assert_eq(tl_evblock_add(&b, &ev, 0), TL_EINVAL);
+    cr_assert_eq(b.n, 0);
+    cr_assert_eq(b.raw.len, 0, "nothing half-written");
+    tl_evblock_enc_free(&b);
+}
+
+static int count_cb(void *ctx, const struct tl_event *ev)
+{
+    (void)ev;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+Test(evblock, damaged_frames_are_refused)
+{
+    struct tl_evblock_enc b;
+    tl_evblock_enc_init(&b);
+    char longbody[700];
+    fill(&b, longbody, 600);
+    cr_assert_eq(tl_evblock_compress(&b), TL_OK);
+    struct tl_buf work;
+    tl_buf_init(&work, 0);
+    char *copy = tl_malloc(b.frame.len);
+    size_t seen;
+    for (size_t cut = 0; cut < b.frame.len; cut++) {
+        seen = 0;
+        cr_assert_eq(tl_evblock_decode(b.frame.data, cut, b.raw.len, b.n, 1, 0, &work, count_cb, &seen), TL_ESTORE,
+                     "frame cut to %zu of %zu bytes", cut, b.frame.len);
+        cr_assert_eq(seen, 0, "no event of a damaged block is delivered");
+    }
+    /* A flipped byte: refused, or (a bit zstd does not use, such as in the
+     * frame header) exactly the original events; never other events. */
+    static struct acc orig, got;
+    memset(&orig, 0, sizeof orig);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, &work, cb, &orig), TL_OK);
+    size_t refused = 0;
+    for (size_t i = 0; i < b.frame.len; i++) {
+        memcpy(copy, b.frame.data, b.frame.len);
+        copy[i] ^= 0x20;
+        memset(&got, 0, sizeof got);
+        enum tl_rc rc = tl_evblock_decode(copy, b.frame.len, b.raw.len, b.n, 1, 0, &work, cb, &got);
+        if (rc == TL_ESTORE) {
+            cr_assert_eq(got.n, 0, "byte %zu flipped: no event of a damaged block is delivered", i);
+            refused++;
+            continue;
+        }
+        cr_assert_eq(rc, TL_OK);
+        cr_assert_eq(memcmp(&got, &orig, sizeof got), 0, "byte %zu flipped: decoded into other events", i);
+    }
+    cr_assert_gt(refused, b.frame.len * 9 / 10, "nearly every flip is refused (%zu of %zu)", refused, b.frame.len);
+    seen = 0;
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len + 1, b.n, 1, 0, &work, count_cb, &seen),
+                 TL_ESTORE, "a payload length that is not the frame's");
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n + 1, 1, 0, &work, count_cb, &seen),
+                 TL_ESTORE, "more events claimed than the payload holds");
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n - 1, 1, 0, &work, count_cb, &seen),
+                 TL_ESTORE, "fewer events claimed than the payload holds");
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 0, 1, 0, &work, count_cb, &seen), TL_ESTORE);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, TL_EVBLOCK_RAW_SANE + 1, b.n, 1, 0, &work, count_cb,
+                                   &seen),
+                 TL_ESTORE, "an absurd payload length is refused before allocating");
+    tl_free(copy);
+    tl_buf_free(&work);
+    tl_evblock_enc_free(&b);
+}
+
+/* A well-formed zstd frame of a payload that lies: the decoder's own bounds
+ * checks must refuse it. */
+static enum tl_rc decode_payload(const unsigned char *raw, size_t len, size_t n)
+{
+    size_t bound = ZSTD_compressBound(len);
+    char *frame = tl_malloc(bound);
+    size_t fl = ZSTD_compress(frame, bound, raw, len, 1);
+    cr_assert(!ZSTD_isError(fl));
+    struct tl_buf work;
+    tl_buf_init(&work, 0);
+    size_t seen = 0;
+    enum tl_rc rc = tl_evblock_decode(frame, fl, len, n, 1, 0, &work, count_cb, &seen);
+    tl_buf_free(&work);
+    tl_free(frame);
+    return rc;
+}
+
+Test(evblock, payloads_that_lie_are_refused)
+{
+    /* type, shop 1, ts 0, flags user, string of length 5 but 2 bytes left */
+    const unsigned char long_str[] = {1, 1, 0, 1, 5, 'a', 0};
+    cr_assert_eq(decode_payload(long_str, sizeof long_str, 1), TL_ESTORE);
+    /* a string without its NUL */
+    const unsigned char no_nul[] = {1, 1, 0, 0, 2, '{', '}', 'x'};
+    cr_assert_eq(decode_payload(no_nul, sizeof no_nul, 1), TL_ESTORE);
+    /* an unknown flag bit */
+    const unsigned char bad_flag[] = {1, 1, 0, 0x10, 2, '{', '}', 0};
+    cr_assert_eq(decode_payload(bad_flag, sizeof bad_flag, 1), TL_ESTORE);
+    /* an unknown type */
+    const unsigned char bad_type[] = {TL_EV_MAX_, 1, 0, 0, 2, '{', '}', 0};
+    cr_assert_eq(decode_payload(bad_type, sizeof bad_type, 1), TL_ESTORE);
+    /* a varint that never ends */
+    const unsigned char endless[] = {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    cr_assert_eq(decode_payload(endless, sizeof endless, 1), TL_ESTORE);
+    /* a shop number above 32 bits */
+    const unsigned char big_shop[] = {1, 0x80, 0x80, 0x80, 0x80, 0x10, 0, 0, 2, '{', '}', 0};
+    cr_assert_eq(decode_payload(big_shop, sizeof big_shop, 1), TL_ESTORE);
+    /* the same payload, well-formed, decodes */
+    const unsigned char good[] = {1, 1, 0, 0, 2, '{', '}', 0};
+    cr_assert_eq(decode_payload(good, sizeof good, 1), TL_OK);
+}
