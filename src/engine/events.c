@@ -54,7 +54,12 @@ struct ev_job {
 enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store *st, struct tl_event *ev, uint64_t eid)
 {
     enum tl_rc rc = ops->event_append(st, ev, eid);
-    if (rc || !((ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN) && ev->n_lines)) return rc;
+    return rc ? rc : tl_engine_store_event_order(ops, st, ev);
+}
+
+enum tl_rc tl_engine_store_event_order(const struct tl_store_ops *ops, struct tl_store *st, const struct tl_event *ev)
+{
+    if (!((ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN) && ev->n_lines)) return TL_OK;
     /* The orders table is the purchase ledger (models count purchases from
      * it at start-up): a purchase or return event also writes its order,
      * under its order_id or "event:<seq>". */

@@ -5,8 +5,9 @@
  * Pipeline over the two cores: a parser thread reads, validates and
  * deduplicates lines into batches of up to IMPORT_BATCH events; the writer
  * thread, inside the import's transaction, applies each event to the
- * shopper's profile and appends it to the store (which packs and compresses
- * the events into blocks: store/evblock.h). IMPORT_QUEUE batches are in
+ * shopper's profile and appends the batch to the store as one block of
+ * events (store/evblock.h), which the parser thread has already packed and
+ * compressed. IMPORT_QUEUE batches are in
  * flight, so memory stays bounded whatever the file size. Either side
  * stopping (bad line without skip_bad, store error) stops the other.
  *
@@ -58,6 +59,7 @@ struct batch {
     size_t n_lines, cap_lines;
     json_t **objs; /* slow path trees the events' strings point into */
     size_t n_objs, cap_objs;
+    struct tl_evblock_enc blk; /* the batch's new events, encoded and compressed by the parser */
 };
 
 struct pipe {
@@ -82,6 +84,7 @@ static void batch_reset(struct batch *b)
     b->n = b->n_lines = 0;
     tl_buf_reset(&b->scratch);
     tl_buf_reset(&b->bodies);
+    tl_evblock_enc_reset(&b->blk);
 }
 
 static void batch_free(struct batch *b)
@@ -92,6 +95,7 @@ static void batch_free(struct batch *b)
     tl_buf_free(&b->bodies);
     tl_free(b->lines);
     tl_free(b->objs);
+    tl_evblock_enc_free(&b->blk);
     tl_free(b);
 }
 
@@ -103,6 +107,7 @@ static struct batch *batch_new(void)
     memset(&b->n, 0, sizeof *b - offsetof(struct batch, n));
     tl_buf_init(&b->scratch, 0);
     tl_buf_init(&b->bodies, 0);
+    tl_evblock_enc_init(&b->blk);
     if (tl_buf_reserve(&b->scratch, SCRATCH_BYTES) || tl_buf_reserve(&b->bodies, SCRATCH_BYTES)) {
         batch_free(b);
         return NULL;
@@ -245,19 +250,28 @@ static void give_back(struct pipe *pp, struct batch *b)
 
 /* A full batch: claim its idempotency keys (the first of two equal ones in
  * the file wins), point its events at their bodies and lines (the buffers
- * no longer move), and hand it over. 0 if the consumer has stopped. */
-static int seal_and_push(struct pipe *pp, struct batch *b)
+ * no longer move), pack the new ones into a compressed block (here rather
+ * than on the writer thread, which has the profiles to update), and hand
+ * it over. TL_ESHUTDOWN if the consumer has stopped; else an error is in
+ * pp->perr. */
+static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b)
 {
     struct tl_import_events *j = pp->job;
+    enum tl_rc rc = TL_OK;
     tl_engine_dedupe_claim_many(j->engine, b->eid, b->n, j->token, b->dup);
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = 0; i < b->n && rc == TL_OK; i++) {
         struct tl_event *ev = &b->ev[i];
-        if (b->dup[i]) j->duplicates++;
         ev->body = b->bodies.data + b->body_off[i];
-        ev->body_len = strlen(ev->body); /* saves the store a strlen */
+        ev->body_len = strlen(ev->body);
         ev->lines = ev->n_lines ? b->lines + b->lines_off[i] : NULL;
+        if (b->dup[i])
+            j->duplicates++;
+        else
+            rc = tl_evblock_add(&b->blk, ev, b->eid[i]);
     }
-    return push(pp, b);
+    if (rc == TL_OK && b->blk.n) rc = tl_evblock_compress(&b->blk);
+    if (rc) return tl_err_set(&pp->perr, rc, NULL, "packing events: %s", tl_rc_message(rc));
+    return push(pp, b) ? TL_OK : TL_ESHUTDOWN;
 }
 
 static void *producer_main(void *arg)
@@ -280,12 +294,9 @@ static void *producer_main(void *arg)
         if (k == len) continue; /* blank line */
         if (!batch_has_room(b, len - k)) {
             if (b->n) {
-                int ok = seal_and_push(pp, b);
-                b = ok ? next_batch(pp) : NULL;
-                if (!ok) {
-                    rc = TL_ESHUTDOWN; /* the consumer failed; its error wins */
-                    break;
-                }
+                rc = seal_and_push(pp, b); /* TL_ESHUTDOWN: the consumer failed; its error wins */
+                b = rc == TL_OK ? next_batch(pp) : NULL;
+                if (rc) break;
                 if (!b) {
                     rc = tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
                     break;
@@ -324,10 +335,7 @@ static void *producer_main(void *arg)
                         atomic_load(&pp->consumed));
         }
     }
-    if (rc == TL_OK && b && b->n) {
-        if (!seal_and_push(pp, b)) rc = TL_ESHUTDOWN;
-        b = NULL;
-    }
+    if (rc == TL_OK && b && b->n && (rc = seal_and_push(pp, b)) == TL_OK) b = NULL;
     batch_free(b);
     tl_free(lines);
     pthread_mutex_lock(&pp->mu);
@@ -339,18 +347,25 @@ static void *producer_main(void *arg)
 }
 
 /* Apply and store the events of a batch (writer thread, inside the
- * import's transaction, in profile-only mode: see internal.h). */
+ * import's transaction, in profile-only mode: see internal.h): the profiles
+ * first, then the block, then the orders of purchases and returns (which
+ * need the events' seqs). */
 static enum tl_rc consume(struct tl_import_events *j, struct batch *b, struct tl_err *err)
 {
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->dup[i]) tl_engine_apply_event(j->engine, &b->ev[i]);
+    if (!b->blk.n) return TL_OK;
+    int64_t seq;
+    enum tl_rc rc = j->ops->event_append_block(j->st, &b->blk, &seq);
+    for (size_t i = 0; rc == TL_OK && i < b->n; i++) {
         if (b->dup[i]) continue;
         struct tl_event *ev = &b->ev[i];
-        tl_engine_apply_event(j->engine, ev);
-        enum tl_rc rc = tl_engine_store_event(j->ops, j->st, ev, b->eid[i]);
-        if (rc) return tl_err_set(err, rc, NULL, "storing an event: %s", tl_rc_message(rc));
-        if (ev->seq > j->last_seq) j->last_seq = ev->seq;
+        ev->seq = seq++;
+        rc = tl_engine_store_event_order(j->ops, j->st, ev);
+        j->last_seq = ev->seq;
         j->records++;
     }
+    if (rc) return tl_err_set(err, rc, NULL, "storing events: %s", tl_rc_message(rc));
     return TL_OK;
 }
 

@@ -563,16 +563,15 @@ static enum tl_rc sq_customer_scan(struct tl_store *s, uint32_t shop_id, tl_cust
 
 /* ---- events ---- */
 
-/* Write the pending events as one block (inside the current transaction). */
-static enum tl_rc flush_events(struct tl_store *s)
+/* Insert block b, already compressed, as events first_seq.. (inside the
+ * current transaction), and count its events. */
+static enum tl_rc write_block(struct tl_store *s, const struct tl_evblock_enc *b, int64_t first_seq)
 {
-    struct tl_evblock_enc *b = &s->pend;
-    if (!b->n) return TL_OK;
-    enum tl_rc rc = tl_evblock_compress(b);
+    enum tl_rc rc = TL_OK;
     sqlite3_stmt *q = prep(s, S_BLK_INSERT), *c = prep(s, S_CNT_ADD);
-    if (rc == TL_OK && (!q || !c)) rc = TL_ESTORE;
+    if (!q || !c) rc = TL_ESTORE;
     if (rc == TL_OK) {
-        sqlite3_bind_int64(q, 1, s->next_seq - (int64_t)b->n);
+        sqlite3_bind_int64(q, 1, first_seq);
         sqlite3_bind_int64(q, 2, b->shop);
         sqlite3_bind_int64(q, 3, (sqlite3_int64)b->n);
         sqlite3_bind_int64(q, 4, (sqlite3_int64)b->raw.len);
@@ -590,6 +589,16 @@ static enum tl_rc flush_events(struct tl_store *s)
         sqlite3_bind_int64(c, 3, b->counts[t]);
         rc = run(c);
     }
+    return rc;
+}
+
+/* Write the pending events as one block (inside the current transaction). */
+static enum tl_rc flush_events(struct tl_store *s)
+{
+    struct tl_evblock_enc *b = &s->pend;
+    if (!b->n) return TL_OK;
+    enum tl_rc rc = tl_evblock_compress(b);
+    if (rc == TL_OK) rc = write_block(s, b, s->next_seq - (int64_t)b->n);
     tl_evblock_enc_reset(b);
     return rc;
 }
@@ -615,6 +624,28 @@ static enum tl_rc append_in_tx(struct tl_store *s, struct tl_event *ev, uint64_t
     if ((rc = tl_evblock_add(&s->pend, ev, eid_hash))) return rc;
     ev->seq = s->next_seq++;
     return TL_OK;
+}
+
+static enum tl_rc block_in_tx(struct tl_store *s, const struct tl_evblock_enc *b, int64_t *first_seq)
+{
+    enum tl_rc rc = TL_OK;
+    if (!s->next_seq && (rc = read_next_seq(s))) return rc;
+    if ((rc = flush_events(s))) return rc; /* events appended before it keep their place */
+    if ((rc = write_block(s, b, s->next_seq))) return rc;
+    *first_seq = s->next_seq;
+    s->next_seq += (int64_t)b->n;
+    return TL_OK;
+}
+
+static enum tl_rc sq_event_append_block(struct tl_store *s, const struct tl_evblock_enc *b, int64_t *first_seq)
+{
+    if (!b->n || !b->frame.len) return TL_EINVAL;
+    if (s->in_tx) return block_in_tx(s, b, first_seq);
+    enum tl_rc rc = sq_begin(s);
+    if (rc) return rc;
+    if ((rc = block_in_tx(s, b, first_seq)) == TL_OK && (rc = sq_commit(s)) == TL_OK) return TL_OK;
+    sq_rollback(s);
+    return rc;
 }
 
 static enum tl_rc sq_event_append(struct tl_store *s, struct tl_event *ev, uint64_t eid_hash)
@@ -1017,6 +1048,7 @@ const struct tl_store_ops tl_store_sqlite = {
     .customer_upsert = sq_customer_upsert,
     .customer_scan = sq_customer_scan,
     .event_append = sq_event_append,
+    .event_append_block = sq_event_append_block,
     .event_scan = sq_event_scan,
     .event_eid_scan = sq_event_eid_scan,
     .order_upsert = sq_order_upsert,

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "store/evblock.h"
 #include "store/types.h"
 
 struct tl_store; /* backend-defined */
@@ -102,6 +103,13 @@ struct tl_store_ops {
      * those fields set (others NULL/NAN) and callers re-parse body for the
      * rest (src/ingest/event.c). */
     enum tl_rc (*event_append)(struct tl_store *st, struct tl_event *ev, uint64_t eid_hash);
+    /* Append a block of events encoded and compressed by the caller
+     * (store/evblock.h: tl_evblock_add for each event, then
+     * tl_evblock_compress; one shop), after any events appended before it.
+     * The events get seqs *first_seq .. *first_seq + b->n - 1 in order.
+     * Lets a bulk import do the encoding on another thread than the
+     * writer's. */
+    enum tl_rc (*event_append_block)(struct tl_store *st, const struct tl_evblock_enc *b, int64_t *first_seq);
     enum tl_rc (*event_scan)(struct tl_store *st, int64_t after_seq, tl_event_cb cb, void *ctx);
     enum tl_rc (*event_eid_scan)(struct tl_store *st, tl_eid_cb cb, void *ctx);
 
