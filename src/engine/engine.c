@@ -260,6 +260,13 @@ void tl_engine_dedupe_claim_many(struct tl_engine *e, const uint64_t *hs, size_t
     pthread_mutex_unlock(&e->dedupe_mu);
 }
 
+void tl_engine_dedupe_expect(struct tl_engine *e, size_t n)
+{
+    pthread_mutex_lock(&e->dedupe_mu);
+    tl_u64map_reserve(&e->dedupe, n); /* only a hint: failing costs speed, not correctness */
+    pthread_mutex_unlock(&e->dedupe_mu);
+}
+
 void tl_engine_dedupe_commit_token(struct tl_engine *e, uint64_t token)
 {
     pthread_mutex_lock(&e->dedupe_mu);

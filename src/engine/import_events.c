@@ -43,6 +43,8 @@
 #define IMPORT_BATCH 2048 /* events per hand-over */
 #define IMPORT_QUEUE 4    /* batches in flight between the threads */
 #define SKIPPED_DETAIL_MAX 10
+#define EXPECT_BYTES_PER_EVENT 150 /* sizes the dedupe set up front (see producer_main) */
+#define EXPECT_MAX 20000000        /* at most 512 MiB of set reserved from a file's size */
 /* Scratch of a batch: 2048 events of up to 448 bytes plus the parser's
  * slack per event (event_fast.h); longer lines end a batch early. */
 #define SCRATCH_BYTES ((size_t)IMPORT_BATCH * (448 + TL_EVFAST_SCRATCH_SLACK))
@@ -278,6 +280,11 @@ static void *producer_main(void *arg)
 {
     struct pipe *pp = arg;
     struct tl_import_events *j = pp->job;
+    /* About one event per EXPECT_BYTES_PER_EVENT bytes of file (ordinary
+     * events are 150-250 bytes; a compressed file under-estimates, which
+     * only means the set grows as before) */
+    uint64_t expect = tl_lines_bytes_total(pp->in) / EXPECT_BYTES_PER_EVENT;
+    tl_engine_dedupe_expect(j->engine, (size_t)(expect < EXPECT_MAX ? expect : EXPECT_MAX));
     struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
     struct batch *b = batch_new();
     enum tl_rc rc = lines && b ? TL_OK : tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");

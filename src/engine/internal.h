@@ -262,6 +262,9 @@ int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token);
  * known[i] = 1 where hs[i] was already claimed or stored. */
 void tl_engine_dedupe_claim_many(struct tl_engine *e, const uint64_t *hs, size_t n, uint64_t token,
                                  unsigned char *known);
+/* Size the set for n more hashes now (a bulk import knows roughly how many
+ * are coming): growing it step by step rehashes every hash again each time. */
+void tl_engine_dedupe_expect(struct tl_engine *e, size_t n);
 /* Resolve pending claims: committed=1 keeps them, 0 releases them. */
 void tl_engine_dedupe_settle(struct tl_engine *e, const uint64_t *hs, size_t n, int committed);
 /* Mark every claim of token committed (end of a successful import). */
