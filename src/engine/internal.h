@@ -171,8 +171,7 @@ void tl_engine_user_key(struct tl_engine *e, uint32_t shop_id, const char *user_
 enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store *st, struct tl_event *ev,
                                  uint64_t eid);
 /* The order part of that, for an event already stored (ev->seq set). */
-enum tl_rc tl_engine_store_event_order(const struct tl_store_ops *ops, struct tl_store *st,
-                                       const struct tl_event *ev);
+enum tl_rc tl_engine_store_event_order(const struct tl_store_ops *ops, struct tl_store *st, const struct tl_event *ev);
 
 /* Server events are gathered and stored TL_SLOG_BATCH_MAX at a time, once
  * the oldest waited TL_SLOG_DELAY_MS (checked at the next one, and by the

@@ -173,11 +173,8 @@ enum tl_rc tl_evblock_decode(const void *frame, size_t frame_len, size_t raw_len
     int64_t ts = 0;
     for (size_t i = 0; i < n; i++) {
         if (r.p >= r.end) return TL_ESTORE;
-        struct tl_event ev = {.seq = first_seq + (int64_t)i,
-                              .quantity = NAN,
-                              .price = NAN,
-                              .dwell_ms = -1,
-                              .scroll_depth = NAN};
+        struct tl_event ev = {
+            .seq = first_seq + (int64_t)i, .quantity = NAN, .price = NAN, .dwell_ms = -1, .scroll_depth = NAN};
         unsigned type = *r.p++;
         if (type >= TL_EV_MAX_) return TL_ESTORE;
         ev.type = (enum tl_event_type)type;

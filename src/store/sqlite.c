@@ -161,15 +161,17 @@ static const char *const sql[S_COUNT_] = {
     [S_EV_SCAN] = "SELECT seq, shop_id, ts_ms, type, user_id, anonymous_id, item_id, country, body FROM events"
                   " WHERE seq > ?1 ORDER BY seq",
     [S_EID_SCAN] = "SELECT eid_hash FROM events WHERE eid_hash IS NOT NULL",
-    [S_BLK_INSERT] = "INSERT INTO event_blocks(first_seq, shop_id, n, raw_len, eids, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_BLK_INSERT] =
+        "INSERT INTO event_blocks(first_seq, shop_id, n, raw_len, eids, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     /* highest seq of either table: both lookups are rowid-ordered, O(log n) */
     [S_BLK_MAXSEQ] = "SELECT max(coalesce((SELECT seq FROM events ORDER BY seq DESC LIMIT 1), 0),"
                      " coalesce((SELECT first_seq + n - 1 FROM event_blocks ORDER BY first_seq DESC LIMIT 1), 0))",
     /* from the block holding after_seq + 1 (the last block starting at or
      * before after_seq, which may end before it) */
-    [S_BLK_SCAN] = "SELECT first_seq, n, raw_len, data FROM event_blocks WHERE first_seq >="
-                   " coalesce((SELECT first_seq FROM event_blocks WHERE first_seq <= ?1 ORDER BY first_seq DESC LIMIT 1),"
-                   " 0) ORDER BY first_seq",
+    [S_BLK_SCAN] =
+        "SELECT first_seq, n, raw_len, data FROM event_blocks WHERE first_seq >="
+        " coalesce((SELECT first_seq FROM event_blocks WHERE first_seq <= ?1 ORDER BY first_seq DESC LIMIT 1),"
+        " 0) ORDER BY first_seq",
     [S_BLK_EIDS] = "SELECT n, eids FROM event_blocks WHERE eids IS NOT NULL",
     [S_CNT_ADD] = "INSERT INTO event_counts(shop_id, type, n) VALUES (?1, ?2, ?3)"
                   " ON CONFLICT(shop_id, type) DO UPDATE SET n = n + excluded.n",
@@ -206,10 +208,10 @@ static const char *const sql[S_COUNT_] = {
 struct tl_store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT_];
-    int in_tx;                   /* inside begin() .. commit()/rollback() */
-    int64_t next_seq;            /* seq of the next append; 0 = read it from the tables */
-    struct tl_evblock_enc pend;  /* events appended, not yet written */
-    struct tl_buf work;          /* decompressed block during a scan */
+    int in_tx;                  /* inside begin() .. commit()/rollback() */
+    int64_t next_seq;           /* seq of the next append; 0 = read it from the tables */
+    struct tl_evblock_enc pend; /* events appended, not yet written */
+    struct tl_buf work;         /* decompressed block during a scan */
 };
 
 /* ---- helpers ---- */
@@ -325,11 +327,12 @@ static enum tl_rc sq_open(const char *path, enum tl_sync sync, struct tl_store *
      * blobs, so 16 KiB pages make a quarter of the write calls of the 4 KiB
      * default; measured on a 1,000,000-event import: the final commit 0.41
      * -> 0.30 s and the profile checkpoint 0.71 -> 0.51 s (BENCHMARKS.md). */
-    const char *pragmas = sync == TL_SYNC_FULL
-                              ? "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
-                                " PRAGMA temp_store=MEMORY;"
-                              : "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
-                                " PRAGMA temp_store=MEMORY;";
+    const char *pragmas =
+        sync == TL_SYNC_FULL
+            ? "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA cache_size=-65536;"
+              " PRAGMA temp_store=MEMORY;"
+            : "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
+              " PRAGMA temp_store=MEMORY;";
     if (exec(s, pragmas)) {
         tl_err_set(err, TL_ESTORE, "db", "cannot configure database %s: %s", path, sqlite3_errmsg(s->db));
         sq_close(s);
@@ -618,8 +621,7 @@ static enum tl_rc append_in_tx(struct tl_store *s, struct tl_event *ev, uint64_t
     enum tl_rc rc = TL_OK;
     if (!s->next_seq && (rc = read_next_seq(s))) return rc;
     /* one shop per block, and bounded blocks */
-    if (s->pend.n && (s->pend.shop != ev->shop_id || s->pend.raw.len >= TL_EVBLOCK_RAW_MAX) &&
-        (rc = flush_events(s)))
+    if (s->pend.n && (s->pend.shop != ev->shop_id || s->pend.raw.len >= TL_EVBLOCK_RAW_MAX) && (rc = flush_events(s)))
         return rc;
     if ((rc = tl_evblock_add(&s->pend, ev, eid_hash))) return rc;
     ev->seq = s->next_seq++;

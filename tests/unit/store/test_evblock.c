@@ -60,11 +60,21 @@ static void fill(struct tl_evblock_enc *b, char *longbody, size_t longlen)
     longbody[longlen - 1] = '}';
     longbody[longlen] = 0;
     const struct tl_event evs[] = {
-        {.shop_id = 1, .type = TL_EV_PRODUCT_VIEW, .ts_ms = 1700000000000, .user_id = "u1", .anonymous_id = "a1",
-         .item_id = "sku-1", .country = "GB", .body = "{\"a\":1}"},
+        {.shop_id = 1,
+         .type = TL_EV_PRODUCT_VIEW,
+         .ts_ms = 1700000000000,
+         .user_id = "u1",
+         .anonymous_id = "a1",
+         .item_id = "sku-1",
+         .country = "GB",
+         .body = "{\"a\":1}"},
         {.shop_id = 1, .type = TL_EV_SEARCH, .ts_ms = 1699999999000, .anonymous_id = "a2", .body = "{\"q\":\"x\"}"},
         {.shop_id = 1, .type = TL_EV_PURCHASE, .ts_ms = 0, .user_id = "", .body = NULL},
-        {.shop_id = 1, .type = TL_EV_PAGE_VIEW, .ts_ms = -5, .anonymous_id = "a3", .body = longbody,
+        {.shop_id = 1,
+         .type = TL_EV_PAGE_VIEW,
+         .ts_ms = -5,
+         .anonymous_id = "a3",
+         .body = longbody,
          .body_len = longlen},
         {.shop_id = 4000000000u, .type = TL_EV_EXPOSURE, .ts_ms = INT64_MAX / 2, .item_id = "i", .body = "{}"},
         {.shop_id = 1, .type = TL_EV_ADD_TO_CART, .ts_ms = INT64_MIN / 2, .country = "DE", .body = "{\"b\":2}"},
@@ -211,9 +221,9 @@ Test(evblock, damaged_frames_are_refused)
     cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n - 1, 1, 0, &work, count_cb, &seen),
                  TL_ESTORE, "fewer events claimed than the payload holds");
     cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 0, 1, 0, &work, count_cb, &seen), TL_ESTORE);
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, TL_EVBLOCK_RAW_SANE + 1, b.n, 1, 0, &work, count_cb,
-                                   &seen),
-                 TL_ESTORE, "an absurd payload length is refused before allocating");
+    cr_assert_eq(
+        tl_evblock_decode(b.frame.data, b.frame.len, TL_EVBLOCK_RAW_SANE + 1, b.n, 1, 0, &work, count_cb, &seen),
+        TL_ESTORE, "an absurd payload length is refused before allocating");
     tl_free(copy);
     tl_buf_free(&work);
     tl_evblock_enc_free(&b);
