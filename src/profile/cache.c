@@ -301,11 +301,17 @@ enum tl_rc tl_pcache_remove(struct tl_pcache *c, uint32_t shop_id, const char *u
 
 enum tl_rc tl_pcache_collect_dirty(struct tl_pcache *c, tl_pcache_dirty_fn cb, void *ctx, size_t *n)
 {
+    return tl_pcache_collect_dirty_shards(c, 0, c ? c->ns : 0, cb, ctx, n);
+}
+
+enum tl_rc tl_pcache_collect_dirty_shards(struct tl_pcache *c, unsigned lo, unsigned hi, tl_pcache_dirty_fn cb,
+                                          void *ctx, size_t *n)
+{
     size_t got = 0;
     enum tl_rc rc = TL_OK;
     if (n) *n = 0;
-    if (!c || !cb) return TL_EINVAL;
-    for (unsigned i = 0; i < c->ns && rc == TL_OK; i++) {
+    if (!c || !cb || lo > hi || hi > c->ns) return TL_EINVAL;
+    for (unsigned i = lo; i < hi && rc == TL_OK; i++) {
         struct shard *s = &c->s[i];
         pthread_mutex_lock(&s->mu);
         for (struct entry *e = s->head; e; e = e->next) {

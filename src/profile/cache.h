@@ -87,6 +87,10 @@ enum tl_rc tl_pcache_remove(struct tl_pcache *c, uint32_t shop_id, const char *u
  * non-NULL) receives the number collected. Returns the first non-OK rc of the
  * callback. */
 enum tl_rc tl_pcache_collect_dirty(struct tl_pcache *c, tl_pcache_dirty_fn cb, void *ctx, size_t *n);
+/* The same over shards [lo, hi) only (of tl_pcache_shards(c)): disjoint
+ * ranges can be collected by different threads at once. */
+enum tl_rc tl_pcache_collect_dirty_shards(struct tl_pcache *c, unsigned lo, unsigned hi, tl_pcache_dirty_fn cb,
+                                          void *ctx, size_t *n);
 
 /* Profiles in memory (exact when no lock/remove runs concurrently). */
 size_t tl_pcache_count(const struct tl_pcache *c);

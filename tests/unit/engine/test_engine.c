@@ -157,6 +157,40 @@ Test(engine, evicted_profiles_reload_and_survive_a_crash, .init = setup, .fini =
     tl_engine_close(e);
 }
 
+/* 5,000 shoppers in memory: the checkpoint serializes them on two threads
+ * (checkpoint.c, CKPT_PAR_MIN); every one must be in the snapshot exactly
+ * once, as the crash afterwards leaves nothing but the snapshot to read. */
+Test(engine, a_large_checkpoint_keeps_every_profile, .init = setup, .fini = teardown)
+{
+    struct tl_engine *e = open_engine(10000);
+    enum { USERS = 5000 };
+    struct tl_buf body;
+    tl_buf_init(&body, 0);
+    for (int u = 0; u < USERS; u++) {
+        tl_buf_printf(&body, "{\"type\":\"product_view\",\"user_id\":\"p%d\",\"item_id\":\"sku%d\"}\n", u, u % 7);
+        if (u % 1000 == 999 || u == USERS - 1) {
+            json_decref(ingest(e, TL_DEFAULT_SHOP, body.data, TL_OK));
+            tl_buf_reset(&body);
+        }
+    }
+    tl_buf_free(&body);
+    struct tl_engine_metrics m;
+    tl_engine_metrics(e, &m);
+    cr_assert_geq(m.profiles_in_memory, USERS, "above the threshold of the parallel path");
+    cr_assert_eq(tl_engine_checkpoint(e), TL_OK);
+    crash(e); /* the snapshot, and no event after it */
+    e = open_engine(10000);
+    char user[16];
+    for (int u = 0; u < USERS; u++) {
+        snprintf(user, sizeof user, "p%d", u);
+        json_t *p = profile(e, TL_DEFAULT_SHOP, user);
+        cr_assert_not_null(p, "%s", user);
+        cr_assert_eq(views_of(p), 1, "%s has %ld views", user, views_of(p));
+        json_decref(p);
+    }
+    tl_engine_close(e);
+}
+
 Test(engine, bad_batch_stores_nothing_partial_stores_valid, .init = setup, .fini = teardown)
 {
     struct tl_engine *e = open_engine(1000);
