@@ -146,7 +146,7 @@ int cli_import_main(int argc, char **argv)
     memset(&sum, 0, sizeof sum);
     r = tailor_import(t, shop_id, kind, format, path, skip_bad, on_progress, &pr, &sum, &err);
     cli_progress_clear(&pr);
-    tailor_close(t);
+    tailor_close_for_exit(t); /* the command ends here */
     if (r != TL_OK) return cli_report(r, &err, path);
     print_summary(kind, &sum);
     if (skip_bad && sum.skipped > 0) {

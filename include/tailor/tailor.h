@@ -39,6 +39,10 @@ struct tailor_options {
 /* Open the engine over a database (created and migrated if needed). */
 enum tl_rc tailor_open(const struct tailor_options *opt, struct tailor **out, struct tailor_error *err);
 void tailor_close(struct tailor *t);
+/* Close for a process that exits right after: all data reaches the store as
+ * with tailor_close, but memory is not freed (the exit does that at once).
+ * Nothing may use t afterwards. */
+void tailor_close_for_exit(struct tailor *t);
 void tailor_free(void *p);
 
 /* Serve HTTP until SIGTERM/SIGINT, then drain in-flight requests and flush.

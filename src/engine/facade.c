@@ -93,6 +93,13 @@ void tailor_close(struct tailor *t)
     tl_free(t);
 }
 
+void tailor_close_for_exit(struct tailor *t)
+{
+    if (!t) return;
+    if (t->discard) tl_engine_discard(t->engine);
+    tl_engine_close_for_exit(t->engine); /* t itself is left to the exit too */
+}
+
 void tailor_free(void *p) { tl_free(p); }
 
 /* ---- shops and keys ---- */
