@@ -7,9 +7,9 @@
  * thread, inside the import's transaction, applies each event to the
  * shopper's profile and appends the batch to the store as one block of
  * events (store/evblock.h), which the parser thread has already packed and
- * compressed. IMPORT_QUEUE batches are in
- * flight, so memory stays bounded whatever the file size. Either side
- * stopping (bad line without skip_bad, store error) stops the other.
+ * compressed. IMPORT_QUEUE batches are in flight, so memory stays bounded
+ * whatever the file size. Either side stopping (bad line without skip_bad,
+ * store error) stops the other.
  *
  * A batch owns all its memory in a few buffers that are reused, never freed
  * per event: the parsed strings (the fast path's scratch, sized so that it

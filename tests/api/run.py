@@ -799,6 +799,64 @@ def scenario_import_killed(run, d, servers):
     srv.start()
     check(stats_total(srv) == n, "after the second import the store has %d events" % stats_total(srv))
 
+def scenario_import_batches(run, d, servers):
+    """An events import across many of its internal batches: lines of very
+    different sizes (a batch ends early when the next line would not fit its
+    scratch; a line of almost 1 MB gets a scratch of its own), events the
+    fast path declines (escaped strings: jansson), repeated event ids far
+    apart in the file, then a bad line late in a file: nothing of that file
+    is stored, and --skip-bad stores the rest."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    ev = os.path.join(d, "batches.ndjson")
+    n, users = 6000, 100
+    views = [0] * users
+    with open(ev, "w") as f:
+        for i in range(n):
+            u = i % users
+            o = {"type": "product_view", "user_id": "b%d" % u, "item_id": "sku-%d" % (i % 37),
+                 "event_id": "bt-%d" % i, "timestamp": "2026-01-01T00:00:00Z"}
+            if i % 500 == 7:
+                o["context"] = {"note": "x" * 20000}
+            if i == 3001:
+                o["context"] = {"note": "y" * 1000000}
+            if i % 250 == 3:
+                o = {"type": "search", "anonymous_id": "q%d" % u, "query": "a \"quoted\" query",
+                     "event_id": "bt-%d" % i, "timestamp": "2026-01-01T00:00:00Z"}
+            else:
+                views[u] += 1
+            f.write(json.dumps(o, separators=(",", ":")) + "\n")
+        for i in range(100):  # ids of the first lines again, batches later
+            f.write(json.dumps({"type": "product_view", "user_id": "b0", "item_id": "sku-0",
+                                "event_id": "bt-%d" % i}) + "\n")
+    code, out, err = run_cli(srv, "import", "events", ev)
+    check(code == 0, "batches import: %d %r %r" % (code, out, err))
+    check(("%s events" % format(n, ",")) in out and "100 duplicates" in out, "batches summary: %r" % out)
+    srv.start()
+    check(stats_total(srv) == n, "stored %d of %d events" % (stats_total(srv), n))
+    for u in (0, 1, 99):
+        r = srv.call("GET", "/v1/users/b%d/profile" % u)
+        check(r.status == 200 and r.json()["counts"]["product_view"] == views[u],
+              "b%d views: %s (want %d)" % (u, r.text()[:200], views[u]))
+    check(srv.stop() == 0, "exit after SIGTERM")
+    bad = os.path.join(d, "late_bad.ndjson")
+    with open(bad, "w") as f:
+        for i in range(5000):
+            ts = "2099-01-01T00:00:00Z" if i == 4500 else "2026-01-02T00:00:00Z"
+            f.write(json.dumps({"type": "product_view", "user_id": "c%d" % (i % 10), "item_id": "sku-1",
+                                "event_id": "late-%d" % i, "timestamp": ts}) + "\n")
+    code, out, err = run_cli(srv, "import", "events", bad)
+    check(code == 1 and re.search(r"late_bad\.ndjson:4501:.*timestamp", err), "late bad line: %d %r" % (code, err))
+    srv.start()
+    check(stats_total(srv) == n, "a failed import stored %d events" % (stats_total(srv) - n))
+    check(srv.stop() == 0, "exit after SIGTERM")
+    code, out, err = run_cli(srv, "import", "events", bad, "--skip-bad")
+    check(code == 0 and "4,999 events" in out and "1 skipped" in out, "skip-bad late line: %d %r" % (code, out))
+    srv.start()
+    check(stats_total(srv) == n + 4999, "after --skip-bad: %d" % stats_total(srv))
+
+
 def wait_trained(srv, before=None, timeout=90):
     """Poll GET /v1/admin/train until a snapshot other than `before` exists
     and the trainer is idle."""
@@ -1401,6 +1459,7 @@ SCENARIOS = [
     ("scenario/concurrent_posts", scenario_concurrent_posts),
     ("scenario/imports", scenario_imports),
     ("scenario/import_killed", scenario_import_killed),
+    ("scenario/import_batches", scenario_import_batches),
     ("scenario/models", scenario_models),
     ("scenario/merch_rules", scenario_merch_rules),
     ("scenario/feedback", scenario_feedback),
