@@ -639,25 +639,28 @@ static enum tl_rc block_in_tx(struct tl_store *s, const struct tl_evblock_enc *b
     return TL_OK;
 }
 
+/* End a transaction begun for one write outside an explicit one: commit
+ * if the write (rc) succeeded, else roll back. */
+static enum tl_rc own_tx_end(struct tl_store *s, enum tl_rc rc)
+{
+    if (rc == TL_OK && (rc = sq_commit(s)) == TL_OK) return TL_OK;
+    sq_rollback(s);
+    return rc;
+}
+
 static enum tl_rc sq_event_append_block(struct tl_store *s, const struct tl_evblock_enc *b, int64_t *first_seq)
 {
     if (!b->n || !b->frame.len) return TL_EINVAL;
     if (s->in_tx) return block_in_tx(s, b, first_seq);
     enum tl_rc rc = sq_begin(s);
-    if (rc) return rc;
-    if ((rc = block_in_tx(s, b, first_seq)) == TL_OK && (rc = sq_commit(s)) == TL_OK) return TL_OK;
-    sq_rollback(s);
-    return rc;
+    return rc ? rc : own_tx_end(s, block_in_tx(s, b, first_seq));
 }
 
 static enum tl_rc sq_event_append(struct tl_store *s, struct tl_event *ev, uint64_t eid_hash)
 {
     if (s->in_tx) return append_in_tx(s, ev, eid_hash);
     enum tl_rc rc = sq_begin(s);
-    if (rc) return rc;
-    if ((rc = append_in_tx(s, ev, eid_hash)) == TL_OK && (rc = sq_commit(s)) == TL_OK) return TL_OK;
-    sq_rollback(s);
-    return rc;
+    return rc ? rc : own_tx_end(s, append_in_tx(s, ev, eid_hash));
 }
 
 static enum tl_rc sq_event_scan(struct tl_store *s, int64_t after_seq, tl_event_cb cb, void *ctx)
