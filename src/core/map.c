@@ -60,6 +60,15 @@ void tl_u64map_prefetch(const struct tl_u64map *m, uint64_t key)
     __builtin_prefetch(&m->vals[s]);
 }
 
+/* Slot of key (non-zero, cap > 0): where it is, or the empty slot that
+ * ends its probe sequence. */
+static size_t probe(const struct tl_u64map *m, uint64_t key)
+{
+    size_t s = slot_of(key, m->cap);
+    while (m->keys[s] && m->keys[s] != key) s = (s + 1) & (m->cap - 1);
+    return s;
+}
+
 int tl_u64map_put_absent(struct tl_u64map *m, uint64_t key, uint64_t val, uint64_t *old)
 {
     if (key == 0) {
@@ -72,13 +81,10 @@ int tl_u64map_put_absent(struct tl_u64map *m, uint64_t key, uint64_t val, uint64
         return 0;
     }
     if ((m->count + 1) * 10 > m->cap * 7 && u64_grow(m) != TL_OK) return -1;
-    size_t s = slot_of(key, m->cap);
-    while (m->keys[s]) {
-        if (m->keys[s] == key) {
-            if (old) *old = m->vals[s];
-            return 1;
-        }
-        s = (s + 1) & (m->cap - 1);
+    size_t s = probe(m, key);
+    if (m->keys[s]) {
+        if (old) *old = m->vals[s];
+        return 1;
     }
     m->keys[s] = key;
     m->vals[s] = val;
@@ -97,8 +103,7 @@ enum tl_rc tl_u64map_put(struct tl_u64map *m, uint64_t key, uint64_t val)
         enum tl_rc rc = u64_grow(m);
         if (rc) return rc;
     }
-    size_t s = slot_of(key, m->cap);
-    while (m->keys[s] && m->keys[s] != key) s = (s + 1) & (m->cap - 1);
+    size_t s = probe(m, key);
     if (!m->keys[s]) m->count++;
     m->keys[s] = key;
     m->vals[s] = val;
@@ -112,15 +117,10 @@ int tl_u64map_get(const struct tl_u64map *m, uint64_t key, uint64_t *val)
         return m->has_zero;
     }
     if (!m->cap) return 0;
-    size_t s = slot_of(key, m->cap);
-    while (m->keys[s]) {
-        if (m->keys[s] == key) {
-            if (val) *val = m->vals[s];
-            return 1;
-        }
-        s = (s + 1) & (m->cap - 1);
-    }
-    return 0;
+    size_t s = probe(m, key);
+    if (!m->keys[s]) return 0;
+    if (val) *val = m->vals[s];
+    return 1;
 }
 
 int tl_u64map_del(struct tl_u64map *m, uint64_t key)
@@ -131,8 +131,7 @@ int tl_u64map_del(struct tl_u64map *m, uint64_t key)
         return had;
     }
     if (!m->cap) return 0;
-    size_t mask = m->cap - 1, s = slot_of(key, m->cap);
-    while (m->keys[s] && m->keys[s] != key) s = (s + 1) & mask;
+    size_t mask = m->cap - 1, s = probe(m, key);
     if (!m->keys[s]) return 0;
     /* Backward-shift deletion: move later members of the probe run into the
      * hole when their home slot does not lie cyclically in (hole, j]. */

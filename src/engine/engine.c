@@ -224,21 +224,6 @@ static int load_ident_cb(void *ctx, uint32_t shop_id, const char *anon, const ch
 
 uint64_t tl_engine_dedupe_token(struct tl_engine *e) { return atomic_fetch_add(&e->dedupe_tokens, 1) + 2; }
 
-int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token)
-{
-    pthread_mutex_lock(&e->dedupe_mu);
-    uint64_t v;
-    int known;
-    for (;;) {
-        known = tl_u64map_get(&e->dedupe, h, &v);
-        if (!known || v == 1 || v == token) break;
-        pthread_cond_wait(&e->dedupe_cv, &e->dedupe_mu); /* pending elsewhere: wait for its outcome */
-    }
-    if (!known) tl_u64map_put(&e->dedupe, h, token);
-    pthread_mutex_unlock(&e->dedupe_mu);
-    return known;
-}
-
 void tl_engine_dedupe_claim_many(struct tl_engine *e, const uint64_t *hs, size_t n, uint64_t token,
                                  unsigned char *known)
 {
@@ -258,6 +243,14 @@ void tl_engine_dedupe_claim_many(struct tl_engine *e, const uint64_t *hs, size_t
         known[i] = r == 1; /* r == -1 (out of memory): not claimed, stored as new like tl_engine_dedupe_claim */
     }
     pthread_mutex_unlock(&e->dedupe_mu);
+}
+
+int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token)
+{
+    const uint64_t hs[1] = {h};
+    unsigned char known[1];
+    tl_engine_dedupe_claim_many(e, hs, 1, token, known);
+    return known[0];
 }
 
 void tl_engine_dedupe_expect(struct tl_engine *e, size_t n)

@@ -253,7 +253,9 @@ void tl_blobset_free(struct tl_blobset *s);
  * waits while h is pending under another token: that claim may still fail,
  * and acknowledging a duplicate of an event that is then not stored would
  * lose it. A caller claiming several hashes claims them in ascending hash
- * order, so two waiting callers can never wait for each other. */
+ * order, so two waiting callers can never wait for each other. h = 0
+ * stands for "no key": never claimed, answered 0 (a real hash is 0 with
+ * probability 2^-64). */
 uint64_t tl_engine_dedupe_token(struct tl_engine *e);
 int tl_engine_dedupe_claim(struct tl_engine *e, uint64_t h, uint64_t token);
 /* tl_engine_dedupe_claim for n hashes under one lock (0 = no key: skipped),
