@@ -41,12 +41,13 @@ static void copy_name(char *out, const char *s)
 
 static void facts(struct tl_shop_state *s, const char *item_id, struct item_facts *f)
 {
-    memset(f, 0, sizeof *f);
+    f->category[0] = f->brand[0] = 0;
     f->price = NAN;
-    f->idx = TL_CAT_NONE;
+    f->known = 0;
+    f->idx = TL_CAT_NONE; /* items not in the catalog feed no model */
     if (!item_id) return;
-    f->idx = tl_catalog_find(s->cat, item_id); /* items not in the catalog feed no model */
     tl_catalog_rdlock(s->cat);
+    f->idx = tl_catalog_find_locked(s->cat, item_id);
     const struct tl_item *it = f->idx == TL_CAT_NONE ? NULL : tl_catalog_get(s->cat, f->idx);
     if (it) {
         f->known = 1;

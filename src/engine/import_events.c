@@ -3,13 +3,17 @@
  * skip_bad), applied to profiles.
  *
  * Pipeline over the two cores: a parser thread reads, validates and
- * deduplicates lines into batches of up to IMPORT_BATCH events; the writer
- * thread, inside the import's transaction, applies each event to the
- * shopper's profile and appends the batch to the store as one block of
- * events (store/evblock.h), which the parser thread has already packed and
- * compressed. IMPORT_QUEUE batches are in flight, so memory stays bounded
- * whatever the file size. Either side stopping (bad line without skip_bad,
- * store error) stops the other.
+ * deduplicates lines into batches of up to IMPORT_BATCH events and packs
+ * each batch into a block of events (store/evblock.h); the writer thread,
+ * inside the import's transaction, applies each event to the shopper's
+ * profile and appends the batch to the store as that block. Compressing a
+ * block (zstd, about a third of the parser's work) is done by whichever
+ * thread would otherwise wait: the writer compresses a batch it takes that
+ * is not compressed yet, and the parser, finding the queue full, compresses
+ * queued batches instead of waiting. So the two cores share the work
+ * whichever side is slower for the data at hand. IMPORT_QUEUE batches are
+ * in flight, so memory stays bounded whatever the file size. Either side
+ * stopping (bad line without skip_bad, store error) stops the other.
  *
  * A batch owns all its memory in a few buffers that are reused, never freed
  * per event: the parsed strings (the fast path's scratch, sized so that it
@@ -26,6 +30,8 @@
  * token until the transaction commits. */
 #include <jansson.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -61,8 +67,12 @@ struct batch {
     size_t n_lines, cap_lines;
     json_t **objs; /* slow path trees the events' strings point into */
     size_t n_objs, cap_objs;
-    struct tl_evblock_enc blk; /* the batch's new events, encoded and compressed by the parser */
+    struct tl_evblock_enc blk; /* the batch's new events, packed by the parser */
+    int zstate;                /* Z_TODO, Z_BUSY (a thread is compressing blk), Z_DONE; under pipe.mu */
+    enum tl_rc zrc;            /* result of compressing blk */
 };
+
+enum { Z_TODO, Z_BUSY, Z_DONE };
 
 struct pipe {
     struct tl_import_events *job;
@@ -197,11 +207,36 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct b
     return TL_OK;
 }
 
-/* Hand a batch to the consumer; 0 if the consumer has stopped. */
+/* Compress b's block, claimed (Z_BUSY) under pp->mu by the caller, who
+ * holds the lock again on return. */
+static void compress_claimed(struct pipe *pp, struct batch *b)
+{
+    pthread_mutex_unlock(&pp->mu);
+    enum tl_rc rc = tl_evblock_compress(&b->blk);
+    pthread_mutex_lock(&pp->mu);
+    b->zrc = rc;
+    b->zstate = Z_DONE;
+    pthread_cond_broadcast(&pp->cv);
+}
+
+/* Hand a batch to the consumer; 0 if the consumer has stopped. While the
+ * queue is full, compress the queued batches the writer has not started
+ * on, newest first (the writer takes the oldest next). The writer frees
+ * queued batches only after joining this thread. */
 static int push(struct pipe *pp, struct batch *b)
 {
     pthread_mutex_lock(&pp->mu);
-    while (pp->count == IMPORT_QUEUE && !pp->consumer_stop) pthread_cond_wait(&pp->cv, &pp->mu);
+    while (pp->count == IMPORT_QUEUE && !pp->consumer_stop) {
+        struct batch *t = NULL;
+        for (size_t k = pp->count; k-- > 0 && !t;)
+            if (pp->q[(pp->head + k) % IMPORT_QUEUE]->zstate == Z_TODO) t = pp->q[(pp->head + k) % IMPORT_QUEUE];
+        if (t) {
+            t->zstate = Z_BUSY;
+            compress_claimed(pp, t);
+        } else {
+            pthread_cond_wait(&pp->cv, &pp->mu);
+        }
+    }
     int ok = !pp->consumer_stop;
     if (ok) {
         pp->q[(pp->head + pp->count) % IMPORT_QUEUE] = b;
@@ -212,6 +247,8 @@ static int push(struct pipe *pp, struct batch *b)
     return ok;
 }
 
+/* The next batch for the writer, its block compressed (here if no one has
+ * started on it; after the parser if it is compressing it). */
 static struct batch *pop(struct pipe *pp)
 {
     pthread_mutex_lock(&pp->mu);
@@ -222,6 +259,11 @@ static struct batch *pop(struct pipe *pp)
         pp->head = (pp->head + 1) % IMPORT_QUEUE;
         pp->count--;
         pthread_cond_broadcast(&pp->cv);
+        if (b->zstate == Z_TODO) {
+            b->zstate = Z_BUSY;
+            compress_claimed(pp, b);
+        }
+        while (b->zstate != Z_DONE) pthread_cond_wait(&pp->cv, &pp->mu);
     }
     pthread_mutex_unlock(&pp->mu);
     return b;
@@ -252,10 +294,9 @@ static void give_back(struct pipe *pp, struct batch *b)
 
 /* A full batch: claim its idempotency keys (the first of two equal ones in
  * the file wins), point its events at their bodies and lines (the buffers
- * no longer move), pack the new ones into a compressed block (here rather
- * than on the writer thread, which has the profiles to update), and hand
- * it over. TL_ESHUTDOWN if the consumer has stopped; else an error is in
- * pp->perr. */
+ * no longer move), pack the new ones into a block (compressed later by
+ * either thread: push, pop), and hand it over. TL_ESHUTDOWN if the
+ * consumer has stopped; else an error is in pp->perr. */
 static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b)
 {
     struct tl_import_events *j = pp->job;
@@ -271,8 +312,9 @@ static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b)
         else
             rc = tl_evblock_add(&b->blk, ev, b->eid[i]);
     }
-    if (rc == TL_OK && b->blk.n) rc = tl_evblock_compress(&b->blk);
     if (rc) return tl_err_set(&pp->perr, rc, NULL, "packing events: %s", tl_rc_message(rc));
+    b->zstate = b->blk.n ? Z_TODO : Z_DONE;
+    b->zrc = TL_OK;
     return push(pp, b) ? TL_OK : TL_ESHUTDOWN;
 }
 
@@ -359,6 +401,7 @@ static void *producer_main(void *arg)
  * need the events' seqs). */
 static enum tl_rc consume(struct tl_import_events *j, struct batch *b, struct tl_err *err)
 {
+    if (b->zrc) return tl_err_set(err, b->zrc, NULL, "packing events: %s", tl_rc_message(b->zrc));
     for (size_t i = 0; i < b->n; i++)
         if (!b->dup[i]) tl_engine_apply_event(j->engine, &b->ev[i]);
     if (!b->blk.n) return TL_OK;

@@ -105,6 +105,10 @@
 #define TL_PROFILE_VERSION 1
 #define TL_PROFILE_SEED 0x7461696c6f72ULL /* "tailor": persisted hashes */
 #define ALLOC_OVERHEAD 16
+#define VIEW_ID_INLINE 32 /* bytes of an id slot in the recently viewed pool (ids up to 31 bytes) */
+#define VIEW_SLACK 14     /* spare slots in front of the recently viewed: a move per 14 new views */
+#define VIEW_POOL (TL_PROFILE_RECENT_MAX + 1) /* a full list takes the new id before dropping its oldest */
+_Static_assert(VIEW_POOL <= 64, "vids_used is a 64-bit set of pool slots");
 
 struct aff {
     char *name;
@@ -133,15 +137,27 @@ struct tl_profile {
     int64_t session_timeout_ms;
     int64_t first_seen, last_seen;
 
-    char *sid; /* NULL: no session yet */
+    /* The current session's id, inline: every event compares its session
+     * id with it, and a separately allocated string was a cache miss each
+     * time. has_sid 0: no session yet. */
+    char sid[TL_PROFILE_SESSION_ID_MAX + 1];
+    int has_sid;
     int64_t s_start, s_last;
     uint32_t s_views, s_carts, s_searches, s_events;
     uint32_t sessions_total;
 
     uint32_t counts[TL_EV_MAX_];
 
-    struct tl_profile_view *views;
-    uint32_t n_views, cap_views;
+    /* Recently viewed, newest first: views[0 .. n_views) are the slots
+     * [v0, v0 + n_views) of vbase (cap_views slots), so that a view newer
+     * than all others (the usual case) takes slot v0 - 1 without moving the
+     * list; when v0 is 0 the list moves to the end of the buffer first.
+     * Ids of fewer than VIEW_ID_INLINE bytes live in vids (a slot each,
+     * taken slots in vids_used), longer ones are allocated on their own. */
+    struct tl_profile_view *views, *vbase;
+    uint32_t n_views, cap_views, v0;
+    char (*vids)[VIEW_ID_INLINE];
+    uint64_t vids_used;
     struct tl_profile_cart_line *cart;
     uint32_t n_cart, cap_cart;
     struct aff_set aff[2];
@@ -234,6 +250,8 @@ void tl_profile_params_default(struct tl_profile_params *params)
     params->session_timeout_ms = TL_PROFILE_SESSION_TIMEOUT_DEFAULT_MS;
 }
 
+static void view_id_free(struct tl_profile *p, char *id);
+
 struct tl_profile *tl_profile_new(const char *user_key)
 {
     if (!user_key || !id_ok(user_key, TL_PROFILE_KEY_MAX)) return NULL;
@@ -254,9 +272,9 @@ void tl_profile_free(struct tl_profile *p)
     if (!p) return;
     tl_free(p->key);
     for (uint32_t i = 0; i < p->n_anon; i++) tl_free(p->anon[i]);
-    tl_free(p->sid);
-    for (uint32_t i = 0; i < p->n_views; i++) tl_free(p->views[i].item_id);
-    tl_free(p->views);
+    for (uint32_t i = 0; i < p->n_views; i++) view_id_free(p, p->views[i].item_id);
+    tl_free(p->vbase);
+    tl_free(p->vids);
     for (uint32_t i = 0; i < p->n_cart; i++) tl_free(p->cart[i].item_id);
     tl_free(p->cart);
     for (int k = 0; k < 2; k++) {
@@ -408,35 +426,94 @@ static void price_add(struct tl_profile *p, double x, double w, int64_t ts)
  * which saves most of up to 50 string comparisons per view. */
 static uint32_t view_hash(const char *item) { return (uint32_t)tl_hash_str(item, 0x76696577ULL); }
 
+/* Copy of a viewed item id: a pool slot when it is short (allocated with
+ * the first view: most ids are short, and the slots keep a profile's ids
+ * together instead of one allocation each), else its own allocation. */
+static char *view_id_dup(struct tl_profile *p, const char *item)
+{
+    size_t n = strlen(item);
+    if (n < VIEW_ID_INLINE) {
+        if (!p->vids) p->vids = tl_malloc(VIEW_POOL * sizeof *p->vids);
+        if (p->vids && p->vids_used != (VIEW_POOL == 64 ? ~0ULL : (1ULL << VIEW_POOL) - 1)) {
+            unsigned k = (unsigned)__builtin_ctzll(~p->vids_used);
+            p->vids_used |= 1ULL << k;
+            memcpy(p->vids[k], item, n + 1);
+            return p->vids[k];
+        }
+    }
+    return tl_strndup(item, n);
+}
+
+static int view_id_pooled(const struct tl_profile *p, const char *id)
+{
+    uintptr_t a = (uintptr_t)id, lo = (uintptr_t)p->vids; /* integers: id may point anywhere */
+    return p->vids && a >= lo && a < lo + VIEW_POOL * sizeof *p->vids;
+}
+
+static void view_id_free(struct tl_profile *p, char *id)
+{
+    if (view_id_pooled(p, id))
+        p->vids_used &= ~(1ULL << (size_t)((id - p->vids[0]) / VIEW_ID_INLINE));
+    else
+        tl_free(id);
+}
+
+/* Make room for one more view in front of views[0]: move the list to the
+ * end of its buffer, growing the buffer if it is full (at most
+ * TL_PROFILE_RECENT_MAX + VIEW_SLACK slots). */
+static enum tl_rc views_room_in_front(struct tl_profile *p)
+{
+    if (p->v0 > 0) return TL_OK;
+    uint32_t cap = p->cap_views;
+    if (p->n_views == cap) {
+        uint32_t nc = cap ? cap * 2 : 4;
+        if (nc > TL_PROFILE_RECENT_MAX + VIEW_SLACK) nc = TL_PROFILE_RECENT_MAX + VIEW_SLACK;
+        struct tl_profile_view *nb = tl_realloc(p->vbase, (size_t)nc * sizeof *nb);
+        if (!nb) return TL_ENOMEM;
+        p->vbase = nb;
+        p->cap_views = cap = nc;
+    }
+    memmove(p->vbase + (cap - p->n_views), p->vbase, p->n_views * sizeof *p->vbase);
+    p->v0 = cap - p->n_views;
+    p->views = p->vbase + p->v0;
+    return TL_OK;
+}
+
 static enum tl_rc views_add(struct tl_profile *p, const char *item, int64_t ts, int64_t dwell, double scroll)
 {
     uint32_t h = view_hash(item);
     int32_t dw = dwell < 0 ? -1 : dwell > INT32_MAX ? INT32_MAX : (int32_t)dwell;
     float sc = isnan(scroll) ? NAN : (float)scroll;
-    struct tl_profile_view v;
     uint32_t i;
     for (i = 0; i < p->n_views; i++)
         if (p->views[i].h == h && strcmp(p->views[i].item_id, item) == 0) break;
+    int full = p->n_views == TL_PROFILE_RECENT_MAX;
+    if (i == p->n_views && full && ts < p->views[p->n_views - 1].ts_ms) return TL_OK;
+    enum tl_rc rc = views_room_in_front(p); /* fails (profile unchanged) only when it cannot grow */
+    if (rc) return rc;
+    struct tl_profile_view v;
     if (i < p->n_views) {
         v = p->views[i];
         if (ts > v.ts_ms) v.ts_ms = ts;
         if (dw > v.dwell_ms) v.dwell_ms = dw;
         if (!isnan(sc) && (isnan(v.scroll) || sc > v.scroll)) v.scroll = sc;
-        memmove(&p->views[i], &p->views[i + 1], (p->n_views - i - 1) * sizeof *p->views);
+        /* take it out: the newer ones move one slot back */
+        memmove(&p->views[1], &p->views[0], i * sizeof *p->views);
+        p->views++;
+        p->v0++;
         p->n_views--;
     } else {
-        if (p->n_views == TL_PROFILE_RECENT_MAX && ts < p->views[p->n_views - 1].ts_ms) return TL_OK;
-        enum tl_rc rc = grow((void **)&p->views, &p->cap_views, sizeof *p->views,
-                             p->n_views < TL_PROFILE_RECENT_MAX ? p->n_views + 1 : p->n_views, TL_PROFILE_RECENT_MAX);
-        if (rc) return rc;
-        char *dup = tl_strdup(item);
+        char *dup = view_id_dup(p, item);
         if (!dup) return TL_ENOMEM;
-        if (p->n_views == TL_PROFILE_RECENT_MAX) tl_free(p->views[--p->n_views].item_id);
+        if (full) view_id_free(p, p->views[--p->n_views].item_id);
         v = (struct tl_profile_view){dup, ts, dw, sc, h};
     }
+    /* v goes after the views newer than it, which move one slot forward */
     uint32_t pos = 0;
     while (pos < p->n_views && p->views[pos].ts_ms > v.ts_ms) pos++;
-    memmove(&p->views[pos + 1], &p->views[pos], (p->n_views - pos) * sizeof *p->views);
+    p->views--;
+    p->v0--;
+    memmove(&p->views[0], &p->views[1], pos * sizeof *p->views);
     p->views[pos] = v;
     p->n_views++;
     return TL_OK;
@@ -608,10 +685,8 @@ static enum tl_rc session_start(struct tl_profile *p, int64_t ts, const char *si
         snprintf(gen, sizeof gen, "%s-%lld", public_id(p->key), (long long)ts);
         sid = gen;
     }
-    char *dup = tl_strdup(sid);
-    if (!dup) return TL_ENOMEM;
-    tl_free(p->sid);
-    p->sid = dup;
+    copy_trunc(p->sid, sid, TL_PROFILE_SESSION_ID_MAX); /* event_ok checked the length */
+    p->has_sid = 1;
     p->s_start = p->s_last = ts;
     p->s_views = p->s_carts = p->s_searches = p->s_events = 0;
     p->sessions_total++;
@@ -624,7 +699,7 @@ static enum tl_rc session_apply(struct tl_profile *p, const struct tl_profile_ev
     int64_t ts = ev->ts_ms;
     const char *sid = ev->session_id;
     *in_current = 0;
-    if (!p->sid) {
+    if (!p->has_sid) {
         enum tl_rc rc = session_start(p, ts, sid);
         if (rc) return rc;
         *in_current = 1;
@@ -797,13 +872,26 @@ enum tl_rc tl_profile_apply(struct tl_profile *p, const struct tl_profile_event 
 /* ------------------------------------------------------------------ */
 /* serialization                                                       */
 
-static enum tl_rc w_u8(struct tl_buf *b, uint8_t v) { return tl_buf_append(b, &v, 1); }
+/* Append n bytes: in place when they fit the buffer as it is, else
+ * through tl_buf_append (growth, the maximum). */
+static inline enum tl_rc w_bytes(struct tl_buf *b, const void *p, size_t n)
+{
+    if (n < b->cap - b->len && b->len + n <= (b->max ? b->max : TL_BUF_DEFAULT_MAX)) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return TL_OK;
+    }
+    return tl_buf_append(b, p, n);
+}
+
+static enum tl_rc w_u8(struct tl_buf *b, uint8_t v) { return w_bytes(b, &v, 1); }
 
 static enum tl_rc w_le(struct tl_buf *b, uint64_t v, int n)
 {
     uint8_t x[8];
     for (int i = 0; i < n; i++) x[i] = (uint8_t)(v >> (8 * i));
-    return tl_buf_append(b, x, (size_t)n);
+    return w_bytes(b, x, (size_t)n);
 }
 
 static enum tl_rc w_i64(struct tl_buf *b, int64_t v) { return w_le(b, (uint64_t)v, 8); }
@@ -820,7 +908,7 @@ static enum tl_rc w_str(struct tl_buf *b, const char *s)
     size_t n = s ? strlen(s) : 0;
     if (n > UINT16_MAX) return TL_ETOOBIG;
     enum tl_rc rc = w_le(b, n, 2);
-    return rc ? rc : tl_buf_append(b, s ? s : "", n);
+    return rc ? rc : w_bytes(b, s ? s : "", n);
 }
 
 #define W(x)                                                                                                           \
@@ -842,8 +930,8 @@ enum tl_rc tl_profile_serialize(const struct tl_profile *p, struct tl_buf *out)
     W(w_i64(out, p->half_life_ms));
     W(w_i64(out, p->first_seen));
     W(w_i64(out, p->last_seen));
-    W(w_u8(out, p->sid ? 1 : 0));
-    if (p->sid) {
+    W(w_u8(out, p->has_sid ? 1 : 0));
+    if (p->has_sid) {
         W(w_str(out, p->sid));
         W(w_i64(out, p->s_start));
         W(w_i64(out, p->s_last));
@@ -1009,8 +1097,11 @@ enum tl_rc tl_profile_deserialize(const void *blob, size_t len, struct tl_profil
     uint32_t has_s = (uint32_t)r_le(&r, 1);
     CHECK(has_s <= 1, "session flag");
     if (has_s) {
-        p->sid = r_str(&r, 1, TL_PROFILE_SESSION_ID_MAX);
+        char *sid = r_str(&r, 1, TL_PROFILE_SESSION_ID_MAX);
         CHECK(1, "session id");
+        memcpy(p->sid, sid, strlen(sid) + 1);
+        p->has_sid = 1;
+        tl_free(sid);
         p->s_start = r_i64(&r);
         p->s_last = r_i64(&r);
         CHECK(p->s_start > 0 && p->s_last >= p->s_start, "session times");
@@ -1027,14 +1118,17 @@ enum tl_rc tl_profile_deserialize(const void *blob, size_t len, struct tl_profil
     n = (uint32_t)r_le(&r, 1);
     CHECK(n <= TL_PROFILE_RECENT_MAX, "recently viewed count");
     if (n) {
-        p->views = tl_calloc(n, sizeof *p->views);
+        p->vbase = p->views = tl_calloc(n, sizeof *p->views);
         if (!p->views) goto oom;
         p->cap_views = n;
     }
     for (uint32_t i = 0; i < n; i++) {
         struct tl_profile_view *v = &p->views[i];
-        v->item_id = r_str(&r, 1, TL_ID_MAX);
+        char *id = r_str(&r, 1, TL_ID_MAX);
         CHECK(1, "viewed item id");
+        v->item_id = view_id_dup(p, id);
+        tl_free(id);
+        if (!v->item_id) goto oom;
         v->h = view_hash(v->item_id);
         p->n_views++;
         v->ts_ms = r_i64(&r);
@@ -1159,11 +1253,9 @@ static enum tl_rc merge_into(struct tl_profile *t, const struct tl_profile *f)
     }
     if (f->first_seen && (!t->first_seen || f->first_seen < t->first_seen)) t->first_seen = f->first_seen;
     if (f->last_seen > t->last_seen) t->last_seen = f->last_seen;
-    if (f->sid && (!t->sid || f->s_last > t->s_last)) {
-        char *dup = tl_strdup(f->sid);
-        if (!dup) return TL_ENOMEM;
-        tl_free(t->sid);
-        t->sid = dup;
+    if (f->has_sid && (!t->has_sid || f->s_last > t->s_last)) {
+        memcpy(t->sid, f->sid, sizeof t->sid);
+        t->has_sid = 1;
         t->s_start = f->s_start;
         t->s_last = f->s_last;
         t->s_views = f->s_views;
@@ -1306,7 +1398,7 @@ enum tl_rc tl_profile_to_json(const struct tl_profile *p, int64_t now_ms, struct
     else
         W(tl_buf_puts(out, "null"));
     W(tl_buf_puts(out, ",\"session\":"));
-    if (p->sid) {
+    if (p->has_sid) {
         W(tl_buf_puts(out, "{\"id\":"));
         W(tl_buf_json_str(out, p->sid));
         W(tl_buf_puts(out, ",\"started_at\":"));
@@ -1406,10 +1498,12 @@ static size_t str_mem(const char *s) { return s ? strlen(s) + 1 + ALLOC_OVERHEAD
 size_t tl_profile_memory(const struct tl_profile *p)
 {
     if (!p) return 0;
-    size_t m = sizeof *p + ALLOC_OVERHEAD + str_mem(p->key) + str_mem(p->sid);
+    size_t m = sizeof *p + ALLOC_OVERHEAD + str_mem(p->key);
     for (uint32_t i = 0; i < p->n_anon; i++) m += str_mem(p->anon[i]);
     if (p->cap_views) m += p->cap_views * sizeof *p->views + ALLOC_OVERHEAD;
-    for (uint32_t i = 0; i < p->n_views; i++) m += str_mem(p->views[i].item_id);
+    if (p->vids) m += VIEW_POOL * sizeof *p->vids + ALLOC_OVERHEAD;
+    for (uint32_t i = 0; i < p->n_views; i++)
+        if (!view_id_pooled(p, p->views[i].item_id)) m += str_mem(p->views[i].item_id);
     if (p->cap_cart) m += p->cap_cart * sizeof *p->cart + ALLOC_OVERHEAD;
     for (uint32_t i = 0; i < p->n_cart; i++) m += str_mem(p->cart[i].item_id);
     for (int k = 0; k < 2; k++) {
@@ -1433,7 +1527,7 @@ const char *tl_profile_session(const struct tl_profile *p, int64_t *start_ms, in
 {
     if (start_ms) *start_ms = p->s_start;
     if (last_ms) *last_ms = p->s_last;
-    return p->sid;
+    return p->has_sid ? p->sid : NULL;
 }
 
 const struct tl_profile_view *tl_profile_views(const struct tl_profile *p, size_t *n)

@@ -102,6 +102,7 @@ enum tl_rc tl_evblock_compress(struct tl_evblock_enc *b)
         /* the frame carries a checksum of its content (XXH64), so a damaged
          * block is refused instead of decoding into other events */
         if (ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_compressionLevel, TL_EVBLOCK_ZSTD_LEVEL)) ||
+            ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_hashLog, TL_EVBLOCK_ZSTD_HASHLOG)) ||
             ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx, ZSTD_c_checksumFlag, 1)))
             return TL_EINTERNAL;
     }

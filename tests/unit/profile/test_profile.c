@@ -247,6 +247,150 @@ Test(profile, recently_viewed_dedupe_cap_and_order)
     tl_profile_free(p);
 }
 
+/* Recently viewed against a plain model of its rules (newest first; a
+ * re-view keeps the max dwell / scroll and the latest time and moves to
+ * its place; a full list ignores views older than its oldest and drops its
+ * oldest for a newer one; equal times: the most recently applied first),
+ * over random views of ids of every storage class (pool slot: < 32 bytes;
+ * own allocation: 32 and more), times mostly rising with some going back,
+ * and a serialize / deserialize round trip every 97 views after which the
+ * copy carries on. */
+struct ref_view {
+    char id[128];
+    int64_t ts;
+    int32_t dwell;
+    float scroll;
+};
+
+static void ref_apply(struct ref_view *r, size_t *n, const char *id, int64_t ts, int32_t dwell, float scroll)
+{
+    struct ref_view v;
+    size_t i = 0;
+    while (i < *n && strcmp(r[i].id, id) != 0) i++;
+    if (i < *n) {
+        v = r[i];
+        if (ts > v.ts) v.ts = ts;
+        if (dwell > v.dwell) v.dwell = dwell;
+        if (!isnan(scroll) && (isnan(v.scroll) || scroll > v.scroll)) v.scroll = scroll;
+        memmove(&r[i], &r[i + 1], (*n - i - 1) * sizeof *r);
+        (*n)--;
+    } else {
+        if (*n == TL_PROFILE_RECENT_MAX && ts < r[*n - 1].ts) return;
+        if (*n == TL_PROFILE_RECENT_MAX) (*n)--;
+        snprintf(v.id, sizeof v.id, "%s", id);
+        v.ts = ts;
+        v.dwell = dwell;
+        v.scroll = scroll;
+    }
+    size_t pos = 0;
+    while (pos < *n && r[pos].ts > v.ts) pos++;
+    memmove(&r[pos + 1], &r[pos], (*n - pos) * sizeof *r);
+    r[pos] = v;
+    (*n)++;
+}
+
+static void expect_views(const struct tl_profile *p, const struct ref_view *r, size_t n, long step)
+{
+    size_t nv;
+    const struct tl_profile_view *v = tl_profile_views(p, &nv);
+    cr_assert_eq(nv, n, "step %ld: %zu views, expected %zu", step, nv, n);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(v[i].item_id, r[i].id, "step %ld, view %zu", step, i);
+        cr_assert_eq(v[i].ts_ms, r[i].ts, "step %ld, view %zu", step, i);
+        cr_assert_eq(v[i].dwell_ms, r[i].dwell, "step %ld, view %zu", step, i);
+        cr_assert(isnan(r[i].scroll) ? isnan(v[i].scroll) : v[i].scroll == r[i].scroll, "step %ld, view %zu", step, i);
+    }
+    const char *ids[TL_PROFILE_RECENT_MAX];
+    cr_assert_eq(tl_profile_recent_ids(p, ids, TL_PROFILE_RECENT_MAX), n);
+    for (size_t i = 0; i < n; i++) cr_assert_str_eq(ids[i], r[i].id);
+}
+
+Test(profile, recently_viewed_matches_reference_model)
+{
+    static const size_t lens[] = {1, 3, 8, 30, 31, 32, 33, 64, 127};
+    char ids[90][128];
+    for (int k = 0; k < 90; k++) {
+        size_t len = lens[k % 9];
+        for (size_t c = 0; c < len; c++) ids[k][c] = (char)('a' + (k * 7 + (int)c) % 26);
+        snprintf(ids[k], 4, "%02d", k); /* distinct prefixes, then the filler */
+        if (len >= 3) ids[k][2] = 'x';
+        ids[k][len] = 0;
+    }
+    struct tl_profile *p = tl_profile_new("u:ref");
+    struct ref_view ref[TL_PROFILE_RECENT_MAX];
+    size_t n = 0;
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    int64_t now = T0;
+    for (long step = 0; step < 20000; step++) {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        /* a working set that drifts: mostly among 60 ids, sometimes any */
+        int k = (int)((seed >> 8) % 100) < 85 ? (int)((step / 500 + (seed >> 20) % 60) % 90) : (int)((seed >> 20) % 90);
+        int back = (seed >> 40) % 10 == 0; /* one view in ten goes back in time */
+        int64_t ts = back ? now - (int64_t)((seed >> 44) % 200000) : (now += (int64_t)((seed >> 44) % 3));
+        int32_t dwell = (seed >> 30) % 4 == 0 ? -1 : (int32_t)((seed >> 32) % 30000);
+        float scroll = (seed >> 50) % 3 == 0 ? NAN : (float)((seed >> 52) % 101) / 100.0f;
+        struct tl_profile_event e = ev(TL_EV_PRODUCT_VIEW, ts);
+        e.item_id = ids[k];
+        e.dwell_ms = dwell;
+        e.scroll_depth = scroll;
+        cr_assert_eq(tl_profile_apply(p, &e, NULL), TL_OK);
+        ref_apply(ref, &n, ids[k], ts, dwell, scroll);
+        expect_views(p, ref, n, step);
+        if (step % 97 == 96) {
+            struct tl_buf b;
+            blob(p, &b);
+            struct tl_profile *q = NULL;
+            cr_assert_eq(tl_profile_deserialize(b.data, b.len, &q, NULL), TL_OK);
+            expect_views(q, ref, n, step);
+            tl_buf_free(&b);
+            tl_profile_free(p);
+            p = q;
+        }
+    }
+    cr_assert_eq(n, TL_PROFILE_RECENT_MAX);
+    tl_profile_free(p);
+}
+
+Test(profile, longest_session_id_kept_whole)
+{
+    char sid[TL_PROFILE_SESSION_ID_MAX + 1];
+    memset(sid, 's', TL_PROFILE_SESSION_ID_MAX);
+    sid[TL_PROFILE_SESSION_ID_MAX] = 0;
+    struct tl_profile *p = tl_profile_new("u:long");
+    struct tl_profile_event e = ev(TL_EV_PAGE_VIEW, T0);
+    e.session_id = sid;
+    cr_assert_eq(tl_profile_apply(p, &e, NULL), TL_OK);
+    cr_assert_str_eq(tl_profile_session(p, NULL, NULL), sid);
+    struct tl_buf b;
+    blob(p, &b);
+    struct tl_profile *q = NULL;
+    cr_assert_eq(tl_profile_deserialize(b.data, b.len, &q, NULL), TL_OK);
+    cr_assert_str_eq(tl_profile_session(q, NULL, NULL), sid);
+    /* the same id continues the session; one byte more is refused */
+    e.ts_ms = T0 + 1000;
+    cr_assert_eq(tl_profile_apply(q, &e, NULL), TL_OK);
+    cr_assert_eq(tl_profile_sessions_total(q), 1);
+    char over[TL_PROFILE_SESSION_ID_MAX + 2];
+    memset(over, 's', TL_PROFILE_SESSION_ID_MAX + 1);
+    over[TL_PROFILE_SESSION_ID_MAX + 1] = 0;
+    e.session_id = over;
+    cr_assert_eq(tl_profile_apply(q, &e, NULL), TL_EINVAL);
+    cr_assert_str_eq(tl_profile_session(q, NULL, NULL), sid);
+    /* a merge carries the newer session over */
+    struct tl_profile *c = tl_profile_new("u:cust");
+    struct tl_profile_event o = ev(TL_EV_PAGE_VIEW, T0 - DAY);
+    o.session_id = "old";
+    cr_assert_eq(tl_profile_apply(c, &o, NULL), TL_OK);
+    cr_assert_eq(tl_profile_merge(c, q), TL_OK);
+    cr_assert_str_eq(tl_profile_session(c, NULL, NULL), sid);
+    tl_buf_free(&b);
+    tl_profile_free(c);
+    tl_profile_free(q);
+    tl_profile_free(p);
+}
+
 Test(profile, cart_add_remove_purchase)
 {
     struct tl_profile *p = tl_profile_new("u");
