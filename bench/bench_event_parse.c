@@ -1,9 +1,10 @@
 /* Benchmark of event parsing: the jansson path (json_loadb +
  * tl_event_from_json, and with the canonical body tl_event_canonical) against
  * the fast path of src/ingest/event_fast.c (tl_evfast_parse, with
- * tl_evfast_canonical), plus body splitting (tl_event_split_body vs
- * tl_evfast_split) of NDJSON bodies of TL_BATCH_MAX events, and the whole
- * fast pipeline over such bodies (split + parse + canonical).
+ * tl_evfast_canonical, and both in one pass: tl_evfast_parse_canonical),
+ * plus body splitting (tl_event_split_body vs tl_evfast_split) of NDJSON
+ * bodies of TL_BATCH_MAX events, and the whole fast pipeline over such
+ * bodies (split + parse + canonical, two passes or one).
  *
  * Data: 100,000 events in the shapes bench/gen_events.py writes (150-250
  * bytes; product_view 58%, page_view 8%, category_view 8%, search 6%,
@@ -88,8 +89,10 @@ static uint64_t run_jansson(const struct corpus *c, int canonical)
     return dt;
 }
 
-static size_t fast_handled, canon_handled;
+static size_t fast_handled, canon_handled, onepass_handled;
 
+/* canonical: 0 tl_evfast_parse only, 1 + tl_evfast_canonical (two passes),
+ * 2 tl_evfast_parse_canonical (one pass) */
 static uint64_t run_fast(const struct corpus *c, int canonical)
 {
     static struct tl_line lines[TL_EVENT_LINES_MAX];
@@ -106,6 +109,12 @@ static uint64_t run_fast(const struct corpus *c, int canonical)
         const char *text = c->data + c->off[i];
         size_t len = c->off[i + 1] - c->off[i] - 1;
         tl_buf_reset(&scratch);
+        if (canonical == 2) {
+            tl_buf_reset(&out);
+            tl_evfast_parse_canonical(text, len, c->now, &ev, lines, TL_EVENT_LINES_MAX, &scratch, &out, &ch);
+            c_total += (size_t)ch;
+            continue;
+        }
         tl_evfast_parse(text, len, c->now, &ev, lines, TL_EVENT_LINES_MAX, &scratch, &h);
         h_total += (size_t)h;
         if (canonical && h) {
@@ -115,8 +124,11 @@ static uint64_t run_fast(const struct corpus *c, int canonical)
         }
     }
     uint64_t dt = tl_mono_ns() - t0;
-    fast_handled = h_total;
-    if (canonical) canon_handled = c_total;
+    if (canonical == 2)
+        onepass_handled = c_total;
+    else
+        fast_handled = h_total;
+    if (canonical == 1) canon_handled = c_total;
     tl_buf_free(&scratch);
     tl_buf_free(&out);
     return dt;
@@ -138,8 +150,9 @@ static uint64_t run_split_slow(const struct corpus *c)
     return dt;
 }
 
-/* parse: 0 split only, 1 + tl_evfast_parse, 2 + tl_evfast_canonical; the
- * events of one body stay alive together (scratch reserved for the body) */
+/* parse: 0 split only, 1 + tl_evfast_parse, 2 + tl_evfast_canonical, 3 +
+ * tl_evfast_parse_canonical instead of both; the events of one body stay
+ * alive together (scratch reserved for the body) */
 static uint64_t run_split_fast(const struct corpus *c, int parse)
 {
     static struct tl_span spans[TL_BATCH_MAX];
@@ -163,6 +176,12 @@ static uint64_t run_split_fast(const struct corpus *c, int parse)
         tl_buf_reserve(&scratch, tl_evfast_scratch_need(c->off[j] - c->off[i], n));
         tl_buf_reset(&out);
         for (size_t k = 0; k < n; k++) {
+            if (parse == 3) {
+                tl_evfast_parse_canonical(body + spans[k].off, spans[k].len, c->now, &evs[k], lines, TL_EVENT_LINES_MAX,
+                                          &scratch, &out, &h);
+                total += (size_t)h;
+                continue;
+            }
             tl_evfast_parse(body + spans[k].off, spans[k].len, c->now, &evs[k], lines, TL_EVENT_LINES_MAX, &scratch,
                             &h);
             if (h && parse == 2) tl_evfast_canonical(body + spans[k].off, spans[k].len, &evs[k], &out, &h);
@@ -241,25 +260,29 @@ int main(int argc, char **argv)
                 {"jansson: + tl_event_canonical (stored body)", {0}},
                 {"fast: tl_evfast_parse", {0}},
                 {"fast: tl_evfast_parse + tl_evfast_canonical", {0}},
+                {"fast: tl_evfast_parse_canonical (one pass)", {0}},
                 {"split 10k bodies: tl_event_split_body", {0}},
                 {"split 10k bodies: tl_evfast_split", {0}},
                 {"fast: split + parse", {0}},
-                {"fast: split + parse + canonical", {0}}};
+                {"fast: split + parse + canonical", {0}},
+                {"fast: split + parse_canonical (one pass)", {0}}};
     enum { NROWS = sizeof rows / sizeof *rows };
     for (int pass = 0; pass < PASSES; pass++) {
         rows[0].t[pass] = run_jansson(&c, 0);
         rows[1].t[pass] = run_jansson(&c, 1);
         rows[2].t[pass] = run_fast(&c, 0);
         rows[3].t[pass] = run_fast(&c, 1);
-        rows[4].t[pass] = run_split_slow(&c);
-        rows[5].t[pass] = run_split_fast(&c, 0);
-        rows[6].t[pass] = run_split_fast(&c, 1);
-        rows[7].t[pass] = run_split_fast(&c, 2);
+        rows[4].t[pass] = run_fast(&c, 2);
+        rows[5].t[pass] = run_split_slow(&c);
+        rows[6].t[pass] = run_split_fast(&c, 0);
+        rows[7].t[pass] = run_split_fast(&c, 1);
+        rows[8].t[pass] = run_split_fast(&c, 2);
+        rows[9].t[pass] = run_split_fast(&c, 3);
     }
     printf("event parsing: %zu events, %.0f bytes/event on average, %s, 1 thread, median of %d passes\n", c.n,
            (double)bytes / (double)c.n, argc > 1 ? argv[1] : "generated like bench/gen_events.py", PASSES);
-    printf("fast path handled %zu of %zu events (%.2f%%), canonical body %zu\n\n", fast_handled, c.n,
-           100.0 * (double)fast_handled / (double)c.n, canon_handled);
+    printf("fast path handled %zu of %zu events (%.2f%%), canonical body %zu, one pass %zu\n\n", fast_handled, c.n,
+           100.0 * (double)fast_handled / (double)c.n, canon_handled, onepass_handled);
     printf("%-46s %14s %10s %9s\n", "path", "events/s", "ns/event", "speedup");
     double base = 0;
     for (int r = 0; r < NROWS; r++) {

@@ -98,7 +98,8 @@ static void reject_json(struct tl_buf *rej, size_t *nrej, size_t index, const st
 /* The parse phase: every element of the body either becomes a pending
  * event or a rejection. Fast path (src/ingest/event_fast.c) for ordinary
  * events, jansson for the rest; either way the stored body is the canonical
- * JSON of docs/events.md (tl_evfast_canonical writes it without a tree). */
+ * JSON of docs/events.md (tl_evfast_parse_canonical writes it without a
+ * tree, in the pass that validates). */
 struct parse_state {
     struct pending *v;
     size_t n, nv, nrej;
@@ -178,10 +179,10 @@ static enum tl_rc parse_body(struct parse_state *ps, uint32_t shop_id, const cha
     for (size_t i = 0; i < n; i++) {
         const char *text = body + spans[i].off;
         struct pending *p = &ps->v[ps->nv];
-        rc = tl_evfast_parse(text, spans[i].len, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &ps->scratch, &handled);
+        tl_buf_init(&p->body, 0); /* may get memory even when declined: freed unless kept */
+        rc = tl_evfast_parse_canonical(text, spans[i].len, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &ps->scratch,
+                                       &p->body, &handled);
         if (rc) break;
-        tl_buf_init(&p->body, 0);
-        if (handled && (rc = tl_evfast_canonical(text, spans[i].len, &p->ev, &p->body, &handled)) != TL_OK) break;
         if (!handled) {
             json_error_t je;
             json_t *obj = json_loadb(text, spans[i].len, JSON_REJECT_DUPLICATES, &je);
@@ -197,6 +198,7 @@ static enum tl_rc parse_body(struct parse_state *ps, uint32_t shop_id, const cha
             tl_err_clear(&e1);
             if (tl_event_from_json(obj, now, &p->ev, lines_buf, TL_EVENT_LINES_MAX, &e1) != TL_OK) {
                 reject_json(&ps->rej, &ps->nrej, i, &e1);
+                tl_buf_free(&p->body); /* the slot is reused by the next element */
                 continue;
             }
             if ((rc = tl_event_canonical(&p->ev, obj, &p->body)) != TL_OK) break;
@@ -205,6 +207,7 @@ static enum tl_rc parse_body(struct parse_state *ps, uint32_t shop_id, const cha
         p->ev.body_len = p->body.len;
         if ((rc = keep_event(ps, p, shop_id, err))) break;
     }
+    if (rc) tl_buf_free(&ps->v[ps->nv].body); /* the element it stopped at (not kept) */
     tl_free(spans);
     return rc;
 }

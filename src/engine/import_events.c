@@ -24,8 +24,9 @@
  * free from another thread than the allocating one is several times slower).
  *
  * Stored body: the canonical JSON of docs/events.md, written by
- * tl_evfast_canonical straight from the line (jansson only for events the
- * fast path declines). Deduplication claims a whole batch under one lock
+ * tl_evfast_parse_canonical straight from the line in the pass that
+ * validates it (jansson only for events the fast path declines).
+ * Deduplication claims a whole batch under one lock
  * (tl_engine_dedupe_claim_many); the import's claims stay pending under its
  * token until the transaction commits. */
 #include <jansson.h>
@@ -153,11 +154,10 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct b
     struct tl_event *ev = &b->ev[b->n];
     size_t body0 = b->bodies.len, scratch0 = b->scratch.len;
     int handled = 0;
-    enum tl_rc rc = tl_evfast_parse(line, len, now, ev, lines, TL_EVENT_LINES_MAX, &b->scratch, &handled);
-    if (rc == TL_OK && handled) rc = tl_evfast_canonical(line, len, ev, &b->bodies, &handled);
+    enum tl_rc rc =
+        tl_evfast_parse_canonical(line, len, now, ev, lines, TL_EVENT_LINES_MAX, &b->scratch, &b->bodies, &handled);
     json_t *obj = NULL;
-    if (rc == TL_OK && !handled) { /* unusual or invalid: jansson, which words the error */
-        b->scratch.len = scratch0;
+    if (rc == TL_OK && !handled) { /* unusual or invalid: jansson, which words the error; buffers as they were */
         json_error_t je;
         obj = json_loadb(line, len, 0, &je);
         if (!obj) {

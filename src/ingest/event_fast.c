@@ -1,8 +1,9 @@
 /* Fast path for behaviour events (see event_fast.h for the contract and the
  * intended use): a single-pass scanner that validates an ordinary event
- * straight from its JSON text into struct tl_event, a writer of its
- * canonical stored body, and a body splitter that finds element boundaries
- * without parsing values. They are optimisations of json_loadb +
+ * straight from its JSON text into struct tl_event and can write its
+ * canonical stored body in the same pass, a second-walk writer of that body,
+ * and a body splitter that finds element boundaries without parsing values.
+ * They are optimisations of json_loadb +
  * tl_event_from_json / tl_event_canonical / tl_event_split_body
  * (src/ingest/event.c), which stay the reference: whatever the fast path is unsure of it declines
  * (*handled = 0) and the jansson path decides, with its error messages.
@@ -13,8 +14,9 @@
  *   mutated events: tests/unit/ingest/test_event_fast.c).
  * - The input is not NUL-terminated: every read is bounds-checked against
  *   the end pointer. No allocation except through the caller's tl_buf
- *   (scratch for tl_evfast_parse, out for tl_evfast_canonical).
- * - Declining has no effect on *out or on scratch->len.
+ *   (scratch for tl_evfast_parse, out for tl_evfast_canonical, both for
+ *   tl_evfast_parse_canonical).
+ * - Declining has no effect on *out, scratch->len or the body's len.
  *
  * Algorithm of tl_evfast_parse
  * 1. Scan the top-level object once, left to right. Keys must be plain
@@ -53,10 +55,27 @@
  * strings without escapes are copied as they are (jansson escapes only '"',
  * '\\' and control characters, which such strings cannot contain; a string
  * with an escape anywhere -> not handled), integers as they are except "-0"
- * -> "0", reals per put_real ("%.15g" like jansson's jsonp_dtostr, or the
+ * -> "0", reals per real_text ("%.15g" like jansson's jsonp_dtostr, or the
  * token itself when that provably prints the same), ids sent as integers
  * quoted, "country" = ev->country, "timestamp" = tl_time_format(ev->ts_ms)
  * in place or appended last when absent.
+ *
+ * Algorithm of tl_evfast_parse_canonical (one pass)
+ * The scanner of tl_evfast_parse with a writer hooked in (struct fw): the
+ * source is pending from `from` up to the scan position and is copied as it
+ * is, except where a hook cuts it: whitespace between tokens (dropped),
+ * numbers per num_text (the rules of the second walk above, one function for
+ * both), integer ids of the id fields quoted, "timestamp" and "country" as
+ * above, ",\"timestamp\":..." inserted before the final '}' when absent.
+ * What makes the second walk decline stops the writer: a string with an
+ * escape in context / unknown fields (the only place the scanner accepts
+ * one), a long real there whose value the walk reads and cannot (w_number),
+ * an append error; the scan still decides valid / invalid, and the result
+ * is "not handled" (rc = the append error if any), as the two calls end.
+ * Integer item ids of "items" are strings only for line types: when "items"
+ * comes before "type" they are written as they are and, if the type turns
+ * out to be a line type, the body is rewritten by the second walk (rare:
+ * senders put "type" first).
  *
  * Algorithm of tl_evfast_split
  * BOM and blanks are skipped; '[' -> elements separated by ',' up to ']'
@@ -123,15 +142,72 @@ static int hexval(unsigned char c)
     return -1;
 }
 
+/* ---------- body output ---------- */
+
+/* Appends to a canonical body: the NUL is written once at the end. */
+struct bout {
+    struct tl_buf *b;
+    enum tl_rc rc; /* first append error */
+};
+
+/* Append without the NUL; grows through tl_buf_reserve only when the room
+ * reserved up front is used up. */
+static int raw_put(struct bout *o, const void *p, size_t n)
+{
+    struct tl_buf *b = o->b;
+    if (b->cap - b->len <= n && (o->rc || (o->rc = tl_buf_reserve(b, n)) != TL_OK)) return 0;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 1;
+}
+
+/* The body writer of tl_evfast_parse_canonical, driven by the scanner: the
+ * source is copied as it is except where a hook cuts it (whitespace between
+ * tokens, a token written another way); bytes from `from` up to the scan
+ * position are pending, so a compact event with nothing to rewrite is one
+ * memcpy at the end. */
+struct fw {
+    struct bout o;
+    const unsigned char *from; /* first source byte not yet copied or cut */
+    int stopped;               /* cannot write this body (escape, append error) */
+};
+
 /* ---------- token scanning ---------- */
 
 struct scan {
     const unsigned char *p, *end;
+    struct fw *fw; /* body writer of the one-pass function, NULL when not writing */
 };
+
+/* Writing is abandoned for this body; the scan goes on to decide the rest. */
+static void w_stop(struct scan *s)
+{
+    s->fw->stopped = 1;
+    s->fw = NULL;
+}
+
+/* Source bytes [a, z) go to the body as r[0..n) (n = 0: dropped): the
+ * pending source before a is copied first, copying resumes at z. */
+static void w_cut(struct scan *s, const unsigned char *a, const unsigned char *z, const char *r, size_t n)
+{
+    struct fw *w = s->fw;
+    if ((a > w->from && !raw_put(&w->o, w->from, (size_t)(a - w->from))) || (n && !raw_put(&w->o, r, n))) {
+        w_stop(s);
+        return;
+    }
+    w->from = z;
+}
+
+static void skip_ws_run(struct scan *s)
+{
+    const unsigned char *a = s->p;
+    while (s->p < s->end && is_ws(*s->p)) s->p++;
+    if (s->fw) w_cut(s, a, s->p, NULL, 0); /* the canonical body is compact */
+}
 
 static inline void skip_ws(struct scan *s)
 {
-    while (s->p < s->end && is_ws(*s->p)) s->p++;
+    if (s->p < s->end && is_ws(*s->p)) skip_ws_run(s);
 }
 
 /* SWAR over 8 bytes (little or big endian: only "any byte" is asked):
@@ -414,6 +490,136 @@ static int scan_scalar(struct scan *s, struct val *v)
     }
 }
 
+/* ---------- canonical forms of values (shared by both body writers) ---------- */
+
+#define NUM_OUT_MAX 48 /* a number as written in a body: "%.15g" + ".0", or a quoted int64 */
+#define TS_OUT_MAX 48  /* a quoted tl_time_format string */
+
+/* A real as jansson dumps it with JSON_REAL_PRECISION(15) (jsonp_dtostr:
+ * "%.15g", ".0" appended when there is neither '.' nor 'e', '+' and leading
+ * zeros removed from the exponent) into buf[NUM_OUT_MAX]: its length, 0 when
+ * the token itself is that text, -1 on failure. Shortcut: a token d+.d+
+ * without exponent, with at most 15 significant digits, no trailing zero in
+ * the fraction and a value >= 1e-4 prints as itself (15 digits round-trip a
+ * decimal of at most 15 significant digits; %g strips trailing zeros; fixed
+ * notation applies for exponents -4..14). v->d must be set (need = 1). */
+static int real_text(const struct val *v, char *buf)
+{
+    const char *t = v->s, *e = v->s + v->n, *p = t;
+    if (*p == '-') p++;
+    const char *dot = memchr(p, '.', (size_t)(e - p));
+    if (dot && !memchr(dot, 'e', (size_t)(e - dot)) && !memchr(dot, 'E', (size_t)(e - dot)) && e[-1] != '0') {
+        size_t lead = 0, digits = 0; /* leading zeros, significant digits */
+        for (const char *q = p; q < e; q++) {
+            if (*q == '.') continue;
+            if (digits == 0 && *q == '0')
+                lead++;
+            else
+                digits++;
+        }
+        /* value >= 1e-4: at most 3 zeros after "0." before the first digit */
+        if (digits <= 15 && (dot - p > 1 || *p != '0' || lead <= 4)) return 0;
+    }
+    int n = snprintf(buf, NUM_OUT_MAX, "%.15g", v->d);
+    if (n < 0 || n >= NUM_OUT_MAX - 3) return -1;
+    size_t len = (size_t)n;
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+        memcpy(buf + len, ".0", 3);
+        len += 2;
+    }
+    char *start = strchr(buf, 'e');
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-') start++;
+        while (*end == '0') end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - buf) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    return (int)len;
+}
+
+/* A number token (scanned with need = 1) as tl_event_canonical writes it,
+ * into buf[NUM_OUT_MAX]: reals per real_text; integers as they are except
+ * "-0" -> 0; quote_int: an integer as a string (ids normalised by
+ * tl_event_from_json). Returns the length, 0 when the token stays as it is,
+ * -1 on failure. */
+static int num_text(const struct val *v, int quote_int, char *buf)
+{
+    if (v->kind == V_REAL) return real_text(v, buf);
+    size_t n = 0;
+    if (quote_int) buf[n++] = '"';
+    if (v->i == 0 && v->n != 1) { /* "-0" */
+        buf[n++] = '0';
+    } else {
+        if (!quote_int) return 0;
+        memcpy(buf + n, v->s, v->n); /* <= 20 bytes: nint <= 19 */
+        n += v->n;
+    }
+    if (quote_int) buf[n++] = '"';
+    return (int)n;
+}
+
+/* One-pass hook for a number token v: rewritten in the body when num_text
+ * says so. real_known = v->d was computed (scanned with need = 1); otherwise
+ * it is now, as the second walk would: that can fail for a long real that
+ * validation alone accepts, and then this body is not written. */
+static void w_number(struct scan *s, struct val *v, int quote_int, int real_known)
+{
+    const unsigned char *a = (const unsigned char *)v->s;
+    if (v->kind == V_REAL && !real_known) {
+        struct scan t = {a, a + v->n, NULL};
+        if (!scan_number(&t, v, 1)) {
+            w_stop(s);
+            return;
+        }
+    }
+    char buf[NUM_OUT_MAX];
+    int n = num_text(v, quote_int, buf);
+    if (n < 0)
+        w_stop(s);
+    else if (n)
+        w_cut(s, a, a + v->n, buf, (size_t)n);
+}
+
+/* A timestamp string already in tl_time_format's form
+ * YYYY-MM-DDTHH:MM:SS.mmmZ: when it parsed to ts_ms, formatting ts_ms gives
+ * it back (with seconds <= 59), so the sender's bytes can be kept. */
+static int ts_is_canonical(const struct val *v)
+{
+    static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (v->kind != V_STR || v->n != sizeof pat - 1 || v->s[17] > '5') return 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (pat[i] == 'd' ? !is_digit((unsigned char)v->s[i]) : v->s[i] != pat[i]) return 0;
+    return 1;
+}
+
+/* "\"" tl_time_format(ts_ms) "\"" into buf[TS_OUT_MAX]; returns the length. */
+static size_t ts_quoted(int64_t ts_ms, char *buf)
+{
+    buf[0] = '"';
+    tl_time_format(ts_ms, buf + 1, TS_OUT_MAX - 2);
+    size_t n = strlen(buf);
+    buf[n] = '"';
+    return n + 1;
+}
+
+/* A country code as tl_event_from_json takes it: 2 ASCII letters, written
+ * upper case into up[0..2). 0 if it is not one. */
+static int country_upper(const struct val *v, char *up)
+{
+    if (v->kind != V_STR || v->n != 2) return 0;
+    for (int i = 0; i < 2; i++) {
+        unsigned char c = (unsigned char)v->s[i];
+        if (c >= 'a' && c <= 'z') c = (unsigned char)(c - 'a' + 'A');
+        if (c < 'A' || c > 'Z') return 0;
+        up[i] = (char)c;
+    }
+    return 1;
+}
+
 /* ---------- generic validation (context, unknown fields) ---------- */
 
 struct key {
@@ -489,7 +695,9 @@ static int skip_array(struct scan *s, int depth)
     }
 }
 
-/* Validate any JSON value at s->p (after whitespace) without keeping it. */
+/* Validate any JSON value at s->p (after whitespace) without keeping it.
+ * One-pass hooks: a string with an escape stops the body (jansson would
+ * re-escape it), numbers are written in canonical form. */
 static int skip_value(struct scan *s, int depth)
 {
     if (s->p >= s->end) return 0;
@@ -499,7 +707,9 @@ static int skip_value(struct scan *s, int depth)
     struct val v;
     switch (*s->p) {
     case '"':
-        return scan_string(s, 1, &str, &n, &fl);
+        if (!scan_string(s, 1, &str, &n, &fl)) return 0;
+        if ((fl & STR_ESC) && s->fw) w_stop(s);
+        return 1;
     case '{':
         return skip_object(s, depth + 1);
     case '[':
@@ -511,8 +721,9 @@ static int skip_value(struct scan *s, int depth)
     case 'n':
         return scan_literal(s, "null", 4);
     default:
-        if (*s->p == '-' || is_digit(*s->p)) return scan_number(s, &v, 0);
-        return 0;
+        if (!(*s->p == '-' || is_digit(*s->p)) || !scan_number(s, &v, 0)) return 0;
+        if (s->fw) w_number(s, &v, 0, 0);
+        return 1;
     }
 }
 
@@ -586,11 +797,32 @@ static int field_of(const char *k, size_t n)
     return -1;
 }
 
+static enum tl_event_type type_of(const char *s, size_t n)
+{
+    static const struct {
+        const char *name;
+        size_t len;
+        enum tl_event_type type;
+    } types[] = {
+#define TL_EV_ROW(name, val, str) {str, sizeof str - 1, name},
+        TL_EVENT_TYPES(TL_EV_ROW)
+#undef TL_EV_ROW
+    };
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+        if (types[t].len == n && memcmp(types[t].name, s, n) == 0) return types[t].type;
+    return TL_EV_NONE;
+}
+
 struct evscan {
     struct scan s;
     char *w, *wend; /* scratch cursor and the end of the reserved room */
     struct val f[F_COUNT_];
-    unsigned seen;         /* bit per enum field: key present */
+    unsigned seen;           /* bit per enum field: key present */
+    enum tl_event_type type; /* of a "type" string met so far, else TL_EV_NONE */
+    int64_t now_ms;
+    int64_t ts; /* "timestamp" string parsed (ts_have) */
+    int ts_have;
+    int redo;              /* one-pass: an integer item id was written before "type" was known */
     struct tl_line *lines; /* lines_buf */
     size_t lines_max;      /* min(lines_cap, TL_EVENT_LINES_MAX), 0 without buffer */
     size_t n_lines;
@@ -648,6 +880,79 @@ static const struct val *field(const struct evscan *e, enum field f)
 
 static int is_number(const struct val *v) { return v->kind == V_INT || v->kind == V_REAL; }
 
+/* Types whose "items" become lines (and whose canonical body has the
+ * integer item ids of "items" as strings). */
+static int has_lines(enum tl_event_type t)
+{
+    return t == TL_EV_PURCHASE || t == TL_EV_RETURN || t == TL_EV_CHECKOUT_START || t == TL_EV_REC_IMPRESSION;
+}
+
+/* The value of a "timestamp" field: an integer as it is, a string through
+ * tl_time_parse (once: the one-pass hook and build_event both ask). */
+static int ts_value(struct evscan *e, const struct val *v, int64_t *ts)
+{
+    if (v->kind == V_INT) {
+        *ts = v->i;
+        return 1;
+    }
+    if (v->kind != V_STR) return 0;
+    if (!e->ts_have) {
+        char buf[TS_TEXT_MAX];
+        if (v->n >= sizeof buf) return 0;
+        memcpy(buf, v->s, v->n);
+        buf[v->n] = '\0';
+        if (tl_time_parse(buf, &e->ts) != TL_OK) return 0;
+        e->ts_have = 1;
+    }
+    *ts = e->ts;
+    return 1;
+}
+
+/* One-pass hook for an integer item id in "items" (bare = an element of
+ * the array, else the item_id of a line object): a string in the body of a
+ * line type (bare ones only for impressions, the only line type that
+ * accepts them). Before "type" is known it is written as it is and redo is
+ * set: the body is then rewritten once the type is known. */
+static void w_item_id(struct evscan *e, struct val *v, int bare)
+{
+    int quote = 0;
+    if (e->type == TL_EV_NONE)
+        e->redo = 1;
+    else
+        quote = bare ? e->type == TL_EV_REC_IMPRESSION : has_lines(e->type);
+    w_number(&e->s, v, quote, 1);
+}
+
+/* One-pass hook for the scalar value of a known top-level field f, whose
+ * token started at q: "timestamp" as tl_time_format(ts_ms) unless already in
+ * that form, "country" upper case, integer ids as strings, numbers in
+ * canonical form (build_event declines every other kind of these fields). */
+static void w_field(struct evscan *e, int f, const unsigned char *q)
+{
+    struct scan *s = &e->s;
+    struct val *v = &e->f[f];
+    if (f == F_TIMESTAMP) {
+        if (ts_is_canonical(v)) return;
+        int64_t ts = e->now_ms; /* null: absent */
+        if (v->kind != V_NULL && !ts_value(e, v, &ts)) {
+            w_stop(s);
+            return;
+        }
+        char buf[TS_OUT_MAX];
+        w_cut(s, q, s->p, buf, ts_quoted(ts, buf));
+    } else if (f == F_COUNTRY) {
+        char up[4] = {'"', 0, 0, '"'};
+        if (v->kind == V_NULL) return;
+        if (!country_upper(v, up + 1)) {
+            w_stop(s);
+            return;
+        }
+        if (memcmp(up + 1, v->s, 2) != 0) w_cut(s, q, s->p, up, 4);
+    } else if (is_number(v)) {
+        w_number(s, v, f == F_USER || f == F_ANON || f == F_SESSION || f == F_ITEM || f == F_ORDER, 1);
+    }
+}
+
 /* One line object {"item_id","quantity","price",...} into ln. */
 static int scan_line(struct evscan *e, struct tl_line *ln)
 {
@@ -682,8 +987,10 @@ static int scan_line(struct evscan *e, struct tl_line *ln)
             if (!scan_scalar(s, &v)) return 0;
             if (which == 1) {
                 if (!take_id(e, &v, TL_ID_MAX, 1, &ln->item_id)) return 0;
+                if (s->fw && v.kind == V_INT) w_item_id(e, &v, 0);
             } else if (v.kind != V_NULL) {
                 if (!is_number(&v)) return 0;
+                if (s->fw) w_number(s, &v, 0, 1);
                 if (which == 2) {
                     if (!(v.d > 0 && v.d <= QTY_MAX)) return 0;
                     ln->quantity = v.d;
@@ -743,6 +1050,7 @@ static int scan_items(struct evscan *e)
             if (!scan_scalar(s, &v)) return 0;
             if (v.kind != V_STR && v.kind != V_INT) return 0;
             if (!take_id(e, &v, TL_ID_MAX, 1, &ln->item_id)) return 0;
+            if (s->fw && v.kind == V_INT) w_item_id(e, &v, 1);
             ln->quantity = 1;
             ln->price = NAN;
             e->items_scalar = 1;
@@ -795,8 +1103,11 @@ static int scan_event(struct evscan *e)
                     e->f[f].kind = V_TRUE;
                     if (!skip_value(s, 0)) return 0;
                 }
-            } else if (!scan_scalar(s, &e->f[f])) {
-                return 0;
+            } else {
+                const unsigned char *q = s->p;
+                if (!scan_scalar(s, &e->f[f])) return 0;
+                if (f == F_TYPE && e->f[f].kind == V_STR) e->type = type_of(e->f[f].s, e->f[f].n);
+                if (s->fw) w_field(e, f, q);
             }
         } else {
             if (nunk == UNKNOWN_KEYS_MAX || key_seen(unknown, nunk, k, n)) return 0;
@@ -807,6 +1118,11 @@ static int scan_event(struct evscan *e)
         skip_ws(s);
         if (s->p >= s->end) return 0;
         if (*s->p == '}') {
+            if (s->fw && !(e->seen & (1u << F_TIMESTAMP))) { /* absent: now_ms, appended last */
+                char buf[14 + TS_OUT_MAX];
+                memcpy(buf, ",\"timestamp\":", 13);
+                w_cut(s, s->p, s->p, buf, 13 + ts_quoted(e->now_ms, buf + 13));
+            }
             s->p++;
             break;
         }
@@ -826,22 +1142,6 @@ static int is_view(enum tl_event_type t)
 static int needs_item(enum tl_event_type t)
 {
     return t == TL_EV_PRODUCT_VIEW || t == TL_EV_ADD_TO_CART || t == TL_EV_REMOVE_FROM_CART || t == TL_EV_REC_CLICK;
-}
-
-static enum tl_event_type type_of(const char *s, size_t n)
-{
-    static const struct {
-        const char *name;
-        size_t len;
-        enum tl_event_type type;
-    } types[] = {
-#define TL_EV_ROW(name, val, str) {str, sizeof str - 1, name},
-        TL_EVENT_TYPES(TL_EV_ROW)
-#undef TL_EV_ROW
-    };
-    for (size_t t = 0; t < sizeof types / sizeof *types; t++)
-        if (types[t].len == n && memcmp(types[t].name, s, n) == 0) return types[t].type;
-    return TL_EV_NONE;
 }
 
 /* build_event sets every field of struct tl_event one by one: a new field
@@ -869,24 +1169,14 @@ static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, s
 
     v = field(e, F_TYPE);
     if (!v || v->kind != V_STR) return 0;
-    enum tl_event_type type = type_of(v->s, v->n);
+    enum tl_event_type type = e->type;                          /* type_of(v->s, v->n), taken while scanning */
     if (type == TL_EV_NONE || type == TL_EV_EXPOSURE) return 0; /* exposures: the jansson path checks them */
     out->type = type;
 
     out->ts_ms = now_ms;
     if ((v = field(e, F_TIMESTAMP))) {
         int64_t ts;
-        if (v->kind == V_STR) {
-            char buf[TS_TEXT_MAX];
-            if (v->n >= sizeof buf) return 0;
-            memcpy(buf, v->s, v->n);
-            buf[v->n] = '\0';
-            if (tl_time_parse(buf, &ts) != TL_OK) return 0;
-        } else if (v->kind == V_INT) {
-            ts = v->i;
-        } else {
-            return 0;
-        }
+        if (!ts_value(e, v, &ts)) return 0;
         if (ts < TL_EVENT_MIN_TS_MS || ts > now_ms + TL_EVENT_FUTURE_MS) return 0;
         out->ts_ms = ts;
     }
@@ -915,15 +1205,8 @@ static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, s
     if (!take_text(e, field(e, F_QUERY), TL_EVENT_QUERY_MAX, type == TL_EV_SEARCH, &out->query)) return 0;
     if (!take_text(e, field(e, F_CATEGORY), TL_EVENT_TEXT_MAX, type == TL_EV_CATEGORY_VIEW, &out->category)) return 0;
     if ((v = field(e, F_COUNTRY))) {
-        if (v->kind != V_STR || v->n != 2) return 0;
         char up[2];
-        for (int i = 0; i < 2; i++) {
-            unsigned char c = (unsigned char)v->s[i];
-            if (c >= 'a' && c <= 'z') c = (unsigned char)(c - 'a' + 'A');
-            if (c < 'A' || c > 'Z') return 0;
-            up[i] = (char)c;
-        }
-        if (!(out->country = sdup(e, up, 2))) return 0;
+        if (!country_upper(v, up) || !(out->country = sdup(e, up, 2))) return 0;
     }
     if (!take_id(e, field(e, F_ORDER), TL_ID_MAX, 1, &out->order_id)) return 0;
     if (!take_id(e, field(e, F_RECO), TL_ID_MAX, 0, &out->recommendation_id)) return 0;
@@ -938,8 +1221,7 @@ static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, s
     }
     /* context: validated as an object (or null) while scanning */
 
-    if (type == TL_EV_PURCHASE || type == TL_EV_RETURN || type == TL_EV_CHECKOUT_START ||
-        type == TL_EV_REC_IMPRESSION) {
+    if (has_lines(type)) {
         size_t n = 0;
         if (e->items_present) {
             n = e->n_lines;
@@ -964,58 +1246,93 @@ static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, s
 
 size_t tl_evfast_scratch_need(size_t body_len, size_t n) { return body_len + n * TL_EVFAST_SCRATCH_SLACK; }
 
-enum tl_rc tl_evfast_parse(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
-                           struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch, int *handled)
+/* tl_evfast_parse (body == NULL) and tl_evfast_parse_canonical: one scan,
+ * with the body writer hooked in when there is a body. */
+static enum tl_rc evfast_run(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
+                             struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch, struct tl_buf *body,
+                             int *handled)
 {
-    if (!out || !scratch || !handled || (!text && len)) return TL_EINVAL;
     *handled = 0;
     if (!text || len > SIZE_MAX / 2 || tl_buf_reserve(scratch, len + TL_EVFAST_SCRATCH_SLACK) != TL_OK) return TL_OK;
-    size_t mark = scratch->len;
+    size_t mark = scratch->len, bmark = body ? body->len : 0;
     struct evscan e;
+    struct fw w;
     e.s.p = (const unsigned char *)text;
     e.s.end = e.s.p + len;
+    e.s.fw = NULL;
     e.w = scratch->data + mark;
     e.wend = e.w + len + TL_EVFAST_SCRATCH_SLACK;
     e.seen = 0;
+    e.type = TL_EV_NONE;
+    e.now_ms = now_ms;
+    e.ts_have = e.redo = 0;
     e.lines = lines_buf;
     e.lines_max = lines_buf ? (lines_cap < TL_EVENT_LINES_MAX ? lines_cap : TL_EVENT_LINES_MAX) : 0;
     e.n_lines = 0;
     e.items_present = e.items_scalar = e.items_noprice = 0;
+    if (body) {
+        w.o.b = body;
+        w.o.rc = tl_buf_reserve(body, len + TL_EVFAST_SCRATCH_SLACK); /* usually enough */
+        w.from = e.s.p;
+        w.stopped = 0;
+        e.s.fw = &w;
+    }
     struct tl_event ev;
-    if (scan_event(&e) && build_event(&e, now_ms, &ev, lines_buf, lines_cap)) {
+    enum tl_rc rc = TL_OK;
+    int ok = scan_event(&e) && build_event(&e, now_ms, &ev, lines_buf, lines_cap);
+    if (ok && body) {
+        if (e.s.fw) w_cut(&e.s, e.s.end, e.s.end, NULL, 0); /* the rest of the source */
+        if (w.stopped) {
+            ok = 0;
+            rc = w.o.rc; /* TL_OK when the body just cannot be written this way */
+        } else if (e.redo && has_lines(ev.type)) {
+            /* integer item ids met before "type": the second walk, with the type */
+            body->len = bmark;
+            rc = tl_evfast_canonical(text, len, &ev, body, &ok);
+        }
+    }
+    if (ok) {
         *out = ev;
         scratch->len = (size_t)(e.w - scratch->data);
+        if (body) body->data[body->len] = '\0'; /* raw_put keeps one byte of room */
         *handled = 1;
     } else {
         scratch->len = mark;
+        if (body) {
+            body->len = bmark;
+            if (body->data) body->data[bmark] = '\0';
+        }
     }
     scratch->data[scratch->len] = '\0';
-    return TL_OK;
+    return rc;
 }
 
-/* ---------- canonical body ---------- */
+enum tl_rc tl_evfast_parse(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
+                           struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch, int *handled)
+{
+    if (!out || !scratch || !handled || (!text && len)) return TL_EINVAL;
+    return evfast_run(text, len, now_ms, out, lines_buf, lines_cap, scratch, NULL, handled);
+}
+
+enum tl_rc tl_evfast_parse_canonical(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
+                                     struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch,
+                                     struct tl_buf *body, int *handled)
+{
+    if (!out || !scratch || !body || !handled || (!text && len)) return TL_EINVAL;
+    return evfast_run(text, len, now_ms, out, lines_buf, lines_cap, scratch, body, handled);
+}
+
+/* ---------- canonical body: the second walk ---------- */
 
 struct cw {
     struct scan s;
-    struct tl_buf *b;
-    enum tl_rc rc;                /* first append error */
+    struct bout o;
     const unsigned char *rs, *re; /* pending run of source bytes copied as they are */
 };
 
-/* Append without the NUL (written once at the end); grows through
- * tl_buf_reserve only when the room reserved up front is used up. */
-static int raw_put(struct cw *w, const void *p, size_t n)
-{
-    struct tl_buf *b = w->b;
-    if (b->cap - b->len <= n && (w->rc || (w->rc = tl_buf_reserve(b, n)) != TL_OK)) return 0;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 1;
-}
-
 static int flush(struct cw *w)
 {
-    int ok = w->re == w->rs || raw_put(w, w->rs, (size_t)(w->re - w->rs));
+    int ok = w->re == w->rs || raw_put(&w->o, w->rs, (size_t)(w->re - w->rs));
     w->rs = w->re = NULL;
     return ok;
 }
@@ -1035,7 +1352,7 @@ static int put_src(struct cw *w, const unsigned char *p, size_t n)
 }
 
 /* Bytes that are not in the source. */
-static int put(struct cw *w, const void *p, size_t n) { return flush(w) && raw_put(w, p, n); }
+static int put(struct cw *w, const void *p, size_t n) { return flush(w) && raw_put(&w->o, p, n); }
 
 /* The string at s->p (a quote) of a text tl_evfast_parse accepted: to the
  * closing quote, without re-validating UTF-8. 0 on a backslash (jansson
@@ -1067,50 +1384,12 @@ static int put_punct(struct cw *w, unsigned char c)
     return put_src(w, w->s.p - 1, 1);
 }
 
-/* A real as jansson dumps it with JSON_REAL_PRECISION(15) (jsonp_dtostr:
- * "%.15g", ".0" appended when there is neither '.' nor 'e', '+' and leading
- * zeros removed from the exponent). Shortcut: a token d+.d+ without exponent,
- * with at most 15 significant digits, no trailing zero in the fraction and a
- * value >= 1e-4 prints as itself (15 digits round-trip a decimal of at most
- * 15 significant digits; %g strips trailing zeros; fixed notation applies
- * for exponents -4..14). */
-static int put_real(struct cw *w, const struct val *v)
+/* A number token (scanned with need = 1) per num_text. */
+static int put_number(struct cw *w, const struct val *v, int quote_int)
 {
-    const char *t = v->s, *e = v->s + v->n, *p = t;
-    if (*p == '-') p++;
-    const char *dot = memchr(p, '.', (size_t)(e - p));
-    if (dot && !memchr(dot, 'e', (size_t)(e - dot)) && !memchr(dot, 'E', (size_t)(e - dot)) && e[-1] != '0') {
-        size_t lead = 0, digits = 0; /* leading zeros, significant digits */
-        for (const char *q = p; q < e; q++) {
-            if (*q == '.') continue;
-            if (digits == 0 && *q == '0')
-                lead++;
-            else
-                digits++;
-        }
-        /* value >= 1e-4: at most 3 zeros after "0." before the first digit */
-        if (digits <= 15 && (dot - p > 1 || *p != '0' || lead <= 4)) return put_src(w, (const unsigned char *)t, v->n);
-    }
-    char buf[40];
-    int n = snprintf(buf, sizeof buf, "%.15g", v->d);
-    if (n < 0 || (size_t)n >= sizeof buf - 3) return 0;
-    size_t len = (size_t)n;
-    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
-        memcpy(buf + len, ".0", 3);
-        len += 2;
-    }
-    char *start = strchr(buf, 'e');
-    if (start) {
-        start++;
-        char *end = start + 1;
-        if (*start == '-') start++;
-        while (*end == '0') end++;
-        if (end != start) {
-            memmove(start, end, len - (size_t)(end - buf) + 1);
-            len -= (size_t)(end - start);
-        }
-    }
-    return put(w, buf, len);
+    char buf[NUM_OUT_MAX];
+    int n = num_text(v, quote_int, buf);
+    return n < 0 ? 0 : n ? put(w, buf, (size_t)n) : put_src(w, (const unsigned char *)v->s, v->n);
 }
 
 /* Copy the value at w->s.p compactly (no whitespace) as jansson would dump
@@ -1156,10 +1435,7 @@ static int put_value(struct cw *w, int quote_int, int depth)
         return scan_literal(s, "null", 4) && put_src(w, q, 4);
     default:
         if (!(*q == '-' || is_digit(*q)) || !scan_number(s, &v, 1)) return 0;
-        if (v.kind == V_REAL) return put_real(w, &v);
-        if (v.i == 0 && v.n != 1) return quote_int ? put(w, "\"0\"", 3) : put(w, "0", 1); /* "-0" */
-        if (quote_int) return put(w, "\"", 1) && put_src(w, q, v.n) && put(w, "\"", 1);
-        return put_src(w, q, v.n);
+        return put_number(w, &v, quote_int);
     }
 }
 
@@ -1202,21 +1478,13 @@ static int put_items(struct cw *w, int impression)
     }
 }
 
-/* "timestamp" as tl_event_canonical writes it: tl_time_format(ts_ms). The
- * sender's string is reused when it already is YYYY-MM-DDTHH:MM:SS.mmmZ
- * (it parsed to ts_ms; with seconds <= 59 formatting gives it back). */
+/* "timestamp" as tl_event_canonical writes it: tl_time_format(ts_ms), or
+ * the sender's string when it already is that (ts_is_canonical). */
 static int put_timestamp(struct cw *w, const struct val *v, int64_t ts_ms)
 {
-    static const char pat[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-    if (v && v->kind == V_STR && v->n == sizeof pat - 1 && v->s[17] <= '5') {
-        size_t i = 0;
-        for (; i < v->n; i++)
-            if (pat[i] == 'd' ? !is_digit((unsigned char)v->s[i]) : v->s[i] != pat[i]) break;
-        if (i == v->n) return put_src(w, (const unsigned char *)v->s - 1, v->n + 2);
-    }
-    char iso[40];
-    tl_time_format(ts_ms, iso, sizeof iso);
-    return put(w, "\"", 1) && put(w, iso, strlen(iso)) && put(w, "\"", 1);
+    if (v && ts_is_canonical(v)) return put_src(w, (const unsigned char *)v->s - 1, v->n + 2);
+    char buf[TS_OUT_MAX];
+    return put(w, buf, ts_quoted(ts_ms, buf));
 }
 
 enum tl_rc tl_evfast_canonical(const char *text, size_t len, const struct tl_event *ev, struct tl_buf *out,
@@ -1226,11 +1494,10 @@ enum tl_rc tl_evfast_canonical(const char *text, size_t len, const struct tl_eve
     *handled = 0;
     if (!text) return TL_OK;
     size_t start = out->len;
-    struct cw w = {{(const unsigned char *)text, (const unsigned char *)text + len}, out, TL_OK, NULL, NULL};
-    if (len < SIZE_MAX / 2) w.rc = tl_buf_reserve(out, len + TL_EVFAST_SCRATCH_SLACK); /* usually enough */
+    struct cw w = {{(const unsigned char *)text, (const unsigned char *)text + len, NULL}, {out, TL_OK}, NULL, NULL};
+    if (len < SIZE_MAX / 2) w.o.rc = tl_buf_reserve(out, len + TL_EVFAST_SCRATCH_SLACK); /* usually enough */
     struct scan *s = &w.s;
-    int line_type = ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN || ev->type == TL_EV_CHECKOUT_START ||
-                    ev->type == TL_EV_REC_IMPRESSION;
+    int line_type = has_lines(ev->type);
     int ok = 0, ts_seen = 0;
     if (!put_punct(&w, '{')) goto done;
     for (int first = 1;; first = 0) {
@@ -1275,7 +1542,7 @@ done:
     if (!ok) {
         out->len = start;
         if (out->data) out->data[start] = '\0';
-        return w.rc == TL_OK ? TL_OK : w.rc;
+        return w.o.rc;
     }
     out->data[out->len] = '\0'; /* raw_put keeps one byte of room */
     *handled = 1;

@@ -1,7 +1,7 @@
 /* Fast path for behaviour events: validation of ordinary events straight
  * from their JSON text, without building a jansson tree, their canonical
- * stored body, and splitting of a request body into its elements without
- * parsing them. Both only ever accept
+ * stored body (in the same pass, or by a second walk), and splitting of a
+ * request body into its elements without parsing them. Both only ever accept
  * a subset of what the jansson path (src/ingest/event.c) accepts, with
  * identical results; for anything else they say "not handled" and the caller
  * runs the jansson path, which produces the proper error message.
@@ -14,15 +14,15 @@
  *   if (!handled)         -> whole body through tl_event_split_body (+ slow path)
  *   tl_buf_reserve(&scratch, tl_evfast_scratch_need(len, n));  // optional, see below
  *   for each span i:
- *       tl_evfast_parse(body + off, span len, now, &ev, lines, cap, &scratch, &h);
- *       if (h) tl_evfast_canonical(body + off, span len, &ev, &bodies, &h2);
- *              // !h2 (an escape somewhere): json_loadb + tl_event_from_json
- *              // + tl_event_canonical for this element
- *       if (!h) {  // unusual or invalid event: jansson for this one element
+ *       tl_evfast_parse_canonical(body + off, span len, now, &ev, lines, cap,
+ *                                 &scratch, &bodies, &h);
+ *       if (!h) {  // unusual or invalid event, or an escape somewhere:
+ *                  // jansson for this one element
  *           obj = json_loadb(body + off, span len, JSON_REJECT_DUPLICATES, &je);
  *           if (!obj) -> the BODY is malformed: run tl_event_split_body on the
  *                        whole body for the error (line / column) and stop;
- *           tl_event_from_json(obj, now, ...) -> ok or a per-event rejection;
+ *           tl_event_from_json(obj, now, ...) -> ok or a per-event rejection,
+ *           then tl_event_canonical(&ev, obj, &bodies);
  *       }
  *
  * tl_evfast_split does not validate the inside of elements, so a malformed
@@ -110,6 +110,22 @@ size_t tl_evfast_scratch_need(size_t body_len, size_t n);
  * do not belong together. */
 enum tl_rc tl_evfast_canonical(const char *text, size_t len, const struct tl_event *ev, struct tl_buf *out,
                                int *handled);
+
+/* tl_evfast_parse + tl_evfast_canonical in one pass over the text: the
+ * scanner of tl_evfast_parse writes the canonical body into *body as it
+ * validates. Same results as
+ *     tl_evfast_parse(text, len, now_ms, out, lines_buf, lines_cap, scratch, &h);
+ *     if (h) tl_evfast_canonical(text, len, out, body, &h);
+ * (same *out, same body bytes, NUL-terminated, body not reset) with
+ * *handled = 1 only when both would say handled, except that whenever
+ * *handled = 0 (declined, or TL_ENOMEM / TL_ETOOBIG from growing body),
+ * *out, scratch->len and body->len are all as they were on entry (scratch
+ * and body may have grown their capacity; lines_buf may have been written).
+ * Declined: the caller runs json_loadb + tl_event_from_json +
+ * tl_event_canonical for this event. TL_EINVAL only for NULL arguments. */
+enum tl_rc tl_evfast_parse_canonical(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
+                                     struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch,
+                                     struct tl_buf *body, int *handled);
 
 /* Find the elements of a request body without parsing their values: one
  * JSON object, a JSON array of objects (possibly empty), or NDJSON (one

@@ -1,8 +1,11 @@
 /* Tests for src/ingest/event_fast.c, mostly differential: whenever the fast
  * path says handled=1, json_loadb(JSON_REJECT_DUPLICATES) +
  * tl_event_from_json on the same bytes (same now_ms, same lines_cap) must
- * succeed with an identical struct tl_event; tl_evfast_split must agree with
- * tl_event_split_body. Corpus: hand-written edge cases, thousands of random
+ * succeed with an identical struct tl_event, and the canonical body must be
+ * tl_event_canonical's byte for byte; tl_evfast_parse_canonical (one pass)
+ * must decide, fill and write exactly what tl_evfast_parse +
+ * tl_evfast_canonical do, and leave every buffer as it was when it
+ * declines; tl_evfast_split must agree with tl_event_split_body. Corpus: hand-written edge cases, thousands of random
  * events (valid ones of every type, "wild" ones mixing invalid values),
  * byte-level mutations, every truncation, random bytes. Every input is an
  * exact-size heap copy (not NUL-terminated) so ASan catches over-reads.
@@ -25,7 +28,7 @@
 #define NOW 1714600000000LL /* 2024-05-01T21:46:40Z */
 #define LINES_CAP 1000
 
-static struct tl_line fast_lines[LINES_CAP], slow_lines[LINES_CAP];
+static struct tl_line fast_lines[LINES_CAP], slow_lines[LINES_CAP], onepass_lines[LINES_CAP];
 
 /* ---------- deterministic randomness ---------- */
 
@@ -85,7 +88,49 @@ struct stats {
     long total, handled, slow_ok;
 };
 
-static long canon_handled; /* events whose canonical body the fast path wrote */
+static long canon_handled;   /* events whose canonical body the fast path wrote */
+static long onepass_handled; /* ... and tl_evfast_parse_canonical handled */
+
+/* tl_evfast_parse_canonical on text[0..len) against the two calls' results:
+ * handled2 = parse and canonical both handled, fe / scratch_len / fb their
+ * event, scratch bytes and body ("pre" + body). Buffers that do not start
+ * empty: the function appends, and must leave them alone when it declines. */
+static void check_onepass(const char *copy, size_t len, int64_t now, size_t lines_cap, int handled2,
+                          const struct tl_event *fe, size_t scratch_len, const struct tl_buf *fb)
+{
+    struct tl_buf os, ob;
+    tl_buf_init(&os, 0);
+    tl_buf_init(&ob, 0);
+    tl_buf_puts(&os, "keep");
+    tl_buf_puts(&ob, "pre");
+    struct tl_event oe, oe0;
+    memset(&oe, 0x5a, sizeof oe);
+    oe0 = oe;
+    int oh = -1;
+    cr_assert_eq(tl_evfast_parse_canonical(copy, len, now, &oe, onepass_lines, lines_cap, &os, &ob, &oh), TL_OK);
+    cr_assert_eq(oh, handled2, "one pass handled=%d, two passes %d: [%.*s]", oh, handled2, (int)len, copy);
+    if (oh) {
+        const char *d = event_diff(&oe, fe);
+        cr_assert_str_eq(d, "", "one pass: field %s differs for [%.*s]", d, (int)len, copy);
+        if (oe.n_lines) cr_assert_eq(oe.lines, onepass_lines);
+        cr_assert_eq(ob.len, fb->len, "one pass body length for [%.*s]", (int)len, copy);
+        cr_assert_str_eq(ob.data, fb->data, "one pass body differs for [%.*s]", (int)len, copy);
+        cr_assert_eq(os.len, 4 + scratch_len, "one pass scratch bytes");
+        cr_assert(!strncmp(os.data, "keep", 4));
+        cr_assert(oe.user_id || oe.anonymous_id);
+        const char *id = oe.user_id ? oe.user_id : oe.anonymous_id;
+        cr_assert(id > os.data && id < os.data + os.len, "strings in the one pass scratch");
+        onepass_handled++;
+    } else {
+        cr_assert_eq(ob.len, 3, "declined one pass left bytes in body: [%.*s]", (int)len, copy);
+        cr_assert_str_eq(ob.data, "pre");
+        cr_assert_eq(os.len, 4, "declined one pass left bytes in scratch");
+        cr_assert_str_eq(os.data, "keep");
+        cr_assert_eq(memcmp(&oe, &oe0, sizeof oe), 0, "declined one pass wrote the event");
+    }
+    tl_buf_free(&os);
+    tl_buf_free(&ob);
+}
 
 /* Run both paths on an exact-size heap copy of text[0..len). Asserts the
  * differential property; returns handled. *slow_rc gets the slow result. */
@@ -108,6 +153,10 @@ static int check_one(const char *text, size_t len, int64_t now, size_t lines_cap
     tl_err_clear(&err);
     enum tl_rc rc = obj ? tl_event_from_json(obj, now, &se, slow_lines, lines_cap, &err) : TL_EPARSE;
     if (slow_rc) *slow_rc = rc;
+    struct tl_buf fb;
+    tl_buf_init(&fb, 0);
+    tl_buf_puts(&fb, "pre");
+    int ch = 0;
     if (handled) {
         cr_assert_eq(rc, TL_OK, "fast path accepted what jansson path rejects (%s: %s): [%.*s]",
                      obj ? err.field : "parse", obj ? err.msg : je.text, (int)len, text);
@@ -115,11 +164,9 @@ static int check_one(const char *text, size_t len, int64_t now, size_t lines_cap
         cr_assert_str_eq(d, "", "field %s differs for [%.*s]", d, (int)len, text);
         if (fe.n_lines) cr_assert_eq(fe.lines, fast_lines);
         /* canonical body: byte for byte */
-        struct tl_buf fb, sb;
-        tl_buf_init(&fb, 0);
+        struct tl_buf sb;
         tl_buf_init(&sb, 0);
-        tl_buf_puts(&fb, "pre");
-        int ch = -1;
+        ch = -1;
         cr_assert_eq(tl_evfast_canonical(copy, len, &fe, &fb, &ch), TL_OK);
         cr_assert_eq(tl_event_canonical(&se, obj, &sb), TL_OK);
         if (ch) {
@@ -129,11 +176,12 @@ static int check_one(const char *text, size_t len, int64_t now, size_t lines_cap
             cr_assert_eq(fb.len, 3);
             cr_assert_str_eq(fb.data, "pre");
         }
-        tl_buf_free(&fb);
         tl_buf_free(&sb);
     } else {
         cr_assert_eq(scratch.len, 0, "declined parse left bytes in scratch");
     }
+    check_onepass(copy, len, now, lines_cap, handled && ch, &fe, scratch.len, &fb);
+    tl_buf_free(&fb);
     json_decref(obj);
     tl_buf_free(&scratch);
     tl_free(copy);
@@ -654,7 +702,161 @@ Test(ingest_event_fast, declining_has_no_side_effects)
     cr_assert_eq(tl_evfast_parse(t, strlen(t), NOW, NULL, NULL, 0, &scratch, &h), TL_EINVAL);
     cr_assert_eq(tl_evfast_parse(NULL, 0, NOW, &e, NULL, 0, &scratch, &h), TL_OK);
     cr_assert_eq(h, 0);
+    struct tl_buf body;
+    tl_buf_init(&body, 0);
+    cr_assert_eq(tl_evfast_parse_canonical(t, strlen(t), NOW, &e, NULL, 0, &scratch, NULL, &h), TL_EINVAL);
+    cr_assert_eq(tl_evfast_parse_canonical(NULL, 3, NOW, &e, NULL, 0, &scratch, &body, &h), TL_EINVAL);
+    cr_assert_eq(tl_evfast_parse_canonical(NULL, 0, NOW, &e, NULL, 0, &scratch, &body, &h), TL_OK);
+    cr_assert_eq(h, 0);
+    cr_assert_eq(body.len, 0);
+    tl_buf_free(&body);
     tl_buf_free(&scratch);
+}
+
+/* ---------- tests: one pass (tl_evfast_parse_canonical) ---------- */
+
+/* The one-pass body of text, for exact expectations; "" when declined. */
+static const char *onepass_body(const char *t, struct tl_buf *body)
+{
+    struct tl_buf scratch;
+    tl_buf_init(&scratch, 0);
+    tl_buf_reset(body);
+    struct tl_event e;
+    int h = -1;
+    cr_assert_eq(tl_evfast_parse_canonical(t, strlen(t), NOW, &e, fast_lines, LINES_CAP, &scratch, body, &h), TL_OK);
+    tl_buf_free(&scratch);
+    return h ? body->data : "";
+}
+
+Test(ingest_event_fast, onepass_rewrites_in_place)
+{
+    /* every rewrite of the canonical body, checked against jansson too */
+    const char *ok[] = {
+        " { 'type' : 'purchase' , 'user_id' : 17850 ,\r\n 'items' : [ { 'item_id' : 22633 , 'price' : 2.50 } ] } ",
+        "{'type':'page_view','anonymous_id':-0,'country':'gb','timestamp':'2024-05-01T10:15:32Z','dwell_ms':-0}",
+        "{'type':'page_view','user_id':'u','timestamp':null,'x':[1E2,0.00001,-0.0,1e-300,12.30]}",
+        "{'type':'recommendation_impression','user_id':'u','items':[17,-0,'s',{'item_id':5}]}",
+        /* "items" before "type": integer ids rewritten once the type is known */
+        "{'items':[17,{'item_id':5,'price':1}],'type':'recommendation_impression','user_id':'u'}",
+        "{'user_id':7,'items':[{'item_id':-0,'quantity':2,'price':3.50}],'type':'purchase'}",
+        "{'items':[{'item_id':1,'price':2}],'order_id':9,'type':'checkout_start','anonymous_id':'a'}",
+        "{'items':[17,{'item_id':5}],'type':'page_view','user_id':'u'}", /* not a line type: stay integers */
+        "{'items':['a',{'item_id':'b'}],'type':'recommendation_impression','user_id':'u'}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) expect_handled(ok[i]);
+    struct tl_buf b;
+    tl_buf_init(&b, 0);
+    cr_assert_str_eq(onepass_body(dq(" { 'type' : 'purchase' , 'user_id' : 17850 ,\r\n 'items' : [ { 'item_id' : "
+                                     "22633 , 'price' : 2.50 } ] , 'timestamp' : 1714558532123 } "),
+                                  &b),
+                     dq("{'type':'purchase','user_id':'17850','items':[{'item_id':'22633','price':2.5}],"
+                        "'timestamp':'2024-05-01T10:15:32.123Z'}"));
+    cr_assert_str_eq(onepass_body(dq("{'items':[17,{'item_id':-0}],'type':'recommendation_impression','user_id':1,"
+                                     "'country':'fR'}"),
+                                  &b),
+                     dq("{'items':['17',{'item_id':'0'}],'type':'recommendation_impression','user_id':'1',"
+                        "'country':'FR','timestamp':'2024-05-01T21:46:40.000Z'}"));
+    cr_assert_str_eq(onepass_body(dq("{'items':[17],'type':'page_view','user_id':'u','timestamp':'2024-05-01'}"), &b),
+                     dq("{'items':[17],'type':'page_view','user_id':'u','timestamp':'2024-05-01T00:00:00.000Z'}"));
+    tl_buf_free(&b);
+}
+
+Test(ingest_event_fast, onepass_declines_what_the_second_walk_declines)
+{
+    /* valid and accepted by tl_evfast_parse, but the canonical body needs
+     * jansson: the one pass declines the whole event */
+    struct tl_buf long_real;
+    tl_buf_init(&long_real, 0);
+    tl_buf_puts(&long_real, "{'type':'page_view','user_id':'u','x':0.");
+    for (int i = 0; i < 70; i++) tl_buf_putc(&long_real, (char)('1' + i % 9));
+    tl_buf_puts(&long_real, "}");
+    const char *cases[] = {
+        "{'type':'page_view','user_id':'u','context':{'q':'a\\nb'}}",
+        "{'type':'page_view','user_id':'u','x':'\\u00e9'}",
+        "{'type':'purchase','user_id':'u','items':[{'item_id':'i','price':1,'note':'\\/'}]}",
+        long_real.data,
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *t = dq(cases[i]);
+        size_t len = strlen(t);
+        struct tl_buf scratch, body;
+        tl_buf_init(&scratch, 0);
+        tl_buf_init(&body, 0);
+        struct tl_event e;
+        int h = -1;
+        cr_assert_eq(tl_evfast_parse(t, len, NOW, &e, fast_lines, LINES_CAP, &scratch, &h), TL_OK);
+        cr_assert_eq(h, 1, "parse should accept: %s", t);
+        tl_buf_reset(&scratch);
+        cr_assert_eq(tl_evfast_parse_canonical(t, len, NOW, &e, fast_lines, LINES_CAP, &scratch, &body, &h), TL_OK);
+        cr_assert_eq(h, 0, "one pass should decline: %s", t);
+        cr_assert_eq(body.len, 0);
+        cr_assert_eq(scratch.len, 0);
+        check(t, NULL); /* and the same as the two calls */
+        tl_buf_free(&scratch);
+        tl_buf_free(&body);
+    }
+    tl_buf_free(&long_real);
+}
+
+/* Two passes vs one when the body cannot grow (max = 8: TL_ETOOBIG; or an
+ * injected allocation failure: TL_ENOMEM): the error only for events the
+ * parse accepts, and the buffers as they were. */
+static void check_append_error(const char *t, size_t len, int inject)
+{
+    struct tl_buf scratch, body;
+    struct tl_event e;
+    int h2 = -1, h1 = -1;
+    enum tl_rc rc2 = TL_OK, rc1;
+    tl_buf_init(&scratch, 0);
+    tl_buf_reserve(&scratch, 1 << 16); /* the parse must not allocate */
+    tl_buf_init(&body, inject ? 0 : 8);
+    cr_assert_eq(tl_evfast_parse(t, len, NOW, &e, fast_lines, LINES_CAP, &scratch, &h2), TL_OK);
+    if (h2) {
+        if (inject) tl_alloc_fail_after(0);
+        rc2 = tl_evfast_canonical(t, len, &e, &body, &h2);
+        tl_alloc_fail_after(-1);
+    }
+    tl_buf_free(&body);
+    tl_buf_init(&body, inject ? 0 : 8);
+    tl_buf_reset(&scratch);
+    memset(&e, 0x5a, sizeof e);
+    struct tl_event e0 = e;
+    if (inject) tl_alloc_fail_after(0);
+    rc1 = tl_evfast_parse_canonical(t, len, NOW, &e, fast_lines, LINES_CAP, &scratch, &body, &h1);
+    tl_alloc_fail_after(-1);
+    cr_assert_eq(rc1, rc2, "rc %d vs %d: [%.*s]", rc1, rc2, (int)len, t);
+    cr_assert_eq(h1, h2);
+    cr_assert_eq(h1, 0);
+    cr_assert_eq(body.len, 0);
+    cr_assert_eq(scratch.len, 0);
+    cr_assert_eq(memcmp(&e, &e0, sizeof e), 0);
+    tl_buf_free(&body);
+    tl_buf_free(&scratch);
+}
+
+Test(ingest_event_fast, onepass_append_errors_as_two_passes)
+{
+    struct tl_buf b;
+    tl_buf_init(&b, 0);
+    long n = iters(6000) / 10, errors = 0;
+    for (long i = 0; i < n; i++) {
+        tl_buf_reset(&b);
+        if (i % 3 == 0)
+            gen_realistic(&b, i, NOW - 5000);
+        else
+            gen_event(&b, i % 3 == 2);
+        if (i % 5 == 4) mutate(&b);
+        for (int inject = 0; inject < 2; inject++) check_append_error(b.data, b.len, inject);
+        struct tl_buf scratch;
+        struct tl_event e;
+        int h;
+        tl_buf_init(&scratch, 0);
+        tl_evfast_parse(b.data, b.len, NOW, &e, fast_lines, LINES_CAP, &scratch, &h);
+        errors += h;
+        tl_buf_free(&scratch);
+    }
+    cr_assert_gt(errors, n / 4, "the error path is exercised");
+    tl_buf_free(&b);
 }
 
 Test(ingest_event_fast, scratch_reserved_once_keeps_pointers_valid)
@@ -700,6 +902,7 @@ Test(ingest_event_fast, realistic_corpus_fully_handled)
     }
     cr_assert_eq(st.handled, n);
     cr_assert_eq(canon_handled, n, "canonical body written by the fast path for every realistic event");
+    cr_assert_eq(onepass_handled, n, "and by the one-pass function");
     tl_buf_free(&b);
 }
 
@@ -714,9 +917,10 @@ Test(ingest_event_fast, random_valid_events)
         gen_event(&b, 0);
         check(b.data, &st);
     }
-    cr_log_info("valid generator: %ld events, slow ok %ld, fast handled %ld, canonical by fast path %ld", st.total,
-                st.slow_ok, st.handled, canon_handled);
+    cr_log_info("valid generator: %ld events, slow ok %ld, fast handled %ld, canonical by fast path %ld, one pass %ld",
+                st.total, st.slow_ok, st.handled, canon_handled, onepass_handled);
     cr_assert_gt(canon_handled, st.handled * 7 / 10);
+    cr_assert_eq(onepass_handled, canon_handled);
     /* the generator's "valid" events are nearly all valid, and the fast path
      * takes all of those except the few with escapes in context/unknowns */
     cr_assert_gt(st.slow_ok, st.total * 8 / 10);
