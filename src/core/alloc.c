@@ -1,6 +1,9 @@
 /* Allocation wrappers with counting and one-shot failure injection. */
 #include "core/alloc.h"
 
+#include <stdint.h>
+#include <sys/mman.h>
+
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,3 +73,16 @@ char *tl_strndup(const char *s, size_t n)
 void tl_alloc_fail_after(long n) { atomic_store(&fail_countdown, n); }
 
 long tl_alloc_live(void) { return atomic_load(&live_count); }
+
+void tl_advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!p || n < TL_HUGE_MIN) return;
+    uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1), b = ((uintptr_t)p + n) & ~(huge - 1);
+    if (b > a) (void)madvise((void *)a, (size_t)(b - a), MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}

@@ -28,6 +28,8 @@ static enum tl_rc u64_grow_to(struct tl_u64map *m, size_t ncap)
         tl_free(nv);
         return TL_ENOMEM;
     }
+    tl_advise_huge(nk, ncap * sizeof *nk);
+    tl_advise_huge(nv, ncap * sizeof *nv);
     for (size_t i = 0; i < m->cap; i++) {
         if (!m->keys[i]) continue;
         size_t s = slot_of(m->keys[i], ncap);

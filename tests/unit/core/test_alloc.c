@@ -148,3 +148,21 @@ Test(alloc, counter_is_thread_safe)
     }
     cr_assert_eq(tl_alloc_live(), base);
 }
+
+/* Huge-page advice is advice only: any size and alignment (none, below
+ * TL_HUGE_MIN, not 2 MiB-aligned, huge) leaves the memory as it was and
+ * usable; a large table grown past TL_HUGE_MIN keeps every entry. */
+Test(alloc, advise_huge_keeps_memory_usable)
+{
+    tl_advise_huge(NULL, (size_t)64 << 20);
+    size_t sizes[] = {0, 1, 4096, TL_HUGE_MIN - 1, TL_HUGE_MIN, TL_HUGE_MIN + 12345, (size_t)24 << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k] ? sizes[k] : 1;
+        unsigned char *p = tl_malloc(n + 3);
+        cr_assert_not_null(p);
+        for (size_t i = 0; i < n + 3; i++) p[i] = (unsigned char)(i * 31 + k);
+        tl_advise_huge(p + 3, sizes[k]); /* deliberately not page-aligned */
+        for (size_t i = 0; i < n + 3; i++) cr_assert_eq(p[i], (unsigned char)(i * 31 + k), "size %zu byte %zu", n, i);
+        tl_free(p);
+    }
+}

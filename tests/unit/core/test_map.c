@@ -95,6 +95,26 @@ Test(map_u64, growth_keeps_every_entry_and_load_factor)
     tl_u64map_free(&m);
 }
 
+/* A table reserved past TL_HUGE_MIN (advised to huge pages) works like any
+ * other: every entry found, absent keys absent, growth beyond it keeps all. */
+Test(map_u64, large_reserved_table)
+{
+    struct tl_u64map m;
+    tl_u64map_init(&m);
+    cr_assert_eq(tl_u64map_reserve(&m, 1500000), TL_OK);
+    cr_assert_geq(m.cap * sizeof *m.keys, TL_HUGE_MIN);
+    size_t cap = m.cap;
+    for (uint64_t k = 1; k <= 200000; k++) cr_assert_eq(tl_u64map_put(&m, k * 0x9e3779b97f4a7c15ULL, k), TL_OK);
+    cr_assert_eq(m.cap, cap);
+    for (uint64_t k = 1; k <= 200000; k++) {
+        uint64_t v = 0;
+        cr_assert_eq(tl_u64map_get(&m, k * 0x9e3779b97f4a7c15ULL, &v), 1);
+        cr_assert_eq(v, k);
+    }
+    cr_assert_eq(tl_u64map_get(&m, 12345, NULL), 0);
+    tl_u64map_free(&m);
+}
+
 /* Reference model: a dense array indexed by key (keys are drawn from a small
  * universe so that probe runs are long and deletion is stressed). */
 #define REF_UNIVERSE 4096
