@@ -160,6 +160,11 @@ static void apply_profile(struct tl_engine *e, uint32_t shop_id, const char *key
     tl_pcache_unlock(&g);
 }
 
+void tl_engine_profile_prefetch(struct tl_engine *e, uint32_t shop_id, const char *key, int stage)
+{
+    tl_pcache_prefetch(e->profiles, shop_id, key, stage);
+}
+
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
 {
     char key[TL_USER_KEY_MAX];

@@ -250,9 +250,13 @@ enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
     }
     pthread_rwlock_unlock(&e->apply_lock);
 
-    if (rc == TL_OK) {
+    /* Nothing changed since the last checkpoint (closing right after one):
+     * no transaction, no fsync. */
+    int nothing = rc == TL_OK && e->inflight.n == 0 && seq == e->ckpt_seq;
+    if (rc == TL_OK && !nothing) {
         struct ckpt_job j = {&e->inflight, seq};
         rc = tl_writer_submit(e->writer, ckpt_write, &j, 0);
+        if (rc == TL_OK) e->ckpt_seq = seq;
     }
     pthread_mutex_lock(&e->evicted_mu);
     if (rc) {

@@ -590,6 +590,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
         }
         int64_t ckpt = 0;
         if (e->ops->meta_get(e->rst, "profile_checkpoint_seq", &ckpt) == TL_ENOTFOUND) ckpt = 0;
+        e->ckpt_seq = ckpt;
         struct replay_ctx r = {e, ckpt, 0};
         tl_engine_apply_profile_only(e, 1);
         rc = e->ops->event_scan(e->rst, ckpt, replay_cb, &r);

@@ -31,8 +31,6 @@
  * token until the transaction commits. */
 #include <jansson.h>
 #include <pthread.h>
-#include <stdlib.h>
-#include <time.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -305,7 +303,7 @@ static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b)
     for (size_t i = 0; i < b->n && rc == TL_OK; i++) {
         struct tl_event *ev = &b->ev[i];
         ev->body = b->bodies.data + b->body_off[i];
-        ev->body_len = strlen(ev->body);
+        ev->body_len = (i + 1 < b->n ? b->body_off[i + 1] : b->bodies.len) - b->body_off[i] - 1; /* less its NUL */
         ev->lines = ev->n_lines ? b->lines + b->lines_off[i] : NULL;
         if (b->dup[i])
             j->duplicates++;
@@ -399,11 +397,40 @@ static void *producer_main(void *arg)
  * import's transaction, in profile-only mode: see internal.h): the profiles
  * first, then the block, then the orders of purchases and returns (which
  * need the events' seqs). */
+/* Profiles are applied in file order with their cache lookups hinted
+ * ahead (tl_engine_profile_prefetch): the key of event i + PF_AHEAD is
+ * resolved and its cache entry requested, that of i + PF_MID finds the
+ * entry and requests the profile, that of i + 1 the profile's lists, so
+ * that the lookups of a batch overlap instead of each waiting for memory
+ * in turn. Keys live in a ring of PF_RING slots. */
+#define PF_AHEAD 8
+#define PF_MID 4
+#define PF_RING 16 /* > PF_AHEAD, a power of two */
+
+static void apply_batch(struct tl_import_events *j, struct batch *b)
+{
+    static _Thread_local char keys[PF_RING][TL_USER_KEY_MAX];
+    size_t n = b->n;
+    for (size_t i = 0; i < n && i < PF_AHEAD; i++)
+        tl_engine_user_key(j->engine, b->ev[i].shop_id, b->ev[i].user_id, b->ev[i].anonymous_id, keys[i % PF_RING]);
+    for (size_t i = 0; i < n; i++) {
+        if (i + PF_AHEAD < n) {
+            const struct tl_event *a = &b->ev[i + PF_AHEAD];
+            char *k = keys[(i + PF_AHEAD) % PF_RING];
+            tl_engine_user_key(j->engine, a->shop_id, a->user_id, a->anonymous_id, k);
+            tl_engine_profile_prefetch(j->engine, a->shop_id, k, 0);
+        }
+        if (i + PF_MID < n)
+            tl_engine_profile_prefetch(j->engine, b->ev[i + PF_MID].shop_id, keys[(i + PF_MID) % PF_RING], 1);
+        if (i + 1 < n) tl_engine_profile_prefetch(j->engine, b->ev[i + 1].shop_id, keys[(i + 1) % PF_RING], 2);
+        if (!b->dup[i]) tl_engine_apply_event_as(j->engine, &b->ev[i], keys[i % PF_RING]);
+    }
+}
+
 static enum tl_rc consume(struct tl_import_events *j, struct batch *b, struct tl_err *err)
 {
     if (b->zrc) return tl_err_set(err, b->zrc, NULL, "packing events: %s", tl_rc_message(b->zrc));
-    for (size_t i = 0; i < b->n; i++)
-        if (!b->dup[i]) tl_engine_apply_event(j->engine, &b->ev[i]);
+    apply_batch(j, b);
     if (!b->blk.n) return TL_OK;
     int64_t seq;
     enum tl_rc rc = j->ops->event_append_block(j->st, &b->blk, &seq);

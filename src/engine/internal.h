@@ -126,6 +126,7 @@ struct tl_engine {
     struct tl_blobset evicted;  /* evicted since the last checkpoint */
     struct tl_blobset inflight; /* being written by the running checkpoint */
     pthread_mutex_t ckpt_mu;    /* one checkpoint at a time */
+    int64_t ckpt_seq;           /* sequence number of the last checkpoint written (under ckpt_mu) */
 
     pthread_t ckpt_thread;
     int ckpt_running;
@@ -199,6 +200,9 @@ void tl_engine_log_free(struct tl_engine *e);
 /* Apply one stored event to the profiles and models (engine/apply.c).
  * Caller holds apply_lock shared (or is single-threaded at start-up). */
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);
+/* Hint that the profile of key will be applied to soon (tl_pcache_prefetch
+ * stages 0..2). */
+void tl_engine_profile_prefetch(struct tl_engine *e, uint32_t shop_id, const char *key, int stage);
 /* The same for a profile key already resolved with tl_engine_user_key. */
 void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const char *key);
 /* On the calling thread only: apply events and orders to profiles, not to

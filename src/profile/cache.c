@@ -41,6 +41,7 @@ struct shard {
     struct entry **b;
     size_t nb;
     size_t n, cap;
+    size_t n_dirty; /* entries with dirty set: a clean shard is skipped when collecting */
     struct entry *head, *tail;
     struct tl_pcache *c;
 };
@@ -115,6 +116,7 @@ static void detach(struct shard *s, struct entry *e)
     lru_unlink(s, e);
     bucket_unlink(s, e);
     s->n--;
+    if (e->dirty) s->n_dirty--;
     atomic_fetch_sub(&s->c->count, 1);
 }
 
@@ -204,6 +206,29 @@ static struct entry *find(struct shard *s, uint64_t h, uint32_t shop, const char
     return NULL;
 }
 
+void tl_pcache_prefetch(struct tl_pcache *c, uint32_t shop_id, const char *user_key, int stage)
+{
+    size_t len;
+    if (!c || !key_ok(user_key, &len)) return;
+    uint64_t h = key_hash(shop_id, user_key, len);
+    struct shard *s = shard_of(c, h);
+    pthread_mutex_lock(&s->mu);
+    if (stage == 0) {
+        struct entry *e = s->b[h & (s->nb - 1)]; /* the bucket array is small and cached: no wait */
+        if (e) __builtin_prefetch(e);
+    } else {
+        struct entry *e = find(s, h, shop_id, user_key);
+        if (e && stage == 1) {
+            if (e->prev) __builtin_prefetch(e->prev);
+            if (e->next) __builtin_prefetch(e->next);
+            tl_profile_prefetch(e->p, 0);
+        } else if (e) {
+            tl_profile_prefetch(e->p, 1);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
 enum tl_rc tl_pcache_lock(struct tl_pcache *c, uint32_t shop_id, const char *user_key, int create_if_missing,
                           struct tl_profile **out, struct tl_pcache_guard *g)
 {
@@ -265,9 +290,15 @@ void tl_pcache_unlock(struct tl_pcache_guard *g)
     pthread_mutex_unlock(&s->mu);
 }
 
+static void set_dirty(struct shard *s, struct entry *e)
+{
+    if (!e->dirty) s->n_dirty++;
+    e->dirty = 1;
+}
+
 void tl_pcache_mark_dirty(struct tl_pcache_guard *g)
 {
-    if (g && g->entry_) ((struct entry *)g->entry_)->dirty = 1;
+    if (g && g->entry_) set_dirty(g->shard_, g->entry_);
 }
 
 void tl_pcache_replace(struct tl_pcache_guard *g, struct tl_profile *np)
@@ -276,7 +307,7 @@ void tl_pcache_replace(struct tl_pcache_guard *g, struct tl_profile *np)
     struct entry *e = g->entry_;
     if (e->p != np) tl_profile_free(e->p);
     e->p = np;
-    e->dirty = 1;
+    set_dirty(g->shard_, e);
 }
 
 enum tl_rc tl_pcache_remove(struct tl_pcache *c, uint32_t shop_id, const char *user_key, struct tl_profile **out)
@@ -314,11 +345,12 @@ enum tl_rc tl_pcache_collect_dirty_shards(struct tl_pcache *c, unsigned lo, unsi
     for (unsigned i = lo; i < hi && rc == TL_OK; i++) {
         struct shard *s = &c->s[i];
         pthread_mutex_lock(&s->mu);
-        for (struct entry *e = s->head; e; e = e->next) {
+        for (struct entry *e = s->head; e && s->n_dirty; e = e->next) { /* stops after the last dirty one */
             if (!e->dirty) continue;
             rc = cb(ctx, e->shop, e->key, e->p);
             if (rc) break;
             e->dirty = 0;
+            s->n_dirty--;
             got++;
         }
         pthread_mutex_unlock(&s->mu);

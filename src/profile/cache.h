@@ -71,6 +71,17 @@ void tl_pcache_destroy(struct tl_pcache *c);
 enum tl_rc tl_pcache_lock(struct tl_pcache *c, uint32_t shop_id, const char *user_key, int create_if_missing,
                           struct tl_profile **out, struct tl_pcache_guard *g);
 void tl_pcache_unlock(struct tl_pcache_guard *g);
+/* A hint that (shop_id, user_key) is about to be locked, for callers that
+ * know their next profiles (an import applies a batch in order): stage 0,
+ * some locks ahead, starts loading the cache entry that the key's bucket
+ * leads with; stage 1, a few locks ahead, finds the entry (by then in the
+ * CPU cache) and starts loading its neighbours in the LRU order and the
+ * first lines of its profile; stage 2, a lock or two ahead, the lines of
+ * the profile that an event reads (tl_profile_prefetch). Each stage holds
+ * the shard lock briefly and changes nothing; a missing entry is no
+ * error. */
+void tl_pcache_prefetch(struct tl_pcache *c, uint32_t shop_id, const char *user_key, int stage);
+
 /* Mark the locked profile changed (to be persisted at the next checkpoint). */
 void tl_pcache_mark_dirty(struct tl_pcache_guard *g);
 /* Replace the locked profile by np (ownership of np passes to the cache; the

@@ -1490,6 +1490,19 @@ fail:
     return rc;
 }
 
+void tl_profile_prefetch(const struct tl_profile *p, int level)
+{
+    if (!p) return;
+    const char *b = (const char *)p;
+    if (level == 0) {
+        for (size_t off = 0; off < sizeof *p; off += 64) __builtin_prefetch(b + off);
+        return;
+    }
+    const char *v = (const char *)p->views;
+    for (size_t off = 0; off < p->n_views * sizeof *p->views; off += 64) __builtin_prefetch(v + off);
+    if (p->vids) __builtin_prefetch(p->vids);
+}
+
 /* ------------------------------------------------------------------ */
 /* accessors                                                           */
 

@@ -132,6 +132,11 @@ enum tl_rc tl_profile_serialize(const struct tl_profile *p, struct tl_buf *out);
  * corrupt or unknown-version blobs; TL_ENOMEM. *out owned by the caller. */
 enum tl_rc tl_profile_deserialize(const void *blob, size_t len, struct tl_profile **out, struct tl_err *err);
 
+/* Start loading into the CPU cache what applying an event reads: level 0
+ * the profile's own first lines, level 1 (once those are loaded) the
+ * recently viewed list and its ids. A hint only. */
+void tl_profile_prefetch(const struct tl_profile *p, int level);
+
 /* Approximate heap bytes used by p (struct, arrays, strings, 16 bytes of
  * allocator overhead per allocation). */
 size_t tl_profile_memory(const struct tl_profile *p);

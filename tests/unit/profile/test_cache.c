@@ -220,6 +220,35 @@ Test(pcache, lru_eviction_order_and_callback)
     cr_assert_eq(r.shops[5], 2);
 }
 
+/* Prefetch hints change nothing: after hints of every stage on cached,
+ * missing and invalid keys (and a NULL cache), the LRU order, the dirty
+ * flags and the contents are those of the same touches without hints. */
+Test(pcache, prefetch_changes_nothing)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(3, 1, NULL, &r);
+    const char *keys[] = {"a", "b", "c", "zz", "", NULL};
+    touch(c, 1, "a", 1);
+    touch(c, 1, "b", 0);
+    touch(c, 1, "c", 1);
+    for (int stage = 0; stage < 3; stage++)
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            tl_pcache_prefetch(c, 1, keys[k], stage);
+            tl_pcache_prefetch(c, 2, keys[k], stage);
+            tl_pcache_prefetch(NULL, 1, keys[k], stage);
+        }
+    cr_assert_eq(tl_pcache_count(c), 3);
+    cr_assert_eq(r.n, 0);
+    touch(c, 1, "d", 0); /* evicts a: the hints on a did not make it recent */
+    cr_assert_eq(r.n, 1);
+    cr_assert_str_eq(r.keys[0], "a");
+    cr_assert_eq(r.dirty[0], 1);
+    touch(c, 1, "e", 0);
+    cr_assert_str_eq(r.keys[1], "b");
+    cr_assert_eq(r.dirty[1], 0);
+    tl_pcache_destroy(c);
+}
+
 Test(pcache, cap_respected_across_shards)
 {
     struct rec r = {0};
@@ -283,6 +312,74 @@ Test(pcache, collect_dirty_clears_flags)
     cr_assert_eq(n, 1);
     cr_assert_str_eq(d.seen[0], "k0");
     cr_assert_eq(tl_pcache_collect_dirty(c, NULL, &d, &n), TL_EINVAL);
+    tl_pcache_destroy(c);
+}
+
+/* Which profiles are dirty, against a model, over random touches (clean or
+ * dirty), removals, replacements and collections (each collection must
+ * hand over exactly the dirty ones still cached, however many were evicted
+ * or removed dirty before; the cache stops walking a shard after its last
+ * dirty entry). One shard of 6, so the model's LRU order is exact. */
+Test(pcache, dirty_set_matches_model)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(6, 1, NULL, &r);
+    char lru[6][8]; /* model: most recent first */
+    int dirty[6], n = 0;
+    uint64_t seed = 12345;
+    for (int step = 0; step < 5000; step++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        char key[8];
+        snprintf(key, sizeof key, "k%d", (int)((seed >> 33) % 10));
+        int op = (int)((seed >> 50) % 10), at = -1;
+        for (int i = 0; i < n; i++)
+            if (strcmp(lru[i], key) == 0) at = i;
+        if (op < 6) { /* touch: to the front, evicting the last when full */
+            int d = op < 3;
+            int was = at >= 0 ? dirty[at] : 0;
+            if (at >= 0) {
+                memmove(&lru[1], &lru[0], (size_t)at * sizeof lru[0]);
+                memmove(&dirty[1], &dirty[0], (size_t)at * sizeof dirty[0]);
+            } else {
+                if (n == 6) n--;
+                memmove(&lru[1], &lru[0], (size_t)n * sizeof lru[0]);
+                memmove(&dirty[1], &dirty[0], (size_t)n * sizeof dirty[0]);
+                n++;
+            }
+            snprintf(lru[0], sizeof lru[0], "%s", key);
+            dirty[0] = was || d;
+            touch(c, 1, key, d);
+        } else if (op == 6) { /* remove */
+            cr_assert_eq(tl_pcache_remove(c, 1, key, NULL), at >= 0 ? TL_OK : TL_ENOTFOUND);
+            if (at >= 0) {
+                memmove(&lru[at], &lru[at + 1], (size_t)(n - at - 1) * sizeof lru[0]);
+                memmove(&dirty[at], &dirty[at + 1], (size_t)(n - at - 1) * sizeof dirty[0]);
+                n--;
+            }
+        } else if (op == 7 && at >= 0) { /* replace: dirty, and to the front like any lock */
+            struct tl_profile *p;
+            struct tl_pcache_guard g;
+            cr_assert_eq(tl_pcache_lock(c, 1, key, 0, &p, &g), TL_OK);
+            tl_pcache_replace(&g, tl_profile_new(key));
+            tl_pcache_unlock(&g);
+            memmove(&lru[1], &lru[0], (size_t)at * sizeof lru[0]);
+            memmove(&dirty[1], &dirty[0], (size_t)at * sizeof dirty[0]);
+            snprintf(lru[0], sizeof lru[0], "%s", key);
+            dirty[0] = 1;
+        } else if (op >= 8) { /* collect */
+            struct dirty_ctx d = {0, -1, {{0}}};
+            size_t got;
+            cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &d, &got), TL_OK);
+            int want = 0;
+            for (int i = 0; i < n; i++)
+                if (dirty[i]) {
+                    cr_assert_str_eq(d.seen[want], lru[i], "step %d: dirty %d", step, want); /* LRU order, head first */
+                    want++;
+                }
+            cr_assert_eq((int)got, want, "step %d", step);
+            for (int i = 0; i < n; i++) dirty[i] = 0;
+        }
+    }
     tl_pcache_destroy(c);
 }
 

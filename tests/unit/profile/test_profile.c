@@ -317,6 +317,9 @@ Test(profile, recently_viewed_matches_reference_model)
         ids[k][len] = 0;
     }
     struct tl_profile *p = tl_profile_new("u:ref");
+    tl_profile_prefetch(p, 0);
+    tl_profile_prefetch(p, 1);
+    tl_profile_prefetch(NULL, 1);
     struct ref_view ref[TL_PROFILE_RECENT_MAX];
     size_t n = 0;
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
@@ -335,6 +338,7 @@ Test(profile, recently_viewed_matches_reference_model)
         e.item_id = ids[k];
         e.dwell_ms = dwell;
         e.scroll_depth = scroll;
+        tl_profile_prefetch(p, (int)(step & 1)); /* a hint: changes nothing */
         cr_assert_eq(tl_profile_apply(p, &e, NULL), TL_OK);
         ref_apply(ref, &n, ids[k], ts, dwell, scroll);
         expect_views(p, ref, n, step);
