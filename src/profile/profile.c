@@ -157,6 +157,7 @@ struct tl_profile {
     struct tl_profile_view *views, *vbase;
     uint32_t n_views, cap_views, v0;
     char (*vids)[VIEW_ID_INLINE];
+    uint32_t cap_vids;
     uint64_t vids_used;
     struct tl_profile_cart_line *cart;
     uint32_t n_cart, cap_cart;
@@ -426,15 +427,44 @@ static void price_add(struct tl_profile *p, double x, double w, int64_t ts)
  * which saves most of up to 50 string comparisons per view. */
 static uint32_t view_hash(const char *item) { return (uint32_t)tl_hash_str(item, 0x76696577ULL); }
 
-/* Copy of a viewed item id: a pool slot when it is short (allocated with
- * the first view: most ids are short, and the slots keep a profile's ids
- * together instead of one allocation each), else its own allocation. */
+static int view_id_pooled(const struct tl_profile *p, const char *id)
+{
+    uintptr_t a = (uintptr_t)id, lo = (uintptr_t)p->vids; /* integers: id may point anywhere */
+    return p->vids && a >= lo && a < lo + p->cap_vids * sizeof *p->vids;
+}
+
+/* Grow the id pool to ncap slots; the views' ids in it follow it. */
+static int vids_grow(struct tl_profile *p, uint32_t ncap)
+{
+    uintptr_t old = (uintptr_t)p->vids;
+    size_t slot[TL_PROFILE_RECENT_MAX]; /* pool slot of each view, or SIZE_MAX */
+    for (uint32_t i = 0; i < p->n_views; i++)
+        slot[i] = view_id_pooled(p, p->views[i].item_id)
+                      ? (size_t)((uintptr_t)p->views[i].item_id - old) / VIEW_ID_INLINE
+                      : SIZE_MAX;
+    char(*nv)[VIEW_ID_INLINE] = tl_realloc(p->vids, (size_t)ncap * sizeof *nv);
+    if (!nv) return 0;
+    p->vids = nv;
+    p->cap_vids = ncap;
+    for (uint32_t i = 0; i < p->n_views; i++)
+        if (slot[i] != SIZE_MAX) p->views[i].item_id = p->vids[slot[i]];
+    return 1;
+}
+
+/* Copy of a viewed item id: a slot of the profile's id pool when it is
+ * short (most ids: the slots keep a profile's ids together instead of one
+ * allocation each), else its own allocation. The pool grows with the list
+ * (4, 8, 16, 32 slots, then VIEW_POOL), so a profile of a few views keeps
+ * a small one. */
 static char *view_id_dup(struct tl_profile *p, const char *item)
 {
     size_t n = strlen(item);
     if (n < VIEW_ID_INLINE) {
-        if (!p->vids) p->vids = tl_malloc(VIEW_POOL * sizeof *p->vids);
-        if (p->vids && p->vids_used != (VIEW_POOL == 64 ? ~0ULL : (1ULL << VIEW_POOL) - 1)) {
+        uint64_t all = p->cap_vids == 64 ? ~0ULL : (1ULL << p->cap_vids) - 1;
+        if (p->vids_used == all && p->cap_vids < VIEW_POOL)
+            vids_grow(p, p->cap_vids ? (p->cap_vids * 2 < VIEW_POOL ? p->cap_vids * 2 : VIEW_POOL) : 4);
+        all = p->cap_vids == 64 ? ~0ULL : (1ULL << p->cap_vids) - 1;
+        if (p->vids_used != all) {
             unsigned k = (unsigned)__builtin_ctzll(~p->vids_used);
             p->vids_used |= 1ULL << k;
             memcpy(p->vids[k], item, n + 1);
@@ -442,12 +472,6 @@ static char *view_id_dup(struct tl_profile *p, const char *item)
         }
     }
     return tl_strndup(item, n);
-}
-
-static int view_id_pooled(const struct tl_profile *p, const char *id)
-{
-    uintptr_t a = (uintptr_t)id, lo = (uintptr_t)p->vids; /* integers: id may point anywhere */
-    return p->vids && a >= lo && a < lo + VIEW_POOL * sizeof *p->vids;
 }
 
 static void view_id_free(struct tl_profile *p, char *id)
@@ -1514,7 +1538,7 @@ size_t tl_profile_memory(const struct tl_profile *p)
     size_t m = sizeof *p + ALLOC_OVERHEAD + str_mem(p->key);
     for (uint32_t i = 0; i < p->n_anon; i++) m += str_mem(p->anon[i]);
     if (p->cap_views) m += p->cap_views * sizeof *p->views + ALLOC_OVERHEAD;
-    if (p->vids) m += VIEW_POOL * sizeof *p->vids + ALLOC_OVERHEAD;
+    if (p->vids) m += p->cap_vids * sizeof *p->vids + ALLOC_OVERHEAD;
     for (uint32_t i = 0; i < p->n_views; i++)
         if (!view_id_pooled(p, p->views[i].item_id)) m += str_mem(p->views[i].item_id);
     if (p->cap_cart) m += p->cap_cart * sizeof *p->cart + ALLOC_OVERHEAD;
