@@ -106,7 +106,7 @@
 #define TL_PROFILE_SEED 0x7461696c6f72ULL /* "tailor": persisted hashes */
 #define ALLOC_OVERHEAD 16
 #define VIEW_ID_INLINE 32 /* bytes of an id slot in the recently viewed pool (ids up to 31 bytes) */
-#define VIEW_SLACK 14     /* spare slots in front of the recently viewed: a move per 14 new views */
+#define VIEW_SLACK 6      /* spare slots in front of the recently viewed: a move per 6 new views */
 #define VIEW_POOL (TL_PROFILE_RECENT_MAX + 1) /* a full list takes the new id before dropping its oldest */
 _Static_assert(VIEW_POOL <= 64, "vids_used is a 64-bit set of pool slots");
 
