@@ -105,9 +105,13 @@
 #define TL_PROFILE_VERSION 1
 #define TL_PROFILE_SEED 0x7461696c6f72ULL /* "tailor": persisted hashes */
 #define ALLOC_OVERHEAD 16
-#define VIEW_ID_INLINE 32 /* bytes of an id slot in the recently viewed pool (ids up to 31 bytes) */
-#define VIEW_SLACK 6      /* spare slots in front of the recently viewed: a move per 6 new views */
-#define VIEW_POOL (TL_PROFILE_RECENT_MAX + 1) /* a full list takes the new id before dropping its oldest */
+/* Recently viewed: bytes of an id slot in the profile's pool (ids of up to
+ * 31 bytes); spare slots in front of the list (a move per VIEW_SLACK new
+ * views); pool slots (a full list takes the new id before it drops its
+ * oldest). */
+#define VIEW_ID_INLINE 32
+#define VIEW_SLACK 6
+#define VIEW_POOL (TL_PROFILE_RECENT_MAX + 1)
 _Static_assert(VIEW_POOL <= 64, "vids_used is a 64-bit set of pool slots");
 
 struct aff {
