@@ -498,6 +498,10 @@ static void *hammer_worker(void *arg)
             }
             continue;
         }
+        /* hints for a key some operations ahead, as an import gives them */
+        char ahead[32];
+        snprintf(ahead, sizeof ahead, "user-%u", (r + 7) % KEYS);
+        tl_pcache_prefetch(h->c, 1 + (((r + 7) % KEYS) & 1), ahead, (int)((s >> 12) % 3));
         struct tl_profile *p;
         struct tl_pcache_guard g;
         if (tl_pcache_lock(h->c, shop, key, 1, &p, &g) != TL_OK) continue;
