@@ -312,8 +312,8 @@ Test(profile, recently_viewed_matches_reference_model)
     for (int k = 0; k < 90; k++) {
         size_t len = lens[k % 9];
         for (size_t c = 0; c < len; c++) ids[k][c] = (char)('a' + (k * 7 + (int)c) % 26);
-        snprintf(ids[k], 4, "%02d", k); /* distinct prefixes, then the filler */
-        if (len >= 3) ids[k][2] = 'x';
+        ids[k][0] = (char)('0' + k / 10); /* distinct two-digit prefixes, then the filler */
+        if (len >= 2) ids[k][1] = (char)('0' + k % 10);
         ids[k][len] = 0;
     }
     struct tl_profile *p = tl_profile_new("u:ref");
