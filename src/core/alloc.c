@@ -1,12 +1,11 @@
 /* Allocation wrappers with counting and one-shot failure injection. */
 #include "core/alloc.h"
 
-#include <stdint.h>
-#include <sys/mman.h>
-
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static atomic_long live_count;
 static atomic_long fail_countdown = -1;

@@ -67,11 +67,11 @@ struct batch {
     json_t **objs; /* slow path trees the events' strings point into */
     size_t n_objs, cap_objs;
     struct tl_evblock_enc blk; /* the batch's new events, packed by the parser */
-    int zstate;                /* Z_TODO, Z_BUSY (a thread is compressing blk), Z_DONE; under pipe.mu */
+    int zstate;                /* Z_WAITING, Z_BUSY (a thread is compressing blk), Z_DONE; under pipe.mu */
     enum tl_rc zrc;            /* result of compressing blk */
 };
 
-enum { Z_TODO, Z_BUSY, Z_DONE };
+enum { Z_WAITING, Z_BUSY, Z_DONE };
 
 struct pipe {
     struct tl_import_events *job;
@@ -226,8 +226,10 @@ static int push(struct pipe *pp, struct batch *b)
     pthread_mutex_lock(&pp->mu);
     while (pp->count == IMPORT_QUEUE && !pp->consumer_stop) {
         struct batch *t = NULL;
-        for (size_t k = pp->count; k-- > 0 && !t;)
-            if (pp->q[(pp->head + k) % IMPORT_QUEUE]->zstate == Z_TODO) t = pp->q[(pp->head + k) % IMPORT_QUEUE];
+        for (size_t k = pp->count; k-- > 0 && !t;) {
+            struct batch *q = pp->q[(pp->head + k) % IMPORT_QUEUE];
+            if (q->zstate == Z_WAITING) t = q;
+        }
         if (t) {
             t->zstate = Z_BUSY;
             compress_claimed(pp, t);
@@ -257,7 +259,7 @@ static struct batch *pop(struct pipe *pp)
         pp->head = (pp->head + 1) % IMPORT_QUEUE;
         pp->count--;
         pthread_cond_broadcast(&pp->cv);
-        if (b->zstate == Z_TODO) {
+        if (b->zstate == Z_WAITING) {
             b->zstate = Z_BUSY;
             compress_claimed(pp, b);
         }
@@ -311,7 +313,7 @@ static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b)
             rc = tl_evblock_add(&b->blk, ev, b->eid[i]);
     }
     if (rc) return tl_err_set(&pp->perr, rc, NULL, "packing events: %s", tl_rc_message(rc));
-    b->zstate = b->blk.n ? Z_TODO : Z_DONE;
+    b->zstate = b->blk.n ? Z_WAITING : Z_DONE;
     b->zrc = TL_OK;
     return push(pp, b) ? TL_OK : TL_ESHUTDOWN;
 }
