@@ -411,7 +411,7 @@ static void *producer_main(void *arg)
 
 static void apply_batch(struct tl_import_events *j, struct batch *b)
 {
-    static _Thread_local char keys[PF_RING][TL_USER_KEY_MAX];
+    char keys[PF_RING][TL_USER_KEY_MAX];
     size_t n = b->n;
     for (size_t i = 0; i < n && i < PF_AHEAD; i++)
         tl_engine_user_key(j->engine, b->ev[i].shop_id, b->ev[i].user_id, b->ev[i].anonymous_id, keys[i % PF_RING]);

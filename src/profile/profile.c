@@ -437,8 +437,14 @@ static int view_id_pooled(const struct tl_profile *p, const char *id)
     return p->vids && a >= lo && a < lo + p->cap_vids * sizeof *p->vids;
 }
 
-/* Grow the id pool to ncap slots; the views' ids in it follow it. */
-static int vids_grow(struct tl_profile *p, uint32_t ncap)
+static int vids_full(const struct tl_profile *p)
+{
+    return p->vids_used == (p->cap_vids == 64 ? ~0ULL : (1ULL << p->cap_vids) - 1);
+}
+
+/* Grow the id pool by one slot or more (grow: doubling, at most
+ * VIEW_POOL); the views' ids in it follow it. */
+static void vids_grow(struct tl_profile *p)
 {
     uintptr_t old = (uintptr_t)p->vids;
     size_t slot[TL_PROFILE_RECENT_MAX]; /* pool slot of each view, or SIZE_MAX */
@@ -446,13 +452,9 @@ static int vids_grow(struct tl_profile *p, uint32_t ncap)
         slot[i] = view_id_pooled(p, p->views[i].item_id)
                       ? (size_t)((uintptr_t)p->views[i].item_id - old) / VIEW_ID_INLINE
                       : SIZE_MAX;
-    char(*nv)[VIEW_ID_INLINE] = tl_realloc(p->vids, (size_t)ncap * sizeof *nv);
-    if (!nv) return 0;
-    p->vids = nv;
-    p->cap_vids = ncap;
+    if (grow((void **)&p->vids, &p->cap_vids, sizeof *p->vids, p->cap_vids + 1, VIEW_POOL) != TL_OK) return;
     for (uint32_t i = 0; i < p->n_views; i++)
         if (slot[i] != SIZE_MAX) p->views[i].item_id = p->vids[slot[i]];
-    return 1;
 }
 
 /* Copy of a viewed item id: a slot of the profile's id pool when it is
@@ -464,11 +466,8 @@ static char *view_id_dup(struct tl_profile *p, const char *item)
 {
     size_t n = strlen(item);
     if (n < VIEW_ID_INLINE) {
-        uint64_t all = p->cap_vids == 64 ? ~0ULL : (1ULL << p->cap_vids) - 1;
-        if (p->vids_used == all && p->cap_vids < VIEW_POOL)
-            vids_grow(p, p->cap_vids ? (p->cap_vids * 2 < VIEW_POOL ? p->cap_vids * 2 : VIEW_POOL) : 4);
-        all = p->cap_vids == 64 ? ~0ULL : (1ULL << p->cap_vids) - 1;
-        if (p->vids_used != all) {
+        if (vids_full(p) && p->cap_vids < VIEW_POOL) vids_grow(p); /* a failure: the id is allocated below */
+        if (!vids_full(p)) {
             unsigned k = (unsigned)__builtin_ctzll(~p->vids_used);
             p->vids_used |= 1ULL << k;
             memcpy(p->vids[k], item, n + 1);
@@ -492,17 +491,11 @@ static void view_id_free(struct tl_profile *p, char *id)
 static enum tl_rc views_room_in_front(struct tl_profile *p)
 {
     if (p->v0 > 0) return TL_OK;
-    uint32_t cap = p->cap_views;
-    if (p->n_views == cap) {
-        uint32_t nc = cap ? cap * 2 : 4;
-        if (nc > TL_PROFILE_RECENT_MAX + VIEW_SLACK) nc = TL_PROFILE_RECENT_MAX + VIEW_SLACK;
-        struct tl_profile_view *nb = tl_realloc(p->vbase, (size_t)nc * sizeof *nb);
-        if (!nb) return TL_ENOMEM;
-        p->vbase = nb;
-        p->cap_views = cap = nc;
-    }
-    memmove(p->vbase + (cap - p->n_views), p->vbase, p->n_views * sizeof *p->vbase);
-    p->v0 = cap - p->n_views;
+    enum tl_rc rc =
+        grow((void **)&p->vbase, &p->cap_views, sizeof *p->vbase, p->n_views + 1, TL_PROFILE_RECENT_MAX + VIEW_SLACK);
+    if (rc) return rc;
+    memmove(p->vbase + (p->cap_views - p->n_views), p->vbase, p->n_views * sizeof *p->vbase);
+    p->v0 = p->cap_views - p->n_views;
     p->views = p->vbase + p->v0;
     return TL_OK;
 }

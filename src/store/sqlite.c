@@ -326,7 +326,8 @@ static enum tl_rc sq_open(const char *path, enum tl_sync sync, struct tl_store *
      * event import with 64 MiB: the final commit 0.27 s and the profile
      * checkpoint 0.33 s; with 8 MiB 0.18 and 0.25 s; reads come from the
      * OS page cache either way). foreign_keys stays off: ids are validated
-     * by the engine. page_size 16384 (a new database only; an existing one keeps its size):
+     * by the engine. page_size 16384 (a new database only; an existing one
+     * keeps its size):
      * SQLite writes the WAL a page per call, and the event blocks are large
      * blobs, so 16 KiB pages make a quarter of the write calls of the 4 KiB
      * default; measured on a 1,000,000-event import: the final commit 0.41
