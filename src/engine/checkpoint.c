@@ -211,16 +211,12 @@ static enum tl_rc ckpt_write(const struct tl_store_ops *ops, struct tl_store *st
     return rc ? rc : ops->meta_set(st, "profile_checkpoint_seq", j->seq);
 }
 
-enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
+/* Step 2 of the protocol: the caller holds ckpt_mu and has made sure that
+ * no event is applied meanwhile (apply_lock held exclusively). Moves the
+ * blobs evicted since the last checkpoint and those of every dirty profile
+ * in the cache into `inflight`. */
+static enum tl_rc ckpt_collect(struct tl_engine *e)
 {
-    pthread_mutex_lock(&e->ckpt_mu);
-    pthread_rwlock_wrlock(&e->apply_lock);
-    if (e->discard) { /* in-memory state is not what the store holds */
-        pthread_rwlock_unlock(&e->apply_lock);
-        pthread_mutex_unlock(&e->ckpt_mu);
-        return TL_OK;
-    }
-    int64_t seq = atomic_load(&e->last_seq);
     pthread_mutex_lock(&e->evicted_mu);
     /* inflight is empty here: the previous checkpoint cleared it. */
     struct tl_blobset tmp = e->inflight;
@@ -248,8 +244,15 @@ enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
         tl_blobset_free(&pc.set[t]);
         tl_buf_free(&pc.c[t].scratch);
     }
-    pthread_rwlock_unlock(&e->apply_lock);
+    return rc;
+}
 
+/* Step 3: the caller holds ckpt_mu, not apply_lock. Writes `inflight` as
+ * the checkpoint of seq if rc is TL_OK; on any failure the blobs go back to
+ * `evicted` for the next attempt (profiles already marked clean stay
+ * loadable from there). */
+static enum tl_rc ckpt_write_out(struct tl_engine *e, int64_t seq, enum tl_rc rc)
+{
     /* Nothing changed since the last checkpoint (closing right after one):
      * no transaction, no fsync. */
     int nothing = rc == TL_OK && e->inflight.n == 0 && seq == e->ckpt_seq;
@@ -260,8 +263,6 @@ enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
     }
     pthread_mutex_lock(&e->evicted_mu);
     if (rc) {
-        /* Keep the blobs for the next attempt. Profiles already marked clean
-         * stay loadable from `evicted`. */
         for (size_t i = 0; i < e->inflight.n; i++) {
             struct tl_blob *b = &e->inflight.v[i];
             if (!blobset_get(&e->evicted, b->shop_id, b->key) &&
@@ -272,6 +273,64 @@ enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
     tl_blobset_free(&e->inflight);
     tl_u64map_init(&e->inflight.index);
     pthread_mutex_unlock(&e->evicted_mu);
+    return rc;
+}
+
+enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
+{
+    pthread_mutex_lock(&e->ckpt_mu);
+    pthread_rwlock_wrlock(&e->apply_lock);
+    if (e->discard) { /* in-memory state is not what the store holds */
+        pthread_rwlock_unlock(&e->apply_lock);
+        pthread_mutex_unlock(&e->ckpt_mu);
+        return TL_OK;
+    }
+    int64_t seq = atomic_load(&e->last_seq);
+    enum tl_rc rc = ckpt_collect(e);
+    pthread_rwlock_unlock(&e->apply_lock);
+    rc = ckpt_write_out(e, seq, rc);
     pthread_mutex_unlock(&e->ckpt_mu);
+    return rc;
+}
+
+static void *early_main(void *arg)
+{
+    struct tl_ckpt_early *ck = arg;
+    ck->rc = ckpt_collect(ck->e);
+    return NULL;
+}
+
+void tl_engine_checkpoint_begin(struct tl_engine *e, struct tl_ckpt_early *ck)
+{
+    ck->e = e;
+    ck->rc = TL_OK;
+    ck->begun = 1;
+    ck->threaded = pthread_create(&ck->th, NULL, early_main, ck) == 0;
+    if (!ck->threaded) ck->rc = ckpt_collect(e); /* no thread: here, before the commit */
+}
+
+/* The log copy of a commit that deferred it, on the read handle. */
+static void *log_copy_main(void *arg)
+{
+    struct tl_engine *e = arg;
+    pthread_mutex_lock(&e->rst_mu);
+    if (e->ops->log_copy(e->rst) != TL_OK)
+        tl_warn("copying the write-ahead log into the database failed; left for later");
+    pthread_mutex_unlock(&e->rst_mu);
+    return NULL;
+}
+
+enum tl_rc tl_engine_checkpoint_end(struct tl_engine *e, struct tl_ckpt_early *ck, int64_t seq, enum tl_rc commit_rc)
+{
+    if (!ck->begun) return TL_OK;
+    if (ck->threaded) pthread_join(ck->th, NULL);
+    ck->begun = ck->threaded = 0;
+    /* The caller's commit left its log copy for later (defer_log_copy): it
+     * runs on the read handle while the writer writes the profiles (1,000,000
+     * events: 0.085 s of copy beside 0.1 s of profile writes). */
+    pthread_t copier;
+    int copying = commit_rc == TL_OK && e->ops->log_copy && pthread_create(&copier, NULL, log_copy_main, e) == 0;
+    enum tl_rc rc = ckpt_write_out(e, seq, commit_rc ? commit_rc : ck->rc);
+    if (copying) pthread_join(copier, NULL);
     return rc;
 }

@@ -248,8 +248,9 @@ struct import_ctx {
     struct tl_err err;
     enum tl_rc rc;
     int64_t last_seq;
-    uint64_t token;   /* dedupe claims of this import */
-    int64_t shift_ms; /* tailor_import_set_time_shift */
+    uint64_t token;            /* dedupe claims of this import */
+    int64_t shift_ms;          /* tailor_import_set_time_shift */
+    struct tl_ckpt_early ckpt; /* profiles serialized while the import commits */
 };
 
 void tailor_import_set_time_shift(struct tailor *t, int64_t ms) { t->import_shift_ms = ms; }
@@ -371,6 +372,10 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
     struct import_ctx *c = arg;
     c->ops = ops;
     c->st = st;
+    /* The commit leaves copying the write-ahead log into the database to
+     * tailor_import's checkpoint, which does it beside writing the profiles
+     * (tl_engine_checkpoint_end). */
+    if (ops->defer_log_copy) ops->defer_log_copy(st);
     tl_engine_apply_profile_only(c->e, 1); /* this thread; reset below */
     struct tl_fmt_opts fo = {.skip_bad = c->skip_bad, .progress = fmt_progress, .progress_ctx = c};
     enum tl_rc rc;
@@ -384,6 +389,10 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
         rc = import_events(c);
     tl_engine_apply_profile_only(c->e, 0);
     c->rc = rc;
+    /* Every event of the file is applied: its profiles are serialized for
+     * the checkpoint while the writer commits (tailor_import holds the
+     * locks this needs). */
+    if (rc == TL_OK && !c->e->discard) tl_engine_checkpoint_begin(c->e, &c->ckpt);
     return rc;
 }
 
@@ -418,19 +427,26 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
         c->progress = progress;
         c->progress_ctx = progress_ctx;
         c->token = tl_engine_dedupe_token(t->engine);
-        pthread_rwlock_rdlock(&t->engine->apply_lock);
-        rc = tl_writer_submit(t->engine->writer, import_job, c, 0);
-        if (rc == TL_OK && c->last_seq > atomic_load(&t->engine->last_seq))
-            atomic_store(&t->engine->last_seq, c->last_seq);
+        /* ckpt_mu, then apply_lock exclusively (the checkpoint's order): no
+         * other thread applies events or checkpoints during the import, so
+         * the profiles serialized at the end of the job (import_job) are
+         * the state of the last committed event. */
+        struct tl_engine *e = t->engine;
+        pthread_mutex_lock(&e->ckpt_mu);
+        pthread_rwlock_wrlock(&e->apply_lock);
+        rc = tl_writer_submit(e->writer, import_job, c, 0);
+        if (rc == TL_OK && c->last_seq > atomic_load(&e->last_seq)) atomic_store(&e->last_seq, c->last_seq);
         if (rc)
-            tl_engine_discard(t->engine); /* before any checkpoint can run */
+            tl_engine_discard(e); /* before any checkpoint can run */
         else
-            tl_engine_dedupe_commit_token(t->engine, c->token);
-        pthread_rwlock_unlock(&t->engine->apply_lock);
+            tl_engine_dedupe_commit_token(e, c->token);
+        int64_t seq = atomic_load(&e->last_seq);
+        pthread_rwlock_unlock(&e->apply_lock);
+        tl_engine_checkpoint_end(e, &c->ckpt, seq, rc); /* written only if the import committed */
+        pthread_mutex_unlock(&e->ckpt_mu);
         if (rc && c->rc == TL_OK && !c->err.msg[0])
             tl_err_set(&c->err, rc, NULL, "import could not be committed: %s", tl_rc_message(rc));
         if (rc) t->discard = 1; /* in-memory effects of a rolled-back import */
-        if (rc == TL_OK) tl_engine_checkpoint(t->engine);
     }
     if (summary) {
         memset(summary, 0, sizeof *summary);

@@ -246,6 +246,23 @@ enum tl_rc tl_engine_segment_json(struct tl_shop_state *s, const struct tl_profi
 
 /* Write every dirty profile and the checkpoint sequence (engine/checkpoint.c). */
 enum tl_rc tl_engine_checkpoint(struct tl_engine *e);
+/* A checkpoint whose profiles are serialized while the caller commits (an
+ * import: the serialization, about 0.1 s for 10,000 full profiles, runs
+ * beside the commit's writes and fsyncs instead of after them). The caller
+ * holds ckpt_mu and apply_lock exclusively from before _begin until after
+ * its commit, and applies nothing once _begin is called: the profiles are
+ * then exactly the state after the caller's last event. _end (apply_lock
+ * released, ckpt_mu still held) waits for the serialization and writes it
+ * as the checkpoint of seq if commit_rc is TL_OK; otherwise the blobs are
+ * kept for a later checkpoint, as after a failed write. */
+struct tl_ckpt_early {
+    struct tl_engine *e;
+    pthread_t th;
+    int begun, threaded;
+    enum tl_rc rc;
+};
+void tl_engine_checkpoint_begin(struct tl_engine *e, struct tl_ckpt_early *ck);
+enum tl_rc tl_engine_checkpoint_end(struct tl_engine *e, struct tl_ckpt_early *ck, int64_t seq, enum tl_rc commit_rc);
 /* pcache loader/evict callbacks (engine/checkpoint.c). */
 enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, struct tl_profile **out);
 void tl_engine_profile_evict(void *ctx, uint32_t shop_id, const char *key, const struct tl_profile *p, int dirty);

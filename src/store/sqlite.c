@@ -209,6 +209,7 @@ struct tl_store {
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT_];
     int in_tx;                  /* inside begin() .. commit()/rollback() */
+    int defer_copy;             /* this transaction's commit skips the WAL checkpoint */
     int64_t next_seq;           /* seq of the next append; 0 = read it from the tables */
     struct tl_evblock_enc pend; /* events appended, not yet written */
     struct tl_buf work;         /* decompressed block during a scan */
@@ -354,6 +355,8 @@ static enum tl_rc sq_open(const char *path, enum tl_sync sync, struct tl_store *
 
 /* ---- transactions ---- */
 
+#define WAL_AUTOCHECKPOINT_PAGES 1000 /* SQLite's default, which every handle here keeps */
+
 static enum tl_rc tx(struct tl_store *s, enum stmt_id id)
 {
     sqlite3_stmt *q = prep(s, id);
@@ -375,7 +378,13 @@ static enum tl_rc sq_commit(struct tl_store *s)
 {
     enum tl_rc rc = flush_events(s);
     if (rc) return rc; /* still in the transaction: the caller rolls back */
+    /* wal_autocheckpoint 0 for this commit only: the WAL is not copied
+     * into the database file by the commit (SQLite's default copies it
+     * once it holds 1000 pages); 1000 again afterwards. */
+    if (s->defer_copy) sqlite3_wal_autocheckpoint(s->db, 0);
     rc = tx(s, S_COMMIT);
+    if (s->defer_copy) sqlite3_wal_autocheckpoint(s->db, WAL_AUTOCHECKPOINT_PAGES);
+    s->defer_copy = 0;
     if (rc == TL_OK) s->in_tx = 0;
     s->next_seq = 0; /* another connection may append before our next transaction */
     return rc;
@@ -383,10 +392,25 @@ static enum tl_rc sq_commit(struct tl_store *s)
 
 static enum tl_rc sq_rollback(struct tl_store *s)
 {
+    s->defer_copy = 0;
     tl_evblock_enc_reset(&s->pend);
     s->next_seq = 0;
     s->in_tx = 0;
     return tx(s, S_ROLLBACK);
+}
+
+static void sq_defer_log_copy(struct tl_store *s)
+{
+    if (s->in_tx) s->defer_copy = 1;
+}
+
+/* PASSIVE: copies the committed frames no reader still needs, never waits
+ * for a reader or the writer; SQLITE_BUSY (another copy is running) leaves
+ * the frames to that copy or a later one. */
+static enum tl_rc sq_log_copy(struct tl_store *s)
+{
+    int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK || rc == SQLITE_BUSY ? TL_OK : TL_ESTORE;
 }
 
 /* ---- shops and keys ---- */
@@ -1047,6 +1071,8 @@ const struct tl_store_ops tl_store_sqlite = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .defer_log_copy = sq_defer_log_copy,
+    .log_copy = sq_log_copy,
     .shop_create = sq_shop_create,
     .shop_find = sq_shop_find,
     .shop_scan = sq_shop_scan,

@@ -73,6 +73,14 @@ struct tl_store_ops {
     enum tl_rc (*begin)(struct tl_store *st);
     enum tl_rc (*commit)(struct tl_store *st);
     enum tl_rc (*rollback)(struct tl_store *st);
+    /* Backends with a write-ahead log that is later copied into the main
+     * file (SQLite), else NULL. defer_log_copy (inside a transaction): its
+     * commit leaves the copy for later (it is durable once in the log), so a
+     * large commit answers before the copy; log_copy copies what is
+     * committed, on any handle, while another handle keeps writing. A copy
+     * left undone is made by the next commit that copies or at close. */
+    void (*defer_log_copy)(struct tl_store *st);
+    enum tl_rc (*log_copy)(struct tl_store *st);
 
     /* Shops: create (TL_EEXIST if the name is taken), find by name, list. */
     enum tl_rc (*shop_create)(struct tl_store *st, const char *name, uint32_t *id);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -856,6 +857,89 @@ Test(store_sqlite, profiles_put_get_delete_scan)
     memset(&a, 0, sizeof a);
     cr_assert_eq(ops->profile_scan(st, prof_cb, &a), TL_OK);
     cr_assert_eq(a.n, 2);
+}
+
+/* ---- deferred log copy ---- */
+
+static long long file_size(const char *suffix)
+{
+    char p[160];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    struct stat sb;
+    return stat(p, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* One transaction writing `n` profiles of 64 KiB (incompressible bytes
+ * from `seed`): 2,000 pages of 16 KiB, past the 1,000 at which a commit
+ * copies the log into the database file. */
+#define BIG_BLOB 65536
+static void write_big(struct tl_store *h, int defer, int n, unsigned seed)
+{
+    unsigned char *blob = tl_malloc(BIG_BLOB);
+    cr_assert_not_null(blob);
+    unsigned tag = seed;
+    cr_assert_eq(ops->begin(h), TL_OK);
+    if (defer) ops->defer_log_copy(h);
+    for (int i = 0; i < n; i++) {
+        for (size_t k = 0; k < BIG_BLOB; k++) blob[k] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+        char key[32];
+        snprintf(key, sizeof key, "u:%u:%d", tag, i);
+        cr_assert_eq(ops->profile_put(h, 1, key, blob, BIG_BLOB), TL_OK);
+    }
+    cr_assert_eq(ops->commit(h), TL_OK);
+    tl_free(blob);
+}
+
+Test(store_sqlite, a_deferred_log_copy_is_made_by_another_handle_and_only_once)
+{
+    cr_assert_not_null(ops->defer_log_copy);
+    cr_assert_not_null(ops->log_copy);
+    long long db0 = file_size("");
+    /* Deferred: the commit is durable in the log, the database file is
+     * untouched, and another handle reads every row from the log. */
+    write_big(st, 1, 256, 1);
+    cr_assert_eq(file_size(""), db0, "the deferred commit copied nothing into the database file");
+    cr_assert_gt(file_size("-wal"), 256LL * BIG_BLOB, "the log holds the transaction");
+    struct tl_store *other = NULL;
+    struct tl_err err;
+    tl_err_clear(&err);
+    cr_assert_eq(ops->open(path, TL_SYNC_OS, &other, &err), TL_OK, "%s", err.msg);
+    struct prof_acc a = {0};
+    cr_assert_eq(ops->profile_scan(other, prof_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 256);
+    /* The copy, on the other handle, while this one writes (a transaction
+     * open across the copy, committed after it). */
+    cr_assert_eq(ops->begin(st), TL_OK);
+    cr_assert_eq(ops->meta_set(st, "during", 1), TL_OK);
+    cr_assert_eq(ops->log_copy(other), TL_OK);
+    cr_assert_eq(ops->commit(st), TL_OK);
+    long long db1 = file_size("");
+    cr_assert_gt(db1, 256LL * BIG_BLOB, "log_copy wrote the pages into the database file");
+    /* The deferral was for that commit only: the next large one copies. */
+    write_big(st, 0, 256, 2);
+    cr_assert_gt(file_size(""), db1 + 200LL * BIG_BLOB, "an ordinary large commit copies the log again");
+    /* A rolled-back transaction's deferral does not outlive it. */
+    long long db2 = file_size("");
+    cr_assert_eq(ops->begin(st), TL_OK);
+    ops->defer_log_copy(st);
+    cr_assert_eq(ops->rollback(st), TL_OK);
+    write_big(st, 0, 256, 3);
+    cr_assert_gt(file_size(""), db2 + 200LL * BIG_BLOB, "the deferral ended with the rollback");
+    /* Outside a transaction it does nothing either. */
+    long long db3 = file_size("");
+    ops->defer_log_copy(st);
+    write_big(st, 0, 256, 4);
+    cr_assert_gt(file_size(""), db3 + 200LL * BIG_BLOB);
+    ops->close(other);
+    /* Deferred and never copied: the close copies, and a reopen finds it all. */
+    write_big(st, 1, 64, 5);
+    reopen_store();
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(ops->profile_scan(st, prof_cb, &a), TL_OK);
+    cr_assert_eq(a.n, 4 * 256 + 64);
+    int64_t v = 0;
+    cr_assert_eq(ops->meta_get(st, "during", &v), TL_OK);
+    cr_assert_eq(v, 1);
 }
 
 /* ---- meta and stats ---- */
