@@ -409,12 +409,23 @@ static void *producer_main(void *arg)
 #define PF_MID 4
 #define PF_RING 16 /* > PF_AHEAD, a power of two */
 
-static void apply_batch(struct tl_import_events *j, struct batch *b)
+static void resolve_keys(struct tl_import_events *j, const struct batch *b, size_t from, size_t to,
+                         char keys[PF_RING][TL_USER_KEY_MAX])
+{
+    for (size_t i = from; i < to && i < b->n; i++)
+        tl_engine_user_key(j->engine, b->ev[i].shop_id, b->ev[i].user_id, b->ev[i].anonymous_id, keys[i % PF_RING]);
+}
+
+/* An event that names both ids is a login, as for POST /v1/events
+ * (engine/events.c): the anonymous id is linked to the customer, in the
+ * import's transaction, before the event is applied, so the event meets the
+ * anonymous history and the later events of that anonymous id reach the
+ * customer's profile. The keys already resolved ahead are resolved again. */
+static enum tl_rc apply_batch(struct tl_import_events *j, struct batch *b)
 {
     char keys[PF_RING][TL_USER_KEY_MAX];
     size_t n = b->n;
-    for (size_t i = 0; i < n && i < PF_AHEAD; i++)
-        tl_engine_user_key(j->engine, b->ev[i].shop_id, b->ev[i].user_id, b->ev[i].anonymous_id, keys[i % PF_RING]);
+    resolve_keys(j, b, 0, PF_AHEAD, keys);
     for (size_t i = 0; i < n; i++) {
         if (i + PF_AHEAD < n) {
             const struct tl_event *a = &b->ev[i + PF_AHEAD];
@@ -425,14 +436,25 @@ static void apply_batch(struct tl_import_events *j, struct batch *b)
         if (i + PF_MID < n)
             tl_engine_profile_prefetch(j->engine, b->ev[i + PF_MID].shop_id, keys[(i + PF_MID) % PF_RING], 1);
         if (i + 1 < n) tl_engine_profile_prefetch(j->engine, b->ev[i + 1].shop_id, keys[(i + 1) % PF_RING], 2);
-        if (!b->dup[i]) tl_engine_apply_event_as(j->engine, &b->ev[i], keys[i % PF_RING]);
+        if (b->dup[i]) continue;
+        const struct tl_event *ev = &b->ev[i];
+        if (ev->user_id && ev->anonymous_id) {
+            int linked = 0;
+            enum tl_rc rc = tl_engine_link_in_tx(j->engine, j->ops, j->st, ev->shop_id, ev->anonymous_id, ev->user_id,
+                                                 ev->ts_ms, &linked);
+            if (rc) return rc;
+            if (linked) resolve_keys(j, b, i + 1, i + 1 + PF_AHEAD, keys);
+        }
+        tl_engine_apply_event_as(j->engine, ev, keys[i % PF_RING]);
     }
+    return TL_OK;
 }
 
 static enum tl_rc consume(struct tl_import_events *j, struct batch *b, struct tl_err *err)
 {
     if (b->zrc) return tl_err_set(err, b->zrc, NULL, "packing events: %s", tl_rc_message(b->zrc));
-    apply_batch(j, b);
+    enum tl_rc arc = apply_batch(j, b);
+    if (arc) return tl_err_set(err, arc, NULL, "linking identities: %s", tl_rc_message(arc));
     if (!b->blk.n) return TL_OK;
     int64_t seq;
     enum tl_rc rc = j->ops->event_append_block(j->st, &b->blk, &seq);

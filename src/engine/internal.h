@@ -219,10 +219,16 @@ void tl_engine_feedback_event(struct tl_engine *e, const struct tl_event *ev);
 void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct tl_order *o, int to_models);
 
 /* Link an anonymous id to a customer and merge the anonymous profile into
- * the customer's (engine/identify.c). Writes the link through the writer;
+ * the customer's (engine/users.c). Writes the link through the writer;
  * wait=1 blocks until durable. */
 enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *anonymous_id, const char *user_id,
                           int wait, int *merged);
+/* The same inside a writer job's transaction (an import: the link is
+ * stored, or rolled back, with the job's other writes); ts is the time of
+ * the login (the event's). *linked is 1 if the two were not linked yet. */
+enum tl_rc tl_engine_link_in_tx(struct tl_engine *e, const struct tl_store_ops *ops, struct tl_store *st,
+                                uint32_t shop_id, const char *anonymous_id, const char *user_id, int64_t ts,
+                                int *linked);
 
 /* Write data to path through path.tmp, fsync and rename: a crash leaves the
  * old file or the new one, never a torn one (engine/train.c). TL_EIO. */

@@ -23,12 +23,19 @@ struct link_job {
     int64_t ts;
 };
 
+/* The stored half: the link, and no snapshot of the anonymous profile. */
+static enum tl_rc store_link(const struct tl_store_ops *ops, struct tl_store *st, uint32_t shop_id, const char *anon,
+                             const char *user, const char *anon_key, int64_t ts)
+{
+    enum tl_rc rc = ops->identity_link(st, shop_id, anon, user, ts);
+    if (rc == TL_OK) rc = ops->profile_delete(st, shop_id, anon_key);
+    return rc;
+}
+
 static enum tl_rc write_link(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
 {
     struct link_job *j = arg;
-    enum tl_rc rc = ops->identity_link(st, j->shop_id, j->anon, j->user, j->ts);
-    if (rc == TL_OK) rc = ops->profile_delete(st, j->shop_id, j->anon_key);
-    return rc;
+    return store_link(ops, st, j->shop_id, j->anon, j->user, j->anon_key, j->ts);
 }
 
 static void free_link(void *arg)
@@ -40,28 +47,19 @@ static void free_link(void *arg)
     tl_free(j);
 }
 
-enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *anonymous_id, const char *user_id,
-                          int wait, int *merged)
+/* The in-memory half of a link: record it, move the shopper's KPI visitor
+ * and pending attributions, and merge the anonymous profile (loading it if
+ * it was evicted) into the customer's. 0 if the two were linked already. */
+static int link_in_memory(struct tl_engine *e, uint32_t shop_id, const char *anonymous_id, const char *user_id,
+                          int64_t ts, int *merged)
 {
-    if (merged) *merged = 0;
-    if (!tl_engine_ident_put(e, shop_id, anonymous_id, user_id)) return TL_OK; /* already linked */
-    struct link_job *j = tl_calloc(1, sizeof *j);
+    if (!tl_engine_ident_put(e, shop_id, anonymous_id, user_id)) return 0; /* already linked */
     char akey[TL_USER_KEY_MAX], ukey[TL_USER_KEY_MAX];
     snprintf(akey, sizeof akey, "a:%s", anonymous_id);
     snprintf(ukey, sizeof ukey, "u:%s", user_id);
-    if (!j) return TL_ENOMEM;
-    j->shop_id = shop_id;
-    j->anon = tl_strdup(anonymous_id);
-    j->user = tl_strdup(user_id);
-    j->anon_key = tl_strdup(akey);
-    j->ts = tl_now_ms();
-    if (!j->anon || !j->user || !j->anon_key) {
-        free_link(j);
-        return TL_ENOMEM;
-    }
     /* KPI visitors and pending attributions follow the shopper (a replay
      * after a restart sees the link from the start) */
-    tl_engine_analytics_link(e, shop_id, anonymous_id, user_id, j->ts);
+    tl_engine_analytics_link(e, shop_id, anonymous_id, user_id, ts);
 
     /* Take the anonymous profile out (loading it if it was evicted), then
      * merge it into the customer's. Two separate shard locks, never nested. */
@@ -86,6 +84,28 @@ enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *ano
         }
         tl_profile_free(anon);
     }
+    return 1;
+}
+
+enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *anonymous_id, const char *user_id,
+                          int wait, int *merged)
+{
+    if (merged) *merged = 0;
+    int64_t ts = tl_now_ms();
+    if (!link_in_memory(e, shop_id, anonymous_id, user_id, ts, merged)) return TL_OK;
+    struct link_job *j = tl_calloc(1, sizeof *j);
+    if (!j) return TL_ENOMEM;
+    char akey[TL_USER_KEY_MAX];
+    snprintf(akey, sizeof akey, "a:%s", anonymous_id);
+    j->shop_id = shop_id;
+    j->anon = tl_strdup(anonymous_id);
+    j->user = tl_strdup(user_id);
+    j->anon_key = tl_strdup(akey);
+    j->ts = ts;
+    if (!j->anon || !j->user || !j->anon_key) {
+        free_link(j);
+        return TL_ENOMEM;
+    }
     enum tl_rc rc;
     if (wait) {
         rc = tl_writer_submit(e->writer, write_link, j, 1);
@@ -95,6 +115,17 @@ enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *ano
         if (rc) free_link(j);
     }
     return rc;
+}
+
+enum tl_rc tl_engine_link_in_tx(struct tl_engine *e, const struct tl_store_ops *ops, struct tl_store *st,
+                                uint32_t shop_id, const char *anonymous_id, const char *user_id, int64_t ts,
+                                int *linked)
+{
+    *linked = link_in_memory(e, shop_id, anonymous_id, user_id, ts, NULL);
+    if (!*linked) return TL_OK;
+    char akey[TL_USER_KEY_MAX];
+    snprintf(akey, sizeof akey, "a:%s", anonymous_id);
+    return store_link(ops, st, shop_id, anonymous_id, user_id, akey, ts);
 }
 
 static enum tl_rc id_field(json_t *obj, const char *name, const char **out, struct tl_err *err)

@@ -869,6 +869,72 @@ def scenario_import_batches(run, d, servers):
     check(stats_total(srv) == n + 4999, "after --skip-bad: %d" % stats_total(srv))
 
 
+def scenario_import_logins(run, d, servers):
+    """An event that names both ids is a login in `tailor import events` as
+    in POST /v1/events: the same events imported for one shopper and posted
+    for another give the same profile (anonymous history merged, later
+    anonymous events reaching the customer, the link kept across a restart);
+    a login in a file that fails to import links nothing."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+
+    def events(cust, anon, tag):
+        t = "2026-03-01T10:%02d:00Z"
+        return [
+            {"type": "product_view", "anonymous_id": anon, "item_id": "sku-a", "event_id": tag + "1", "timestamp": t % 1},
+            {"type": "product_view", "anonymous_id": anon, "item_id": "sku-b", "event_id": tag + "2", "timestamp": t % 2},
+            {"type": "page_view", "anonymous_id": anon, "user_id": cust, "event_id": tag + "3", "timestamp": t % 3},
+            {"type": "product_view", "anonymous_id": anon, "item_id": "sku-c", "event_id": tag + "4", "timestamp": t % 4},
+            {"type": "product_view", "user_id": cust, "item_id": "sku-d", "event_id": tag + "5", "timestamp": t % 5},
+        ]
+    ev = os.path.join(d, "logins.ndjson")
+    with open(ev, "w") as f:
+        for o in events("imp-c", "imp-v", "i"):
+            f.write(json.dumps(o) + "\n")
+    code, out, err = run_cli(srv, "import", "events", ev)
+    check(code == 0 and "5 events" in out, "logins import: %d %r %r" % (code, out, err))
+    srv.start()
+    r = srv.call("POST", "/v1/events", events("post-c", "post-v", "p"), key="public")
+    check(r.status == 200, "post logins: %d %s" % (r.status, r.text()[:200]))
+
+    def shape(user):
+        r = srv.call("GET", "/v1/users/%s/profile" % user)
+        check(r.status == 200, "profile %s: %d %s" % (user, r.status, r.text()[:200]))
+        p = r.json()
+        return (p["anonymous_ids"], [v["item_id"] for v in p["recently_viewed"]], p["counts"])
+    imp = shape("imp-c")
+    check(imp[0] == ["imp-v"] and imp[1] == ["sku-d", "sku-c", "sku-b", "sku-a"],
+          "imported login: %r" % (imp,))
+    post = shape("post-c")
+    check(post[0] == ["post-v"] and imp[1:] == post[1:], "import %r against POST %r" % (imp, post))
+    # a later anonymous event reaches the customer, before and after a restart
+    r = srv.call("POST", "/v1/events", [{"type": "product_view", "anonymous_id": "imp-v", "item_id": "sku-e"}],
+                 key="public")
+    check(r.status == 200, "post after import: %d %s" % (r.status, r.text()[:200]))
+    check(shape("imp-c")[1][0] == "sku-e", "anonymous event after the imported login: %r" % (shape("imp-c"),))
+    check(srv.stop() == 0, "exit after SIGTERM")
+    srv.start()
+    check(shape("imp-c")[1][:2] == ["sku-e", "sku-d"], "after a restart: %r" % (shape("imp-c"),))
+    check(srv.stop() == 0, "exit after SIGTERM")
+    # a file that fails after its login: nothing of it, the link neither
+    bad = os.path.join(d, "logins_bad.ndjson")
+    with open(bad, "w") as f:
+        for o in events("bad-c", "bad-v", "b"):
+            f.write(json.dumps(o) + "\n")
+        f.write('{"type": "product_view", "anonymous_id": "bad-v", "item_id": "x", "timestamp": "2099-01-01T00:00:00Z"}\n')
+    code, out, err = run_cli(srv, "import", "events", bad)
+    check(code == 1 and "logins_bad.ndjson:6:" in err and "timestamp" in err, "bad logins import: %d %r" % (code, err))
+    srv.start()
+    r = srv.call("GET", "/v1/users/bad-c/profile")
+    check(r.status == 404, "a failed import linked a login: %d %s" % (r.status, r.text()[:200]))
+    r = srv.call("POST", "/v1/events", [{"type": "product_view", "anonymous_id": "bad-v", "item_id": "sku-f"}],
+                 key="public")
+    check(r.status == 200, "post after the failed import: %d" % r.status)
+    r = srv.call("GET", "/v1/users/bad-c/profile")
+    check(r.status == 404, "the anonymous id of a failed import reached the customer: %d" % r.status)
+
+
 def wait_trained(srv, before=None, timeout=90):
     """Poll GET /v1/admin/train until a snapshot other than `before` exists
     and the trainer is idle."""
@@ -1472,6 +1538,7 @@ SCENARIOS = [
     ("scenario/imports", scenario_imports),
     ("scenario/import_killed", scenario_import_killed),
     ("scenario/import_batches", scenario_import_batches),
+    ("scenario/import_logins", scenario_import_logins),
     ("scenario/models", scenario_models),
     ("scenario/merch_rules", scenario_merch_rules),
     ("scenario/feedback", scenario_feedback),
