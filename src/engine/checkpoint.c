@@ -302,6 +302,7 @@ static void *early_main(void *arg)
 
 void tl_engine_checkpoint_begin(struct tl_engine *e, struct tl_ckpt_early *ck)
 {
+    if (ck->begun) return; /* a job run again by the writer (writer.h): the first serialization stands */
     ck->e = e;
     ck->rc = TL_OK;
     ck->begun = 1;
