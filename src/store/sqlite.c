@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
 #include "core/timeutil.h"
 #include "store/evblock.h"
 #include "store/store.h"
@@ -248,9 +249,23 @@ static double col_real(sqlite3_stmt *q, int i)
 }
 
 /* Step a write statement to completion and reset it. */
+/* A failed statement is logged with SQLite's reason and the OS error
+ * behind it (a full disk, a file size limit): the callers only see
+ * TL_ESTORE. */
+static void log_failure(sqlite3_stmt *q)
+{
+    sqlite3 *db = sqlite3_db_handle(q);
+    int se = sqlite3_system_errno(db);
+    const char *text = sqlite3_sql(q);
+    tl_warn("storage: \"%.40s%s\" failed: %s (SQLite code %d%s%s)", text ? text : "?",
+            text && strlen(text) > 40 ? "..." : "", sqlite3_errmsg(db), sqlite3_extended_errcode(db), se ? ", " : "",
+            se ? strerror(se) : "");
+}
+
 static enum tl_rc run(sqlite3_stmt *q)
 {
     int r = sqlite3_step(q);
+    if (r != SQLITE_DONE && r != SQLITE_ROW && r != SQLITE_CONSTRAINT) log_failure(q);
     sqlite3_reset(q);
     sqlite3_clear_bindings(q);
     if (r == SQLITE_DONE || r == SQLITE_ROW) return TL_OK;
@@ -392,10 +407,15 @@ static enum tl_rc sq_commit(struct tl_store *s)
 
 static enum tl_rc sq_rollback(struct tl_store *s)
 {
+    int was_in_tx = s->in_tx;
     s->defer_copy = 0;
     tl_evblock_enc_reset(&s->pend);
     s->next_seq = 0;
     s->in_tx = 0;
+    /* No transaction open in SQLite: a COMMIT that failed on an I/O error
+     * (a full disk) has rolled it back already; without begin() it is the
+     * caller's error. */
+    if (sqlite3_get_autocommit(s->db)) return was_in_tx ? TL_OK : TL_ESTORE;
     return tx(s, S_ROLLBACK);
 }
 

@@ -35,6 +35,7 @@ import json
 import urllib.parse
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -799,6 +800,59 @@ def scenario_import_killed(run, d, servers):
     srv.start()
     check(stats_total(srv) == n, "after the second import the store has %d events" % stats_total(srv))
 
+def scenario_import_disk_full(run, d, servers):
+    """An import whose commit cannot be written (the file size limit of the
+    process stands in for a full disk) fails with a clear message and leaves
+    nothing behind: no event, no profile (its profiles were serialized
+    beside the commit and are dropped), no checkpoint past the last good
+    import; the same file then imports completely."""
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+    first = os.path.join(d, "first.ndjson")
+    with open(first, "w") as f:
+        for i in range(500):
+            f.write('{"type":"product_view","user_id":"f%d","item_id":"sku-%d","event_id":"first-%d",'
+                    '"timestamp":"2026-01-01T00:00:00Z"}\n' % (i % 50, i % 30, i))
+    code, out, err = run_cli(srv, "import", "events", first)
+    check(code == 0, "first import: %d %r" % (code, err))
+    second = os.path.join(d, "second.ndjson")
+    n = 30000
+    with open(second, "w") as f:
+        for i in range(n):
+            f.write('{"type":"product_view","user_id":"s%d","item_id":"sku-%d","event_id":"second-%d",'
+                    '"timestamp":"2026-01-02T00:00:00Z"}\n' % (i % 5, i % 300, i))
+
+    def limited():
+        # writes past 160 KiB fail with EFBIG instead of raising SIGXFSZ:
+        # the commit of 30,000 events fails, while the profiles of its five
+        # shoppers would fit (so writing them after a failed commit shows)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (163840, 163840))
+    p = subprocess.run([srv.bin, "import", "events", second, "--db", srv.db], cwd=REPO, capture_output=True,
+                       text=True, timeout=120 * SLOW, preexec_fn=limited)
+    check(p.returncode == 1 and "import could not be committed" in p.stderr and "disk I/O error" in p.stderr,
+          "import on a full disk: %d %r %r" % (p.returncode, p.stdout, p.stderr))
+    check("imported" not in p.stdout, "a failed import printed a summary: %r" % p.stdout)
+    srv.start()
+    check(stats_total(srv) == 500, "a failed import left %d events" % (stats_total(srv) - 500))
+    r = srv.call("GET", "/v1/users/s1/profile")
+    check(r.status == 404, "a failed import left a profile: %d %s" % (r.status, r.text()[:200]))
+    r = srv.call("GET", "/v1/users/f1/profile")
+    check(r.status == 200 and r.json()["counts"]["product_view"] == 10, "profile of the first import: %s" % r.text()[:200])
+    with open(srv.log_path, errors="replace") as f:
+        log = f.read()
+    check(re.search(r"replayed 0 events after checkpoint 500\b", log), "start after the failed import: %r" % log[-500:])
+    check(srv.stop() == 0, "exit after SIGTERM")
+    code, out, err = run_cli(srv, "import", "events", second)
+    check(code == 0 and ("%s events" % format(n, ",")) in out and "0 duplicates" in out,
+          "the same file after the failure: %d %r %r" % (code, out, err))
+    srv.start()
+    check(stats_total(srv) == 500 + n, "after the second try: %d" % stats_total(srv))
+    r = srv.call("GET", "/v1/users/s1/profile")
+    check(r.status == 200 and r.json()["counts"]["product_view"] == n // 5, "s1 after the second try: %s" % r.text()[:200])
+
+
 def scenario_import_batches(run, d, servers):
     """An events import across many of its internal batches: lines of very
     different sizes (a batch ends early when the next line would not fit its
@@ -1537,6 +1591,7 @@ SCENARIOS = [
     ("scenario/concurrent_posts", scenario_concurrent_posts),
     ("scenario/imports", scenario_imports),
     ("scenario/import_killed", scenario_import_killed),
+    ("scenario/import_disk_full", scenario_import_disk_full),
     ("scenario/import_batches", scenario_import_batches),
     ("scenario/import_logins", scenario_import_logins),
     ("scenario/models", scenario_models),
