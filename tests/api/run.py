@@ -766,6 +766,15 @@ def scenario_imports(run, d, servers):
           "shifted order time: %s" % r.text()[:400])
 
 
+def write_views(path, n, user, users, items, eid, ts):
+    """An NDJSON file of n product views: user<i % users>, sku-<i % items>,
+    event ids eid<i>, all at timestamp ts."""
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write('{"type":"product_view","user_id":"%s%d","item_id":"sku-%d","event_id":"%s%d",'
+                    '"timestamp":"%s"}\n' % (user, i % users, i % items, eid, i, ts))
+
+
 def scenario_import_killed(run, d, servers):
     """kill -9 in the middle of an events import leaves nothing of it (one
     transaction), releases the database, and the same file then imports
@@ -775,10 +784,7 @@ def scenario_import_killed(run, d, servers):
     srv.make_keys()
     ev = os.path.join(d, "big.ndjson")
     n = 200000
-    with open(ev, "w") as f:
-        for i in range(n):
-            f.write('{"type":"product_view","user_id":"k%d","item_id":"sku-%d","event_id":"kill-%d",'
-                    '"timestamp":"2026-01-01T00:00:00Z"}\n' % (i % 5000, i % 3000, i))
+    write_views(ev, n, "k", 5000, 3000, "kill-", "2026-01-01T00:00:00Z")
     p = subprocess.Popen([srv.bin, "import", "events", ev, "--db", srv.db], cwd=REPO,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     PROCS.append(p)
@@ -810,18 +816,12 @@ def scenario_import_disk_full(run, d, servers):
     servers.append(srv)
     srv.make_keys()
     first = os.path.join(d, "first.ndjson")
-    with open(first, "w") as f:
-        for i in range(500):
-            f.write('{"type":"product_view","user_id":"f%d","item_id":"sku-%d","event_id":"first-%d",'
-                    '"timestamp":"2026-01-01T00:00:00Z"}\n' % (i % 50, i % 30, i))
+    write_views(first, 500, "f", 50, 30, "first-", "2026-01-01T00:00:00Z")
     code, out, err = run_cli(srv, "import", "events", first)
     check(code == 0, "first import: %d %r" % (code, err))
     second = os.path.join(d, "second.ndjson")
     n = 30000
-    with open(second, "w") as f:
-        for i in range(n):
-            f.write('{"type":"product_view","user_id":"s%d","item_id":"sku-%d","event_id":"second-%d",'
-                    '"timestamp":"2026-01-02T00:00:00Z"}\n' % (i % 5, i % 300, i))
+    write_views(second, n, "s", 5, 300, "second-", "2026-01-02T00:00:00Z")
 
     def limited():
         # writes past 160 KiB fail with EFBIG instead of raising SIGXFSZ:
