@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +34,30 @@ static const struct tl_model_ops *const registry[] = {
     &tl_cooc_ops,    NULL /* sentinel */
 };
 
-void tl_model_blas_serial(void) { openblas_set_num_threads(1); }
+/* OpenBLAS (pthreads build) starts its workers when the library is loaded;
+ * each then spins on sched_yield for 2^28 cycles (about 0.1 s) before it
+ * sleeps, taking that CPU from whatever the process does first (2-2.6% of
+ * the samples of a 1,000,000-event import on two cores). The library's
+ * own fork handler stops them with blas_thread_shutdown_ and the next
+ * parallel BLAS call starts them again (blas_server.c: exec_blas calls
+ * blas_thread_init when no server is up), so stopping them here costs
+ * training nothing but a thread start. Declared weak: a BLAS without it
+ * keeps its threads. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+/* Once per process, at the first call: later calls may run while a trainer
+ * of another handle is inside a BLAS call, which a shutdown must not meet. */
+static void blas_stop_spinning(void)
+{
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+}
+
+void tl_model_blas_serial(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    openblas_set_num_threads(1);
+    pthread_once(&once, blas_stop_spinning);
+}
 
 int tl_model_name_in_list(const char *list, const char *name)
 {

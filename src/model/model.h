@@ -102,7 +102,9 @@ struct tl_model_ops {
  * (sched_yield) between calls, and a fold-in solve per request would keep
  * every core busy. Call once at server start: BLAS calls outside training
  * then run on the calling thread; training raises the count around its own
- * calls (ease.c, ials.c) and restores it. */
+ * calls (ease.c, ials.c) and restores it. The first call of a process
+ * also stops the workers OpenBLAS started at load (they spin for about
+ * 0.1 s before sleeping; the next parallel call starts them again). */
 void tl_model_blas_serial(void);
 
 /* 1 if name is a whole entry of the comma-separated list ("a, b"; spaces
