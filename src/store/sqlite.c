@@ -248,10 +248,9 @@ static double col_real(sqlite3_stmt *q, int i)
     return sqlite3_column_type(q, i) == SQLITE_NULL ? NAN : sqlite3_column_double(q, i);
 }
 
-/* Step a write statement to completion and reset it. */
-/* A failed statement is logged with SQLite's reason and the OS error
- * behind it (a full disk, a file size limit): the callers only see
- * TL_ESTORE. */
+/* A failed statement is logged with SQLite's reason, its extended code
+ * and, where SQLite has it, the OS error behind it (a full disk, a file
+ * size limit): the callers only see TL_ESTORE. */
 static void log_failure(sqlite3_stmt *q)
 {
     sqlite3 *db = sqlite3_db_handle(q);
@@ -262,6 +261,7 @@ static void log_failure(sqlite3_stmt *q)
             se ? strerror(se) : "");
 }
 
+/* Step a write statement to completion and reset it. */
 static enum tl_rc run(sqlite3_stmt *q)
 {
     int r = sqlite3_step(q);
