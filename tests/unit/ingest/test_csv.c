@@ -447,6 +447,63 @@ Test(lines, crlf_blank_and_last_line)
     tl_lines_close(l);
 }
 
+/* A plain file read in chunks: most lines are handed out in place (their
+ * newline overwritten), the ones across a chunk boundary assembled, CR LF
+ * and a BOM handled alike, an oversize line refused without losing its
+ * neighbours, the last line without a newline. Lines of 0 to 70,000 bytes
+ * from a fixed generator, about 3 MB (a dozen chunk boundaries), checked
+ * against the text that was written. */
+Test(lines, plain_file_lines_in_place_and_across_chunks)
+{
+    char path[] = "/tmp/tl_lines_fileXXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    cr_assert_not_null(f);
+    enum { N = 400 };
+    size_t lens[N];
+    int crlf[N];
+    unsigned seed = 12345;
+    fputs("\xEF\xBB\xBF", f);
+    for (int i = 0; i < N; i++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t len = (seed >> 8) % 1000;
+        if (i % 37 == 5) len = 70000;
+        if (i == 200) len = TL_LINES_LINE_MAX + 1;
+        lens[i] = len;
+        crlf[i] = i % 3 == 0;
+        for (size_t k = 0; k < len; k++) fputc('a' + (int)((i + k) % 26), f);
+        if (i + 1 < N) fputs(crlf[i] ? "\r\n" : "\n", f);
+    }
+    fclose(f);
+    struct tl_lines *l = NULL;
+    struct tl_err e = {0};
+    cr_assert_eq(tl_lines_open(path, &l, &e), TL_OK);
+    for (int i = 0; i < N; i++) {
+        const char *ln;
+        size_t len;
+        long no;
+        enum tl_rc rc = tl_lines_next(l, &ln, &len, &no, &e);
+        cr_assert_eq(no, i + 1);
+        if (i == 200) {
+            cr_assert_eq(rc, TL_ETOOBIG, "line %d", i + 1);
+            continue;
+        }
+        cr_assert_eq(rc, TL_OK, "line %d: %s", i + 1, e.msg);
+        cr_assert_eq(len, lens[i], "line %d: %zu bytes, want %zu", i + 1, len, lens[i]);
+        cr_assert_eq(ln[len], '\0');
+        for (size_t k = 0; k < len; k++)
+            cr_assert_eq(ln[k], 'a' + (int)((i + k) % 26), "line %d byte %zu", i + 1, k);
+    }
+    const char *ln;
+    size_t len;
+    long no;
+    cr_assert_eq(tl_lines_next(l, &ln, &len, &no, &e), TL_OK);
+    cr_assert_null(ln);
+    tl_lines_close(l);
+    unlink(path);
+}
+
 Test(lines, oversize_line_is_skipped_with_error)
 {
     char *s = big("first\n", TL_LINES_LINE_MAX + 10, 'x', "\nlast\n");
