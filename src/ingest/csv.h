@@ -85,7 +85,8 @@ enum tl_rc tl_lines_open(const char *path, struct tl_lines **out, struct tl_err 
 enum tl_rc tl_lines_open_mem(const char *data, size_t len, struct tl_lines **out, struct tl_err *err);
 void tl_lines_close(struct tl_lines *l);
 
-/* Next line without its "\n" / "\r\n", NUL-terminated, into *line and *len; its
+/* Next line without its "\n" / "\r\n", NUL-terminated, into *line and *len
+ * (valid until the next call: it may point into the reader's input buffer); its
  * 1-based number into *lineno. *line = NULL at the end of input. Empty lines
  * are returned (callers skip blank lines). TL_ETOOBIG for a line longer than
  * TL_LINES_LINE_MAX (the rest of that line is skipped; the caller may go on);

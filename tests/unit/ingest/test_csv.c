@@ -492,8 +492,7 @@ Test(lines, plain_file_lines_in_place_and_across_chunks)
         cr_assert_eq(rc, TL_OK, "line %d: %s", i + 1, e.msg);
         cr_assert_eq(len, lens[i], "line %d: %zu bytes, want %zu", i + 1, len, lens[i]);
         cr_assert_eq(ln[len], '\0');
-        for (size_t k = 0; k < len; k++)
-            cr_assert_eq(ln[k], 'a' + (int)((i + k) % 26), "line %d byte %zu", i + 1, k);
+        for (size_t k = 0; k < len; k++) cr_assert_eq(ln[k], 'a' + (int)((i + k) % 26), "line %d byte %zu", i + 1, k);
     }
     const char *ln;
     size_t len;
