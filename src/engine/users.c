@@ -19,23 +19,25 @@ int tl_engine_ident_put(struct tl_engine *e, uint32_t shop_id, const char *anon,
 
 struct link_job {
     uint32_t shop_id;
-    char *anon, *user, *anon_key;
+    char *anon, *user;
     int64_t ts;
 };
 
 /* The stored half: the link, and no snapshot of the anonymous profile. */
 static enum tl_rc store_link(const struct tl_store_ops *ops, struct tl_store *st, uint32_t shop_id, const char *anon,
-                             const char *user, const char *anon_key, int64_t ts)
+                             const char *user, int64_t ts)
 {
+    char akey[TL_USER_KEY_MAX];
+    snprintf(akey, sizeof akey, "a:%s", anon);
     enum tl_rc rc = ops->identity_link(st, shop_id, anon, user, ts);
-    if (rc == TL_OK) rc = ops->profile_delete(st, shop_id, anon_key);
+    if (rc == TL_OK) rc = ops->profile_delete(st, shop_id, akey);
     return rc;
 }
 
 static enum tl_rc write_link(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
 {
     struct link_job *j = arg;
-    return store_link(ops, st, j->shop_id, j->anon, j->user, j->anon_key, j->ts);
+    return store_link(ops, st, j->shop_id, j->anon, j->user, j->ts);
 }
 
 static void free_link(void *arg)
@@ -43,7 +45,6 @@ static void free_link(void *arg)
     struct link_job *j = arg;
     tl_free(j->anon);
     tl_free(j->user);
-    tl_free(j->anon_key);
     tl_free(j);
 }
 
@@ -95,14 +96,11 @@ enum tl_rc tl_engine_link(struct tl_engine *e, uint32_t shop_id, const char *ano
     if (!link_in_memory(e, shop_id, anonymous_id, user_id, ts, merged)) return TL_OK;
     struct link_job *j = tl_calloc(1, sizeof *j);
     if (!j) return TL_ENOMEM;
-    char akey[TL_USER_KEY_MAX];
-    snprintf(akey, sizeof akey, "a:%s", anonymous_id);
     j->shop_id = shop_id;
     j->anon = tl_strdup(anonymous_id);
     j->user = tl_strdup(user_id);
-    j->anon_key = tl_strdup(akey);
     j->ts = ts;
-    if (!j->anon || !j->user || !j->anon_key) {
+    if (!j->anon || !j->user) {
         free_link(j);
         return TL_ENOMEM;
     }
@@ -123,9 +121,7 @@ enum tl_rc tl_engine_link_in_tx(struct tl_engine *e, const struct tl_store_ops *
 {
     *linked = link_in_memory(e, shop_id, anonymous_id, user_id, ts, NULL);
     if (!*linked) return TL_OK;
-    char akey[TL_USER_KEY_MAX];
-    snprintf(akey, sizeof akey, "a:%s", anonymous_id);
-    return store_link(ops, st, shop_id, anonymous_id, user_id, akey, ts);
+    return store_link(ops, st, shop_id, anonymous_id, user_id, ts);
 }
 
 static enum tl_rc id_field(json_t *obj, const char *name, const char **out, struct tl_err *err)
