@@ -95,6 +95,62 @@ enum tl_rc tl_time_parse(const char *s, int64_t *out_ms)
     return TL_OK;
 }
 
+/* Inverse of days_from_civil (Hinnant's civil_from_days): days since
+ * 1970-01-01 -> year, month 1-12, day 1-31. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void put2(char *p, unsigned v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+}
+
+size_t tl_time_format_iso(int64_t ms, char out[TL_TIME_ISO_LEN + 1])
+{
+    /* years 0000-9999: digits written directly (the hot path of storing
+     * events); anything else through tl_time_format */
+    if (ms < TL_TIME_ISO_MIN_MS || ms > TL_TIME_ISO_MAX_MS) {
+        tl_time_format(ms, out, TL_TIME_ISO_LEN + 1);
+        return TL_TIME_ISO_LEN;
+    }
+    int64_t days = ms >= 0 ? ms / TL_MS_PER_DAY : -((-ms + TL_MS_PER_DAY - 1) / TL_MS_PER_DAY);
+    unsigned in_day = (unsigned)(ms - days * TL_MS_PER_DAY); /* 0 .. 86,399,999 */
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(days, &y, &m, &d);
+    unsigned yy = (unsigned)y, sec = in_day / 1000;
+    put2(out, yy / 100);
+    put2(out + 2, yy % 100);
+    out[4] = '-';
+    put2(out + 5, m);
+    out[7] = '-';
+    put2(out + 8, d);
+    out[10] = 'T';
+    put2(out + 11, sec / 3600);
+    out[13] = ':';
+    put2(out + 14, sec / 60 % 60);
+    out[16] = ':';
+    put2(out + 17, sec % 60);
+    out[19] = '.';
+    unsigned frac = in_day % 1000;
+    out[20] = (char)('0' + frac / 100);
+    put2(out + 21, frac % 100);
+    out[23] = 'Z';
+    out[24] = '\0';
+    return TL_TIME_ISO_LEN;
+}
+
 void tl_time_format(int64_t ms, char *out, size_t n)
 {
     time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);

@@ -6,10 +6,38 @@
 #include <math.h>
 #include <string.h>
 #include <zstd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/alloc.h"
+#include "core/timeutil.h"
 
-enum { F_USER = 1, F_ANON = 2, F_ITEM = 4, F_COUNTRY = 8 };
+enum { F_USER = 1, F_ANON = 2, F_ITEM = 4, F_COUNTRY = 8, F_COMPACT = 16 };
+
+/* Compact bodies (format in evblock.h). Key codes: */
+enum { K_END = 0, K_LITERAL = 1, K_DICT = 2 };
+/* the dictionary: code K_DICT + index, fixed forever (stored data uses it) */
+static const char *const dict[] = {
+    "event_id", "type",     "timestamp",    "user_id",  "anonymous_id", "session_id",
+    "item_id",  "items",    "quantity",     "price",    "country",      "query",
+    "category", "dwell_ms", "scroll_depth", "order_id", "context",      "recommendation_id"};
+#define DICT_N (sizeof dict / sizeof dict[0])
+/* value codes */
+enum {
+    V_STR = 1, /* varint length, the bytes between the quotes */
+    V_RAW,     /* varint length, the JSON text as it is (objects, arrays, literals, other numbers) */
+    V_INT,     /* zigzag varint of an integer written -?(0|[1-9][0-9]*), at most 18 digits */
+    V_DEC,     /* zigzag varint of the digits, u8 count of decimals: -?(0|[1-9][0-9]*).[0-9]+, <= 18 digits */
+    V_TS,      /* "tl_time_format_iso(ts_ms)" of the event */
+    V_USER,    /* the event's user_id, quoted (as are the next three) */
+    V_ANON,    /* anonymous_id */
+    V_ITEM,    /* item_id */
+    V_COUNTRY, /* country */
+    V_TYPE,    /* tl_event_type_str(type), quoted */
+    V_MAX_
+};
+#define DIGITS_MAX 18 /* 10^18 - 1 < 2^63: the digits of V_INT / V_DEC fit an int64 */
 
 void tl_evblock_enc_init(struct tl_evblock_enc *b)
 {
@@ -17,6 +45,7 @@ void tl_evblock_enc_init(struct tl_evblock_enc *b)
     tl_buf_init(&b->raw, 0);
     tl_buf_init(&b->eids, 0);
     tl_buf_init(&b->frame, 0);
+    b->ts_day = INT64_MIN;
 }
 
 void tl_evblock_enc_free(struct tl_evblock_enc *b)
@@ -57,6 +86,238 @@ static unsigned char *put_str(unsigned char *p, const char *s, size_t len)
     return p + len + 1;
 }
 
+/* The key code of the key text k[0..n). */
+static int dict_code(const char *k, size_t n)
+{
+#define D(i)                                                                                                           \
+    if (memcmp(k, dict[i], n) == 0) return K_DICT + (i)
+    switch (n) { /* the dictionary's keys by length */
+    case 4:
+        D(1);
+        break;
+    case 5:
+        D(7);
+        D(9);
+        D(11);
+        break;
+    case 7:
+        D(3);
+        D(6);
+        D(10);
+        D(16);
+        break;
+    case 8:
+        D(0);
+        D(8);
+        D(12);
+        D(13);
+        D(15);
+        break;
+    case 9:
+        D(2);
+        break;
+    case 10:
+        D(5);
+        break;
+    case 12:
+        D(4);
+        D(14);
+        break;
+    case 17:
+        D(17);
+        break;
+    default:
+        break;
+    }
+#undef D
+    return K_LITERAL;
+}
+
+/* End of the JSON string whose opening quote is at p (the byte after its
+ * closing quote), or NULL. 16 bytes at a time where SSE2 is there (any
+ * x86-64): the next quote or backslash of a block is found with two
+ * compares and a mask; a byte loop for the rest. */
+static const char *string_end(const char *p, const char *end)
+{
+    p++;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+        if (!m) {
+            p += 16;
+            continue;
+        }
+        p += __builtin_ctz(m);
+        if (*p == '"') return p + 1;
+        p += 2; /* a backslash and the byte it escapes */
+    }
+#endif
+    for (; p < end; p++) {
+        if (*p == '"') return p + 1;
+        if (*p == '\\') p++;
+    }
+    return NULL;
+}
+
+/* tl_time_format_iso(ts_ms) in b->ts_text, the date part reused while the
+ * day stays the same (events come in time order). */
+static const char *ts_text(struct tl_evblock_enc *b, int64_t ts_ms)
+{
+    int64_t day = ts_ms >= 0 && ts_ms <= TL_TIME_ISO_MAX_MS ? ts_ms / TL_MS_PER_DAY : INT64_MIN;
+    if (day == INT64_MIN || day != b->ts_day) { /* before 1970 or after 9999: always in full */
+        tl_time_format_iso(ts_ms, b->ts_text);
+        b->ts_day = day;
+        return b->ts_text;
+    }
+    unsigned ms = (unsigned)(ts_ms - day * TL_MS_PER_DAY), sec = ms / 1000;
+    unsigned v[3] = {sec / 3600, sec / 60 % 60, sec % 60};
+    char *t = b->ts_text + 11; /* "HH:MM:SS.mmmZ" */
+    for (int i = 0; i < 3; i++) {
+        t[3 * i] = (char)('0' + v[i] / 10);
+        t[3 * i + 1] = (char)('0' + v[i] % 10);
+    }
+    ms %= 1000;
+    t[9] = (char)('0' + ms / 100);
+    t[10] = (char)('0' + ms / 10 % 10);
+    t[11] = (char)('0' + ms % 10);
+    return b->ts_text;
+}
+
+/* End of the JSON value at p (object, array, string or scalar), or NULL.
+ * Scalars end at the first ',', '}' or ']'; brackets nest, strings are
+ * skipped. Only the bytes are delimited: the caller stores them as they
+ * are, so a value it cannot delimit only means no compact body. */
+static const char *value_end(const char *p, const char *end)
+{
+    if (p >= end) return NULL;
+    if (*p == '"') return string_end(p, end);
+    if (*p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']') p++;
+        return p;
+    }
+    int depth = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            if (!(p = string_end(p, end))) return NULL;
+            continue;
+        }
+        if (c == '{' || c == '[') depth++;
+        if ((c == '}' || c == ']') && --depth == 0) return p + 1;
+        p++;
+    }
+    return NULL;
+}
+
+/* The digits of t[0..n) as -?(0|[1-9][0-9]*)(.[0-9]+)? with at most
+ * DIGITS_MAX digits in all: their value (sign applied) and the count of
+ * decimals (-1 without a point). 0 if t is not such a number or is a
+ * negative zero (which the value cannot keep). */
+static int plain_number(const char *t, size_t n, int64_t *v, int *decimals)
+{
+    size_t i = 0;
+    int neg = n && t[0] == '-';
+    i += (size_t)neg;
+    if (i >= n || t[i] < '0' || t[i] > '9' || (t[i] == '0' && i + 1 < n && t[i + 1] != '.')) return 0;
+    uint64_t m = 0;
+    int nd = 0, dec = -1;
+    for (; i < n; i++) {
+        char c = t[i];
+        if (c == '.' && dec < 0 && i + 1 < n) {
+            dec = 0;
+            continue;
+        }
+        if (c < '0' || c > '9' || ++nd > DIGITS_MAX) return 0;
+        m = m * 10 + (uint64_t)(c - '0');
+        if (dec >= 0) dec++;
+    }
+    if (neg && m == 0) return 0;
+    *v = neg ? -(int64_t)m : (int64_t)m;
+    *decimals = dec;
+    return 1;
+}
+
+static unsigned char *put_zigzag(unsigned char *p, int64_t v)
+{
+    return put_varint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/* A quoted string value q[0..n) that is the event's own field s of sn
+ * bytes (so the decoder can take it from there). */
+static int same_str(const char *q, size_t n, const char *s, size_t sn) { return s && sn == n && memcmp(q, s, n) == 0; }
+
+/* The canonical JSON object body[0..len) as a compact body at p (room for
+ * 2 * len + 16 bytes), or NULL when it is not an object in compact JSON
+ * form (whitespace, say): the caller then stores the JSON as it is. Every
+ * byte of the text is kept (keys and strings as written, numbers that the
+ * codes give back exactly, the rest verbatim), so decoding writes it back
+ * byte for byte. */
+static unsigned char *compact_body(struct tl_evblock_enc *b, unsigned char *p, const char *body, size_t len,
+                                   const struct tl_event *ev, const size_t lens[4])
+{
+    const char *q = body, *end = body + len;
+    if (len < 2 || *q++ != '{' || end[-1] != '}') return NULL;
+    end--; /* the members lie in [q, end) */
+    while (q < end) {
+        if (*q != '"') return NULL;
+        const char *ke = string_end(q, end);
+        if (!ke || ke >= end || *ke != ':') return NULL;
+        size_t kn = (size_t)(ke - q) - 2;
+        int kc = dict_code(q + 1, kn);
+        *p++ = (unsigned char)kc;
+        if (kc == K_LITERAL) p = put_str(p, q + 1, kn) - 1; /* no NUL: the code bytes delimit */
+        const char *v = ke + 1, *ve = value_end(v, end);
+        if (!ve || ve == v || (ve < end && *ve != ',')) return NULL;
+        size_t vn = (size_t)(ve - v);
+        int64_t num;
+        int dec;
+        if (*v == '"') {
+            /* a field the event also keeps in its header, by key */
+            const char *s = v + 1;
+            size_t sn = vn - 2;
+            int code = V_STR;
+            switch (kc - K_DICT) {
+            case 1:
+                code =
+                    same_str(s, sn, tl_event_type_str(ev->type), strlen(tl_event_type_str(ev->type))) ? V_TYPE : V_STR;
+                break;
+            case 2:
+                code = sn == TL_TIME_ISO_LEN && memcmp(s, ts_text(b, ev->ts_ms), sn) == 0 ? V_TS : V_STR;
+                break;
+            case 3:
+                code = same_str(s, sn, ev->user_id, lens[0]) ? V_USER : V_STR;
+                break;
+            case 4:
+                code = same_str(s, sn, ev->anonymous_id, lens[1]) ? V_ANON : V_STR;
+                break;
+            case 6:
+                code = same_str(s, sn, ev->item_id, lens[2]) ? V_ITEM : V_STR;
+                break;
+            case 10:
+                code = same_str(s, sn, ev->country, lens[3]) ? V_COUNTRY : V_STR;
+                break;
+            default:
+                break;
+            }
+            *p++ = (unsigned char)code;
+            if (code == V_STR) p = put_str(p, s, sn) - 1;
+        } else if (plain_number(v, vn, &num, &dec)) {
+            *p++ = dec < 0 ? V_INT : V_DEC;
+            p = put_zigzag(p, num);
+            if (dec >= 0) *p++ = (unsigned char)dec;
+        } else {
+            *p++ = V_RAW;
+            p = put_str(p, v, vn) - 1;
+        }
+        q = ve < end ? ve + 1 : ve;
+        if (ve < end && q == end) return NULL; /* a trailing comma */
+    }
+    *p++ = K_END;
+    return p;
+}
+
 enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, uint64_t eid_hash)
 {
     if ((unsigned)ev->type >= TL_EV_MAX_) return TL_EINVAL;
@@ -69,7 +330,7 @@ enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, u
     }
     const char *body = ev->body ? ev->body : "{}";
     size_t blen = ev->body ? (ev->body_len ? ev->body_len : strlen(body)) : 2;
-    need += blen + 1;
+    need += 2 * blen + 16; /* the JSON, or its compact form (compact_body) */
     enum tl_rc rc = tl_buf_reserve(&b->raw, need);
     if (rc == TL_OK) rc = tl_buf_reserve(&b->eids, 8);
     if (rc) return rc;
@@ -78,10 +339,17 @@ enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, u
     p = put_varint(p, ev->shop_id);
     int64_t d = (int64_t)((uint64_t)ev->ts_ms - (uint64_t)b->last_ts);
     p = put_varint(p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63)); /* zigzag */
-    *p++ = (unsigned char)flags;
+    unsigned char *fp = p++;
     for (int i = 0; i < 4; i++)
         if (strs[i]) p = put_str(p, strs[i], lens[i]);
-    p = put_str(p, body, blen);
+    unsigned char *cp = compact_body(b, p, body, blen, ev, lens);
+    if (cp) {
+        flags |= F_COMPACT;
+        p = cp;
+    } else {
+        p = put_str(p, body, blen);
+    }
+    *fp = (unsigned char)flags;
     b->raw.len = (size_t)(p - (unsigned char *)b->raw.data);
     b->raw.data[b->raw.len] = 0;
     unsigned char *e = (unsigned char *)b->eids.data + b->eids.len;
@@ -157,6 +425,183 @@ static const char *get_str(struct rd *r, size_t *len)
     return s;
 }
 
+/* The JSON being written back; oom set when memory ran out (as opposed to
+ * damaged data). */
+struct out {
+    struct tl_buf *b;
+    int oom;
+};
+
+static unsigned char *out_reserve(struct out *o, size_t n)
+{
+    if (tl_buf_reserve(o->b, n + 1)) {
+        o->oom = 1;
+        return NULL;
+    }
+    return (unsigned char *)o->b->data + o->b->len;
+}
+
+static int out_put(struct out *o, const void *s, size_t n)
+{
+    unsigned char *d = out_reserve(o, n);
+    if (!d) return 0;
+    memcpy(d, s, n);
+    o->b->len += n;
+    return 1;
+}
+
+static int out_quoted(struct out *o, const char *s, size_t n)
+{
+    unsigned char *d = s ? out_reserve(o, n + 2) : NULL;
+    if (!d) return 0;
+    d[0] = '"';
+    memcpy(d + 1, s, n);
+    d[n + 1] = '"';
+    o->b->len += n + 2;
+    return 1;
+}
+
+/* Bytes of r's next varint-length string (not NUL-terminated), or NULL. */
+static const char *get_bytes(struct rd *r, size_t *len)
+{
+    uint64_t n = get_varint(r);
+    if (r->bad || n > (uint64_t)(r->end - r->p)) {
+        r->bad = 1;
+        return NULL;
+    }
+    const char *s = (const char *)r->p;
+    r->p += n;
+    *len = (size_t)n;
+    return s;
+}
+
+/* Decimal text of a V_INT / V_DEC value (dec decimals, or -1). */
+static int out_number(struct out *o, int64_t v, int dec)
+{
+    char d[24];
+    int nd = 0;
+    uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    if (m >= 1000000000000000000ULL || dec > DIGITS_MAX) return 0; /* more than DIGITS_MAX digits: not written by add */
+    do {
+        d[nd++] = (char)('0' + m % 10);
+        m /= 10;
+    } while (m);
+    while (nd <= dec) d[nd++] = '0'; /* at least one digit before the point */
+    unsigned char *w = out_reserve(o, (size_t)nd + 2);
+    if (!w) return 0;
+    unsigned char *w0 = w;
+    if (v < 0) *w++ = '-';
+    for (int i = nd - 1; i >= 0; i--) {
+        *w++ = (unsigned char)d[i];
+        if (i == dec && dec > 0) *w++ = '.';
+    }
+    o->b->len += (size_t)(w - w0);
+    return 1;
+}
+
+/* The JSON text of a compact body at r into o->b (reset first); 0 if the
+ * body is damaged or memory ran out (o->oom). */
+static int expand_body(struct rd *r, const struct tl_event *ev, struct out *o)
+{
+    tl_buf_reset(o->b);
+    if (!out_put(o, "{", 1)) return 0;
+    for (int first = 1;; first = 0) {
+        if (r->p >= r->end) return 0;
+        unsigned kc = *r->p++;
+        if (kc == K_END) break;
+        if (!first && !out_put(o, ",", 1)) return 0;
+        if (kc == K_LITERAL) {
+            size_t n;
+            const char *k = get_bytes(r, &n);
+            if (!k || !out_quoted(o, k, n)) return 0;
+        } else if (kc - K_DICT < DICT_N) {
+            if (!out_quoted(o, dict[kc - K_DICT], strlen(dict[kc - K_DICT]))) return 0;
+        } else {
+            return 0;
+        }
+        if (!out_put(o, ":", 1) || r->p >= r->end) return 0;
+        unsigned vc = *r->p++;
+        const char *s = NULL;
+        size_t n = 0;
+        char ts[TL_TIME_ISO_LEN + 1];
+        int ok;
+        switch (vc) {
+        case V_STR:
+        case V_RAW:
+            s = get_bytes(r, &n);
+            ok = s && (vc == V_STR ? out_quoted(o, s, n) : out_put(o, s, n));
+            break;
+        case V_INT:
+        case V_DEC: {
+            uint64_t z = get_varint(r);
+            int dec = -1;
+            if (vc == V_DEC) dec = r->p < r->end ? *r->p++ : (r->bad = 1, 0);
+            ok = !r->bad && (vc == V_INT || dec > 0) && out_number(o, (int64_t)((z >> 1) ^ (0 - (z & 1))), dec);
+            break;
+        }
+        case V_TS:
+            tl_time_format_iso(ev->ts_ms, ts);
+            ok = out_quoted(o, ts, TL_TIME_ISO_LEN);
+            break;
+        case V_TYPE:
+            s = tl_event_type_str(ev->type);
+            ok = out_quoted(o, s, strlen(s));
+            break;
+        default: {
+            const char *f = vc == V_USER      ? ev->user_id
+                            : vc == V_ANON    ? ev->anonymous_id
+                            : vc == V_ITEM    ? ev->item_id
+                            : vc == V_COUNTRY ? ev->country
+                                              : NULL;
+            ok = f && out_quoted(o, f, strlen(f)); /* NULL: a code for a field the event lacks, or unknown */
+        }
+        }
+        if (!ok) return 0;
+    }
+    if (!out_put(o, "}", 1)) return 0;
+    o->b->data[o->b->len] = 0;
+    return 1;
+}
+
+/* The n events of the payload at r (see tl_evblock_decode). */
+static enum tl_rc decode_events(struct rd *r, size_t n, int64_t first_seq, int64_t after_seq, struct out *json,
+                                tl_evblock_cb cb, void *ctx)
+{
+    int64_t ts = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r->p >= r->end) return TL_ESTORE;
+        struct tl_event ev = {
+            .seq = first_seq + (int64_t)i, .quantity = NAN, .price = NAN, .dwell_ms = -1, .scroll_depth = NAN};
+        unsigned type = *r->p++;
+        if (type >= TL_EV_MAX_) return TL_ESTORE;
+        ev.type = (enum tl_event_type)type;
+        uint64_t shop = get_varint(r);
+        uint64_t z = get_varint(r);
+        if (r->bad || shop > UINT32_MAX || r->p >= r->end) return TL_ESTORE;
+        ev.shop_id = (uint32_t)shop;
+        ts = (int64_t)((uint64_t)ts + ((z >> 1) ^ (0 - (z & 1)))); /* un-zigzag */
+        ev.ts_ms = ts;
+        unsigned flags = *r->p++;
+        if (flags & ~(unsigned)(F_USER | F_ANON | F_ITEM | F_COUNTRY | F_COMPACT)) return TL_ESTORE;
+        const char **fields[4] = {&ev.user_id, &ev.anonymous_id, &ev.item_id, &ev.country};
+        for (int k = 0; k < 4; k++)
+            if (flags & (1u << k)) *fields[k] = get_str(r, NULL);
+        if (r->bad) return TL_ESTORE;
+        if (flags & F_COMPACT) {
+            if (!expand_body(r, &ev, json)) return json->oom ? TL_ENOMEM : TL_ESTORE;
+            ev.body = json->b->data;
+            ev.body_len = json->b->len;
+        } else {
+            ev.body = get_str(r, &ev.body_len);
+        }
+        if (r->bad) return TL_ESTORE;
+        if (ev.seq <= after_seq) continue;
+        int stop = cb(ctx, &ev);
+        if (stop) return (enum tl_rc)stop;
+    }
+    return r->p == r->end ? TL_OK : TL_ESTORE;
+}
+
 enum tl_rc tl_evblock_decode(const void *frame, size_t frame_len, size_t raw_len, size_t n, int64_t first_seq,
                              int64_t after_seq, struct tl_buf *work, tl_evblock_cb cb, void *ctx)
 {
@@ -171,30 +616,10 @@ enum tl_rc tl_evblock_decode(const void *frame, size_t frame_len, size_t raw_len
     if (ZSTD_isError(got) || got != raw_len) return TL_ESTORE;
     work->len = raw_len;
     struct rd r = {(const unsigned char *)work->data, (const unsigned char *)work->data + raw_len, 0};
-    int64_t ts = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (r.p >= r.end) return TL_ESTORE;
-        struct tl_event ev = {
-            .seq = first_seq + (int64_t)i, .quantity = NAN, .price = NAN, .dwell_ms = -1, .scroll_depth = NAN};
-        unsigned type = *r.p++;
-        if (type >= TL_EV_MAX_) return TL_ESTORE;
-        ev.type = (enum tl_event_type)type;
-        uint64_t shop = get_varint(&r);
-        uint64_t z = get_varint(&r);
-        if (r.bad || shop > UINT32_MAX || r.p >= r.end) return TL_ESTORE;
-        ev.shop_id = (uint32_t)shop;
-        ts = (int64_t)((uint64_t)ts + ((z >> 1) ^ (0 - (z & 1)))); /* un-zigzag */
-        ev.ts_ms = ts;
-        unsigned flags = *r.p++;
-        if (flags & ~0xFu) return TL_ESTORE;
-        const char **fields[4] = {&ev.user_id, &ev.anonymous_id, &ev.item_id, &ev.country};
-        for (int k = 0; k < 4; k++)
-            if (flags & (1u << k)) *fields[k] = get_str(&r, NULL);
-        ev.body = get_str(&r, &ev.body_len);
-        if (r.bad) return TL_ESTORE;
-        if (ev.seq <= after_seq) continue;
-        int stop = cb(ctx, &ev);
-        if (stop) return (enum tl_rc)stop;
-    }
-    return r.p == r.end ? TL_OK : TL_ESTORE;
+    struct tl_buf jb; /* the JSON of a compact body, rewritten for each event */
+    tl_buf_init(&jb, 0);
+    struct out json = {&jb, 0};
+    rc = decode_events(&r, n, first_seq, after_seq, &json, cb, ctx);
+    tl_buf_free(&jb);
+    return rc;
 }

@@ -180,6 +180,35 @@ Test(timeutil, format_parse_round_trip)
     }
 }
 
+/* The direct formatter writes exactly gmtime's text over its whole range:
+ * its ends, every day boundary around leap days and centuries, and random
+ * instants of years 0-9999; outside the range it falls back. */
+Test(timeutil, format_iso_matches_gmtime_text)
+{
+    char want[64], got[TL_TIME_ISO_LEN + 1];
+    int64_t fixed[] = {TL_TIME_ISO_MIN_MS, TL_TIME_ISO_MAX_MS, 0, -1, 1, 951782400000LL - 1, 951782400000LL,
+                       951868800000LL, 4107542400000LL, -2203891200000LL, 1700000000123LL, -62135596800001LL};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        tl_time_format(fixed[i], want, sizeof want);
+        cr_assert_eq(tl_time_format_iso(fixed[i], got), TL_TIME_ISO_LEN);
+        cr_assert_str_eq(got, want, "at %lld", (long long)fixed[i]);
+    }
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 200000; i++) {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        int64_t ms = TL_TIME_ISO_MIN_MS + (int64_t)(s % (uint64_t)(TL_TIME_ISO_MAX_MS - TL_TIME_ISO_MIN_MS + 1));
+        if (i % 4 == 0) ms -= ms % 86400000; /* midnights */
+        tl_time_format(ms, want, sizeof want);
+        tl_time_format_iso(ms, got);
+        cr_assert_str_eq(got, want, "at %lld", (long long)ms);
+    }
+    tl_time_format_iso(TL_TIME_ISO_MAX_MS + 1, got); /* year 10000: gmtime's text, cut */
+    tl_time_format(TL_TIME_ISO_MAX_MS + 1, want, sizeof want);
+    cr_assert_eq(strncmp(got, want, TL_TIME_ISO_LEN), 0);
+}
+
 Test(timeutil, clocks_move)
 {
     int64_t now = tl_now_ms();

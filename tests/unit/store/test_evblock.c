@@ -255,7 +255,7 @@ Test(evblock, payloads_that_lie_are_refused)
     const unsigned char no_nul[] = {1, 1, 0, 0, 2, '{', '}', 'x'};
     cr_assert_eq(decode_payload(no_nul, sizeof no_nul, 1), TL_ESTORE);
     /* an unknown flag bit */
-    const unsigned char bad_flag[] = {1, 1, 0, 0x10, 2, '{', '}', 0};
+    const unsigned char bad_flag[] = {1, 1, 0, 0x20, 2, '{', '}', 0};
     cr_assert_eq(decode_payload(bad_flag, sizeof bad_flag, 1), TL_ESTORE);
     /* an unknown type */
     const unsigned char bad_type[] = {TL_EV_MAX_, 1, 0, 0, 2, '{', '}', 0};
@@ -269,4 +269,261 @@ Test(evblock, payloads_that_lie_are_refused)
     /* the same payload, well-formed, decodes */
     const unsigned char good[] = {1, 1, 0, 0, 2, '{', '}', 0};
     cr_assert_eq(decode_payload(good, sizeof good, 1), TL_OK);
+}
+
+/* ---- compact bodies ---- */
+
+struct one_body {
+    char *out;
+    size_t cap, n;
+    char user[64], item[64];
+};
+
+static int body_cb(void *ctx, const struct tl_event *ev)
+{
+    struct one_body *o = ctx;
+    o->n++;
+    cr_assert_eq(strlen(ev->body), ev->body_len, "body_len matches the NUL-terminated body");
+    cr_assert_lt(ev->body_len, o->cap);
+    memcpy(o->out, ev->body, ev->body_len + 1);
+    cp(o->user, sizeof o->user, ev->user_id, NULL);
+    cp(o->item, sizeof o->item, ev->item_id, NULL);
+    return 0;
+}
+
+/* Store one event with this body (and the header fields of a typical
+ * product view), decode it, and return the body read back in out; *raw
+ * gets the payload size. */
+static void body_round_trip(const char *body, int64_t ts, const char *user, char *out, size_t cap, size_t *raw)
+{
+    struct tl_evblock_enc b;
+    tl_evblock_enc_init(&b);
+    struct tl_event ev = {.shop_id = 3,
+                          .type = TL_EV_PRODUCT_VIEW,
+                          .ts_ms = ts,
+                          .user_id = user,
+                          .anonymous_id = "anon-7",
+                          .item_id = "sku-002595",
+                          .country = "GB",
+                          .body = body,
+                          .body_len = strlen(body)};
+    cr_assert_eq(tl_evblock_add(&b, &ev, 0), TL_OK);
+    cr_assert_eq(tl_evblock_compress(&b), TL_OK);
+    struct tl_buf work;
+    tl_buf_init(&work, 0);
+    struct one_body o = {.out = out, .cap = cap};
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 1, 1, 0, &work, body_cb, &o), TL_OK, "%s",
+                 body);
+    cr_assert_eq(o.n, 1);
+    cr_assert_str_eq(o.user, user ? user : "");
+    cr_assert_str_eq(o.item, "sku-002595");
+    if (raw) *raw = b.raw.len;
+    tl_buf_free(&work);
+    tl_evblock_enc_free(&b);
+}
+
+#define TS_2026 1793211227435LL /* 2026-10-28T18:13:47.435Z */
+
+/* Every body comes back byte for byte, whatever its numbers, strings,
+ * escapes, nesting or form; compact JSON objects are stored smaller. */
+Test(evblock, bodies_come_back_byte_for_byte)
+{
+    const char *bodies[] = {
+        "{\"event_id\":\"ev-0\",\"type\":\"product_view\",\"timestamp\":\"2026-10-28T18:13:47.435Z\","
+        "\"user_id\":\"u002375\",\"session_id\":\"s-2374-996228\",\"item_id\":\"sku-002595\",\"price\":41.35,"
+        "\"country\":\"GB\",\"dwell_ms\":1202}",
+        "{}",
+        "{\"a\":0,\"b\":-0,\"c\":123456789012345678,\"d\":1234567890123456789,\"e\":-5,\"f\":0.5,\"g\":-0.05,"
+        "\"h\":10.50,\"i\":1e5,\"j\":1.5E-3,\"k\":-0.0,\"l\":0.0,\"m\":00,\"n\":true,\"o\":false,\"p\":null,"
+        "\"q\":-9.99999999999999999,\"r\":0.000000000000000001,\"s\":-12345678901234567.8}",
+        "{\"k\\\"ey\":\"a\\\"b\",\"x\":\"\\\\\",\"y\":\"\\u00e9\xc3\xa9\",\"z\":\"\"}",
+        "{\"context\":{\"a\":[1,{\"b\":\"}\"}],\"c\":\"]\",\"d\":{}},\"items\":[{\"item_id\":\"x\",\"quantity\":2}]}",
+        "{\"user_id\":\"u2\",\"item_id\":\"sku-2\",\"country\":\"gb\",\"anonymous_id\":\"anon-7\",\"type\":\"search\"}",
+        "{\"timestamp\":\"2026-10-28T18:13:47.436Z\",\"query\":\"u1\"}",
+        "{\"timestamp\":\"2026-10-28T18:13:47.435Z\",\"timestamp\":\"2026-10-28T18:13:47.435Z\"}",
+        "{\"session_id\":\"u1\",\"order_id\":\"sku-002595\",\"recommendation_id\":\"GB\"}",
+        "{ \"a\": 1 }",
+        "[1,2]",
+        "{\"a\":1,}",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\":1",
+        "{\"a\":\"unterminated}",
+        "{\"a\":1}x",
+        "\"just a string\"",
+        "{",
+        "",
+    };
+    char got[4096];
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        if (!bodies[i][0]) continue; /* an empty body is stored as {} (round_trip_every_field) */
+        body_round_trip(bodies[i], TS_2026, "u1", got, sizeof got, NULL);
+        cr_assert_str_eq(got, bodies[i], "body %zu", i);
+    }
+    /* the typical event: its header fields, keys and numbers are codes */
+    size_t raw;
+    body_round_trip(bodies[0], TS_2026, "u002375", got, sizeof got, &raw);
+    cr_assert_str_eq(got, bodies[0]);
+    cr_assert_lt(raw, strlen(bodies[0]) / 2, "stored in %zu bytes for %zu of JSON", raw, strlen(bodies[0]));
+    /* not an object in compact form: stored as it is, one byte more than its length */
+    size_t raw_sp, raw_obj;
+    body_round_trip("{ \"a\": 1 }", TS_2026, "u1", got, sizeof got, &raw_sp);
+    body_round_trip("{\"a\":1}", TS_2026, "u1", got, sizeof got, &raw_obj);
+    cr_assert_lt(raw_obj, raw_sp);
+
+    /* timestamps outside years 1970-9999 and near day boundaries */
+    const int64_t tss[] = {0, -1, 86399999, 86400000, -62135596800001LL, 253402300799999LL, 253402300800000LL};
+    for (size_t i = 0; i < sizeof tss / sizeof tss[0]; i++) {
+        char text[64], body[128];
+        tl_time_format(tss[i], text, sizeof text);
+        snprintf(body, sizeof body, "{\"timestamp\":\"%s\"}", text);
+        body_round_trip(body, tss[i], "u1", got, sizeof got, NULL);
+        cr_assert_str_eq(got, body);
+    }
+    /* long keys and values (lengths of two and three varint bytes) */
+    static char big[40000];
+    size_t n = (size_t)snprintf(big, sizeof big, "{\"");
+    memset(big + n, 'k', 200);
+    n += 200;
+    n += (size_t)snprintf(big + n, sizeof big - n, "\":\"");
+    memset(big + n, 'v', 20000);
+    n += 20000;
+    snprintf(big + n, sizeof big - n, "\",\"w\":[%d]}", 7);
+    static char bigout[40000];
+    body_round_trip(big, TS_2026, "u1", bigout, sizeof bigout, NULL);
+    cr_assert_str_eq(bigout, big);
+}
+
+/* Random bodies built from the pieces the encoder tells apart (dictionary
+ * and other keys, header values and others, every kind of number, nested
+ * values, escapes) in a block of many events: each comes back as it was. */
+Test(evblock, random_bodies_come_back_in_a_block)
+{
+    const char *keys[] = {"event_id", "type", "timestamp", "user_id", "anonymous_id", "item_id", "price",
+                          "country",  "x_k",  "context",   "k\\\"q",  "query",        "items",   "dwell_ms"};
+    const char *vals[] = {"\"u1\"",
+                          "\"a1\"",
+                          "\"i1\"",
+                          "\"DE\"",
+                          "\"product_view\"",
+                          "\"2023-11-14T22:13:20.000Z\"",
+                          "\"2023-11-14T22:13:20.001Z\"",
+                          "0",
+                          "-7",
+                          "3.25",
+                          "-0.001",
+                          "1e3",
+                          "-0",
+                          "99999999999999999999",
+                          "true",
+                          "null",
+                          "{\"a\":[1,\"]\"]}",
+                          "[]",
+                          "\"e\\\\s\\\"c\"",
+                          "\"\""};
+    struct tl_evblock_enc b;
+    tl_evblock_enc_init(&b);
+    static char bodies[64][512];
+    uint64_t s = 42;
+    for (int e = 0; e < 64; e++) {
+        size_t n = (size_t)snprintf(bodies[e], sizeof bodies[e], "{");
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        int members = (int)(s % 9);
+        for (int m = 0; m < members; m++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            n += (size_t)snprintf(bodies[e] + n, sizeof bodies[e] - n, "%s\"%s\":%s", m ? "," : "",
+                                  keys[s % (sizeof keys / sizeof keys[0])],
+                                  vals[(s >> 20) % (sizeof vals / sizeof vals[0])]);
+        }
+        snprintf(bodies[e] + n, sizeof bodies[e] - n, "}");
+        struct tl_event ev = {.shop_id = 1,
+                              .type = (enum tl_event_type)(1 + e % (TL_EV_MAX_ - 1)),
+                              .ts_ms = 1700000000000LL + (e % 3),
+                              .user_id = e % 2 ? "u1" : NULL,
+                              .anonymous_id = e % 3 ? "a1" : NULL,
+                              .item_id = e % 5 ? "i1" : NULL,
+                              .country = e % 7 ? "DE" : NULL,
+                              .body = bodies[e]};
+        cr_assert_eq(tl_evblock_add(&b, &ev, 0), TL_OK);
+    }
+    cr_assert_eq(tl_evblock_compress(&b), TL_OK);
+    struct tl_buf work;
+    tl_buf_init(&work, 0);
+    static struct acc a;
+    memset(&a, 0, sizeof a);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, &work, cb, &a), TL_OK);
+    cr_assert_eq(a.n, 64);
+    for (int e = 0; e < 64; e++) cr_assert_str_eq(a.r[e].body, bodies[e], "event %d", e);
+    tl_buf_free(&work);
+    tl_evblock_enc_free(&b);
+}
+
+/* Compact bodies that lie: every code and length is checked. */
+Test(evblock, compact_bodies_that_lie_are_refused)
+{
+    /* type 2, shop 1, ts 0, flags: user + compact, user "u", then the body */
+    /* the well-formed body {"type":"product_view","user_id":"u","price":1.5} decodes */
+    const unsigned char good[] = {2, 1, 0, 0x11, 1, 'u', 0, 3, 10, 5, 6, 11, 4, 30, 1, 0};
+    cr_assert_eq(decode_payload(good, sizeof good, 1), TL_OK);
+    /* every truncation of it is refused */
+    for (size_t cut = 1; cut < sizeof good; cut++)
+        cr_assert_eq(decode_payload(good, cut, 1), TL_ESTORE, "cut %zu", cut);
+    /* the user's code for an event without a user */
+    const unsigned char no_user[] = {2, 1, 0, 0x10, 5, 6, 0};
+    cr_assert_eq(decode_payload(no_user, sizeof no_user, 1), TL_ESTORE);
+    /* an unknown key code, an unknown value code */
+    const unsigned char bad_key[] = {2, 1, 0, 0x10, 2 + 18, 3, 0, 0};
+    cr_assert_eq(decode_payload(bad_key, sizeof bad_key, 1), TL_ESTORE);
+    const unsigned char bad_val[] = {2, 1, 0, 0x10, 2, 11, 0};
+    cr_assert_eq(decode_payload(bad_val, sizeof bad_val, 1), TL_ESTORE);
+    /* a string longer than what is left; a literal key likewise */
+    const unsigned char long_val[] = {2, 1, 0, 0x10, 2, 1, 9, 'a', 0};
+    cr_assert_eq(decode_payload(long_val, sizeof long_val, 1), TL_ESTORE);
+    const unsigned char long_key[] = {2, 1, 0, 0x10, 1, 50, 'k', 3, 0, 0};
+    cr_assert_eq(decode_payload(long_key, sizeof long_key, 1), TL_ESTORE);
+    /* a decimal with no decimals, with more digits than the format allows;
+     * an integer of 19 digits */
+    const unsigned char dec0[] = {2, 1, 0, 0x10, 2, 4, 30, 0, 0};
+    cr_assert_eq(decode_payload(dec0, sizeof dec0, 1), TL_ESTORE);
+    const unsigned char dec19[] = {2, 1, 0, 0x10, 2, 4, 30, 19, 0};
+    cr_assert_eq(decode_payload(dec19, sizeof dec19, 1), TL_ESTORE);
+    const unsigned char int19[] = {2, 1, 0, 0x10, 2, 3, 0x80, 0x80, 0xc0, 0xec, 0xe9, 0xd9, 0xb6, 0xc1, 0x37, 0};
+    cr_assert_eq(decode_payload(int19, sizeof int19, 1), TL_ESTORE); /* 2 * 10^18 zigzagged */
+    /* the same with 18 digits decodes */
+    const unsigned char int18[] = {2, 1, 0, 0x10, 2, 3, 0xfe, 0xff, 0x9f, 0xf6, 0xf4, 0xac, 0xdb, 0xe0, 0x1b, 0};
+    cr_assert_eq(decode_payload(int18, sizeof int18, 1), TL_OK); /* 10^18 - 1 zigzagged */
+    /* bytes after the end code belong to no event */
+    const unsigned char extra[] = {2, 1, 0, 0x10, 0, 0};
+    cr_assert_eq(decode_payload(extra, sizeof extra, 1), TL_ESTORE);
+}
+
+/* The event's own timestamp in its body is a one-byte code, also for the
+ * later events of a day (whose date part the encoder reuses) and across
+ * midnight. */
+Test(evblock, own_timestamps_are_codes)
+{
+    struct tl_evblock_enc b;
+    tl_evblock_enc_init(&b);
+    static char bodies[200][64];
+    int64_t ts = 1793232000000LL - 100 * 997; /* 100 events before a midnight and 100 after */
+    for (int e = 0; e < 200; e++, ts += 997 + (e % 7) * 3600000LL / 100) {
+        char text[32];
+        tl_time_format(ts, text, sizeof text);
+        snprintf(bodies[e], sizeof bodies[e], "{\"timestamp\":\"%s\"}", text);
+        struct tl_event ev = {.shop_id = 1, .type = TL_EV_PAGE_VIEW, .ts_ms = ts, .body = bodies[e]};
+        cr_assert_eq(tl_evblock_add(&b, &ev, 0), TL_OK);
+    }
+    cr_assert_lt(b.raw.len, 200 * 12, "%zu bytes for 200 events", b.raw.len);
+    cr_assert_eq(tl_evblock_compress(&b), TL_OK);
+    struct tl_buf work;
+    tl_buf_init(&work, 0);
+    static struct acc a;
+    for (int from = 0; from < 200; from += 64) {
+        memset(&a, 0, sizeof a);
+        a.stop_at = 64;
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, from, &work, cb, &a);
+        for (size_t i = 0; i < a.n; i++) cr_assert_str_eq(a.r[i].body, bodies[from + (int)i]);
+    }
+    tl_buf_free(&work);
+    tl_evblock_enc_free(&b);
 }

@@ -1178,7 +1178,7 @@ Test(store_sqlite, events_rows_of_schema_2_survive_the_upgrade)
              " (7, 1, 12, 2, NULL, 'a2', 'sku', NULL, -1, '{\"old\":3}');"
              "PRAGMA user_version = 2;");
     open_store();
-    cr_assert_eq(sql_int("PRAGMA user_version"), 3);
+    cr_assert_eq(sql_int("PRAGMA user_version"), 4);
     struct tl_store_stats s;
     cr_assert_eq(ops->stats(st, 1, &s), TL_OK);
     cr_assert_eq(s.events_total, 3, "counts carried over from the rows");
