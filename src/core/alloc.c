@@ -1,6 +1,7 @@
 /* Allocation wrappers with counting and one-shot failure injection. */
 #include "core/alloc.h"
 
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -83,5 +84,37 @@ void tl_advise_huge(void *p, size_t n)
 #else
     (void)p;
     (void)n;
+#endif
+}
+
+/* Chunks below glibc's initial mmap threshold (128 KiB), so that they come
+ * from the thread's arena; one page of each is touched by malloc itself. */
+#define PREFAULT_CHUNK ((size_t)120 * 1024)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+void tl_heap_prefault(size_t bytes)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    (void)bytes; /* the sanitizers' allocators keep their own heaps */
+#else
+    size_t n = bytes / PREFAULT_CHUNK;
+    void **v = n ? malloc(n * sizeof *v) : NULL;
+    if (!v) return;
+    mallopt(M_TRIM_THRESHOLD, (int)TL_PREFAULT_TRIM); /* keep what is freed below */
+    const uintptr_t page = 4096;
+    size_t got = 0;
+    for (; got < n; got++) {
+        if (!(v[got] = malloc(PREFAULT_CHUNK))) break;
+        uintptr_t a = ((uintptr_t)v[got] + page - 1) & ~(page - 1);
+        uintptr_t b = ((uintptr_t)v[got] + PREFAULT_CHUNK) & ~(page - 1);
+        if (madvise((void *)a, (size_t)(b - a), MADV_POPULATE_WRITE) != 0) { /* an older kernel: stop */
+            got++;
+            break;
+        }
+    }
+    for (size_t i = 0; i < got; i++) free(v[i]);
+    free(v);
 #endif
 }

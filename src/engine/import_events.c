@@ -48,8 +48,10 @@
 #define IMPORT_BATCH 2048 /* events per hand-over */
 #define IMPORT_QUEUE 4    /* batches in flight between the threads */
 #define SKIPPED_DETAIL_MAX 10
-#define EXPECT_BYTES_PER_EVENT 150 /* sizes the dedupe set up front (see producer_main) */
-#define EXPECT_MAX 20000000        /* at most 512 MiB of set reserved from a file's size */
+#define EXPECT_BYTES_PER_EVENT 150        /* sizes the dedupe set up front (see producer_main) */
+#define EXPECT_MAX 20000000               /* at most 512 MiB of set reserved from a file's size */
+#define PREFAULT_FILE_DIV 3               /* writer heap populated up front: a third of the file... */
+#define PREFAULT_MAX ((uint64_t)64 << 20) /* ...up to 64 MiB (tl_import_events_run) */
 /* Scratch of a batch: 2048 events of up to 448 bytes plus the parser's
  * slack per event (event_fast.h); longer lines end a batch early. */
 #define SCRATCH_BYTES ((size_t)IMPORT_BATCH * (448 + TL_EVFAST_SCRATCH_SLACK))
@@ -479,6 +481,11 @@ enum tl_rc tl_import_events_run(struct tl_import_events *j, struct tl_err *err)
     if (rc) return rc;
     pthread_mutex_init(&pp.mu, NULL);
     pthread_cond_init(&pp.cv, NULL);
+    /* This (the writer) thread's heap takes the profiles and SQLite's
+     * memory: about a third of the file's size, measured (BENCHMARKS.md
+     * "Page faults"); populated up front instead of page by page. */
+    uint64_t total = tl_lines_bytes_total(pp.in);
+    tl_heap_prefault((size_t)(total / PREFAULT_FILE_DIV < PREFAULT_MAX ? total / PREFAULT_FILE_DIV : PREFAULT_MAX));
     pthread_t producer;
     if (pthread_create(&producer, NULL, producer_main, &pp) != 0) {
         tl_lines_close(pp.in);

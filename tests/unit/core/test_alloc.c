@@ -1,9 +1,12 @@
 /* Tests for src/core/alloc.c: the live-allocation counter and one-shot
  * failure injection (tl_alloc_fail_after(n): the (n+1)th allocation from
  * now fails, every later one succeeds; -1 disables), across malloc, calloc,
- * realloc and strdup, plus the documented NULL / zero-size rules. */
+ * realloc and strdup, plus the documented NULL / zero-size rules, and that
+ * a prefaulted heap spares its thread the page faults. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -165,4 +168,54 @@ Test(alloc, advise_huge_keeps_memory_usable)
         for (size_t i = 0; i < n + 3; i++) cr_assert_eq(p[i], (unsigned char)(i * 31 + k), "size %zu byte %zu", n, i);
         tl_free(p);
     }
+}
+
+/* Faults taken by the calling thread while it allocates and writes mb MiB
+ * in 1 KiB pieces (freed again), after prefaulting pre MiB of its heap. */
+struct prefault_run {
+    size_t pre, mb;
+    long faults;
+};
+
+static void *prefault_thread(void *arg)
+{
+    struct prefault_run *r = arg;
+    tl_heap_prefault(r->pre << 20);
+    size_t n = (r->mb << 20) / 1024;
+    char **v = malloc(n * sizeof *v);
+    cr_assert(v);
+    struct rusage a, b;
+    getrusage(RUSAGE_THREAD, &a);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = malloc(1000);
+        cr_assert(v[i]);
+        memset(v[i], (int)i, 1000);
+    }
+    getrusage(RUSAGE_THREAD, &b);
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+    r->faults = b.ru_minflt - a.ru_minflt;
+    return NULL;
+}
+
+static long prefault_faults(size_t pre, size_t mb)
+{
+    struct prefault_run r = {pre, mb, 0};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, prefault_thread, &r), 0);
+    pthread_join(t, NULL);
+    return r.faults;
+}
+
+/* 8 MiB written by a thread whose heap was prefaulted with 12 MiB take
+ * (nearly) no page faults; without, about one per 4 KiB page. */
+Test(alloc, prefaulted_heap_takes_no_page_faults)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    cr_skip_test("a no-op under the sanitizers");
+#else
+    long cold = prefault_faults(0, 8), warm = prefault_faults(12, 8);
+    cr_assert_gt(cold, 1500, "%ld faults without prefaulting", cold);
+    cr_assert_lt(warm, cold / 10, "%ld faults after prefaulting, %ld without", warm, cold);
+#endif
 }
