@@ -141,10 +141,18 @@ static enum tl_rc collect_cb(void *ctx, uint32_t shop_id, const char *key, const
  * (disjoint shards: no shared state but the cache's per-shard locks). */
 #define CKPT_THREADS 2
 #define CKPT_PAR_MIN 4096
+/* Heap populated up front per profile in memory by the import's early
+ * serialization (tl_heap_prefault): a profile of 100 events serializes to
+ * about 1,950 bytes, plus the copies of its key and its index entries. The
+ * pages of the blobs are otherwise faulted in one by one, about half of
+ * the serialization's time on the VMs measured (BENCHMARKS.md "Page
+ * faults"). */
+#define CKPT_PREFAULT_PER_PROFILE 2560
 
 struct par_collect {
     struct tl_engine *e;
     int threads;
+    size_t prefault; /* bytes per thread, 0 = none */
     unsigned shards;
     struct tl_blobset set[CKPT_THREADS];
     struct collect_ctx c[CKPT_THREADS];
@@ -155,15 +163,17 @@ static void collect_range(void *ctx, size_t a, size_t b)
     struct par_collect *pc = ctx;
     int t = 0; /* tl_pool_for's split: thread t gets [n*t/T, n*(t+1)/T) */
     while (t + 1 < pc->threads && (size_t)pc->shards * (size_t)(t + 1) / (size_t)pc->threads <= a) t++;
+    tl_heap_prefault(pc->prefault);
     tl_pcache_collect_dirty_shards(pc->e->profiles, (unsigned)a, (unsigned)b, collect_cb, &pc->c[t], NULL);
 }
 
-static void collect_all(struct tl_engine *e, struct par_collect *pc)
+static void collect_all(struct tl_engine *e, struct par_collect *pc, int prefault)
 {
     memset(pc, 0, sizeof *pc);
     pc->e = e;
     pc->shards = tl_pcache_shards(e->profiles);
-    pc->threads = tl_pcache_count(e->profiles) >= CKPT_PAR_MIN && pc->shards >= 2 * CKPT_THREADS ? CKPT_THREADS : 1;
+    size_t count = tl_pcache_count(e->profiles);
+    pc->threads = count >= CKPT_PAR_MIN && pc->shards >= 2 * CKPT_THREADS ? CKPT_THREADS : 1;
     for (int t = 0; t < CKPT_THREADS; t++) {
         tl_u64map_init(&pc->set[t].index);
         pc->c[t] = (struct collect_ctx){.set = &pc->set[t], .rc = TL_OK};
@@ -171,10 +181,13 @@ static void collect_all(struct tl_engine *e, struct par_collect *pc)
     }
     struct tl_pool *pool = pc->threads > 1 ? tl_pool_new(pc->threads) : NULL;
     if (!pool || tl_pool_threads(pool) < pc->threads) pc->threads = 1; /* a failure to start: one thread */
-    if (pc->threads > 1)
+    if (prefault) pc->prefault = count * CKPT_PREFAULT_PER_PROFILE / (size_t)pc->threads;
+    if (pc->threads > 1) {
         tl_pool_for(pool, pc->shards, collect_range, pc);
-    else
+    } else {
+        tl_heap_prefault(pc->prefault);
         tl_pcache_collect_dirty(e->profiles, collect_cb, &pc->c[0], NULL);
+    }
     tl_pool_free(pool);
 }
 
@@ -215,7 +228,7 @@ static enum tl_rc ckpt_write(const struct tl_store_ops *ops, struct tl_store *st
  * no event is applied meanwhile (apply_lock held exclusively). Moves the
  * blobs evicted since the last checkpoint and those of every dirty profile
  * in the cache into `inflight`. */
-static enum tl_rc ckpt_collect(struct tl_engine *e)
+static enum tl_rc ckpt_collect(struct tl_engine *e, int prefault)
 {
     pthread_mutex_lock(&e->evicted_mu);
     /* inflight is empty here: the previous checkpoint cleared it. */
@@ -227,7 +240,7 @@ static enum tl_rc ckpt_collect(struct tl_engine *e)
      * evicted_mu while holding a shard lock, so holding evicted_mu here
      * while collect_dirty takes shard locks would invert the lock order. */
     struct par_collect pc;
-    collect_all(e, &pc);
+    collect_all(e, &pc, prefault);
     /* Dirty profiles in the cache are newer than any evicted blob of the
      * same shopper, so they replace it. */
     enum tl_rc rc = TL_OK;
@@ -286,7 +299,7 @@ enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
         return TL_OK;
     }
     int64_t seq = atomic_load(&e->last_seq);
-    enum tl_rc rc = ckpt_collect(e);
+    enum tl_rc rc = ckpt_collect(e, 0);
     pthread_rwlock_unlock(&e->apply_lock);
     rc = ckpt_write_out(e, seq, rc);
     pthread_mutex_unlock(&e->ckpt_mu);
@@ -296,7 +309,7 @@ enum tl_rc tl_engine_checkpoint(struct tl_engine *e)
 static void *early_main(void *arg)
 {
     struct tl_ckpt_early *ck = arg;
-    ck->rc = ckpt_collect(ck->e);
+    ck->rc = ckpt_collect(ck->e, 1); /* the import's: its command ends with it (tl_heap_prefault) */
     return NULL;
 }
 
@@ -307,7 +320,7 @@ void tl_engine_checkpoint_begin(struct tl_engine *e, struct tl_ckpt_early *ck)
     ck->rc = TL_OK;
     ck->begun = 1;
     ck->threaded = pthread_create(&ck->th, NULL, early_main, ck) == 0;
-    if (!ck->threaded) ck->rc = ckpt_collect(e); /* no thread: here, before the commit */
+    if (!ck->threaded) ck->rc = ckpt_collect(e, 1); /* no thread: here, before the commit */
 }
 
 /* The log copy of a commit that deferred it, on the read handle. */
