@@ -543,10 +543,13 @@ static enum tl_rc views_add(struct tl_profile *p, const char *item, int64_t ts, 
 /* ------------------------------------------------------------------ */
 /* cart                                                                */
 
+/* A cart holds up to TL_PROFILE_CART_MAX lines: their hashes are compared
+ * first, the ids only on a match (as for recently viewed). */
 static int cart_find(const struct tl_profile *p, const char *item)
 {
+    uint32_t h = view_hash(item);
     for (uint32_t i = 0; i < p->n_cart; i++)
-        if (strcmp(p->cart[i].item_id, item) == 0) return (int)i;
+        if (p->cart[i].h == h && strcmp(p->cart[i].item_id, item) == 0) return (int)i;
     return -1;
 }
 
@@ -581,7 +584,7 @@ static enum tl_rc cart_add(struct tl_profile *p, const char *item, double qty, d
         tl_free(dup);
         return rc;
     }
-    p->cart[p->n_cart++] = (struct tl_profile_cart_line){dup, qty, price, ts};
+    p->cart[p->n_cart++] = (struct tl_profile_cart_line){dup, qty, price, ts, view_hash(dup)};
     return TL_OK;
 }
 
@@ -1173,6 +1176,7 @@ enum tl_rc tl_profile_deserialize(const void *blob, size_t len, struct tl_profil
         l->item_id = r_str(&r, 1, TL_ID_MAX);
         CHECK(1, "cart item id");
         p->n_cart++;
+        l->h = view_hash(l->item_id);
         l->quantity = r_f64(&r);
         l->price = r_f64(&r);
         l->added_ms = r_i64(&r);

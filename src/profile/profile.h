@@ -92,6 +92,7 @@ struct tl_profile_cart_line {
     double quantity; /* > 0 */
     double price;    /* unit price, NAN unknown */
     int64_t added_ms;
+    uint32_t h; /* hash of item_id: compared before the ids (internal) */
 };
 
 enum tl_profile_aff_kind { TL_PROFILE_CATEGORY = 0, TL_PROFILE_BRAND = 1 };

@@ -1242,3 +1242,40 @@ Test(profile, memory_of_typical_profile)
     tl_buf_free(&b);
     tl_profile_free(p);
 }
+
+/* A full cart (200 lines): each line is found again by its id, after a
+ * reload too (the line hashes are rebuilt), and ids that share a hash
+ * prefix or differ in one byte are told apart. */
+Test(profile, full_cart_lines_are_found_before_and_after_reload)
+{
+    struct tl_profile *p = tl_profile_new("u");
+    char id[32];
+    for (int i = 0; i < TL_PROFILE_CART_MAX; i++) {
+        snprintf(id, sizeof id, "sku-%05d", i);
+        cart(p, TL_EV_ADD_TO_CART, id, 1, 2, T0 + i);
+    }
+    for (int i = 0; i < TL_PROFILE_CART_MAX; i += 7) {
+        snprintf(id, sizeof id, "sku-%05d", i);
+        cart(p, TL_EV_ADD_TO_CART, id, 1, NAN, T0 + 1000 + i); /* the same line, one more */
+    }
+    size_t n;
+    const struct tl_profile_cart_line *l = tl_profile_cart(p, &n);
+    cr_assert_eq(n, TL_PROFILE_CART_MAX, "no line was added twice");
+    for (size_t i = 0; i < n; i++) cr_assert_float_eq(l[i].quantity, i % 7 == 0 ? 2 : 1, 1e-12, "line %zu", i);
+    struct tl_buf b;
+    tl_buf_init(&b, 0);
+    cr_assert_eq(tl_profile_serialize(p, &b), TL_OK);
+    struct tl_profile *q = NULL;
+    cr_assert_eq(tl_profile_deserialize(b.data, b.len, &q, NULL), TL_OK);
+    for (int i = 0; i < TL_PROFILE_CART_MAX; i += 3) {
+        snprintf(id, sizeof id, "sku-%05d", i);
+        cart(q, TL_EV_REMOVE_FROM_CART, id, NAN, NAN, T0 + 5000 + i);
+    }
+    cart(q, TL_EV_REMOVE_FROM_CART, "sku-0000", NAN, NAN, T0 + 9000); /* a prefix of the ids: no line */
+    l = tl_profile_cart(q, &n);
+    cr_assert_eq(n, TL_PROFILE_CART_MAX - (TL_PROFILE_CART_MAX + 2) / 3, "every third line removed after reload");
+    for (size_t i = 0; i < n; i++) cr_assert_neq(atoi(l[i].item_id + 4) % 3, 0, "%s", l[i].item_id);
+    tl_buf_free(&b);
+    tl_profile_free(q);
+    tl_profile_free(p);
+}
