@@ -56,16 +56,18 @@
 #include "tailor/rc.h"
 
 /* A block is written when its payload reaches this many bytes (or at
- * commit): about 2,500 events of 200 bytes; decoding needs one such buffer. */
+ * commit): about 6,000 events of 80 compact bytes; decoding needs one such
+ * buffer. */
 #define TL_EVBLOCK_RAW_MAX ((size_t)512 * 1024)
 /* A block's payload is at most TL_EVBLOCK_RAW_MAX plus one event (itself
  * bounded by the request and line limits); a decoder refuses a header that
  * claims more than this. */
 #define TL_EVBLOCK_RAW_SANE ((size_t)256 * 1024 * 1024)
 
-/* zstd level of the frames: level 1 compresses the canonical JSON of
- * ordinary events about 6.5x at about 550 MB/s on one core here (negative
- * levels are faster but cut the ratio to 4-5x; measured in BENCHMARKS.md). */
+/* zstd level of the frames: level 1 compresses the compact payload of
+ * ordinary events about 3.3x at about 350 MB/s on one core here (81 bytes
+ * per benchmark event into 24); --fast levels are faster but cut the ratio
+ * to 2.4-2.7x (measured in BENCHMARKS.md). */
 #define TL_EVBLOCK_ZSTD_LEVEL 1
 /* zstd hash table of 2^12 entries instead of level 1's 2^14: it stays in
  * the core's fastest caches; on the benchmark's events (zstd -b1 -B512K)
