@@ -148,6 +148,7 @@ static enum tl_rc collect_cb(void *ctx, uint32_t shop_id, const char *key, const
  * the serialization's time on the VMs measured (BENCHMARKS.md "Page
  * faults"). */
 #define CKPT_PREFAULT_PER_PROFILE 2560
+#define CKPT_PREFAULT_MAX ((size_t)64 << 20) /* in all: most profiles of a big import are small */
 
 struct par_collect {
     struct tl_engine *e;
@@ -181,7 +182,10 @@ static void collect_all(struct tl_engine *e, struct par_collect *pc, int prefaul
     }
     struct tl_pool *pool = pc->threads > 1 ? tl_pool_new(pc->threads) : NULL;
     if (!pool || tl_pool_threads(pool) < pc->threads) pc->threads = 1; /* a failure to start: one thread */
-    if (prefault) pc->prefault = count * CKPT_PREFAULT_PER_PROFILE / (size_t)pc->threads;
+    if (prefault)
+        pc->prefault = (count < CKPT_PREFAULT_MAX / CKPT_PREFAULT_PER_PROFILE ? count * CKPT_PREFAULT_PER_PROFILE
+                                                                              : CKPT_PREFAULT_MAX) /
+                       (size_t)pc->threads;
     if (pc->threads > 1) {
         tl_pool_for(pool, pc->shards, collect_range, pc);
     } else {
