@@ -170,6 +170,7 @@ Test(alloc, advise_huge_keeps_memory_usable)
     }
 }
 
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) /* tl_heap_prefault is a no-op there */
 /* Faults taken by the calling thread while it allocates and writes mb MiB
  * in 1 KiB pieces (freed again), after prefaulting pre MiB of its heap. */
 struct prefault_run {
@@ -206,6 +207,8 @@ static long prefault_faults(size_t pre, size_t mb)
     pthread_join(t, NULL);
     return r.faults;
 }
+
+#endif
 
 /* 8 MiB written by a thread whose heap was prefaulted with 12 MiB take
  * (nearly) no page faults; without, about one per 4 KiB page. */
