@@ -244,6 +244,27 @@ static unsigned char *put_zigzag(unsigned char *p, int64_t v)
     return put_varint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
+/* The header field (0 user_id, 1 anonymous_id, 2 item_id, 3 country: the
+ * order of the flags and of V_USER..V_COUNTRY) named by key code kc, or -1. */
+static int header_field(int kc)
+{
+    switch (kc - K_DICT) {
+    case 3:
+        return 0;
+    case 4:
+        return 1;
+    case 6:
+        return 2;
+    case 10:
+        return 3;
+    default:
+        return -1;
+    }
+}
+
+/* 0 if q[0..n) is the NUL-terminated s. */
+static int strcmp_n(const char *q, size_t n, const char *s) { return strncmp(q, s, n) != 0 || s[n] != 0; }
+
 /* A quoted string value q[0..n) that is the event's own field s of sn
  * bytes (so the decoder can take it from there). */
 static int same_str(const char *q, size_t n, const char *s, size_t sn) { return s && sn == n && memcmp(q, s, n) == 0; }
@@ -255,7 +276,7 @@ static int same_str(const char *q, size_t n, const char *s, size_t sn) { return 
  * codes give back exactly, the rest verbatim), so decoding writes it back
  * byte for byte. */
 static unsigned char *compact_body(struct tl_evblock_enc *b, unsigned char *p, const char *body, size_t len,
-                                   const struct tl_event *ev, const size_t lens[4])
+                                   const struct tl_event *ev, const char *const strs[4], const size_t lens[4])
 {
     const char *q = body, *end = body + len;
     if (len < 2 || *q++ != '{' || end[-1] != '}') return NULL;
@@ -277,30 +298,13 @@ static unsigned char *compact_body(struct tl_evblock_enc *b, unsigned char *p, c
             /* a field the event also keeps in its header, by key */
             const char *s = v + 1;
             size_t sn = vn - 2;
-            int code = V_STR;
-            switch (kc - K_DICT) {
-            case 1:
-                code =
-                    same_str(s, sn, tl_event_type_str(ev->type), strlen(tl_event_type_str(ev->type))) ? V_TYPE : V_STR;
-                break;
-            case 2:
+            int code = V_STR, f = header_field(kc);
+            if (f >= 0)
+                code = same_str(s, sn, strs[f], lens[f]) ? V_USER + f : V_STR;
+            else if (kc == K_DICT + 1)
+                code = strcmp_n(s, sn, tl_event_type_str(ev->type)) ? V_STR : V_TYPE;
+            else if (kc == K_DICT + 2)
                 code = sn == TL_TIME_ISO_LEN && memcmp(s, ts_text(b, ev->ts_ms), sn) == 0 ? V_TS : V_STR;
-                break;
-            case 3:
-                code = same_str(s, sn, ev->user_id, lens[0]) ? V_USER : V_STR;
-                break;
-            case 4:
-                code = same_str(s, sn, ev->anonymous_id, lens[1]) ? V_ANON : V_STR;
-                break;
-            case 6:
-                code = same_str(s, sn, ev->item_id, lens[2]) ? V_ITEM : V_STR;
-                break;
-            case 10:
-                code = same_str(s, sn, ev->country, lens[3]) ? V_COUNTRY : V_STR;
-                break;
-            default:
-                break;
-            }
             *p++ = (unsigned char)code;
             if (code == V_STR) p = put_str(p, s, sn) - 1;
         } else if (plain_number(v, vn, &num, &dec)) {
@@ -342,7 +346,7 @@ enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, u
     unsigned char *fp = p++;
     for (int i = 0; i < 4; i++)
         if (strs[i]) p = put_str(p, strs[i], lens[i]);
-    unsigned char *cp = compact_body(b, p, body, blen, ev, lens);
+    unsigned char *cp = compact_body(b, p, body, blen, ev, strs, lens);
     if (cp) {
         flags |= F_COMPACT;
         p = cp;
@@ -548,11 +552,8 @@ static int expand_body(struct rd *r, const struct tl_event *ev, struct out *o)
             ok = out_quoted(o, s, strlen(s));
             break;
         default: {
-            const char *f = vc == V_USER      ? ev->user_id
-                            : vc == V_ANON    ? ev->anonymous_id
-                            : vc == V_ITEM    ? ev->item_id
-                            : vc == V_COUNTRY ? ev->country
-                                              : NULL;
+            const char *fields[4] = {ev->user_id, ev->anonymous_id, ev->item_id, ev->country};
+            const char *f = vc >= V_USER && vc <= V_COUNTRY ? fields[vc - V_USER] : NULL;
             ok = f && out_quoted(o, f, strlen(f)); /* NULL: a code for a field the event lacks, or unknown */
         }
         }
