@@ -56,7 +56,8 @@
  * '\\' and control characters, which such strings cannot contain; a string
  * with an escape anywhere -> not handled), integers as they are except "-0"
  * -> "0", reals per real_text ("%.15g" like jansson's jsonp_dtostr, or the
- * token itself when that provably prints the same), ids sent as integers
+ * token itself less the trailing zeros of its fraction when that provably
+ * prints the same), ids sent as integers
  * quoted, "country" = ev->country, "timestamp" = tl_time_format(ev->ts_ms)
  * in place or appended last when absent.
  *
@@ -499,18 +500,22 @@ static int scan_scalar(struct scan *s, struct val *v)
  * "%.15g", ".0" appended when there is neither '.' nor 'e', '+' and leading
  * zeros removed from the exponent) into buf[NUM_OUT_MAX]: its length, 0 when
  * the token itself is that text, -1 on failure. Shortcut: a token d+.d+
- * without exponent, with at most 15 significant digits, no trailing zero in
- * the fraction and a value >= 1e-4 prints as itself (15 digits round-trip a
- * decimal of at most 15 significant digits; %g strips trailing zeros; fixed
- * notation applies for exponents -4..14). v->d must be set (need = 1). */
+ * without exponent that has, once the trailing zeros of its fraction are
+ * dropped, at most 15 significant digits and a value >= 1e-4 prints as
+ * itself less those zeros ("48.80" -> "48.8", "48.00" -> "48.0"): 15 digits
+ * round-trip a decimal of at most 15 significant digits, %g strips trailing
+ * zeros, fixed notation applies for exponents -4..14. v->d must be set
+ * (need = 1). */
 static int real_text(const struct val *v, char *buf)
 {
     const char *t = v->s, *e = v->s + v->n, *p = t;
     if (*p == '-') p++;
     const char *dot = memchr(p, '.', (size_t)(e - p));
-    if (dot && !memchr(dot, 'e', (size_t)(e - dot)) && !memchr(dot, 'E', (size_t)(e - dot)) && e[-1] != '0') {
+    if (dot && !memchr(dot, 'e', (size_t)(e - dot)) && !memchr(dot, 'E', (size_t)(e - dot))) {
+        const char *end = e; /* less the fraction's trailing zeros, which %g drops (the '.' stops it) */
+        while (end[-1] == '0') end--;
         size_t lead = 0, digits = 0; /* leading zeros, significant digits */
-        for (const char *q = p; q < e; q++) {
+        for (const char *q = p; q < end; q++) {
             if (*q == '.') continue;
             if (digits == 0 && *q == '0')
                 lead++;
@@ -518,7 +523,13 @@ static int real_text(const struct val *v, char *buf)
                 digits++;
         }
         /* value >= 1e-4: at most 3 zeros after "0." before the first digit */
-        if (digits <= 15 && (dot - p > 1 || *p != '0' || lead <= 4)) return 0;
+        if (digits <= 15 && (dot - p > 1 || *p != '0' || lead <= 4)) {
+            if (end == e) return 0;
+            size_t n = (size_t)(end - t); /* <= 1 + 4 + 15 + 1: "-", "0.000", digits, "." */
+            memcpy(buf, t, n);
+            if (end[-1] == '.') buf[n++] = '0'; /* "48.00" -> "48.0", as "%.15g" "48" + ".0" */
+            return (int)n;
+        }
     }
     int n = snprintf(buf, NUM_OUT_MAX, "%.15g", v->d);
     if (n < 0 || n >= NUM_OUT_MAX - 3) return -1;

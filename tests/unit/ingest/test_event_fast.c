@@ -761,6 +761,34 @@ Test(ingest_event_fast, onepass_rewrites_in_place)
     tl_buf_free(&b);
 }
 
+/* Reals whose fraction ends in zeros are written without them, as
+ * jansson's "%.15g" does, by a shortcut: each is checked against jansson
+ * (expect_handled), and a few exactly. */
+Test(ingest_event_fast, reals_with_trailing_zeros_as_jansson_writes_them)
+{
+    const char *reals[] = {"48.80", "48.00", "0.0", "-0.0", "0.000", "-0.00", "100.0", "100.500", "0.00010",
+                           "0.000010", "0.0001000", "123456789012345.0", "1234567890123456.0",
+                           "12345678901234.50", "1.234567890123450", "1.2345678901234560", "9.990", "-7.10",
+                           "0.10", "3.000000000000000000000000000000000000000000000000000000000000"};
+    struct tl_buf t;
+    tl_buf_init(&t, 0);
+    for (size_t i = 0; i < sizeof reals / sizeof *reals; i++) {
+        tl_buf_reset(&t);
+        tl_buf_printf(&t, "{'type':'page_view','user_id':'u','timestamp':1714558532123,'x':%s,'y':[%s]}", reals[i],
+                      reals[i]);
+        expect_handled(t.data);
+    }
+    tl_buf_free(&t);
+    struct tl_buf b;
+    tl_buf_init(&b, 0);
+    cr_assert_str_eq(onepass_body(dq("{'type':'page_view','user_id':'u','timestamp':1714558532123,"
+                                     "'x':[48.80,48.00,-0.00,0.00010,100.0,1.5]}"),
+                                  &b),
+                     dq("{'type':'page_view','user_id':'u','timestamp':'2024-05-01T10:15:32.123Z',"
+                        "'x':[48.8,48.0,-0.0,0.0001,100.0,1.5]}"));
+    tl_buf_free(&b);
+}
+
 Test(ingest_event_fast, onepass_declines_what_the_second_walk_declines)
 {
     /* valid and accepted by tl_evfast_parse, but the canonical body needs
