@@ -275,7 +275,10 @@ static enum tl_rc ckpt_write_out(struct tl_engine *e, int64_t seq, enum tl_rc rc
     int nothing = rc == TL_OK && e->inflight.n == 0 && seq == e->ckpt_seq;
     if (rc == TL_OK && !nothing) {
         struct ckpt_job j = {&e->inflight, seq};
-        rc = tl_writer_submit(e->writer, ckpt_write, &j, 0);
+        /* Not synced: a snapshot lost to a power cut is rebuilt by replaying
+         * the events after the previous one, whose seq is in the same
+         * transaction (and the import's events commit is synced). */
+        rc = tl_writer_submit_unsynced(e->writer, ckpt_write, &j, 0);
         if (rc == TL_OK) e->ckpt_seq = seq;
     }
     pthread_mutex_lock(&e->evicted_mu);

@@ -18,6 +18,7 @@ struct job {
     void (*free_fn)(void *);
     size_t weight;
     int async;
+    int unsynced; /* tl_writer_submit_unsynced */
     int done;
     enum tl_rc rc;
     struct job *next;
@@ -39,6 +40,9 @@ struct tl_writer {
 
 static void run_batch(struct tl_writer *w, struct job *batch)
 {
+    int unsynced = w->ops->skip_sync != NULL;
+    for (struct job *j = batch; j; j = j->next) unsynced &= j->unsynced;
+    if (unsynced) w->ops->skip_sync(w->st); /* every job of the batch allows it */
     enum tl_rc rc = w->ops->begin(w->st);
     int failed = rc != TL_OK;
     for (struct job *j = batch; j && !failed; j = j->next) {
@@ -58,6 +62,7 @@ static void run_batch(struct tl_writer *w, struct job *batch)
         return;
     }
     for (struct job *j = batch; j; j = j->next) {
+        if (j->unsynced && w->ops->skip_sync) w->ops->skip_sync(w->st);
         if ((j->rc = w->ops->begin(w->st)) != TL_OK) continue;
         j->rc = j->fn(w->ops, w->st, j->arg);
         if (j->rc == TL_OK) j->rc = w->ops->commit(w->st);
@@ -151,9 +156,9 @@ static enum tl_rc enqueue(struct tl_writer *w, struct job *j)
     return TL_OK;
 }
 
-enum tl_rc tl_writer_submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight)
+static enum tl_rc submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight, int unsynced)
 {
-    struct job j = {.fn = fn, .arg = arg, .weight = weight};
+    struct job j = {.fn = fn, .arg = arg, .weight = weight, .unsynced = unsynced};
     pthread_mutex_lock(&w->mu);
     enum tl_rc rc = enqueue(w, &j);
     if (rc == TL_OK) {
@@ -162,6 +167,16 @@ enum tl_rc tl_writer_submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_
     }
     pthread_mutex_unlock(&w->mu);
     return rc;
+}
+
+enum tl_rc tl_writer_submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight)
+{
+    return submit(w, fn, arg, weight, 0);
+}
+
+enum tl_rc tl_writer_submit_unsynced(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight)
+{
+    return submit(w, fn, arg, weight, 1);
 }
 
 enum tl_rc tl_writer_submit_async(struct tl_writer *w, tl_wjob_fn fn, void *arg, void (*free_fn)(void *), size_t weight)

@@ -27,6 +27,11 @@ void tl_writer_stop(struct tl_writer *w);
 
 /* Run fn(arg) in the writer and wait. weight counts toward queue_max. */
 enum tl_rc tl_writer_submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight);
+/* The same for writes that can be rebuilt (profile snapshots): when every
+ * job of its batch was submitted this way, the commit is not synced
+ * (store.h skip_sync): it reaches the disk with the next synced commit or
+ * log copy, and a power loss before that loses it whole. */
+enum tl_rc tl_writer_submit_unsynced(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight);
 /* Queue fn(arg) without waiting; free_fn(arg) (may be NULL) runs after it. */
 enum tl_rc tl_writer_submit_async(struct tl_writer *w, tl_wjob_fn fn, void *arg, void (*free_fn)(void *),
                                   size_t weight);

@@ -215,6 +215,8 @@ struct tl_store {
     sqlite3_stmt *st[S_COUNT_];
     int in_tx;                  /* inside begin() .. commit()/rollback() */
     int defer_copy;             /* this transaction's commit skips the WAL checkpoint */
+    int skip_sync;              /* this transaction's commit is not synced (sq_skip_sync) */
+    int sync_full;              /* opened with TL_SYNC_FULL */
     int64_t next_seq;           /* seq of the next append; 0 = read it from the tables */
     struct tl_evblock_enc pend; /* events appended, not yet written */
     struct tl_buf work;         /* decompressed block during a scan */
@@ -363,6 +365,7 @@ static enum tl_rc sq_open(const char *path, enum tl_sync sync, struct tl_store *
         sq_close(s);
         return TL_ESTORE;
     }
+    s->sync_full = sync == TL_SYNC_FULL;
     enum tl_rc rc = migrate(s, err);
     if (rc) {
         sq_close(s);
@@ -383,12 +386,22 @@ static enum tl_rc tx(struct tl_store *s, enum stmt_id id)
 }
 static enum tl_rc flush_events(struct tl_store *s);
 
+/* Back to synced commits after a transaction that skipped it (sq_skip_sync). */
+static void sync_again(struct tl_store *s)
+{
+    if (!s->skip_sync) return;
+    s->skip_sync = 0;
+    if (exec(s, "PRAGMA synchronous=FULL") != TL_OK) tl_warn("storage: cannot restore synchronous=FULL");
+}
+
 static enum tl_rc sq_begin(struct tl_store *s)
 {
     enum tl_rc rc = tx(s, S_BEGIN);
     if (rc == TL_OK) {
         s->in_tx = 1;
         s->next_seq = 0; /* read under the write lock at the first append */
+    } else {
+        sync_again(s); /* no transaction: the next one is synced */
     }
     return rc;
 }
@@ -404,6 +417,7 @@ static enum tl_rc sq_commit(struct tl_store *s)
     rc = tx(s, S_COMMIT);
     if (s->defer_copy) sqlite3_wal_autocheckpoint(s->db, WAL_AUTOCHECKPOINT_PAGES);
     s->defer_copy = 0;
+    if (rc == TL_OK) sync_again(s);
     if (rc == TL_OK) s->in_tx = 0;
     s->next_seq = 0; /* another connection may append before our next transaction */
     return rc;
@@ -419,13 +433,27 @@ static enum tl_rc sq_rollback(struct tl_store *s)
     /* No transaction open in SQLite: a COMMIT that failed on an I/O error
      * (a full disk) has rolled it back already; without begin() it is the
      * caller's error. */
-    if (sqlite3_get_autocommit(s->db)) return was_in_tx ? TL_OK : TL_ESTORE;
-    return tx(s, S_ROLLBACK);
+    if (sqlite3_get_autocommit(s->db)) {
+        sync_again(s);
+        return was_in_tx ? TL_OK : TL_ESTORE;
+    }
+    enum tl_rc rc = tx(s, S_ROLLBACK);
+    sync_again(s);
+    return rc;
 }
 
 static void sq_defer_log_copy(struct tl_store *s)
 {
     if (s->in_tx) s->defer_copy = 1;
+}
+
+/* synchronous NORMAL until the transaction ends (SQLite refuses to change
+ * it inside one): in WAL mode a commit then writes the log without syncing
+ * it; the log is synced by the next FULL commit or before any copy into the
+ * database file, so nothing committed earlier is put at risk. */
+static void sq_skip_sync(struct tl_store *s)
+{
+    if (!s->in_tx && s->sync_full && !s->skip_sync && exec(s, "PRAGMA synchronous=NORMAL") == TL_OK) s->skip_sync = 1;
 }
 
 /* PASSIVE: copies the committed frames no reader still needs, never waits
@@ -1097,6 +1125,7 @@ const struct tl_store_ops tl_store_sqlite = {
     .rollback = sq_rollback,
     .defer_log_copy = sq_defer_log_copy,
     .log_copy = sq_log_copy,
+    .skip_sync = sq_skip_sync,
     .shop_create = sq_shop_create,
     .shop_find = sq_shop_find,
     .shop_scan = sq_shop_scan,

@@ -81,6 +81,13 @@ struct tl_store_ops {
      * left undone is made by the next commit that copies or at close. */
     void (*defer_log_copy)(struct tl_store *st);
     enum tl_rc (*log_copy)(struct tl_store *st);
+    /* Before a transaction whose writes can be rebuilt (profile
+     * snapshots): its commit need not be on disk when it returns. It is at
+     * the next commit that is, or when the log is copied (SQLite syncs the
+     * log first); a power loss before that loses this commit whole, never
+     * part of it or an earlier one. Later transactions are synced again.
+     * NULL: every commit is synced. */
+    void (*skip_sync)(struct tl_store *st);
 
     /* Shops: create (TL_EEXIST if the name is taken), find by name, list. */
     enum tl_rc (*shop_create)(struct tl_store *st, const char *name, uint32_t *id);

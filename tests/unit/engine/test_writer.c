@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../store/sync_count.h"
 #include "core/alloc.h"
 #include "engine/writer.h"
 
@@ -155,6 +156,72 @@ Test(writer, jobs_commit)
     cr_assert_eq(v, 11);
     cr_assert(meta_has("two", &v));
     cr_assert_eq(v, 22);
+}
+
+static void *submit_unsynced_thread(void *arg)
+{
+    struct meta_job *j = arg;
+    j->rc = tl_writer_submit_unsynced(j->w, meta_fn, j, 1);
+    return NULL;
+}
+
+/* Writes that can be rebuilt (tl_writer_submit_unsynced) commit without a
+ * sync when every job of the batch asked for it; one ordinary job in the
+ * batch makes it synced. Syncs counted at the VFS (sync_count.h) on a store
+ * opened with TL_SYNC_FULL. */
+Test(writer, a_batch_of_unsynced_jobs_is_not_synced_unless_one_job_needs_it)
+{
+    ops->close(st);
+    sync_count_install();
+    struct tl_err err;
+    tl_err_clear(&err);
+    cr_assert_eq(ops->open(path, TL_SYNC_FULL, &st, &err), TL_OK, "%s", err.msg);
+    struct tl_writer *w = tl_writer_start(ops, st, 1000);
+    cr_assert_not_null(w);
+    /* (the first commit after the reopen starts the log afresh, and SQLite
+     * syncs a new log's header whatever the mode) */
+    struct meta_job b = {.key = "b", .val = 2, .w = w};
+    int c0 = sync_count();
+    cr_assert_eq(tl_writer_submit(w, meta_fn, &b, 1), TL_OK);
+    int c1 = sync_count();
+    cr_assert_gt(c1, c0, "an ordinary job: synced");
+    struct meta_job a = {.key = "a", .val = 1, .w = w};
+    cr_assert_eq(tl_writer_submit_unsynced(w, meta_fn, &a, 1), TL_OK);
+    cr_assert_eq(sync_count(), c1, "an unsynced job alone: no sync");
+
+    /* two unsynced jobs in one batch (queued behind the gate) */
+    struct meta_job u1 = {.key = "u1", .val = 3, .w = w}, u2 = {.key = "u2", .val = 4, .w = w};
+    pthread_t t1, t2;
+    gate_close_and_submit(w, 0);
+    uint64_t commits = tl_writer_commits(w);
+    pthread_create(&t1, NULL, submit_unsynced_thread, &u1);
+    pthread_create(&t2, NULL, submit_unsynced_thread, &u2);
+    wait_depth(w, 2);
+    int c2 = sync_count();
+    gate_open();
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    cr_assert_eq(u1.rc, TL_OK);
+    cr_assert_eq(u2.rc, TL_OK);
+    cr_assert_eq(tl_writer_commits(w), commits + 2, "the gate's commit, then one for both jobs");
+    cr_assert_eq(sync_count(), c2, "a batch of unsynced jobs: no sync");
+
+    /* an unsynced job and an ordinary one in one batch */
+    struct meta_job u3 = {.key = "u3", .val = 5, .w = w}, o = {.key = "o", .val = 6, .w = w};
+    gate_close_and_submit(w, 0);
+    commits = tl_writer_commits(w);
+    pthread_create(&t1, NULL, submit_unsynced_thread, &u3);
+    pthread_create(&t2, NULL, submit_thread, &o);
+    wait_depth(w, 2);
+    int c3 = sync_count();
+    gate_open();
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    cr_assert_eq(tl_writer_commits(w), commits + 2);
+    cr_assert_gt(sync_count(), c3, "one ordinary job in the batch: synced");
+    tl_writer_stop(w);
+    const char *keys[] = {"a", "b", "u1", "u2", "u3", "o"};
+    for (size_t i = 0; i < 6; i++) cr_assert(meta_has(keys[i], NULL), "%s committed", keys[i]);
 }
 
 #define NTHREADS 6

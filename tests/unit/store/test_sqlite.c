@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "store/store.h"
+#include "sync_count.h"
 
 static const struct tl_store_ops *ops = &tl_store_sqlite;
 static char dir[64];
@@ -1029,6 +1030,75 @@ Test(store_sqlite, transaction_rollback_discards_commit_keeps)
     memset(&a, 0, sizeof a);
     cr_assert_eq(ops->item_scan(st, 0, item_cb, &a), TL_OK);
     cr_assert_eq(a.n, 1);
+}
+
+/* skip_sync (before a transaction of snapshots): that commit writes the
+ * log without syncing it, the next one syncs again, and what both
+ * committed survives a reopen. Counted at the VFS (sync_count.h) on a store
+ * opened with TL_SYNC_FULL. */
+Test(store_sqlite, a_commit_after_skip_sync_is_not_synced_and_the_next_one_is)
+{
+    sync_count_install();
+    char fp[160];
+    snprintf(fp, sizeof fp, "%s/full.db", dir);
+    struct tl_store *fs = NULL;
+    struct tl_err err;
+    tl_err_clear(&err);
+    cr_assert_eq(ops->open(fp, TL_SYNC_FULL, &fs, &err), TL_OK, "%s", err.msg);
+    cr_assert_not_null(ops->skip_sync);
+    int c0 = sync_count(); /* (a new log's header is synced whatever the mode: not tested here) */
+    cr_assert_eq(ops->begin(fs), TL_OK);
+    cr_assert_eq(ops->meta_set(fs, "a", 1), TL_OK);
+    cr_assert_eq(ops->commit(fs), TL_OK);
+    int c1 = sync_count();
+    cr_assert_gt(c1, c0, "a commit of a TL_SYNC_FULL store syncs the log");
+
+    ops->skip_sync(fs);
+    cr_assert_eq(ops->begin(fs), TL_OK);
+    cr_assert_eq(ops->meta_set(fs, "b", 2), TL_OK);
+    cr_assert_eq(ops->commit(fs), TL_OK);
+    cr_assert_eq(sync_count(), c1, "the commit after skip_sync is not synced");
+
+    cr_assert_eq(ops->begin(fs), TL_OK);
+    cr_assert_eq(ops->meta_set(fs, "c", 3), TL_OK);
+    cr_assert_eq(ops->commit(fs), TL_OK);
+    int c2 = sync_count();
+    cr_assert_gt(c2, c1, "the next commit is synced again");
+
+    /* skipped, then rolled back: the next commit is synced */
+    ops->skip_sync(fs);
+    cr_assert_eq(ops->begin(fs), TL_OK);
+    cr_assert_eq(ops->meta_set(fs, "d", 4), TL_OK);
+    cr_assert_eq(ops->rollback(fs), TL_OK);
+    cr_assert_eq(ops->begin(fs), TL_OK);
+    cr_assert_eq(ops->meta_set(fs, "e", 5), TL_OK);
+    cr_assert_eq(ops->commit(fs), TL_OK);
+    int c3 = sync_count();
+    cr_assert_gt(c3, c2, "a rollback ends the skip");
+
+    /* asked inside a transaction: nothing changes */
+    cr_assert_eq(ops->begin(fs), TL_OK);
+    ops->skip_sync(fs);
+    cr_assert_eq(ops->meta_set(fs, "f", 6), TL_OK);
+    cr_assert_eq(ops->commit(fs), TL_OK);
+    cr_assert_gt(sync_count(), c3, "skip_sync inside a transaction is ignored");
+
+    ops->close(fs);
+    cr_assert_eq(ops->open(fp, TL_SYNC_FULL, &fs, &err), TL_OK, "%s", err.msg);
+    const char *keys[] = {"a", "b", "c", "e", "f"};
+    for (size_t i = 0; i < 5; i++) {
+        int64_t v;
+        cr_assert_eq(ops->meta_get(fs, keys[i], &v), TL_OK, "%s is stored", keys[i]);
+    }
+    int64_t v;
+    cr_assert_eq(ops->meta_get(fs, "d", &v), TL_ENOTFOUND);
+    ops->close(fs);
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[200];
+        snprintf(p, sizeof p, "%s%s", fp, suffix[i]);
+        unlink(p);
+    }
 }
 
 Test(store_sqlite, uncommitted_transaction_lost_on_close)
