@@ -100,6 +100,7 @@ enum stmt_id {
     S_BLK_SCAN,
     S_BLK_EIDS,
     S_CNT_ADD,
+    S_ORDER_INSERT,
     S_ORDER_UPSERT,
     S_ORDER_DEL_LINES,
     S_LINE_INSERT,
@@ -180,6 +181,8 @@ static const char *const sql[S_COUNT_] = {
     [S_BLK_EIDS] = "SELECT n, eids FROM event_blocks WHERE eids IS NOT NULL",
     [S_CNT_ADD] = "INSERT INTO event_counts(shop_id, type, n) VALUES (?1, ?2, ?3)"
                   " ON CONFLICT(shop_id, type) DO UPDATE SET n = n + excluded.n",
+    [S_ORDER_INSERT] = "INSERT OR IGNORE INTO orders(shop_id, id, customer_id, ts_ms, country, currency,"
+                       " is_return, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_ORDER_UPSERT] = "INSERT OR REPLACE INTO orders(shop_id, id, customer_id, ts_ms, country, currency,"
                        " is_return, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_ORDER_DEL_LINES] = "DELETE FROM order_lines WHERE shop_id = ?1 AND order_id = ?2",
@@ -821,26 +824,39 @@ static enum tl_rc sq_event_eid_scan(struct tl_store *s, tl_eid_cb cb, void *ctx)
 
 /* ---- orders ---- */
 
+/* A new order (the usual case: an import, a purchase event) is one insert
+ * and its lines; one already stored is replaced with its lines, which are
+ * deleted first. INSERT OR IGNORE tells the two apart (sqlite3_changes),
+ * saving the lines' delete, a B-tree search, for every new order. */
 static enum tl_rc sq_order_upsert(struct tl_store *s, uint32_t shop_id, const struct tl_order *o)
 {
-    sqlite3_stmt *q = prep(s, S_ORDER_UPSERT), *del = prep(s, S_ORDER_DEL_LINES), *ins = prep(s, S_LINE_INSERT);
-    if (!q || !del || !ins) return TL_ESTORE;
+    sqlite3_stmt *ins = prep(s, S_LINE_INSERT);
+    if (!ins) return TL_ESTORE;
     double total = 0;
     for (size_t i = 0; i < o->n_lines; i++)
         if (!isnan(o->lines[i].price)) total += o->lines[i].quantity * o->lines[i].price;
-    sqlite3_bind_int64(q, 1, shop_id);
-    bind_text(q, 2, o->id);
-    bind_text(q, 3, o->customer_id);
-    sqlite3_bind_int64(q, 4, o->ts_ms);
-    bind_text(q, 5, o->country);
-    bind_text(q, 6, o->currency);
-    sqlite3_bind_int(q, 7, o->is_return ? 1 : 0);
-    sqlite3_bind_double(q, 8, total);
-    enum tl_rc rc = run(q);
-    if (rc) return rc;
-    sqlite3_bind_int64(del, 1, shop_id);
-    bind_text(del, 2, o->id);
-    if ((rc = run(del))) return rc;
+    enum tl_rc rc = TL_OK;
+    for (int replace = 0; replace < 2; replace++) {
+        sqlite3_stmt *q = prep(s, replace ? S_ORDER_UPSERT : S_ORDER_INSERT);
+        if (!q) return TL_ESTORE;
+        sqlite3_bind_int64(q, 1, shop_id);
+        bind_text(q, 2, o->id);
+        bind_text(q, 3, o->customer_id);
+        sqlite3_bind_int64(q, 4, o->ts_ms);
+        bind_text(q, 5, o->country);
+        bind_text(q, 6, o->currency);
+        sqlite3_bind_int(q, 7, o->is_return ? 1 : 0);
+        sqlite3_bind_double(q, 8, total);
+        if ((rc = run(q))) return rc;
+        if (!replace && sqlite3_changes(s->db) == 1) break; /* new: no lines to delete */
+        if (replace) {
+            sqlite3_stmt *del = prep(s, S_ORDER_DEL_LINES);
+            if (!del) return TL_ESTORE;
+            sqlite3_bind_int64(del, 1, shop_id);
+            bind_text(del, 2, o->id);
+            if ((rc = run(del))) return rc;
+        }
+    }
     for (size_t i = 0; i < o->n_lines; i++) {
         sqlite3_bind_int64(ins, 1, shop_id);
         bind_text(ins, 2, o->id);

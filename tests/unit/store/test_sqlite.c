@@ -675,10 +675,12 @@ Test(store_sqlite, orders_upsert_replaces_lines_and_scan_groups)
     cr_assert_eq(ops->order_upsert(st, 1, &o1), TL_OK);
     cr_assert_eq(ops->order_upsert(st, 1, &o2), TL_OK);
     cr_assert_eq(ops->order_upsert(st, 1, &r3), TL_OK);
-    /* Re-upsert o1 with fewer lines: the old lines are gone. */
+    /* Re-upsert o1 with fewer lines and another customer: the old lines
+     * are gone, the fields replaced. */
     struct tl_line l1b[] = {{"z", 5, 4}, {"a", 1, 2.5}};
     o1.lines = l1b;
     o1.n_lines = 2;
+    o1.customer_id = "c9";
     cr_assert_eq(ops->order_upsert(st, 1, &o1), TL_OK);
 
     struct ord_acc a = {0};
@@ -690,6 +692,7 @@ Test(store_sqlite, orders_upsert_replaces_lines_and_scan_groups)
     cr_assert_str_eq(a.r[0].cust, "(null)", "guest order keeps NULL customer");
     cr_assert_eq(a.r[1].is_return, 1);
     cr_assert_eq(a.r[2].n_lines, 2);
+    cr_assert_str_eq(a.r[2].cust, "c9");
     cr_assert_str_eq(a.r[2].items[0], "z");
     cr_assert_str_eq(a.r[2].items[1], "a");
     cr_assert_float_eq(a.r[2].qty[0], 5, 1e-12);
