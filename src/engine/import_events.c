@@ -481,16 +481,18 @@ enum tl_rc tl_import_events_run(struct tl_import_events *j, struct tl_err *err)
     if (rc) return rc;
     pthread_mutex_init(&pp.mu, NULL);
     pthread_cond_init(&pp.cv, NULL);
-    /* This (the writer) thread's heap takes the profiles and SQLite's
-     * memory: about a third of the file's size, measured (BENCHMARKS.md
-     * "Page faults"); populated up front instead of page by page. */
-    uint64_t total = tl_lines_bytes_total(pp.in);
-    tl_heap_prefault((size_t)(total / PREFAULT_FILE_DIV < PREFAULT_MAX ? total / PREFAULT_FILE_DIV : PREFAULT_MAX));
     pthread_t producer;
     if (pthread_create(&producer, NULL, producer_main, &pp) != 0) {
         tl_lines_close(pp.in);
         return tl_err_set(err, TL_EINTERNAL, NULL, "cannot start the parser thread");
     }
+    /* This (the writer) thread's heap takes the profiles and SQLite's
+     * memory: about a third of the file's size, measured (BENCHMARKS.md
+     * "Page faults"); populated up front instead of page by page, while the
+     * parser fills the first batches (before it started, the parser waited
+     * for it: 30-40 ms for 64 MiB). */
+    uint64_t total = tl_lines_bytes_total(pp.in);
+    tl_heap_prefault((size_t)(total / PREFAULT_FILE_DIV < PREFAULT_MAX ? total / PREFAULT_FILE_DIV : PREFAULT_MAX));
     struct batch *b;
     while ((b = pop(&pp))) {
         rc = consume(j, b, err);
