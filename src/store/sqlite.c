@@ -6,9 +6,9 @@
  * is prepared once per handle and reset after use.
  *
  * Schema: versioned forward migrations in `migrations[]`, applied in order
- * inside one transaction each at open; the version lives in PRAGMA
- * user_version. The schema is documented in docs/schema.md; keep the two in
- * step. Never edit a released migration: append a new one.
+ * in one transaction at open (all pending steps, or none); the version
+ * lives in PRAGMA user_version. The schema is documented in docs/schema.md;
+ * keep the two in step. Never edit a released migration: append a new one.
  *
  * Events are stored in blocks (schema 3; format in store/evblock.h): a
  * handle collects the events appended inside a transaction and writes them
@@ -297,26 +297,42 @@ static enum tl_rc exec(struct tl_store *s, const char *q)
 
 /* ---- open / close / migrations ---- */
 
+/* The pending migrations run in one transaction, which also reads the
+ * version (so two processes opening one new file cannot both migrate it):
+ * all or none, and one commit (a new database was a sync per step). */
 static enum tl_rc migrate(struct tl_store *s, struct tl_err *err)
 {
     sqlite3_stmt *q;
     int version = 0;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+    if (exec(s, "BEGIN IMMEDIATE"))
         return tl_err_set(err, TL_ESTORE, NULL, "reading schema version: %s", sqlite3_errmsg(s->db));
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) {
+        tl_err_set(err, TL_ESTORE, NULL, "reading schema version: %s", sqlite3_errmsg(s->db));
+        exec(s, "ROLLBACK");
+        return TL_ESTORE;
+    }
     if (sqlite3_step(q) == SQLITE_ROW) version = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
-    if (version > (int)N_MIGRATIONS)
+    if (version > (int)N_MIGRATIONS) {
+        exec(s, "ROLLBACK");
         return tl_err_set(err, TL_ESTORE, NULL,
                           "database schema version %d is newer than this tailor (%d): upgrade tailor", version,
                           (int)N_MIGRATIONS);
+    }
     for (int v = version; v < (int)N_MIGRATIONS; v++) {
-        char setv[64];
-        snprintf(setv, sizeof setv, "PRAGMA user_version = %d", v + 1);
-        if (exec(s, "BEGIN IMMEDIATE") || exec(s, migrations[v]) || exec(s, setv) || exec(s, "COMMIT")) {
+        if (exec(s, migrations[v])) {
             tl_err_set(err, TL_ESTORE, NULL, "migration %d failed: %s", v + 1, sqlite3_errmsg(s->db));
             exec(s, "ROLLBACK");
             return TL_ESTORE;
         }
+    }
+    char setv[64];
+    snprintf(setv, sizeof setv, "PRAGMA user_version = %d", (int)N_MIGRATIONS);
+    if ((version < (int)N_MIGRATIONS && exec(s, setv)) || exec(s, "COMMIT")) {
+        tl_err_set(err, TL_ESTORE, NULL, "migrations %d-%d failed: %s", version + 1, (int)N_MIGRATIONS,
+                   sqlite3_errmsg(s->db));
+        exec(s, "ROLLBACK");
+        return TL_ESTORE;
     }
     return TL_OK;
 }
