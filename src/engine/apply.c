@@ -141,38 +141,40 @@ static int64_t last_view_of(const struct tl_profile *p, const char *item)
     return INT64_MIN;
 }
 
-static void apply_profile(struct tl_engine *e, uint32_t shop_id, const char *key, struct tl_profile_event *pe)
+static void apply_profile(struct tl_engine *e, const struct tl_pcache_key *key, struct tl_profile_event *pe)
 {
     struct tl_profile *p;
     struct tl_pcache_guard g;
-    if (tl_pcache_lock(e->profiles, shop_id, key, 1, &p, &g) != TL_OK) {
-        tl_warn("profile %s of shop %u could not be loaded; event not applied to it", key, shop_id);
+    if (tl_pcache_lock_key(e->profiles, key, 1, &p, &g) != TL_OK) {
+        tl_warn("profile %s of shop %u could not be loaded; event not applied to it", key->s, key->shop);
         return;
     }
     int view = !profile_only && pe->type == TL_EV_PRODUCT_VIEW && pe->item_id;
     int64_t prev_ts = view ? last_view_of(p, pe->item_id) : 0;
     tl_profile_apply(p, pe, &e->pparams);
     if (view) {
-        struct tl_shop_state *s = tl_engine_shop(e, shop_id);
+        struct tl_shop_state *s = tl_engine_shop(e, key->shop);
         if (s) note_view(s, p, pe->item_id, prev_ts);
     }
     tl_pcache_mark_dirty(&g);
     tl_pcache_unlock(&g);
 }
 
-void tl_engine_profile_prefetch(struct tl_engine *e, uint32_t shop_id, const char *key, int stage)
+void tl_engine_profile_prefetch(struct tl_engine *e, const struct tl_pcache_key *key, int stage)
 {
-    tl_pcache_prefetch(e->profiles, shop_id, key, stage);
+    tl_pcache_prefetch(e->profiles, key, stage);
 }
 
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
 {
     char key[TL_USER_KEY_MAX];
     tl_engine_user_key(e, ev->shop_id, ev->user_id, ev->anonymous_id, key);
-    tl_engine_apply_event_as(e, ev, key);
+    struct tl_pcache_key k;
+    tl_pcache_key_init(&k, ev->shop_id, key);
+    tl_engine_apply_event_as(e, ev, &k);
 }
 
-void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const char *key)
+void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const struct tl_pcache_key *key)
 {
     struct tl_shop_state *s = tl_engine_shop(e, ev->shop_id);
     if (!s) return;
@@ -208,7 +210,7 @@ void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, co
     if (!profile_only && f.known && (ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART))
         tl_pop_add(s->pop, f.idx, ev->country, ev->ts_ms, ev->type, isnan(ev->quantity) ? 1 : ev->quantity);
 
-    apply_profile(e, ev->shop_id, key, &pe);
+    apply_profile(e, key, &pe);
     tl_free(lf.store);
     if (!profile_only) {
         tl_engine_feedback_event(e, ev);
@@ -302,6 +304,8 @@ void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct t
         .line_categories = lf.cats,
         .line_brands = lf.brands,
     };
-    apply_profile(e, shop_id, key, &pe);
+    struct tl_pcache_key k;
+    tl_pcache_key_init(&k, shop_id, key);
+    apply_profile(e, &k, &pe);
     tl_free(lf.store);
 }

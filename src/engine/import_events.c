@@ -406,16 +406,27 @@ static void *producer_main(void *arg)
  * resolved and its cache entry requested, that of i + PF_MID finds the
  * entry and requests the profile, that of i + 1 the profile's lists, so
  * that the lookups of a batch overlap instead of each waiting for memory
- * in turn. Keys live in a ring of PF_RING slots. */
+ * in turn. Keys live in a ring of PF_RING slots, each hashed once. */
 #define PF_AHEAD 8
 #define PF_MID 4
 #define PF_RING 16 /* > PF_AHEAD, a power of two */
 
-static void resolve_keys(struct tl_import_events *j, const struct batch *b, size_t from, size_t to,
-                         char keys[PF_RING][TL_USER_KEY_MAX])
+/* Keys of the profiles applied ahead: resolved (tl_engine_user_key) and
+ * hashed once for the three hints and the lock. */
+struct pf_ring {
+    char s[PF_RING][TL_USER_KEY_MAX];
+    struct tl_pcache_key k[PF_RING];
+};
+
+static void resolve_key(struct tl_import_events *j, const struct tl_event *ev, struct pf_ring *r, size_t slot)
 {
-    for (size_t i = from; i < to && i < b->n; i++)
-        tl_engine_user_key(j->engine, b->ev[i].shop_id, b->ev[i].user_id, b->ev[i].anonymous_id, keys[i % PF_RING]);
+    tl_engine_user_key(j->engine, ev->shop_id, ev->user_id, ev->anonymous_id, r->s[slot]);
+    tl_pcache_key_init(&r->k[slot], ev->shop_id, r->s[slot]);
+}
+
+static void resolve_keys(struct tl_import_events *j, const struct batch *b, size_t from, size_t to, struct pf_ring *r)
+{
+    for (size_t i = from; i < to && i < b->n; i++) resolve_key(j, &b->ev[i], r, i % PF_RING);
 }
 
 /* An event that names both ids is a login, as for POST /v1/events
@@ -425,19 +436,16 @@ static void resolve_keys(struct tl_import_events *j, const struct batch *b, size
  * customer's profile. The keys already resolved ahead are resolved again. */
 static enum tl_rc apply_batch(struct tl_import_events *j, struct batch *b)
 {
-    char keys[PF_RING][TL_USER_KEY_MAX];
+    struct pf_ring keys;
     size_t n = b->n;
-    resolve_keys(j, b, 0, PF_AHEAD, keys);
+    resolve_keys(j, b, 0, PF_AHEAD, &keys);
     for (size_t i = 0; i < n; i++) {
         if (i + PF_AHEAD < n) {
-            const struct tl_event *a = &b->ev[i + PF_AHEAD];
-            char *k = keys[(i + PF_AHEAD) % PF_RING];
-            tl_engine_user_key(j->engine, a->shop_id, a->user_id, a->anonymous_id, k);
-            tl_engine_profile_prefetch(j->engine, a->shop_id, k, 0);
+            resolve_key(j, &b->ev[i + PF_AHEAD], &keys, (i + PF_AHEAD) % PF_RING);
+            tl_engine_profile_prefetch(j->engine, &keys.k[(i + PF_AHEAD) % PF_RING], 0);
         }
-        if (i + PF_MID < n)
-            tl_engine_profile_prefetch(j->engine, b->ev[i + PF_MID].shop_id, keys[(i + PF_MID) % PF_RING], 1);
-        if (i + 1 < n) tl_engine_profile_prefetch(j->engine, b->ev[i + 1].shop_id, keys[(i + 1) % PF_RING], 2);
+        if (i + PF_MID < n) tl_engine_profile_prefetch(j->engine, &keys.k[(i + PF_MID) % PF_RING], 1);
+        if (i + 1 < n) tl_engine_profile_prefetch(j->engine, &keys.k[(i + 1) % PF_RING], 2);
         if (b->dup[i]) continue;
         const struct tl_event *ev = &b->ev[i];
         if (ev->user_id && ev->anonymous_id) {
@@ -445,9 +453,9 @@ static enum tl_rc apply_batch(struct tl_import_events *j, struct batch *b)
             enum tl_rc rc = tl_engine_link_in_tx(j->engine, j->ops, j->st, ev->shop_id, ev->anonymous_id, ev->user_id,
                                                  ev->ts_ms, &linked);
             if (rc) return rc;
-            if (linked) resolve_keys(j, b, i + 1, i + 1 + PF_AHEAD, keys);
+            if (linked) resolve_keys(j, b, i + 1, i + 1 + PF_AHEAD, &keys);
         }
-        tl_engine_apply_event_as(j->engine, ev, keys[i % PF_RING]);
+        tl_engine_apply_event_as(j->engine, ev, &keys.k[i % PF_RING]);
     }
     return TL_OK;
 }

@@ -200,11 +200,12 @@ void tl_engine_log_free(struct tl_engine *e);
 /* Apply one stored event to the profiles and models (engine/apply.c).
  * Caller holds apply_lock shared (or is single-threaded at start-up). */
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);
-/* Hint that the profile of key will be applied to soon (tl_pcache_prefetch
- * stages 0..2). */
-void tl_engine_profile_prefetch(struct tl_engine *e, uint32_t shop_id, const char *key, int stage);
-/* The same for a profile key already resolved with tl_engine_user_key. */
-void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const char *key);
+/* Hint that the profile of key (tl_pcache_key_init of a key resolved with
+ * tl_engine_user_key) will be applied to soon (tl_pcache_prefetch stages
+ * 0..2). */
+void tl_engine_profile_prefetch(struct tl_engine *e, const struct tl_pcache_key *key, int stage);
+/* tl_engine_apply_event for a profile key already resolved and hashed. */
+void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const struct tl_pcache_key *key);
 /* On the calling thread only: apply events and orders to profiles, not to
  * the models. Used by the start-up replay (models are rebuilt from the whole
  * history) and by imports (an import runs in its own process, whose models

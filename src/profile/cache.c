@@ -206,11 +206,23 @@ static struct entry *find(struct shard *s, uint64_t h, uint32_t shop, const char
     return NULL;
 }
 
-void tl_pcache_prefetch(struct tl_pcache *c, uint32_t shop_id, const char *user_key, int stage)
+int tl_pcache_key_init(struct tl_pcache_key *k, uint32_t shop_id, const char *user_key)
 {
     size_t len;
-    if (!c || !key_ok(user_key, &len)) return;
-    uint64_t h = key_hash(shop_id, user_key, len);
+    k->s = user_key;
+    k->shop = shop_id;
+    k->ok = key_ok(user_key, &len);
+    k->len = k->ok ? len : 0;
+    k->h = k->ok ? key_hash(shop_id, user_key, len) : 0;
+    return k->ok;
+}
+
+void tl_pcache_prefetch(struct tl_pcache *c, const struct tl_pcache_key *k, int stage)
+{
+    if (!c || !k || !k->ok) return;
+    uint64_t h = k->h;
+    uint32_t shop_id = k->shop;
+    const char *user_key = k->s;
     struct shard *s = shard_of(c, h);
     pthread_mutex_lock(&s->mu);
     if (stage == 0) {
@@ -232,12 +244,22 @@ void tl_pcache_prefetch(struct tl_pcache *c, uint32_t shop_id, const char *user_
 enum tl_rc tl_pcache_lock(struct tl_pcache *c, uint32_t shop_id, const char *user_key, int create_if_missing,
                           struct tl_profile **out, struct tl_pcache_guard *g)
 {
-    size_t len;
+    struct tl_pcache_key k;
+    tl_pcache_key_init(&k, shop_id, user_key);
+    return tl_pcache_lock_key(c, &k, create_if_missing, out, g);
+}
+
+enum tl_rc tl_pcache_lock_key(struct tl_pcache *c, const struct tl_pcache_key *k, int create_if_missing,
+                              struct tl_profile **out, struct tl_pcache_guard *g)
+{
     if (!c || !out || !g) return TL_EINVAL;
     *out = NULL;
     g->shard_ = g->entry_ = NULL;
-    if (!key_ok(user_key, &len)) return TL_EINVAL;
-    uint64_t h = key_hash(shop_id, user_key, len);
+    if (!k || !k->ok) return TL_EINVAL;
+    uint64_t h = k->h;
+    uint32_t shop_id = k->shop;
+    const char *user_key = k->s;
+    size_t len = k->len;
     struct shard *s = shard_of(c, h);
     pthread_mutex_lock(&s->mu);
     struct entry *e = find(s, h, shop_id, user_key);
@@ -269,9 +291,9 @@ enum tl_rc tl_pcache_lock(struct tl_pcache *c, uint32_t shop_id, const char *use
         e->p = p;
         while (s->n >= s->cap && s->tail) evict_entry(s, s->tail);
         if (s->n + 1 > s->nb) rehash(s);
-        size_t k = h & (s->nb - 1);
-        e->hnext = s->b[k];
-        s->b[k] = e;
+        size_t slot = h & (s->nb - 1);
+        e->hnext = s->b[slot];
+        s->b[slot] = e;
         lru_push_head(s, e);
         s->n++;
         atomic_fetch_add(&c->count, 1);

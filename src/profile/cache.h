@@ -71,7 +71,22 @@ void tl_pcache_destroy(struct tl_pcache *c);
 enum tl_rc tl_pcache_lock(struct tl_pcache *c, uint32_t shop_id, const char *user_key, int create_if_missing,
                           struct tl_profile **out, struct tl_pcache_guard *g);
 void tl_pcache_unlock(struct tl_pcache_guard *g);
-/* A hint that (shop_id, user_key) is about to be locked, for callers that
+/* A key with its hash, for callers that look it up several times (an
+ * import hints it ahead, then locks it): tl_pcache_key_init computes it
+ * once (0, and ok = 0, for an empty or over-long key); the key string must
+ * outlive the struct. */
+struct tl_pcache_key {
+    const char *s;
+    size_t len;
+    uint64_t h;
+    uint32_t shop;
+    int ok;
+};
+int tl_pcache_key_init(struct tl_pcache_key *k, uint32_t shop_id, const char *user_key);
+/* tl_pcache_lock of a prepared key. */
+enum tl_rc tl_pcache_lock_key(struct tl_pcache *c, const struct tl_pcache_key *k, int create_if_missing,
+                              struct tl_profile **out, struct tl_pcache_guard *g);
+/* A hint that the key is about to be locked, for callers that
  * know their next profiles (an import applies a batch in order): stage 0,
  * some locks ahead, starts loading the cache entry that the key's bucket
  * leads with; stage 1, a few locks ahead, finds the entry (by then in the
@@ -80,7 +95,7 @@ void tl_pcache_unlock(struct tl_pcache_guard *g);
  * the profile that an event reads (tl_profile_prefetch). Each stage holds
  * the shard lock briefly and changes nothing; a missing entry is no
  * error. */
-void tl_pcache_prefetch(struct tl_pcache *c, uint32_t shop_id, const char *user_key, int stage);
+void tl_pcache_prefetch(struct tl_pcache *c, const struct tl_pcache_key *k, int stage);
 
 /* Mark the locked profile changed (to be persisted at the next checkpoint). */
 void tl_pcache_mark_dirty(struct tl_pcache_guard *g);

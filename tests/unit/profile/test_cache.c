@@ -233,12 +233,22 @@ Test(pcache, prefetch_changes_nothing)
     touch(c, 1, "c", 1);
     for (int stage = 0; stage < 3; stage++)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
-            tl_pcache_prefetch(c, 1, keys[k], stage);
-            tl_pcache_prefetch(c, 2, keys[k], stage);
-            tl_pcache_prefetch(NULL, 1, keys[k], stage);
+            struct tl_pcache_key k1, k2;
+            cr_assert_eq(tl_pcache_key_init(&k1, 1, keys[k]), keys[k] && *keys[k], "empty and NULL keys are not ok");
+            tl_pcache_key_init(&k2, 2, keys[k]);
+            tl_pcache_prefetch(c, &k1, stage);
+            tl_pcache_prefetch(c, &k2, stage);
+            tl_pcache_prefetch(NULL, &k1, stage);
+            tl_pcache_prefetch(c, NULL, stage);
         }
     cr_assert_eq(tl_pcache_count(c), 3);
     cr_assert_eq(r.n, 0);
+    struct tl_pcache_key bad;
+    struct tl_profile *p;
+    struct tl_pcache_guard g;
+    cr_assert_eq(tl_pcache_key_init(&bad, 1, ""), 0);
+    cr_assert_eq(tl_pcache_lock_key(c, &bad, 1, &p, &g), TL_EINVAL, "an empty prepared key is refused");
+    cr_assert_eq(tl_pcache_count(c), 3);
     touch(c, 1, "d", 0); /* evicts a: the hints on a did not make it recent */
     cr_assert_eq(r.n, 1);
     cr_assert_str_eq(r.keys[0], "a");
@@ -501,10 +511,15 @@ static void *hammer_worker(void *arg)
         /* hints for a key some operations ahead, as an import gives them */
         char ahead[32];
         snprintf(ahead, sizeof ahead, "user-%u", (r + 7) % KEYS);
-        tl_pcache_prefetch(h->c, 1 + (((r + 7) % KEYS) & 1), ahead, (int)((s >> 12) % 3));
+        struct tl_pcache_key ka, kk;
+        tl_pcache_key_init(&ka, 1 + (((r + 7) % KEYS) & 1), ahead);
+        tl_pcache_prefetch(h->c, &ka, (int)((s >> 12) % 3));
         struct tl_profile *p;
         struct tl_pcache_guard g;
-        if (tl_pcache_lock(h->c, shop, key, 1, &p, &g) != TL_OK) continue;
+        tl_pcache_key_init(&kk, shop, key);
+        if (((s >> 20) & 1 ? tl_pcache_lock_key(h->c, &kk, 1, &p, &g) : tl_pcache_lock(h->c, shop, key, 1, &p, &g)) !=
+            TL_OK)
+            continue;
         struct tl_profile_event e;
         memset(&e, 0, sizeof e);
         e.type = TL_EV_PRODUCT_VIEW;
