@@ -165,6 +165,25 @@ static void *submit_unsynced_thread(void *arg)
     return NULL;
 }
 
+/* Two jobs submitted by two threads while the gate holds the writer, so
+ * that they form one batch; the syncs that batch made. */
+static int syncs_of_a_batch(struct tl_writer *w, void *(*first)(void *), struct meta_job *a, void *(*second)(void *),
+                            struct meta_job *b)
+{
+    pthread_t t1, t2;
+    gate_close_and_submit(w, 0);
+    uint64_t commits = tl_writer_commits(w);
+    pthread_create(&t1, NULL, first, a);
+    pthread_create(&t2, NULL, second, b);
+    wait_depth(w, 2);
+    int before = sync_count();
+    gate_open();
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+    cr_assert_eq(tl_writer_commits(w), commits + 2, "the gate's commit, then one for both jobs");
+    return sync_count() - before;
+}
+
 /* Writes that can be rebuilt (tl_writer_submit_unsynced) commit without a
  * sync when every job of the batch asked for it; one ordinary job in the
  * batch makes it synced. Syncs counted at the VFS (sync_count.h) on a store
@@ -189,36 +208,15 @@ Test(writer, a_batch_of_unsynced_jobs_is_not_synced_unless_one_job_needs_it)
     cr_assert_eq(tl_writer_submit_unsynced(w, meta_fn, &a, 1), TL_OK);
     cr_assert_eq(sync_count(), c1, "an unsynced job alone: no sync");
 
-    /* two unsynced jobs in one batch (queued behind the gate) */
+    /* two unsynced jobs in one batch; an unsynced job and an ordinary one */
     struct meta_job u1 = {.key = "u1", .val = 3, .w = w}, u2 = {.key = "u2", .val = 4, .w = w};
-    pthread_t t1, t2;
-    gate_close_and_submit(w, 0);
-    uint64_t commits = tl_writer_commits(w);
-    pthread_create(&t1, NULL, submit_unsynced_thread, &u1);
-    pthread_create(&t2, NULL, submit_unsynced_thread, &u2);
-    wait_depth(w, 2);
-    int c2 = sync_count();
-    gate_open();
-    pthread_join(t1, NULL);
-    pthread_join(t2, NULL);
+    cr_assert_eq(syncs_of_a_batch(w, submit_unsynced_thread, &u1, submit_unsynced_thread, &u2), 0,
+                 "a batch of unsynced jobs: no sync");
     cr_assert_eq(u1.rc, TL_OK);
     cr_assert_eq(u2.rc, TL_OK);
-    cr_assert_eq(tl_writer_commits(w), commits + 2, "the gate's commit, then one for both jobs");
-    cr_assert_eq(sync_count(), c2, "a batch of unsynced jobs: no sync");
-
-    /* an unsynced job and an ordinary one in one batch */
     struct meta_job u3 = {.key = "u3", .val = 5, .w = w}, o = {.key = "o", .val = 6, .w = w};
-    gate_close_and_submit(w, 0);
-    commits = tl_writer_commits(w);
-    pthread_create(&t1, NULL, submit_unsynced_thread, &u3);
-    pthread_create(&t2, NULL, submit_thread, &o);
-    wait_depth(w, 2);
-    int c3 = sync_count();
-    gate_open();
-    pthread_join(t1, NULL);
-    pthread_join(t2, NULL);
-    cr_assert_eq(tl_writer_commits(w), commits + 2);
-    cr_assert_gt(sync_count(), c3, "one ordinary job in the batch: synced");
+    cr_assert_gt(syncs_of_a_batch(w, submit_unsynced_thread, &u3, submit_thread, &o), 0,
+                 "one ordinary job in the batch: synced");
     tl_writer_stop(w);
     const char *keys[] = {"a", "b", "u1", "u2", "u3", "o"};
     for (size_t i = 0; i < 6; i++) cr_assert(meta_has(keys[i], NULL), "%s committed", keys[i]);

@@ -1035,6 +1035,18 @@ Test(store_sqlite, transaction_rollback_discards_commit_keeps)
     cr_assert_eq(a.n, 1);
 }
 
+/* One transaction that sets meta key to val (skip_sync before it if asked);
+ * the syncs its commit made. */
+static int syncs_of_a_commit(struct tl_store *fs, const char *key, int64_t val, int skip)
+{
+    int before = sync_count();
+    if (skip) ops->skip_sync(fs);
+    cr_assert_eq(ops->begin(fs), TL_OK);
+    cr_assert_eq(ops->meta_set(fs, key, val), TL_OK);
+    cr_assert_eq(ops->commit(fs), TL_OK);
+    return sync_count() - before;
+}
+
 /* skip_sync (before a transaction of snapshots): that commit writes the
  * log without syncing it, the next one syncs again, and what both
  * committed survives a reopen. Counted at the VFS (sync_count.h) on a store
@@ -1049,42 +1061,25 @@ Test(store_sqlite, a_commit_after_skip_sync_is_not_synced_and_the_next_one_is)
     tl_err_clear(&err);
     cr_assert_eq(ops->open(fp, TL_SYNC_FULL, &fs, &err), TL_OK, "%s", err.msg);
     cr_assert_not_null(ops->skip_sync);
-    int c0 = sync_count(); /* (a new log's header is synced whatever the mode: not tested here) */
-    cr_assert_eq(ops->begin(fs), TL_OK);
-    cr_assert_eq(ops->meta_set(fs, "a", 1), TL_OK);
-    cr_assert_eq(ops->commit(fs), TL_OK);
-    int c1 = sync_count();
-    cr_assert_gt(c1, c0, "a commit of a TL_SYNC_FULL store syncs the log");
-
-    ops->skip_sync(fs);
-    cr_assert_eq(ops->begin(fs), TL_OK);
-    cr_assert_eq(ops->meta_set(fs, "b", 2), TL_OK);
-    cr_assert_eq(ops->commit(fs), TL_OK);
-    cr_assert_eq(sync_count(), c1, "the commit after skip_sync is not synced");
-
-    cr_assert_eq(ops->begin(fs), TL_OK);
-    cr_assert_eq(ops->meta_set(fs, "c", 3), TL_OK);
-    cr_assert_eq(ops->commit(fs), TL_OK);
-    int c2 = sync_count();
-    cr_assert_gt(c2, c1, "the next commit is synced again");
+    /* (a new log's header is synced whatever the mode: the first commit) */
+    cr_assert_gt(syncs_of_a_commit(fs, "a", 1, 0), 0, "a commit of a TL_SYNC_FULL store syncs the log");
+    cr_assert_eq(syncs_of_a_commit(fs, "b", 2, 1), 0, "the commit after skip_sync is not synced");
+    cr_assert_gt(syncs_of_a_commit(fs, "c", 3, 0), 0, "the next commit is synced again");
 
     /* skipped, then rolled back: the next commit is synced */
     ops->skip_sync(fs);
     cr_assert_eq(ops->begin(fs), TL_OK);
     cr_assert_eq(ops->meta_set(fs, "d", 4), TL_OK);
     cr_assert_eq(ops->rollback(fs), TL_OK);
-    cr_assert_eq(ops->begin(fs), TL_OK);
-    cr_assert_eq(ops->meta_set(fs, "e", 5), TL_OK);
-    cr_assert_eq(ops->commit(fs), TL_OK);
-    int c3 = sync_count();
-    cr_assert_gt(c3, c2, "a rollback ends the skip");
+    cr_assert_gt(syncs_of_a_commit(fs, "e", 5, 0), 0, "a rollback ends the skip");
 
     /* asked inside a transaction: nothing changes */
+    int c = sync_count();
     cr_assert_eq(ops->begin(fs), TL_OK);
     ops->skip_sync(fs);
     cr_assert_eq(ops->meta_set(fs, "f", 6), TL_OK);
     cr_assert_eq(ops->commit(fs), TL_OK);
-    cr_assert_gt(sync_count(), c3, "skip_sync inside a transaction is ignored");
+    cr_assert_gt(sync_count(), c, "skip_sync inside a transaction is ignored");
 
     ops->close(fs);
     cr_assert_eq(ops->open(fp, TL_SYNC_FULL, &fs, &err), TL_OK, "%s", err.msg);
