@@ -297,40 +297,47 @@ static enum tl_rc exec(struct tl_store *s, const char *q)
 
 /* ---- open / close / migrations ---- */
 
-/* The pending migrations run in one transaction, which also reads the
- * version (so two processes opening one new file cannot both migrate it):
- * all or none, and one commit (a new database was a sync per step). */
-static enum tl_rc migrate(struct tl_store *s, struct tl_err *err)
+static int schema_version(struct tl_store *s)
 {
     sqlite3_stmt *q;
-    int version = 0;
-    if (exec(s, "BEGIN IMMEDIATE"))
-        return tl_err_set(err, TL_ESTORE, NULL, "reading schema version: %s", sqlite3_errmsg(s->db));
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) {
-        tl_err_set(err, TL_ESTORE, NULL, "reading schema version: %s", sqlite3_errmsg(s->db));
-        exec(s, "ROLLBACK");
-        return TL_ESTORE;
-    }
+    int version = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK) return -1;
     if (sqlite3_step(q) == SQLITE_ROW) version = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
-    if (version > (int)N_MIGRATIONS) {
-        exec(s, "ROLLBACK");
-        return tl_err_set(err, TL_ESTORE, NULL,
-                          "database schema version %d is newer than this tailor (%d): upgrade tailor", version,
-                          (int)N_MIGRATIONS);
+    return version;
+}
+
+/* An up-to-date file is only read (no write lock). Pending migrations run
+ * in one transaction, which reads the version again (another process may
+ * have migrated the file meanwhile): all or none, with one commit (a new
+ * database was a sync per step). */
+static enum tl_rc migrate(struct tl_store *s, struct tl_err *err)
+{
+    const int last = (int)N_MIGRATIONS;
+    int version = schema_version(s);
+    if (version == last) return TL_OK;
+    int in_tx = 0;
+    if (version >= 0 && version < last) {
+        if (exec(s, "BEGIN IMMEDIATE")) return tl_err_set(err, TL_ESTORE, NULL, "migrating: %s", sqlite3_errmsg(s->db));
+        in_tx = 1;
+        version = schema_version(s);
     }
-    for (int v = version; v < (int)N_MIGRATIONS; v++) {
+    if (version < 0 || version > last) {
+        if (in_tx) exec(s, "ROLLBACK");
+        if (version < 0) return tl_err_set(err, TL_ESTORE, NULL, "reading schema version: %s", sqlite3_errmsg(s->db));
+        return tl_err_set(err, TL_ESTORE, NULL,
+                          "database schema version %d is newer than this tailor (%d): upgrade tailor", version, last);
+    }
+    for (int v = version; v < last; v++)
         if (exec(s, migrations[v])) {
             tl_err_set(err, TL_ESTORE, NULL, "migration %d failed: %s", v + 1, sqlite3_errmsg(s->db));
             exec(s, "ROLLBACK");
             return TL_ESTORE;
         }
-    }
     char setv[64];
-    snprintf(setv, sizeof setv, "PRAGMA user_version = %d", (int)N_MIGRATIONS);
-    if ((version < (int)N_MIGRATIONS && exec(s, setv)) || exec(s, "COMMIT")) {
-        tl_err_set(err, TL_ESTORE, NULL, "migrations %d-%d failed: %s", version + 1, (int)N_MIGRATIONS,
-                   sqlite3_errmsg(s->db));
+    snprintf(setv, sizeof setv, "PRAGMA user_version = %d", last);
+    if ((version < last && exec(s, setv)) || exec(s, "COMMIT")) {
+        tl_err_set(err, TL_ESTORE, NULL, "migrations %d-%d failed: %s", version + 1, last, sqlite3_errmsg(s->db));
         exec(s, "ROLLBACK");
         return TL_ESTORE;
     }

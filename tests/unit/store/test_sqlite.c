@@ -1233,6 +1233,29 @@ Test(store_sqlite, events_pack_into_blocks_split_by_size_and_shop)
     cr_assert_eq(s.events_total, 9);
 }
 
+/* The pending migrations are one transaction: when one step fails, the
+ * steps before it in the same open are undone too and the version stays. */
+Test(store_sqlite, a_failed_migration_leaves_the_file_as_it_was)
+{
+    ops->close(st);
+    st = NULL;
+    /* version 2 with a table in the way of migration 3's second table */
+    sql_exec("DROP TABLE event_blocks; DROP TABLE event_counts; CREATE TABLE event_counts(x);"
+             "PRAGMA user_version = 2;");
+    struct tl_err err;
+    tl_err_clear(&err);
+    cr_assert_eq(ops->open(path, TL_SYNC_OS, &st, &err), TL_ESTORE);
+    cr_assert_null(st);
+    cr_assert(strstr(err.msg, "migration 3 failed"), "%s", err.msg);
+    cr_assert_eq(sql_int("PRAGMA user_version"), 2);
+    cr_assert_eq(sql_int("SELECT count(*) FROM sqlite_master WHERE name = 'event_blocks'"), 0,
+                 "migration 3's first table was undone with it");
+    /* the obstacle removed, the next open migrates */
+    sql_exec("DROP TABLE event_counts;");
+    open_store();
+    cr_assert_eq(sql_int("PRAGMA user_version"), 4);
+}
+
 Test(store_sqlite, events_rows_of_schema_2_survive_the_upgrade)
 {
     /* A schema-2 database with events as rows: made from a current one by
