@@ -209,17 +209,17 @@ static struct entry *find(struct shard *s, uint64_t h, uint32_t shop, const char
 int tl_pcache_key_init(struct tl_pcache_key *k, uint32_t shop_id, const char *user_key)
 {
     size_t len;
+    int ok = key_ok(user_key, &len);
     k->s = user_key;
     k->shop = shop_id;
-    k->ok = key_ok(user_key, &len);
-    k->len = k->ok ? len : 0;
-    k->h = k->ok ? key_hash(shop_id, user_key, len) : 0;
-    return k->ok;
+    k->len = ok ? len : 0;
+    k->h = ok ? key_hash(shop_id, user_key, len) : 0;
+    return ok;
 }
 
 void tl_pcache_prefetch(struct tl_pcache *c, const struct tl_pcache_key *k, int stage)
 {
-    if (!c || !k || !k->ok) return;
+    if (!c || !k || !k->len) return;
     uint64_t h = k->h;
     uint32_t shop_id = k->shop;
     const char *user_key = k->s;
@@ -255,7 +255,7 @@ enum tl_rc tl_pcache_lock_key(struct tl_pcache *c, const struct tl_pcache_key *k
     if (!c || !out || !g) return TL_EINVAL;
     *out = NULL;
     g->shard_ = g->entry_ = NULL;
-    if (!k || !k->ok) return TL_EINVAL;
+    if (!k || !k->len) return TL_EINVAL;
     uint64_t h = k->h;
     uint32_t shop_id = k->shop;
     const char *user_key = k->s;
@@ -334,13 +334,12 @@ void tl_pcache_replace(struct tl_pcache_guard *g, struct tl_profile *np)
 
 enum tl_rc tl_pcache_remove(struct tl_pcache *c, uint32_t shop_id, const char *user_key, struct tl_profile **out)
 {
-    size_t len;
+    struct tl_pcache_key k;
     if (out) *out = NULL;
-    if (!c || !key_ok(user_key, &len)) return TL_EINVAL;
-    uint64_t h = key_hash(shop_id, user_key, len);
-    struct shard *s = shard_of(c, h);
+    if (!c || !tl_pcache_key_init(&k, shop_id, user_key)) return TL_EINVAL;
+    struct shard *s = shard_of(c, k.h);
     pthread_mutex_lock(&s->mu);
-    struct entry *e = find(s, h, shop_id, user_key);
+    struct entry *e = find(s, k.h, shop_id, user_key);
     if (e) detach(s, e);
     pthread_mutex_unlock(&s->mu);
     if (!e) return TL_ENOTFOUND;

@@ -73,14 +73,13 @@ enum tl_rc tl_pcache_lock(struct tl_pcache *c, uint32_t shop_id, const char *use
 void tl_pcache_unlock(struct tl_pcache_guard *g);
 /* A key with its hash, for callers that look it up several times (an
  * import hints it ahead, then locks it): tl_pcache_key_init computes it
- * once (0, and ok = 0, for an empty or over-long key); the key string must
- * outlive the struct. */
+ * once and returns 0 (len = 0) for an empty or over-long key; the key
+ * string must outlive the struct. */
 struct tl_pcache_key {
     const char *s;
-    size_t len;
+    size_t len; /* 0: not a valid key */
     uint64_t h;
     uint32_t shop;
-    int ok;
 };
 int tl_pcache_key_init(struct tl_pcache_key *k, uint32_t shop_id, const char *user_key);
 /* tl_pcache_lock of a prepared key. */

@@ -847,6 +847,20 @@ static enum tl_rc sq_event_eid_scan(struct tl_store *s, tl_eid_cb cb, void *ctx)
 
 /* ---- orders ---- */
 
+/* Bind an order's columns (S_ORDER_INSERT and S_ORDER_UPSERT) and run. */
+static enum tl_rc bind_order_run(sqlite3_stmt *q, uint32_t shop_id, const struct tl_order *o, double total)
+{
+    sqlite3_bind_int64(q, 1, shop_id);
+    bind_text(q, 2, o->id);
+    bind_text(q, 3, o->customer_id);
+    sqlite3_bind_int64(q, 4, o->ts_ms);
+    bind_text(q, 5, o->country);
+    bind_text(q, 6, o->currency);
+    sqlite3_bind_int(q, 7, o->is_return ? 1 : 0);
+    sqlite3_bind_double(q, 8, total);
+    return run(q);
+}
+
 /* A new order (the usual case: an import, a purchase event) is one insert
  * and its lines; one already stored is replaced with its lines, which are
  * deleted first. INSERT OR IGNORE tells the two apart (sqlite3_changes),
@@ -858,28 +872,20 @@ static enum tl_rc sq_order_upsert(struct tl_store *s, uint32_t shop_id, const st
     double total = 0;
     for (size_t i = 0; i < o->n_lines; i++)
         if (!isnan(o->lines[i].price)) total += o->lines[i].quantity * o->lines[i].price;
-    enum tl_rc rc = TL_OK;
-    for (int replace = 0; replace < 2; replace++) {
-        sqlite3_stmt *q = prep(s, replace ? S_ORDER_UPSERT : S_ORDER_INSERT);
-        if (!q) return TL_ESTORE;
-        sqlite3_bind_int64(q, 1, shop_id);
-        bind_text(q, 2, o->id);
-        bind_text(q, 3, o->customer_id);
-        sqlite3_bind_int64(q, 4, o->ts_ms);
-        bind_text(q, 5, o->country);
-        bind_text(q, 6, o->currency);
-        sqlite3_bind_int(q, 7, o->is_return ? 1 : 0);
-        sqlite3_bind_double(q, 8, total);
-        if ((rc = run(q))) return rc;
-        if (!replace && sqlite3_changes(s->db) == 1) break; /* new: no lines to delete */
-        if (replace) {
-            sqlite3_stmt *del = prep(s, S_ORDER_DEL_LINES);
-            if (!del) return TL_ESTORE;
+    /* new: inserted (no lines to delete); stored already: replaced, and its
+     * lines deleted */
+    sqlite3_stmt *q = prep(s, S_ORDER_INSERT);
+    enum tl_rc rc = q ? bind_order_run(q, shop_id, o, total) : TL_ESTORE;
+    if (rc == TL_OK && sqlite3_changes(s->db) == 0) {
+        sqlite3_stmt *up = prep(s, S_ORDER_UPSERT), *del = prep(s, S_ORDER_DEL_LINES);
+        rc = up && del ? bind_order_run(up, shop_id, o, total) : TL_ESTORE;
+        if (rc == TL_OK) {
             sqlite3_bind_int64(del, 1, shop_id);
             bind_text(del, 2, o->id);
-            if ((rc = run(del))) return rc;
+            rc = run(del);
         }
     }
+    if (rc) return rc;
     for (size_t i = 0; i < o->n_lines; i++) {
         sqlite3_bind_int64(ins, 1, shop_id);
         bind_text(ins, 2, o->id);
