@@ -356,6 +356,15 @@ enum tl_rc tl_pcache_collect_dirty(struct tl_pcache *c, tl_pcache_dirty_fn cb, v
     return tl_pcache_collect_dirty_shards(c, 0, c ? c->ns : 0, cb, ctx, n);
 }
 
+/* Collecting walks a shard's dirty entries in windows of COLLECT_CHUNK and
+ * hints the profiles the callback will read next (tl_profile_prefetch):
+ * the struct of the one COLLECT_AHEAD_STRUCT ahead, the lists of the one
+ * COLLECT_AHEAD_LISTS ahead, the strings of the next one. Serializing is
+ * otherwise a chain of cache misses on cold profiles (BENCHMARKS.md). */
+#define COLLECT_CHUNK 64
+#define COLLECT_AHEAD_STRUCT 6
+#define COLLECT_AHEAD_LISTS 3
+
 enum tl_rc tl_pcache_collect_dirty_shards(struct tl_pcache *c, unsigned lo, unsigned hi, tl_pcache_dirty_fn cb,
                                           void *ctx, size_t *n)
 {
@@ -366,13 +375,21 @@ enum tl_rc tl_pcache_collect_dirty_shards(struct tl_pcache *c, unsigned lo, unsi
     for (unsigned i = lo; i < hi && rc == TL_OK; i++) {
         struct shard *s = &c->s[i];
         pthread_mutex_lock(&s->mu);
-        for (struct entry *e = s->head; e && s->n_dirty; e = e->next) { /* stops after the last dirty one */
-            if (!e->dirty) continue;
-            rc = cb(ctx, e->shop, e->key, e->p);
-            if (rc) break;
-            e->dirty = 0;
-            s->n_dirty--;
-            got++;
+        struct entry *win[COLLECT_CHUNK], *e = s->head;
+        while (rc == TL_OK && e && s->n_dirty) { /* stops after the last dirty one */
+            size_t m = 0;
+            for (; e && m < COLLECT_CHUNK && m < s->n_dirty; e = e->next)
+                if (e->dirty) win[m++] = e;
+            for (size_t k = 0; k < m && rc == TL_OK; k++) {
+                if (k + COLLECT_AHEAD_STRUCT < m) tl_profile_prefetch(win[k + COLLECT_AHEAD_STRUCT]->p, 0);
+                if (k + COLLECT_AHEAD_LISTS < m) tl_profile_prefetch(win[k + COLLECT_AHEAD_LISTS]->p, 2);
+                if (k + 1 < m) tl_profile_prefetch(win[k + 1]->p, 3);
+                rc = cb(ctx, win[k]->shop, win[k]->key, win[k]->p);
+                if (rc) break;
+                win[k]->dirty = 0;
+                s->n_dirty--;
+                got++;
+            }
         }
         pthread_mutex_unlock(&s->mu);
     }

@@ -1515,17 +1515,49 @@ fail:
     return rc;
 }
 
+/* Every 64-byte line of [a, a + n). */
+static void prefetch_range(const void *a, size_t n)
+{
+    const char *c = a;
+    if (!c || !n) return;
+    for (size_t off = 0; off < n; off += 64) __builtin_prefetch(c + off);
+    __builtin_prefetch(c + n - 1); /* the last line when a is not line-aligned */
+}
+
+/* Level 3: the strings outside the profile's own arrays. */
+static void prefetch_strings(const struct tl_profile *p)
+{
+    for (uint32_t i = 0; i < p->n_anon; i++) __builtin_prefetch(p->anon[i]);
+    for (uint32_t i = 0; i < p->n_views; i++)
+        if (!view_id_pooled(p, p->views[i].item_id)) __builtin_prefetch(p->views[i].item_id);
+    for (uint32_t i = 0; i < p->n_cart; i++) __builtin_prefetch(p->cart[i].item_id);
+    for (int k = 0; k < 2; k++)
+        for (uint32_t i = 0; i < p->aff[k].n; i++) __builtin_prefetch(p->aff[k].v[i].name);
+}
+
 void tl_profile_prefetch(const struct tl_profile *p, int level)
 {
     if (!p) return;
-    const char *b = (const char *)p;
-    if (level == 0) {
-        for (size_t off = 0; off < sizeof *p; off += 64) __builtin_prefetch(b + off);
-        return;
+    switch (level) {
+    case 0:
+        prefetch_range(p, sizeof *p);
+        break;
+    case 1:
+        prefetch_range(p->views, p->n_views * sizeof *p->views);
+        if (p->vids) __builtin_prefetch(p->vids);
+        break;
+    case 2:
+        prefetch_range(p->key, 1);
+        prefetch_range(p->views, p->n_views * sizeof *p->views);
+        prefetch_range(p->vids, p->cap_vids * sizeof *p->vids);
+        prefetch_range(p->cart, p->n_cart * sizeof *p->cart);
+        for (int k = 0; k < 2; k++) prefetch_range(p->aff[k].v, p->aff[k].n * sizeof *p->aff[k].v);
+        prefetch_range(p->orders_h, p->n_orders_h * sizeof *p->orders_h);
+        prefetch_range(p->bought, p->n_bought * sizeof *p->bought);
+        break;
+    default:
+        prefetch_strings(p);
     }
-    const char *v = (const char *)p->views;
-    for (size_t off = 0; off < p->n_views * sizeof *p->views; off += 64) __builtin_prefetch(v + off);
-    if (p->vids) __builtin_prefetch(p->vids);
 }
 
 /* ------------------------------------------------------------------ */

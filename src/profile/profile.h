@@ -135,7 +135,10 @@ enum tl_rc tl_profile_deserialize(const void *blob, size_t len, struct tl_profil
 
 /* Start loading into the CPU cache what applying an event reads: level 0
  * the profile's own first lines, level 1 (once those are loaded) the
- * recently viewed list and its ids. A hint only. */
+ * recently viewed list and its ids. For serializing (tl_profile_serialize):
+ * level 0, then level 2 (every list of the profile, whole), then level 3
+ * (the strings the lists point to: cart ids, affinity names, long viewed
+ * ids, linked ids), each once the one before is loaded. A hint only. */
 void tl_profile_prefetch(const struct tl_profile *p, int level);
 
 /* Approximate heap bytes used by p (struct, arrays, strings, 16 bytes of

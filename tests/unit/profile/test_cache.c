@@ -325,6 +325,59 @@ Test(pcache, collect_dirty_clears_flags)
     tl_pcache_destroy(c);
 }
 
+/* Collection walks a shard in windows of dirty entries (64 at a time,
+ * with hints ahead): 300 profiles in one shard, every third clean, a
+ * callback failing at the 100th dirty one (inside the second window). The
+ * first 100 come back and are clean; the next collection gives exactly the
+ * other 100, in LRU order, none twice. */
+struct window_ctx {
+    int n, fail_at;
+    char seen[200][8];
+};
+
+static enum tl_rc window_cb(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p)
+{
+    struct window_ctx *w = ctx;
+    (void)shop;
+    if (w->n == w->fail_at) return TL_ESTORE;
+    cr_assert_str_eq(tl_profile_user_key(p), key);
+    cr_assert_lt(w->n, 200);
+    snprintf(w->seen[w->n++], sizeof w->seen[0], "%s", key);
+    return TL_OK;
+}
+
+Test(pcache, collect_across_windows_resumes_after_a_failure)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(300, 1, NULL, &r);
+    for (int i = 0; i < 300; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%03d", i);
+        touch(c, 1, k, i % 3 != 0);
+    }
+    static struct window_ctx w1, w2;
+    w1 = (struct window_ctx){0, 100, {{0}}};
+    w2 = (struct window_ctx){0, -1, {{0}}};
+    size_t n;
+    cr_assert_eq(tl_pcache_collect_dirty(c, window_cb, &w1, &n), TL_ESTORE);
+    cr_assert_eq(n, 100);
+    cr_assert_eq(tl_pcache_collect_dirty(c, window_cb, &w2, &n), TL_OK);
+    cr_assert_eq(n, 100);
+    /* head first: the most recently touched key is k299 */
+    int at = 0;
+    for (int i = 299; i >= 0; i--) {
+        if (i % 3 == 0) continue;
+        char k[8];
+        snprintf(k, sizeof k, "k%03d", i);
+        cr_assert_str_eq(at < 100 ? w1.seen[at] : w2.seen[at - 100], k, "dirty profile %d", at);
+        at++;
+    }
+    cr_assert_eq(at, 200);
+    cr_assert_eq(tl_pcache_collect_dirty(c, window_cb, &w2, &n), TL_OK);
+    cr_assert_eq(n, 0, "all clean now");
+    tl_pcache_destroy(c);
+}
+
 /* Which profiles are dirty, against a model, over random touches (clean or
  * dirty), removals, replacements and collections (each collection must
  * hand over exactly the dirty ones still cached, however many were evicted
