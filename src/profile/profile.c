@@ -896,126 +896,160 @@ enum tl_rc tl_profile_apply(struct tl_profile *p, const struct tl_profile_event 
 /* ------------------------------------------------------------------ */
 /* serialization                                                       */
 
-/* Append n bytes: in place when they fit the buffer as it is, else
- * through tl_buf_append (growth, the maximum). */
-static inline enum tl_rc w_bytes(struct tl_buf *b, const void *p, size_t n)
+/* The blob is written in two passes: the first measures every string
+ * (strlen once each, kept in struct lens) and the whole size, the buffer
+ * is reserved once, and the second writes through a pointer without
+ * further checks. Integers are little-endian, n bytes (p_le: the byte
+ * stores of a constant n merge into one store); strings are a 2-byte
+ * length and the bytes (no NUL). */
+struct lens {
+    uint16_t key, anon[TL_PROFILE_ANON_MAX], country, sid, views[TL_PROFILE_RECENT_MAX], cart[TL_PROFILE_CART_MAX],
+        aff[2][TL_PROFILE_AFF_MAX];
+};
+
+static inline unsigned char *p_le(unsigned char *w, uint64_t v, int n)
 {
-    if (n < b->cap - b->len && b->len + n <= (b->max ? b->max : TL_BUF_DEFAULT_MAX)) {
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-        return TL_OK;
-    }
-    return tl_buf_append(b, p, n);
+    for (int i = 0; i < n; i++) w[i] = (unsigned char)(v >> (8 * i));
+    return w + n;
 }
 
-static enum tl_rc w_u8(struct tl_buf *b, uint8_t v) { return w_bytes(b, &v, 1); }
-
-static enum tl_rc w_le(struct tl_buf *b, uint64_t v, int n)
-{
-    uint8_t x[8];
-    for (int i = 0; i < n; i++) x[i] = (uint8_t)(v >> (8 * i));
-    return w_bytes(b, x, (size_t)n);
-}
-
-static enum tl_rc w_i64(struct tl_buf *b, int64_t v) { return w_le(b, (uint64_t)v, 8); }
-
-static enum tl_rc w_f64(struct tl_buf *b, double d)
+static inline unsigned char *p_f64(unsigned char *w, double d)
 {
     uint64_t u;
     memcpy(&u, &d, 8);
-    return w_le(b, u, 8);
+    return p_le(w, u, 8);
 }
 
-static enum tl_rc w_str(struct tl_buf *b, const char *s)
+static inline unsigned char *p_str(unsigned char *w, const char *s, uint16_t n)
 {
-    size_t n = s ? strlen(s) : 0;
-    if (n > UINT16_MAX) return TL_ETOOBIG;
-    enum tl_rc rc = w_le(b, n, 2);
-    return rc ? rc : w_bytes(b, s ? s : "", n);
+    w = p_le(w, n, 2);
+    if (n) memcpy(w, s, n);
+    return w + n;
 }
 
-#define W(x)                                                                                                           \
-    do {                                                                                                               \
-        if ((rc = (x))) goto fail;                                                                                     \
-    } while (0)
+/* Length of s (NULL: 0) into *n; 0 if it does not fit the 2-byte length. */
+static int measure(const char *s, uint16_t *n)
+{
+    size_t k = s ? strlen(s) : 0;
+    *n = (uint16_t)k;
+    return k <= UINT16_MAX;
+}
+
+/* Bytes of p's blob (SIZE_MAX if a string is too long), its strings'
+ * lengths into l. */
+static size_t blob_size(const struct tl_profile *p, struct lens *l)
+{
+    int ok = measure(p->key, &l->key) & measure(p->country, &l->country);
+    l->sid = 0;
+    size_t n = 1 + 2 + l->key + 1 + 2 + l->country + 4 * 8 + 1;
+    for (uint32_t i = 0; i < p->n_anon; i++) {
+        ok &= measure(p->anon[i], &l->anon[i]);
+        n += 2 + l->anon[i];
+    }
+    if (p->has_sid) {
+        ok &= measure(p->sid, &l->sid);
+        n += 2 + l->sid + 2 * 8 + 4 * 4;
+    }
+    n += 4 + 1 + 4 * (TL_EV_MAX_ - 1) + 1;
+    for (uint32_t i = 0; i < p->n_views; i++) {
+        ok &= measure(p->views[i].item_id, &l->views[i]);
+        n += 2 + l->views[i] + 8 + 4 + 4;
+    }
+    n += 2;
+    for (uint32_t i = 0; i < p->n_cart; i++) {
+        ok &= measure(p->cart[i].item_id, &l->cart[i]);
+        n += 2 + l->cart[i] + 3 * 8;
+    }
+    for (int k = 0; k < 2; k++) {
+        n += 1;
+        for (uint32_t i = 0; i < p->aff[k].n; i++) {
+            ok &= measure(p->aff[k].v[i].name, &l->aff[k][i]);
+            n += 2 + l->aff[k][i] + 2 * 8;
+        }
+    }
+    n += 4 * 8 + 2 * 8 + 4 + 2 * 8 + 4 + 8;                                /* price band, purchase summary, returns */
+    n += 2 + 8 * (size_t)p->n_orders_h + 2 + 16 * (size_t)p->n_bought + 4; /* order and item hashes, checksum */
+    return ok ? n : SIZE_MAX;
+}
 
 enum tl_rc tl_profile_serialize(const struct tl_profile *p, struct tl_buf *out)
 {
     if (!p || !out) return TL_EINVAL;
-    size_t start = out->len;
-    enum tl_rc rc;
-    W(w_u8(out, TL_PROFILE_VERSION));
-    W(w_str(out, p->key));
-    W(w_u8(out, (uint8_t)p->n_anon));
-    for (uint32_t i = 0; i < p->n_anon; i++) W(w_str(out, p->anon[i]));
-    W(w_str(out, p->country));
-    W(w_i64(out, p->country_ts));
-    W(w_i64(out, p->half_life_ms));
-    W(w_i64(out, p->first_seen));
-    W(w_i64(out, p->last_seen));
-    W(w_u8(out, p->has_sid ? 1 : 0));
+    struct lens l;
+    size_t size = blob_size(p, &l);
+    if (size == SIZE_MAX) return TL_ETOOBIG;
+    enum tl_rc rc = tl_buf_reserve(out, size);
+    if (rc) return rc;
+    unsigned char *w0 = (unsigned char *)out->data + out->len, *w = w0;
+    *w++ = TL_PROFILE_VERSION;
+    w = p_str(w, p->key, l.key);
+    *w++ = (unsigned char)p->n_anon;
+    for (uint32_t i = 0; i < p->n_anon; i++) w = p_str(w, p->anon[i], l.anon[i]);
+    w = p_str(w, p->country, l.country);
+    w = p_le(w, (uint64_t)p->country_ts, 8);
+    w = p_le(w, (uint64_t)p->half_life_ms, 8);
+    w = p_le(w, (uint64_t)p->first_seen, 8);
+    w = p_le(w, (uint64_t)p->last_seen, 8);
+    *w++ = p->has_sid ? 1 : 0;
     if (p->has_sid) {
-        W(w_str(out, p->sid));
-        W(w_i64(out, p->s_start));
-        W(w_i64(out, p->s_last));
-        W(w_le(out, p->s_views, 4));
-        W(w_le(out, p->s_carts, 4));
-        W(w_le(out, p->s_searches, 4));
-        W(w_le(out, p->s_events, 4));
+        w = p_str(w, p->sid, l.sid);
+        w = p_le(w, (uint64_t)p->s_start, 8);
+        w = p_le(w, (uint64_t)p->s_last, 8);
+        w = p_le(w, p->s_views, 4);
+        w = p_le(w, p->s_carts, 4);
+        w = p_le(w, p->s_searches, 4);
+        w = p_le(w, p->s_events, 4);
     }
-    W(w_le(out, p->sessions_total, 4));
-    W(w_u8(out, TL_EV_MAX_ - 1));
-    for (int t = 1; t < TL_EV_MAX_; t++) W(w_le(out, p->counts[t], 4));
-    W(w_u8(out, (uint8_t)p->n_views));
+    w = p_le(w, p->sessions_total, 4);
+    *w++ = TL_EV_MAX_ - 1;
+    for (int t = 1; t < TL_EV_MAX_; t++) w = p_le(w, p->counts[t], 4);
+    *w++ = (unsigned char)p->n_views;
     for (uint32_t i = 0; i < p->n_views; i++) {
         const struct tl_profile_view *v = &p->views[i];
         uint32_t sb;
         memcpy(&sb, &v->scroll, 4);
-        W(w_str(out, v->item_id));
-        W(w_i64(out, v->ts_ms));
-        W(w_le(out, (uint32_t)v->dwell_ms, 4));
-        W(w_le(out, sb, 4));
+        w = p_str(w, v->item_id, l.views[i]);
+        w = p_le(w, (uint64_t)v->ts_ms, 8);
+        w = p_le(w, (uint32_t)v->dwell_ms, 4);
+        w = p_le(w, sb, 4);
     }
-    W(w_le(out, p->n_cart, 2));
+    w = p_le(w, p->n_cart, 2);
     for (uint32_t i = 0; i < p->n_cart; i++) {
-        W(w_str(out, p->cart[i].item_id));
-        W(w_f64(out, p->cart[i].quantity));
-        W(w_f64(out, p->cart[i].price));
-        W(w_i64(out, p->cart[i].added_ms));
+        w = p_str(w, p->cart[i].item_id, l.cart[i]);
+        w = p_f64(w, p->cart[i].quantity);
+        w = p_f64(w, p->cart[i].price);
+        w = p_le(w, (uint64_t)p->cart[i].added_ms, 8);
     }
     for (int k = 0; k < 2; k++) {
-        W(w_u8(out, (uint8_t)p->aff[k].n));
+        *w++ = (unsigned char)p->aff[k].n;
         for (uint32_t i = 0; i < p->aff[k].n; i++) {
-            W(w_str(out, p->aff[k].v[i].name));
-            W(w_f64(out, p->aff[k].v[i].score));
-            W(w_i64(out, p->aff[k].v[i].t_ref));
+            w = p_str(w, p->aff[k].v[i].name, l.aff[k][i]);
+            w = p_f64(w, p->aff[k].v[i].score);
+            w = p_le(w, (uint64_t)p->aff[k].v[i].t_ref, 8);
         }
     }
-    W(w_f64(out, p->pw));
-    W(w_f64(out, p->pmean));
-    W(w_f64(out, p->ps2));
-    W(w_i64(out, p->pt));
-    W(w_i64(out, p->first_purchase));
-    W(w_i64(out, p->last_purchase));
-    W(w_le(out, p->orders, 4));
-    W(w_f64(out, p->units));
-    W(w_f64(out, p->monetary));
-    W(w_le(out, p->returns, 4));
-    W(w_f64(out, p->returned_value));
-    W(w_le(out, p->n_orders_h, 2));
-    for (uint32_t i = 0; i < p->n_orders_h; i++) W(w_le(out, p->orders_h[i], 8));
-    W(w_le(out, p->n_bought, 2));
+    w = p_f64(w, p->pw);
+    w = p_f64(w, p->pmean);
+    w = p_f64(w, p->ps2);
+    w = p_le(w, (uint64_t)p->pt, 8);
+    w = p_le(w, (uint64_t)p->first_purchase, 8);
+    w = p_le(w, (uint64_t)p->last_purchase, 8);
+    w = p_le(w, p->orders, 4);
+    w = p_f64(w, p->units);
+    w = p_f64(w, p->monetary);
+    w = p_le(w, p->returns, 4);
+    w = p_f64(w, p->returned_value);
+    w = p_le(w, p->n_orders_h, 2);
+    for (uint32_t i = 0; i < p->n_orders_h; i++) w = p_le(w, p->orders_h[i], 8);
+    w = p_le(w, p->n_bought, 2);
     for (uint32_t i = 0; i < p->n_bought; i++) {
-        W(w_le(out, p->bought[i].h, 8));
-        W(w_i64(out, p->bought[i].ts));
+        w = p_le(w, p->bought[i].h, 8);
+        w = p_le(w, (uint64_t)p->bought[i].ts, 8);
     }
-    W(w_le(out, (uint32_t)tl_hash(out->data + start, out->len - start, 0), 4));
+    w = p_le(w, (uint32_t)tl_hash(w0, (size_t)(w - w0), 0), 4);
+    out->len += (size_t)(w - w0);
+    out->data[out->len] = '\0';
     return TL_OK;
-fail:
-    out->len = start;
-    if (out->data) out->data[start] = 0;
-    return rc;
 }
 
 struct rd {
@@ -1369,6 +1403,12 @@ enum tl_rc tl_profile_merge(struct tl_profile *into, const struct tl_profile *fr
 
 /* ------------------------------------------------------------------ */
 /* JSON                                                                */
+
+/* JSON is appended through tl_buf, each step checked. */
+#define W(x)                                                                                                           \
+    do {                                                                                                               \
+        if ((rc = (x))) goto fail;                                                                                     \
+    } while (0)
 
 static enum tl_rc j_num(struct tl_buf *b, double x)
 {

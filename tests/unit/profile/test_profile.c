@@ -1033,6 +1033,42 @@ Test(profile, json_shape)
     tl_profile_free(p);
 }
 
+/* The bytes of version 1 blobs are what earlier builds stored: the blobs
+ * of three fixed profiles (empty; rich(); rich() with viewed ids too long
+ * for a pool slot, a linked id and a cart line added) keep their length
+ * and their XXH3 hash. A change to how the serializer writes must not
+ * change them. */
+static void expect_blob(const struct tl_profile *p, size_t len, uint64_t h)
+{
+    struct tl_buf b;
+    blob(p, &b);
+    cr_assert_eq(b.len, len, "blob of %s: %zu bytes", tl_profile_user_key(p), b.len);
+    cr_assert_eq(tl_hash(b.data, b.len, 0), h, "blob of %s: hash 0x%016llxULL", tl_profile_user_key(p),
+                 (unsigned long long)tl_hash(b.data, b.len, 0));
+    tl_buf_free(&b);
+}
+
+Test(profile, serialized_bytes_are_stable)
+{
+    struct tl_profile *e = tl_profile_new("e");
+    expect_blob(e, 186, 0xbb60c13ea47ce4d9ULL);
+    tl_profile_free(e);
+    struct tl_profile *p = rich();
+    expect_blob(p, 1738, 0xedf49e434bb25c9dULL);
+    char id[80];
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof id, "a-viewed-item-id-longer-than-a-pool-slot-%d", i);
+        view(p, id, T0 + (70 + i) * MIN, "Garden > Tools", "Acme", 7.0);
+    }
+    cart(p, TL_EV_ADD_TO_CART, "sku-9", 1, 2.25, T0 + 80 * MIN);
+    struct tl_profile *a = tl_profile_new("anon-10");
+    view(a, "sku-y", T0 - DAY, "Toys", "Zed", 20);
+    cr_assert_eq(tl_profile_merge(p, a), TL_OK);
+    tl_profile_free(a);
+    expect_blob(p, 1926, 0xee153aa8119b59b0ULL);
+    tl_profile_free(p);
+}
+
 Test(profile, serialize_round_trip)
 {
     struct tl_profile *p = rich();
