@@ -332,7 +332,7 @@ Test(pcache, collect_dirty_clears_flags)
  * other 100, in LRU order, none twice. */
 struct window_ctx {
     int n, fail_at;
-    char seen[200][8];
+    char seen[200][16];
 };
 
 static enum tl_rc window_cb(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p)
@@ -351,7 +351,7 @@ Test(pcache, collect_across_windows_resumes_after_a_failure)
     struct rec r = {0};
     struct tl_pcache *c = mk(300, 1, NULL, &r);
     for (int i = 0; i < 300; i++) {
-        char k[8];
+        char k[16];
         snprintf(k, sizeof k, "k%03d", i);
         touch(c, 1, k, i % 3 != 0);
     }
@@ -367,7 +367,7 @@ Test(pcache, collect_across_windows_resumes_after_a_failure)
     int at = 0;
     for (int i = 299; i >= 0; i--) {
         if (i % 3 == 0) continue;
-        char k[8];
+        char k[16];
         snprintf(k, sizeof k, "k%03d", i);
         cr_assert_str_eq(at < 100 ? w1.seen[at] : w2.seen[at - 100], k, "dirty profile %d", at);
         at++;
