@@ -276,19 +276,22 @@ Test(pcache, cap_respected_across_shards)
     cr_assert_eq(r.n, 5000);
 }
 
+#define SEEN_MAX 256
+
 struct dirty_ctx {
     int n;
     int fail_at;
-    char seen[16][32];
+    char seen[SEEN_MAX][16];
 };
 
 static enum tl_rc collect_cb(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p)
 {
     struct dirty_ctx *d = ctx;
+    (void)shop;
     if (d->n == d->fail_at) return TL_ESTORE;
     cr_assert_str_eq(tl_profile_user_key(p), key);
-    snprintf(d->seen[d->n % 16], sizeof d->seen[0], "%s", key);
-    d->n++;
+    cr_assert_lt(d->n, SEEN_MAX);
+    snprintf(d->seen[d->n++], sizeof d->seen[0], "%s", key);
     return TL_OK;
 }
 
@@ -330,22 +333,6 @@ Test(pcache, collect_dirty_clears_flags)
  * callback failing at the 100th dirty one (inside the second window). The
  * first 100 come back and are clean; the next collection gives exactly the
  * other 100, in LRU order, none twice. */
-struct window_ctx {
-    int n, fail_at;
-    char seen[200][16];
-};
-
-static enum tl_rc window_cb(void *ctx, uint32_t shop, const char *key, const struct tl_profile *p)
-{
-    struct window_ctx *w = ctx;
-    (void)shop;
-    if (w->n == w->fail_at) return TL_ESTORE;
-    cr_assert_str_eq(tl_profile_user_key(p), key);
-    cr_assert_lt(w->n, 200);
-    snprintf(w->seen[w->n++], sizeof w->seen[0], "%s", key);
-    return TL_OK;
-}
-
 Test(pcache, collect_across_windows_resumes_after_a_failure)
 {
     struct rec r = {0};
@@ -355,13 +342,13 @@ Test(pcache, collect_across_windows_resumes_after_a_failure)
         snprintf(k, sizeof k, "k%03d", i);
         touch(c, 1, k, i % 3 != 0);
     }
-    static struct window_ctx w1, w2;
-    w1 = (struct window_ctx){0, 100, {{0}}};
-    w2 = (struct window_ctx){0, -1, {{0}}};
+    static struct dirty_ctx w1, w2;
+    w1 = (struct dirty_ctx){0, 100, {{0}}};
+    w2 = (struct dirty_ctx){0, -1, {{0}}};
     size_t n;
-    cr_assert_eq(tl_pcache_collect_dirty(c, window_cb, &w1, &n), TL_ESTORE);
+    cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &w1, &n), TL_ESTORE);
     cr_assert_eq(n, 100);
-    cr_assert_eq(tl_pcache_collect_dirty(c, window_cb, &w2, &n), TL_OK);
+    cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &w2, &n), TL_OK);
     cr_assert_eq(n, 100);
     /* head first: the most recently touched key is k299 */
     int at = 0;
@@ -373,7 +360,7 @@ Test(pcache, collect_across_windows_resumes_after_a_failure)
         at++;
     }
     cr_assert_eq(at, 200);
-    cr_assert_eq(tl_pcache_collect_dirty(c, window_cb, &w2, &n), TL_OK);
+    cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &w2, &n), TL_OK);
     cr_assert_eq(n, 0, "all clean now");
     tl_pcache_destroy(c);
 }
