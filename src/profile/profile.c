@@ -1588,7 +1588,7 @@ void tl_profile_prefetch(const struct tl_profile *p, int level)
         if (p->vids) __builtin_prefetch(p->vids);
         break;
     case 2:
-        prefetch_range(p->key, 1);
+        if (p->key) __builtin_prefetch(p->key);
         prefetch_range(p->views, p->n_views * sizeof *p->views);
         prefetch_range(p->vids, p->cap_vids * sizeof *p->vids);
         prefetch_range(p->cart, p->n_cart * sizeof *p->cart);

@@ -295,15 +295,22 @@ static enum tl_rc collect_cb(void *ctx, uint32_t shop, const char *key, const st
     return TL_OK;
 }
 
+/* Profiles k000 .. k<n-1> of shop 1, in that order, each dirty unless its
+ * number is a multiple of clean_every. */
+static void touch_numbered(struct tl_pcache *c, int n, int clean_every)
+{
+    for (int i = 0; i < n; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%03d", i);
+        touch(c, 1, k, i % clean_every != 0);
+    }
+}
+
 Test(pcache, collect_dirty_clears_flags)
 {
     struct rec r = {0};
     struct tl_pcache *c = mk(50, 4, NULL, &r);
-    for (int i = 0; i < 10; i++) {
-        char k[16];
-        snprintf(k, sizeof k, "k%d", i);
-        touch(c, 1, k, i % 2);
-    }
+    touch_numbered(c, 10, 2); /* k001, k003, ... dirty */
     /* a failing callback keeps the rest dirty */
     struct dirty_ctx d = {0, 2, {{0}}};
     size_t n;
@@ -320,10 +327,10 @@ Test(pcache, collect_dirty_clears_flags)
     d = (struct dirty_ctx){0, -1, {{0}}};
     cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &d, &n), TL_OK);
     cr_assert_eq(n, 0);
-    touch(c, 1, "k0", 1);
+    touch(c, 1, "k000", 1);
     cr_assert_eq(tl_pcache_collect_dirty(c, collect_cb, &d, &n), TL_OK);
     cr_assert_eq(n, 1);
-    cr_assert_str_eq(d.seen[0], "k0");
+    cr_assert_str_eq(d.seen[0], "k000");
     cr_assert_eq(tl_pcache_collect_dirty(c, NULL, &d, &n), TL_EINVAL);
     tl_pcache_destroy(c);
 }
@@ -337,11 +344,7 @@ Test(pcache, collect_across_windows_resumes_after_a_failure)
 {
     struct rec r = {0};
     struct tl_pcache *c = mk(300, 1, NULL, &r);
-    for (int i = 0; i < 300; i++) {
-        char k[16];
-        snprintf(k, sizeof k, "k%03d", i);
-        touch(c, 1, k, i % 3 != 0);
-    }
+    touch_numbered(c, 300, 3);
     static struct dirty_ctx w1, w2;
     w1 = (struct dirty_ctx){0, 100, {{0}}};
     w2 = (struct dirty_ctx){0, -1, {{0}}};
