@@ -174,21 +174,26 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
     tl_engine_apply_event_as(e, ev, &k);
 }
 
-void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const struct tl_pcache_key *key)
-{
-    struct tl_shop_state *s = tl_engine_shop(e, ev->shop_id);
-    if (!s) return;
-
+/* An event as the profile takes it: its item's catalog facts (category,
+ * brand, price) and its lines' (which pe points into). */
+struct prepared {
     struct item_facts f;
-    facts(s, ev->item_id, &f);
-    struct tl_profile_event pe = {
+    struct line_facts lf;
+    struct tl_profile_event pe;
+};
+
+static void prepare(struct tl_shop_state *s, const struct tl_event *ev, struct prepared *pr)
+{
+    struct item_facts *f = &pr->f;
+    facts(s, ev->item_id, f);
+    pr->pe = (struct tl_profile_event){
         .type = ev->type,
         .ts_ms = ev->ts_ms,
         .session_id = ev->session_id,
         .item_id = ev->item_id,
-        .category = ev->type == TL_EV_CATEGORY_VIEW ? ev->category : (f.known ? f.category : NULL),
-        .brand = f.known ? f.brand : NULL,
-        .price = !isnan(ev->price) ? ev->price : f.price,
+        .category = ev->type == TL_EV_CATEGORY_VIEW ? ev->category : (f->known ? f->category : NULL),
+        .brand = f->known ? f->brand : NULL,
+        .price = !isnan(ev->price) ? ev->price : f->price,
         .quantity = ev->quantity,
         .dwell_ms = ev->dwell_ms,
         .scroll_depth = ev->scroll_depth,
@@ -200,23 +205,60 @@ void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, co
 
     /* Purchases and returns carry lines: resolve each line's category and
      * brand (and count purchases in the model). */
-    struct line_facts lf;
     if (resolve_lines(s, ev->lines, ev->n_lines, ev->country, ev->ts_ms, !profile_only && ev->type == TL_EV_PURCHASE,
-                      ev->user_id, &lf) == TL_OK &&
+                      ev->user_id, &pr->lf) == TL_OK &&
         ev->n_lines) {
-        pe.line_categories = lf.cats;
-        pe.line_brands = lf.brands;
+        pr->pe.line_categories = pr->lf.cats;
+        pr->pe.line_brands = pr->lf.brands;
     }
-    if (!profile_only && f.known && (ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART))
-        tl_pop_add(s->pop, f.idx, ev->country, ev->ts_ms, ev->type, isnan(ev->quantity) ? 1 : ev->quantity);
+    if (!profile_only && f->known && (ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART))
+        tl_pop_add(s->pop, f->idx, ev->country, ev->ts_ms, ev->type, isnan(ev->quantity) ? 1 : ev->quantity);
+}
 
-    apply_profile(e, key, &pe);
-    tl_free(lf.store);
+void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const struct tl_pcache_key *key)
+{
+    struct tl_shop_state *s = tl_engine_shop(e, ev->shop_id);
+    if (!s) return;
+    struct prepared pr;
+    prepare(s, ev, &pr);
+    apply_profile(e, key, &pr.pe);
+    tl_free(pr.lf.store);
     if (!profile_only) {
         tl_engine_feedback_event(e, ev);
         tl_engine_search_event(e, ev);
         tl_engine_exp_event(e, ev);
         tl_engine_analytics_event(e, ev);
+    }
+}
+
+#define GROUP_CHUNK 8 /* events prepared, then applied under one lock of their profile */
+
+void tl_engine_apply_events_as(struct tl_engine *e, const struct tl_event *const *evs, size_t n,
+                               const struct tl_pcache_key *key)
+{
+    if (!profile_only) { /* the models' side effects keep the events' order with the profile's */
+        for (size_t i = 0; i < n; i++) tl_engine_apply_event_as(e, evs[i], key);
+        return;
+    }
+    struct prepared pr[GROUP_CHUNK];
+    for (size_t i = 0; i < n; i += GROUP_CHUNK) {
+        size_t m = n - i < GROUP_CHUNK ? n - i : GROUP_CHUNK, k = 0;
+        /* catalog facts before the profile lock: the catalog lock is never
+         * taken inside it */
+        for (size_t t = 0; t < m; t++) {
+            struct tl_shop_state *s = tl_engine_shop(e, evs[i + t]->shop_id);
+            if (s) prepare(s, evs[i + t], &pr[k++]);
+        }
+        struct tl_profile *p;
+        struct tl_pcache_guard g;
+        if (tl_pcache_lock_key(e->profiles, key, 1, &p, &g) != TL_OK) {
+            tl_warn("profile %s of shop %u could not be loaded; event not applied to it", key->s, key->shop);
+        } else {
+            for (size_t t = 0; t < k; t++) tl_profile_apply(p, &pr[t].pe, &e->pparams);
+            if (k) tl_pcache_mark_dirty(&g);
+            tl_pcache_unlock(&g);
+        }
+        for (size_t t = 0; t < k; t++) tl_free(pr[t].lf.store);
     }
 }
 

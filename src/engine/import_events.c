@@ -5,21 +5,25 @@
  * Pipeline over the two cores: a parser thread reads, validates and
  * deduplicates lines into batches of up to IMPORT_BATCH events and packs
  * each batch into a block of events (store/evblock.h); the writer thread,
- * inside the import's transaction, applies each event to the shopper's
- * profile and appends the batch to the store as that block. Compressing a
+ * inside the import's transaction, applies the events of a window of
+ * WINDOW_BATCHES batches to the shoppers' profiles, grouped by shopper
+ * (apply_window), and appends each batch to the store as its block. Compressing a
  * block (zstd, about a third of the parser's work) is done by whichever
  * thread would otherwise wait: the writer compresses a batch it takes that
  * is not compressed yet, and the parser, finding the queue full, compresses
  * queued batches instead of waiting. So the two cores share the work
- * whichever side is slower for the data at hand. IMPORT_QUEUE batches are
- * in flight, so memory stays bounded whatever the file size. Either side
+ * whichever side is slower for the data at hand. At most IMPORT_QUEUE
+ * batches are queued and a window held, so memory stays bounded whatever
+ * the file size (about 1 MB per batch of 2,048 events). Either side
  * stopping (bad line without skip_bad, store error) stops the other.
  *
  * A batch owns all its memory in a few buffers that are reused, never freed
  * per event: the parsed strings (the fast path's scratch, sized so that it
  * never reallocates inside a batch: a line that would not fit starts the
- * next batch), the canonical bodies and the lines of all its events, and
- * the jansson trees of the rare events the fast path declines. Consumed
+ * next batch), the lines of all its events, and the jansson trees of the
+ * rare events the fast path declines. The canonical bodies are only needed
+ * to pack the block: they live in one buffer of the parser's, reused by
+ * every batch (fresh memory is dear: see BENCHMARKS.md). Consumed
  * batches go back to the parser, which resets and refills them (a glibc
  * free from another thread than the allocating one is several times slower).
  *
@@ -37,6 +41,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/group.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/import_events.h"
@@ -46,7 +51,9 @@
 #include "ingest/formats.h"
 
 #define IMPORT_BATCH 2048 /* events per hand-over */
-#define IMPORT_QUEUE 4    /* batches in flight between the threads */
+#define WINDOW_BATCHES 16 /* batches the writer applies profile by profile (see apply_window) */
+#define IMPORT_QUEUE                                                                                                   \
+    16 /* batches queued between the threads: the parser fills them while the writer applies a window */
 #define SKIPPED_DETAIL_MAX 10
 #define EXPECT_BYTES_PER_EVENT 150        /* sizes the dedupe set up front (see producer_main) */
 #define EXPECT_MAX 20000000               /* at most 512 MiB of set reserved from a file's size */
@@ -63,7 +70,6 @@ struct batch {
     size_t body_off[IMPORT_BATCH], lines_off[IMPORT_BATCH];
     size_t n;
     struct tl_buf scratch; /* fast path strings: never reallocated while the batch fills */
-    struct tl_buf bodies;  /* canonical bodies, each with its NUL */
     struct tl_line *lines; /* lines of every event (strings in scratch or a tree) */
     size_t n_lines, cap_lines;
     json_t **objs; /* slow path trees the events' strings point into */
@@ -81,7 +87,7 @@ struct pipe {
     pthread_cond_t cv;
     struct batch *q[IMPORT_QUEUE];
     size_t head, count;
-    struct batch *spent[IMPORT_QUEUE + 2]; /* consumed, for the producer to reuse */
+    struct batch *spent[IMPORT_QUEUE + WINDOW_BATCHES + 2]; /* consumed, for the producer to reuse */
     size_t n_spent;
     int producer_done, consumer_stop;
     enum tl_rc prc;
@@ -96,7 +102,6 @@ static void batch_reset(struct batch *b)
     b->n_objs = 0;
     b->n = b->n_lines = 0;
     tl_buf_reset(&b->scratch);
-    tl_buf_reset(&b->bodies);
     tl_evblock_enc_reset(&b->blk);
 }
 
@@ -105,7 +110,6 @@ static void batch_free(struct batch *b)
     if (!b) return;
     batch_reset(b);
     tl_buf_free(&b->scratch);
-    tl_buf_free(&b->bodies);
     tl_free(b->lines);
     tl_free(b->objs);
     tl_evblock_enc_free(&b->blk);
@@ -119,9 +123,8 @@ static struct batch *batch_new(void)
     /* the per-event arrays are written before they are read: only the tail is cleared */
     memset(&b->n, 0, sizeof *b - offsetof(struct batch, n));
     tl_buf_init(&b->scratch, 0);
-    tl_buf_init(&b->bodies, 0);
     tl_evblock_enc_init(&b->blk);
-    if (tl_buf_reserve(&b->scratch, SCRATCH_BYTES) || tl_buf_reserve(&b->bodies, SCRATCH_BYTES)) {
+    if (tl_buf_reserve(&b->scratch, SCRATCH_BYTES)) {
         batch_free(b);
         return NULL;
     }
@@ -148,14 +151,14 @@ static void note_skip(struct tl_import_events *j, const struct tl_err *e)
 /* Parse one line into b's next slot (not yet counted in b->n). Returns
  * TL_OK, or the validation rc with e set; nothing of a rejected line stays
  * referenced (its bytes in the buffers are overwritten by the next line). */
-static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct batch *b, struct tl_line *lines,
-                             struct tl_err *e)
+static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct batch *b, struct tl_buf *bodies,
+                             struct tl_line *lines, struct tl_err *e)
 {
     struct tl_event *ev = &b->ev[b->n];
-    size_t body0 = b->bodies.len, scratch0 = b->scratch.len;
+    size_t body0 = bodies->len, scratch0 = b->scratch.len;
     int handled = 0;
     enum tl_rc rc =
-        tl_evfast_parse_canonical(line, len, now, ev, lines, TL_EVENT_LINES_MAX, &b->scratch, &b->bodies, &handled);
+        tl_evfast_parse_canonical(line, len, now, ev, lines, TL_EVENT_LINES_MAX, &b->scratch, bodies, &handled);
     json_t *obj = NULL;
     if (rc == TL_OK && !handled) { /* unusual or invalid: jansson, which words the error; buffers as they were */
         json_error_t je;
@@ -167,10 +170,10 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct b
             rc = tl_err_set(e, TL_EINVAL, NULL, "expected a JSON object");
         } else {
             rc = tl_event_from_json(obj, now, ev, lines, TL_EVENT_LINES_MAX, e);
-            if (rc == TL_OK) rc = tl_event_canonical(ev, obj, &b->bodies);
+            if (rc == TL_OK) rc = tl_event_canonical(ev, obj, bodies);
         }
     }
-    if (rc == TL_OK) rc = tl_buf_putc(&b->bodies, '\0'); /* keep the body's NUL: the next body follows it */
+    if (rc == TL_OK) rc = tl_buf_putc(bodies, '\0'); /* keep the body's NUL: the next body follows it */
     if (rc == TL_OK && ev->n_lines && b->n_lines + ev->n_lines > b->cap_lines) {
         size_t ncap = b->cap_lines ? b->cap_lines : 256;
         while (ncap < b->n_lines + ev->n_lines) ncap *= 2;
@@ -194,7 +197,7 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct b
     }
     if (rc) {
         json_decref(obj);
-        b->bodies.len = body0;
+        bodies->len = body0;
         b->scratch.len = scratch0;
         if (rc == TL_ENOMEM) tl_err_set(e, TL_ENOMEM, NULL, "out of memory");
         return rc;
@@ -288,32 +291,37 @@ static struct batch *next_batch(struct pipe *pp)
 static void give_back(struct pipe *pp, struct batch *b)
 {
     pthread_mutex_lock(&pp->mu);
-    int keep = !pp->producer_done && pp->n_spent < IMPORT_QUEUE + 2;
+    int keep = !pp->producer_done && pp->n_spent < IMPORT_QUEUE + WINDOW_BATCHES + 2;
     if (keep) pp->spent[pp->n_spent++] = b;
     pthread_mutex_unlock(&pp->mu);
     if (!keep) batch_free(b);
 }
 
 /* A full batch: claim its idempotency keys (the first of two equal ones in
- * the file wins), point its events at their bodies and lines (the buffers
- * no longer move), pack the new ones into a block (compressed later by
- * either thread: push, pop), and hand it over. TL_ESHUTDOWN if the
+ * the file wins), point its events at their lines (the buffers no longer
+ * move), pack the new ones with their bodies into a block (compressed later
+ * by either thread: push, pop), and hand it over. The bodies are the
+ * parser's, reused by the next batch: the writer stores the block and never
+ * reads an event's body (body NULL from here on). TL_ESHUTDOWN if the
  * consumer has stopped; else an error is in pp->perr. */
-static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b)
+static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b, struct tl_buf *bodies)
 {
     struct tl_import_events *j = pp->job;
     enum tl_rc rc = TL_OK;
     tl_engine_dedupe_claim_many(j->engine, b->eid, b->n, j->token, b->dup);
     for (size_t i = 0; i < b->n && rc == TL_OK; i++) {
         struct tl_event *ev = &b->ev[i];
-        ev->body = b->bodies.data + b->body_off[i];
-        ev->body_len = (i + 1 < b->n ? b->body_off[i + 1] : b->bodies.len) - b->body_off[i] - 1; /* less its NUL */
+        ev->body = bodies->data + b->body_off[i];
+        ev->body_len = (i + 1 < b->n ? b->body_off[i + 1] : bodies->len) - b->body_off[i] - 1; /* less its NUL */
         ev->lines = ev->n_lines ? b->lines + b->lines_off[i] : NULL;
         if (b->dup[i])
             j->duplicates++;
         else
             rc = tl_evblock_add(&b->blk, ev, b->eid[i]);
+        ev->body = NULL;
+        ev->body_len = 0;
     }
+    tl_buf_reset(bodies);
     if (rc) return tl_err_set(&pp->perr, rc, NULL, "packing events: %s", tl_rc_message(rc));
     b->zstate = b->blk.n ? Z_WAITING : Z_DONE;
     b->zrc = TL_OK;
@@ -331,7 +339,11 @@ static void *producer_main(void *arg)
     tl_engine_dedupe_expect(j->engine, (size_t)(expect < EXPECT_MAX ? expect : EXPECT_MAX));
     struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
     struct batch *b = batch_new();
-    enum tl_rc rc = lines && b ? TL_OK : tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
+    struct tl_buf bodies; /* canonical bodies of the batch being filled, each with its NUL (seal_and_push) */
+    tl_buf_init(&bodies, 0);
+    enum tl_rc rc = lines && b && tl_buf_reserve(&bodies, SCRATCH_BYTES) == TL_OK
+                        ? TL_OK
+                        : tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
     int64_t now = tl_now_ms();
     uint64_t since_progress = 0;
     const char *line;
@@ -345,7 +357,7 @@ static void *producer_main(void *arg)
         if (k == len) continue; /* blank line */
         if (!batch_has_room(b, len - k)) {
             if (b->n) {
-                rc = seal_and_push(pp, b); /* TL_ESHUTDOWN: the consumer failed; its error wins */
+                rc = seal_and_push(pp, b, &bodies); /* TL_ESHUTDOWN: the consumer failed; its error wins */
                 b = rc == TL_OK ? next_batch(pp) : NULL;
                 if (rc) break;
                 if (!b) {
@@ -361,7 +373,7 @@ static void *producer_main(void *arg)
         }
         struct tl_err e;
         tl_err_clear(&e);
-        enum tl_rc vr = parse_line(line + k, len - k, now, b, lines, &e);
+        enum tl_rc vr = parse_line(line + k, len - k, now, b, &bodies, lines, &e);
         if (vr == TL_ENOMEM) {
             rc = tl_err_set(&pp->perr, vr, NULL, "out of memory");
             break;
@@ -386,9 +398,10 @@ static void *producer_main(void *arg)
                         atomic_load(&pp->consumed));
         }
     }
-    if (rc == TL_OK && b && b->n && (rc = seal_and_push(pp, b)) == TL_OK) b = NULL;
+    if (rc == TL_OK && b && b->n && (rc = seal_and_push(pp, b, &bodies)) == TL_OK) b = NULL;
     batch_free(b);
     tl_free(lines);
+    tl_buf_free(&bodies);
     pthread_mutex_lock(&pp->mu);
     pp->prc = rc;
     pp->producer_done = 1;
@@ -397,74 +410,192 @@ static void *producer_main(void *arg)
     return NULL;
 }
 
-/* Apply and store the events of a batch (writer thread, inside the
- * import's transaction, in profile-only mode: see internal.h): the profiles
- * first, then the block, then the orders of purchases and returns (which
- * need the events' seqs). */
-/* Profiles are applied in file order with their cache lookups hinted
- * ahead (tl_engine_profile_prefetch): the key of event i + PF_AHEAD is
- * resolved and its cache entry requested, that of i + PF_MID finds the
- * entry and requests the profile, that of i + 1 the profile's lists, so
- * that the lookups of a batch overlap instead of each waiting for memory
- * in turn. Keys live in a ring of PF_RING slots, each hashed once. */
+/* The writer applies events to profiles a window of WINDOW_BATCHES batches
+ * at a time, profile by profile: the events of a window are grouped by
+ * their profile's key (core/group.h; groups in the order of their first
+ * event, each group's events in file order), so that a profile is read from
+ * memory once per window instead of once per event. Between two events of
+ * one shopper a file holds thousands of other shoppers' events, which push
+ * the profile out of the CPU caches: applying an event in file order was
+ * mostly waiting for memory. A profile's state depends only on its own
+ * events, in their order, which the grouping keeps; the one event that
+ * involves two profiles, a login (both ids: the anonymous profile is
+ * merged into the customer's), ends a segment: the events before it are
+ * applied, then the login, then the grouping starts again after it. The
+ * blocks and orders of a window are stored after its profiles, batch by
+ * batch in file order, as before (they need the events' seqs).
+ *
+ * Profiles are hinted ahead (tl_engine_profile_prefetch) by group: the
+ * cache entry of the group PF_AHEAD ahead, the profile of the one PF_MID
+ * ahead, the profile's lists of the next one; the event records of the
+ * window (in the batches, now read out of file order) EV_AHEAD events
+ * ahead, their strings EV_STR_AHEAD ahead. */
 #define PF_AHEAD 8
 #define PF_MID 4
-#define PF_RING 16 /* > PF_AHEAD, a power of two */
+#define EV_AHEAD 8
+#define EV_STR_AHEAD 4
 
-/* Keys of the profiles applied ahead: resolved (tl_engine_user_key) and
- * hashed once for the three hints and the lock. */
-struct pf_ring {
-    char s[PF_RING][TL_USER_KEY_MAX];
-    struct tl_pcache_key k[PF_RING];
+struct window {
+    struct batch *b[WINDOW_BATCHES];
+    size_t nb;
+    /* the segment being grouped: its events, their keys (strings in kbuf,
+     * at key_off until kbuf stops growing) and the keys' hashes */
+    const struct tl_event **ev, **gev; /* gev: the events group after group */
+    struct tl_pcache_key *keys;
+    size_t *key_off;
+    uint64_t *hash;
+    size_t n, cap;
+    struct tl_buf kbuf;
+    struct tl_group grp;
 };
 
-static void resolve_key(struct tl_import_events *j, const struct tl_event *ev, struct pf_ring *r, size_t slot)
+static void window_init(struct window *w)
 {
-    tl_engine_user_key(j->engine, ev->shop_id, ev->user_id, ev->anonymous_id, r->s[slot]);
-    tl_pcache_key_init(&r->k[slot], ev->shop_id, r->s[slot]);
+    memset(w, 0, sizeof *w);
+    tl_buf_init(&w->kbuf, 0);
+    tl_group_init(&w->grp);
 }
 
-static void resolve_keys(struct tl_import_events *j, const struct batch *b, size_t from, size_t to, struct pf_ring *r)
+static void window_free(struct window *w)
 {
-    for (size_t i = from; i < to && i < b->n; i++) resolve_key(j, &b->ev[i], r, i % PF_RING);
+    tl_free(w->ev);
+    tl_free(w->gev);
+    tl_free(w->keys);
+    tl_free(w->key_off);
+    tl_free(w->hash);
+    tl_buf_free(&w->kbuf);
+    tl_group_free(&w->grp);
+}
+
+/* Room for a whole window's events (a segment never has more). */
+static enum tl_rc window_reserve(struct window *w)
+{
+    size_t need = (size_t)WINDOW_BATCHES * IMPORT_BATCH;
+    if (w->cap >= need) return TL_OK;
+    const struct tl_event **ev = tl_malloc(need * sizeof *ev), **gev = tl_malloc(need * sizeof *gev);
+    struct tl_pcache_key *keys = tl_malloc(need * sizeof *keys);
+    size_t *off = tl_malloc(need * sizeof *off);
+    uint64_t *hash = tl_malloc(need * sizeof *hash);
+    if (!ev || !gev || !keys || !off || !hash) {
+        tl_free(ev);
+        tl_free(gev);
+        tl_free(keys);
+        tl_free(off);
+        tl_free(hash);
+        return TL_ENOMEM;
+    }
+    w->ev = ev;
+    w->gev = gev;
+    w->keys = keys;
+    w->key_off = off;
+    w->hash = hash;
+    w->cap = need;
+    return TL_OK;
+}
+
+static int same_key(const void *ctx, size_t a, size_t b)
+{
+    const struct tl_pcache_key *k = ctx;
+    return k[a].shop == k[b].shop && k[a].len == k[b].len && memcmp(k[a].s, k[b].s, k[a].len) == 0;
+}
+
+static void prefetch_event(const struct tl_event *ev)
+{
+    const char *p = (const char *)ev;
+    for (size_t off = 0; off < sizeof *ev; off += 64) __builtin_prefetch(p + off);
+}
+
+static void prefetch_event_strings(const struct tl_event *ev)
+{
+    if (ev->item_id) __builtin_prefetch(ev->item_id);
+    if (ev->session_id) __builtin_prefetch(ev->session_id);
+}
+
+/* Apply the segment's w->n events, grouped by profile. */
+static enum tl_rc apply_segment(struct tl_import_events *j, struct window *w)
+{
+    size_t n = w->n;
+    w->n = 0;
+    if (!n) return TL_OK;
+    tl_buf_reset(&w->kbuf);
+    for (size_t i = 0; i < n; i++) {
+        const struct tl_event *ev = w->ev[i];
+        enum tl_rc rc = tl_buf_reserve(&w->kbuf, TL_USER_KEY_MAX);
+        if (rc) return rc;
+        char *k = w->kbuf.data + w->kbuf.len;
+        tl_engine_user_key(j->engine, ev->shop_id, ev->user_id, ev->anonymous_id, k);
+        w->key_off[i] = w->kbuf.len;
+        w->kbuf.len += strlen(k) + 1;
+    }
+    for (size_t i = 0; i < n; i++) { /* kbuf no longer moves */
+        tl_pcache_key_init(&w->keys[i], w->ev[i]->shop_id, w->kbuf.data + w->key_off[i]);
+        w->hash[i] = w->keys[i].h;
+    }
+    enum tl_rc rc = tl_group_by_key(&w->grp, w->hash, n, same_key, w->keys);
+    if (rc) return rc;
+    const uint32_t *order = w->grp.order, *starts = w->grp.starts;
+    size_t ng = w->grp.n_groups;
+    for (size_t k = 0; k < n; k++) w->gev[k] = w->ev[order[k]];
+    size_t ev_pf = 0, str_pf = 0; /* events hinted so far (records, strings) */
+    for (size_t g = 0; g < ng; g++) {
+        if (g + PF_AHEAD < ng) tl_engine_profile_prefetch(j->engine, &w->keys[order[starts[g + PF_AHEAD]]], 0);
+        if (g + PF_MID < ng) tl_engine_profile_prefetch(j->engine, &w->keys[order[starts[g + PF_MID]]], 1);
+        if (g + 1 < ng) tl_engine_profile_prefetch(j->engine, &w->keys[order[starts[g + 1]]], 2);
+        for (size_t to = starts[g + 1] + EV_AHEAD < n ? starts[g + 1] + EV_AHEAD : n; ev_pf < to;)
+            prefetch_event(w->gev[ev_pf++]);
+        for (size_t to = starts[g + 1] + EV_STR_AHEAD < n ? starts[g + 1] + EV_STR_AHEAD : n; str_pf < to;)
+            prefetch_event_strings(w->gev[str_pf++]);
+        tl_engine_apply_events_as(j->engine, &w->gev[starts[g]], starts[g + 1] - starts[g], &w->keys[order[starts[g]]]);
+    }
+    return TL_OK;
 }
 
 /* An event that names both ids is a login, as for POST /v1/events
  * (engine/events.c): the anonymous id is linked to the customer, in the
  * import's transaction, before the event is applied, so the event meets the
  * anonymous history and the later events of that anonymous id reach the
- * customer's profile. The keys already resolved ahead are resolved again. */
-static enum tl_rc apply_batch(struct tl_import_events *j, struct batch *b)
+ * customer's profile. */
+static enum tl_rc apply_login(struct tl_import_events *j, const struct tl_event *ev)
 {
-    struct pf_ring keys;
-    size_t n = b->n;
-    resolve_keys(j, b, 0, PF_AHEAD, &keys);
-    for (size_t i = 0; i < n; i++) {
-        if (i + PF_AHEAD < n) {
-            resolve_key(j, &b->ev[i + PF_AHEAD], &keys, (i + PF_AHEAD) % PF_RING);
-            tl_engine_profile_prefetch(j->engine, &keys.k[(i + PF_AHEAD) % PF_RING], 0);
-        }
-        if (i + PF_MID < n) tl_engine_profile_prefetch(j->engine, &keys.k[(i + PF_MID) % PF_RING], 1);
-        if (i + 1 < n) tl_engine_profile_prefetch(j->engine, &keys.k[(i + 1) % PF_RING], 2);
-        if (b->dup[i]) continue;
-        const struct tl_event *ev = &b->ev[i];
-        if (ev->user_id && ev->anonymous_id) {
-            int linked = 0;
-            enum tl_rc rc = tl_engine_link_in_tx(j->engine, j->ops, j->st, ev->shop_id, ev->anonymous_id, ev->user_id,
-                                                 ev->ts_ms, &linked);
-            if (rc) return rc;
-            if (linked) resolve_keys(j, b, i + 1, i + 1 + PF_AHEAD, &keys);
-        }
-        tl_engine_apply_event_as(j->engine, ev, &keys.k[i % PF_RING]);
-    }
+    int linked = 0;
+    enum tl_rc rc =
+        tl_engine_link_in_tx(j->engine, j->ops, j->st, ev->shop_id, ev->anonymous_id, ev->user_id, ev->ts_ms, &linked);
+    if (rc) return rc;
+    char key[TL_USER_KEY_MAX];
+    struct tl_pcache_key k;
+    tl_engine_user_key(j->engine, ev->shop_id, ev->user_id, ev->anonymous_id, key);
+    tl_pcache_key_init(&k, ev->shop_id, key);
+    tl_engine_apply_event_as(j->engine, ev, &k);
     return TL_OK;
 }
 
-static enum tl_rc consume(struct tl_import_events *j, struct batch *b, struct tl_err *err)
+/* The profiles of every new event of the window's batches (writer thread,
+ * inside the import's transaction, in profile-only mode: see internal.h). */
+static enum tl_rc apply_window(struct tl_import_events *j, struct window *w)
 {
-    if (b->zrc) return tl_err_set(err, b->zrc, NULL, "packing events: %s", tl_rc_message(b->zrc));
-    enum tl_rc arc = apply_batch(j, b);
-    if (arc) return tl_err_set(err, arc, NULL, "linking identities: %s", tl_rc_message(arc));
+    enum tl_rc rc = window_reserve(w);
+    w->n = 0;
+    for (size_t bi = 0; bi < w->nb && rc == TL_OK; bi++) {
+        struct batch *b = w->b[bi];
+        for (size_t i = 0; i < b->n && rc == TL_OK; i++) {
+            if (b->dup[i]) continue;
+            const struct tl_event *ev = &b->ev[i];
+            if (ev->user_id && ev->anonymous_id) {
+                rc = apply_segment(j, w);
+                if (rc == TL_OK) rc = apply_login(j, ev);
+            } else {
+                w->ev[w->n++] = ev;
+            }
+        }
+    }
+    if (rc == TL_OK) rc = apply_segment(j, w);
+    return rc;
+}
+
+/* The block of a batch whose profiles are applied, then the orders of its
+ * purchases and returns (which need the events' seqs). */
+static enum tl_rc store_batch(struct tl_import_events *j, struct batch *b, struct tl_err *err)
+{
     if (!b->blk.n) return TL_OK;
     int64_t seq;
     enum tl_rc rc = j->ops->event_append_block(j->st, &b->blk, &seq);
@@ -478,6 +609,28 @@ static enum tl_rc consume(struct tl_import_events *j, struct batch *b, struct tl
     }
     if (rc) return tl_err_set(err, rc, NULL, "storing events: %s", tl_rc_message(rc));
     return TL_OK;
+}
+
+/* Apply and store the window's batches, and give them back (also on an
+ * error). */
+static enum tl_rc flush_window(struct tl_import_events *j, struct pipe *pp, struct window *w, struct tl_err *err)
+{
+    enum tl_rc rc = TL_OK;
+    for (size_t bi = 0; bi < w->nb && rc == TL_OK; bi++)
+        if (w->b[bi]->zrc)
+            rc = tl_err_set(err, w->b[bi]->zrc, NULL, "packing events: %s", tl_rc_message(w->b[bi]->zrc));
+    if (rc == TL_OK && (rc = apply_window(j, w)) != TL_OK)
+        rc = tl_err_set(err, rc, NULL, "%s: %s", rc == TL_ENOMEM ? "applying events" : "linking identities",
+                        tl_rc_message(rc));
+    for (size_t bi = 0; bi < w->nb; bi++) {
+        if (rc == TL_OK) {
+            rc = store_batch(j, w->b[bi], err);
+            atomic_store(&pp->consumed, j->records);
+        }
+        give_back(pp, w->b[bi]);
+    }
+    w->nb = 0;
+    return rc;
 }
 
 enum tl_rc tl_import_events_run(struct tl_import_events *j, struct tl_err *err)
@@ -501,18 +654,20 @@ enum tl_rc tl_import_events_run(struct tl_import_events *j, struct tl_err *err)
      * for it: 30-40 ms for 64 MiB). */
     uint64_t total = tl_lines_bytes_total(pp.in);
     tl_heap_prefault((size_t)(total / PREFAULT_FILE_DIV < PREFAULT_MAX ? total / PREFAULT_FILE_DIV : PREFAULT_MAX));
+    struct window w;
+    window_init(&w);
     struct batch *b;
     while ((b = pop(&pp))) {
-        rc = consume(j, b, err);
-        atomic_store(&pp.consumed, j->records);
-        give_back(&pp, b);
-        if (rc) {
-            pthread_mutex_lock(&pp.mu);
-            pp.consumer_stop = 1;
-            pthread_cond_broadcast(&pp.cv);
-            pthread_mutex_unlock(&pp.mu);
-            break;
-        }
+        w.b[w.nb++] = b;
+        if (w.nb == WINDOW_BATCHES && (rc = flush_window(j, &pp, &w, err)) != TL_OK) break;
+    }
+    if (rc == TL_OK && w.nb) rc = flush_window(j, &pp, &w, err);
+    window_free(&w);
+    if (rc) {
+        pthread_mutex_lock(&pp.mu);
+        pp.consumer_stop = 1;
+        pthread_cond_broadcast(&pp.cv);
+        pthread_mutex_unlock(&pp.mu);
     }
     pthread_join(producer, NULL);
     for (size_t i = 0; i < pp.n_spent; i++) batch_free(pp.spent[i]);

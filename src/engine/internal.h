@@ -206,6 +206,12 @@ void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);
 void tl_engine_profile_prefetch(struct tl_engine *e, const struct tl_pcache_key *key, int stage);
 /* tl_engine_apply_event for a profile key already resolved and hashed. */
 void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const struct tl_pcache_key *key);
+/* tl_engine_apply_event_as of evs[0..n) in order, all of the one profile
+ * key: in profile-only mode a few at a time under one lock of the profile
+ * (each event's catalog facts looked up before it is taken); otherwise
+ * event by event. */
+void tl_engine_apply_events_as(struct tl_engine *e, const struct tl_event *const *evs, size_t n,
+                               const struct tl_pcache_key *key);
 /* On the calling thread only: apply events and orders to profiles, not to
  * the models. Used by the start-up replay (models are rebuilt from the whole
  * history) and by imports (an import runs in its own process, whose models

@@ -34,6 +34,7 @@ import http.client
 import json
 import urllib.parse
 import os
+import random
 import re
 import resource
 import select
@@ -989,6 +990,118 @@ def scenario_import_logins(run, d, servers):
     check(r.status == 404, "the anonymous id of a failed import reached the customer: %d" % r.status)
 
 
+def grouped_import_events(n, customers, rng):
+    """n events of `customers` shoppers, interleaved as in a real stream:
+    views with dwell and scroll, category views, searches, carts, purchases,
+    anonymous visitors who log in part way (after which their anonymous id
+    reaches the customer). One second apart from 2026-02-01."""
+    t0 = datetime.datetime(2026, 2, 1, tzinfo=datetime.timezone.utc)
+    login_at = {rng.randrange(n): c for c in range(customers) if c % 3 == 0}
+    out = []
+    for i in range(n):
+        c = login_at.get(i, rng.randrange(customers))
+        e = {"event_id": "gw-%d" % i, "timestamp": iso(t0 + datetime.timedelta(seconds=i))}
+        anon = "gw-a%d" % c
+        if i in login_at:
+            e.update(type="page_view", anonymous_id=anon, user_id="gw-c%d" % c)
+            out.append(e)
+            continue
+        if c % 2 and rng.random() < 0.5:
+            e["anonymous_id"] = anon
+        else:
+            e["user_id"] = "gw-c%d" % c
+        r = rng.random()
+        item = "gw-sku-%d" % int(rng.paretovariate(1.2) * 3 % 120)
+        if r < 0.55:
+            e.update(type="product_view", item_id=item)
+            if rng.random() < 0.5:
+                e["dwell_ms"] = rng.randrange(100, 60000)
+            if rng.random() < 0.3:
+                e["scroll_depth"] = round(rng.random(), 2)
+        elif r < 0.65:
+            e.update(type="category_view", category=rng.choice(["Mugs", "Toys", "Garden", "Lamps"]))
+        elif r < 0.72:
+            e.update(type="search", query=rng.choice(["red mug", "lamp", "toy car"]))
+        elif r < 0.85:
+            e.update(type="add_to_cart", item_id=item, quantity=rng.randrange(1, 4))
+        elif r < 0.90:
+            e.update(type="remove_from_cart", item_id=item)
+        elif r < 0.95:
+            lines = [{"item_id": "gw-sku-%d" % rng.randrange(120), "quantity": rng.randrange(1, 3),
+                      "price": rng.randrange(100, 5000) / 100} for _ in range(rng.randrange(1, 4))]
+            e.update(type="purchase", order_id="gw-o%d" % i, items=lines)
+        else:
+            e.update(type="page_view")
+        if rng.random() < 0.2:
+            e["country"] = rng.choice(["GB", "DE", "FR"])
+        out.append(e)
+    return out
+
+
+def same_json(a, b):
+    """a == b, but numbers within a relative 1e-5: affinity scores are
+    decayed to the time of the request and printed to 6 digits."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= 1e-5 * max(abs(a), abs(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def scenario_import_grouped(run, d, servers):
+    """`tailor import events` applies a file's events to profiles in
+    windows of 32,768, grouped by shopper (engine/import_events.c): 70,000
+    interleaved events of 300 shoppers (three windows; logins part way)
+    give every customer the same profile as the same events posted one
+    request after another to another server, which applies them in order."""
+    rng = random.Random(11)
+    events = grouped_import_events(70000, 300, rng)
+    cat = os.path.join(d, "grouped_catalog.ndjson")
+    with open(cat, "w") as f:
+        for k in range(120):
+            f.write(json.dumps({"id": "gw-sku-%d" % k, "title": "Item %d" % k, "price": 1 + k % 40,
+                                "category": ["Mugs", "Toys", "Garden > Tools", "Lamps"][k % 4],
+                                "brand": "B%d" % (k % 7)}) + "\n")
+    ev = os.path.join(d, "grouped.ndjson")
+    with open(ev, "w") as f:
+        for e in events:
+            f.write(json.dumps(e, separators=(",", ":")) + "\n")
+    made = []
+    for name in ("imported", "posted"):
+        sub = os.path.join(d, name)
+        os.makedirs(sub)
+        srv = Server(run.bin, sub)
+        servers.append(srv)
+        srv.make_keys()
+        code, out, err = run_cli(srv, "import", "catalog", cat, "--format", "ndjson")
+        check(code == 0, "catalog import: %d %r %r" % (code, out, err))
+        made.append(srv)
+    imp, post = made
+    code, out, err = run_cli(imp, "import", "events", ev)
+    check(code == 0 and "70,000 events" in out, "grouped import: %d %r %r" % (code, out, err))
+    imp.start()
+    post.start()
+    for k in range(0, len(events), 5000):
+        r = post.call("POST", "/v1/events", events[k:k + 5000], key="public")
+        check(r.status == 200, "post %d: %d %s" % (k, r.status, r.text()[:200]))
+
+    def profile(srv, user):
+        r = srv.call("GET", "/v1/users/%s/profile" % user)
+        check(r.status == 200, "profile %s: %d %s" % (user, r.status, r.text()[:200]))
+        p = r.json()
+        p.get("session", {}).pop("active", None)
+        return p
+    linked = 0
+    for c in range(300):
+        a, b = profile(imp, "gw-c%d" % c), profile(post, "gw-c%d" % c)
+        diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if not same_json(a.get(k), b.get(k))}
+        check(not diff, "gw-c%d, imported against posted: %s" % (c, json.dumps(diff)[:1500]))
+        linked += bool(a.get("anonymous_ids"))
+    check(linked >= 80, "only %d customers with a login" % linked)
+
+
 def wait_trained(srv, before=None, timeout=90):
     """Poll GET /v1/admin/train until a snapshot other than `before` exists
     and the trainer is idle."""
@@ -1594,6 +1707,7 @@ SCENARIOS = [
     ("scenario/import_disk_full", scenario_import_disk_full),
     ("scenario/import_batches", scenario_import_batches),
     ("scenario/import_logins", scenario_import_logins),
+    ("scenario/import_grouped", scenario_import_grouped),
     ("scenario/models", scenario_models),
     ("scenario/merch_rules", scenario_merch_rules),
     ("scenario/feedback", scenario_feedback),

@@ -1,0 +1,112 @@
+/* Grouping records by key (group.h). */
+#include "core/group.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+
+void tl_group_init(struct tl_group *g) { memset(g, 0, sizeof *g); }
+
+void tl_group_free(struct tl_group *g)
+{
+    tl_free(g->order);
+    tl_free(g->starts);
+    tl_free(g->slots);
+    tl_free(g->gh);
+    tl_free(g->head);
+    tl_free(g->tail);
+    tl_free(g->next);
+    tl_group_init(g);
+}
+
+/* Room for n records and a table of 2n..4n slots. */
+static enum tl_rc reserve(struct tl_group *g, size_t n)
+{
+    size_t slots = 16;
+    while (slots < 2 * n) slots *= 2;
+    if (slots > g->cap_slots) {
+        uint32_t *s = tl_malloc(slots * sizeof *s);
+        if (!s) return TL_ENOMEM;
+        tl_free(g->slots);
+        g->slots = s;
+        g->cap_slots = slots;
+    }
+    if (n > g->cap_n || !g->starts) { /* starts has n + 1 entries, so even n = 0 needs it */
+        size_t cap = g->cap_n ? g->cap_n : 64;
+        while (cap < n) cap *= 2;
+        uint32_t *order = tl_malloc(cap * sizeof *order), *starts = tl_malloc((cap + 1) * sizeof *starts),
+                 *head = tl_malloc(cap * sizeof *head), *tail = tl_malloc(cap * sizeof *tail),
+                 *next = tl_malloc(cap * sizeof *next);
+        uint64_t *gh = tl_malloc(cap * sizeof *gh);
+        if (!order || !starts || !head || !tail || !next || !gh) {
+            tl_free(order);
+            tl_free(starts);
+            tl_free(head);
+            tl_free(tail);
+            tl_free(next);
+            tl_free(gh);
+            return TL_ENOMEM;
+        }
+        tl_free(g->order);
+        tl_free(g->starts);
+        tl_free(g->head);
+        tl_free(g->tail);
+        tl_free(g->next);
+        tl_free(g->gh);
+        g->order = order;
+        g->starts = starts;
+        g->head = head;
+        g->tail = tail;
+        g->next = next;
+        g->gh = gh;
+        g->cap_n = cap;
+    }
+    return TL_OK;
+}
+
+#define NONE UINT32_MAX /* end of a group's chain */
+
+enum tl_rc tl_group_by_key(struct tl_group *g, const uint64_t *hash, size_t n, tl_group_same_fn same, const void *ctx)
+{
+    g->n_groups = 0;
+    if (n >= (size_t)1 << 31) return TL_ENOMEM;
+    enum tl_rc rc = reserve(g, n);
+    if (rc) return rc;
+    size_t slots = 16;
+    while (slots < 2 * n) slots *= 2;
+    size_t mask = slots - 1;
+    memset(g->slots, 0, slots * sizeof *g->slots);
+    uint32_t ng = 0;
+    /* Chains: head/tail of each group, next of each record, in record order. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t h = hash[i];
+        size_t s = (size_t)(h >> 32 ^ h) & mask; /* the hash folded to 32 bits picks the first slot */
+        uint32_t grp = NONE;
+        for (;; s = (s + 1) & mask) {
+            uint32_t v = g->slots[s];
+            if (!v) break;
+            if (g->gh[v - 1] == h && same(ctx, g->head[v - 1], i)) {
+                grp = v - 1;
+                break;
+            }
+        }
+        g->next[i] = NONE;
+        if (grp == NONE) {
+            grp = ng++;
+            g->slots[s] = grp + 1;
+            g->gh[grp] = h;
+            g->head[grp] = (uint32_t)i;
+        } else {
+            g->next[g->tail[grp]] = (uint32_t)i;
+        }
+        g->tail[grp] = (uint32_t)i;
+    }
+    size_t k = 0;
+    for (uint32_t grp = 0; grp < ng; grp++) {
+        g->starts[grp] = (uint32_t)k;
+        for (uint32_t i = g->head[grp]; i != NONE; i = g->next[i]) g->order[k++] = i;
+    }
+    g->starts[ng] = (uint32_t)k;
+    g->n_groups = ng;
+    return TL_OK;
+}
