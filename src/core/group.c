@@ -9,17 +9,13 @@ void tl_group_init(struct tl_group *g) { memset(g, 0, sizeof *g); }
 
 void tl_group_free(struct tl_group *g)
 {
-    tl_free(g->order);
-    tl_free(g->starts);
     tl_free(g->slots);
-    tl_free(g->gh);
-    tl_free(g->head);
-    tl_free(g->tail);
-    tl_free(g->next);
+    tl_free(g->gh); /* the block of every per-record array (reserve) */
     tl_group_init(g);
 }
 
-/* Room for n records and a table of 2n..4n slots. */
+/* Room for n records and a table of 2n..4n slots. The per-record arrays
+ * share one block: gh (8-byte entries) first, then the 4-byte ones. */
 static enum tl_rc reserve(struct tl_group *g, size_t n)
 {
     size_t slots = 16;
@@ -31,34 +27,18 @@ static enum tl_rc reserve(struct tl_group *g, size_t n)
         g->slots = s;
         g->cap_slots = slots;
     }
-    if (n > g->cap_n || !g->starts) { /* starts has n + 1 entries, so even n = 0 needs it */
+    if (n > g->cap_n || !g->gh) { /* starts has n + 1 entries, so even n = 0 needs the block */
         size_t cap = g->cap_n ? g->cap_n : 64;
         while (cap < n) cap *= 2;
-        uint32_t *order = tl_malloc(cap * sizeof *order), *starts = tl_malloc((cap + 1) * sizeof *starts),
-                 *head = tl_malloc(cap * sizeof *head), *tail = tl_malloc(cap * sizeof *tail),
-                 *next = tl_malloc(cap * sizeof *next);
-        uint64_t *gh = tl_malloc(cap * sizeof *gh);
-        if (!order || !starts || !head || !tail || !next || !gh) {
-            tl_free(order);
-            tl_free(starts);
-            tl_free(head);
-            tl_free(tail);
-            tl_free(next);
-            tl_free(gh);
-            return TL_ENOMEM;
-        }
-        tl_free(g->order);
-        tl_free(g->starts);
-        tl_free(g->head);
-        tl_free(g->tail);
-        tl_free(g->next);
+        uint64_t *gh = tl_malloc(cap * sizeof *gh + (5 * cap + 1) * sizeof(uint32_t));
+        if (!gh) return TL_ENOMEM;
         tl_free(g->gh);
-        g->order = order;
-        g->starts = starts;
-        g->head = head;
-        g->tail = tail;
-        g->next = next;
         g->gh = gh;
+        g->order = (uint32_t *)(void *)(gh + cap);
+        g->head = g->order + cap;
+        g->tail = g->head + cap;
+        g->next = g->tail + cap;
+        g->starts = g->next + cap; /* cap + 1 */
         g->cap_n = cap;
     }
     return TL_OK;

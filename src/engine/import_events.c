@@ -458,37 +458,25 @@ static void window_init(struct window *w)
 
 static void window_free(struct window *w)
 {
-    tl_free(w->ev);
-    tl_free(w->gev);
-    tl_free(w->keys);
-    tl_free(w->key_off);
-    tl_free(w->hash);
+    tl_free(w->keys); /* the block of the per-event arrays (window_reserve) */
     tl_buf_free(&w->kbuf);
     tl_group_free(&w->grp);
 }
 
-/* Room for a whole window's events (a segment never has more). */
+/* Room for a whole window's events (a segment never has more), the
+ * per-event arrays in one block. */
 static enum tl_rc window_reserve(struct window *w)
 {
     size_t need = (size_t)WINDOW_BATCHES * IMPORT_BATCH;
     if (w->cap >= need) return TL_OK;
-    const struct tl_event **ev = tl_malloc(need * sizeof *ev), **gev = tl_malloc(need * sizeof *gev);
-    struct tl_pcache_key *keys = tl_malloc(need * sizeof *keys);
-    size_t *off = tl_malloc(need * sizeof *off);
-    uint64_t *hash = tl_malloc(need * sizeof *hash);
-    if (!ev || !gev || !keys || !off || !hash) {
-        tl_free(ev);
-        tl_free(gev);
-        tl_free(keys);
-        tl_free(off);
-        tl_free(hash);
-        return TL_ENOMEM;
-    }
-    w->ev = ev;
-    w->gev = gev;
+    struct tl_pcache_key *keys =
+        tl_malloc(need * (sizeof *w->keys + 2 * sizeof *w->ev + sizeof *w->key_off + sizeof *w->hash));
+    if (!keys) return TL_ENOMEM;
     w->keys = keys;
-    w->key_off = off;
-    w->hash = hash;
+    w->ev = (const struct tl_event **)(void *)(keys + need);
+    w->gev = w->ev + need;
+    w->key_off = (size_t *)(void *)(w->gev + need);
+    w->hash = (uint64_t *)(void *)(w->key_off + need);
     w->cap = need;
     return TL_OK;
 }
