@@ -14,12 +14,19 @@ void tl_group_free(struct tl_group *g)
     tl_group_init(g);
 }
 
-/* Room for n records and a table of 2n..4n slots. The per-record arrays
- * share one block: gh (8-byte entries) first, then the 4-byte ones. */
-static enum tl_rc reserve(struct tl_group *g, size_t n)
+/* Slots of the table for n records: a power of two >= 2n (load <= 1/2). */
+static size_t table_slots(size_t n)
 {
     size_t slots = 16;
     while (slots < 2 * n) slots *= 2;
+    return slots;
+}
+
+/* Room for n records and their table. The per-record arrays share one
+ * block: gh (8-byte entries) first, then the 4-byte ones. */
+static enum tl_rc reserve(struct tl_group *g, size_t n)
+{
+    size_t slots = table_slots(n);
     if (slots > g->cap_slots) {
         uint32_t *s = tl_malloc(slots * sizeof *s);
         if (!s) return TL_ENOMEM;
@@ -52,9 +59,7 @@ enum tl_rc tl_group_by_key(struct tl_group *g, const uint64_t *hash, size_t n, t
     if (n >= (size_t)1 << 31) return TL_ENOMEM;
     enum tl_rc rc = reserve(g, n);
     if (rc) return rc;
-    size_t slots = 16;
-    while (slots < 2 * n) slots *= 2;
-    size_t mask = slots - 1;
+    size_t slots = table_slots(n), mask = slots - 1;
     memset(g->slots, 0, slots * sizeof *g->slots);
     uint32_t ng = 0;
     /* Chains: head/tail of each group, next of each record, in record order. */

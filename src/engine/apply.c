@@ -141,39 +141,6 @@ static int64_t last_view_of(const struct tl_profile *p, const char *item)
     return INT64_MIN;
 }
 
-static void apply_profile(struct tl_engine *e, const struct tl_pcache_key *key, struct tl_profile_event *pe)
-{
-    struct tl_profile *p;
-    struct tl_pcache_guard g;
-    if (tl_pcache_lock_key(e->profiles, key, 1, &p, &g) != TL_OK) {
-        tl_warn("profile %s of shop %u could not be loaded; event not applied to it", key->s, key->shop);
-        return;
-    }
-    int view = !profile_only && pe->type == TL_EV_PRODUCT_VIEW && pe->item_id;
-    int64_t prev_ts = view ? last_view_of(p, pe->item_id) : 0;
-    tl_profile_apply(p, pe, &e->pparams);
-    if (view) {
-        struct tl_shop_state *s = tl_engine_shop(e, key->shop);
-        if (s) note_view(s, p, pe->item_id, prev_ts);
-    }
-    tl_pcache_mark_dirty(&g);
-    tl_pcache_unlock(&g);
-}
-
-void tl_engine_profile_prefetch(struct tl_engine *e, const struct tl_pcache_key *key, int stage)
-{
-    tl_pcache_prefetch(e->profiles, key, stage);
-}
-
-void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
-{
-    char key[TL_USER_KEY_MAX];
-    tl_engine_user_key(e, ev->shop_id, ev->user_id, ev->anonymous_id, key);
-    struct tl_pcache_key k;
-    tl_pcache_key_init(&k, ev->shop_id, key);
-    tl_engine_apply_event_as(e, ev, &k);
-}
-
 /* An event as the profile takes it: its item's catalog facts (category,
  * brand, price) and its lines' (which pe points into). */
 struct prepared {
@@ -215,13 +182,52 @@ static void prepare(struct tl_shop_state *s, const struct tl_event *ev, struct p
         tl_pop_add(s->pop, f->idx, ev->country, ev->ts_ms, ev->type, isnan(ev->quantity) ? 1 : ev->quantity);
 }
 
+/* Apply prepared events pr[0..n) of the profile key in order, under one
+ * lock of the profile. */
+static void apply_profile(struct tl_engine *e, const struct tl_pcache_key *key, const struct prepared *pr, size_t n)
+{
+    struct tl_profile *p;
+    struct tl_pcache_guard g;
+    if (!n) return;
+    if (tl_pcache_lock_key(e->profiles, key, 1, &p, &g) != TL_OK) {
+        tl_warn("profile %s of shop %u could not be loaded; event not applied to it", key->s, key->shop);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct tl_profile_event *pe = &pr[i].pe;
+        int view = !profile_only && pe->type == TL_EV_PRODUCT_VIEW && pe->item_id;
+        int64_t prev_ts = view ? last_view_of(p, pe->item_id) : 0;
+        tl_profile_apply(p, pe, &e->pparams);
+        if (view) {
+            struct tl_shop_state *s = tl_engine_shop(e, key->shop);
+            if (s) note_view(s, p, pe->item_id, prev_ts);
+        }
+    }
+    tl_pcache_mark_dirty(&g);
+    tl_pcache_unlock(&g);
+}
+
+void tl_engine_profile_prefetch(struct tl_engine *e, const struct tl_pcache_key *key, int stage)
+{
+    tl_pcache_prefetch(e->profiles, key, stage);
+}
+
+void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev)
+{
+    char key[TL_USER_KEY_MAX];
+    tl_engine_user_key(e, ev->shop_id, ev->user_id, ev->anonymous_id, key);
+    struct tl_pcache_key k;
+    tl_pcache_key_init(&k, ev->shop_id, key);
+    tl_engine_apply_event_as(e, ev, &k);
+}
+
 void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const struct tl_pcache_key *key)
 {
     struct tl_shop_state *s = tl_engine_shop(e, ev->shop_id);
     if (!s) return;
     struct prepared pr;
     prepare(s, ev, &pr);
-    apply_profile(e, key, &pr.pe);
+    apply_profile(e, key, &pr, 1);
     tl_free(pr.lf.store);
     if (!profile_only) {
         tl_engine_feedback_event(e, ev);
@@ -240,25 +246,16 @@ void tl_engine_apply_events_as(struct tl_engine *e, const struct tl_event *const
         for (size_t i = 0; i < n; i++) tl_engine_apply_event_as(e, evs[i], key);
         return;
     }
+    struct tl_shop_state *s = tl_engine_shop(e, key->shop); /* the shop of every event of the key */
+    if (!s) return;
     struct prepared pr[GROUP_CHUNK];
     for (size_t i = 0; i < n; i += GROUP_CHUNK) {
-        size_t m = n - i < GROUP_CHUNK ? n - i : GROUP_CHUNK, k = 0;
+        size_t m = n - i < GROUP_CHUNK ? n - i : GROUP_CHUNK;
         /* catalog facts before the profile lock: the catalog lock is never
          * taken inside it */
-        for (size_t t = 0; t < m; t++) {
-            struct tl_shop_state *s = tl_engine_shop(e, evs[i + t]->shop_id);
-            if (s) prepare(s, evs[i + t], &pr[k++]);
-        }
-        struct tl_profile *p;
-        struct tl_pcache_guard g;
-        if (tl_pcache_lock_key(e->profiles, key, 1, &p, &g) != TL_OK) {
-            tl_warn("profile %s of shop %u could not be loaded; event not applied to it", key->s, key->shop);
-        } else {
-            for (size_t t = 0; t < k; t++) tl_profile_apply(p, &pr[t].pe, &e->pparams);
-            if (k) tl_pcache_mark_dirty(&g);
-            tl_pcache_unlock(&g);
-        }
-        for (size_t t = 0; t < k; t++) tl_free(pr[t].lf.store);
+        for (size_t t = 0; t < m; t++) prepare(s, evs[i + t], &pr[t]);
+        apply_profile(e, key, pr, m);
+        for (size_t t = 0; t < m; t++) tl_free(pr[t].lf.store);
     }
 }
 
@@ -332,22 +329,22 @@ void tl_engine_apply_order(struct tl_engine *e, uint32_t shop_id, const struct t
     }
     char key[TL_USER_KEY_MAX];
     tl_engine_user_key(e, shop_id, o->customer_id, NULL, key);
-    struct tl_profile_event pe = {
-        .type = o->is_return ? TL_EV_RETURN : TL_EV_PURCHASE,
-        .ts_ms = o->ts_ms,
-        .price = NAN,
-        .quantity = NAN,
-        .dwell_ms = -1,
-        .scroll_depth = NAN,
-        .country = o->country,
-        .order_id = o->id,
-        .lines = o->lines,
-        .n_lines = o->n_lines,
-        .line_categories = lf.cats,
-        .line_brands = lf.brands,
-    };
+    struct prepared pr = {.pe = {
+                              .type = o->is_return ? TL_EV_RETURN : TL_EV_PURCHASE,
+                              .ts_ms = o->ts_ms,
+                              .price = NAN,
+                              .quantity = NAN,
+                              .dwell_ms = -1,
+                              .scroll_depth = NAN,
+                              .country = o->country,
+                              .order_id = o->id,
+                              .lines = o->lines,
+                              .n_lines = o->n_lines,
+                              .line_categories = lf.cats,
+                              .line_brands = lf.brands,
+                          }};
     struct tl_pcache_key k;
     tl_pcache_key_init(&k, shop_id, key);
-    apply_profile(e, &k, &pe);
+    apply_profile(e, &k, &pr, 1);
     tl_free(lf.store);
 }

@@ -207,7 +207,7 @@ void tl_engine_profile_prefetch(struct tl_engine *e, const struct tl_pcache_key 
 /* tl_engine_apply_event for a profile key already resolved and hashed. */
 void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const struct tl_pcache_key *key);
 /* tl_engine_apply_event_as of evs[0..n) in order, all of the one profile
- * key: in profile-only mode a few at a time under one lock of the profile
+ * key (and of its shop): in profile-only mode a few at a time under one lock of the profile
  * (each event's catalog facts looked up before it is taken); otherwise
  * event by event. */
 void tl_engine_apply_events_as(struct tl_engine *e, const struct tl_event *const *evs, size_t n,
