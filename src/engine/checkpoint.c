@@ -68,6 +68,10 @@ static const struct tl_blob *blobset_get(const struct tl_blobset *s, uint32_t sh
     return b->shop_id == shop_id && strcmp(b->key, key) == 0 && b->data ? b : NULL;
 }
 
+static _Thread_local struct tl_store *load_via; /* tl_engine_profile_load_via */
+
+void tl_engine_profile_load_via(struct tl_store *st) { load_via = st; }
+
 enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, struct tl_profile **out)
 {
     struct tl_engine *e = ctx;
@@ -81,9 +85,13 @@ enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, 
     if (b) return rc;
     void *data = NULL;
     size_t len = 0;
-    pthread_mutex_lock(&e->rst_mu);
-    rc = e->ops->profile_get(e->rst, shop_id, key, &data, &len);
-    pthread_mutex_unlock(&e->rst_mu);
+    if (load_via) {
+        rc = e->ops->profile_get(load_via, shop_id, key, &data, &len);
+    } else {
+        pthread_mutex_lock(&e->rst_mu);
+        rc = e->ops->profile_get(e->rst, shop_id, key, &data, &len);
+        pthread_mutex_unlock(&e->rst_mu);
+    }
     if (rc) return rc;
     rc = tl_profile_deserialize(data, len, out, &err);
     if (rc) tl_warn("profile %s of shop %u is unreadable (%s): starting it afresh", key, shop_id, err.msg);
@@ -350,7 +358,8 @@ enum tl_rc tl_engine_checkpoint_end(struct tl_engine *e, struct tl_ckpt_early *c
      * runs on the read handle while the writer writes the profiles (1,000,000
      * events: 0.085 s of copy beside 0.1 s of profile writes). */
     pthread_t copier;
-    int copying = commit_rc == TL_OK && e->ops->log_copy && pthread_create(&copier, NULL, log_copy_main, e) == 0;
+    int copying =
+        commit_rc == TL_OK && e->ops->log_copy && !e->solo && pthread_create(&copier, NULL, log_copy_main, e) == 0;
     enum tl_rc rc = ckpt_write_out(e, seq, commit_rc ? commit_rc : ck->rc);
     if (copying) pthread_join(copier, NULL);
     return rc;

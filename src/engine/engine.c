@@ -556,7 +556,13 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
         return mrc;
     }
     enum tl_sync sync = cfg->sync_full ? TL_SYNC_FULL : TL_SYNC_OS;
-    enum tl_rc rc = e->ops->open(cfg->db_path, sync, &e->wst, err);
+    /* Claim before opening: an import may hold the file in sole use
+     * (tl_engine_solo_begin), where opening would wait for its locks; the
+     * claim says at once who holds it. Also before loading: replaying and
+     * checkpointing beside another process that owns the database would
+     * overwrite its snapshots. */
+    enum tl_rc rc = cfg->admin_only ? TL_OK : tl_engine_claim(e, "open", err);
+    if (rc == TL_OK) rc = e->ops->open(cfg->db_path, sync, &e->wst, err);
     if (rc == TL_OK) rc = e->ops->open(cfg->db_path, sync, &e->rst, err);
     if (rc) goto fail;
     struct tl_pcache_opts po = {.cap = cfg->profiles_max,
@@ -575,9 +581,6 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
             goto fail;
         }
     } else {
-        /* Claim before loading: replaying and checkpointing beside another
-         * process that owns the database would overwrite its snapshots. */
-        if ((rc = tl_engine_claim(e, "open", err))) goto fail;
         uint64_t t0 = tl_mono_ns();
         if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = preorder_shops(e)) ||
             (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
@@ -726,6 +729,51 @@ enum tl_rc tl_engine_claim(struct tl_engine *e, const char *purpose, struct tl_e
     claim_record(fd, purpose);
     e->lock_fd = fd;
     return TL_OK;
+}
+
+static enum tl_rc solo_job(const struct tl_store_ops *ops, struct tl_store *st, void *arg)
+{
+    return ops->solo(st, *(const int *)arg);
+}
+
+static enum tl_rc reopen_reader(struct tl_engine *e, struct tl_err *err)
+{
+    return e->ops->open(e->cfg.db_path, e->cfg.sync_full ? TL_SYNC_FULL : TL_SYNC_OS, &e->rst, err);
+}
+
+int tl_engine_solo_begin(struct tl_engine *e)
+{
+    if (!e->ops->solo || !e->writer || e->solo || e->lock_fd < 0) return 0;
+    pthread_mutex_lock(&e->rst_mu);
+    e->ops->close(e->rst);
+    e->rst = NULL;
+    int on = 1;
+    enum tl_rc rc = tl_writer_run_bare(e->writer, solo_job, &on);
+    if (rc == TL_OK) {
+        e->solo = 1;
+        return 1; /* rst_mu held until tl_engine_solo_end */
+    }
+    tl_debug("the store stays shared during the import: %s", tl_rc_message(rc));
+    struct tl_err err;
+    tl_err_clear(&err);
+    if (reopen_reader(e, &err)) tl_warn("reopening %s for reading failed: %s", e->cfg.db_path, err.msg);
+    pthread_mutex_unlock(&e->rst_mu);
+    return 0;
+}
+
+void tl_engine_solo_end(struct tl_engine *e)
+{
+    if (!e->solo) return;
+    int off = 0;
+    enum tl_rc rc = tl_writer_run_bare(e->writer, solo_job, &off);
+    if (rc) /* the reopen below, or the next open, makes the file WAL again */
+        tl_warn("%s stays in rollback-journal mode for now: %s", e->cfg.db_path, tl_rc_message(rc));
+    e->solo = 0;
+    struct tl_err err;
+    tl_err_clear(&err);
+    if (reopen_reader(e, &err)) /* what was committed stays; this process reads nothing more */
+        tl_warn("reopening %s for reading failed: %s", e->cfg.db_path, err.msg);
+    pthread_mutex_unlock(&e->rst_mu);
 }
 
 const struct tl_config *tl_engine_config(const struct tl_engine *e) { return &e->cfg; }

@@ -377,6 +377,7 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
      * (tl_engine_checkpoint_end). */
     if (ops->defer_log_copy) ops->defer_log_copy(st);
     tl_engine_apply_profile_only(c->e, 1); /* this thread; reset below */
+    tl_engine_profile_load_via(st);
     struct tl_fmt_opts fo = {.skip_bad = c->skip_bad, .progress = fmt_progress, .progress_ctx = c};
     enum tl_rc rc;
     if (strcmp(c->kind, "catalog") == 0)
@@ -388,6 +389,7 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
     else
         rc = import_events(c);
     tl_engine_apply_profile_only(c->e, 0);
+    tl_engine_profile_load_via(NULL);
     c->rc = rc;
     /* Every event of the file is applied: its profiles are serialized for
      * the checkpoint while the writer commits (tailor_import holds the
@@ -432,6 +434,9 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
          * the profiles serialized at the end of the job (import_job) are
          * the state of the last committed event. */
         struct tl_engine *e = t->engine;
+        /* The import holds the claim: the store is its alone (engine.h
+         * tl_engine_claim), so it writes without a log where it can. */
+        int solo = tl_engine_solo_begin(e);
         pthread_mutex_lock(&e->ckpt_mu);
         pthread_rwlock_wrlock(&e->apply_lock);
         rc = tl_writer_submit(e->writer, import_job, c, 0);
@@ -444,6 +449,7 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
         pthread_rwlock_unlock(&e->apply_lock);
         tl_engine_checkpoint_end(e, &c->ckpt, seq, rc); /* written only if the import committed */
         pthread_mutex_unlock(&e->ckpt_mu);
+        if (solo) tl_engine_solo_end(e);
         if (rc && c->rc == TL_OK && !c->err.msg[0])
             tl_err_set(&c->err, rc, NULL, "import could not be committed: %s", tl_rc_message(rc));
         if (rc) t->discard = 1; /* in-memory effects of a rolled-back import */

@@ -134,6 +134,7 @@ struct tl_engine {
     pthread_cond_t stop_cv;
     int stopping;
     int discard;         /* skip the final checkpoint */
+    int solo;            /* the store in sole use, rst closed (tl_engine_solo_begin) */
     int lock_fd;         /* tl_engine_claim, -1 if not claimed */
     void *startup_views; /* sessions while rebuilding "also viewed" at open */
 
@@ -212,6 +213,19 @@ void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, co
  * event by event. */
 void tl_engine_apply_events_as(struct tl_engine *e, const struct tl_event *const *evs, size_t n,
                                const struct tl_pcache_key *key);
+/* Sole use of the store for a bulk import, which holds the process claim
+ * (store.h solo): the read handle is closed, as SQLite cannot leave WAL
+ * while another connection has the file open, and the writer's handle
+ * switched. Until tl_engine_solo_end, rst_mu stays held by the caller (a
+ * read on rst would wait), profiles load through the writer's handle
+ * (tl_engine_profile_load_via) and a checkpoint makes no log copy. Returns 1
+ * if the store is in sole use, 0 if it stays shared (no such mode, or
+ * another connection has the file open: the import runs as before). */
+int tl_engine_solo_begin(struct tl_engine *e);
+/* Back to shared use and the read handle reopened (a failure is logged:
+ * what the import committed stays committed). */
+void tl_engine_solo_end(struct tl_engine *e);
+
 /* On the calling thread only: apply events and orders to profiles, not to
  * the models. Used by the start-up replay (models are rebuilt from the whole
  * history) and by imports (an import runs in its own process, whose models
@@ -278,6 +292,12 @@ void tl_engine_checkpoint_begin(struct tl_engine *e, struct tl_ckpt_early *ck);
 enum tl_rc tl_engine_checkpoint_end(struct tl_engine *e, struct tl_ckpt_early *ck, int64_t seq, enum tl_rc commit_rc);
 /* pcache loader/evict callbacks (engine/checkpoint.c). */
 enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, struct tl_profile **out);
+/* On the calling thread only: load profiles through st (the writer's
+ * handle, inside an import's transaction, which writes no profile rows)
+ * instead of the read handle; NULL: the read handle again. The import's
+ * loads then cost no read transaction each, and need no read handle while
+ * the store is in sole use. */
+void tl_engine_profile_load_via(struct tl_store *st);
 void tl_engine_profile_evict(void *ctx, uint32_t shop_id, const char *key, const struct tl_profile *p, int dirty);
 void tl_blobset_free(struct tl_blobset *s);
 

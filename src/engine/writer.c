@@ -19,6 +19,7 @@ struct job {
     size_t weight;
     int async;
     int unsynced; /* tl_writer_submit_unsynced */
+    int bare;     /* tl_writer_run_bare: alone, outside any transaction */
     int done;
     enum tl_rc rc;
     struct job *next;
@@ -40,6 +41,10 @@ struct tl_writer {
 
 static void run_batch(struct tl_writer *w, struct job *batch)
 {
+    if (batch->bare) { /* a batch of its own (take_batch) */
+        batch->rc = batch->fn(w->ops, w->st, batch->arg);
+        return;
+    }
     int unsynced = w->ops->skip_sync != NULL;
     for (struct job *j = batch; j; j = j->next) unsynced &= j->unsynced;
     if (unsynced) w->ops->skip_sync(w->st); /* every job of the batch allows it */
@@ -75,6 +80,19 @@ static void run_batch(struct tl_writer *w, struct job *batch)
     }
 }
 
+/* The jobs of the next transaction (caller holds mu): every queued job up
+ * to the first bare one, or that bare job alone. */
+static struct job *take_batch(struct tl_writer *w)
+{
+    struct job *batch = w->head, *last = batch;
+    if (!batch->bare)
+        while (last->next && !last->next->bare) last = last->next;
+    w->head = last->next;
+    if (!w->head) w->tail = NULL;
+    last->next = NULL;
+    return batch;
+}
+
 static void *writer_main(void *arg)
 {
     struct tl_writer *w = arg;
@@ -82,8 +100,7 @@ static void *writer_main(void *arg)
     for (;;) {
         while (!w->head && !w->stopping) pthread_cond_wait(&w->work, &w->mu);
         if (!w->head && w->stopping) break;
-        struct job *batch = w->head;
-        w->head = w->tail = NULL;
+        struct job *batch = take_batch(w);
         pthread_mutex_unlock(&w->mu);
 
         run_batch(w, batch);
@@ -143,8 +160,8 @@ static enum tl_rc enqueue(struct tl_writer *w, struct job *j)
     /* Caller holds mu. A single job heavier than the whole queue is still
      * accepted when the queue is empty, so a maximal batch always fits. */
     if (w->stopping) return TL_ESHUTDOWN;
-    if (j->weight && w->depth && w->depth + j->weight > w->queue_max)
-        return TL_EBUSY; /* flush (weight 0) always queues */
+    if (j->weight && !j->bare && w->depth && w->depth + j->weight > w->queue_max)
+        return TL_EBUSY; /* flush (weight 0) and bare jobs always queue */
     j->next = NULL;
     if (w->tail)
         w->tail->next = j;
@@ -156,9 +173,9 @@ static enum tl_rc enqueue(struct tl_writer *w, struct job *j)
     return TL_OK;
 }
 
-static enum tl_rc submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight, int unsynced)
+static enum tl_rc submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight, int unsynced, int bare)
 {
-    struct job j = {.fn = fn, .arg = arg, .weight = weight, .unsynced = unsynced};
+    struct job j = {.fn = fn, .arg = arg, .weight = weight, .unsynced = unsynced, .bare = bare};
     pthread_mutex_lock(&w->mu);
     enum tl_rc rc = enqueue(w, &j);
     if (rc == TL_OK) {
@@ -171,12 +188,17 @@ static enum tl_rc submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t w
 
 enum tl_rc tl_writer_submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight)
 {
-    return submit(w, fn, arg, weight, 0);
+    return submit(w, fn, arg, weight, 0, 0);
 }
 
 enum tl_rc tl_writer_submit_unsynced(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight)
 {
-    return submit(w, fn, arg, weight, 1);
+    return submit(w, fn, arg, weight, 1, 0);
+}
+
+enum tl_rc tl_writer_run_bare(struct tl_writer *w, tl_wjob_fn fn, void *arg)
+{
+    return submit(w, fn, arg, 1, 0, 1); /* weight 1: seen in the depth, never refused */
 }
 
 enum tl_rc tl_writer_submit_async(struct tl_writer *w, tl_wjob_fn fn, void *arg, void (*free_fn)(void *), size_t weight)

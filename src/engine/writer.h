@@ -32,6 +32,10 @@ enum tl_rc tl_writer_submit(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_
  * (store.h skip_sync): it reaches the disk with the next synced commit or
  * log copy, and a power loss before that loses it whole. */
 enum tl_rc tl_writer_submit_unsynced(struct tl_writer *w, tl_wjob_fn fn, void *arg, size_t weight);
+/* Run fn(arg) in the writer thread outside any transaction, after the
+ * jobs queued before it and before those queued after, and wait: for
+ * settings a store cannot change inside a transaction (store.h solo). */
+enum tl_rc tl_writer_run_bare(struct tl_writer *w, tl_wjob_fn fn, void *arg);
 /* Queue fn(arg) without waiting; free_fn(arg) (may be NULL) runs after it. */
 enum tl_rc tl_writer_submit_async(struct tl_writer *w, tl_wjob_fn fn, void *arg, void (*free_fn)(void *),
                                   size_t weight);

@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
@@ -220,6 +221,7 @@ struct tl_store {
     int defer_copy;             /* this transaction's commit skips the WAL checkpoint */
     int skip_sync;              /* this transaction's commit is not synced (sq_skip_sync) */
     int sync_full;              /* opened with TL_SYNC_FULL */
+    int solo;                   /* rollback journal instead of WAL (sq_solo) */
     int64_t next_seq;           /* seq of the next append; 0 = read it from the tables */
     struct tl_evblock_enc pend; /* events appended, not yet written */
     struct tl_buf work;         /* decompressed block during a scan */
@@ -354,6 +356,25 @@ static void sq_close(struct tl_store *s)
     tl_free(s);
 }
 
+#define BUSY_TIMEOUT_MS 10000 /* a statement waits this long for another connection's lock */
+#define BUSY_RETRY_MS 20
+
+/* Run the open's pragmas. A file that an import holds in sole use
+ * (sq_solo) is in rollback-journal mode until the import ends, and making
+ * it WAL needs it alone: wait for that as a statement waits for a lock, up
+ * to BUSY_TIMEOUT_MS (SQLite answers SQLITE_BUSY at once where its own wait
+ * could deadlock, so the wait is here). */
+static enum tl_rc configure(struct tl_store *s, const char *pragmas)
+{
+    int r, waited = 0;
+    while ((r = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL)) == SQLITE_BUSY && waited < BUSY_TIMEOUT_MS) {
+        struct timespec ts = {0, BUSY_RETRY_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        waited += BUSY_RETRY_MS;
+    }
+    return r == SQLITE_OK ? TL_OK : TL_ESTORE;
+}
+
 static enum tl_rc sq_open(const char *path, enum tl_sync sync, struct tl_store **out, struct tl_err *err)
 {
     struct tl_store *s = tl_calloc(1, sizeof *s);
@@ -367,7 +388,7 @@ static enum tl_rc sq_open(const char *path, enum tl_sync sync, struct tl_store *
         sq_close(s);
         return TL_ESTORE;
     }
-    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* WAL: readers never block the writer. cache_size -8192 = 8 MiB page
      * cache: a large write (an import) spills its pages to the WAL as it
      * goes instead of first filling fresh memory with them (a 1,000,000-
@@ -386,7 +407,7 @@ static enum tl_rc sq_open(const char *path, enum tl_sync sync, struct tl_store *
               " PRAGMA temp_store=MEMORY;"
             : "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-8192;"
               " PRAGMA temp_store=MEMORY;";
-    if (exec(s, pragmas)) {
+    if (configure(s, pragmas)) {
         tl_err_set(err, TL_ESTORE, "db", "cannot configure database %s: %s", path, sqlite3_errmsg(s->db));
         sq_close(s);
         return TL_ESTORE;
@@ -479,7 +500,55 @@ static void sq_defer_log_copy(struct tl_store *s)
  * database file, so nothing committed earlier is put at risk. */
 static void sq_skip_sync(struct tl_store *s)
 {
-    if (!s->in_tx && s->sync_full && !s->skip_sync && exec(s, "PRAGMA synchronous=NORMAL") == TL_OK) s->skip_sync = 1;
+    if (!s->in_tx && !s->solo && s->sync_full && !s->skip_sync && exec(s, "PRAGMA synchronous=NORMAL") == TL_OK)
+        s->skip_sync = 1;
+}
+
+/* Sole use: journal_mode DELETE, so a transaction writes its pages into
+ * the database file itself, keeping only the previous content of the pages
+ * it changes in a rollback journal (the new pages of an append need none;
+ * a rollback truncates the file back). The WAL writes every page twice
+ * (into the log, then copied into the file) and a large log then has to be
+ * deleted: on a 1,000,000-event import that was about 0.2 s of the last
+ * 0.5 s (BENCHMARKS.md "One write instead of two"). synchronous FULL
+ * while solo: NORMAL is not safe against power loss with a rollback
+ * journal. Leaving WAL needs every other connection closed: SQLite answers
+ * SQLITE_BUSY otherwise, and the mode stays WAL. A crash while solo leaves
+ * a hot journal that the next open rolls back; that open's journal_mode=WAL
+ * makes the file WAL again. */
+static enum tl_rc journal_mode(struct tl_store *s, const char *want)
+{
+    char q[48];
+    snprintf(q, sizeof q, "PRAGMA journal_mode=%s", want);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, q, -1, &st, NULL) != SQLITE_OK) return TL_ESTORE;
+    int r = sqlite3_step(st);
+    int ok = r == SQLITE_ROW && sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), want) == 0;
+    int busy = r == SQLITE_BUSY || r == SQLITE_LOCKED || (r == SQLITE_ROW && !ok);
+    sqlite3_finalize(st);
+    return ok ? TL_OK : busy ? TL_EBUSY : TL_ESTORE;
+}
+
+static enum tl_rc sq_solo(struct tl_store *s, int on)
+{
+    if (s->in_tx) return TL_EINVAL;
+    if (!on == !s->solo) return TL_OK;
+    if (on) {
+        sqlite3_busy_timeout(s->db, 0); /* another connection has the file open: say so at once */
+        enum tl_rc rc = journal_mode(s, "delete");
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+        if (rc) return rc;
+        if (!s->sync_full && exec(s, "PRAGMA synchronous=FULL") != TL_OK) {
+            (void)journal_mode(s, "wal");
+            return TL_ESTORE;
+        }
+        s->solo = 1;
+        return TL_OK;
+    }
+    enum tl_rc rc = journal_mode(s, "wal");
+    if (rc) return rc;
+    s->solo = 0;
+    return s->sync_full ? TL_OK : exec(s, "PRAGMA synchronous=NORMAL");
 }
 
 /* PASSIVE: copies the committed frames no reader still needs, never waits
@@ -1171,6 +1240,7 @@ const struct tl_store_ops tl_store_sqlite = {
     .defer_log_copy = sq_defer_log_copy,
     .log_copy = sq_log_copy,
     .skip_sync = sq_skip_sync,
+    .solo = sq_solo,
     .shop_create = sq_shop_create,
     .shop_find = sq_shop_find,
     .shop_scan = sq_shop_scan,

@@ -88,6 +88,15 @@ struct tl_store_ops {
      * part of it or an earlier one. Later transactions are synced again.
      * NULL: every commit is synced. */
     void (*skip_sync)(struct tl_store *st);
+    /* Sole use (outside a transaction): on = 1 while this handle is the
+     * only one open on the database and stays so (a bulk import holding the
+     * process claim, the other handles closed); a backend with a log may
+     * then write the data once, into the main file, instead of into the
+     * log and again into the file. Every commit is synced while on, and
+     * skip_sync does nothing. on = 0 goes back to the shared mode. Returns
+     * TL_EBUSY if another handle has the database open (the mode stays as
+     * it was). NULL: no such mode. */
+    enum tl_rc (*solo)(struct tl_store *st, int on);
 
     /* Shops: create (TL_EEXIST if the name is taken), find by name, list. */
     enum tl_rc (*shop_create)(struct tl_store *st, const char *name, uint32_t *id);

@@ -807,6 +807,82 @@ def scenario_import_killed(run, d, servers):
     srv.start()
     check(stats_total(srv) == n, "after the second import the store has %d events" % stats_total(srv))
 
+def scenario_import_sole_use(run, d, servers):
+    """An import has the database to itself (it holds the claim): it writes
+    into the file without the log, and leaves it in WAL mode with no journal
+    behind. A server started meanwhile is refused at once, naming the
+    import; `keys create` waits for it and works. With another connection open on the file (a reporting tool,
+    say), the import stays in WAL mode and still imports everything."""
+    import sqlite3
+    srv = Server(run.bin, d)
+    servers.append(srv)
+    srv.make_keys()
+
+    def journal_mode():
+        c = sqlite3.connect(srv.db)
+        try:
+            return c.execute("PRAGMA journal_mode").fetchone()[0]
+        finally:
+            c.close()
+
+    big = os.path.join(d, "sole.ndjson")
+    n = 200000
+    write_views(big, n, "so", 20000, 3000, "sole-", "2026-01-01T00:00:00Z")
+    p = subprocess.Popen([srv.bin, "import", "events", big, "--db", srv.db], cwd=REPO,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    PROCS.append(p)
+    # a server started while the import runs: refused at once, by name
+    deadline = time.time() + 20 * SLOW
+    while not os.path.exists(srv.db + "-journal") and p.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    in_sole_use = p.poll() is None and os.path.exists(srv.db + "-journal")
+    wal_meanwhile = os.path.exists(srv.db + "-wal")
+    q = None
+    if in_sole_use:
+        # a short command meanwhile waits for the import's locks, then works
+        kc = subprocess.Popen([srv.bin, "keys", "create", "--scope", "public", "--db", srv.db], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        PROCS.append(kc)
+        t0 = time.time()
+        try:
+            q = subprocess.run([srv.bin, "serve", "--port", str(free_port()), "--db", srv.db], cwd=REPO,
+                               capture_output=True, text=True, timeout=30 * SLOW)
+        except subprocess.TimeoutExpired:
+            pass
+        refused_in = time.time() - t0
+    out, err = p.communicate(timeout=120 * SLOW)
+    check(p.returncode == 0 and ("%s events" % format(n, ",")) in out, "import: %d %r %r" % (p.returncode, out, err))
+    check(in_sole_use and not wal_meanwhile, "the import did not write with a rollback journal instead of the log")
+    kout, kerr = kc.communicate(timeout=60 * SLOW)
+    check(kc.returncode == 0 and kout.startswith("tl_pk_"), "keys create during the import: %d %r %r"
+          % (kc.returncode, kout, kerr))
+    check(q is not None and q.returncode != 0 and "in use by tailor import" in q.stderr and refused_in < 5 * SLOW,
+          "serve during the import: %r after %.1fs %r" % (q and q.returncode, refused_in, q and q.stderr[-300:]))
+    check(not os.path.exists(srv.db + "-journal"), "a journal was left behind")
+    check(journal_mode() == "wal", "after the import the file is in %s mode" % journal_mode())
+
+    # another connection open on the file: WAL all along, everything imported
+    second = os.path.join(d, "second.ndjson")
+    write_views(second, 5000, "sec", 50, 30, "second-", "2026-01-02T00:00:00Z")
+    other = sqlite3.connect(srv.db)
+    other.execute("SELECT count(*) FROM shops").fetchone()
+    env = dict(os.environ, TAILOR_LOG="debug")
+    r = subprocess.run([srv.bin, "import", "events", second, "--db", srv.db], cwd=REPO, capture_output=True,
+                       text=True, timeout=120 * SLOW, env=env)
+    check(r.returncode == 0 and "5,000 events" in r.stdout, "import beside a reader: %d %r %r"
+          % (r.returncode, r.stdout, r.stderr))
+    check("stays shared" in r.stderr, "the import did not say it stayed in WAL mode: %r" % r.stderr[-500:])
+    check(other.execute("PRAGMA journal_mode").fetchone()[0] == "wal", "the mode changed under a reader")
+    other.close()
+    srv.start()
+    check(stats_total(srv) == n + 5000, "events after both imports: %d" % stats_total(srv))
+    r = srv.call("GET", "/v1/users/so7/profile")
+    check(r.status == 200 and r.json()["counts"]["product_view"] == n // 20000, "so7: %s" % r.text()[:200])
+    r = srv.call("GET", "/v1/users/sec7/profile")
+    check(r.status == 200 and r.json()["counts"]["product_view"] == 5000 // 50, "sec7: %s" % r.text()[:200])
+    check(srv.stop() == 0, "exit after SIGTERM")
+
+
 def scenario_import_disk_full(run, d, servers):
     """An import whose commit cannot be written (the file size limit of the
     process stands in for a full disk) fails with a clear message and leaves
@@ -1705,6 +1781,7 @@ SCENARIOS = [
     ("scenario/imports", scenario_imports),
     ("scenario/import_killed", scenario_import_killed),
     ("scenario/import_disk_full", scenario_import_disk_full),
+    ("scenario/import_sole_use", scenario_import_sole_use),
     ("scenario/import_batches", scenario_import_batches),
     ("scenario/import_logins", scenario_import_logins),
     ("scenario/import_grouped", scenario_import_grouped),

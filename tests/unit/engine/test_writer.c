@@ -398,6 +398,74 @@ Test(writer, async_jobs_run_in_order_and_are_freed)
     cr_assert_eq(tl_alloc_live(), live0, "async jobs leaked");
 }
 
+struct bare_arg {
+    struct tl_writer *w;
+    atomic_int *ran;
+    int *log;
+    enum tl_rc solo_rc, rc;
+};
+
+/* Logs 100 at its turn; store.h solo answers TL_EINVAL inside a
+ * transaction, so its result says whether the job ran outside one. */
+static enum tl_rc bare_fn(const struct tl_store_ops *o, struct tl_store *s, void *arg)
+{
+    struct bare_arg *b = arg;
+    int pos = atomic_fetch_add(b->ran, 1);
+    if (pos < 64) b->log[pos] = 100;
+    b->solo_rc = o->solo(s, 1);
+    if (b->solo_rc == TL_OK) o->solo(s, 0);
+    return TL_OK;
+}
+
+static void *bare_thread(void *arg)
+{
+    struct bare_arg *b = arg;
+    b->rc = tl_writer_run_bare(b->w, bare_fn, b);
+    return NULL;
+}
+
+/* A bare job runs alone and outside any transaction, after the jobs queued
+ * before it and before those queued after: the queue is cut into two
+ * transactions around it. A full queue does not refuse it. */
+Test(writer, a_bare_job_runs_alone_outside_a_transaction_in_queue_order)
+{
+    long live0 = tl_alloc_live();
+    struct tl_writer *w = tl_writer_start(ops, st, 3);
+    gate_close_and_submit(w, 1);
+    atomic_int ran = 0, freed = 0;
+    int log[64] = {0};
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(tl_writer_submit_async(w, async_fn, mk_async(&ran, &freed, i, 0, log), async_free, 1), TL_OK);
+    wait_depth(w, 3);
+    struct bare_arg b = {.w = w, .ran = &ran, .log = log, .solo_rc = TL_EINTERNAL, .rc = TL_EINTERNAL};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, bare_thread, &b), 0);
+    wait_depth(w, 4); /* over queue_max 3, and queued */
+    struct async_arg *refused = mk_async(&ran, &freed, 3, 0, log);
+    cr_assert_eq(tl_writer_submit_async(w, async_fn, refused, async_free, 1), TL_EBUSY,
+                 "an ordinary job over queue_max is refused");
+    tl_free(refused);
+    cr_assert_eq(tl_writer_submit_async(w, async_fn, mk_async(&ran, &freed, 2, 0, log), async_free, 0), TL_OK);
+    uint64_t c0 = tl_writer_commits(w);
+    gate_open();
+    pthread_join(th, NULL);
+    tl_writer_flush(w);
+    cr_assert_eq(b.rc, TL_OK);
+    cr_assert_eq(b.solo_rc, TL_OK, "the bare job ran inside a transaction");
+    int want[] = {0, 1, 100, 2};
+    cr_assert_eq(atomic_load(&ran), 4);
+    for (int i = 0; i < 4; i++) cr_assert_eq(log[i], want[i], "position %d: %d, not %d", i, log[i], want[i]);
+    /* the gate's, the two before, the one after (and the flush) */
+    cr_assert_eq(tl_writer_commits(w) - c0, 4, "commits: %llu", (unsigned long long)(tl_writer_commits(w) - c0));
+    tl_writer_stop(w);
+    for (int i = 0; i < 3; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "async%d", i);
+        cr_assert(meta_has(key, NULL), "%s", key);
+    }
+    cr_assert_eq(tl_alloc_live(), live0);
+}
+
 Test(writer, async_null_free_fn)
 {
     struct tl_writer *w = tl_writer_start(ops, st, 1000);

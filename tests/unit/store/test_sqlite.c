@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -944,6 +945,113 @@ Test(store_sqlite, a_deferred_log_copy_is_made_by_another_handle_and_only_once)
     int64_t v = 0;
     cr_assert_eq(ops->meta_get(st, "during", &v), TL_OK);
     cr_assert_eq(v, 1);
+}
+
+/* n profiles of 64 KiB into an open transaction (16 MiB and more: more
+ * than the page cache, so SQLite writes pages out before the commit). */
+static int put_big(struct tl_store *h, int n, unsigned seed)
+{
+    unsigned char *blob = tl_malloc(BIG_BLOB);
+    if (!blob) return -1;
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        for (size_t k = 0; k < BIG_BLOB; k++) blob[k] = (unsigned char)((seed = seed * 1103515245u + 12345u) >> 16);
+        char key[32];
+        snprintf(key, sizeof key, "u:solo:%d", i);
+        bad = ops->profile_put(h, 1, key, blob, BIG_BLOB) != TL_OK;
+    }
+    tl_free(blob);
+    return bad ? -1 : 0;
+}
+
+static int count_profiles(struct tl_store *h)
+{
+    struct prof_acc a = {0};
+    cr_assert_eq(ops->profile_scan(h, prof_cb, &a), TL_OK);
+    return a.n;
+}
+
+/* Sole use: refused while another handle has the file open; then a
+ * transaction writes into the database file itself (no log, and no
+ * journal left after it), a rollback leaves the file as it was, every
+ * commit is synced even after skip_sync, and the file is WAL again
+ * afterwards, readable by another handle. */
+Test(store_sqlite, in_sole_use_a_commit_writes_into_the_file_once_and_wal_comes_back)
+{
+    cr_assert_not_null(ops->solo);
+    sync_count_install();
+    ops->close(st); /* reopened through the counting VFS, every commit synced */
+    struct tl_err err;
+    tl_err_clear(&err);
+    cr_assert_eq(ops->open(path, TL_SYNC_FULL, &st, &err), TL_OK, "%s", err.msg);
+    struct tl_store *other = NULL;
+    cr_assert_eq(ops->open(path, TL_SYNC_OS, &other, &err), TL_OK, "%s", err.msg);
+    cr_assert_eq(ops->solo(st, 1), TL_EBUSY, "another handle has the file open");
+    write_big(st, 0, 4, 1);
+    cr_assert_gt(file_size("-wal"), 0, "still in WAL mode");
+    ops->close(other);
+    cr_assert_eq(ops->begin(st), TL_OK);
+    cr_assert_eq(ops->solo(st, 1), TL_EINVAL, "not inside a transaction");
+    cr_assert_eq(ops->rollback(st), TL_OK);
+    cr_assert_eq(ops->solo(st, 1), TL_OK);
+    cr_assert_eq(ops->solo(st, 1), TL_OK, "asking twice is harmless");
+    cr_assert_eq(file_size("-wal"), -1, "leaving WAL copied the log into the file and removed it");
+    long long db0 = file_size("");
+
+    cr_assert_eq(ops->begin(st), TL_OK);
+    cr_assert_eq(put_big(st, 256, 2), 0);
+    cr_assert_gt(file_size("-journal"), 0, "the transaction has a rollback journal");
+    cr_assert_eq(ops->rollback(st), TL_OK);
+    cr_assert_eq(file_size(""), db0, "a rollback leaves the file as it was");
+    cr_assert_eq(file_size("-journal"), -1);
+    cr_assert_eq(count_profiles(st), 4);
+
+    int syncs = sync_count();
+    write_big(st, 0, 1, 5);
+    cr_assert_gt(sync_count(), syncs, "a commit in sole use is synced");
+    syncs = sync_count();
+    ops->skip_sync(st);
+    write_big(st, 0, 256, 3);
+    cr_assert_gt(sync_count(), syncs, "and after skip_sync too");
+    cr_assert_gt(file_size(""), db0 + 256LL * BIG_BLOB, "the commit wrote into the database file");
+    cr_assert_eq(file_size("-wal"), -1, "no log");
+    cr_assert_eq(file_size("-journal"), -1, "no journal after the commit");
+
+    cr_assert_eq(ops->solo(st, 0), TL_OK);
+    write_big(st, 0, 1, 4);
+    cr_assert_gt(file_size("-wal"), 0, "WAL mode again");
+    cr_assert_eq(ops->open(path, TL_SYNC_OS, &other, &err), TL_OK, "%s", err.msg);
+    cr_assert_eq(count_profiles(other), 4 + 1 + 256 + 1, "another handle reads it all");
+    ops->close(other);
+}
+
+/* A process killed in sole use, in the middle of a transaction larger than
+ * the page cache (some of it already in the database file): the next open
+ * rolls it back from the journal, and the file is WAL again. */
+Test(store_sqlite, a_crash_in_sole_use_is_rolled_back_at_the_next_open)
+{
+    write_big(st, 0, 3, 1);
+    ops->close(st);
+    st = NULL;
+    long long db0 = file_size("");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        struct tl_store *h = NULL;
+        struct tl_err err;
+        if (ops->open(path, TL_SYNC_OS, &h, &err) || ops->solo(h, 1) || ops->begin(h) || put_big(h, 256, 2)) _exit(2);
+        _exit(0); /* no commit, no close: as after kill -9 */
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %d", status);
+    cr_assert_gt(file_size("-journal"), 0, "a hot journal is left");
+    cr_assert_gt(file_size(""), db0, "part of the transaction reached the file");
+    open_store();
+    cr_assert_eq(count_profiles(st), 3, "nothing of the killed transaction");
+    cr_assert_eq(file_size("-journal"), -1, "the journal was played back and removed");
+    write_big(st, 0, 1, 5);
+    cr_assert_gt(file_size("-wal"), 0, "WAL mode again");
 }
 
 /* ---- meta and stats ---- */
