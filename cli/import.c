@@ -44,7 +44,7 @@ static void on_progress(void *ctx, const struct tailor_import_progress *p)
 void cli_import_help(void)
 {
     fputs("Usage: tailor import KIND FILE [--format F] [--shop NAME] [--db FILE] [--skip-bad]\n"
-          "                          [--time-shift-days N]\n"
+          "                          [--time-shift-days N] [--config FILE]\n"
           "\n"
           "Import a file into the database. Files ending in .gz are decompressed.\n"
           "Without --skip-bad the first bad record stops the import, nothing is\n"
@@ -64,6 +64,8 @@ void cli_import_help(void)
           "  --skip-bad   skip bad records, count them and list the first few\n"
           "  --time-shift-days N  orders: move every order N days later (replay an old\n"
           "               history as recent; make run does this for the demo store)\n"
+          "  --config FILE  settings, as for serve (the import uses the profile ones:\n"
+          "               import_profiles_max, affinity half-life, session timeout)\n"
           "  -h, --help   show this help\n"
           "\n"
           "A progress bar is drawn on stderr when it is a terminal; a summary line\n"
@@ -98,13 +100,14 @@ static void print_summary(const char *kind, const struct tailor_import_summary *
 
 int cli_import_main(int argc, char **argv)
 {
-    const char *format = NULL, *shop = NULL, *db = NULL, *shift_s = NULL, *pos[2];
+    const char *format = NULL, *shop = NULL, *db = NULL, *shift_s = NULL, *config = NULL, *pos[2];
     int npos = 0, help = 0, skip_bad = 0;
     const struct cli_opt opts[] = {{"format", 1, &format, NULL},
                                    {"shop", 1, &shop, NULL},
                                    {"db", 1, &db, NULL},
                                    {"skip-bad", 0, NULL, &skip_bad},
                                    {"time-shift-days", 1, &shift_s, NULL},
+                                   {"config", 1, &config, NULL},
                                    {NULL, 0, NULL, NULL}};
     int rc = cli_parse("import", argc, argv, opts, pos, 2, &npos, &help);
     if (rc) return rc;
@@ -135,7 +138,7 @@ int cli_import_main(int argc, char **argv)
 
     struct tailor *t = NULL;
     uint32_t shop_id = 0;
-    if ((rc = cli_open_shop(db, NULL, shop, &t, &shop_id)) != CLI_EXIT_OK) return rc;
+    if ((rc = cli_open_shop(db, config, shop, &t, &shop_id)) != CLI_EXIT_OK) return rc;
     struct tailor_error err = {0};
     enum tl_rc r;
 

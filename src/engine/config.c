@@ -24,6 +24,7 @@ void tl_config_defaults(struct tl_config *c)
     c->writer_queue_max = 200000;
     c->sync_full = 1;
     c->profiles_max = 100000;
+    c->import_profiles_max = 1000000;
     c->affinity_half_life_days = 14;
     c->session_timeout_min = 30;
     c->checkpoint_interval_ms = 5000;
@@ -85,6 +86,7 @@ static const struct field fields[] = {
     F(writer_queue_max, K_SIZE, 0, 1000, 1e8),
     F(sync_full, K_BOOL, 0, 0, 1),
     F(profiles_max, K_SIZE, 0, 16, 1e9),
+    F(import_profiles_max, K_SIZE, 0, 16, 1e9),
     F(affinity_half_life_days, K_DBL, 0, 0.01, 3650),
     F(session_timeout_min, K_INT, 0, 1, 1440),
     F(checkpoint_interval_ms, K_I64, 0, 100, 3.6e6),

@@ -20,6 +20,7 @@ struct tl_config {
     size_t writer_queue_max;        /* 200,000 events waiting for commit before 503 */
     int sync_full;                  /* 1: fsync every group commit; 0: OS buffers */
     size_t profiles_max;            /* 100,000 profiles in memory (LRU beyond) */
+    size_t import_profiles_max;     /* 1,000,000: the cap while `tailor import` runs (at least profiles_max) */
     double affinity_half_life_days; /* 14: category/brand affinity decay */
     int session_timeout_min;        /* 30 */
     int64_t checkpoint_interval_ms; /* 5,000: profile flush period */

@@ -437,6 +437,14 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
         /* The import holds the claim: the store is its alone (engine.h
          * tl_engine_claim), so it writes without a log where it can. */
         int solo = tl_engine_solo_begin(e);
+        /* More profiles in memory while importing (import_profiles_max):
+         * beyond the cap each shopper who comes back is serialized on
+         * eviction and parsed back, most of an import of many one-visit
+         * shoppers; the evicted blobs stay in memory until the import's
+         * checkpoint anyway. The server's cap again afterwards. */
+        size_t cap0 = tl_pcache_cap(e->profiles);
+        size_t cap = e->cfg.import_profiles_max > cap0 ? e->cfg.import_profiles_max : cap0;
+        tl_pcache_set_cap(e->profiles, cap);
         pthread_mutex_lock(&e->ckpt_mu);
         pthread_rwlock_wrlock(&e->apply_lock);
         rc = tl_writer_submit(e->writer, import_job, c, 0);
@@ -450,6 +458,7 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
         tl_engine_checkpoint_end(e, &c->ckpt, seq, rc); /* written only if the import committed */
         pthread_mutex_unlock(&e->ckpt_mu);
         if (solo) tl_engine_solo_end(e);
+        tl_pcache_set_cap(e->profiles, cap0);
         if (rc && c->rc == TL_OK && !c->err.msg[0])
             tl_err_set(&c->err, rc, NULL, "import could not be committed: %s", tl_rc_message(rc));
         if (rc) t->discard = 1; /* in-memory effects of a rolled-back import */

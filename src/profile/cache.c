@@ -399,6 +399,20 @@ enum tl_rc tl_pcache_collect_dirty_shards(struct tl_pcache *c, unsigned lo, unsi
 
 size_t tl_pcache_count(const struct tl_pcache *c) { return c ? atomic_load(&c->count) : 0; }
 size_t tl_pcache_cap(const struct tl_pcache *c) { return c ? c->cap : 0; }
+
+void tl_pcache_set_cap(struct tl_pcache *c, size_t cap)
+{
+    unsigned ns = c->ns;
+    if (cap < ns) cap = ns; /* every shard keeps room for one */
+    if (cap > TL_PCACHE_CAP_MAX) cap = TL_PCACHE_CAP_MAX;
+    c->cap = cap;
+    for (unsigned i = 0; i < ns; i++) {
+        struct shard *s = &c->s[i];
+        pthread_mutex_lock(&s->mu);
+        s->cap = cap / ns + (i < cap % ns ? 1 : 0); /* a shard over it evicts at its next miss */
+        pthread_mutex_unlock(&s->mu);
+    }
+}
 unsigned tl_pcache_shards(const struct tl_pcache *c) { return c ? c->ns : 0; }
 
 size_t tl_pcache_memory(struct tl_pcache *c)

@@ -124,6 +124,11 @@ size_t tl_pcache_count(const struct tl_pcache *c);
 size_t tl_pcache_memory(struct tl_pcache *c);
 /* Cap and shard count actually in use. */
 size_t tl_pcache_cap(const struct tl_pcache *c);
+/* Change the cap (clamped to shards..TL_PCACHE_CAP_MAX; the shard count
+ * stays). Under a lower cap a shard that holds more evicts its least
+ * recently used profiles down to its part when it next takes one in (not
+ * at once: a process about to exit frees nothing). */
+void tl_pcache_set_cap(struct tl_pcache *c, size_t cap);
 unsigned tl_pcache_shards(const struct tl_pcache *c);
 
 #endif

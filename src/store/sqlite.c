@@ -1,6 +1,7 @@
 /* SQLite backend of the storage interface (store.h).
  *
- * One database file in WAL mode. synchronous=FULL (fsync of the WAL at every
+ * One database file in WAL mode (a rollback journal while a bulk import
+ * has it alone: sq_solo). synchronous=FULL (fsync of the WAL at every
  * commit) unless the caller asks for TL_SYNC_OS (synchronous=NORMAL: a commit
  * reaches the OS, so it survives kill -9 but not power loss). Every statement
  * is prepared once per handle and reset after use.

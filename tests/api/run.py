@@ -1131,7 +1131,10 @@ def scenario_import_grouped(run, d, servers):
     windows of 32,768, grouped by shopper (engine/import_events.c): 70,000
     interleaved events of 300 shoppers (three windows; logins part way)
     give every customer the same profile as the same events posted one
-    request after another to another server, which applies them in order."""
+    request after another to another server, which applies them in order.
+    So does a third import with 16 profiles in memory (--config:
+    import_profiles_max and profiles_max 16), where shoppers are evicted
+    and loaded back all the time."""
     rng = random.Random(11)
     events = grouped_import_events(70000, 300, rng)
     cat = os.path.join(d, "grouped_catalog.ndjson")
@@ -1145,7 +1148,7 @@ def scenario_import_grouped(run, d, servers):
         for e in events:
             f.write(json.dumps(e, separators=(",", ":")) + "\n")
     made = []
-    for name in ("imported", "posted"):
+    for name in ("imported", "posted", "evicting"):
         sub = os.path.join(d, name)
         os.makedirs(sub)
         srv = Server(run.bin, sub)
@@ -1154,11 +1157,17 @@ def scenario_import_grouped(run, d, servers):
         code, out, err = run_cli(srv, "import", "catalog", cat, "--format", "ndjson")
         check(code == 0, "catalog import: %d %r %r" % (code, out, err))
         made.append(srv)
-    imp, post = made
+    imp, post, evi = made
     code, out, err = run_cli(imp, "import", "events", ev)
     check(code == 0 and "70,000 events" in out, "grouped import: %d %r %r" % (code, out, err))
+    small = os.path.join(d, "small_cache.json")
+    with open(small, "w") as f:
+        json.dump({"profiles_max": 16, "import_profiles_max": 16}, f)
+    code, out, err = run_cli(evi, "import", "events", ev, "--config", small)
+    check(code == 0 and "70,000 events" in out, "import with 16 profiles in memory: %d %r %r" % (code, out, err))
     imp.start()
     post.start()
+    evi.start()
     for k in range(0, len(events), 5000):
         r = post.call("POST", "/v1/events", events[k:k + 5000], key="public")
         check(r.status == 200, "post %d: %d %s" % (k, r.status, r.text()[:200]))
@@ -1174,6 +1183,9 @@ def scenario_import_grouped(run, d, servers):
         a, b = profile(imp, "gw-c%d" % c), profile(post, "gw-c%d" % c)
         diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if not same_json(a.get(k), b.get(k))}
         check(not diff, "gw-c%d, imported against posted: %s" % (c, json.dumps(diff)[:1500]))
+        e = profile(evi, "gw-c%d" % c)
+        diff = {k: (e.get(k), b.get(k)) for k in set(e) | set(b) if not same_json(e.get(k), b.get(k))}
+        check(not diff, "gw-c%d, imported with 16 in memory against posted: %s" % (c, json.dumps(diff)[:1500]))
         linked += bool(a.get("anonymous_ids"))
     check(linked >= 80, "only %d customers with a login" % linked)
 

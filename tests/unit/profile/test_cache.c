@@ -220,6 +220,47 @@ Test(pcache, lru_eviction_order_and_callback)
     cr_assert_eq(r.shops[5], 2);
 }
 
+/* set_cap: a higher cap keeps more profiles (none evicted up to it); under
+ * a lower one the next miss evicts the least recently used, through the
+ * callback, down to the new cap; a cap under the shard count is raised to
+ * it. */
+Test(pcache, set_cap_raises_and_lowers)
+{
+    struct rec r = {0};
+    struct tl_pcache *c = mk(2, 1, NULL, &r);
+    tl_pcache_set_cap(c, 5);
+    cr_assert_eq(tl_pcache_cap(c), 5);
+    const char *keys[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++) touch(c, 1, keys[i], i == 1);
+    cr_assert_eq(r.n, 0, "nothing evicted up to the raised cap");
+    cr_assert_eq(tl_pcache_count(c), 5);
+    touch(c, 1, "a", 0); /* LRU order now b, c, d, e, a */
+    tl_pcache_set_cap(c, 2);
+    cr_assert_eq(tl_pcache_cap(c), 2);
+    cr_assert_eq(r.n, 0, "nothing evicted until a miss");
+    touch(c, 1, "a", 0); /* a hit evicts nothing either */
+    cr_assert_eq(r.n, 0);
+    touch(c, 1, "f", 0); /* a miss: down to 1, then f */
+    cr_assert_eq(r.n, 4);
+    cr_assert_str_eq(r.keys[0], "b");
+    cr_assert_eq(r.dirty[0], 1);
+    cr_assert_str_eq(r.keys[1], "c");
+    cr_assert_str_eq(r.keys[2], "d");
+    cr_assert_str_eq(r.keys[3], "e");
+    cr_assert_eq(tl_pcache_count(c), 2);
+    touch(c, 1, "g", 0); /* evicts a */
+    cr_assert_eq(r.n, 5);
+    cr_assert_str_eq(r.keys[4], "a");
+    tl_pcache_destroy(c);
+
+    struct rec r2 = {0};
+    c = mk(64, 4, NULL, &r2);
+    cr_assert_eq(tl_pcache_shards(c), 4);
+    tl_pcache_set_cap(c, 1);
+    cr_assert_eq(tl_pcache_cap(c), 4, "at least one per shard");
+    tl_pcache_destroy(c);
+}
+
 /* Prefetch hints change nothing: after hints of every stage on cached,
  * missing and invalid keys (and a NULL cache), the LRU order, the dirty
  * flags and the contents are those of the same touches without hints. */
