@@ -230,8 +230,20 @@ static enum tl_rc ckpt_write(const struct tl_store_ops *ops, struct tl_store *st
         if (j->set->v[i].data) order[n++] = &j->set->v[i];
     qsort(order, n, sizeof *order, blob_order);
     enum tl_rc rc = TL_OK;
-    for (size_t i = 0; i < n && rc == TL_OK; i++)
+    /* Each blob and key is its own allocation, cold by now (serialized by
+     * other threads, or at an eviction long before): hinted WRITE_AHEAD
+     * rows ahead of the write that copies them. 300,000 events of 200,000
+     * shoppers: 2.86 -> 2.67 s (BENCHMARKS.md "Imports of many shoppers"). */
+    enum { WRITE_AHEAD = 4, HINT_BYTES = 512 };
+    for (size_t i = 0; i < n && rc == TL_OK; i++) {
+        if (i + WRITE_AHEAD < n) {
+            const struct tl_blob *b = order[i + WRITE_AHEAD];
+            const char *d = b->data;
+            for (size_t off = 0; off < b->len && off < HINT_BYTES; off += 64) __builtin_prefetch(d + off);
+            __builtin_prefetch(b->key);
+        }
         rc = ops->profile_put(st, order[i]->shop_id, order[i]->key, order[i]->data, order[i]->len);
+    }
     tl_free(order);
     return rc ? rc : ops->meta_set(st, "profile_checkpoint_seq", j->seq);
 }
