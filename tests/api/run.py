@@ -800,7 +800,8 @@ def scenario_import_killed(run, d, servers):
     check(total in (0, n), "a killed import left %d of %d events behind" % (total, n))
     if finished_first:
         check(total == n, "import finished before the kill but stored %d of %d" % (total, n))
-    check(srv.stop() == 0, "exit after SIGTERM")
+    code = srv.stop()
+    check(code == 0, "exit after SIGTERM: %r (%s events stored): %s" % (code, total, srv.log_tail()))
     code, out, err = run_cli(srv, "import", "events", ev)
     check(code == 0, "import after the kill: %d %r" % (code, err))
     check(("%s events" % format(n, ",")) in out or total == n, "second import: %r" % out)
