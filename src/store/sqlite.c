@@ -505,18 +505,8 @@ static void sq_skip_sync(struct tl_store *s)
         s->skip_sync = 1;
 }
 
-/* Sole use: journal_mode DELETE, so a transaction writes its pages into
- * the database file itself, keeping only the previous content of the pages
- * it changes in a rollback journal (the new pages of an append need none;
- * a rollback truncates the file back). The WAL writes every page twice
- * (into the log, then copied into the file) and a large log then has to be
- * deleted: on a 1,000,000-event import that was about 0.2 s of the last
- * 0.5 s (BENCHMARKS.md "One write instead of two"). synchronous FULL
- * while solo: NORMAL is not safe against power loss with a rollback
- * journal. Leaving WAL needs every other connection closed: SQLite answers
- * SQLITE_BUSY otherwise, and the mode stays WAL. A crash while solo leaves
- * a hot journal that the next open rolls back; that open's journal_mode=WAL
- * makes the file WAL again. */
+/* PRAGMA journal_mode=want: TL_EBUSY if SQLite keeps the mode it has
+ * (another connection has the file open). */
 static enum tl_rc journal_mode(struct tl_store *s, const char *want)
 {
     char q[48];
@@ -530,6 +520,18 @@ static enum tl_rc journal_mode(struct tl_store *s, const char *want)
     return ok ? TL_OK : busy ? TL_EBUSY : TL_ESTORE;
 }
 
+/* Sole use: journal_mode DELETE, so a transaction writes its pages into
+ * the database file itself, keeping only the previous content of the pages
+ * it changes in a rollback journal (the new pages of an append need none;
+ * a rollback truncates the file back). The WAL writes every page twice
+ * (into the log, then copied into the file) and a large log then has to be
+ * deleted: on a 1,000,000-event import that was about 0.2 s of the last
+ * 0.5 s (BENCHMARKS.md "One write instead of two"). synchronous FULL
+ * while solo: NORMAL is not safe against power loss with a rollback
+ * journal. Leaving WAL needs every other connection closed: SQLite answers
+ * SQLITE_BUSY otherwise, and the mode stays WAL. A crash while solo leaves
+ * a hot journal that the next open rolls back; that open's journal_mode=WAL
+ * makes the file WAL again. */
 static enum tl_rc sq_solo(struct tl_store *s, int on)
 {
     if (s->in_tx) return TL_EINVAL;
