@@ -377,7 +377,7 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
      * (tl_engine_checkpoint_end). */
     if (ops->defer_log_copy) ops->defer_log_copy(st);
     tl_engine_apply_profile_only(c->e, 1); /* this thread; reset below */
-    tl_engine_profile_load_via(st);
+    tl_engine_profile_load_via(c->e, st);
     struct tl_fmt_opts fo = {.skip_bad = c->skip_bad, .progress = fmt_progress, .progress_ctx = c};
     enum tl_rc rc;
     if (strcmp(c->kind, "catalog") == 0)
@@ -389,7 +389,7 @@ static enum tl_rc import_job(const struct tl_store_ops *ops, struct tl_store *st
     else
         rc = import_events(c);
     tl_engine_apply_profile_only(c->e, 0);
-    tl_engine_profile_load_via(NULL);
+    tl_engine_profile_load_via(c->e, NULL);
     c->rc = rc;
     /* Every event of the file is applied: its profiles are serialized for
      * the checkpoint while the writer commits (tailor_import holds the

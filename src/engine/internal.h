@@ -296,8 +296,10 @@ enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, 
  * handle, inside an import's transaction, which writes no profile rows)
  * instead of the read handle; NULL: the read handle again. The import's
  * loads then cost no read transaction each, and need no read handle while
- * the store is in sole use. */
-void tl_engine_profile_load_via(struct tl_store *st);
+ * the store is in sole use. When st holds no profile row at all (a first
+ * import), none is looked up in it: nothing but the import writes st
+ * meanwhile, and the import writes no profile row before it ends. */
+void tl_engine_profile_load_via(struct tl_engine *e, struct tl_store *st);
 void tl_engine_profile_evict(void *ctx, uint32_t shop_id, const char *key, const struct tl_profile *p, int dirty);
 void tl_blobset_free(struct tl_blobset *s);
 

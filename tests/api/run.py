@@ -1135,7 +1135,10 @@ def scenario_import_grouped(run, d, servers):
     request after another to another server, which applies them in order.
     So does a third import with 16 profiles in memory (--config:
     import_profiles_max and profiles_max 16), where shoppers are evicted
-    and loaded back all the time."""
+    and loaded back all the time, and the file imported in two halves: the
+    first import finds no stored profile and looks none up
+    (tl_engine_profile_load_via), the second continues the profiles the
+    first stored."""
     rng = random.Random(11)
     events = grouped_import_events(70000, 300, rng)
     cat = os.path.join(d, "grouped_catalog.ndjson")
@@ -1149,7 +1152,14 @@ def scenario_import_grouped(run, d, servers):
         for e in events:
             f.write(json.dumps(e, separators=(",", ":")) + "\n")
     made = []
-    for name in ("imported", "posted", "evicting"):
+    half = len(events) // 2
+    halves = []
+    for k, part in enumerate((events[:half], events[half:])):
+        halves.append(os.path.join(d, "grouped_half%d.ndjson" % k))
+        with open(halves[-1], "w") as f:
+            for e in part:
+                f.write(json.dumps(e, separators=(",", ":")) + "\n")
+    for name in ("imported", "posted", "evicting", "halves"):
         sub = os.path.join(d, name)
         os.makedirs(sub)
         srv = Server(run.bin, sub)
@@ -1158,7 +1168,7 @@ def scenario_import_grouped(run, d, servers):
         code, out, err = run_cli(srv, "import", "catalog", cat, "--format", "ndjson")
         check(code == 0, "catalog import: %d %r %r" % (code, out, err))
         made.append(srv)
-    imp, post, evi = made
+    imp, post, evi, hal = made
     code, out, err = run_cli(imp, "import", "events", ev)
     check(code == 0 and "70,000 events" in out, "grouped import: %d %r %r" % (code, out, err))
     small = os.path.join(d, "small_cache.json")
@@ -1166,9 +1176,13 @@ def scenario_import_grouped(run, d, servers):
         json.dump({"profiles_max": 16, "import_profiles_max": 16}, f)
     code, out, err = run_cli(evi, "import", "events", ev, "--config", small)
     check(code == 0 and "70,000 events" in out, "import with 16 profiles in memory: %d %r %r" % (code, out, err))
+    for k, path in enumerate(halves):
+        code, out, err = run_cli(hal, "import", "events", path)
+        check(code == 0 and "35,000 events" in out, "import of half %d: %d %r %r" % (k, code, out, err))
     imp.start()
     post.start()
     evi.start()
+    hal.start()
     for k in range(0, len(events), 5000):
         r = post.call("POST", "/v1/events", events[k:k + 5000], key="public")
         check(r.status == 200, "post %d: %d %s" % (k, r.status, r.text()[:200]))
@@ -1187,6 +1201,9 @@ def scenario_import_grouped(run, d, servers):
         e = profile(evi, "gw-c%d" % c)
         diff = {k: (e.get(k), b.get(k)) for k in set(e) | set(b) if not same_json(e.get(k), b.get(k))}
         check(not diff, "gw-c%d, imported with 16 in memory against posted: %s" % (c, json.dumps(diff)[:1500]))
+        h = profile(hal, "gw-c%d" % c)
+        diff = {k: (h.get(k), b.get(k)) for k in set(h) | set(b) if not same_json(h.get(k), b.get(k))}
+        check(not diff, "gw-c%d, imported in two halves against posted: %s" % (c, json.dumps(diff)[:1500]))
         linked += bool(a.get("anonymous_ids"))
     check(linked >= 80, "only %d customers with a login" % linked)
 
