@@ -426,10 +426,12 @@ static void *producer_main(void *arg)
  * batch in file order, as before (they need the events' seqs).
  *
  * Profiles are hinted ahead (tl_engine_profile_prefetch) by group: the
- * cache entry of the group PF_AHEAD ahead, the profile of the one PF_MID
+ * cache bucket of the group PF_FAR ahead, the cache entry of the one
+ * PF_AHEAD ahead, the profile of the one PF_MID
  * ahead, the profile's lists of the next one; the event records of the
  * window (in the batches, now read out of file order) EV_AHEAD events
  * ahead, their strings EV_STR_AHEAD ahead. */
+#define PF_FAR 16
 #define PF_AHEAD 8
 #define PF_MID 4
 #define EV_AHEAD 8
@@ -526,6 +528,7 @@ static enum tl_rc apply_segment(struct tl_import_events *j, struct window *w)
     for (size_t k = 0; k < n; k++) w->gev[k] = w->ev[order[k]];
     size_t ev_pf = 0, str_pf = 0; /* events hinted so far (records, strings) */
     for (size_t g = 0; g < ng; g++) {
+        if (g + PF_FAR < ng) tl_engine_profile_prefetch(j->engine, &w->keys[order[starts[g + PF_FAR]]], -1);
         if (g + PF_AHEAD < ng) tl_engine_profile_prefetch(j->engine, &w->keys[order[starts[g + PF_AHEAD]]], 0);
         if (g + PF_MID < ng) tl_engine_profile_prefetch(j->engine, &w->keys[order[starts[g + PF_MID]]], 1);
         if (g + 1 < ng) tl_engine_profile_prefetch(j->engine, &w->keys[order[starts[g + 1]]], 2);

@@ -203,7 +203,7 @@ void tl_engine_log_free(struct tl_engine *e);
 void tl_engine_apply_event(struct tl_engine *e, const struct tl_event *ev);
 /* Hint that the profile of key (tl_pcache_key_init of a key resolved with
  * tl_engine_user_key) will be applied to soon (tl_pcache_prefetch stages
- * 0..2). */
+ * -1..2). */
 void tl_engine_profile_prefetch(struct tl_engine *e, const struct tl_pcache_key *key, int stage);
 /* tl_engine_apply_event for a profile key already resolved and hashed. */
 void tl_engine_apply_event_as(struct tl_engine *e, const struct tl_event *ev, const struct tl_pcache_key *key);

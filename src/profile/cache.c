@@ -225,8 +225,10 @@ void tl_pcache_prefetch(struct tl_pcache *c, const struct tl_pcache_key *k, int 
     const char *user_key = k->s;
     struct shard *s = shard_of(c, h);
     pthread_mutex_lock(&s->mu);
-    if (stage == 0) {
-        struct entry *e = s->b[h & (s->nb - 1)]; /* the bucket array is small and cached: no wait */
+    if (stage < 0) {
+        __builtin_prefetch(&s->b[h & (s->nb - 1)]); /* a large cache's bucket array is not cached */
+    } else if (stage == 0) {
+        struct entry *e = s->b[h & (s->nb - 1)]; /* hinted at stage -1 */
         if (e) __builtin_prefetch(e);
     } else {
         struct entry *e = find(s, h, shop_id, user_key);

@@ -191,6 +191,52 @@ Test(engine, a_large_checkpoint_keeps_every_profile, .init = setup, .fini = tear
     tl_engine_close(e);
 }
 
+static int count_row(void *ctx, uint32_t shop_id, const char *key, const void *blob, size_t len)
+{
+    (void)shop_id, (void)key, (void)blob, (void)len;
+    (*(long *)ctx)++;
+    return 0;
+}
+
+/* 70,000 shoppers, 40,000 in memory: the checkpoint merges the blobs of the
+ * 30,000 evicted ones with those that its two threads serialize (keys
+ * handed over; a shopper evicted and then changed again is in both, and
+ * the newer blob wins), and sorts the 70,000 on two threads
+ * (checkpoint.c, SORT_PAR_MIN). Every shopper is stored exactly once, with
+ * the right state, as the crash afterwards leaves only the snapshot. */
+Test(engine, a_checkpoint_merging_evicted_and_sorting_on_two_threads_keeps_every_profile, .init = setup,
+     .fini = teardown)
+{
+    enum { USERS = 70000, AGAIN = 1000 };
+    struct tl_engine *e = open_engine(40000);
+    struct tl_buf body;
+    tl_buf_init(&body, 0);
+    for (int u = 0; u < USERS + AGAIN; u++) { /* the first AGAIN shoppers (evicted by then) come back */
+        tl_buf_printf(&body, "{\"type\":\"product_view\",\"user_id\":\"q%d\",\"item_id\":\"sku%d\"}\n", u % USERS,
+                      u / USERS);
+        if (u % 5000 == 4999 || u == USERS + AGAIN - 1) {
+            json_decref(ingest(e, TL_DEFAULT_SHOP, body.data, TL_OK));
+            tl_buf_reset(&body);
+        }
+    }
+    tl_buf_free(&body);
+    cr_assert_eq(tl_engine_checkpoint(e), TL_OK);
+    crash(e);
+    e = open_engine(40000);
+    long rows = 0;
+    cr_assert_eq(e->ops->profile_scan(e->rst, count_row, &rows), TL_OK);
+    cr_assert_eq(rows, USERS, "%ld profile rows", rows);
+    char user[16];
+    for (int u = 0; u < USERS; u += u < AGAIN + 10 ? 1 : 97) {
+        snprintf(user, sizeof user, "q%d", u);
+        json_t *p = profile(e, TL_DEFAULT_SHOP, user);
+        cr_assert_not_null(p, "%s", user);
+        cr_assert_eq(views_of(p), u < AGAIN ? 2 : 1, "%s has %ld views", user, views_of(p));
+        json_decref(p);
+    }
+    tl_engine_close(e);
+}
+
 Test(engine, bad_batch_stores_nothing_partial_stores_valid, .init = setup, .fini = teardown)
 {
     struct tl_engine *e = open_engine(1000);
