@@ -89,9 +89,10 @@ static int any_row(void *ctx, uint32_t shop_id, const char *key, const void *blo
     return 1; /* the first row is enough */
 }
 
-/* A first import of many shoppers would look each of them up in vain:
- * 350,000 profiles, 0.3 s of the writer's 3.3 s (BENCHMARKS.md "Imports of
- * many shoppers"). A store that cannot say (scan error) is looked up. */
+/* A first import of many shoppers would look each of them up in vain,
+ * about 1 us each: 349,151 profiles, 6.68 -> 6.32 s (BENCHMARKS.md
+ * "Shorter ends of imports of many shoppers"). A store that cannot say
+ * (scan error) is looked up. */
 void tl_engine_profile_load_via(struct tl_engine *e, struct tl_store *st)
 {
     int any = 0;
@@ -341,7 +342,8 @@ static enum tl_rc ckpt_collect(struct tl_engine *e, int prefault)
             tl_u64map_init(&pc.set[t].index);
             continue;
         }
-        /* keys handed over, not copied: 350,000 profiles, 0.2 -> 0.1 s (BENCHMARKS.md) */
+        /* keys handed over, not copied (with the sort on two threads: 349,151
+         * profiles, 5.63 -> 5.26 s, BENCHMARKS.md) */
         (void)tl_u64map_reserve(&e->inflight.index, e->inflight.n + pc.set[t].n);
         for (size_t i = 0; i < pc.set[t].n; i++) {
             struct tl_blob *b = &pc.set[t].v[i];

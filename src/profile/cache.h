@@ -85,14 +85,16 @@ int tl_pcache_key_init(struct tl_pcache_key *k, uint32_t shop_id, const char *us
 /* tl_pcache_lock of a prepared key. */
 enum tl_rc tl_pcache_lock_key(struct tl_pcache *c, const struct tl_pcache_key *k, int create_if_missing,
                               struct tl_profile **out, struct tl_pcache_guard *g);
-/* A hint that the key is about to be locked, for callers that
- * know their next profiles (an import applies a batch in order): stage -1,
- * many locks ahead, starts loading the key's bucket (the bucket array of a
- * cache of hundreds of thousands of profiles is megabytes); stage 0,
- * some locks ahead, the cache entry that the bucket leads with; stage 1, a few locks ahead, finds the entry (by then in
- * the CPU cache) and starts loading its neighbours in the LRU order and the first lines of its profile; stage 2, a lock
- * or two ahead, the lines of the profile that an event reads (tl_profile_prefetch). Each stage holds the shard lock
- * briefly and changes nothing; a missing entry is no error. */
+/* A hint that the key is about to be locked, for callers that know their
+ * next profiles (an import applies a batch in order): stage -1, many locks
+ * ahead, starts loading the key's bucket (the bucket array of a cache of
+ * hundreds of thousands of profiles is megabytes); stage 0, some locks
+ * ahead, the cache entry that the bucket leads with; stage 1, a few locks
+ * ahead, finds the entry (by then in the CPU cache) and starts loading its
+ * neighbours in the LRU order and the first lines of its profile; stage 2,
+ * a lock or two ahead, the lines of the profile that an event reads
+ * (tl_profile_prefetch). Each stage holds the shard lock briefly and
+ * changes nothing; a missing entry is no error. */
 void tl_pcache_prefetch(struct tl_pcache *c, const struct tl_pcache_key *k, int stage);
 
 /* Mark the locked profile changed (to be persisted at the next checkpoint). */
