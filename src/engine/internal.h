@@ -94,6 +94,10 @@ struct tl_blobset {
     size_t n, cap;
 };
 
+/* Committed import tokens remembered before their values are rewritten to
+ * 1 in one pass over the dedupe set (engine.c tl_engine_dedupe_commit_token). */
+#define TL_DEDUPE_DONE_MAX 8
+
 struct tl_engine {
     struct tl_config cfg;
     const struct tl_store_ops *ops;
@@ -117,6 +121,10 @@ struct tl_engine {
     struct tl_u64map dedupe;  /* idempotency hash -> 1 committed, else the pending claimer's token */
     pthread_cond_t dedupe_cv; /* a pending claim was settled */
     atomic_uint_fast64_t dedupe_tokens;
+    /* tokens whose claims all committed (tl_engine_dedupe_commit_token): a
+     * value equal to one of them means committed, as 1 does */
+    uint64_t dedupe_done[TL_DEDUPE_DONE_MAX];
+    size_t n_dedupe_done;
 
     struct tl_pcache *profiles;
     struct tl_profile_params pparams;

@@ -471,6 +471,44 @@ Test(engine, concurrent_duplicates_are_stored_once, .init = setup, .fini = teard
     tl_engine_close(e);
 }
 
+/* An import's idempotency keys count as stored once it commits, whatever
+ * the number of imports in one process: the engine remembers the last
+ * TL_DEDUPE_DONE_MAX committed imports and folds them into the set after
+ * that. A key it forgot would make a later claim wait for ever. */
+Test(engine, imported_event_ids_stay_known_across_many_imports, .init = setup, .fini = teardown)
+{
+    struct tailor_options o = {.db_path = db};
+    struct tailor *t;
+    struct tailor_error terr;
+    cr_assert_eq(tailor_open(&o, &t, &terr), TL_OK, "%s", terr.msg);
+    char path[160];
+    snprintf(path, sizeof path, "%s/ev.ndjson", dir);
+    enum { IMPORTS = TL_DEDUPE_DONE_MAX + 3 };
+    for (int k = 0; k < IMPORTS; k++) {
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        for (int i = 0; i <= k; i++) /* the ids of every earlier import, and one new */
+            fprintf(f, "{\"type\":\"product_view\",\"user_id\":\"m\",\"item_id\":\"x\",\"event_id\":\"imp-%d\"}\n", i);
+        fclose(f);
+        struct tailor_import_summary sum;
+        cr_assert_eq(tailor_import(t, TL_DEFAULT_SHOP, "events", NULL, path, 0, NULL, NULL, &sum, &terr), TL_OK, "%s",
+                     terr.msg);
+        cr_assert_eq(sum.records, 1, "import %d stored %ld", k, (long)sum.records);
+        cr_assert_eq(sum.duplicates, (uint64_t)k, "import %d: %ld duplicates", k, (long)sum.duplicates);
+        /* the API sees each imported id as stored */
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"type\":\"product_view\",\"user_id\":\"m\",\"item_id\":\"x\",\"event_id\":\"imp-%d\"}", k / 2);
+        json_t *r = ingest(tl_facade_engine(t), TL_DEFAULT_SHOP, body, TL_OK);
+        cr_assert_eq(json_integer_value(json_object_get(r, "duplicates")), 1, "after import %d", k);
+        json_decref(r);
+    }
+    json_t *p = profile(tl_facade_engine(t), TL_DEFAULT_SHOP, "m");
+    cr_assert_eq(views_of(p), IMPORTS);
+    json_decref(p);
+    tailor_close(t);
+}
+
 Test(engine, bought_together_and_cart_come_from_shared_orders, .init = setup, .fini = teardown)
 {
     struct tl_engine *e = open_engine(1000);
