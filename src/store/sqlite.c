@@ -111,6 +111,7 @@ enum stmt_id {
     S_IDENT_LINK,
     S_IDENT_SCAN,
     S_PROF_PUT,
+    S_PROF_PUT_MANY,
     S_PROF_GET,
     S_PROF_SCAN,
     S_PROF_DEL,
@@ -128,6 +129,21 @@ enum stmt_id {
     S_COUNT_EVENTS,
     S_COUNT_
 };
+
+/* PROF_ROWS_PER_PUT rows of (shop_id, user_key, data) for S_PROF_PUT_MANY:
+ * one statement of 128 rows costs about half of 128 statements of one
+ * (349,151 rows of 312 bytes in key order, this schema and these pragmas,
+ * measured alone: 1.11 -> 0.58 s, BENCHMARKS.md). 384 parameters: under
+ * SQLite's smallest SQLITE_MAX_VARIABLE_NUMBER (999). */
+#define PROF_ROWS_PER_PUT 128
+#define PROF_ROWS_1 "(?,?,?)"
+#define PROF_ROWS_2 PROF_ROWS_1 "," PROF_ROWS_1
+#define PROF_ROWS_4 PROF_ROWS_2 "," PROF_ROWS_2
+#define PROF_ROWS_8 PROF_ROWS_4 "," PROF_ROWS_4
+#define PROF_ROWS_16 PROF_ROWS_8 "," PROF_ROWS_8
+#define PROF_ROWS_32 PROF_ROWS_16 "," PROF_ROWS_16
+#define PROF_ROWS_64 PROF_ROWS_32 "," PROF_ROWS_32
+#define PROF_ROWS_128 PROF_ROWS_64 "," PROF_ROWS_64
 
 static const char *const sql[S_COUNT_] = {
     [S_SHOP_CREATE] = "INSERT INTO shops(name, created_ms) VALUES (?1, ?2)",
@@ -201,6 +217,7 @@ static const char *const sql[S_COUNT_] = {
     [S_IDENT_LINK] = "INSERT OR REPLACE INTO identities(shop_id, anonymous_id, user_id, ts_ms) VALUES (?1, ?2, ?3, ?4)",
     [S_IDENT_SCAN] = "SELECT shop_id, anonymous_id, user_id FROM identities",
     [S_PROF_PUT] = "INSERT OR REPLACE INTO profiles(shop_id, user_key, data) VALUES (?1, ?2, ?3)",
+    [S_PROF_PUT_MANY] = "INSERT OR REPLACE INTO profiles(shop_id, user_key, data) VALUES " PROF_ROWS_128,
     [S_PROF_GET] = "SELECT data FROM profiles WHERE shop_id = ?1 AND user_key = ?2",
     [S_PROF_SCAN] = "SELECT shop_id, user_key, data FROM profiles",
     [S_PROF_DEL] = "DELETE FROM profiles WHERE shop_id = ?1 AND user_key = ?2",
@@ -1095,6 +1112,30 @@ static enum tl_rc sq_profile_put(struct tl_store *s, uint32_t shop_id, const cha
     return run(q);
 }
 
+static enum tl_rc sq_profile_put_many(struct tl_store *s, const struct tl_profile_row *rows, size_t n)
+{
+    size_t i = 0;
+    if (n >= PROF_ROWS_PER_PUT) {
+        sqlite3_stmt *q = prep(s, S_PROF_PUT_MANY);
+        if (!q) return TL_ESTORE;
+        for (; i + PROF_ROWS_PER_PUT <= n; i += PROF_ROWS_PER_PUT) {
+            for (int k = 0; k < PROF_ROWS_PER_PUT; k++) {
+                const struct tl_profile_row *r = &rows[i + (size_t)k];
+                sqlite3_bind_int64(q, 3 * k + 1, r->shop_id);
+                bind_text(q, 3 * k + 2, r->user_key);
+                sqlite3_bind_blob64(q, 3 * k + 3, r->blob, r->len, SQLITE_STATIC);
+            }
+            enum tl_rc rc = run(q);
+            if (rc) return rc;
+        }
+    }
+    for (; i < n; i++) {
+        enum tl_rc rc = sq_profile_put(s, rows[i].shop_id, rows[i].user_key, rows[i].blob, rows[i].len);
+        if (rc) return rc;
+    }
+    return TL_OK;
+}
+
 static enum tl_rc sq_profile_get(struct tl_store *s, uint32_t shop_id, const char *key, void **blob, size_t *len)
 {
     sqlite3_stmt *q = prep(s, S_PROF_GET);
@@ -1261,6 +1302,7 @@ const struct tl_store_ops tl_store_sqlite = {
     .order_upsert = sq_order_upsert,
     .order_scan = sq_order_scan,
     .profile_put = sq_profile_put,
+    .profile_put_many = sq_profile_put_many,
     .profile_get = sq_profile_get,
     .profile_scan = sq_profile_scan,
     .profile_delete = sq_profile_delete,

@@ -61,6 +61,14 @@ typedef int (*tl_identity_cb)(void *ctx, uint32_t shop_id, const char *anonymous
 typedef int (*tl_profile_cb)(void *ctx, uint32_t shop_id, const char *user_key, const void *blob, size_t len);
 typedef int (*tl_experiment_cb)(void *ctx, uint32_t shop_id, const char *id, const char *definition);
 
+/* One profile snapshot to store (profile_put_many). */
+struct tl_profile_row {
+    uint32_t shop_id;
+    const char *user_key;
+    const void *blob;
+    size_t len;
+};
+
 struct tl_store_ops {
     const char *name; /* "sqlite" */
 
@@ -155,6 +163,9 @@ struct tl_store_ops {
      * none), scan visits all. */
     enum tl_rc (*profile_put)(struct tl_store *st, uint32_t shop_id, const char *user_key, const void *blob,
                               size_t len);
+    /* profile_put of n rows in order (a later row of the same key wins);
+     * optional: NULL means the caller puts them one by one. */
+    enum tl_rc (*profile_put_many)(struct tl_store *st, const struct tl_profile_row *rows, size_t n);
     enum tl_rc (*profile_get)(struct tl_store *st, uint32_t shop_id, const char *user_key, void **blob, size_t *len);
     enum tl_rc (*profile_scan)(struct tl_store *st, tl_profile_cb cb, void *ctx);
 

@@ -864,6 +864,43 @@ Test(store_sqlite, profiles_put_get_delete_scan)
     cr_assert_eq(a.n, 2);
 }
 
+/* profile_put_many: full statements of 128 rows and single rows for the
+ * rest; a later row of the same key wins, inside one statement too; rows
+ * already stored are replaced; a bad row fails the call. */
+Test(store_sqlite, profiles_put_many_in_statements_of_many_rows)
+{
+    cr_assert_not_null(ops->profile_put_many);
+    cr_assert_eq(ops->profile_put_many(st, NULL, 0), TL_OK, "nothing to put");
+    const unsigned char old[] = {1};
+    cr_assert_eq(ops->profile_put(st, 2, "k0007", old, sizeof old), TL_OK);
+    enum { N = 300 };
+    static char keys[N][16];
+    static unsigned char blobs[N][4];
+    struct tl_profile_row rows[N];
+    for (int i = 0; i < N; i++) {
+        int k = i == 100 ? 60 : i; /* row 100 puts key 60 again, in the same statement of 128 */
+        snprintf(keys[i], sizeof keys[i], "k%04d", k);
+        for (int b = 0; b < 4; b++) blobs[i][b] = (unsigned char)(i + b);
+        rows[i] = (struct tl_profile_row){(uint32_t)(1 + i % 2), keys[i], blobs[i], (size_t)(i % 5)};
+    }
+    rows[100].shop_id = rows[60].shop_id;
+    cr_assert_eq(ops->profile_put_many(st, rows, N), TL_OK);
+    for (int i = 0; i < N; i++) {
+        if (i == 60) continue; /* replaced by row 100 */
+        void *out = NULL;
+        size_t len = 99;
+        cr_assert_eq(ops->profile_get(st, rows[i].shop_id, keys[i], &out, &len), TL_OK, "row %d", i);
+        cr_assert_eq(len, rows[i].len, "row %d", i);
+        cr_assert_eq(memcmp(out, blobs[i], len), 0, "row %d", i);
+        tl_free(out);
+    }
+    struct prof_acc a = {0};
+    cr_assert_eq(ops->profile_scan(st, prof_cb, &a), TL_OK);
+    cr_assert_eq(a.n, N - 1, "one key twice: %zu rows", (size_t)a.n);
+    rows[200].blob = NULL; /* a NULL blob breaks the table's NOT NULL */
+    cr_assert_neq(ops->profile_put_many(st, rows, N), TL_OK);
+}
+
 /* ---- deferred log copy ---- */
 
 static long long file_size(const char *suffix)
