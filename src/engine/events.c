@@ -57,20 +57,23 @@ enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store
     return rc ? rc : tl_engine_store_event_order(ops, st, ev);
 }
 
-enum tl_rc tl_engine_store_event_order(const struct tl_store_ops *ops, struct tl_store *st, const struct tl_event *ev)
+int tl_engine_event_order(const struct tl_event *ev, char *id, struct tl_order *o)
 {
-    if (!((ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN) && ev->n_lines)) return TL_OK;
+    if (!((ev->type == TL_EV_PURCHASE || ev->type == TL_EV_RETURN) && ev->n_lines)) return 0;
     /* The orders table is the purchase ledger (models count purchases from
      * it at start-up): a purchase or return event also writes its order,
      * under its order_id or "event:<seq>". */
-    char oid[TL_ID_MAX + 32];
-    if (ev->order_id)
-        snprintf(oid, sizeof oid, "%s", ev->order_id);
-    else
-        snprintf(oid, sizeof oid, "event:%lld", (long long)ev->seq);
-    struct tl_order o = {oid,       ev->user_id, ev->ts_ms, ev->country, NULL, ev->type == TL_EV_RETURN,
-                         ev->lines, ev->n_lines};
-    return ops->order_upsert(st, ev->shop_id, &o);
+    if (!ev->order_id) snprintf(id, TL_EVENT_ORDER_ID, "event:%lld", (long long)ev->seq);
+    *o = (struct tl_order){ev->order_id ? ev->order_id : id, ev->user_id, ev->ts_ms,  ev->country, NULL,
+                           ev->type == TL_EV_RETURN,         ev->lines,   ev->n_lines};
+    return 1;
+}
+
+enum tl_rc tl_engine_store_event_order(const struct tl_store_ops *ops, struct tl_store *st, const struct tl_event *ev)
+{
+    char id[TL_EVENT_ORDER_ID];
+    struct tl_order o;
+    return tl_engine_event_order(ev, id, &o) ? ops->order_upsert(st, ev->shop_id, &o) : TL_OK;
 }
 
 static enum tl_rc write_events(const struct tl_store_ops *ops, struct tl_store *st, void *arg)

@@ -449,6 +449,11 @@ struct window {
     size_t n, cap;
     struct tl_buf kbuf;
     struct tl_group grp;
+    /* the orders of the window's purchases and returns (store_batch,
+     * store_orders), and room for their "event:<seq>" ids */
+    struct tl_order *orders;
+    char (*order_ids)[TL_EVENT_ORDER_ID];
+    size_t n_orders, cap_orders;
 };
 
 static void window_init(struct window *w)
@@ -461,6 +466,8 @@ static void window_init(struct window *w)
 static void window_free(struct window *w)
 {
     tl_free(w->keys); /* the block of the per-event arrays (window_reserve) */
+    tl_free(w->orders);
+    tl_free(w->order_ids);
     tl_buf_free(&w->kbuf);
     tl_group_free(&w->grp);
 }
@@ -583,22 +590,54 @@ static enum tl_rc apply_window(struct tl_import_events *j, struct window *w)
     return rc;
 }
 
-/* The block of a batch whose profiles are applied, then the orders of its
- * purchases and returns (which need the events' seqs). */
-static enum tl_rc store_batch(struct tl_import_events *j, struct batch *b, struct tl_err *err)
+/* The block of a batch whose profiles are applied; the orders of its
+ * purchases and returns (which need the events' seqs) are gathered for
+ * store_orders. */
+static enum tl_rc store_batch(struct tl_import_events *j, struct window *w, struct batch *b, struct tl_err *err)
 {
     if (!b->blk.n) return TL_OK;
+    if (w->cap_orders - w->n_orders < b->n) { /* room for every event of the batch */
+        size_t nc = w->n_orders + b->n;
+        struct tl_order *no = tl_realloc(w->orders, nc * sizeof *no);
+        if (no) w->orders = no;
+        char(*ni)[TL_EVENT_ORDER_ID] = no ? tl_realloc(w->order_ids, nc * sizeof *ni) : NULL;
+        if (ni) w->order_ids = ni;
+        if (!no || !ni) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        w->cap_orders = nc;
+    }
     int64_t seq;
     enum tl_rc rc = j->ops->event_append_block(j->st, &b->blk, &seq);
     for (size_t i = 0; rc == TL_OK && i < b->n; i++) {
         if (b->dup[i]) continue;
         struct tl_event *ev = &b->ev[i];
         ev->seq = seq++;
-        rc = tl_engine_store_event_order(j->ops, j->st, ev);
+        struct tl_order *o = &w->orders[w->n_orders];
+        if (tl_engine_event_order(ev, w->order_ids[w->n_orders], o)) {
+            if (!ev->order_id) o->id = NULL; /* in order_ids, which may still move: set by store_orders */
+            w->n_orders++;
+        }
         j->last_seq = ev->seq;
         j->records++;
     }
     if (rc) return tl_err_set(err, rc, NULL, "storing events: %s", tl_rc_message(rc));
+    return TL_OK;
+}
+
+/* The window's orders in one call of the store (order_upsert_many: an
+ * import's orders go in several to an SQLite statement), in file order. */
+static enum tl_rc store_orders(struct tl_import_events *j, struct window *w, struct tl_err *err)
+{
+    size_t n = w->n_orders;
+    w->n_orders = 0;
+    for (size_t k = 0; k < n; k++)
+        if (!w->orders[k].id) w->orders[k].id = w->order_ids[k];
+    enum tl_rc rc = TL_OK;
+    if (j->ops->order_upsert_many) {
+        rc = j->ops->order_upsert_many(j->st, j->shop_id, w->orders, n);
+    } else {
+        for (size_t k = 0; rc == TL_OK && k < n; k++) rc = j->ops->order_upsert(j->st, j->shop_id, &w->orders[k]);
+    }
+    if (rc) return tl_err_set(err, rc, NULL, "storing orders: %s", tl_rc_message(rc));
     return TL_OK;
 }
 
@@ -613,13 +652,11 @@ static enum tl_rc flush_window(struct tl_import_events *j, struct pipe *pp, stru
     if (rc == TL_OK && (rc = apply_window(j, w)) != TL_OK)
         rc = tl_err_set(err, rc, NULL, "%s: %s", rc == TL_ENOMEM ? "applying events" : "linking identities",
                         tl_rc_message(rc));
-    for (size_t bi = 0; bi < w->nb; bi++) {
-        if (rc == TL_OK) {
-            rc = store_batch(j, w->b[bi], err);
-            atomic_store(&pp->consumed, j->records);
-        }
-        give_back(pp, w->b[bi]);
-    }
+    for (size_t bi = 0; bi < w->nb && rc == TL_OK; bi++) rc = store_batch(j, w, w->b[bi], err);
+    if (rc == TL_OK) rc = store_orders(j, w, err); /* the orders point into the batches: before giving them back */
+    w->n_orders = 0;
+    atomic_store(&pp->consumed, j->records);
+    for (size_t bi = 0; bi < w->nb; bi++) give_back(pp, w->b[bi]);
     w->nb = 0;
     return rc;
 }

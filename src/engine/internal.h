@@ -182,6 +182,11 @@ enum tl_rc tl_engine_store_event(const struct tl_store_ops *ops, struct tl_store
                                  uint64_t eid);
 /* The order part of that, for an event already stored (ev->seq set). */
 enum tl_rc tl_engine_store_event_order(const struct tl_store_ops *ops, struct tl_store *st, const struct tl_event *ev);
+/* The order an event writes, if any (1): a purchase or return with lines,
+ * under its order_id or "event:<seq>" written into id[TL_EVENT_ORDER_ID]
+ * (o->id then points there). o points into ev and id. */
+#define TL_EVENT_ORDER_ID 32
+int tl_engine_event_order(const struct tl_event *ev, char *id, struct tl_order *o);
 
 /* Server events are gathered and stored TL_SLOG_BATCH_MAX at a time, once
  * the oldest waited TL_SLOG_DELAY_MS (checked at the next one, and by the

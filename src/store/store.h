@@ -148,6 +148,9 @@ struct tl_store_ops {
     /* Orders and returns with their lines: upsert by (shop, id) replaces the
      * lines; scan in time order. */
     enum tl_rc (*order_upsert)(struct tl_store *st, uint32_t shop_id, const struct tl_order *o);
+    /* order_upsert of n orders in order (a later one of the same id wins);
+     * optional: NULL means the caller upserts them one by one. */
+    enum tl_rc (*order_upsert_many)(struct tl_store *st, uint32_t shop_id, const struct tl_order *orders, size_t n);
     enum tl_rc (*order_scan)(struct tl_store *st, uint32_t shop_id, tl_order_cb cb, void *ctx);
 
     /* Delete a profile snapshot (after identity merge); absent is not an error. */

@@ -1106,7 +1106,15 @@ def grouped_import_events(n, customers, rng):
         elif r < 0.95:
             lines = [{"item_id": "gw-sku-%d" % rng.randrange(120), "quantity": rng.randrange(1, 3),
                       "price": rng.randrange(100, 5000) / 100} for _ in range(rng.randrange(1, 4))]
-            e.update(type="purchase", order_id="gw-o%d" % i, items=lines)
+            kind = rng.random()  # orders: most with their own id, some without (stored as event:<seq>),
+            if kind < 0.7:       # some under an id used before (replaced), some returns
+                e.update(type="purchase", order_id="gw-o%d" % i, items=lines)
+            elif kind < 0.85:
+                e.update(type="purchase", items=lines)
+            elif kind < 0.95:
+                e.update(type="purchase", order_id="gw-o%d" % rng.randrange(max(i, 1)), items=lines)
+            else:
+                e.update(type="return", order_id="gw-r%d" % i, items=lines)
         else:
             e.update(type="page_view")
         if rng.random() < 0.2:
@@ -1206,6 +1214,23 @@ def scenario_import_grouped(run, d, servers):
         check(not diff, "gw-c%d, imported in two halves against posted: %s" % (c, json.dumps(diff)[:1500]))
         linked += bool(a.get("anonymous_ids"))
     check(linked >= 80, "only %d customers with a login" % linked)
+    # The orders the import stored (several to a statement) are the ones the
+    # posted events stored (one by one), ids "event:<seq>" included.
+    import sqlite3
+
+    def orders(srv):
+        c = sqlite3.connect(srv.db)
+        rows = c.execute("SELECT o.id, o.customer_id, o.ts_ms, o.country, o.is_return, o.total, l.line_no,"
+                         " l.item_id, l.quantity, l.price FROM orders o JOIN order_lines l"
+                         " ON l.shop_id = o.shop_id AND l.order_id = o.id ORDER BY o.id, l.line_no").fetchall()
+        c.close()
+        return rows
+    a, b = orders(imp), orders(post)
+    check(len(a) > 3000 and any(r[0].startswith("event:") for r in a) and any(r[4] for r in a),
+          "orders of the imported events: %d rows" % len(a))
+    diff = [(x, y) for x, y in zip(a, b) if x != y]
+    check(len(a) == len(b) and not diff, "imported orders against posted: %d / %d rows, first differences %s" %
+          (len(a), len(b), diff[:3]))
 
 
 def wait_trained(srv, before=None, timeout=90):

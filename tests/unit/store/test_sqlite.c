@@ -716,6 +716,80 @@ Test(store_sqlite, orders_upsert_replaces_lines_and_scan_groups)
     cr_assert_eq(s.returns, 1);
 }
 
+/* Every order of a scan as text, appended to a buffer. */
+static int ord_text_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
+{
+    char *buf = ctx;
+    size_t n = strlen(buf);
+    n += (size_t)snprintf(buf + n, 1000000 - n, "%u|%s|%s|%lld|%s|%d:", shop_id, o->id,
+                          o->customer_id ? o->customer_id : "-", (long long)o->ts_ms, o->country ? o->country : "-",
+                          o->is_return);
+    for (size_t i = 0; i < o->n_lines; i++)
+        n += (size_t)snprintf(buf + n, 1000000 - n, "%s*%g@%g,", o->lines[i].item_id, o->lines[i].quantity,
+                              o->lines[i].price);
+    snprintf(buf + n, 1000000 - n, "\n");
+    return 0;
+}
+
+/* order_upsert_many stores what order_upsert does order by order: 100 calls
+ * of 0-80 orders (full statements of 32 and single rows for the rest),
+ * every other call of new ids only, the others with ids drawn from a small
+ * pool, so that an id comes twice in one call and again in later calls
+ * (replaced with its lines); 0-3 lines per order. */
+Test(store_sqlite, orders_upsert_many_stores_what_upserting_one_by_one_does)
+{
+    char path2[160];
+    snprintf(path2, sizeof path2, "%s/many.db", dir);
+    struct tl_store *st2 = NULL;
+    struct tl_err err;
+    cr_assert_eq(ops->open(path2, TL_SYNC_OS, &st2, &err), TL_OK, "%s", err.msg);
+    cr_assert_not_null(ops->order_upsert_many);
+    static char ids[400][16], fresh[80][16], items[8][8];
+    for (int i = 0; i < 400; i++) snprintf(ids[i], sizeof ids[i], "o%d", i);
+    for (int i = 0; i < 8; i++) snprintf(items[i], sizeof items[i], "sku%d", i);
+    static struct tl_line lines[80][3];
+    struct tl_order orders[80];
+    unsigned r = 12345;
+    int repeated = 0;
+    for (int call = 0; call < 100; call++) {
+        int n = (int)((r = r * 1103515245u + 12345u) >> 16) % 81;
+        char seen[400] = {0};
+        int all_new = call % 2; /* every other call: new ids only (the statements of many rows) */
+        for (int k = 0; k < n; k++) {
+            int id = (int)((r = r * 1103515245u + 12345u) >> 16) % 400;
+            repeated += !all_new && seen[id]++ > 0;
+            snprintf(fresh[k], sizeof fresh[k], "n%d-%d", call, k);
+            int nl = (int)((r = r * 1103515245u + 12345u) >> 16) % 4;
+            for (int l = 0; l < nl; l++)
+                lines[k][l] = (struct tl_line){items[(k + l + call) % 8], 1 + l, l == 2 ? NAN : 0.5 * (k + call)};
+            orders[k] = (struct tl_order){all_new ? fresh[k] : ids[id],
+                                          k % 3 ? "c1" : NULL,
+                                          1000 + call * 100 + k,
+                                          k % 2 ? "GB" : NULL,
+                                          NULL,
+                                          k % 7 == 0,
+                                          lines[k],
+                                          (size_t)nl};
+        }
+        for (int k = 0; k < n; k++) cr_assert_eq(ops->order_upsert(st, 1, &orders[k]), TL_OK);
+        cr_assert_eq(ops->order_upsert_many(st2, 1, orders, (size_t)n), TL_OK, "call %d", call);
+    }
+    cr_assert_gt(repeated, 10, "some ids come twice in one call");
+    char *a = tl_calloc(1, 1000000), *b = tl_calloc(1, 1000000);
+    cr_assert_eq(ops->order_scan(st, 1, ord_text_cb, a), TL_OK);
+    cr_assert_eq(ops->order_scan(st2, 1, ord_text_cb, b), TL_OK);
+    cr_assert_gt(strlen(a), 1000);
+    cr_assert_str_eq(a, b);
+    struct tl_store_stats s1, s2;
+    cr_assert_eq(ops->stats(st, 1, &s1), TL_OK);
+    cr_assert_eq(ops->stats(st2, 1, &s2), TL_OK);
+    cr_assert_eq(s1.orders, s2.orders);
+    cr_assert_eq(s1.returns, s2.returns);
+    tl_free(a);
+    tl_free(b);
+    ops->close(st2);
+}
+
 Test(store_sqlite, orders_scan_all_shops_and_isolation)
 {
     uint32_t s2;
