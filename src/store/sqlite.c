@@ -957,7 +957,6 @@ static enum tl_rc sq_event_eid_scan(struct tl_store *s, tl_eid_cb cb, void *ctx)
 
 /* ---- orders ---- */
 
-/* Bind an order's columns (S_ORDER_INSERT and S_ORDER_UPSERT) and run. */
 /* An order's columns from parameter at + 1 on. */
 static void bind_order(sqlite3_stmt *q, int at, uint32_t shop_id, const struct tl_order *o, double total)
 {
@@ -971,6 +970,7 @@ static void bind_order(sqlite3_stmt *q, int at, uint32_t shop_id, const struct t
     sqlite3_bind_double(q, at + 8, total);
 }
 
+/* Bind an order's columns (S_ORDER_INSERT and S_ORDER_UPSERT) and run. */
 static enum tl_rc bind_order_run(sqlite3_stmt *q, uint32_t shop_id, const struct tl_order *o, double total)
 {
     bind_order(q, 0, shop_id, o, total);
