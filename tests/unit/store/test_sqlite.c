@@ -744,7 +744,7 @@ Test(store_sqlite, orders_upsert_many_stores_what_upserting_one_by_one_does)
     struct tl_err err;
     cr_assert_eq(ops->open(path2, TL_SYNC_OS, &st2, &err), TL_OK, "%s", err.msg);
     cr_assert_not_null(ops->order_upsert_many);
-    static char ids[400][16], fresh[80][16], items[8][8];
+    static char ids[400][16], fresh[80][32], items[8][16];
     for (int i = 0; i < 400; i++) snprintf(ids[i], sizeof ids[i], "o%d", i);
     for (int i = 0; i < 8; i++) snprintf(items[i], sizeof items[i], "sku%d", i);
     static struct tl_line lines[80][3];
