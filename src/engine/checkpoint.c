@@ -311,12 +311,7 @@ static enum tl_rc ckpt_write(const struct tl_store_ops *ops, struct tl_store *st
             __builtin_prefetch(b->key);
             rows[m] = (struct tl_profile_row){b->shop_id, b->key, b->data, b->len};
         }
-        if (ops->profile_put_many) {
-            rc = ops->profile_put_many(st, rows, m);
-        } else {
-            for (size_t k = 0; k < m && rc == TL_OK; k++)
-                rc = ops->profile_put(st, rows[k].shop_id, rows[k].user_key, rows[k].blob, rows[k].len);
-        }
+        rc = ops->profile_put_many(st, rows, m);
     }
     tl_free(order);
     return rc ? rc : ops->meta_set(st, "profile_checkpoint_seq", j->seq);

@@ -453,7 +453,7 @@ struct window {
      * store_orders), and room for their "event:<seq>" ids */
     struct tl_order *orders;
     char (*order_ids)[TL_EVENT_ORDER_ID];
-    size_t n_orders, cap_orders;
+    size_t n_orders;
 };
 
 static void window_init(struct window *w)
@@ -466,26 +466,26 @@ static void window_init(struct window *w)
 static void window_free(struct window *w)
 {
     tl_free(w->keys); /* the block of the per-event arrays (window_reserve) */
-    tl_free(w->orders);
-    tl_free(w->order_ids);
     tl_buf_free(&w->kbuf);
     tl_group_free(&w->grp);
 }
 
-/* Room for a whole window's events (a segment never has more), the
- * per-event arrays in one block. */
+/* Room for a whole window's events (a segment never has more) and orders,
+ * the per-event arrays in one block. */
 static enum tl_rc window_reserve(struct window *w)
 {
     size_t need = (size_t)WINDOW_BATCHES * IMPORT_BATCH;
     if (w->cap >= need) return TL_OK;
-    struct tl_pcache_key *keys =
-        tl_malloc(need * (sizeof *w->keys + 2 * sizeof *w->ev + sizeof *w->key_off + sizeof *w->hash));
+    struct tl_pcache_key *keys = tl_malloc(need * (sizeof *w->keys + 2 * sizeof *w->ev + sizeof *w->key_off +
+                                                   sizeof *w->hash + sizeof *w->orders + sizeof *w->order_ids));
     if (!keys) return TL_ENOMEM;
     w->keys = keys;
     w->ev = (const struct tl_event **)(void *)(keys + need);
     w->gev = w->ev + need;
     w->key_off = (size_t *)(void *)(w->gev + need);
     w->hash = (uint64_t *)(void *)(w->key_off + need);
+    w->orders = (struct tl_order *)(void *)(w->hash + need);
+    w->order_ids = (char(*)[TL_EVENT_ORDER_ID])(void *)(w->orders + need);
     w->cap = need;
     return TL_OK;
 }
@@ -596,26 +596,13 @@ static enum tl_rc apply_window(struct tl_import_events *j, struct window *w)
 static enum tl_rc store_batch(struct tl_import_events *j, struct window *w, struct batch *b, struct tl_err *err)
 {
     if (!b->blk.n) return TL_OK;
-    if (w->cap_orders - w->n_orders < b->n) { /* room for every event of the batch */
-        size_t nc = w->n_orders + b->n;
-        struct tl_order *no = tl_realloc(w->orders, nc * sizeof *no);
-        if (no) w->orders = no;
-        char(*ni)[TL_EVENT_ORDER_ID] = no ? tl_realloc(w->order_ids, nc * sizeof *ni) : NULL;
-        if (ni) w->order_ids = ni;
-        if (!no || !ni) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
-        w->cap_orders = nc;
-    }
     int64_t seq;
     enum tl_rc rc = j->ops->event_append_block(j->st, &b->blk, &seq);
     for (size_t i = 0; rc == TL_OK && i < b->n; i++) {
         if (b->dup[i]) continue;
         struct tl_event *ev = &b->ev[i];
         ev->seq = seq++;
-        struct tl_order *o = &w->orders[w->n_orders];
-        if (tl_engine_event_order(ev, w->order_ids[w->n_orders], o)) {
-            if (!ev->order_id) o->id = NULL; /* in order_ids, which may still move: set by store_orders */
-            w->n_orders++;
-        }
+        w->n_orders += (size_t)tl_engine_event_order(ev, w->order_ids[w->n_orders], &w->orders[w->n_orders]);
         j->last_seq = ev->seq;
         j->records++;
     }
@@ -627,16 +614,7 @@ static enum tl_rc store_batch(struct tl_import_events *j, struct window *w, stru
  * import's orders go in several to an SQLite statement), in file order. */
 static enum tl_rc store_orders(struct tl_import_events *j, struct window *w, struct tl_err *err)
 {
-    size_t n = w->n_orders;
-    w->n_orders = 0;
-    for (size_t k = 0; k < n; k++)
-        if (!w->orders[k].id) w->orders[k].id = w->order_ids[k];
-    enum tl_rc rc = TL_OK;
-    if (j->ops->order_upsert_many) {
-        rc = j->ops->order_upsert_many(j->st, j->shop_id, w->orders, n);
-    } else {
-        for (size_t k = 0; rc == TL_OK && k < n; k++) rc = j->ops->order_upsert(j->st, j->shop_id, &w->orders[k]);
-    }
+    enum tl_rc rc = j->ops->order_upsert_many(j->st, j->shop_id, w->orders, w->n_orders);
     if (rc) return tl_err_set(err, rc, NULL, "storing orders: %s", tl_rc_message(rc));
     return TL_OK;
 }

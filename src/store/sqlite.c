@@ -132,35 +132,26 @@ enum stmt_id {
     S_COUNT_
 };
 
+/* n rows of one VALUES list: ROWS2(r) is r twice, separated by a comma. */
+#define ROWS2(r) r "," r
+#define ROWS32(r) ROWS2(ROWS2(ROWS2(ROWS2(ROWS2(r)))))
 /* PROF_ROWS_PER_PUT rows of (shop_id, user_key, data) for S_PROF_PUT_MANY:
  * one statement of 128 rows costs about half of 128 statements of one
  * (349,151 rows of 312 bytes in key order, this schema and these pragmas,
  * measured alone: 1.11 -> 0.58 s, BENCHMARKS.md). 384 parameters: under
  * SQLite's smallest SQLITE_MAX_VARIABLE_NUMBER (999). */
 #define PROF_ROWS_PER_PUT 128
-#define PROF_ROWS_1 "(?,?,?)"
-#define PROF_ROWS_2 PROF_ROWS_1 "," PROF_ROWS_1
-#define PROF_ROWS_4 PROF_ROWS_2 "," PROF_ROWS_2
-#define PROF_ROWS_8 PROF_ROWS_4 "," PROF_ROWS_4
-#define PROF_ROWS_16 PROF_ROWS_8 "," PROF_ROWS_8
-#define PROF_ROWS_32 PROF_ROWS_16 "," PROF_ROWS_16
-#define PROF_ROWS_64 PROF_ROWS_32 "," PROF_ROWS_32
-#define PROF_ROWS_128 PROF_ROWS_64 "," PROF_ROWS_64
+#define PROF_ROW "(?,?,?)"
+#define PROF_VALUES ROWS2(ROWS2(ROWS32(PROF_ROW)))
 /* ORDERS_PER_INSERT orders (8 columns) and as many order lines (6) for
  * S_ORDER_INSERT_MANY and S_LINE_INSERT_MANY (sq_order_upsert_many). */
 #define ORDERS_PER_INSERT 32
-#define ORDER_ROWS_1 "(?,?,?,?,?,?,?,?)"
-#define ORDER_ROWS_2 ORDER_ROWS_1 "," ORDER_ROWS_1
-#define ORDER_ROWS_4 ORDER_ROWS_2 "," ORDER_ROWS_2
-#define ORDER_ROWS_8 ORDER_ROWS_4 "," ORDER_ROWS_4
-#define ORDER_ROWS_16 ORDER_ROWS_8 "," ORDER_ROWS_8
-#define ORDER_ROWS_32 ORDER_ROWS_16 "," ORDER_ROWS_16
-#define LINE_ROWS_1 "(?,?,?,?,?,?)"
-#define LINE_ROWS_2 LINE_ROWS_1 "," LINE_ROWS_1
-#define LINE_ROWS_4 LINE_ROWS_2 "," LINE_ROWS_2
-#define LINE_ROWS_8 LINE_ROWS_4 "," LINE_ROWS_4
-#define LINE_ROWS_16 LINE_ROWS_8 "," LINE_ROWS_8
-#define LINE_ROWS_32 LINE_ROWS_16 "," LINE_ROWS_16
+#define ORDER_ROW "(?,?,?,?,?,?,?,?)"
+#define LINE_ROW "(?,?,?,?,?,?)"
+/* n rows are n * (row + ',') bytes less the last ',', plus the NUL */
+_Static_assert(sizeof PROF_VALUES == PROF_ROWS_PER_PUT * sizeof PROF_ROW, "S_PROF_PUT_MANY rows");
+_Static_assert(sizeof ROWS32(ORDER_ROW) == ORDERS_PER_INSERT * sizeof ORDER_ROW, "S_ORDER_INSERT_MANY rows");
+_Static_assert(sizeof ROWS32(LINE_ROW) == ORDERS_PER_INSERT * sizeof LINE_ROW, "S_LINE_INSERT_MANY rows");
 
 static const char *const sql[S_COUNT_] = {
     [S_SHOP_CREATE] = "INSERT INTO shops(name, created_ms) VALUES (?1, ?2)",
@@ -224,9 +215,9 @@ static const char *const sql[S_COUNT_] = {
     [S_LINE_INSERT] = "INSERT INTO order_lines(shop_id, order_id, line_no, item_id, quantity, price)"
                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [S_ORDER_INSERT_MANY] = "INSERT OR IGNORE INTO orders(shop_id, id, customer_id, ts_ms, country, currency,"
-                            " is_return, total) VALUES " ORDER_ROWS_32,
+                            " is_return, total) VALUES " ROWS32(ORDER_ROW),
     [S_LINE_INSERT_MANY] = "INSERT INTO order_lines(shop_id, order_id, line_no, item_id, quantity, price)"
-                           " VALUES " LINE_ROWS_32,
+                           " VALUES " ROWS32(LINE_ROW),
     [S_ORDER_SCAN_ALL] = "SELECT o.shop_id, o.id, o.customer_id, o.ts_ms, o.country, o.currency, o.is_return,"
                          " l.item_id, l.quantity, l.price FROM orders o JOIN order_lines l"
                          " ON l.shop_id = o.shop_id AND l.order_id = o.id ORDER BY o.ts_ms, o.shop_id, o.id,"
@@ -238,7 +229,7 @@ static const char *const sql[S_COUNT_] = {
     [S_IDENT_LINK] = "INSERT OR REPLACE INTO identities(shop_id, anonymous_id, user_id, ts_ms) VALUES (?1, ?2, ?3, ?4)",
     [S_IDENT_SCAN] = "SELECT shop_id, anonymous_id, user_id FROM identities",
     [S_PROF_PUT] = "INSERT OR REPLACE INTO profiles(shop_id, user_key, data) VALUES (?1, ?2, ?3)",
-    [S_PROF_PUT_MANY] = "INSERT OR REPLACE INTO profiles(shop_id, user_key, data) VALUES " PROF_ROWS_128,
+    [S_PROF_PUT_MANY] = "INSERT OR REPLACE INTO profiles(shop_id, user_key, data) VALUES " PROF_VALUES,
     [S_PROF_GET] = "SELECT data FROM profiles WHERE shop_id = ?1 AND user_key = ?2",
     [S_PROF_SCAN] = "SELECT shop_id, user_key, data FROM profiles",
     [S_PROF_DEL] = "DELETE FROM profiles WHERE shop_id = ?1 AND user_key = ?2",

@@ -148,8 +148,8 @@ struct tl_store_ops {
     /* Orders and returns with their lines: upsert by (shop, id) replaces the
      * lines; scan in time order. */
     enum tl_rc (*order_upsert)(struct tl_store *st, uint32_t shop_id, const struct tl_order *o);
-    /* order_upsert of n orders in order (a later one of the same id wins);
-     * optional: NULL means the caller upserts them one by one. */
+    /* order_upsert of n orders in order (a later one of the same id wins),
+     * several to a statement where the backend can. */
     enum tl_rc (*order_upsert_many)(struct tl_store *st, uint32_t shop_id, const struct tl_order *orders, size_t n);
     enum tl_rc (*order_scan)(struct tl_store *st, uint32_t shop_id, tl_order_cb cb, void *ctx);
 
@@ -166,8 +166,8 @@ struct tl_store_ops {
      * none), scan visits all. */
     enum tl_rc (*profile_put)(struct tl_store *st, uint32_t shop_id, const char *user_key, const void *blob,
                               size_t len);
-    /* profile_put of n rows in order (a later row of the same key wins);
-     * optional: NULL means the caller puts them one by one. */
+    /* profile_put of n rows in order (a later row of the same key wins),
+     * several to a statement where the backend can. */
     enum tl_rc (*profile_put_many)(struct tl_store *st, const struct tl_profile_row *rows, size_t n);
     enum tl_rc (*profile_get)(struct tl_store *st, uint32_t shop_id, const char *user_key, void **blob, size_t *len);
     enum tl_rc (*profile_scan)(struct tl_store *st, tl_profile_cb cb, void *ctx);
