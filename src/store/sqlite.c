@@ -132,9 +132,14 @@ enum stmt_id {
     S_COUNT_
 };
 
-/* n rows of one VALUES list: ROWS2(r) is r twice, separated by a comma. */
+/* n rows of one VALUES list: ROWSn(r) is r n times, separated by commas. */
 #define ROWS2(r) r "," r
-#define ROWS32(r) ROWS2(ROWS2(ROWS2(ROWS2(ROWS2(r)))))
+#define ROWS4(r) ROWS2(r) "," ROWS2(r)
+#define ROWS8(r) ROWS4(r) "," ROWS4(r)
+#define ROWS16(r) ROWS8(r) "," ROWS8(r)
+#define ROWS32(r) ROWS16(r) "," ROWS16(r)
+#define ROWS64(r) ROWS32(r) "," ROWS32(r)
+#define ROWS128(r) ROWS64(r) "," ROWS64(r)
 /* PROF_ROWS_PER_PUT rows of (shop_id, user_key, data) for S_PROF_PUT_MANY:
  * one statement of 128 rows costs about half of 128 statements of one
  * (349,151 rows of 312 bytes in key order, this schema and these pragmas,
@@ -142,16 +147,16 @@ enum stmt_id {
  * SQLite's smallest SQLITE_MAX_VARIABLE_NUMBER (999). */
 #define PROF_ROWS_PER_PUT 128
 #define PROF_ROW "(?,?,?)"
-#define PROF_VALUES ROWS2(ROWS2(ROWS32(PROF_ROW)))
+#define PROF_VALUES ROWS128(PROF_ROW)
 /* ORDERS_PER_INSERT orders (8 columns) and as many order lines (6) for
  * S_ORDER_INSERT_MANY and S_LINE_INSERT_MANY (sq_order_upsert_many). */
 #define ORDERS_PER_INSERT 32
 #define ORDER_ROW "(?,?,?,?,?,?,?,?)"
 #define LINE_ROW "(?,?,?,?,?,?)"
 /* n rows are n * (row + ',') bytes less the last ',', plus the NUL */
-_Static_assert(sizeof PROF_VALUES == PROF_ROWS_PER_PUT * sizeof PROF_ROW, "S_PROF_PUT_MANY rows");
-_Static_assert(sizeof ROWS32(ORDER_ROW) == ORDERS_PER_INSERT * sizeof ORDER_ROW, "S_ORDER_INSERT_MANY rows");
-_Static_assert(sizeof ROWS32(LINE_ROW) == ORDERS_PER_INSERT * sizeof LINE_ROW, "S_LINE_INSERT_MANY rows");
+_Static_assert(sizeof(PROF_VALUES) == PROF_ROWS_PER_PUT * sizeof(PROF_ROW), "S_PROF_PUT_MANY rows");
+_Static_assert(sizeof(ROWS32(ORDER_ROW)) == ORDERS_PER_INSERT * sizeof(ORDER_ROW), "S_ORDER_INSERT_MANY rows");
+_Static_assert(sizeof(ROWS32(LINE_ROW)) == ORDERS_PER_INSERT * sizeof(LINE_ROW), "S_LINE_INSERT_MANY rows");
 
 static const char *const sql[S_COUNT_] = {
     [S_SHOP_CREATE] = "INSERT INTO shops(name, created_ms) VALUES (?1, ?2)",
