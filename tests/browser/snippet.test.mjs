@@ -437,7 +437,7 @@ for (const vp of ['desktop', 'phone']) {
           await page.mouse.move(600, -40);
           await sleep(200);
         } else {
-          await sleep(3600); // idleMs 3000 on this page (30 s by default)
+          await sleep(2100); // idleMs 1500 on this page (30 s by default)
         }
       };
       await trigger();

@@ -193,8 +193,9 @@ export async function startTailor({bin, items, events, demo = false, config = {}
   for (;;) {
     if (exited) throw new Error(`tailor serve exited (${JSON.stringify(exited)}) at start:\n${logTail()}`);
     try {
+      // ours, not another test file's server that took the port meanwhile
       const r = await fetch(base + '/healthz');
-      if (r.status === 200) break;
+      if (r.status === 200 && fs.readFileSync(log, 'utf8').includes(`listening on ${base}`)) break;
     } catch {
       /* not up yet */
     }
@@ -288,8 +289,10 @@ export async function startShop(dir, vars = {}) {
     res.writeHead(200, {'Content-Type': TYPES[ext] || 'application/octet-stream', 'Cache-Control': 'no-store'});
     res.end(body);
   });
-  const port = await freePort();
-  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  // port 0: the kernel's pick, bound at once (no window in which a test file
+  // running alongside could take it)
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const {port} = server.address();
   return {
     base: `http://127.0.0.1:${port}`,
     port,
