@@ -6,7 +6,7 @@
 #   make bench      performance; method and numbers in BENCHMARKS.md
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make valgrind   unit tests under valgrind
-#   make tsan       the profile cache's and the thread pool's concurrency tests under ThreadSanitizer
+#   make tsan       the profile cache's, the thread pool's and the start-up basket feed's concurrency tests under ThreadSanitizer
 #   make lint       clang-format check + cppcheck
 
 BUILD   ?= build
@@ -108,7 +108,8 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 python3 tests/api/run.py --bin build-asan/tailor --slow
 
 # ThreadSanitizer: Criterion cannot start under TSan here, so the concurrency
-# tests of the profile cache and of the thread pool also build as plain programs.
+# tests of the profile cache, the thread pool and the start-up basket feed also
+# build as plain programs.
 tsan:
 	@mkdir -p $(BUILD)
 	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_PCACHE_STANDALONE \
@@ -119,6 +120,10 @@ tsan:
 	  -o $(BUILD)/tsan_pool tests/unit/core/test_pool.c src/core/*.c \
 	  $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
 	$(BUILD)/tsan_pool
+	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_FEED_STANDALONE \
+	  -o $(BUILD)/tsan_feed tests/unit/engine/test_basket_feed.c src/engine/basket_feed.c src/engine/itemsets.c \
+	  src/model/cooc.c src/core/*.c $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
+	$(BUILD)/tsan_feed
 
 valgrind: $(BUILD)/unit_tests
 	valgrind --error-exitcode=1 --leak-check=full --trace-children=no $(BUILD)/unit_tests --jobs 1 --no-early-exit

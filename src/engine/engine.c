@@ -22,6 +22,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "engine/basket_feed.h"
 #include "engine/internal.h"
 #include "model/model.h"
 #include "ingest/event.h"
@@ -325,9 +326,15 @@ static int load_item_cb(void *ctx, uint32_t shop_id, const struct tl_item *it)
     return (int)tl_catalog_upsert(e->shops[shop_id]->cat, it, NULL);
 }
 
+struct load_orders {
+    struct tl_engine *e;
+    struct tl_basket_feed *feed; /* co-occurrence counted on a second thread (basket_feed.h) */
+};
+
 static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
 {
-    struct tl_engine *e = ctx;
+    struct load_orders *lo = ctx;
+    struct tl_engine *e = lo->e;
     if (shop_id >= e->shops_cap || !e->shops[shop_id]) return 0;
     char buf[TL_ID_MAX + 16];
     snprintf(buf, sizeof buf, "order:%s", o->id);
@@ -335,19 +342,27 @@ static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
     if (o->is_return) return 0;
     struct tl_shop_state *s = e->shops[shop_id];
     tl_engine_analytics_order(e, s, o);
-    uint32_t basket[TL_COOC_BASKET_MAX];
-    size_t nb = 0;
+    uint32_t stack[256], *idx = o->n_lines <= 256 ? stack : tl_malloc(o->n_lines * sizeof *idx);
+    if (!idx) return (int)TL_ENOMEM;
+    size_t n = 0;
     for (size_t i = 0; i < o->n_lines; i++) {
-        uint32_t idx;
-        if ((idx = tl_catalog_find(s->cat, o->lines[i].item_id)) == TL_CAT_NONE) continue; /* not in the catalog */
-        tl_pop_add(s->pop, idx, o->country, o->ts_ms, TL_EV_PURCHASE, o->lines[i].quantity);
-        if (nb < TL_COOC_BASKET_MAX) basket[nb++] = idx;
-        if (o->customer_id)
-            tl_itemsets_grow(&s->bought_sets, tl_engine_customer_key(o->customer_id), idx, s->cooc,
-                             TL_COOC_ALSO_BOUGHT);
+        uint32_t x;
+        if ((x = tl_catalog_find(s->cat, o->lines[i].item_id)) == TL_CAT_NONE) continue; /* not in the catalog */
+        tl_pop_add(s->pop, x, o->country, o->ts_ms, TL_EV_PURCHASE, o->lines[i].quantity);
+        idx[n++] = x;
     }
-    tl_cooc_add_basket(s->cooc, TL_COOC_BOUGHT_TOGETHER, basket, nb);
+    tl_basket_feed_add(lo->feed, s, o->customer_id ? tl_engine_customer_key(o->customer_id) : 0, o->customer_id != NULL,
+                       idx, n);
+    if (idx != stack) tl_free(idx);
     return 0;
+}
+
+static enum tl_rc load_orders(struct tl_engine *e)
+{
+    struct load_orders lo = {e, tl_basket_feed_start()};
+    enum tl_rc rc = e->ops->order_scan(e->rst, 0, load_order_cb, &lo);
+    tl_basket_feed_finish(lo.feed);
+    return rc;
 }
 
 static enum tl_rc scan_events_for_models(struct tl_engine *e);
@@ -602,9 +617,8 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
         if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = preorder_shops(e)) ||
             (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
             (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
-            (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) ||
-            (rc = e->ops->order_scan(e->rst, 0, load_order_cb, e)) || (rc = tl_engine_experiments_load(e)) ||
-            (rc = load_segments(e)) || (rc = scan_events_for_models(e))) {
+            (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) || (rc = load_orders(e)) ||
+            (rc = tl_engine_experiments_load(e)) || (rc = load_segments(e)) || (rc = scan_events_for_models(e))) {
             tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
             goto fail;
         }

@@ -387,6 +387,92 @@ Test(cooc, add_to_set_equals_basket)
     tl_cooc_free(b);
 }
 
+/* Smallest table for d neighbours: 0 slots for none, else the least power of
+ * two >= 4 at load <= 3/4 (cooc.c tab_reserve). */
+static size_t min_slots(uint32_t d)
+{
+    if (!d) return 0;
+    size_t c = 4;
+    while ((size_t)d * 4 > c * 3) c *= 2;
+    return c;
+}
+
+/* Baskets (with repeats, and past the 100-item cap, both sides of the
+ * dedupe's 16-item switch) and sets grown an item at a time, against
+ * counts kept here by brute force; and every table the smallest that holds
+ * its neighbours, i.e. the reserve step grows a table exactly when an exact
+ * count of the pairs asks for it, though it probes only the tables short of
+ * room. */
+#define RI 300
+static uint32_t ref_pair[RI][RI], ref_item[RI];
+Test(cooc, random_updates_match_brute_force_and_tables_stay_minimal)
+{
+    struct tl_cooc *m = tl_cooc_new(NULL), *base = tl_cooc_new(NULL);
+    cr_assert_not_null(m);
+    cr_assert_not_null(base);
+    const uint32_t top = RI - 1;
+    cr_assert_eq(tl_cooc_add_basket(base, TL_COOC_ALSO_BOUGHT, &top, 1), TL_OK); /* same node array, no table */
+    memset(ref_pair, 0, sizeof ref_pair);
+    memset(ref_item, 0, sizeof ref_item);
+    uint64_t sets = 1, seed = 7;
+    cr_assert_eq(tl_cooc_add_basket(m, TL_COOC_ALSO_BOUGHT, &top, 1), TL_OK);
+    ref_item[top] = 1;
+    enum { OPEN = 8 };
+    uint32_t open_set[OPEN][TL_COOC_BASKET_MAX], open_n[OPEN] = {0};
+    for (int step = 0; step < 6000; step++) {
+        if (lcg(&seed) % 3 == 0) { /* a basket of 1..150 lines, repeats likely */
+            uint32_t b[150], kept[TL_COOC_BASKET_MAX];
+            size_t n = 1 + lcg(&seed) % (step % 7 == 0 ? 150 : 24), k = 0;
+            uint32_t span = step % 5 == 0 ? RI : 40;
+            for (size_t i = 0; i < n; i++) b[i] = lcg(&seed) % span;
+            cr_assert_eq(tl_cooc_add_basket(m, TL_COOC_ALSO_BOUGHT, b, n), TL_OK);
+            for (size_t i = 0; i < n && k < TL_COOC_BASKET_MAX; i++) {
+                size_t j = 0;
+                while (j < k && kept[j] != b[i]) j++;
+                if (j == k) kept[k++] = b[i];
+            }
+            sets++;
+            for (size_t x = 0; x < k; x++) {
+                ref_item[kept[x]]++;
+                for (size_t y = 0; y < k; y++)
+                    if (x != y) ref_pair[kept[x]][kept[y]]++;
+            }
+        } else { /* one of OPEN sets grows by an item, maybe one it has */
+            uint32_t o = lcg(&seed) % OPEN, it = lcg(&seed) % RI, n = open_n[o];
+            if (n == TL_COOC_BASKET_MAX && lcg(&seed) % 4 == 0) n = open_n[o] = 0; /* a new set */
+            cr_assert_eq(tl_cooc_add_to_set(m, TL_COOC_ALSO_BOUGHT, open_set[o], n, it), TL_OK);
+            int have = 0;
+            for (uint32_t i = 0; i < n; i++) have |= open_set[o][i] == it;
+            if (have || n == TL_COOC_BASKET_MAX) continue;
+            if (n == 0) sets++;
+            ref_item[it]++;
+            for (uint32_t i = 0; i < n; i++) {
+                ref_pair[it][open_set[o][i]]++;
+                ref_pair[open_set[o][i]][it]++;
+            }
+            open_set[o][open_n[o]++] = it;
+        }
+    }
+    cr_assert_eq(tl_cooc_sets(m, TL_COOC_ALSO_BOUGHT), sets);
+    uint64_t pairs = 0;
+    size_t slots = 0;
+    for (uint32_t i = 0; i < RI; i++) {
+        cr_assert_eq(tl_cooc_item_count(m, TL_COOC_ALSO_BOUGHT, i), ref_item[i], "n_%u", i);
+        uint32_t deg = 0;
+        for (uint32_t j = 0; j < RI; j++) {
+            cr_assert_eq(tl_cooc_pair_count(m, TL_COOC_ALSO_BOUGHT, i, j), ref_pair[i][j], "n_%u,%u", i, j);
+            deg += ref_pair[i][j] > 0;
+            pairs += j > i && ref_pair[i][j] > 0;
+        }
+        slots += min_slots(deg);
+    }
+    cr_assert_eq(tl_cooc_pairs(m, TL_COOC_ALSO_BOUGHT), pairs);
+    cr_assert_gt(pairs, 10000); /* dense enough that tables grew many times */
+    cr_assert_eq(tl_cooc_memory(m), tl_cooc_memory(base) + slots * 2 * sizeof(uint32_t));
+    tl_cooc_free(m);
+    tl_cooc_free(base);
+}
+
 Test(cooc, bad_input)
 {
     struct tl_cooc_params p;
