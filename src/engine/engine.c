@@ -26,6 +26,7 @@
 #include "engine/internal.h"
 #include "model/model.h"
 #include "ingest/event.h"
+#include "ingest/event_fast.h"
 
 #define KEY_HASH_SEED 0x6b657973ULL /* "keys" */
 #define IDENT_SEED 0x6964656eULL    /* "iden" */
@@ -399,42 +400,90 @@ static void rebuild_view(struct tl_engine *e, struct tl_shop_state *s, const str
     tl_itemsets_grow(&vs->sets, tl_hash_u64(h ^ (num * 0x9e3779b97f4a7c15ULL)), idx, s->cooc, TL_COOC_ALSO_VIEWED);
 }
 
-/* Feedback state from a stored event: lines and the recommendation id are
- * only in the body, which is re-parsed (as the replay does). */
-static void feedback_from_body(struct tl_engine *e, const struct tl_event *stored)
+/* Stored bodies parsed again at start-up (the lines, recommendation id and
+ * query are only there). They are canonical JSON that the fast parser
+ * accepts with the same result as jansson (src/ingest/event_fast.h); jansson
+ * only for what it does not handle. Each stored event is re-validated with
+ * its own timestamp as "now", so the future-time rule cannot reject it. One
+ * parser per scan: its line array and scratch are reused from event to
+ * event. */
+struct stored_parser {
+    struct tl_line *lines; /* TL_EVENT_LINES_MAX */
+    struct tl_buf scratch; /* the fast parser's strings */
+    json_t *obj;           /* jansson's tree, when it parsed the last one */
+};
+
+static enum tl_rc stored_parser_init(struct stored_parser *sp)
 {
-    json_error_t je;
-    json_t *obj = stored->body ? json_loads(stored->body, 0, &je) : NULL;
-    if (!obj) return;
-    struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
-    struct tl_event ev;
-    if (lines && tl_event_from_json(obj, stored->ts_ms, &ev, lines, TL_EVENT_LINES_MAX, NULL) == TL_OK) {
-        ev.seq = stored->seq;
-        ev.shop_id = stored->shop_id;
-        ev.body = stored->body; /* context (device, placement) for the analytics */
-        ev.body_len = stored->body_len;
-        tl_engine_feedback_event(e, &ev);
-        tl_engine_exp_event(e, &ev);
-        tl_engine_analytics_event(e, &ev);
-        if (ev.type == TL_EV_PURCHASE) tl_engine_search_event(e, &ev);
-    }
-    tl_free(lines);
-    json_decref(obj);
+    memset(sp, 0, sizeof *sp);
+    tl_buf_init(&sp->scratch, TL_BUF_DEFAULT_MAX);
+    sp->lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *sp->lines);
+    return sp->lines ? TL_OK : TL_ENOMEM;
 }
 
-/* Popularity from stored view and cart events (purchases come from orders). */
+static void stored_parser_free(struct stored_parser *sp)
+{
+    json_decref(sp->obj);
+    tl_buf_free(&sp->scratch);
+    tl_free(sp->lines);
+}
+
+/* *ev from stored's body (valid until the next call); 0 if it does not parse
+ * or validate. ev keeps stored's seq, shop and body. */
+static int stored_parse(struct stored_parser *sp, const struct tl_event *stored, struct tl_event *ev)
+{
+    json_decref(sp->obj);
+    sp->obj = NULL;
+    if (!stored->body) return 0;
+    size_t len = stored->body_len ? stored->body_len : strlen(stored->body);
+    int handled = 0;
+    tl_buf_reset(&sp->scratch);
+    if (tl_evfast_parse(stored->body, len, stored->ts_ms, ev, sp->lines, TL_EVENT_LINES_MAX, &sp->scratch, &handled) !=
+        TL_OK)
+        return 0;
+    if (!handled) {
+        json_error_t je;
+        sp->obj = json_loadb(stored->body, len, 0, &je);
+        if (!sp->obj || tl_event_from_json(sp->obj, stored->ts_ms, ev, sp->lines, TL_EVENT_LINES_MAX, NULL) != TL_OK)
+            return 0;
+    }
+    ev->seq = stored->seq;
+    ev->shop_id = stored->shop_id;
+    ev->body = stored->body; /* context (device, placement) for the analytics */
+    ev->body_len = stored->body_len;
+    return 1;
+}
+
+struct scan_ctx {
+    struct tl_engine *e;
+    struct stored_parser sp;
+};
+
+/* Popularity from stored view and cart events (purchases come from orders);
+ * feedback, experiments, analytics and search statistics from all. */
 static int pop_event_cb(void *ctx, const struct tl_event *ev)
 {
-    struct tl_engine *e = ctx;
+    struct scan_ctx *sc = ctx;
+    struct tl_engine *e = sc->e;
+    struct tl_event full;
     if (ev->seq > atomic_load(&e->last_seq)) atomic_store(&e->last_seq, ev->seq);
     if (ev->type == TL_EV_REC_IMPRESSION || ev->type == TL_EV_REC_CLICK || ev->type == TL_EV_PURCHASE ||
-        ev->type == TL_EV_RETURN)
-        feedback_from_body(e, ev); /* lines are in the body */
-    else {
+        ev->type == TL_EV_RETURN) {
+        if (stored_parse(&sc->sp, ev, &full)) { /* lines and recommendation id are in the body */
+            tl_engine_feedback_event(e, &full);
+            tl_engine_exp_event(e, &full);
+            tl_engine_analytics_event(e, &full);
+            if (full.type == TL_EV_PURCHASE) tl_engine_search_event(e, &full);
+        }
+    } else {
         tl_engine_exp_event(e, ev);
         tl_engine_analytics_event(e, ev);
     }
-    if (ev->type == TL_EV_SEARCH || ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART)
+    if (ev->type == TL_EV_SEARCH && !ev->query && ev->body && !strstr(ev->body, "\"results\"")) {
+        /* the query is in the body; with no "results" there (the server's
+         * own record has them), the fast parser finds all it needs */
+        if (stored_parse(&sc->sp, ev, &full)) tl_engine_search_event(e, &full);
+    } else if (ev->type == TL_EV_SEARCH || ev->type == TL_EV_PRODUCT_VIEW || ev->type == TL_EV_ADD_TO_CART)
         tl_engine_search_event(e, ev);
     if (ev->type != TL_EV_PRODUCT_VIEW && ev->type != TL_EV_ADD_TO_CART) return 0;
     if (!ev->item_id || ev->shop_id >= e->shops_cap || !e->shops[ev->shop_id]) return 0;
@@ -451,16 +500,23 @@ static int pop_event_cb(void *ctx, const struct tl_event *ev)
  * grouped here, the events being in time order within a shopper). */
 static enum tl_rc scan_events_for_models(struct tl_engine *e)
 {
+    struct scan_ctx sc = {.e = e};
+    enum tl_rc rc = stored_parser_init(&sc.sp);
+    if (rc) {
+        stored_parser_free(&sc.sp);
+        return rc;
+    }
     struct view_sessions vs;
     tl_u64map_init(&vs.last);
     tl_u64map_init(&vs.number);
     tl_itemsets_init(&vs.sets);
     e->startup_views = &vs;
-    enum tl_rc rc = e->ops->event_scan(e->rst, 0, pop_event_cb, e);
+    rc = e->ops->event_scan(e->rst, 0, pop_event_cb, &sc);
     e->startup_views = NULL;
     tl_u64map_free(&vs.last);
     tl_u64map_free(&vs.number);
     tl_itemsets_free(&vs.sets);
+    stored_parser_free(&sc.sp);
     return rc;
 }
 
@@ -468,30 +524,18 @@ struct replay_ctx {
     struct tl_engine *e;
     int64_t from;
     uint64_t n;
+    struct stored_parser sp;
 };
 
 /* Re-apply an event committed after the last checkpoint to the profiles. */
 static int replay_cb(void *ctx, const struct tl_event *stored)
 {
     struct replay_ctx *r = ctx;
-    json_error_t je;
-    json_t *obj = json_loads(stored->body, 0, &je);
-    if (!obj) return 0;
-    struct tl_line lines[TL_EVENT_LINES_MAX];
     struct tl_event ev;
-    struct tl_err err;
-    /* The stored body was validated when it was accepted; re-validate with
-     * its own timestamp as "now" so the future-time rule cannot reject it. */
-    if (tl_event_from_json(obj, stored->ts_ms, &ev, lines, TL_EVENT_LINES_MAX, &err) == TL_OK) {
-        ev.seq = stored->seq;
-        ev.shop_id = stored->shop_id;
-        ev.body = stored->body;
-        if (stored->shop_id < r->e->shops_cap && r->e->shops[stored->shop_id]) {
-            tl_engine_apply_event(r->e, &ev);
-            r->n++;
-        }
+    if (stored_parse(&r->sp, stored, &ev) && stored->shop_id < r->e->shops_cap && r->e->shops[stored->shop_id]) {
+        tl_engine_apply_event(r->e, &ev);
+        r->n++;
     }
-    json_decref(obj);
     return 0;
 }
 
@@ -625,10 +669,12 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
         int64_t ckpt = 0;
         if (e->ops->meta_get(e->rst, "profile_checkpoint_seq", &ckpt) == TL_ENOTFOUND) ckpt = 0;
         e->ckpt_seq = ckpt;
-        struct replay_ctx r = {e, ckpt, 0};
+        struct replay_ctx r = {e, ckpt, 0, {0}};
+        rc = stored_parser_init(&r.sp);
         tl_engine_apply_profile_only(e, 1);
-        rc = e->ops->event_scan(e->rst, ckpt, replay_cb, &r);
+        if (!rc) rc = e->ops->event_scan(e->rst, ckpt, replay_cb, &r);
         tl_engine_apply_profile_only(e, 0);
+        stored_parser_free(&r.sp);
         if (rc) {
             tl_err_set(err, rc, NULL, "replaying events after checkpoint %lld: %s", (long long)ckpt, tl_rc_message(rc));
             goto fail;
