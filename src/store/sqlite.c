@@ -110,6 +110,7 @@ enum stmt_id {
     S_LINE_INSERT_MANY,
     S_ORDER_SCAN_ALL,
     S_ORDER_SCAN_SHOP,
+    S_ORDER_SCAN_LINES,
     S_IDENT_LINK,
     S_IDENT_SCAN,
     S_PROF_PUT,
@@ -223,14 +224,12 @@ static const char *const sql[S_COUNT_] = {
                             " is_return, total) VALUES " ROWS32(ORDER_ROW),
     [S_LINE_INSERT_MANY] = "INSERT INTO order_lines(shop_id, order_id, line_no, item_id, quantity, price)"
                            " VALUES " ROWS32(LINE_ROW),
-    [S_ORDER_SCAN_ALL] = "SELECT o.shop_id, o.id, o.customer_id, o.ts_ms, o.country, o.currency, o.is_return,"
-                         " l.item_id, l.quantity, l.price FROM orders o JOIN order_lines l"
-                         " ON l.shop_id = o.shop_id AND l.order_id = o.id ORDER BY o.ts_ms, o.shop_id, o.id,"
-                         " l.line_no",
-    [S_ORDER_SCAN_SHOP] = "SELECT o.shop_id, o.id, o.customer_id, o.ts_ms, o.country, o.currency, o.is_return,"
-                          " l.item_id, l.quantity, l.price FROM orders o JOIN order_lines l"
-                          " ON l.shop_id = o.shop_id AND l.order_id = o.id WHERE o.shop_id = ?1"
-                          " ORDER BY o.ts_ms, o.id, l.line_no",
+    [S_ORDER_SCAN_ALL] = "SELECT shop_id, id, customer_id, ts_ms, country, currency, is_return FROM orders"
+                         " ORDER BY ts_ms, shop_id, id",
+    [S_ORDER_SCAN_SHOP] = "SELECT shop_id, id, customer_id, ts_ms, country, currency, is_return FROM orders"
+                          " WHERE shop_id = ?1 ORDER BY ts_ms, id",
+    [S_ORDER_SCAN_LINES] = "SELECT item_id, quantity, price FROM order_lines WHERE shop_id = ?1 AND order_id = ?2"
+                           " ORDER BY line_no",
     [S_IDENT_LINK] = "INSERT OR REPLACE INTO identities(shop_id, anonymous_id, user_id, ts_ms) VALUES (?1, ?2, ?3, ?4)",
     [S_IDENT_SCAN] = "SELECT shop_id, anonymous_id, user_id FROM identities",
     [S_PROF_PUT] = "INSERT OR REPLACE INTO profiles(shop_id, user_key, data) VALUES (?1, ?2, ?3)",
@@ -1102,59 +1101,66 @@ static int acc_flush(struct order_acc *a, tl_order_cb cb, void *ctx)
     return stop;
 }
 
+/* Orders in time order, then each one's lines by their primary key. (One
+ * join of orders and lines sorted as a whole sorted every line: 0.9 s of the
+ * demo store's 541,909 lines before the first row, at every start. Sorting
+ * the orders alone takes milliseconds, and each order's lines are one
+ * b-tree range.) An order without lines is skipped, as the join did. */
 static enum tl_rc sq_order_scan(struct tl_store *s, uint32_t shop_id, tl_order_cb cb, void *ctx)
 {
-    sqlite3_stmt *q = prep(s, shop_id ? S_ORDER_SCAN_SHOP : S_ORDER_SCAN_ALL);
-    if (!q) return TL_ESTORE;
+    sqlite3_stmt *q = prep(s, shop_id ? S_ORDER_SCAN_SHOP : S_ORDER_SCAN_ALL), *ql = prep(s, S_ORDER_SCAN_LINES);
+    if (!q || !ql) return TL_ESTORE;
     if (shop_id) sqlite3_bind_int64(q, 1, shop_id);
     struct order_acc a = {0};
-    int r, stop = 0;
+    int r, rl = SQLITE_DONE, stop = 0;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-        uint32_t shop = (uint32_t)sqlite3_column_int64(q, 0);
-        const char *id = col_text(q, 1);
-        if (!a.id || a.shop != shop || strcmp(a.id, id) != 0) {
-            if ((stop = acc_flush(&a, cb, ctx))) break;
-            a.shop = shop;
-            a.id = tl_strdup(id);
-            a.customer = tl_strdup(col_text(q, 2));
-            a.ts = sqlite3_column_int64(q, 3);
-            a.country = tl_strdup(col_text(q, 4));
-            a.currency = tl_strdup(col_text(q, 5));
-            a.is_return = sqlite3_column_int(q, 6);
-            if (!a.id) {
-                stop = TL_ENOMEM;
-                break;
-            }
+        a.shop = (uint32_t)sqlite3_column_int64(q, 0);
+        a.id = tl_strdup(col_text(q, 1));
+        a.customer = tl_strdup(col_text(q, 2));
+        a.ts = sqlite3_column_int64(q, 3);
+        a.country = tl_strdup(col_text(q, 4));
+        a.currency = tl_strdup(col_text(q, 5));
+        a.is_return = sqlite3_column_int(q, 6);
+        if (!a.id) {
+            stop = TL_ENOMEM;
+            break;
         }
-        if (a.n == a.cap) {
-            size_t nc = a.cap ? a.cap * 2 : 16;
-            if (nc > ORDER_SCAN_LINES_MAX) {
-                stop = TL_ETOOBIG;
-                break;
+        sqlite3_bind_int64(ql, 1, a.shop);
+        bind_text(ql, 2, a.id);
+        while (!stop && (rl = sqlite3_step(ql)) == SQLITE_ROW) {
+            if (a.n == a.cap) {
+                size_t nc = a.cap ? a.cap * 2 : 16;
+                struct tl_line *nl = nc > ORDER_SCAN_LINES_MAX ? NULL : tl_realloc(a.lines, nc * sizeof *nl);
+                if (nl) a.lines = nl;
+                char **ni = nl ? tl_realloc(a.item_ids, nc * sizeof *ni) : NULL;
+                if (ni) a.item_ids = ni;
+                if (!ni) {
+                    stop = nc > ORDER_SCAN_LINES_MAX ? TL_ETOOBIG : TL_ENOMEM;
+                    break;
+                }
+                a.cap = nc;
             }
-            struct tl_line *nl = tl_realloc(a.lines, nc * sizeof *nl);
-            if (!nl) {
-                stop = TL_ENOMEM;
-                break;
-            }
-            a.lines = nl;
-            char **ni = tl_realloc(a.item_ids, nc * sizeof *ni);
-            if (!ni) {
-                stop = TL_ENOMEM;
-                break;
-            }
-            a.item_ids = ni;
-            a.cap = nc;
+            a.item_ids[a.n] = tl_strdup(col_text(ql, 0));
+            a.lines[a.n].quantity = sqlite3_column_double(ql, 1);
+            a.lines[a.n].price = col_real(ql, 2);
+            a.n++;
         }
-        a.item_ids[a.n] = tl_strdup(col_text(q, 7));
-        a.lines[a.n].quantity = sqlite3_column_double(q, 8);
-        a.lines[a.n].price = col_real(q, 9);
-        a.n++;
+        sqlite3_reset(ql);
+        if (stop || rl != SQLITE_DONE) break;
+        if (a.n)
+            stop = acc_flush(&a, cb, ctx);
+        else
+            acc_clear(&a);
+        if (stop) break;
     }
-    if (!stop && r == SQLITE_DONE) stop = acc_flush(&a, cb, ctx);
+    sqlite3_clear_bindings(ql);
     acc_clear(&a);
     tl_free(a.lines);
     tl_free(a.item_ids);
+    if (!stop && rl != SQLITE_DONE) {
+        finish_scan(q, SQLITE_DONE, 0);
+        return TL_ESTORE;
+    }
     return finish_scan(q, r == SQLITE_ROW ? SQLITE_DONE : r, stop);
 }
 

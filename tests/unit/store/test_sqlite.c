@@ -731,6 +731,37 @@ static int ord_text_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
     return 0;
 }
 
+/* The scan reads orders in time order and then each one's lines: an order
+ * stored without lines is not delivered (as the former join did not), and
+ * the lines come in line order past the first buffer of 16. */
+Test(store_sqlite, order_scan_skips_orders_without_lines_and_keeps_line_order)
+{
+    struct tl_line many[40];
+    char ids[40][8];
+    for (int i = 0; i < 40; i++) {
+        snprintf(ids[i], sizeof ids[i], "i%02d", 39 - i); /* line order is not id order */
+        many[i] = (struct tl_line){ids[i], i + 1, i};
+    }
+    struct tl_order empty = {.id = "empty", .ts_ms = 100, .lines = NULL, .n_lines = 0};
+    struct tl_order big = {.id = "big", .ts_ms = 200, .lines = many, .n_lines = 40};
+    struct tl_order first = {.id = "zz", .ts_ms = 50, .lines = many, .n_lines = 1};
+    cr_assert_eq(ops->order_upsert(st, 1, &empty), TL_OK);
+    cr_assert_eq(ops->order_upsert(st, 1, &big), TL_OK);
+    cr_assert_eq(ops->order_upsert(st, 1, &first), TL_OK);
+    char want[4096] = "1|zz|-|50|-|0:i39*1@0,\n1|big|-|200|-|0:";
+    for (int i = 0; i < 40; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), "%s*%d@%d,", ids[i], i + 1, i);
+    strcat(want, "\n");
+    char *got = calloc(1, 1000000);
+    cr_assert_not_null(got);
+    for (uint32_t shop = 0; shop <= 1; shop++) { /* all shops, and shop 1 */
+        got[0] = 0;
+        cr_assert_eq(ops->order_scan(st, shop, ord_text_cb, got), TL_OK);
+        cr_assert_str_eq(got, want, "shop %u", shop);
+    }
+    free(got);
+}
+
 /* order_upsert_many stores what order_upsert does order by order: 100 calls
  * of 0-80 orders (full statements of 32 and single rows for the rest),
  * every other call of new ids only, the others with ids drawn from a small
