@@ -114,3 +114,27 @@ int main(void)
     return 0;
 }
 #endif
+
+#ifndef TL_FEED_STANDALONE
+/* Out of memory while starting: no feed (the caller counts inline), and
+ * nothing leaked. */
+Test(basket_feed, start_without_memory_gives_null_and_leaks_nothing)
+{
+    long live = tl_alloc_live();
+    int nulls = 0;
+    for (long k = 0;; k++) {
+        tl_alloc_fail_after(k);
+        struct tl_basket_feed *f = tl_basket_feed_start();
+        tl_alloc_fail_after(-1);
+        if (!f) cr_assert_eq(tl_alloc_live(), live, "leak after %ld allocations", k);
+        if (f) {
+            tl_basket_feed_finish(f);
+            break;
+        }
+        nulls++;
+        cr_assert_lt(k, 20);
+    }
+    cr_assert_gt(nulls, 0);
+    cr_assert_eq(tl_alloc_live(), live);
+}
+#endif
