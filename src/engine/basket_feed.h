@@ -11,9 +11,9 @@
  * (the two relations share no state, so their order relative to each other
  * does not matter). Between tl_basket_feed_start and tl_basket_feed_finish
  * the workers are the only users of the fed shops' cooc and bought_sets;
- * the caller touches neither. Memory is bounded: two buffers of
- * TL_BASKET_FEED_LINES indexes, one filled while the workers apply the
- * other. */
+ * the caller touches neither. Memory is bounded: two batches of
+ * TL_BASKET_FEED_BYTES (src/core/relay.h), one filled while the workers
+ * apply the other. */
 #ifndef TL_ENGINE_BASKET_FEED_H
 #define TL_ENGINE_BASKET_FEED_H
 
@@ -22,8 +22,9 @@
 
 #include "tailor/rc.h"
 
-#define TL_BASKET_FEED_LINES 65536u /* indexes per buffer (256 KB) */
-#define TL_BASKET_FEED_ORDERS 8192u /* orders per buffer */
+/* bytes per batch: 24 per order plus 4 per line (an order of more lines
+ * than fit is applied on the caller) */
+#define TL_BASKET_FEED_BYTES ((size_t)512 * 1024)
 
 struct tl_shop_state;
 struct tl_basket_feed;

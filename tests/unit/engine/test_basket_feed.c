@@ -83,11 +83,11 @@ Test(basket_feed, worker_counts_what_the_caller_would)
     }
     struct tl_basket_feed *f = tl_basket_feed_start();
     cr_assert_not_null(f);
-    static uint32_t idx[TL_BASKET_FEED_LINES + 100];
+    static uint32_t idx[TL_BASKET_FEED_BYTES / 4 + 100];
     uint64_t seed = 3, lines = 0;
     for (int o = 0; o < 30000; o++) {
         /* mostly small orders, some of 100-300 lines, one larger than a buffer */
-        size_t n = o == 12345 ? TL_BASKET_FEED_LINES + 100 : o % 97 == 0 ? 100 + lcg(&seed) % 200 : lcg(&seed) % 12;
+        size_t n = o == 12345 ? TL_BASKET_FEED_BYTES / 4 + 100 : o % 97 == 0 ? 100 + lcg(&seed) % 200 : lcg(&seed) % 12;
         for (size_t i = 0; i < n; i++) idx[i] = lcg(&seed) % (o % 3 ? 60 : ITEMS);
         int shop = o % 5 == 0, has = lcg(&seed) % 4 != 0;
         uint64_t cust = 1 + lcg(&seed) % 300;
@@ -96,7 +96,7 @@ Test(basket_feed, worker_counts_what_the_caller_would)
         lines += n;
     }
     tl_basket_feed_finish(f);
-    cr_assert_gt(lines, 4 * TL_BASKET_FEED_LINES); /* several hand-offs */
+    cr_assert_gt(lines * 4 + 30000 * 24, 2 * TL_BASKET_FEED_BYTES); /* several hand-offs */
     for (int i = 0; i < 2; i++) {
         cr_assert_gt(tl_cooc_pairs(fed[i].cooc, TL_COOC_ALSO_BOUGHT), 1000);
         same(&inl[i], &fed[i]);
