@@ -496,6 +496,17 @@ static int pop_event_cb(void *ctx, const struct tl_event *ev)
     return 0;
 }
 
+/* The types whose stored bodies pop_event_cb reads: lines and
+ * recommendation ids (stored_parse), the query of a search, an exposure's
+ * experiment and arm, and the context (placement, device) of the analytics'
+ * attributed types (analytics.c context_of). Views, page and category views,
+ * cart removals and checkouts come without: most events, whose JSON text is
+ * then not rebuilt from a compact block. */
+#define STARTUP_BODIES                                                                                                 \
+    (TL_SCAN_BODY(TL_EV_SEARCH) | TL_SCAN_BODY(TL_EV_ADD_TO_CART) | TL_SCAN_BODY(TL_EV_PURCHASE) |                     \
+     TL_SCAN_BODY(TL_EV_REC_IMPRESSION) | TL_SCAN_BODY(TL_EV_REC_CLICK) | TL_SCAN_BODY(TL_EV_RETURN) |                 \
+     TL_SCAN_BODY(TL_EV_EXPOSURE))
+
 /* Views and carts rebuild popularity and "also viewed" (sessions are
  * grouped here, the events being in time order within a shopper). */
 static enum tl_rc scan_events_for_models(struct tl_engine *e)
@@ -511,7 +522,7 @@ static enum tl_rc scan_events_for_models(struct tl_engine *e)
     tl_u64map_init(&vs.number);
     tl_itemsets_init(&vs.sets);
     e->startup_views = &vs;
-    rc = e->ops->event_scan(e->rst, 0, pop_event_cb, &sc);
+    rc = e->ops->event_scan(e->rst, 0, STARTUP_BODIES, pop_event_cb, &sc);
     e->startup_views = NULL;
     tl_u64map_free(&vs.last);
     tl_u64map_free(&vs.number);
@@ -672,7 +683,7 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
         struct replay_ctx r = {e, ckpt, 0, {0}};
         rc = stored_parser_init(&r.sp);
         tl_engine_apply_profile_only(e, 1);
-        if (!rc) rc = e->ops->event_scan(e->rst, ckpt, replay_cb, &r);
+        if (!rc) rc = e->ops->event_scan(e->rst, ckpt, TL_SCAN_BODIES_ALL, replay_cb, &r);
         tl_engine_apply_profile_only(e, 0);
         stored_parser_free(&r.sp);
         if (rc) {

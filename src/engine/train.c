@@ -349,7 +349,7 @@ enum tl_rc tl_engine_train_shop(struct tl_engine *e, uint32_t shop_id, tl_engine
     }
     if (!rc) {
         rc = e->ops->order_scan(st, shop_id, order_cb, &b);
-        if (rc == TL_OK) rc = e->ops->event_scan(st, 0, event_cb, &b);
+        if (rc == TL_OK) rc = e->ops->event_scan(st, 0, 0, event_cb, &b); /* no bodies: event_cb reads none */
         if (b.rc)
             rc = b.rc;
         else if (rc)

@@ -2,6 +2,7 @@
  * payload buffer after one reserve per event; decoding checks every length
  * against the payload end before reading. */
 #include "store/evblock.h"
+#include "store/store.h"
 
 #include <math.h>
 #include <string.h>
@@ -434,6 +435,7 @@ static const char *get_str(struct rd *r, size_t *len)
 struct out {
     struct tl_buf *b;
     int oom;
+    int skip; /* walk and check the body, write nothing */
 };
 
 static unsigned char *out_reserve(struct out *o, size_t n)
@@ -447,6 +449,7 @@ static unsigned char *out_reserve(struct out *o, size_t n)
 
 static int out_put(struct out *o, const void *s, size_t n)
 {
+    if (o->skip) return 1;
     unsigned char *d = out_reserve(o, n);
     if (!d) return 0;
     memcpy(d, s, n);
@@ -456,6 +459,7 @@ static int out_put(struct out *o, const void *s, size_t n)
 
 static int out_quoted(struct out *o, const char *s, size_t n)
 {
+    if (o->skip) return s != NULL;
     unsigned char *d = s ? out_reserve(o, n + 2) : NULL;
     if (!d) return 0;
     d[0] = '"';
@@ -486,6 +490,7 @@ static int out_number(struct out *o, int64_t v, int dec)
     int nd = 0;
     uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
     if (m >= 1000000000000000000ULL || dec > DIGITS_MAX) return 0; /* more than DIGITS_MAX digits: not written by add */
+    if (o->skip) return 1;
     do {
         d[nd++] = (char)('0' + m % 10);
         m /= 10;
@@ -507,7 +512,7 @@ static int out_number(struct out *o, int64_t v, int dec)
  * body is damaged or memory ran out (o->oom). */
 static int expand_body(struct rd *r, const struct tl_event *ev, struct out *o)
 {
-    tl_buf_reset(o->b);
+    if (!o->skip) tl_buf_reset(o->b);
     if (!out_put(o, "{", 1)) return 0;
     for (int first = 1;; first = 0) {
         if (r->p >= r->end) return 0;
@@ -544,7 +549,7 @@ static int expand_body(struct rd *r, const struct tl_event *ev, struct out *o)
             break;
         }
         case V_TS:
-            tl_time_format_iso(ev->ts_ms, ts);
+            if (!o->skip) tl_time_format_iso(ev->ts_ms, ts);
             ok = out_quoted(o, ts, TL_TIME_ISO_LEN);
             break;
         case V_TYPE:
@@ -560,13 +565,13 @@ static int expand_body(struct rd *r, const struct tl_event *ev, struct out *o)
         if (!ok) return 0;
     }
     if (!out_put(o, "}", 1)) return 0;
-    o->b->data[o->b->len] = 0;
+    if (!o->skip) o->b->data[o->b->len] = 0;
     return 1;
 }
 
 /* The n events of the payload at r (see tl_evblock_decode). */
-static enum tl_rc decode_events(struct rd *r, size_t n, int64_t first_seq, int64_t after_seq, struct out *json,
-                                tl_evblock_cb cb, void *ctx)
+static enum tl_rc decode_events(struct rd *r, size_t n, int64_t first_seq, int64_t after_seq, unsigned bodies,
+                                struct out *json, tl_evblock_cb cb, void *ctx)
 {
     int64_t ts = 0;
     for (size_t i = 0; i < n; i++) {
@@ -588,14 +593,22 @@ static enum tl_rc decode_events(struct rd *r, size_t n, int64_t first_seq, int64
         for (int k = 0; k < 4; k++)
             if (flags & (1u << k)) *fields[k] = get_str(r, NULL);
         if (r->bad) return TL_ESTORE;
+        int want = (bodies & TL_SCAN_BODY(type)) != 0;
         if (flags & F_COMPACT) {
+            json->skip = !want;
             if (!expand_body(r, &ev, json)) return json->oom ? TL_ENOMEM : TL_ESTORE;
-            ev.body = json->b->data;
-            ev.body_len = json->b->len;
+            if (want) {
+                ev.body = json->b->data;
+                ev.body_len = json->b->len;
+            }
         } else {
             ev.body = get_str(r, &ev.body_len);
         }
         if (r->bad) return TL_ESTORE;
+        if (!want) {
+            ev.body = NULL;
+            ev.body_len = 0;
+        }
         if (ev.seq <= after_seq) continue;
         int stop = cb(ctx, &ev);
         if (stop) return (enum tl_rc)stop;
@@ -604,7 +617,7 @@ static enum tl_rc decode_events(struct rd *r, size_t n, int64_t first_seq, int64
 }
 
 enum tl_rc tl_evblock_decode(const void *frame, size_t frame_len, size_t raw_len, size_t n, int64_t first_seq,
-                             int64_t after_seq, struct tl_buf *work, tl_evblock_cb cb, void *ctx)
+                             int64_t after_seq, unsigned bodies, struct tl_buf *work, tl_evblock_cb cb, void *ctx)
 {
     if (raw_len > TL_EVBLOCK_RAW_SANE || !n || n > raw_len) return TL_ESTORE;
     if (first_seq + (int64_t)n - 1 <= after_seq) return TL_OK; /* all seen */
@@ -619,8 +632,8 @@ enum tl_rc tl_evblock_decode(const void *frame, size_t frame_len, size_t raw_len
     struct rd r = {(const unsigned char *)work->data, (const unsigned char *)work->data + raw_len, 0};
     struct tl_buf jb; /* the JSON of a compact body, rewritten for each event */
     tl_buf_init(&jb, 0);
-    struct out json = {&jb, 0};
-    rc = decode_events(&r, n, first_seq, after_seq, &json, cb, ctx);
+    struct out json = {&jb, 0, 0};
+    rc = decode_events(&r, n, first_seq, after_seq, bodies, &json, cb, ctx);
     tl_buf_free(&jb);
     return rc;
 }

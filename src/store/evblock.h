@@ -100,12 +100,14 @@ enum tl_rc tl_evblock_compress(struct tl_evblock_enc *b);
 /* Decoding: decompress a frame of raw_len payload bytes into `work` (reused
  * across calls), then visit its n events with seq = first_seq + i. Events
  * with seq <= after_seq are skipped. A scanned event has the fields of
- * store.h's event_scan contract; `eids` (n hashes, or NULL) is not read
- * here. cb returning non-zero stops and is returned; a damaged block ->
- * TL_ESTORE. */
+ * store.h's event_scan contract, with its body only when its type's bit
+ * TL_SCAN_BODY(type) is set in `bodies` (else body NULL: a compact body is
+ * then walked and checked, not written out); `eids` (n hashes, or NULL) is
+ * not read here. cb returning non-zero stops and is returned; a damaged
+ * block -> TL_ESTORE, whichever bodies are asked for. */
 typedef int (*tl_evblock_cb)(void *ctx, const struct tl_event *ev);
 enum tl_rc tl_evblock_decode(const void *frame, size_t frame_len, size_t raw_len, size_t n, int64_t first_seq,
-                             int64_t after_seq, struct tl_buf *work, tl_evblock_cb cb, void *ctx);
+                             int64_t after_seq, unsigned bodies, struct tl_buf *work, tl_evblock_cb cb, void *ctx);
 
 /* The i-th idempotency hash of an eids array (n * 8 bytes). */
 uint64_t tl_evblock_eid(const void *eids, size_t i);

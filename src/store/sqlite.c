@@ -875,7 +875,7 @@ static enum tl_rc sq_event_append(struct tl_store *s, struct tl_event *ev, uint6
     return rc ? rc : own_tx_end(s, append_in_tx(s, ev, eid_hash));
 }
 
-static enum tl_rc sq_event_scan(struct tl_store *s, int64_t after_seq, tl_event_cb cb, void *ctx)
+static enum tl_rc sq_event_scan(struct tl_store *s, int64_t after_seq, unsigned bodies, tl_event_cb cb, void *ctx)
 {
     enum tl_rc frc = flush_events(s); /* this handle's own pending events are visible to it */
     if (frc) return frc;
@@ -899,6 +899,7 @@ static enum tl_rc sq_event_scan(struct tl_store *s, int64_t after_seq, tl_event_
             .dwell_ms = -1,
             .scroll_depth = NAN,
         };
+        if ((unsigned)ev.type >= 32 || !(bodies & TL_SCAN_BODY(ev.type))) ev.body = NULL;
         if ((stop = cb(ctx, &ev))) break;
     }
     enum tl_rc rc = finish_scan(q, r, stop);
@@ -915,7 +916,7 @@ static enum tl_rc sq_event_scan(struct tl_store *s, int64_t after_seq, tl_event_
             break;
         }
         enum tl_rc brc = tl_evblock_decode(data, (size_t)len, (size_t)raw, (size_t)n, sqlite3_column_int64(q, 0),
-                                           after_seq, &s->work, cb, ctx);
+                                           after_seq, bodies, &s->work, cb, ctx);
         if (brc) {
             stop = (int)brc;
             break;

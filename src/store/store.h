@@ -54,6 +54,10 @@ struct tl_key {
 typedef int (*tl_item_cb)(void *ctx, uint32_t shop_id, const struct tl_item *item);
 typedef int (*tl_customer_cb)(void *ctx, uint32_t shop_id, const struct tl_customer *c);
 typedef int (*tl_event_cb)(void *ctx, const struct tl_event *ev);
+/* event_scan's `bodies` bits (types 1..31). */
+#define TL_SCAN_BODY(type) (1u << (unsigned)(type))
+#define TL_SCAN_BODIES_ALL 0xffffffffu
+_Static_assert(TL_EV_MAX_ <= 32, "event_scan's body mask has a bit per event type");
 typedef int (*tl_eid_cb)(void *ctx, uint64_t eid_hash);
 typedef int (*tl_order_cb)(void *ctx, uint32_t shop_id, const struct tl_order *o);
 typedef int (*tl_shop_cb)(void *ctx, const struct tl_shop *s);
@@ -142,7 +146,11 @@ struct tl_store_ops {
      * Lets a bulk import do the encoding on another thread than the
      * writer's. */
     enum tl_rc (*event_append_block)(struct tl_store *st, const struct tl_evblock_enc *b, int64_t *first_seq);
-    enum tl_rc (*event_scan)(struct tl_store *st, int64_t after_seq, tl_event_cb cb, void *ctx);
+    /* bodies: the event types whose events come with their body, as bits
+     * TL_SCAN_BODY(type) (TL_SCAN_BODIES_ALL for all); the others come with
+     * body NULL and body_len 0, which spares rebuilding the JSON text of a
+     * compact body that the caller does not read. */
+    enum tl_rc (*event_scan)(struct tl_store *st, int64_t after_seq, unsigned bodies, tl_event_cb cb, void *ctx);
     enum tl_rc (*event_eid_scan)(struct tl_store *st, tl_eid_cb cb, void *ctx);
 
     /* Orders and returns with their lines: upsert by (shop, id) replaces the

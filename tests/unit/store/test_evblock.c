@@ -12,13 +12,14 @@
 
 #include "core/alloc.h"
 #include "store/evblock.h"
+#include "store/store.h"
 
 struct rec {
     int64_t seq, ts;
     uint32_t shop;
     int type;
     char user[64], anon[64], item[64], country[8], body[2048];
-    int user_null, anon_null, item_null, country_null;
+    int user_null, anon_null, item_null, country_null, body_null;
 };
 
 struct acc {
@@ -46,8 +47,8 @@ static int cb(void *ctx, const struct tl_event *ev)
     cp(r->anon, sizeof r->anon, ev->anonymous_id, &r->anon_null);
     cp(r->item, sizeof r->item, ev->item_id, &r->item_null);
     cp(r->country, sizeof r->country, ev->country, &r->country_null);
-    cp(r->body, sizeof r->body, ev->body, NULL);
-    cr_assert_eq(strlen(ev->body), ev->body_len, "body_len matches the NUL-terminated body");
+    cp(r->body, sizeof r->body, ev->body, &r->body_null);
+    cr_assert_eq(ev->body ? strlen(ev->body) : 0, ev->body_len, "body_len matches the NUL-terminated body");
     cr_assert(isnan(ev->price) && isnan(ev->quantity) && ev->dwell_ms == -1, "unstored fields are absent");
     return a->stop_at && a->n == a->stop_at ? 77 : 0;
 }
@@ -100,7 +101,8 @@ Test(evblock, round_trip_every_field)
     struct tl_buf work;
     tl_buf_init(&work, 0);
     struct acc a = {0};
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 0, &work, cb, &a), TL_OK);
+    cr_assert_eq(
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 0, TL_SCAN_BODIES_ALL, &work, cb, &a), TL_OK);
     cr_assert_eq(a.n, 6);
     for (size_t i = 0; i < 6; i++) cr_assert_eq(a.r[i].seq, 100 + (int64_t)i, "seq = first_seq + index");
     cr_assert_eq(a.r[0].ts, 1700000000000);
@@ -130,15 +132,21 @@ Test(evblock, round_trip_every_field)
 
     /* after_seq skips, a callback value stops and is returned */
     memset(&a, 0, sizeof a);
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 103, &work, cb, &a), TL_OK);
+    cr_assert_eq(
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 103, TL_SCAN_BODIES_ALL, &work, cb, &a),
+        TL_OK);
     cr_assert_eq(a.n, 2);
     cr_assert_eq(a.r[0].seq, 104);
     memset(&a, 0, sizeof a);
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 105, &work, cb, &a), TL_OK);
+    cr_assert_eq(
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 105, TL_SCAN_BODIES_ALL, &work, cb, &a),
+        TL_OK);
     cr_assert_eq(a.n, 0, "a block wholly before after_seq");
     memset(&a, 0, sizeof a);
     a.stop_at = 2;
-    cr_assert_eq((int)tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 0, &work, cb, &a), 77);
+    cr_assert_eq(
+        (int)tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 100, 0, TL_SCAN_BODIES_ALL, &work, cb, &a),
+        77);
     cr_assert_eq(a.n, 2);
 
     /* reset starts a fresh block on the same memory */
@@ -150,10 +158,90 @@ Test(evblock, round_trip_every_field)
     cr_assert(!b.any_eid);
     cr_assert_eq(tl_evblock_compress(&b), TL_OK);
     memset(&a, 0, sizeof a);
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 1, 1, 0, &work, cb, &a), TL_OK);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 1, 1, 0, TL_SCAN_BODIES_ALL, &work, cb, &a),
+                 TL_OK);
     cr_assert_eq(a.n, 1);
     cr_assert_eq(a.r[0].ts, 9, "the delta restarts from 0 in a new block");
     cr_assert_eq(a.r[0].shop, 2);
+    tl_buf_free(&work);
+    tl_evblock_enc_free(&b);
+}
+
+/* Bodies only for the types asked: the others come with body NULL, every
+ * other field the same; and a damaged compact body is refused whether its
+ * text is rebuilt or only walked (each byte of the payload flipped in turn,
+ * the payload compressed again so that zstd's checksum holds). */
+Test(evblock, bodies_only_for_the_types_asked)
+{
+    struct tl_evblock_enc b;
+    tl_evblock_enc_init(&b);
+    char longbody[700];
+    fill(&b, longbody, 600);
+    /* canonical bodies, stored compact */
+    const struct tl_event more[] = {
+        {.shop_id = 1,
+         .type = TL_EV_PRODUCT_VIEW,
+         .ts_ms = 1700000001000,
+         .user_id = "u1",
+         .item_id = "sku-1",
+         .body = "{\"type\":\"product_view\",\"timestamp\":\"2023-11-14T22:13:21.000Z\",\"user_id\":\"u1\","
+                 "\"item_id\":\"sku-1\",\"price\":12.5,\"dwell_ms\":300}"},
+        {.shop_id = 1,
+         .type = TL_EV_SEARCH,
+         .ts_ms = 1700000002000,
+         .anonymous_id = "a9",
+         .body = "{\"type\":\"search\",\"anonymous_id\":\"a9\",\"query\":\"red lamp\",\"results\":7}"},
+    };
+    for (size_t i = 0; i < 2; i++) cr_assert_eq(tl_evblock_add(&b, &more[i], 0), TL_OK);
+    cr_assert_eq(tl_evblock_compress(&b), TL_OK);
+    struct tl_buf work;
+    tl_buf_init(&work, 0);
+    static struct acc all, some, none;
+    memset(&all, 0, sizeof all);
+    memset(&some, 0, sizeof some);
+    memset(&none, 0, sizeof none);
+    const unsigned mask = TL_SCAN_BODY(TL_EV_SEARCH) | TL_SCAN_BODY(TL_EV_ADD_TO_CART);
+    cr_assert_eq(
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, TL_SCAN_BODIES_ALL, &work, cb, &all), TL_OK);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, mask, &work, cb, &some), TL_OK);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, 0, &work, cb, &none), TL_OK);
+    cr_assert_eq(all.n, 8);
+    cr_assert_eq(some.n, 8);
+    cr_assert_eq(none.n, 8);
+    cr_assert_str_eq(all.r[7].body, more[1].body, "a compact body comes back as it went in");
+    for (size_t i = 0; i < 8; i++) {
+        struct rec a = all.r[i], s = some.r[i], z = none.r[i];
+        int wanted = (mask & TL_SCAN_BODY(a.type)) != 0;
+        cr_assert(!a.body_null);
+        cr_assert_eq(s.body_null, !wanted, "event %zu", i);
+        cr_assert(z.body_null);
+        if (wanted) cr_assert_str_eq(s.body, a.body);
+        /* the rest is the same */
+        memcpy(s.body, a.body, sizeof s.body);
+        memcpy(z.body, a.body, sizeof z.body);
+        s.body_null = z.body_null = 0;
+        cr_assert_eq(memcmp(&s, &a, sizeof a), 0, "event %zu", i);
+        cr_assert_eq(memcmp(&z, &a, sizeof a), 0, "event %zu", i);
+    }
+    /* damage inside the payload */
+    size_t bound = ZSTD_compressBound(b.raw.len), refused = 0;
+    char *raw = tl_malloc(b.raw.len), *frame = tl_malloc(bound);
+    cr_assert(raw && frame);
+    for (size_t i = 0; i < b.raw.len; i++) {
+        memcpy(raw, b.raw.data, b.raw.len);
+        raw[i] ^= 0x41;
+        size_t fl = ZSTD_compress(frame, bound, raw, b.raw.len, 1);
+        cr_assert(!ZSTD_isError(fl));
+        memset(&all, 0, sizeof all);
+        memset(&none, 0, sizeof none);
+        enum tl_rc ra = tl_evblock_decode(frame, fl, b.raw.len, b.n, 1, 0, TL_SCAN_BODIES_ALL, &work, cb, &all);
+        enum tl_rc rz = tl_evblock_decode(frame, fl, b.raw.len, b.n, 1, 0, 0, &work, cb, &none);
+        cr_assert_eq(rz, ra, "payload byte %zu flipped: the same verdict with and without bodies", i);
+        refused += ra == TL_ESTORE;
+    }
+    cr_assert_gt(refused, 0);
+    tl_free(raw);
+    tl_free(frame);
     tl_buf_free(&work);
     tl_evblock_enc_free(&b);
 }
@@ -189,21 +277,24 @@ Test(evblock, damaged_frames_are_refused)
     size_t seen;
     for (size_t cut = 0; cut < b.frame.len; cut++) {
         seen = 0;
-        cr_assert_eq(tl_evblock_decode(b.frame.data, cut, b.raw.len, b.n, 1, 0, &work, count_cb, &seen), TL_ESTORE,
-                     "frame cut to %zu of %zu bytes", cut, b.frame.len);
+        cr_assert_eq(
+            tl_evblock_decode(b.frame.data, cut, b.raw.len, b.n, 1, 0, TL_SCAN_BODIES_ALL, &work, count_cb, &seen),
+            TL_ESTORE, "frame cut to %zu of %zu bytes", cut, b.frame.len);
         cr_assert_eq(seen, 0, "no event of a damaged block is delivered");
     }
     /* A flipped byte: refused, or (a bit zstd does not use, such as in the
      * frame header) exactly the original events; never other events. */
     static struct acc orig, got;
     memset(&orig, 0, sizeof orig);
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, &work, cb, &orig), TL_OK);
+    cr_assert_eq(
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, TL_SCAN_BODIES_ALL, &work, cb, &orig),
+        TL_OK);
     size_t refused = 0;
     for (size_t i = 0; i < b.frame.len; i++) {
         memcpy(copy, b.frame.data, b.frame.len);
         copy[i] ^= 0x20;
         memset(&got, 0, sizeof got);
-        enum tl_rc rc = tl_evblock_decode(copy, b.frame.len, b.raw.len, b.n, 1, 0, &work, cb, &got);
+        enum tl_rc rc = tl_evblock_decode(copy, b.frame.len, b.raw.len, b.n, 1, 0, TL_SCAN_BODIES_ALL, &work, cb, &got);
         if (rc == TL_ESTORE) {
             cr_assert_eq(got.n, 0, "byte %zu flipped: no event of a damaged block is delivered", i);
             refused++;
@@ -214,16 +305,21 @@ Test(evblock, damaged_frames_are_refused)
     }
     cr_assert_gt(refused, b.frame.len * 9 / 10, "nearly every flip is refused (%zu of %zu)", refused, b.frame.len);
     seen = 0;
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len + 1, b.n, 1, 0, &work, count_cb, &seen),
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len + 1, b.n, 1, 0, TL_SCAN_BODIES_ALL, &work,
+                                   count_cb, &seen),
                  TL_ESTORE, "a payload length that is not the frame's");
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n + 1, 1, 0, &work, count_cb, &seen),
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n + 1, 1, 0, TL_SCAN_BODIES_ALL, &work,
+                                   count_cb, &seen),
                  TL_ESTORE, "more events claimed than the payload holds");
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n - 1, 1, 0, &work, count_cb, &seen),
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n - 1, 1, 0, TL_SCAN_BODIES_ALL, &work,
+                                   count_cb, &seen),
                  TL_ESTORE, "fewer events claimed than the payload holds");
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 0, 1, 0, &work, count_cb, &seen), TL_ESTORE);
     cr_assert_eq(
-        tl_evblock_decode(b.frame.data, b.frame.len, TL_EVBLOCK_RAW_SANE + 1, b.n, 1, 0, &work, count_cb, &seen),
-        TL_ESTORE, "an absurd payload length is refused before allocating");
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 0, 1, 0, TL_SCAN_BODIES_ALL, &work, count_cb, &seen),
+        TL_ESTORE);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, TL_EVBLOCK_RAW_SANE + 1, b.n, 1, 0, TL_SCAN_BODIES_ALL,
+                                   &work, count_cb, &seen),
+                 TL_ESTORE, "an absurd payload length is refused before allocating");
     tl_free(copy);
     tl_buf_free(&work);
     tl_evblock_enc_free(&b);
@@ -240,7 +336,7 @@ static enum tl_rc decode_payload(const unsigned char *raw, size_t len, size_t n)
     struct tl_buf work;
     tl_buf_init(&work, 0);
     size_t seen = 0;
-    enum tl_rc rc = tl_evblock_decode(frame, fl, len, n, 1, 0, &work, count_cb, &seen);
+    enum tl_rc rc = tl_evblock_decode(frame, fl, len, n, 1, 0, TL_SCAN_BODIES_ALL, &work, count_cb, &seen);
     tl_buf_free(&work);
     tl_free(frame);
     return rc;
@@ -312,8 +408,9 @@ static void body_round_trip(const char *body, int64_t ts, const char *user, char
     struct tl_buf work;
     tl_buf_init(&work, 0);
     struct one_body o = {.out = out, .cap = cap};
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 1, 1, 0, &work, body_cb, &o), TL_OK, "%s",
-                 body);
+    cr_assert_eq(
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, 1, 1, 0, TL_SCAN_BODIES_ALL, &work, body_cb, &o), TL_OK,
+        "%s", body);
     cr_assert_eq(o.n, 1);
     cr_assert_str_eq(o.user, user ? user : "");
     cr_assert_str_eq(o.item, "sku-002595");
@@ -451,7 +548,8 @@ Test(evblock, random_bodies_come_back_in_a_block)
     tl_buf_init(&work, 0);
     static struct acc a;
     memset(&a, 0, sizeof a);
-    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, &work, cb, &a), TL_OK);
+    cr_assert_eq(tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, 0, TL_SCAN_BODIES_ALL, &work, cb, &a),
+                 TL_OK);
     cr_assert_eq(a.n, 64);
     for (int e = 0; e < 64; e++) cr_assert_str_eq(a.r[e].body, bodies[e], "event %d", e);
     tl_buf_free(&work);
@@ -521,7 +619,7 @@ Test(evblock, own_timestamps_are_codes)
     for (int from = 0; from < 200; from += 64) {
         memset(&a, 0, sizeof a);
         a.stop_at = 64;
-        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, from, &work, cb, &a);
+        tl_evblock_decode(b.frame.data, b.frame.len, b.raw.len, b.n, 1, from, TL_SCAN_BODIES_ALL, &work, cb, &a);
         for (size_t i = 0; i < a.n; i++) cr_assert_str_eq(a.r[i].body, bodies[from + (int)i]);
     }
     tl_buf_free(&work);

@@ -590,7 +590,7 @@ Test(store_sqlite, events_append_scan_eid)
         last = ev.seq;
     }
     struct ev_acc a = {0};
-    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &a), TL_OK);
+    cr_assert_eq(ops->event_scan(st, 0, TL_SCAN_BODIES_ALL, ev_cb, &a), TL_OK);
     cr_assert_eq(a.n, 5, "scan covers every shop");
     for (int i = 1; i < 5; i++) cr_assert_gt(a.seq[i], a.seq[i - 1], "seq order");
     cr_assert_eq(a.shop[2], 2);
@@ -601,11 +601,11 @@ Test(store_sqlite, events_append_scan_eid)
     cr_assert_eq(a.type[0], TL_EV_PRODUCT_VIEW);
 
     struct ev_acc b = {0};
-    cr_assert_eq(ops->event_scan(st, a.seq[2], ev_cb, &b), TL_OK);
+    cr_assert_eq(ops->event_scan(st, a.seq[2], TL_SCAN_BODIES_ALL, ev_cb, &b), TL_OK);
     cr_assert_eq(b.n, 2, "after_seq is exclusive");
     cr_assert_eq(b.seq[0], a.seq[3]);
     memset(&b, 0, sizeof b);
-    cr_assert_eq(ops->event_scan(st, last, ev_cb, &b), TL_OK);
+    cr_assert_eq(ops->event_scan(st, last, TL_SCAN_BODIES_ALL, ev_cb, &b), TL_OK);
     cr_assert_eq(b.n, 0);
 
     struct eid_acc e = {0};
@@ -624,7 +624,7 @@ Test(store_sqlite, events_append_scan_eid)
     cr_assert_eq(ops->event_append(st, &ev, 0), TL_OK, "NULL body stored as {}");
     cr_assert_gt(ev.seq, last, "seq keeps increasing after reopen");
     memset(&b, 0, sizeof b);
-    cr_assert_eq(ops->event_scan(st, last, ev_cb, &b), TL_OK);
+    cr_assert_eq(ops->event_scan(st, last, TL_SCAN_BODIES_ALL, ev_cb, &b), TL_OK);
     cr_assert_eq(b.n, 1);
     cr_assert_str_eq(b.body[0], "{}");
 }
@@ -1267,7 +1267,7 @@ Test(store_sqlite, transaction_rollback_discards_commit_keeps)
     cr_assert_eq(ops->item_scan(st, 0, item_cb, &a), TL_OK);
     cr_assert_eq(a.n, 0);
     struct ev_acc e = {0};
-    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &e), TL_OK);
+    cr_assert_eq(ops->event_scan(st, 0, TL_SCAN_BODIES_ALL, ev_cb, &e), TL_OK);
     cr_assert_eq(e.n, 0);
 
     cr_assert_eq(ops->begin(st), TL_OK);
@@ -1426,7 +1426,7 @@ Test(store_sqlite, events_pack_into_blocks_split_by_size_and_shop)
     }
     /* the handle sees its own pending events inside the transaction */
     struct ev_acc a = {0};
-    cr_assert_eq(ops->event_scan(st, seqs[3], ev_cb, &a), TL_OK);
+    cr_assert_eq(ops->event_scan(st, seqs[3], TL_SCAN_BODIES_ALL, ev_cb, &a), TL_OK);
     cr_assert_eq(a.n, 4, "after_seq inside a block");
     cr_assert_eq(a.seq[0], seqs[4]);
     cr_assert_eq(ops->commit(st), TL_OK);
@@ -1440,12 +1440,12 @@ Test(store_sqlite, events_pack_into_blocks_split_by_size_and_shop)
 
     for (int after = 0; after < 8; after++) {
         memset(&a, 0, sizeof a);
-        cr_assert_eq(ops->event_scan(st, seqs[after], ev_cb, &a), TL_OK);
+        cr_assert_eq(ops->event_scan(st, seqs[after], TL_SCAN_BODIES_ALL, ev_cb, &a), TL_OK);
         cr_assert_eq(a.n, 7 - after, "after seq %d", after);
         for (int k = 0; k < a.n; k++) cr_assert_eq(a.seq[k], seqs[after + 1 + k]);
     }
     memset(&a, 0, sizeof a);
-    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &a), TL_OK);
+    cr_assert_eq(ops->event_scan(st, 0, TL_SCAN_BODIES_ALL, ev_cb, &a), TL_OK);
     cr_assert_eq(a.n, 8);
     cr_assert_eq(a.shop[6], s2);
     cr_assert_str_eq(a.body[7], "{}");
@@ -1528,7 +1528,7 @@ Test(store_sqlite, events_rows_of_schema_2_survive_the_upgrade)
     cr_assert_eq(ops->event_append(st, &ev, 9), TL_OK);
     cr_assert_eq(ev.seq, 8, "new numbers continue after the highest row");
     struct ev_acc a = {0};
-    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &a), TL_OK);
+    cr_assert_eq(ops->event_scan(st, 0, TL_SCAN_BODIES_ALL, ev_cb, &a), TL_OK);
     cr_assert_eq(a.n, 4);
     cr_assert_eq(a.seq[0], 1);
     cr_assert_eq(a.seq[2], 7);
@@ -1536,7 +1536,7 @@ Test(store_sqlite, events_rows_of_schema_2_survive_the_upgrade)
     cr_assert_str_eq(a.body[0], "{\"old\":1}");
     cr_assert_str_eq(a.body[3], "{\"new\":1}");
     memset(&a, 0, sizeof a);
-    cr_assert_eq(ops->event_scan(st, 2, ev_cb, &a), TL_OK);
+    cr_assert_eq(ops->event_scan(st, 2, TL_SCAN_BODIES_ALL, ev_cb, &a), TL_OK);
     cr_assert_eq(a.n, 2, "after_seq across both tables");
     cr_assert_eq(a.seq[0], 7);
     struct eid_acc e = {0};
@@ -1555,7 +1555,7 @@ Test(store_sqlite, a_damaged_block_fails_the_scan_cleanly)
     cr_assert_eq(ops->event_append(st, &ev, 0), TL_OK);
     sql_exec("UPDATE event_blocks SET data = substr(data, 1, length(data) - 3)");
     struct ev_acc a = {0};
-    cr_assert_eq(ops->event_scan(st, 0, ev_cb, &a), TL_ESTORE);
+    cr_assert_eq(ops->event_scan(st, 0, TL_SCAN_BODIES_ALL, ev_cb, &a), TL_ESTORE);
     cr_assert_eq(a.n, 0);
     sql_exec("UPDATE event_blocks SET eids = x'0102'");
     struct eid_acc e = {0};
