@@ -6,7 +6,7 @@
 #   make bench      performance; method and numbers in BENCHMARKS.md
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make valgrind   unit tests under valgrind
-#   make tsan       the profile cache's, the thread pool's and the start-up basket feed's concurrency tests under ThreadSanitizer
+#   make tsan       the concurrency tests of the profile cache, the thread pool and the start-up feeds under ThreadSanitizer
 #   make lint       clang-format check + cppcheck
 
 BUILD   ?= build
@@ -108,8 +108,8 @@ asan: deps
 	ASAN_OPTIONS=detect_leaks=1 python3 tests/api/run.py --bin build-asan/tailor --slow
 
 # ThreadSanitizer: Criterion cannot start under TSan here, so the concurrency
-# tests of the profile cache, the thread pool and the start-up basket feed also
-# build as plain programs.
+# tests of the profile cache, the thread pool and the start-up feeds (orders'
+# baskets, scanned events) also build as plain programs.
 tsan:
 	@mkdir -p $(BUILD)
 	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_PCACHE_STANDALONE \
@@ -124,6 +124,10 @@ tsan:
 	  -o $(BUILD)/tsan_feed tests/unit/engine/test_basket_feed.c src/engine/basket_feed.c src/engine/itemsets.c \
 	  src/model/cooc.c src/core/*.c $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
 	$(BUILD)/tsan_feed
+	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_SCAN_RELAY_STANDALONE \
+	  -o $(BUILD)/tsan_scan_relay tests/unit/engine/test_scan_relay.c src/engine/scan_relay.c src/core/*.c \
+	  $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
+	$(BUILD)/tsan_scan_relay
 
 valgrind: $(BUILD)/unit_tests
 	valgrind --error-exitcode=1 --leak-check=full --trace-children=no $(BUILD)/unit_tests --jobs 1 --no-early-exit

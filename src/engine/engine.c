@@ -24,6 +24,7 @@
 #include "core/timeutil.h"
 #include "engine/basket_feed.h"
 #include "engine/internal.h"
+#include "engine/scan_relay.h"
 #include "model/model.h"
 #include "ingest/event.h"
 #include "ingest/event_fast.h"
@@ -522,7 +523,14 @@ static enum tl_rc scan_events_for_models(struct tl_engine *e)
     tl_u64map_init(&vs.number);
     tl_itemsets_init(&vs.sets);
     e->startup_views = &vs;
-    rc = e->ops->event_scan(e->rst, 0, STARTUP_BODIES, pop_event_cb, &sc);
+    /* pop_event_cb runs on a worker while this thread reads and decodes the
+     * next events (scan_relay.h). The scan goes through the writer's handle,
+     * idle until the writer starts: the callbacks load profiles through rst
+     * (under rst_mu), and one SQLite connection must not serve two threads
+     * at once. */
+    struct tl_scan_relay *sr = tl_scan_relay_start(pop_event_cb, &sc);
+    rc = sr ? e->ops->event_scan(e->wst, 0, STARTUP_BODIES, tl_scan_relay_event, sr) : TL_ENOMEM;
+    tl_scan_relay_finish(sr);
     e->startup_views = NULL;
     tl_u64map_free(&vs.last);
     tl_u64map_free(&vs.number);
