@@ -120,11 +120,11 @@ tsan:
 	  -o $(BUILD)/tsan_pool tests/unit/core/test_pool.c src/core/*.c \
 	  $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
 	$(BUILD)/tsan_pool
-	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_FEED_STANDALONE \
+	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_TSAN_STANDALONE \
 	  -o $(BUILD)/tsan_feed tests/unit/engine/test_basket_feed.c src/engine/basket_feed.c src/engine/itemsets.c \
 	  src/model/cooc.c src/core/*.c $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
 	$(BUILD)/tsan_feed
-	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_SCAN_RELAY_STANDALONE \
+	$(CC) -std=c17 -D_GNU_SOURCE -O1 -g -fsanitize=thread -Iinclude -Isrc -DTL_TSAN_STANDALONE \
 	  -o $(BUILD)/tsan_scan_relay tests/unit/engine/test_scan_relay.c src/engine/scan_relay.c src/core/*.c \
 	  $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
 	$(BUILD)/tsan_scan_relay

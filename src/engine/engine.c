@@ -328,14 +328,14 @@ static int load_item_cb(void *ctx, uint32_t shop_id, const struct tl_item *it)
     return (int)tl_catalog_upsert(e->shops[shop_id]->cat, it, NULL);
 }
 
-struct load_orders {
+struct order_load {
     struct tl_engine *e;
     struct tl_basket_feed *feed; /* co-occurrence counted on a second thread (basket_feed.h) */
 };
 
 static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
 {
-    struct load_orders *lo = ctx;
+    struct order_load *lo = ctx;
     struct tl_engine *e = lo->e;
     if (shop_id >= e->shops_cap || !e->shops[shop_id]) return 0;
     char buf[TL_ID_MAX + 16];
@@ -361,7 +361,7 @@ static int load_order_cb(void *ctx, uint32_t shop_id, const struct tl_order *o)
 
 static enum tl_rc load_orders(struct tl_engine *e)
 {
-    struct load_orders lo = {e, tl_basket_feed_start()};
+    struct order_load lo = {e, tl_basket_feed_start()};
     enum tl_rc rc = e->ops->order_scan(e->rst, 0, load_order_cb, &lo);
     tl_basket_feed_finish(lo.feed);
     return rc;

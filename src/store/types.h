@@ -54,7 +54,9 @@ struct tl_line {
 
 #define TL_EVENT_LINES_MAX 1000
 
-/* A validated behaviour event (see src/ingest/event.c for the JSON form). */
+/* A validated behaviour event (see src/ingest/event.c for the JSON form).
+ * A new string field must also be listed in STR_FIELDS of
+ * src/engine/scan_relay.c, which copies events with their strings. */
 struct tl_event {
     int64_t seq; /* store sequence, 0 before it is stored */
     uint32_t shop_id;

@@ -3,26 +3,7 @@
  * gives: the same relations, order by order, across buffer hand-offs, an
  * order larger than a buffer, and two shops fed alternately. */
 #include <string.h>
-#ifdef TL_FEED_STANDALONE
-/* ThreadSanitizer build (`make tsan`; Criterion cannot start under TSan):
- * the same test as a plain program, with minimal stand-ins for the
- * assertions it uses. */
-#include <stdio.h>
-#include <stdlib.h>
-#define FAIL_IF(c, what)                                                                                               \
-    do {                                                                                                               \
-        if (c) {                                                                                                       \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, what);                                                  \
-            exit(1);                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-#define cr_assert_eq(a, b, ...) FAIL_IF((a) != (b), #a " != " #b)
-#define cr_assert_gt(a, b, ...) FAIL_IF(!((a) > (b)), #a " <= " #b)
-#define cr_assert_not_null(a, ...) FAIL_IF((a) == NULL, #a " is NULL")
-#define Test(suite, name) static void name(void)
-#else
-#include <criterion/criterion.h>
-#endif
+#include "../tsan_standalone.h"
 
 #include "core/alloc.h"
 #include "engine/basket_feed.h"
@@ -106,7 +87,7 @@ Test(basket_feed, worker_counts_what_the_caller_would)
     tl_basket_feed_finish(NULL);
 }
 
-#ifdef TL_FEED_STANDALONE
+#ifdef TL_TSAN_STANDALONE
 int main(void)
 {
     worker_counts_what_the_caller_would();
@@ -115,7 +96,7 @@ int main(void)
 }
 #endif
 
-#ifndef TL_FEED_STANDALONE
+#ifndef TL_TSAN_STANDALONE
 /* Out of memory while starting: no feed (the caller counts inline), and
  * nothing leaked. */
 Test(basket_feed, start_without_memory_gives_null_and_leaks_nothing)

@@ -2,24 +2,7 @@
  * in order with every field and string as given, on the worker, across many
  * batches; an event with lines or larger than a batch runs on the scanning
  * thread after all before it. */
-#ifdef TL_SCAN_RELAY_STANDALONE
-/* ThreadSanitizer build (`make tsan`; Criterion cannot start under TSan):
- * the same test as a plain program. */
-#include <stdlib.h>
-#define FAIL_IF(c, what)                                                                                               \
-    do {                                                                                                               \
-        if (c) {                                                                                                       \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, what);                                                  \
-            exit(1);                                                                                                   \
-        }                                                                                                              \
-    } while (0)
-#define cr_assert_eq(a, b, ...) FAIL_IF((a) != (b), #a " != " #b)
-#define cr_assert_gt(a, b, ...) FAIL_IF(!((a) > (b)), #a " <= " #b)
-#define cr_assert_not_null(a, ...) FAIL_IF((a) == NULL, #a " is NULL")
-#define Test(suite, name) static void name(void)
-#else
-#include <criterion/criterion.h>
-#endif
+#include "../tsan_standalone.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -110,7 +93,7 @@ Test(scan_relay, every_event_in_order_with_every_field)
     tl_scan_relay_finish(NULL);
 }
 
-#ifdef TL_SCAN_RELAY_STANDALONE
+#ifdef TL_TSAN_STANDALONE
 int main(void)
 {
     every_event_in_order_with_every_field();
