@@ -3,33 +3,41 @@
  * skip_bad), applied to profiles.
  *
  * Pipeline over the two cores: a parser thread reads, validates and
- * deduplicates lines into batches of up to IMPORT_BATCH events and packs
- * each batch into a block of events (store/evblock.h); the writer thread,
- * inside the import's transaction, applies the events of a window of
- * WINDOW_BATCHES batches to the shoppers' profiles, grouped by shopper
- * (apply_window), and appends each batch to the store as its block. Compressing a
- * block (zstd, about a third of the parser's work) is done by whichever
- * thread would otherwise wait: the writer compresses a batch it takes that
- * is not compressed yet, and the parser, finding the queue full, compresses
- * queued batches instead of waiting. So the two cores share the work
- * whichever side is slower for the data at hand. At most IMPORT_QUEUE
- * batches are queued and a window held, so memory stays bounded whatever
- * the file size (about 1 MB per batch of 2,048 events). Either side
- * stopping (bad line without skip_bad, store error) stops the other.
+ * deduplicates lines into batches of up to IMPORT_BATCH events, each with
+ * the stored bodies of its events; the writer thread, inside the import's
+ * transaction, applies the events of a window of WINDOW_BATCHES batches to
+ * the shoppers' profiles, grouped by shopper (apply_window), and appends
+ * each batch to the store as a block of events (store/evblock.h). Packing
+ * a batch's events into its block and compressing the block (zstd) is done
+ * by whichever thread would otherwise wait (pack_and_compress): the writer
+ * packs a batch it takes that is not packed yet, and the parser, finding
+ * the queue full, packs queued batches instead of waiting. So the two cores
+ * share the work whichever side is slower for the data at hand. At most
+ * IMPORT_QUEUE batches are queued and a window held, so memory stays
+ * bounded whatever the file size (about 1.5 MB per batch of 2,048 events).
+ * Either side stopping (bad line without skip_bad, store error) stops the
+ * other.
+ *
+ * Stored body: the canonical JSON of docs/events.md, in the compact form of
+ * the blocks. The parser writes that compact form straight from the line,
+ * in the pass that validates it (tl_evfast_parse_compact), instead of the
+ * block encoder packing it from the canonical JSON afterwards (parse and
+ * pack of a bench event 690 -> 545 ns in one thread, BENCHMARKS.md). The
+ * canonical JSON is still written in that pass, for the values the compact
+ * writer takes from it ("items", "context", unknown fields) and for the
+ * events it gives up on, which are packed from their JSON as before, as are
+ * the events the fast path declines (jansson).
  *
  * A batch owns all its memory in a few buffers that are reused, never freed
  * per event: the parsed strings (the fast path's scratch, sized so that it
  * never reallocates inside a batch: a line that would not fit starts the
- * next batch), the lines of all its events, and the jansson trees of the
- * rare events the fast path declines. The canonical bodies are only needed
- * to pack the block: they live in one buffer of the parser's, reused by
- * every batch (fresh memory is dear: see BENCHMARKS.md). Consumed
- * batches go back to the parser, which resets and refills them (a glibc
- * free from another thread than the allocating one is several times slower).
+ * next batch), the compact bodies, the canonical bodies of the events
+ * without one, the lines of all its events, and the jansson trees of the
+ * rare events the fast path declines. Consumed batches go back to the
+ * parser, which resets and refills them (a glibc free from another thread
+ * than the allocating one is several times slower; fresh memory is dear:
+ * see BENCHMARKS.md).
  *
- * Stored body: the canonical JSON of docs/events.md, written by
- * tl_evfast_parse_canonical straight from the line in the pass that
- * validates it (jansson only for events the fast path declines).
  * Deduplication claims a whole batch under one lock
  * (tl_engine_dedupe_claim_many); the import's claims stay pending under its
  * token until the transaction commits. */
@@ -70,13 +78,18 @@ struct batch {
     size_t body_off[IMPORT_BATCH], lines_off[IMPORT_BATCH];
     size_t n;
     struct tl_buf scratch; /* fast path strings: never reallocated while the batch fills */
+    struct tl_buf bodies;  /* canonical bodies of the events without a compact one, until packed (pack_and_compress) */
+    struct tl_buf cbodies; /* compact bodies written by the parser (tl_evfast_parse_compact) */
+    size_t body_len[IMPORT_BATCH]; /* at body_off: in cbodies if compact, else in bodies */
+    unsigned char compact[IMPORT_BATCH];
     struct tl_line *lines; /* lines of every event (strings in scratch or a tree) */
     size_t n_lines, cap_lines;
     json_t **objs; /* slow path trees the events' strings point into */
     size_t n_objs, cap_objs;
     struct tl_evblock_enc blk; /* the batch's new events, packed by the parser */
-    int zstate;                /* Z_WAITING, Z_BUSY (a thread is compressing blk), Z_DONE; under pipe.mu */
-    enum tl_rc zrc;            /* result of compressing blk */
+    size_t n_new;              /* events not dup, to pack */
+    int zstate;                /* Z_WAITING, Z_BUSY (a thread is packing and compressing blk), Z_DONE; under pipe.mu */
+    enum tl_rc zrc;            /* result of packing and compressing blk */
 };
 
 enum { Z_WAITING, Z_BUSY, Z_DONE };
@@ -102,6 +115,8 @@ static void batch_reset(struct batch *b)
     b->n_objs = 0;
     b->n = b->n_lines = 0;
     tl_buf_reset(&b->scratch);
+    tl_buf_reset(&b->bodies);
+    tl_buf_reset(&b->cbodies);
     tl_evblock_enc_reset(&b->blk);
 }
 
@@ -110,6 +125,8 @@ static void batch_free(struct batch *b)
     if (!b) return;
     batch_reset(b);
     tl_buf_free(&b->scratch);
+    tl_buf_free(&b->bodies);
+    tl_buf_free(&b->cbodies);
     tl_free(b->lines);
     tl_free(b->objs);
     tl_evblock_enc_free(&b->blk);
@@ -123,8 +140,11 @@ static struct batch *batch_new(void)
     /* the per-event arrays are written before they are read: only the tail is cleared */
     memset(&b->n, 0, sizeof *b - offsetof(struct batch, n));
     tl_buf_init(&b->scratch, 0);
+    tl_buf_init(&b->bodies, 0);
+    tl_buf_init(&b->cbodies, 0);
     tl_evblock_enc_init(&b->blk);
-    if (tl_buf_reserve(&b->scratch, SCRATCH_BYTES)) {
+    if (tl_buf_reserve(&b->scratch, SCRATCH_BYTES) || tl_buf_reserve(&b->bodies, SCRATCH_BYTES) ||
+        tl_buf_reserve(&b->cbodies, SCRATCH_BYTES)) {
         batch_free(b);
         return NULL;
     }
@@ -151,14 +171,16 @@ static void note_skip(struct tl_import_events *j, const struct tl_err *e)
 /* Parse one line into b's next slot (not yet counted in b->n). Returns
  * TL_OK, or the validation rc with e set; nothing of a rejected line stays
  * referenced (its bytes in the buffers are overwritten by the next line). */
-static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct batch *b, struct tl_buf *bodies,
-                             struct tl_line *lines, struct tl_err *e)
+static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct batch *b, struct tl_line *lines,
+                             struct tl_err *e)
 {
+    struct tl_buf *bodies = &b->bodies;
     struct tl_event *ev = &b->ev[b->n];
-    size_t body0 = bodies->len, scratch0 = b->scratch.len;
+    size_t body0 = bodies->len, scratch0 = b->scratch.len, cbody0 = b->cbodies.len, clen = 0;
     int handled = 0;
-    enum tl_rc rc =
-        tl_evfast_parse_canonical(line, len, now, ev, lines, TL_EVENT_LINES_MAX, &b->scratch, bodies, &handled);
+    enum tl_rc rc = tl_evfast_parse_compact(line, len, now, ev, lines, TL_EVENT_LINES_MAX, &b->scratch, bodies,
+                                            &b->cbodies, &clen, &handled);
+    if (rc == TL_OK && clen) bodies->len = body0; /* the compact body is what is stored */
     json_t *obj = NULL;
     if (rc == TL_OK && !handled) { /* unusual or invalid: jansson, which words the error; buffers as they were */
         json_error_t je;
@@ -173,7 +195,7 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct b
             if (rc == TL_OK) rc = tl_event_canonical(ev, obj, bodies);
         }
     }
-    if (rc == TL_OK) rc = tl_buf_putc(bodies, '\0'); /* keep the body's NUL: the next body follows it */
+    if (rc == TL_OK && !clen) rc = tl_buf_putc(bodies, '\0'); /* keep the body's NUL: the next body follows it */
     if (rc == TL_OK && ev->n_lines && b->n_lines + ev->n_lines > b->cap_lines) {
         size_t ncap = b->cap_lines ? b->cap_lines : 256;
         while (ncap < b->n_lines + ev->n_lines) ncap *= 2;
@@ -198,24 +220,51 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct b
     if (rc) {
         json_decref(obj);
         bodies->len = body0;
+        b->cbodies.len = cbody0;
         b->scratch.len = scratch0;
         if (rc == TL_ENOMEM) tl_err_set(e, TL_ENOMEM, NULL, "out of memory");
         return rc;
     }
     if (ev->n_lines) memcpy(b->lines + b->n_lines, ev->lines, ev->n_lines * sizeof *b->lines);
     if (obj) b->objs[b->n_objs++] = obj;
-    b->body_off[b->n] = body0;
+    b->compact[b->n] = clen != 0;
+    b->body_off[b->n] = clen ? cbody0 : body0;
+    b->body_len[b->n] = clen ? clen : bodies->len - body0 - 1; /* less its NUL */
     b->lines_off[b->n] = b->n_lines;
     b->n_lines += ev->n_lines;
     return TL_OK;
 }
 
-/* Compress b's block, claimed (Z_BUSY) under pp->mu by the caller, who
+/* Pack b's new events with their bodies into its block and compress it:
+ * the compact bodies the parser wrote as they are, the others (events the
+ * fast path declined, or with a value it does not write compactly) packed
+ * from their JSON. The writer stores the block and never reads an event's
+ * body (body NULL from here on). */
+static enum tl_rc pack_and_compress(struct batch *b)
+{
+    enum tl_rc rc = TL_OK;
+    for (size_t i = 0; i < b->n && rc == TL_OK; i++) {
+        if (b->dup[i]) continue;
+        struct tl_event *ev = &b->ev[i];
+        if (b->compact[i]) {
+            rc = tl_evblock_add_compact(&b->blk, ev, b->eid[i], b->cbodies.data + b->body_off[i], b->body_len[i]);
+            continue;
+        }
+        ev->body = b->bodies.data + b->body_off[i];
+        ev->body_len = b->body_len[i];
+        rc = tl_evblock_add(&b->blk, ev, b->eid[i]);
+        ev->body = NULL;
+        ev->body_len = 0;
+    }
+    return rc == TL_OK ? tl_evblock_compress(&b->blk) : rc;
+}
+
+/* Pack and compress b, claimed (Z_BUSY) under pp->mu by the caller, who
  * holds the lock again on return. */
-static void compress_claimed(struct pipe *pp, struct batch *b)
+static void pack_claimed(struct pipe *pp, struct batch *b)
 {
     pthread_mutex_unlock(&pp->mu);
-    enum tl_rc rc = tl_evblock_compress(&b->blk);
+    enum tl_rc rc = pack_and_compress(b);
     pthread_mutex_lock(&pp->mu);
     b->zrc = rc;
     b->zstate = Z_DONE;
@@ -223,9 +272,9 @@ static void compress_claimed(struct pipe *pp, struct batch *b)
 }
 
 /* Hand a batch to the consumer; 0 if the consumer has stopped. While the
- * queue is full, compress the queued batches the writer has not started
- * on, newest first (the writer takes the oldest next). The writer frees
- * queued batches only after joining this thread. */
+ * queue is full, pack and compress the queued batches the writer has not
+ * started on, newest first (the writer takes the oldest next). The writer
+ * frees queued batches only after joining this thread. */
 static int push(struct pipe *pp, struct batch *b)
 {
     pthread_mutex_lock(&pp->mu);
@@ -237,7 +286,7 @@ static int push(struct pipe *pp, struct batch *b)
         }
         if (t) {
             t->zstate = Z_BUSY;
-            compress_claimed(pp, t);
+            pack_claimed(pp, t);
         } else {
             pthread_cond_wait(&pp->cv, &pp->mu);
         }
@@ -252,8 +301,8 @@ static int push(struct pipe *pp, struct batch *b)
     return ok;
 }
 
-/* The next batch for the writer, its block compressed (here if no one has
- * started on it; after the parser if it is compressing it). */
+/* The next batch for the writer, its block packed and compressed (here if
+ * no one has started on it; after the parser if it is packing it). */
 static struct batch *pop(struct pipe *pp)
 {
     pthread_mutex_lock(&pp->mu);
@@ -266,7 +315,7 @@ static struct batch *pop(struct pipe *pp)
         pthread_cond_broadcast(&pp->cv);
         if (b->zstate == Z_WAITING) {
             b->zstate = Z_BUSY;
-            compress_claimed(pp, b);
+            pack_claimed(pp, b);
         }
         while (b->zstate != Z_DONE) pthread_cond_wait(&pp->cv, &pp->mu);
     }
@@ -299,31 +348,23 @@ static void give_back(struct pipe *pp, struct batch *b)
 
 /* A full batch: claim its idempotency keys (the first of two equal ones in
  * the file wins), point its events at their lines (the buffers no longer
- * move), pack the new ones with their bodies into a block (compressed later
- * by either thread: push, pop), and hand it over. The bodies are the
- * parser's, reused by the next batch: the writer stores the block and never
- * reads an event's body (body NULL from here on). TL_ESHUTDOWN if the
- * consumer has stopped; else an error is in pp->perr. */
-static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b, struct tl_buf *bodies)
+ * move), and hand it over; its new events are packed with their bodies into
+ * a block and compressed later, by whichever thread has time (push, pop).
+ * TL_ESHUTDOWN if the consumer has stopped. */
+static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b)
 {
     struct tl_import_events *j = pp->job;
-    enum tl_rc rc = TL_OK;
     tl_engine_dedupe_claim_many(j->engine, b->eid, b->n, j->token, b->dup);
-    for (size_t i = 0; i < b->n && rc == TL_OK; i++) {
+    b->n_new = 0;
+    for (size_t i = 0; i < b->n; i++) {
         struct tl_event *ev = &b->ev[i];
-        ev->body = bodies->data + b->body_off[i];
-        ev->body_len = (i + 1 < b->n ? b->body_off[i + 1] : bodies->len) - b->body_off[i] - 1; /* less its NUL */
         ev->lines = ev->n_lines ? b->lines + b->lines_off[i] : NULL;
         if (b->dup[i])
             j->duplicates++;
         else
-            rc = tl_evblock_add(&b->blk, ev, b->eid[i]);
-        ev->body = NULL;
-        ev->body_len = 0;
+            b->n_new++;
     }
-    tl_buf_reset(bodies);
-    if (rc) return tl_err_set(&pp->perr, rc, NULL, "packing events: %s", tl_rc_message(rc));
-    b->zstate = b->blk.n ? Z_WAITING : Z_DONE;
+    b->zstate = b->n_new ? Z_WAITING : Z_DONE;
     b->zrc = TL_OK;
     return push(pp, b) ? TL_OK : TL_ESHUTDOWN;
 }
@@ -339,11 +380,7 @@ static void *producer_main(void *arg)
     tl_engine_dedupe_expect(j->engine, (size_t)(expect < EXPECT_MAX ? expect : EXPECT_MAX));
     struct tl_line *lines = tl_malloc(TL_EVENT_LINES_MAX * sizeof *lines);
     struct batch *b = batch_new();
-    struct tl_buf bodies; /* canonical bodies of the batch being filled, each with its NUL (seal_and_push) */
-    tl_buf_init(&bodies, 0);
-    enum tl_rc rc = lines && b && tl_buf_reserve(&bodies, SCRATCH_BYTES) == TL_OK
-                        ? TL_OK
-                        : tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
+    enum tl_rc rc = lines && b ? TL_OK : tl_err_set(&pp->perr, TL_ENOMEM, NULL, "out of memory");
     int64_t now = tl_now_ms();
     uint64_t since_progress = 0;
     const char *line;
@@ -357,7 +394,7 @@ static void *producer_main(void *arg)
         if (k == len) continue; /* blank line */
         if (!batch_has_room(b, len - k)) {
             if (b->n) {
-                rc = seal_and_push(pp, b, &bodies); /* TL_ESHUTDOWN: the consumer failed; its error wins */
+                rc = seal_and_push(pp, b); /* TL_ESHUTDOWN: the consumer failed; its error wins */
                 b = rc == TL_OK ? next_batch(pp) : NULL;
                 if (rc) break;
                 if (!b) {
@@ -373,7 +410,7 @@ static void *producer_main(void *arg)
         }
         struct tl_err e;
         tl_err_clear(&e);
-        enum tl_rc vr = parse_line(line + k, len - k, now, b, &bodies, lines, &e);
+        enum tl_rc vr = parse_line(line + k, len - k, now, b, lines, &e);
         if (vr == TL_ENOMEM) {
             rc = tl_err_set(&pp->perr, vr, NULL, "out of memory");
             break;
@@ -398,10 +435,9 @@ static void *producer_main(void *arg)
                         atomic_load(&pp->consumed));
         }
     }
-    if (rc == TL_OK && b && b->n && (rc = seal_and_push(pp, b, &bodies)) == TL_OK) b = NULL;
+    if (rc == TL_OK && b && b->n && (rc = seal_and_push(pp, b)) == TL_OK) b = NULL;
     batch_free(b);
     tl_free(lines);
-    tl_buf_free(&bodies);
     pthread_mutex_lock(&pp->mu);
     pp->prc = rc;
     pp->producer_done = 1;

@@ -97,6 +97,7 @@
 
 #include "core/timeutil.h"
 #include "ingest/event.h"
+#include "store/evblock_compact.h"
 
 #define QTY_MAX 1e9           /* as in event.c */
 #define VALIDATE_DEPTH_MAX 32 /* nesting accepted inside context / unknown fields */
@@ -840,6 +841,7 @@ struct evscan {
     int items_present; /* "items" is an array (possibly empty) */
     int items_scalar;  /* some element is a bare id (impressions only) */
     int items_noprice; /* some line has no price (not a purchase) */
+    struct tl_buf *cb; /* compact body (tl_evfast_parse_compact), NULL when not written or given up */
 };
 
 /* NUL-terminated copy of s[0..n) in scratch; NULL if no room (cannot happen
@@ -937,8 +939,10 @@ static void w_item_id(struct evscan *e, struct val *v, int bare)
 /* One-pass hook for the scalar value of a known top-level field f, whose
  * token started at q: "timestamp" as tl_time_format(ts_ms) unless already in
  * that form, "country" upper case, integer ids as strings, numbers in
- * canonical form (build_event declines every other kind of these fields). */
-static void w_field(struct evscan *e, int f, const unsigned char *q)
+ * canonical form (build_event declines every other kind of these fields).
+ * A number's canonical text is left in num[NUM_OUT_MAX] (*nnum = its length,
+ * 0 when it is the token itself) for the compact body. */
+static void w_field(struct evscan *e, int f, const unsigned char *q, char *num, int *nnum)
 {
     struct scan *s = &e->s;
     struct val *v = &e->f[f];
@@ -960,8 +964,168 @@ static void w_field(struct evscan *e, int f, const unsigned char *q)
         }
         if (memcmp(up + 1, v->s, 2) != 0) w_cut(s, q, s->p, up, 4);
     } else if (is_number(v)) {
-        w_number(s, v, f == F_USER || f == F_ANON || f == F_SESSION || f == F_ITEM || f == F_ORDER, 1);
+        int n = num_text(v, f == F_USER || f == F_ANON || f == F_SESSION || f == F_ITEM || f == F_ORDER, num);
+        *nnum = n;
+        if (n < 0)
+            w_stop(s);
+        else if (n)
+            w_cut(s, (const unsigned char *)v->s, (const unsigned char *)v->s + v->n, num, (size_t)n);
     }
+}
+
+/* ---------- compact body (tl_evfast_parse_compact) ----------
+ * Member by member, the bytes that the block encoder's compact_body
+ * (store/evblock.c) writes for the canonical body, from what the scan
+ * knows: the key's dictionary code from its field, the event's own
+ * type / timestamp / ids / country as one-byte references (build_event
+ * copies them from these very tokens), strings as they are, numbers from
+ * their canonical text, and "items", "context" and unknown fields from
+ * their canonical text as the body writer just wrote it. Any value this
+ * does not know how to write gives the compact body up (e->cb = NULL): the
+ * block encoder then packs the JSON body as before. */
+
+/* Dictionary index (evblock_compact.h) of each known field. */
+static const unsigned char field_dict[F_COUNT_] = {
+    [F_TYPE] = TL_CB_D_TYPE,           [F_TIMESTAMP] = TL_CB_D_TIMESTAMP,    [F_USER] = TL_CB_D_USER_ID,
+    [F_ANON] = TL_CB_D_ANONYMOUS_ID,   [F_SESSION] = TL_CB_D_SESSION_ID,     [F_EVENT_ID] = TL_CB_D_EVENT_ID,
+    [F_ITEM] = TL_CB_D_ITEM_ID,        [F_QTY] = TL_CB_D_QUANTITY,           [F_PRICE] = TL_CB_D_PRICE,
+    [F_QUERY] = TL_CB_D_QUERY,         [F_CATEGORY] = TL_CB_D_CATEGORY,      [F_COUNTRY] = TL_CB_D_COUNTRY,
+    [F_ORDER] = TL_CB_D_ORDER_ID,      [F_RECO] = TL_CB_D_RECOMMENDATION_ID, [F_DWELL] = TL_CB_D_DWELL_MS,
+    [F_SCROLL] = TL_CB_D_SCROLL_DEPTH, [F_CONTEXT] = TL_CB_D_CONTEXT,        [F_ITEMS] = TL_CB_D_ITEMS};
+
+/* Room for a member with n bytes of key and value text; NULL (given up)
+ * when the buffer cannot grow. */
+static unsigned char *cb_room(struct evscan *e, size_t n)
+{
+    struct tl_buf *b = e->cb;
+    if (b->cap - b->len <= n + TL_CB_MEMBER_MAX && tl_buf_reserve(b, n + TL_CB_MEMBER_MAX) != TL_OK) {
+        e->cb = NULL;
+        return NULL;
+    }
+    return (unsigned char *)b->data + b->len;
+}
+
+static void cb_end(struct evscan *e, unsigned char *p) { e->cb->len = (size_t)(p - (unsigned char *)e->cb->data); }
+
+static unsigned char *cb_null(unsigned char *p)
+{
+    *p++ = TL_CB_V_RAW;
+    return tl_cb_text(p, "null", 4);
+}
+
+/* The member of the known scalar field f just scanned; num[0..nnum) is its
+ * canonical number text (w_field; nnum 0: the token). */
+static void cb_scalar(struct evscan *e, int f, const char *num, int nnum)
+{
+    const struct val *v = &e->f[f];
+    unsigned char *p = cb_room(e, v->kind == V_STR ? v->n : NUM_OUT_MAX + 24);
+    if (!p) return;
+    *p++ = (unsigned char)(TL_CB_K_DICT + field_dict[f]);
+    int str = v->kind == V_STR, null = v->kind == V_NULL;
+    switch (f) {
+    case F_TYPE: /* type_of matched the text exactly: tl_event_type_str's */
+        if (!str || e->type == TL_EV_NONE) goto off;
+        *p++ = TL_CB_V_TYPE;
+        break;
+    case F_TIMESTAMP:
+        /* the body has the text when ts_is_canonical, else tl_time_format(ts_ms)
+         * (now_ms for null): both tl_time_format_iso of the event's ts_ms, which
+         * build_event keeps within 2000 .. now + 24 h */
+        if (!str && !null && v->kind != V_INT) goto off;
+        *p++ = TL_CB_V_TS;
+        break;
+    case F_USER:
+    case F_ANON:
+    case F_ITEM: /* the event's own id, whether sent as a string or as an integer */
+        if (str || v->kind == V_INT)
+            *p++ = (unsigned char)(f == F_USER ? TL_CB_V_USER : f == F_ANON ? TL_CB_V_ANON : TL_CB_V_ITEM);
+        else if (null)
+            p = cb_null(p);
+        else
+            goto off;
+        break;
+    case F_COUNTRY: /* upper case in the body and in the event */
+        if (str)
+            *p++ = TL_CB_V_COUNTRY;
+        else if (null)
+            p = cb_null(p);
+        else
+            goto off;
+        break;
+    case F_SESSION:
+    case F_ORDER:
+    case F_EVENT_ID:
+    case F_RECO:
+    case F_QUERY:
+    case F_CATEGORY:
+        if (str) {
+            *p++ = TL_CB_V_STR;
+            p = tl_cb_text(p, v->s, v->n);
+        } else if (v->kind == V_INT && (f == F_SESSION || f == F_ORDER)) { /* quoted: "0" for "-0" */
+            *p++ = TL_CB_V_STR;
+            p = nnum > 0 ? tl_cb_text(p, num + 1, (size_t)nnum - 2) : tl_cb_text(p, v->s, v->n);
+        } else if (null) {
+            p = cb_null(p);
+        } else {
+            goto off;
+        }
+        break;
+    default: /* quantity, price, dwell_ms, scroll_depth */
+        if (is_number(v) && nnum >= 0)
+            p = nnum ? tl_cb_nonstring(p, num, (size_t)nnum) : tl_cb_nonstring(p, v->s, v->n);
+        else if (null)
+            p = cb_null(p);
+        else
+            goto off;
+        break;
+    }
+    cb_end(e, p);
+    return;
+off:
+    e->cb = NULL;
+}
+
+/* The member of key k[0..kn) (known field f, or -1) whose canonical value
+ * the body writer wrote at t[0..n). */
+static void cb_written(struct evscan *e, int f, const char *k, size_t kn, const char *t, size_t n)
+{
+    unsigned char *p = cb_room(e, kn + n);
+    if (!p) return;
+    if (f >= 0) {
+        *p++ = (unsigned char)(TL_CB_K_DICT + field_dict[f]);
+    } else {
+        *p++ = TL_CB_K_LITERAL;
+        p = tl_cb_text(p, k, kn);
+    }
+    if (n >= 2 && t[0] == '"') {
+        *p++ = TL_CB_V_STR;
+        p = tl_cb_text(p, t + 1, n - 2);
+    } else {
+        p = tl_cb_nonstring(p, t, n);
+    }
+    cb_end(e, p);
+}
+
+/* Where the body writer's output ends, all pending source written: the
+ * start of the value about to be scanned (0 and given up if the writer has
+ * stopped). */
+static size_t cb_mark(struct evscan *e)
+{
+    struct scan *s = &e->s;
+    if (s->fw) w_cut(s, s->p, s->p, NULL, 0);
+    if (!s->fw) {
+        e->cb = NULL;
+        return 0;
+    }
+    return s->fw->o.b->len;
+}
+
+/* The member of key k[0..kn) (field f, or -1) whose value was scanned since
+ * cb_mark returned v0. */
+static void cb_since(struct evscan *e, int f, const char *k, size_t kn, size_t v0)
+{
+    size_t v1 = cb_mark(e);
+    if (e->cb) cb_written(e, f, k, kn, e->s.fw->o.b->data + v0, v1 - v0);
 }
 
 /* One line object {"item_id","quantity","price",...} into ln. */
@@ -1099,6 +1263,9 @@ static int scan_event(struct evscan *e)
         s->p++;
         skip_ws(s);
         int f = field_of(k, n);
+        /* a value the compact body takes from the written body: its start there */
+        int written = e->cb && (f < 0 || f == F_ITEMS || f == F_CONTEXT);
+        size_t v0 = written ? cb_mark(e) : 0;
         if (f >= 0) {
             if (e->seen & (1u << f)) return 0;
             e->seen |= 1u << f;
@@ -1118,7 +1285,12 @@ static int scan_event(struct evscan *e)
                 const unsigned char *q = s->p;
                 if (!scan_scalar(s, &e->f[f])) return 0;
                 if (f == F_TYPE && e->f[f].kind == V_STR) e->type = type_of(e->f[f].s, e->f[f].n);
-                if (s->fw) w_field(e, f, q);
+                if (s->fw) {
+                    char num[NUM_OUT_MAX];
+                    int nnum = 0;
+                    w_field(e, f, q, num, &nnum);
+                    if (e->cb) cb_scalar(e, f, num, nnum);
+                }
             }
         } else {
             if (nunk == UNKNOWN_KEYS_MAX || key_seen(unknown, nunk, k, n)) return 0;
@@ -1126,6 +1298,7 @@ static int scan_event(struct evscan *e)
             unknown[nunk++].n = n;
             if (!skip_value(s, 0)) return 0;
         }
+        if (written && e->cb) cb_since(e, f, k, n, v0);
         skip_ws(s);
         if (s->p >= s->end) return 0;
         if (*s->p == '}') {
@@ -1133,6 +1306,12 @@ static int scan_event(struct evscan *e)
                 char buf[14 + TS_OUT_MAX];
                 memcpy(buf, ",\"timestamp\":", 13);
                 w_cut(s, s->p, s->p, buf, 13 + ts_quoted(e->now_ms, buf + 13));
+                unsigned char *p = e->cb ? cb_room(e, 0) : NULL;
+                if (p) {
+                    *p++ = TL_CB_K_DICT + TL_CB_D_TIMESTAMP;
+                    *p++ = TL_CB_V_TS;
+                    cb_end(e, p);
+                }
             }
             s->p++;
             break;
@@ -1261,11 +1440,12 @@ size_t tl_evfast_scratch_need(size_t body_len, size_t n) { return body_len + n *
  * with the body writer hooked in when there is a body. */
 static enum tl_rc evfast_run(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
                              struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch, struct tl_buf *body,
-                             int *handled)
+                             struct tl_buf *cbody, size_t *clen, int *handled)
 {
     *handled = 0;
+    if (clen) *clen = 0;
     if (!text || len > SIZE_MAX / 2 || tl_buf_reserve(scratch, len + TL_EVFAST_SCRATCH_SLACK) != TL_OK) return TL_OK;
-    size_t mark = scratch->len, bmark = body ? body->len : 0;
+    size_t mark = scratch->len, bmark = body ? body->len : 0, cmark = cbody ? cbody->len : 0;
     struct evscan e;
     struct fw w;
     e.s.p = (const unsigned char *)text;
@@ -1281,6 +1461,7 @@ static enum tl_rc evfast_run(const char *text, size_t len, int64_t now_ms, struc
     e.lines_max = lines_buf ? (lines_cap < TL_EVENT_LINES_MAX ? lines_cap : TL_EVENT_LINES_MAX) : 0;
     e.n_lines = 0;
     e.items_present = e.items_scalar = e.items_noprice = 0;
+    e.cb = body ? cbody : NULL;
     if (body) {
         w.o.b = body;
         w.o.rc = tl_buf_reserve(body, len + TL_EVFAST_SCRATCH_SLACK); /* usually enough */
@@ -1300,6 +1481,17 @@ static enum tl_rc evfast_run(const char *text, size_t len, int64_t now_ms, struc
             /* integer item ids met before "type": the second walk, with the type */
             body->len = bmark;
             rc = tl_evfast_canonical(text, len, &ev, body, &ok);
+            e.cb = NULL; /* its "items" were taken from the first */
+        }
+    }
+    if (cbody) {
+        unsigned char *p = ok && e.cb ? cb_room(&e, 0) : NULL;
+        if (p) {
+            *p++ = TL_CB_K_END;
+            cb_end(&e, p);
+            *clen = cbody->len - cmark;
+        } else {
+            cbody->len = cmark;
         }
     }
     if (ok) {
@@ -1322,7 +1514,7 @@ enum tl_rc tl_evfast_parse(const char *text, size_t len, int64_t now_ms, struct 
                            struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch, int *handled)
 {
     if (!out || !scratch || !handled || (!text && len)) return TL_EINVAL;
-    return evfast_run(text, len, now_ms, out, lines_buf, lines_cap, scratch, NULL, handled);
+    return evfast_run(text, len, now_ms, out, lines_buf, lines_cap, scratch, NULL, NULL, NULL, handled);
 }
 
 enum tl_rc tl_evfast_parse_canonical(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
@@ -1330,7 +1522,15 @@ enum tl_rc tl_evfast_parse_canonical(const char *text, size_t len, int64_t now_m
                                      struct tl_buf *body, int *handled)
 {
     if (!out || !scratch || !body || !handled || (!text && len)) return TL_EINVAL;
-    return evfast_run(text, len, now_ms, out, lines_buf, lines_cap, scratch, body, handled);
+    return evfast_run(text, len, now_ms, out, lines_buf, lines_cap, scratch, body, NULL, NULL, handled);
+}
+
+enum tl_rc tl_evfast_parse_compact(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
+                                   struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch,
+                                   struct tl_buf *body, struct tl_buf *cbody, size_t *clen, int *handled)
+{
+    if (!out || !scratch || !body || !cbody || !clen || !handled || (!text && len)) return TL_EINVAL;
+    return evfast_run(text, len, now_ms, out, lines_buf, lines_cap, scratch, body, cbody, clen, handled);
 }
 
 /* ---------- canonical body: the second walk ---------- */

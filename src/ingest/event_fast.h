@@ -127,6 +127,17 @@ enum tl_rc tl_evfast_parse_canonical(const char *text, size_t len, int64_t now_m
                                      struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch,
                                      struct tl_buf *body, int *handled);
 
+/* tl_evfast_parse_canonical that also appends, when the event is handled,
+ * its compact stored body (store/evblock_compact.h, ending with its
+ * TL_CB_K_END) to cbody: *clen = its length, the bytes that the block
+ * encoder would pack from the canonical body (tl_evblock_add_compact stores
+ * them without reading the JSON). *clen = 0 and cbody as it was when the
+ * scan does not know how to write some value that way (the encoder then
+ * packs the JSON body as before), or when the event is not handled. */
+enum tl_rc tl_evfast_parse_compact(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
+                                   struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch,
+                                   struct tl_buf *body, struct tl_buf *cbody, size_t *clen, int *handled);
+
 /* Find the elements of a request body without parsing their values: one
  * JSON object, a JSON array of objects (possibly empty), or NDJSON (one
  * object per line, "\n" or "\r\n", blank lines ignored), after an optional

@@ -2,6 +2,7 @@
  * payload buffer after one reserve per event; decoding checks every length
  * against the payload end before reading. */
 #include "store/evblock.h"
+#include "store/evblock_compact.h"
 #include "store/store.h"
 
 #include <math.h>
@@ -16,29 +17,14 @@
 
 enum { F_USER = 1, F_ANON = 2, F_ITEM = 4, F_COUNTRY = 8, F_COMPACT = 16 };
 
-/* Compact bodies (format in evblock.h). Key codes: */
-enum { K_END = 0, K_LITERAL = 1, K_DICT = 2 };
-/* the dictionary: code K_DICT + index, fixed forever (stored data uses it) */
+/* Compact bodies (format in evblock.h; codes in evblock_compact.h). The
+ * dictionary's keys, in the order of enum tl_cb_dict: */
 static const char *const dict[] = {
     "event_id", "type",     "timestamp",    "user_id",  "anonymous_id", "session_id",
     "item_id",  "items",    "quantity",     "price",    "country",      "query",
     "category", "dwell_ms", "scroll_depth", "order_id", "context",      "recommendation_id"};
 #define DICT_N (sizeof dict / sizeof dict[0])
-/* value codes */
-enum {
-    V_STR = 1, /* varint length, the bytes between the quotes */
-    V_RAW,     /* varint length, the JSON text as it is (objects, arrays, literals, other numbers) */
-    V_INT,     /* zigzag varint of an integer written -?(0|[1-9][0-9]*), at most 18 digits */
-    V_DEC,     /* zigzag varint of the digits, u8 count of decimals: -?(0|[1-9][0-9]*).[0-9]+, <= 18 digits */
-    V_TS,      /* "tl_time_format_iso(ts_ms)" of the event */
-    V_USER,    /* the event's user_id, quoted (as are the next three) */
-    V_ANON,    /* anonymous_id */
-    V_ITEM,    /* item_id */
-    V_COUNTRY, /* country */
-    V_TYPE,    /* tl_event_type_str(type), quoted */
-    V_MAX_
-};
-#define DIGITS_MAX 18 /* 10^18 - 1 < 2^63: the digits of V_INT / V_DEC fit an int64 */
+_Static_assert(DICT_N == TL_CB_D_N_, "the dictionary and enum tl_cb_dict");
 
 void tl_evblock_enc_init(struct tl_evblock_enc *b)
 {
@@ -69,19 +55,9 @@ void tl_evblock_enc_reset(struct tl_evblock_enc *b)
     memset(b->counts, 0, sizeof b->counts);
 }
 
-static unsigned char *put_varint(unsigned char *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (unsigned char)v;
-    return p;
-}
-
 static unsigned char *put_str(unsigned char *p, const char *s, size_t len)
 {
-    p = put_varint(p, len);
+    p = tl_cb_varint(p, len);
     memcpy(p, s, len);
     p[len] = 0;
     return p + len + 1;
@@ -91,7 +67,7 @@ static unsigned char *put_str(unsigned char *p, const char *s, size_t len)
 static int dict_code(const char *k, size_t n)
 {
 #define D(i)                                                                                                           \
-    if (memcmp(k, dict[i], n) == 0) return K_DICT + (i)
+    if (memcmp(k, dict[i], n) == 0) return TL_CB_K_DICT + (i)
     switch (n) { /* the dictionary's keys by length */
     case 4:
         D(1);
@@ -131,7 +107,7 @@ static int dict_code(const char *k, size_t n)
         break;
     }
 #undef D
-    return K_LITERAL;
+    return TL_CB_K_LITERAL;
 }
 
 /* End of the JSON string whose opening quote is at p (the byte after its
@@ -212,51 +188,19 @@ static const char *value_end(const char *p, const char *end)
     return NULL;
 }
 
-/* The digits of t[0..n) as -?(0|[1-9][0-9]*)(.[0-9]+)? with at most
- * DIGITS_MAX digits in all: their value (sign applied) and the count of
- * decimals (-1 without a point). 0 if t is not such a number or is a
- * negative zero (which the value cannot keep). */
-static int plain_number(const char *t, size_t n, int64_t *v, int *decimals)
-{
-    size_t i = 0;
-    int neg = n && t[0] == '-';
-    i += (size_t)neg;
-    if (i >= n || t[i] < '0' || t[i] > '9' || (t[i] == '0' && i + 1 < n && t[i + 1] != '.')) return 0;
-    uint64_t m = 0;
-    int nd = 0, dec = -1;
-    for (; i < n; i++) {
-        char c = t[i];
-        if (c == '.' && dec < 0 && i + 1 < n) {
-            dec = 0;
-            continue;
-        }
-        if (c < '0' || c > '9' || ++nd > DIGITS_MAX) return 0;
-        m = m * 10 + (uint64_t)(c - '0');
-        if (dec >= 0) dec++;
-    }
-    if (neg && m == 0) return 0;
-    *v = neg ? -(int64_t)m : (int64_t)m;
-    *decimals = dec;
-    return 1;
-}
-
-static unsigned char *put_zigzag(unsigned char *p, int64_t v)
-{
-    return put_varint(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
-}
-
 /* The header field (0 user_id, 1 anonymous_id, 2 item_id, 3 country: the
- * order of the flags and of V_USER..V_COUNTRY) named by key code kc, or -1. */
+ * order of the flags and of TL_CB_V_USER..TL_CB_V_COUNTRY) named by key
+ * code kc, or -1. */
 static int header_field(int kc)
 {
-    switch (kc - K_DICT) {
-    case 3:
+    switch (kc - TL_CB_K_DICT) {
+    case TL_CB_D_USER_ID:
         return 0;
-    case 4:
+    case TL_CB_D_ANONYMOUS_ID:
         return 1;
-    case 6:
+    case TL_CB_D_ITEM_ID:
         return 2;
-    case 10:
+    case TL_CB_D_COUNTRY:
         return 3;
     default:
         return -1;
@@ -289,41 +233,37 @@ static unsigned char *compact_body(struct tl_evblock_enc *b, unsigned char *p, c
         size_t kn = (size_t)(ke - q) - 2;
         int kc = dict_code(q + 1, kn);
         *p++ = (unsigned char)kc;
-        if (kc == K_LITERAL) p = put_str(p, q + 1, kn) - 1; /* no NUL: the code bytes delimit */
+        if (kc == TL_CB_K_LITERAL) p = tl_cb_text(p, q + 1, kn); /* no NUL: the code bytes delimit */
         const char *v = ke + 1, *ve = value_end(v, end);
         if (!ve || ve == v || (ve < end && *ve != ',')) return NULL;
         size_t vn = (size_t)(ve - v);
-        int64_t num;
-        int dec;
         if (*v == '"') {
             /* a field the event also keeps in its header, by key */
             const char *s = v + 1;
             size_t sn = vn - 2;
-            int code = V_STR, f = header_field(kc);
+            int code = TL_CB_V_STR, f = header_field(kc);
             if (f >= 0)
-                code = same_str(s, sn, strs[f], lens[f]) ? V_USER + f : V_STR;
-            else if (kc == K_DICT + 1)
-                code = strcmp_n(s, sn, tl_event_type_str(ev->type)) ? V_STR : V_TYPE;
-            else if (kc == K_DICT + 2)
-                code = sn == TL_TIME_ISO_LEN && memcmp(s, ts_text(b, ev->ts_ms), sn) == 0 ? V_TS : V_STR;
+                code = same_str(s, sn, strs[f], lens[f]) ? TL_CB_V_USER + f : TL_CB_V_STR;
+            else if (kc == TL_CB_K_DICT + TL_CB_D_TYPE)
+                code = strcmp_n(s, sn, tl_event_type_str(ev->type)) ? TL_CB_V_STR : TL_CB_V_TYPE;
+            else if (kc == TL_CB_K_DICT + TL_CB_D_TIMESTAMP)
+                code = sn == TL_TIME_ISO_LEN && memcmp(s, ts_text(b, ev->ts_ms), sn) == 0 ? TL_CB_V_TS : TL_CB_V_STR;
             *p++ = (unsigned char)code;
-            if (code == V_STR) p = put_str(p, s, sn) - 1;
-        } else if (plain_number(v, vn, &num, &dec)) {
-            *p++ = dec < 0 ? V_INT : V_DEC;
-            p = put_zigzag(p, num);
-            if (dec >= 0) *p++ = (unsigned char)dec;
+            if (code == TL_CB_V_STR) p = tl_cb_text(p, s, sn);
         } else {
-            *p++ = V_RAW;
-            p = put_str(p, v, vn) - 1;
+            p = tl_cb_nonstring(p, v, vn);
         }
         q = ve < end ? ve + 1 : ve;
         if (ve < end && q == end) return NULL; /* a trailing comma */
     }
-    *p++ = K_END;
+    *p++ = TL_CB_K_END;
     return p;
 }
 
-enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, uint64_t eid_hash)
+/* Append ev with the compact body cbody[0..clen) made by its parser
+ * (cbody NULL: its JSON body, packed here when it can be). */
+static enum tl_rc add_event(struct tl_evblock_enc *b, const struct tl_event *ev, uint64_t eid_hash,
+                            const unsigned char *cbody, size_t clen)
 {
     if ((unsigned)ev->type >= TL_EV_MAX_) return TL_EINVAL;
     const char *strs[4] = {ev->user_id, ev->anonymous_id, ev->item_id, ev->country};
@@ -335,19 +275,19 @@ enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, u
     }
     const char *body = ev->body ? ev->body : "{}";
     size_t blen = ev->body ? (ev->body_len ? ev->body_len : strlen(body)) : 2;
-    need += 2 * blen + 16; /* the JSON, or its compact form (compact_body) */
+    need += cbody ? clen : 2 * blen + 16; /* the JSON, or its compact form (compact_body) */
     enum tl_rc rc = tl_buf_reserve(&b->raw, need);
     if (rc == TL_OK) rc = tl_buf_reserve(&b->eids, 8);
     if (rc) return rc;
     unsigned char *p = (unsigned char *)b->raw.data + b->raw.len;
     *p++ = (unsigned char)ev->type;
-    p = put_varint(p, ev->shop_id);
-    int64_t d = (int64_t)((uint64_t)ev->ts_ms - (uint64_t)b->last_ts);
-    p = put_varint(p, ((uint64_t)d << 1) ^ (uint64_t)(d >> 63)); /* zigzag */
+    p = tl_cb_varint(p, ev->shop_id);
+    p = tl_cb_zigzag(p, (int64_t)((uint64_t)ev->ts_ms - (uint64_t)b->last_ts));
     unsigned char *fp = p++;
     for (int i = 0; i < 4; i++)
         if (strs[i]) p = put_str(p, strs[i], lens[i]);
-    unsigned char *cp = compact_body(b, p, body, blen, ev, strs, lens);
+    unsigned char *cp =
+        cbody ? (unsigned char *)memcpy(p, cbody, clen) + clen : compact_body(b, p, body, blen, ev, strs, lens);
     if (cp) {
         flags |= F_COMPACT;
         p = cp;
@@ -366,6 +306,18 @@ enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, u
     b->counts[ev->type]++;
     b->n++;
     return TL_OK;
+}
+
+enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, uint64_t eid_hash)
+{
+    return add_event(b, ev, eid_hash, NULL, 0);
+}
+
+enum tl_rc tl_evblock_add_compact(struct tl_evblock_enc *b, const struct tl_event *ev, uint64_t eid_hash,
+                                  const void *cbody, size_t clen)
+{
+    if (!cbody) return TL_EINVAL;
+    return add_event(b, ev, eid_hash, cbody, clen);
 }
 
 enum tl_rc tl_evblock_compress(struct tl_evblock_enc *b)
@@ -483,13 +435,14 @@ static const char *get_bytes(struct rd *r, size_t *len)
     return s;
 }
 
-/* Decimal text of a V_INT / V_DEC value (dec decimals, or -1). */
+/* Decimal text of a TL_CB_V_INT / TL_CB_V_DEC value (dec decimals, or -1). */
 static int out_number(struct out *o, int64_t v, int dec)
 {
     char d[24];
     int nd = 0;
     uint64_t m = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    if (m >= 1000000000000000000ULL || dec > DIGITS_MAX) return 0; /* more than DIGITS_MAX digits: not written by add */
+    if (m >= 1000000000000000000ULL || dec > TL_CB_DIGITS_MAX)
+        return 0; /* more than TL_CB_DIGITS_MAX digits: not written by add */
     if (o->skip) return 1;
     do {
         d[nd++] = (char)('0' + m % 10);
@@ -517,14 +470,14 @@ static int expand_body(struct rd *r, const struct tl_event *ev, struct out *o)
     for (int first = 1;; first = 0) {
         if (r->p >= r->end) return 0;
         unsigned kc = *r->p++;
-        if (kc == K_END) break;
+        if (kc == TL_CB_K_END) break;
         if (!first && !out_put(o, ",", 1)) return 0;
-        if (kc == K_LITERAL) {
+        if (kc == TL_CB_K_LITERAL) {
             size_t n;
             const char *k = get_bytes(r, &n);
             if (!k || !out_quoted(o, k, n)) return 0;
-        } else if (kc - K_DICT < DICT_N) {
-            if (!out_quoted(o, dict[kc - K_DICT], strlen(dict[kc - K_DICT]))) return 0;
+        } else if (kc - TL_CB_K_DICT < DICT_N) {
+            if (!out_quoted(o, dict[kc - TL_CB_K_DICT], strlen(dict[kc - TL_CB_K_DICT]))) return 0;
         } else {
             return 0;
         }
@@ -535,30 +488,30 @@ static int expand_body(struct rd *r, const struct tl_event *ev, struct out *o)
         char ts[TL_TIME_ISO_LEN + 1];
         int ok;
         switch (vc) {
-        case V_STR:
-        case V_RAW:
+        case TL_CB_V_STR:
+        case TL_CB_V_RAW:
             s = get_bytes(r, &n);
-            ok = s && (vc == V_STR ? out_quoted(o, s, n) : out_put(o, s, n));
+            ok = s && (vc == TL_CB_V_STR ? out_quoted(o, s, n) : out_put(o, s, n));
             break;
-        case V_INT:
-        case V_DEC: {
+        case TL_CB_V_INT:
+        case TL_CB_V_DEC: {
             uint64_t z = get_varint(r);
             int dec = -1;
-            if (vc == V_DEC) dec = r->p < r->end ? *r->p++ : (r->bad = 1, 0);
-            ok = !r->bad && (vc == V_INT || dec > 0) && out_number(o, (int64_t)((z >> 1) ^ (0 - (z & 1))), dec);
+            if (vc == TL_CB_V_DEC) dec = r->p < r->end ? *r->p++ : (r->bad = 1, 0);
+            ok = !r->bad && (vc == TL_CB_V_INT || dec > 0) && out_number(o, (int64_t)((z >> 1) ^ (0 - (z & 1))), dec);
             break;
         }
-        case V_TS:
+        case TL_CB_V_TS:
             if (!o->skip) tl_time_format_iso(ev->ts_ms, ts);
             ok = out_quoted(o, ts, TL_TIME_ISO_LEN);
             break;
-        case V_TYPE:
+        case TL_CB_V_TYPE:
             s = tl_event_type_str(ev->type);
             ok = out_quoted(o, s, strlen(s));
             break;
         default: {
             const char *fields[4] = {ev->user_id, ev->anonymous_id, ev->item_id, ev->country};
-            const char *f = vc >= V_USER && vc <= V_COUNTRY ? fields[vc - V_USER] : NULL;
+            const char *f = vc >= TL_CB_V_USER && vc <= TL_CB_V_COUNTRY ? fields[vc - TL_CB_V_USER] : NULL;
             ok = f && out_quoted(o, f, strlen(f)); /* NULL: a code for a field the event lacks, or unknown */
         }
         }

@@ -94,6 +94,12 @@ void tl_evblock_enc_free(struct tl_evblock_enc *b);
 void tl_evblock_enc_reset(struct tl_evblock_enc *b);
 /* Append one event (its seq is the caller's business). */
 enum tl_rc tl_evblock_add(struct tl_evblock_enc *b, const struct tl_event *ev, uint64_t eid_hash);
+/* Append one event whose compact body (cbody[0..clen), ending with its
+ * TL_CB_K_END) its parser wrote (tl_evfast_parse_compact): the bytes
+ * tl_evblock_add would write for ev with that body as JSON, without
+ * reading the JSON (ev->body is not read). */
+enum tl_rc tl_evblock_add_compact(struct tl_evblock_enc *b, const struct tl_event *ev, uint64_t eid_hash,
+                                  const void *cbody, size_t clen);
 /* Compress the payload into b->frame. */
 enum tl_rc tl_evblock_compress(struct tl_evblock_enc *b);
 
