@@ -180,7 +180,6 @@ static enum tl_rc parse_line(const char *line, size_t len, int64_t now, struct b
     int handled = 0;
     enum tl_rc rc = tl_evfast_parse_compact(line, len, now, ev, lines, TL_EVENT_LINES_MAX, &b->scratch, bodies,
                                             &b->cbodies, &clen, &handled);
-    if (rc == TL_OK && clen) bodies->len = body0; /* the compact body is what is stored */
     json_t *obj = NULL;
     if (rc == TL_OK && !handled) { /* unusual or invalid: jansson, which words the error; buffers as they were */
         json_error_t je;

@@ -841,7 +841,12 @@ struct evscan {
     int items_present; /* "items" is an array (possibly empty) */
     int items_scalar;  /* some element is a bare id (impressions only) */
     int items_noprice; /* some line has no price (not a purchase) */
-    struct tl_buf *cb; /* compact body (tl_evfast_parse_compact), NULL when not written or given up */
+    /* tl_evfast_parse_compact: the compact body (NULL when not written or
+     * given up), and the body writer, which runs only over the values the
+     * compact body takes from their canonical text, into body from bmark */
+    struct tl_buf *cb;
+    struct fw *cw;
+    size_t bmark;
 };
 
 /* NUL-terminated copy of s[0..n) in scratch; NULL if no room (cannot happen
@@ -936,13 +941,14 @@ static void w_item_id(struct evscan *e, struct val *v, int bare)
     w_number(&e->s, v, quote, 1);
 }
 
+/* The id fields whose integers are strings in the body (and in the event). */
+static int is_quoted_id(int f) { return f == F_USER || f == F_ANON || f == F_SESSION || f == F_ITEM || f == F_ORDER; }
+
 /* One-pass hook for the scalar value of a known top-level field f, whose
  * token started at q: "timestamp" as tl_time_format(ts_ms) unless already in
  * that form, "country" upper case, integer ids as strings, numbers in
- * canonical form (build_event declines every other kind of these fields).
- * A number's canonical text is left in num[NUM_OUT_MAX] (*nnum = its length,
- * 0 when it is the token itself) for the compact body. */
-static void w_field(struct evscan *e, int f, const unsigned char *q, char *num, int *nnum)
+ * canonical form (build_event declines every other kind of these fields). */
+static void w_field(struct evscan *e, int f, const unsigned char *q)
 {
     struct scan *s = &e->s;
     struct val *v = &e->f[f];
@@ -964,12 +970,7 @@ static void w_field(struct evscan *e, int f, const unsigned char *q, char *num, 
         }
         if (memcmp(up + 1, v->s, 2) != 0) w_cut(s, q, s->p, up, 4);
     } else if (is_number(v)) {
-        int n = num_text(v, f == F_USER || f == F_ANON || f == F_SESSION || f == F_ITEM || f == F_ORDER, num);
-        *nnum = n;
-        if (n < 0)
-            w_stop(s);
-        else if (n)
-            w_cut(s, (const unsigned char *)v->s, (const unsigned char *)v->s + v->n, num, (size_t)n);
+        w_number(s, v, is_quoted_id(f), 1);
     }
 }
 
@@ -979,10 +980,12 @@ static void w_field(struct evscan *e, int f, const unsigned char *q, char *num, 
  * knows: the key's dictionary code from its field, the event's own
  * type / timestamp / ids / country as one-byte references (build_event
  * copies them from these very tokens), strings as they are, numbers from
- * their canonical text, and "items", "context" and unknown fields from
- * their canonical text as the body writer just wrote it. Any value this
- * does not know how to write gives the compact body up (e->cb = NULL): the
- * block encoder then packs the JSON body as before. */
+ * their canonical text (num_text). "items", "context" and unknown fields
+ * are taken from their canonical text: the body writer runs over those
+ * values only (cb_begin, cb_finish), so no canonical body is written
+ * otherwise. Any value this does not know how to write gives the compact
+ * body up (e->cb = NULL): the event is then parsed again the canonical way
+ * and its JSON body packed by the block encoder as before. */
 
 /* Dictionary index (evblock_compact.h) of each known field. */
 static const unsigned char field_dict[F_COUNT_] = {
@@ -1013,12 +1016,13 @@ static unsigned char *cb_null(unsigned char *p)
     return tl_cb_text(p, "null", 4);
 }
 
-/* The member of the known scalar field f just scanned; num[0..nnum) is its
- * canonical number text (w_field; nnum 0: the token). */
-static void cb_scalar(struct evscan *e, int f, const char *num, int nnum)
+/* The member of the known scalar field f just scanned. */
+static void cb_scalar(struct evscan *e, int f)
 {
     const struct val *v = &e->f[f];
-    unsigned char *p = cb_room(e, v->kind == V_STR ? v->n : NUM_OUT_MAX + 24);
+    char num[NUM_OUT_MAX];
+    int nnum = is_number(v) ? num_text(v, is_quoted_id(f), num) : 0; /* 0: the token itself */
+    unsigned char *p = cb_room(e, v->kind == V_STR ? v->n : NUM_OUT_MAX);
     if (!p) return;
     *p++ = (unsigned char)(TL_CB_K_DICT + field_dict[f]);
     int str = v->kind == V_STR, null = v->kind == V_NULL;
@@ -1106,26 +1110,30 @@ static void cb_written(struct evscan *e, int f, const char *k, size_t kn, const 
     cb_end(e, p);
 }
 
-/* Where the body writer's output ends, all pending source written: the
- * start of the value about to be scanned (0 and given up if the writer has
- * stopped). */
-static size_t cb_mark(struct evscan *e)
+/* Before a value taken from its canonical text: the body writer starts
+ * at it, its output at bmark. */
+static void cb_begin(struct evscan *e)
 {
-    struct scan *s = &e->s;
-    if (s->fw) w_cut(s, s->p, s->p, NULL, 0);
-    if (!s->fw) {
-        e->cb = NULL;
-        return 0;
-    }
-    return s->fw->o.b->len;
+    struct fw *w = e->cw;
+    w->o.b->len = e->bmark;
+    w->from = e->s.p;
+    e->s.fw = w;
 }
 
-/* The member of key k[0..kn) (field f, or -1) whose value was scanned since
- * cb_mark returned v0. */
-static void cb_since(struct evscan *e, int f, const char *k, size_t kn, size_t v0)
+/* After that value, the member of key k[0..kn) (field f, or -1); the
+ * writer stops again. */
+static void cb_finish(struct evscan *e, int f, const char *k, size_t kn)
 {
-    size_t v1 = cb_mark(e);
-    if (e->cb) cb_written(e, f, k, kn, e->s.fw->o.b->data + v0, v1 - v0);
+    struct scan *s = &e->s;
+    if (s->fw) w_cut(s, s->p, s->p, NULL, 0); /* the value's last bytes */
+    if (!s->fw) {                             /* stopped: an escape, a long real, no memory */
+        e->cb = NULL;
+        return;
+    }
+    s->fw = NULL;
+    struct tl_buf *b = e->cw->o.b;
+    cb_written(e, f, k, kn, b->data + e->bmark, b->len - e->bmark);
+    b->len = e->bmark;
 }
 
 /* One line object {"item_id","quantity","price",...} into ln. */
@@ -1263,9 +1271,8 @@ static int scan_event(struct evscan *e)
         s->p++;
         skip_ws(s);
         int f = field_of(k, n);
-        /* a value the compact body takes from the written body: its start there */
-        int written = e->cb && (f < 0 || f == F_ITEMS || f == F_CONTEXT);
-        size_t v0 = written ? cb_mark(e) : 0;
+        int written = e->cb && (f < 0 || f == F_ITEMS || f == F_CONTEXT); /* taken from its canonical text */
+        if (written) cb_begin(e);
         if (f >= 0) {
             if (e->seen & (1u << f)) return 0;
             e->seen |= 1u << f;
@@ -1285,12 +1292,8 @@ static int scan_event(struct evscan *e)
                 const unsigned char *q = s->p;
                 if (!scan_scalar(s, &e->f[f])) return 0;
                 if (f == F_TYPE && e->f[f].kind == V_STR) e->type = type_of(e->f[f].s, e->f[f].n);
-                if (s->fw) {
-                    char num[NUM_OUT_MAX];
-                    int nnum = 0;
-                    w_field(e, f, q, num, &nnum);
-                    if (e->cb) cb_scalar(e, f, num, nnum);
-                }
+                if (s->fw) w_field(e, f, q);
+                if (e->cb) cb_scalar(e, f);
             }
         } else {
             if (nunk == UNKNOWN_KEYS_MAX || key_seen(unknown, nunk, k, n)) return 0;
@@ -1298,7 +1301,7 @@ static int scan_event(struct evscan *e)
             unknown[nunk++].n = n;
             if (!skip_value(s, 0)) return 0;
         }
-        if (written && e->cb) cb_since(e, f, k, n, v0);
+        if (written && e->cb) cb_finish(e, f, k, n);
         skip_ws(s);
         if (s->p >= s->end) return 0;
         if (*s->p == '}') {
@@ -1306,12 +1309,12 @@ static int scan_event(struct evscan *e)
                 char buf[14 + TS_OUT_MAX];
                 memcpy(buf, ",\"timestamp\":", 13);
                 w_cut(s, s->p, s->p, buf, 13 + ts_quoted(e->now_ms, buf + 13));
-                unsigned char *p = e->cb ? cb_room(e, 0) : NULL;
-                if (p) {
-                    *p++ = TL_CB_K_DICT + TL_CB_D_TIMESTAMP;
-                    *p++ = TL_CB_V_TS;
-                    cb_end(e, p);
-                }
+            }
+            unsigned char *p = e->cb && !(e->seen & (1u << F_TIMESTAMP)) ? cb_room(e, 0) : NULL;
+            if (p) {
+                *p++ = TL_CB_K_DICT + TL_CB_D_TIMESTAMP;
+                *p++ = TL_CB_V_TS;
+                cb_end(e, p);
             }
             s->p++;
             break;
@@ -1436,8 +1439,9 @@ static int build_event(struct evscan *e, int64_t now_ms, struct tl_event *out, s
 
 size_t tl_evfast_scratch_need(size_t body_len, size_t n) { return body_len + n * TL_EVFAST_SCRATCH_SLACK; }
 
-/* tl_evfast_parse (body == NULL) and tl_evfast_parse_canonical: one scan,
- * with the body writer hooked in when there is a body. */
+/* tl_evfast_parse (body == NULL), tl_evfast_parse_canonical (body) and
+ * tl_evfast_parse_compact (body and cbody): one scan, with the canonical
+ * body writer hooked in for the second, the compact one for the third. */
 static enum tl_rc evfast_run(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
                              struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch, struct tl_buf *body,
                              struct tl_buf *cbody, size_t *clen, int *handled)
@@ -1461,18 +1465,37 @@ static enum tl_rc evfast_run(const char *text, size_t len, int64_t now_ms, struc
     e.lines_max = lines_buf ? (lines_cap < TL_EVENT_LINES_MAX ? lines_cap : TL_EVENT_LINES_MAX) : 0;
     e.n_lines = 0;
     e.items_present = e.items_scalar = e.items_noprice = 0;
-    e.cb = body ? cbody : NULL;
+    e.cb = cbody;
+    e.cw = NULL;
+    e.bmark = bmark;
     if (body) {
         w.o.b = body;
         w.o.rc = tl_buf_reserve(body, len + TL_EVFAST_SCRATCH_SLACK); /* usually enough */
         w.from = e.s.p;
         w.stopped = 0;
-        e.s.fw = &w;
+        if (cbody)
+            e.cw = &w; /* only over the values cb_begin starts it on */
+        else
+            e.s.fw = &w;
     }
     struct tl_event ev;
     enum tl_rc rc = TL_OK;
     int ok = scan_event(&e) && build_event(&e, now_ms, &ev, lines_buf, lines_cap);
-    if (ok && body) {
+    if (cbody) {
+        unsigned char *p = ok && e.cb && !(e.redo && has_lines(ev.type)) ? cb_room(&e, 0) : NULL;
+        if (body) body->len = bmark; /* what cb_finish left, if it ran */
+        if (p) {
+            *p++ = TL_CB_K_END;
+            cb_end(&e, p);
+            *clen = cbody->len - cmark;
+        } else {
+            cbody->len = cmark;
+            if (ok) { /* given up (or integer item ids met before "type"): the canonical way */
+                scratch->len = mark;
+                return evfast_run(text, len, now_ms, out, lines_buf, lines_cap, scratch, body, NULL, NULL, handled);
+            }
+        }
+    } else if (ok && body) {
         if (e.s.fw) w_cut(&e.s, e.s.end, e.s.end, NULL, 0); /* the rest of the source */
         if (w.stopped) {
             ok = 0;
@@ -1481,23 +1504,12 @@ static enum tl_rc evfast_run(const char *text, size_t len, int64_t now_ms, struc
             /* integer item ids met before "type": the second walk, with the type */
             body->len = bmark;
             rc = tl_evfast_canonical(text, len, &ev, body, &ok);
-            e.cb = NULL; /* its "items" were taken from the first */
-        }
-    }
-    if (cbody) {
-        unsigned char *p = ok && e.cb ? cb_room(&e, 0) : NULL;
-        if (p) {
-            *p++ = TL_CB_K_END;
-            cb_end(&e, p);
-            *clen = cbody->len - cmark;
-        } else {
-            cbody->len = cmark;
         }
     }
     if (ok) {
         *out = ev;
         scratch->len = (size_t)(e.w - scratch->data);
-        if (body) body->data[body->len] = '\0'; /* raw_put keeps one byte of room */
+        if (body && body->data) body->data[body->len] = '\0'; /* raw_put keeps one byte of room */
         *handled = 1;
     } else {
         scratch->len = mark;
@@ -1740,7 +1752,7 @@ enum tl_rc tl_evfast_canonical(const char *text, size_t len, const struct tl_eve
         } else if (f == F_ITEMS && line_type) {
             r = put_items(&w, ev->type == TL_EV_REC_IMPRESSION);
         } else {
-            r = put_value(&w, f == F_USER || f == F_ANON || f == F_SESSION || f == F_ITEM || f == F_ORDER, 0);
+            r = put_value(&w, is_quoted_id(f), 0);
         }
         if (!r) goto done;
         skip_ws(s);

@@ -127,13 +127,17 @@ enum tl_rc tl_evfast_parse_canonical(const char *text, size_t len, int64_t now_m
                                      struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch,
                                      struct tl_buf *body, int *handled);
 
-/* tl_evfast_parse_canonical that also appends, when the event is handled,
- * its compact stored body (store/evblock_compact.h, ending with its
- * TL_CB_K_END) to cbody: *clen = its length, the bytes that the block
+/* tl_evfast_parse_canonical for a store that keeps compact bodies
+ * (store/evblock_compact.h): when the event is handled, its compact stored
+ * body (ending with its TL_CB_K_END) is appended to cbody instead of the
+ * canonical JSON to body, and *clen = its length: the bytes the block
  * encoder would pack from the canonical body (tl_evblock_add_compact stores
- * them without reading the JSON). *clen = 0 and cbody as it was when the
- * scan does not know how to write some value that way (the encoder then
- * packs the JSON body as before), or when the event is not handled. */
+ * them without any JSON). When the scan does not know how to write some
+ * value that way (integer item ids of "items" before "type", a number it
+ * cannot write, no memory), the event is parsed again as by
+ * tl_evfast_parse_canonical: *clen = 0 and body gets the canonical JSON, as
+ * for tl_evfast_parse_canonical. Declined events leave body and cbody as
+ * they were, as that function does. */
 enum tl_rc tl_evfast_parse_compact(const char *text, size_t len, int64_t now_ms, struct tl_event *out,
                                    struct tl_line *lines_buf, size_t lines_cap, struct tl_buf *scratch,
                                    struct tl_buf *body, struct tl_buf *cbody, size_t *clen, int *handled);
