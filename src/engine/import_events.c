@@ -274,15 +274,21 @@ static void pack_claimed(struct pipe *pp, struct batch *b)
  * queue is full, pack and compress the queued batches the writer has not
  * started on, newest first (the writer takes the oldest next). The writer
  * frees queued batches only after joining this thread. */
+/* The newest queued batch not packed yet (under pp->mu), or NULL. */
+static struct batch *newest_waiting(struct pipe *pp)
+{
+    for (size_t k = pp->count; k-- > 0;) {
+        struct batch *q = pp->q[(pp->head + k) % IMPORT_QUEUE];
+        if (q->zstate == Z_WAITING) return q;
+    }
+    return NULL;
+}
+
 static int push(struct pipe *pp, struct batch *b)
 {
     pthread_mutex_lock(&pp->mu);
     while (pp->count == IMPORT_QUEUE && !pp->consumer_stop) {
-        struct batch *t = NULL;
-        for (size_t k = pp->count; k-- > 0 && !t;) {
-            struct batch *q = pp->q[(pp->head + k) % IMPORT_QUEUE];
-            if (q->zstate == Z_WAITING) t = q;
-        }
+        struct batch *t = newest_waiting(pp);
         if (t) {
             t->zstate = Z_BUSY;
             pack_claimed(pp, t);
@@ -320,6 +326,20 @@ static struct batch *pop(struct pipe *pp)
     }
     pthread_mutex_unlock(&pp->mu);
     return b;
+}
+
+/* After the parser's last batch: the queued batches the writer has not
+ * started on are packed here, newest first, rather than left to the writer
+ * while this core idles (the file's last IMPORT_QUEUE batches). */
+static void help_pack(struct pipe *pp)
+{
+    pthread_mutex_lock(&pp->mu);
+    struct batch *t;
+    while (!pp->consumer_stop && (t = newest_waiting(pp))) {
+        t->zstate = Z_BUSY;
+        pack_claimed(pp, t);
+    }
+    pthread_mutex_unlock(&pp->mu);
 }
 
 /* A batch to fill: a spent one reset here, in the allocating thread. */
@@ -437,6 +457,7 @@ static void *producer_main(void *arg)
     if (rc == TL_OK && b && b->n && (rc = seal_and_push(pp, b)) == TL_OK) b = NULL;
     batch_free(b);
     tl_free(lines);
+    if (rc == TL_OK) help_pack(pp);
     pthread_mutex_lock(&pp->mu);
     pp->prc = rc;
     pp->producer_done = 1;
@@ -667,6 +688,7 @@ static enum tl_rc flush_window(struct tl_import_events *j, struct pipe *pp, stru
                         tl_rc_message(rc));
     for (size_t bi = 0; bi < w->nb && rc == TL_OK; bi++) rc = store_batch(j, w, w->b[bi], err);
     if (rc == TL_OK) rc = store_orders(j, w, err); /* the orders point into the batches: before giving them back */
+    if (rc == TL_OK && j->ops->write_ahead) j->ops->write_ahead(j->st);
     w->n_orders = 0;
     atomic_store(&pp->consumed, j->records);
     for (size_t bi = 0; bi < w->nb; bi++) give_back(pp, w->b[bi]);

@@ -109,6 +109,11 @@ struct tl_store_ops {
      * TL_EBUSY if another handle has the database open (the mode stays as
      * it was). NULL: no such mode. */
     enum tl_rc (*solo)(struct tl_store *st, int on);
+    /* Inside a long transaction (a bulk import): start writing to disk
+     * what it has written so far, without waiting for it, so that its
+     * commit has less left to wait for. No guarantee changes: the commit
+     * syncs as before. NULL: nothing to do. */
+    void (*write_ahead)(struct tl_store *st);
 
     /* Shops: create (TL_EEXIST if the name is taken), find by name, list. */
     enum tl_rc (*shop_create)(struct tl_store *st, const char *name, uint32_t *id);

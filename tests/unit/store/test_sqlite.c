@@ -1182,7 +1182,8 @@ Test(store_sqlite, a_crash_in_sole_use_is_rolled_back_at_the_next_open)
         struct tl_store *h = NULL;
         struct tl_err err;
         if (ops->open(path, TL_SYNC_OS, &h, &err) || ops->solo(h, 1) || ops->begin(h) || put_big(h, 256, 2)) _exit(2);
-        _exit(0); /* no commit, no close: as after kill -9 */
+        ops->write_ahead(h); /* what reached the file is on its way to disk: still rolled back */
+        _exit(0);            /* no commit, no close: as after kill -9 */
     }
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
@@ -1194,6 +1195,33 @@ Test(store_sqlite, a_crash_in_sole_use_is_rolled_back_at_the_next_open)
     cr_assert_eq(file_size("-journal"), -1, "the journal was played back and removed");
     write_big(st, 0, 1, 5);
     cr_assert_gt(file_size("-wal"), 0, "WAL mode again");
+}
+
+/* write_ahead inside a transaction, in sole use and in WAL mode: a
+ * rollback still leaves the file as it was, a commit keeps it all; outside
+ * a transaction it does nothing. */
+Test(store_sqlite, write_ahead_changes_no_guarantee)
+{
+    cr_assert_not_null(ops->write_ahead);
+    write_big(st, 0, 2, 1);
+    ops->write_ahead(st); /* outside a transaction: nothing */
+    for (int solo = 1; solo >= 0; solo--) {
+        cr_assert_eq(ops->solo(st, solo), TL_OK);
+        int before = count_profiles(st);
+        long long db0 = file_size("");
+        cr_assert_eq(ops->begin(st), TL_OK);
+        cr_assert_eq(put_big(st, 256, 2 + solo), 0);
+        ops->write_ahead(st);
+        ops->write_ahead(st);
+        cr_assert_eq(ops->rollback(st), TL_OK);
+        if (solo) cr_assert_eq(file_size(""), db0, "a rollback leaves the file as it was");
+        cr_assert_eq(count_profiles(st), before, "nothing of the rolled back transaction (solo %d)", solo);
+        cr_assert_eq(ops->begin(st), TL_OK);
+        cr_assert_eq(put_big(st, 256, 4 + solo), 0);
+        ops->write_ahead(st);
+        cr_assert_eq(ops->commit(st), TL_OK);
+        cr_assert_eq(count_profiles(st), 2 + 256, "the committed transaction whole (solo %d)", solo);
+    }
 }
 
 /* ---- meta and stats ---- */
