@@ -23,7 +23,9 @@
  *           object in compact JSON form: per member a key code, then a
  *           value code and its bytes; key code 0 ends the object.
  *
- * Compact body codes (evblock.c). Key: 1 = the key's text follows (varint
+ * Compact body codes (evblock_compact.h, shared with the event parser,
+ * which writes the compact body of an imported event straight from its
+ * line: tl_evblock_add_compact). Key: 1 = the key's text follows (varint
  * length, the bytes between its quotes); 2 + i = the i-th key of a fixed
  * dictionary of the event fields of docs/events.md. Value: 1 string
  * (varint length, the bytes between its quotes), 2 any other JSON text as
