@@ -315,6 +315,10 @@ enum tl_rc tl_engine_profile_load(void *ctx, uint32_t shop_id, const char *key, 
 void tl_engine_profile_load_via(struct tl_engine *e, struct tl_store *st);
 void tl_engine_profile_evict(void *ctx, uint32_t shop_id, const char *key, const struct tl_profile *p, int dirty);
 void tl_blobset_free(struct tl_blobset *s);
+/* order[0..n) sorted in place into the profiles table's key order
+ * (shop_id, then the key's bytes as unsigned: BINARY collation), the order
+ * in which a checkpoint writes its rows (checkpoint.c). */
+void tl_ckpt_sort_blobs(const struct tl_blob **order, size_t n);
 
 /* Idempotency. Each writer of events (a request, an import) takes a token;
  * claim(h, token) returns 0 and marks h pending under token if h is new,
