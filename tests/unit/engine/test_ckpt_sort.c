@@ -11,14 +11,10 @@
 #include "core/alloc.h"
 #include "engine/internal.h"
 
+#include "../../../bench/event_gen.h"
+
 static uint64_t rng = 0x2545f4914f6cdd1dULL;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return tl_gen_rnd(&rng); }
 
 static int ref_order(const void *a, const void *b)
 {
