@@ -22,11 +22,12 @@
  * the blocks. The parser writes that compact form straight from the line,
  * in the pass that validates it (tl_evfast_parse_compact), instead of the
  * block encoder packing it from the canonical JSON afterwards (parse and
- * pack of a bench event 690 -> 545 ns in one thread, BENCHMARKS.md). The
- * canonical JSON is still written in that pass, for the values the compact
- * writer takes from it ("items", "context", unknown fields) and for the
- * events it gives up on, which are packed from their JSON as before, as are
- * the events the fast path declines (jansson).
+ * pack of a bench event 740 -> 510 ns in one thread, BENCHMARKS.md). No
+ * canonical JSON is written then, but for the values the compact form takes
+ * as canonical text ("items", "context", unknown fields). The events whose
+ * compact body cannot be written so, and those the fast path declines
+ * (jansson), keep their canonical JSON, packed by the block encoder as
+ * before.
  *
  * A batch owns all its memory in a few buffers that are reused, never freed
  * per event: the parsed strings (the fast path's scratch, sized so that it
@@ -86,7 +87,7 @@ struct batch {
     size_t n_lines, cap_lines;
     json_t **objs; /* slow path trees the events' strings point into */
     size_t n_objs, cap_objs;
-    struct tl_evblock_enc blk; /* the batch's new events, packed by the parser */
+    struct tl_evblock_enc blk; /* the batch's new events, packed by either thread (pack_and_compress) */
     size_t n_new;              /* events not dup, to pack */
     int zstate;                /* Z_WAITING, Z_BUSY (a thread is packing and compressing blk), Z_DONE; under pipe.mu */
     enum tl_rc zrc;            /* result of packing and compressing blk */
@@ -270,10 +271,6 @@ static void pack_claimed(struct pipe *pp, struct batch *b)
     pthread_cond_broadcast(&pp->cv);
 }
 
-/* Hand a batch to the consumer; 0 if the consumer has stopped. While the
- * queue is full, pack and compress the queued batches the writer has not
- * started on, newest first (the writer takes the oldest next). The writer
- * frees queued batches only after joining this thread. */
 /* The newest queued batch not packed yet (under pp->mu), or NULL. */
 static struct batch *newest_waiting(struct pipe *pp)
 {
@@ -284,6 +281,10 @@ static struct batch *newest_waiting(struct pipe *pp)
     return NULL;
 }
 
+/* Hand a batch to the consumer; 0 if the consumer has stopped. While the
+ * queue is full, pack and compress the queued batches the writer has not
+ * started on, newest first (the writer takes the oldest next). The writer
+ * frees queued batches only after joining this thread. */
 static int push(struct pipe *pp, struct batch *b)
 {
     pthread_mutex_lock(&pp->mu);
