@@ -6,7 +6,8 @@
 #   make bench      performance; method and numbers in BENCHMARKS.md
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make valgrind   unit tests under valgrind
-#   make tsan       the concurrency tests of the profile cache, the thread pool and the start-up feeds under ThreadSanitizer
+#   make tsan       the concurrency tests of the profile cache, the thread pool and the start-up feeds, then imports and a
+#                   loaded server of the whole tailor, under ThreadSanitizer
 #   make lint       clang-format check + cppcheck
 
 BUILD   ?= build
@@ -128,6 +129,8 @@ tsan:
 	  -o $(BUILD)/tsan_scan_relay tests/unit/engine/test_scan_relay.c src/engine/scan_relay.c src/core/*.c \
 	  $(shell pkg-config --cflags --libs libxxhash) -pthread -lm
 	$(BUILD)/tsan_scan_relay
+	$(MAKE) BUILD=$(BUILD)/tsan OPT="-O1 -g" SAN="-fsanitize=thread" $(BUILD)/tsan/tailor
+	scripts/tsan-run $(BUILD)/tsan/tailor
 
 valgrind: $(BUILD)/unit_tests
 	valgrind --error-exitcode=1 --leak-check=full --trace-children=no $(BUILD)/unit_tests --jobs 1 --no-early-exit

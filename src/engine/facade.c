@@ -434,19 +434,23 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
          * the profiles serialized at the end of the job (import_job) are
          * the state of the last committed event. */
         struct tl_engine *e = t->engine;
-        /* The import holds the claim: the store is its alone (engine.h
-         * tl_engine_claim), so it writes without a log where it can. */
-        int solo = tl_engine_solo_begin(e);
         /* More profiles in memory while importing (import_profiles_max):
          * beyond the cap each shopper who comes back is serialized on
          * eviction and parsed back, most of an import of many one-visit
          * shoppers; the evicted blobs stay in memory until the import's
-         * checkpoint anyway. The server's cap again afterwards. */
+         * checkpoint anyway. The server's cap again afterwards. Set outside
+         * rst_mu (below): a profile loaded through rst holds its shard while
+         * it takes rst_mu, so no shard lock is taken inside rst_mu. */
         size_t cap0 = tl_pcache_cap(e->profiles);
         size_t cap = e->cfg.import_profiles_max > cap0 ? e->cfg.import_profiles_max : cap0;
         tl_pcache_set_cap(e->profiles, cap);
         pthread_mutex_lock(&e->ckpt_mu);
         pthread_rwlock_wrlock(&e->apply_lock);
+        /* The import holds the claim: the store is its alone (engine.h
+         * tl_engine_claim), so it writes without a log where it can. rst_mu,
+         * which solo holds to the end, is taken last, as everywhere: ckpt_mu,
+         * apply_lock, a shard of the profile cache, then rst_mu. */
+        int solo = tl_engine_solo_begin(e);
         rc = tl_writer_submit(e->writer, import_job, c, 0);
         if (rc == TL_OK && c->last_seq > atomic_load(&e->last_seq)) atomic_store(&e->last_seq, c->last_seq);
         if (rc)
@@ -456,8 +460,8 @@ enum tl_rc tailor_import(struct tailor *t, uint32_t shop_id, const char *kind, c
         int64_t seq = atomic_load(&e->last_seq);
         pthread_rwlock_unlock(&e->apply_lock);
         tl_engine_checkpoint_end(e, &c->ckpt, seq, rc); /* written only if the import committed */
-        pthread_mutex_unlock(&e->ckpt_mu);
         if (solo) tl_engine_solo_end(e);
+        pthread_mutex_unlock(&e->ckpt_mu);
         tl_pcache_set_cap(e->profiles, cap0);
         if (rc && c->rc == TL_OK && !c->err.msg[0])
             tl_err_set(&c->err, rc, NULL, "import could not be committed: %s", tl_rc_message(rc));

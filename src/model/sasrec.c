@@ -463,9 +463,19 @@ static inline __attribute__((always_inline)) void vexp(v8f *xp)
     *xp = p * (v8f)e;
 }
 
+/* Hot loops built twice, for AVX2 and for any x86-64, the right one picked
+ * at load time (an ifunc). ThreadSanitizer instruments the picker, which
+ * runs before its runtime is set up and crashes there: one version in that
+ * build. */
+#if defined(__SANITIZE_THREAD__)
+#define AVX2_CLONES
+#else
+#define AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+
 /* In place: z <- exp(z - max); returns the sum (and the max in *mxo). The
  * sum is accumulated in 8 lanes then added up in a fixed order. */
-__attribute__((target_clones("avx2", "default"))) static float exp_row(float *z, size_t n, float *mxo)
+AVX2_CLONES static float exp_row(float *z, size_t n, float *mxo)
 {
     float mx = -INFINITY;
     for (size_t j = 0; j < n; j++) mx = z[j] > mx ? z[j] : mx;
@@ -1316,8 +1326,7 @@ void tl_sasrec_get_info(const void *pv, struct tl_sasrec_info *out)
 /* ---------- serving ---------- */
 
 /* sc[i] = h . E1[i] for n rows of E1 (d floats each). */
-__attribute__((target_clones("avx2", "default"))) static void score_items(const float *h, const float *E1, size_t n,
-                                                                          size_t D, float *sc)
+AVX2_CLONES static void score_items(const float *h, const float *E1, size_t n, size_t D, float *sc)
 {
     for (size_t i = 0; i < n; i++) {
         const float *e = E1 + i * D;
