@@ -74,21 +74,20 @@
 
 struct batch {
     struct tl_event ev[IMPORT_BATCH];
-    uint64_t eid[IMPORT_BATCH];      /* idempotency hash, 0 if none */
-    unsigned char dup[IMPORT_BATCH]; /* already stored or claimed */
-    size_t body_off[IMPORT_BATCH], lines_off[IMPORT_BATCH];
+    uint64_t eid[IMPORT_BATCH];                            /* idempotency hash, 0 if none */
+    unsigned char dup[IMPORT_BATCH];                       /* already stored or claimed */
+    size_t body_off[IMPORT_BATCH], body_len[IMPORT_BATCH]; /* in cbodies if compact[i], else in bodies */
+    unsigned char compact[IMPORT_BATCH];
+    size_t lines_off[IMPORT_BATCH];
     size_t n;
     struct tl_buf scratch; /* fast path strings: never reallocated while the batch fills */
     struct tl_buf bodies;  /* canonical bodies of the events without a compact one, until packed (pack_and_compress) */
     struct tl_buf cbodies; /* compact bodies written by the parser (tl_evfast_parse_compact) */
-    size_t body_len[IMPORT_BATCH]; /* at body_off: in cbodies if compact, else in bodies */
-    unsigned char compact[IMPORT_BATCH];
     struct tl_line *lines; /* lines of every event (strings in scratch or a tree) */
     size_t n_lines, cap_lines;
     json_t **objs; /* slow path trees the events' strings point into */
     size_t n_objs, cap_objs;
     struct tl_evblock_enc blk; /* the batch's new events, packed by either thread (pack_and_compress) */
-    size_t n_new;              /* events not dup, to pack */
     int zstate;                /* Z_WAITING, Z_BUSY (a thread is packing and compressing blk), Z_DONE; under pipe.mu */
     enum tl_rc zrc;            /* result of packing and compressing blk */
 };
@@ -144,8 +143,8 @@ static struct batch *batch_new(void)
     tl_buf_init(&b->bodies, 0);
     tl_buf_init(&b->cbodies, 0);
     tl_evblock_enc_init(&b->blk);
-    if (tl_buf_reserve(&b->scratch, SCRATCH_BYTES) || tl_buf_reserve(&b->bodies, SCRATCH_BYTES) ||
-        tl_buf_reserve(&b->cbodies, SCRATCH_BYTES)) {
+    /* bodies: only the events without a compact body, grown when one comes */
+    if (tl_buf_reserve(&b->scratch, SCRATCH_BYTES) || tl_buf_reserve(&b->cbodies, SCRATCH_BYTES)) {
         batch_free(b);
         return NULL;
     }
@@ -375,16 +374,16 @@ static enum tl_rc seal_and_push(struct pipe *pp, struct batch *b)
 {
     struct tl_import_events *j = pp->job;
     tl_engine_dedupe_claim_many(j->engine, b->eid, b->n, j->token, b->dup);
-    b->n_new = 0;
+    size_t n_new = 0; /* events to pack */
     for (size_t i = 0; i < b->n; i++) {
         struct tl_event *ev = &b->ev[i];
         ev->lines = ev->n_lines ? b->lines + b->lines_off[i] : NULL;
         if (b->dup[i])
             j->duplicates++;
         else
-            b->n_new++;
+            n_new++;
     }
-    b->zstate = b->n_new ? Z_WAITING : Z_DONE;
+    b->zstate = n_new ? Z_WAITING : Z_DONE;
     b->zrc = TL_OK;
     return push(pp, b) ? TL_OK : TL_ESHUTDOWN;
 }

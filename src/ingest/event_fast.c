@@ -1088,9 +1088,9 @@ static void cb_scalar(struct evscan *e, int f)
         if (str) {
             *p++ = TL_CB_V_STR;
             p = tl_cb_text(p, v->s, v->n);
-        } else if (v->kind == V_INT && (f == F_SESSION || f == F_ORDER)) { /* quoted: "0" for "-0" */
+        } else if (v->kind == V_INT && (f == F_SESSION || f == F_ORDER)) { /* num_text quoted it ("0" for "-0") */
             *p++ = TL_CB_V_STR;
-            p = nnum > 0 ? tl_cb_text(p, num + 1, (size_t)nnum - 2) : tl_cb_text(p, v->s, v->n);
+            p = tl_cb_text(p, num + 1, (size_t)nnum - 2);
         } else if (null) {
             p = cb_null(p);
         } else {
