@@ -84,7 +84,6 @@ struct tl_profile_view {
     int64_t ts_ms;    /* latest view */
     int32_t dwell_ms; /* max seen, -1 unknown */
     float scroll;     /* max seen, NAN unknown */
-    uint32_t h;       /* view_hash(item_id): compared before the ids (internal) */
 };
 
 struct tl_profile_cart_line {
