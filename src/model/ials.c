@@ -569,11 +569,17 @@ static enum tl_rc build_neighbours(struct tl_ials *m)
             struct tl_topk h;
             tl_topk_init(&h, heap, NN_K);
             const float *row = c + (size_t)x * S;
+            /* thr: the worst kept score once the heap is full. A candidate
+             * strictly below it cannot enter (a tie is settled by
+             * tl_topk_push on the ids), so most of the S candidates cost a
+             * division and a comparison, without a call. */
+            double thr = -INFINITY;
             for (uint32_t u = 0; u < S && nt > 0; u++) {
-                uint32_t j = m->serve_idx[u];
-                if (j == item || !(m->serve_norm[u] > 0)) continue;
                 float sim = row[u] / (nt * m->serve_norm[u]);
-                if (tl_topk_accepts(&h, j, sim)) tl_topk_push(&h, j, sim);
+                if (!((double)sim >= thr) || !(m->serve_norm[u] > 0)) continue; /* also NaN */
+                uint32_t j = m->serve_idx[u];
+                if (j == item) continue;
+                if (tl_topk_push(&h, j, sim)) thr = tl_topk_threshold(&h);
             }
             size_t got = tl_topk_sort(&h);
             size_t base = (size_t)(row0 + x) * NN_K;
