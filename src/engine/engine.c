@@ -676,15 +676,21 @@ enum tl_rc tl_engine_open(const struct tl_config *cfg, struct tl_engine **out, s
             goto fail;
         }
     } else {
-        uint64_t t0 = tl_mono_ns();
-        if ((rc = e->ops->shop_scan(e->rst, load_shop_cb, e)) || (rc = preorder_shops(e)) ||
-            (rc = e->ops->item_scan(e->rst, 0, load_item_cb, e)) ||
-            (rc = e->ops->identity_scan(e->rst, load_ident_cb, e)) ||
-            (rc = e->ops->event_eid_scan(e->rst, load_eid_cb, e)) || (rc = load_orders(e)) ||
-            (rc = tl_engine_experiments_load(e)) || (rc = load_segments(e)) || (rc = scan_events_for_models(e))) {
+        uint64_t t0 = tl_mono_ns(), tp = t0;
+        /* each step's time at debug level (TAILOR_LOG=debug) */
+#define STEP(what, call)                                                                                               \
+    (rc = (call)) == TL_OK &&                                                                                          \
+        (tl_debug("open: %s in %.0f ms", what, (double)(tl_mono_ns() - tp) / 1e6), tp = tl_mono_ns(), 1)
+        if (!(STEP("shops", e->ops->shop_scan(e->rst, load_shop_cb, e)) && STEP("search order", preorder_shops(e)) &&
+              STEP("items", e->ops->item_scan(e->rst, 0, load_item_cb, e)) &&
+              STEP("identities", e->ops->identity_scan(e->rst, load_ident_cb, e)) &&
+              STEP("event ids", e->ops->event_eid_scan(e->rst, load_eid_cb, e)) && STEP("orders", load_orders(e)) &&
+              STEP("experiments", tl_engine_experiments_load(e)) && STEP("segments", load_segments(e)) &&
+              STEP("events for the models", scan_events_for_models(e)))) {
             tl_err_set(err, rc, NULL, "loading %s: %s", cfg->db_path, tl_rc_message(rc));
             goto fail;
         }
+#undef STEP
         int64_t ckpt = 0;
         if (e->ops->meta_get(e->rst, "profile_checkpoint_seq", &ckpt) == TL_ENOTFOUND) ckpt = 0;
         e->ckpt_seq = ckpt;
