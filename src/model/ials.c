@@ -57,18 +57,23 @@
  * the model is trained or loaded (blocks of NN_BLOCK rows: one sgemm
  * C = Y_b Y_s^T, then a bounded heap per row; 2 x items x SERVE_MAX x f
  * flops, about 1.3e11 and a few seconds at 100,000 items; 800 bytes per
- * item), so an anchored query is a lookup; its first k admissible neighbours are the exact top k whenever
+ * item), saved with the model and read back on load (16 s of a server's
+ * start at 100,000 items otherwise), so an anchored query is a lookup; its first k admissible neighbours are the exact top k whenever
  * fewer than NN_K - k of them are skipped (else it falls back to the scan).
  *
  * Snapshot (little-endian, model.h helpers):
- *   u32 magic 0x534c4149 ("IALS"), u32 version 1,
+ *   u32 magic 0x534c4149 ("IALS"), u32 version 2,
  *   u32 n_users, u32 n_items, u32 factors,
  *   u64 regularization (IEEE double bits), u64 alpha (IEEE double bits),
  *   u32 ucount[n_users] (distinct items per user),
  *   u32 icount[n_items] (distinct users per item),
- *   f32 X[n_users * factors], f32 Y[n_items * factors] (row-major).
- *   load() checks sizes before allocating, finite values, zero rows where
- *   the count is 0, and that nothing trails. */
+ *   f32 X[n_users * factors], f32 Y[n_items * factors] (row-major),
+ *   then (version 2) u32 rows (items with users), u32 k (NN_K),
+ *   u32 nn[rows * k] (item indexes, UINT32_MAX = none), f32 nn_sim[rows * k].
+ *   Version 1 (no neighbour lists: they are computed on load) is still
+ *   read. load() checks sizes before allocating, finite values, zero rows
+ *   where the count is 0, neighbour indexes in range, and that nothing
+ *   trails. */
 #include "model/ials.h"
 
 #include <cblas.h>
@@ -84,7 +89,8 @@
 #include "core/topk.h"
 
 #define IALS_MAGIC 0x534c4149u
-#define IALS_VERSION 1u
+#define IALS_VERSION 2u
+#define IALS_VERSION_NO_NN 1u /* before the neighbour lists were saved */
 #define WORK_UNITS 1024  /* work units per half-iteration (cost-balanced row runs) */
 #define PREFETCH_ROWS 8  /* software prefetch distance in the sparse part, in rows */
 #define MAX_THREADS 256  /* worker threads used at most */
@@ -599,7 +605,9 @@ out:
     return rc;
 }
 
-static enum tl_rc finish_serving(struct tl_ials *m)
+/* Gram matrix, norms, the serving block and (unless the snapshot had
+ * them: have_nn) the neighbour lists. */
+static enum tl_rc finish_serving(struct tl_ials *m, int have_nn)
 {
     size_t f = m->f;
     m->gram = tl_malloc(f * f * sizeof *m->gram);
@@ -630,7 +638,7 @@ static enum tl_rc finish_serving(struct tl_ials *m)
         memcpy(m->serve_y + (size_t)t * f, m->y + (size_t)m->serve_idx[t] * f, f * sizeof *m->serve_y);
         m->serve_norm[t] = m->inorm[m->serve_idx[t]];
     }
-    return build_neighbours(m);
+    return have_nn ? TL_OK : build_neighbours(m);
 }
 
 static void report(const struct tl_train_opts *o, double frac, const char *phase)
@@ -723,7 +731,7 @@ static enum tl_rc ials_train(const struct tl_dataset *d, const void *params, con
             rc = tl_err_set(err, TL_EINTERNAL, NULL, "ials: non-finite factors (alpha or weights too large?)");
             goto fail;
         }
-    if (finish_serving(m) != TL_OK) goto nomem;
+    if (finish_serving(m, 0) != TL_OK) goto nomem;
     csr_free(&ur);
     csr_free(&ir);
     tl_free(gram);
@@ -1023,7 +1031,8 @@ static enum tl_rc ials_save(const void *model, struct tl_buf *out, struct tl_err
     uint64_t rb, ab;
     memcpy(&rb, &m->reg, 8);
     memcpy(&ab, &m->alpha, 8);
-    enum tl_rc rc = tl_buf_reserve(out, 36 + 4 * ((size_t)m->n_users * (f + 1) + (size_t)m->n_items * (f + 1)));
+    enum tl_rc rc = tl_buf_reserve(out, 44 + 4 * ((size_t)m->n_users * (f + 1) + (size_t)m->n_items * (f + 1)) +
+                                            8 * (size_t)m->n_nn_rows * NN_K);
     if (rc == TL_OK) rc = tl_snap_put_u32(out, IALS_MAGIC);
     if (rc == TL_OK) rc = tl_snap_put_u32(out, IALS_VERSION);
     if (rc == TL_OK) rc = tl_snap_put_u32(out, m->n_users);
@@ -1035,6 +1044,10 @@ static enum tl_rc ials_save(const void *model, struct tl_buf *out, struct tl_err
     if (rc == TL_OK) rc = tl_snap_put_u32s(out, m->icount, m->n_items);
     if (rc == TL_OK) rc = tl_snap_put_f32s(out, m->x, (size_t)m->n_users * f);
     if (rc == TL_OK) rc = tl_snap_put_f32s(out, m->y, (size_t)m->n_items * f);
+    if (rc == TL_OK) rc = tl_snap_put_u32(out, m->n_nn_rows);
+    if (rc == TL_OK) rc = tl_snap_put_u32(out, NN_K);
+    if (rc == TL_OK) rc = tl_snap_put_u32s(out, m->nn, (size_t)m->n_nn_rows * NN_K);
+    if (rc == TL_OK) rc = tl_snap_put_f32s(out, m->nn_sim, (size_t)m->n_nn_rows * NN_K);
     if (rc != TL_OK) return tl_err_set(err, rc, NULL, "cannot write the ials snapshot");
     return TL_OK;
 }
@@ -1058,8 +1071,9 @@ static enum tl_rc ials_load(const void *data, size_t len, void **out, struct tl_
     uint32_t nu = tl_snap_get_u32(&r), ni = tl_snap_get_u32(&r), f = tl_snap_get_u32(&r);
     uint64_t rb = tl_snap_get_u64(&r), ab = tl_snap_get_u64(&r);
     if (r.bad) return tl_err_set(err, TL_EPARSE, "snapshot", "ials snapshot: truncated header");
-    if (magic != IALS_MAGIC || ver != IALS_VERSION)
-        return tl_err_set(err, TL_EPARSE, "snapshot", "not an ials snapshot of version %u", IALS_VERSION);
+    if (magic != IALS_MAGIC || (ver != IALS_VERSION && ver != IALS_VERSION_NO_NN))
+        return tl_err_set(err, TL_EPARSE, "snapshot", "not an ials snapshot of version %u or %u", IALS_VERSION_NO_NN,
+                          IALS_VERSION);
     double reg, alpha;
     memcpy(&reg, &rb, 8);
     memcpy(&alpha, &ab, 8);
@@ -1067,9 +1081,9 @@ static enum tl_rc ials_load(const void *data, size_t len, void **out, struct tl_
         !isfinite(reg) || !(alpha >= 0) || !isfinite(alpha))
         return tl_err_set(err, TL_EPARSE, "snapshot", "ials snapshot: bad header values");
     size_t need = 4 * ((size_t)nu * (f + 1) + (size_t)ni * (f + 1));
-    if (len - r.off != need)
-        return tl_err_set(err, TL_EPARSE, "snapshot", "ials snapshot: %zu bytes where the header implies %zu",
-                          len - r.off, need);
+    if (ver == IALS_VERSION_NO_NN ? len - r.off != need : len - r.off < need + 8)
+        return tl_err_set(err, TL_EPARSE, "snapshot", "ials snapshot: %zu bytes where the header implies %s%zu",
+                          len - r.off, ver == IALS_VERSION_NO_NN ? "" : "at least ", need);
     struct tl_ials *m = tl_calloc(1, sizeof *m);
     if (!m) return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     m->n_users = nu;
@@ -1090,15 +1104,38 @@ static enum tl_rc ials_load(const void *data, size_t len, void **out, struct tl_
     tl_snap_get_f32s(&r, m->x, (size_t)nu * f);
     tl_snap_get_f32s(&r, m->y, (size_t)ni * f);
     const char *bad = NULL;
-    if (r.bad || r.off != len)
+    int have_nn = ver == IALS_VERSION && !r.bad;
+    if (have_nn) {
+        /* the lists: one row per item with users, NN_K each */
+        uint32_t rows = tl_snap_get_u32(&r), k = tl_snap_get_u32(&r), with_users = 0;
+        for (uint32_t i = 0; i < ni; i++) with_users += m->icount[i] > 0;
+        if (r.bad || rows != with_users || k != NN_K || (len - r.off) / 8 != (size_t)rows * k || (len - r.off) % 8)
+            bad = "neighbour lists of the wrong size";
+        else if (!(m->nn = tl_malloc(((size_t)rows * k + 1) * sizeof *m->nn)) ||
+                 !(m->nn_sim = tl_malloc(((size_t)rows * k + 1) * sizeof *m->nn_sim)) ||
+                 !(m->serve_pos = tl_malloc(((size_t)ni + 1) * sizeof *m->serve_pos))) {
+            ials_free(m);
+            return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
+        } else {
+            tl_snap_get_u32s(&r, m->nn, (size_t)rows * k);
+            tl_snap_get_f32s(&r, m->nn_sim, (size_t)rows * k);
+            m->n_nn_rows = rows;
+            uint32_t row = 0;
+            for (uint32_t i = 0; i < ni; i++) m->serve_pos[i] = m->icount[i] > 0 ? (int32_t)row++ : -1;
+            for (size_t x = 0; x < (size_t)rows * k && !bad; x++)
+                if ((m->nn[x] >= ni && m->nn[x] != UINT32_MAX) || !isfinite(m->nn_sim[x]))
+                    bad = "neighbour index out of range or non-finite similarity";
+        }
+    }
+    if (!bad && (r.bad || r.off != len))
         bad = "truncated or trailing bytes";
-    else if (!rows_ok(m->x, m->ucount, nu, f) || !rows_ok(m->y, m->icount, ni, f))
+    else if (!bad && (!rows_ok(m->x, m->ucount, nu, f) || !rows_ok(m->y, m->icount, ni, f)))
         bad = "non-finite factor, or non-zero factors for a row without interactions";
     if (bad) {
         ials_free(m);
         return tl_err_set(err, TL_EPARSE, "snapshot", "ials snapshot: %s", bad);
     }
-    if (finish_serving(m) != TL_OK) {
+    if (finish_serving(m, have_nn) != TL_OK) {
         ials_free(m);
         return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
     }

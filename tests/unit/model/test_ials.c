@@ -471,6 +471,71 @@ Test(ials, snapshot_round_trip_and_truncation)
     tl_dataset_free(d);
 }
 
+/* Version 2 saves the neighbour lists; a version 1 snapshot (the same
+ * bytes without them) still loads, the lists computed again, and answers
+ * alike. Damaged lists are refused. */
+Test(ials, snapshot_neighbour_lists_and_version_1)
+{
+    struct tl_dataset *d = random_data(30, 15, 5, 11);
+    struct tl_ials_params p = small_params();
+    p.factors = 4;
+    void *m = train(d, &p, 1, 1);
+    struct tl_buf b;
+    tl_buf_init(&b, 0);
+    struct tl_err err = {0};
+    cr_assert_eq(tl_ials_ops.save(m, &b, &err), TL_OK);
+    uint32_t ver;
+    memcpy(&ver, b.data + 4, 4);
+    cr_assert_eq(ver, 2u);
+    /* the factors end where the lists' header starts: rows, then k = 100 */
+    size_t base = 36 + 4 * (30 * 5 + 15 * 5);
+    uint32_t rows, k;
+    memcpy(&rows, b.data + base, 4);
+    memcpy(&k, b.data + base + 4, 4);
+    cr_assert_eq(k, 100u);
+    cr_assert_eq(b.len, base + 8 + (size_t)rows * k * 8);
+    struct tl_buf v1;
+    tl_buf_init(&v1, 0);
+    tl_buf_append(&v1, b.data, base);
+    uint32_t one = 1;
+    memcpy(v1.data + 4, &one, 4);
+    void *m1 = NULL, *m2 = NULL;
+    cr_assert_eq(tl_ials_ops.load(v1.data, v1.len, &m1, &err), TL_OK, "%s", err.msg);
+    cr_assert_eq(tl_ials_ops.load(b.data, b.len, &m2, &err), TL_OK, "%s", err.msg);
+    struct tl_model_hit h0[15], h1[15], h2[15];
+    size_t n0, n1, n2;
+    for (uint32_t a = 0; a < 15; a++) {
+        struct tl_model_query q = {.user = TL_MODEL_NONE, .anchor = a};
+        cr_assert_eq(tl_ials_ops.candidates(m, &q, NULL, NULL, 10, h0, &n0), TL_OK);
+        cr_assert_eq(tl_ials_ops.candidates(m1, &q, NULL, NULL, 10, h1, &n1), TL_OK);
+        cr_assert_eq(tl_ials_ops.candidates(m2, &q, NULL, NULL, 10, h2, &n2), TL_OK);
+        cr_assert(n0 == n1 && n0 == n2);
+        cr_assert(memcmp(h0, h1, n0 * sizeof *h0) == 0 && memcmp(h0, h2, n0 * sizeof *h0) == 0, "anchor %u", a);
+    }
+    tl_ials_ops.free(m1);
+    tl_ials_ops.free(m2);
+    /* a version 1 snapshot with lists after it trails */
+    memcpy(b.data + 4, &one, 4);
+    void *mt = NULL;
+    cr_assert_eq(tl_ials_ops.load(b.data, b.len, &mt, &err), TL_EPARSE);
+    uint32_t two = 2, bad_id = 15, bad_k = 99;
+    memcpy(b.data + 4, &two, 4);
+    memcpy(b.data + base + 8, &bad_id, 4); /* an item index past n_items */
+    cr_assert_eq(tl_ials_ops.load(b.data, b.len, &mt, &err), TL_EPARSE);
+    cr_assert(strstr(err.msg, "neighbour"), "%s", err.msg);
+    memcpy(b.data + base + 4, &bad_k, 4);
+    cr_assert_eq(tl_ials_ops.load(b.data, b.len, &mt, &err), TL_EPARSE);
+    memcpy(b.data + base + 4, &k, 4);
+    rows++;
+    memcpy(b.data + base, &rows, 4);
+    cr_assert_eq(tl_ials_ops.load(b.data, b.len, &mt, &err), TL_EPARSE);
+    cr_assert_null(mt);
+    tl_buf_free(&v1);
+    tl_buf_free(&b);
+    tl_ials_ops.free(m);
+    tl_dataset_free(d);
+}
+
 Test(ials, params)
 {
     struct tl_ials_params p;

@@ -762,6 +762,88 @@ Test(store_sqlite, order_scan_skips_orders_without_lines_and_keeps_line_order)
     free(got);
 }
 
+/* The scan joins the two tables itself and sorts the orders by time in
+ * memory: it must deliver what the plain SQL did (orders "ORDER BY ts_ms,
+ * shop_id, id", then each one's lines "ORDER BY line_no"), read here from
+ * the same file through SQLite directly. Three shops, 600 orders with
+ * timestamps drawn from a few values (many ties), ids sharing prefixes and
+ * with bytes above 0x7f, absent customers and countries, 0-5 lines each,
+ * and lines whose order was never stored. */
+Test(store_sqlite, order_scan_delivers_what_the_sql_sorted)
+{
+    uint32_t shops[3] = {1, 0, 0};
+    cr_assert_eq(ops->shop_create(st, "b", &shops[1]), TL_OK);
+    cr_assert_eq(ops->shop_create(st, "c", &shops[2]), TL_OK);
+    static char ids[600][24], items[600][5][16];
+    static struct tl_line lines[600][5];
+    unsigned r = 777;
+    for (int i = 0; i < 600; i++) {
+        r = r * 1103515245u + 12345u;
+        static const char *pre[] = {"o", "o1", "\xc3\xa9", "O"};
+        snprintf(ids[i], sizeof ids[i], "%s%u", pre[(r >> 8) % 4], (r >> 12) % 97);
+        int nl = (int)((r >> 20) % 6);
+        for (int l = 0; l < nl; l++) {
+            snprintf(items[i][l], sizeof items[i][l], "sku%d", (i * 7 + l * 13) % 50);
+            lines[i][l] = (struct tl_line){items[i][l], 1 + l, l == 3 ? NAN : 0.25 * l};
+        }
+        struct tl_order o = {ids[i], r % 3 ? "cust" : NULL, 1000 + (int64_t)((r >> 4) % 5), r % 5 ? "GB" : NULL,
+                             NULL, (int)(r % 11 == 0), lines[i], (size_t)nl};
+        cr_assert_eq(ops->order_upsert(st, shops[(r >> 16) % 3], &o), TL_OK);
+    }
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db,
+                              "INSERT INTO order_lines(shop_id, order_id, line_no, item_id, quantity) VALUES"
+                              " (1, 'never stored', 0, 'x', 1), (2, 'o', 0, 'x', 1), (9, 'o1', 0, 'x', 1)",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    for (uint32_t shop = 0; shop <= shops[2]; shop++) {
+        char *want = tl_calloc(1, 1000000), *got = tl_calloc(1, 1000000);
+        sqlite3_stmt *q, *ql;
+        cr_assert_eq(sqlite3_prepare_v2(db,
+                                        "SELECT shop_id, id, customer_id, ts_ms, country, is_return FROM orders"
+                                        " WHERE ?1 = 0 OR shop_id = ?1 ORDER BY ts_ms, shop_id, id",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+        cr_assert_eq(sqlite3_prepare_v2(db,
+                                        "SELECT item_id, quantity, price FROM order_lines"
+                                        " WHERE shop_id = ?1 AND order_id = ?2 ORDER BY line_no",
+                                        -1, &ql, NULL),
+                     SQLITE_OK);
+        sqlite3_bind_int64(q, 1, shop);
+        size_t delivered = 0;
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            struct tl_line ls[8];
+            char its[8][16];
+            size_t n = 0;
+            sqlite3_bind_int64(ql, 1, sqlite3_column_int64(q, 0));
+            sqlite3_bind_text(ql, 2, (const char *)sqlite3_column_text(q, 1), -1, SQLITE_TRANSIENT);
+            while (sqlite3_step(ql) == SQLITE_ROW && n < 8) {
+                snprintf(its[n], sizeof its[n], "%s", (const char *)sqlite3_column_text(ql, 0));
+                double price = sqlite3_column_type(ql, 2) == SQLITE_NULL ? NAN : sqlite3_column_double(ql, 2);
+                ls[n] = (struct tl_line){its[n], sqlite3_column_double(ql, 1), price};
+                n++;
+            }
+            sqlite3_reset(ql);
+            if (!n) continue; /* an order without lines is not delivered */
+            struct tl_order o = {(const char *)sqlite3_column_text(q, 1), (const char *)sqlite3_column_text(q, 2),
+                                 sqlite3_column_int64(q, 3),                (const char *)sqlite3_column_text(q, 4),
+                                 NULL,                                      sqlite3_column_int(q, 5),
+                                 ls,                                        n};
+            ord_text_cb(want, (uint32_t)sqlite3_column_int64(q, 0), &o);
+            delivered++;
+        }
+        sqlite3_finalize(q);
+        sqlite3_finalize(ql);
+        cr_assert_gt(delivered, shop ? 100u : 400u);
+        cr_assert_eq(ops->order_scan(st, shop, ord_text_cb, got), TL_OK);
+        cr_assert_str_eq(got, want, "shop %u", shop);
+        tl_free(want);
+        tl_free(got);
+    }
+    sqlite3_close(db);
+}
+
 /* order_upsert_many stores what order_upsert does order by order: 100 calls
  * of 0-80 orders (full statements of 32 and single rows for the rest),
  * every other call of new ids only, the others with ids drawn from a small
