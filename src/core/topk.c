@@ -90,3 +90,21 @@ size_t tl_topk_sort(struct tl_topk *h)
     }
     return n;
 }
+
+size_t tl_topk_best_passing(const struct tl_topk_entry *cand, size_t n, size_t k, int (*reject)(void *, uint32_t),
+                            void *ctx, struct tl_topk_entry *work, struct tl_topk_entry *out)
+{
+    size_t got = 0;
+    if (k == 0 || n == 0) return 0;
+    for (size_t top = k;; top *= 2) {
+        if (top > n) top = n;
+        struct tl_topk h;
+        tl_topk_init(&h, work, top);
+        for (size_t x = 0; x < n; x++) tl_topk_push(&h, cand[x].id, cand[x].score);
+        size_t nh = tl_topk_sort(&h);
+        got = 0;
+        for (size_t x = 0; x < nh && got < k; x++)
+            if (!(reject && reject(ctx, work[x].id))) out[got++] = work[x];
+        if (got == k || top == n) return got;
+    }
+}

@@ -40,4 +40,16 @@ double tl_topk_threshold(const struct tl_topk *h);
  * before pushing again. */
 size_t tl_topk_sort(struct tl_topk *h);
 
+/* The best k of cand[0..n) that reject(ctx, id) does not reject (reject
+ * NULL: none is), best first, into out (room for k); returns how many (< k
+ * only when fewer pass). reject, which may be dear (a catalog look-up), is
+ * asked only of the best candidates: the top m by score (m = k, doubled
+ * while fewer than k of them pass) are selected without it, then asked
+ * best first. Every candidate outside the top m is worse than all inside,
+ * so the first k that pass are the best k that pass; asking each candidate
+ * a heap of k accepts instead means about k (1 + ln(n / k)) questions
+ * where this asks about k plus the rejected. work: room for n entries. */
+size_t tl_topk_best_passing(const struct tl_topk_entry *cand, size_t n, size_t k, int (*reject)(void *, uint32_t),
+                            void *ctx, struct tl_topk_entry *work, struct tl_topk_entry *out);
+
 #endif

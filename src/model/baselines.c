@@ -532,7 +532,8 @@ static enum tl_rc knn_candidates(const void *mv, const struct tl_model_query *q,
     struct kacc *t = tl_malloc(cap * sizeof *t);
     uint32_t *touched = tl_malloc((reach + 1) * sizeof *touched);
     struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
-    if (!t || !touched || !heap) {
+    struct tl_topk_entry *cand = tl_malloc((reach + 1) * sizeof *cand), *work = tl_malloc((reach + 1) * sizeof *work);
+    if (!t || !touched || !heap || !cand || !work) {
         rc = TL_ENOMEM;
         goto out;
     }
@@ -562,16 +563,15 @@ static enum tl_rc knn_candidates(const void *mv, const struct tl_model_query *q,
             }
         }
     }
-    struct tl_topk tk;
-    tl_topk_init(&tk, heap, k);
+    /* every reached item with a positive sum, then the best k the serving
+     * rules admit, asked of the best only (tl_topk_best_passing) */
+    size_t nc = 0;
     for (size_t i = 0; i < nt; i++) {
         const struct kacc *a = kacc_find(t, cap - 1, touched[i]);
         if (a->sum <= 0.0f || (a->is_source && q->anchor != TL_MODEL_NONE)) continue;
-        if (!tl_topk_accepts(&tk, a->item, a->sum)) continue;
-        if (skip && skip(ctx, a->item)) continue;
-        tl_topk_push(&tk, a->item, a->sum);
+        cand[nc++] = (struct tl_topk_entry){a->item, a->sum};
     }
-    size_t got = tl_topk_sort(&tk);
+    size_t got = tl_topk_best_passing(cand, nc, k, skip, ctx, work, heap);
     for (size_t i = 0; i < got; i++)
         out[i] = (struct tl_model_hit){heap[i].id, (float)heap[i].score, kacc_find(t, cap - 1, heap[i].id)->from};
     *n = got;
@@ -579,6 +579,8 @@ out:
     tl_free(t);
     tl_free(touched);
     tl_free(heap);
+    tl_free(cand);
+    tl_free(work);
     return rc;
 }
 

@@ -58,8 +58,8 @@
  * C = Y_b Y_s^T, then a bounded heap per row; 2 x items x SERVE_MAX x f
  * flops, about 1.3e11 and a few seconds at 100,000 items; 800 bytes per
  * item), saved with the model and read back on load (16 s of a server's
- * start at 100,000 items otherwise), so an anchored query is a lookup; its first k admissible neighbours are the exact top k whenever
- * fewer than NN_K - k of them are skipped (else it falls back to the scan).
+ * start at 100,000 items otherwise), so an anchored query is a lookup; its first k admissible neighbours are the exact
+ * top k whenever fewer than NN_K - k of them are skipped (else it falls back to the scan).
  *
  * Snapshot (little-endian, model.h helpers):
  *   u32 magic 0x534c4149 ("IALS"), u32 version 2,
@@ -91,13 +91,13 @@
 #define IALS_MAGIC 0x534c4149u
 #define IALS_VERSION 2u
 #define IALS_VERSION_NO_NN 1u /* before the neighbour lists were saved */
-#define WORK_UNITS 1024  /* work units per half-iteration (cost-balanced row runs) */
-#define PREFETCH_ROWS 8  /* software prefetch distance in the sparse part, in rows */
-#define MAX_THREADS 256  /* worker threads used at most */
-#define INIT_SCALE 0.01f /* item factor init range [-0.005, 0.005) */
-#define SERVE_MAX 20000  /* items candidates() scores: the most popular ones (see "Serving") */
-#define NN_K 100         /* precomputed cosine neighbours per served item */
-#define NN_BLOCK 256     /* rows per sgemm block when computing them */
+#define WORK_UNITS 1024       /* work units per half-iteration (cost-balanced row runs) */
+#define PREFETCH_ROWS 8       /* software prefetch distance in the sparse part, in rows */
+#define MAX_THREADS 256       /* worker threads used at most */
+#define INIT_SCALE 0.01f      /* item factor init range [-0.005, 0.005) */
+#define SERVE_MAX 20000       /* items candidates() scores: the most popular ones (see "Serving") */
+#define NN_K 100              /* precomputed cosine neighbours per served item */
+#define NN_BLOCK 256          /* rows per sgemm block when computing them */
 
 struct tl_ials {
     uint32_t n_users, n_items, f;
@@ -905,8 +905,9 @@ enum tl_rc tl_ials_scores(const struct tl_ials *m, uint32_t user, const uint32_t
 
 /* for_you on a large catalog: the union of the neighbour lists of the most
  * recent history items (at most CAND_ANCHORS x NN_K items), each scored
- * exactly by x . y_j; top k of those (ties: lower index). Fewer than k
- * admissible candidates: *n < k and the caller scans instead. */
+ * exactly by x . y_j; top k of those (ties: lower index), the serving rules
+ * asked of the best only (tl_topk_best_passing). Fewer than k admissible
+ * candidates: *n < k and the caller scans instead. */
 static enum tl_rc candidates_from_history(const struct tl_ials *m, const struct tl_model_query *q, const float *xq,
                                           tl_model_skip_fn skip, void *skip_ctx, size_t k, struct tl_model_hit *out,
                                           size_t *n)
@@ -914,17 +915,19 @@ static enum tl_rc candidates_from_history(const struct tl_ials *m, const struct 
     size_t cap = 2 * CAND_ANCHORS * NN_K, mask = 1;
     while (mask < cap) mask <<= 1;
     uint32_t *set = tl_malloc(mask * sizeof *set);
-    struct tl_topk_entry *heap = tl_malloc(k * sizeof *heap);
-    if (!set || !heap) {
+    struct tl_topk_entry *all = tl_malloc(CAND_ANCHORS * NN_K * sizeof *all);
+    struct tl_topk_entry *work = tl_malloc(CAND_ANCHORS * NN_K * sizeof *work);
+    struct tl_topk_entry *best = tl_malloc(k * sizeof *best);
+    if (!set || !all || !work || !best) {
         tl_free(set);
-        tl_free(heap);
+        tl_free(all);
+        tl_free(work);
+        tl_free(best);
         return TL_ENOMEM;
     }
     memset(set, 0xff, mask * sizeof *set);
     mask -= 1;
-    struct tl_topk h;
-    tl_topk_init(&h, heap, k);
-    size_t used = 0;
+    size_t used = 0, na = 0;
     for (size_t x = q->n_history; x-- > 0 && used < CAND_ANCHORS;) {
         uint32_t a = q->history[x];
         if (a >= m->n_items || m->serve_pos[a] < 0) continue;
@@ -936,16 +939,16 @@ static enum tl_rc candidates_from_history(const struct tl_ials *m, const struct 
             while (set[slot] != UINT32_MAX && set[slot] != j) slot = (slot + 1) & mask;
             if (set[slot] == j) continue; /* already scored */
             set[slot] = j;
-            float sc = vdot(xq, m->y + (size_t)j * m->f, m->f);
-            if (!tl_topk_accepts(&h, j, sc) || (skip && skip(skip_ctx, j))) continue;
-            tl_topk_push(&h, j, sc);
+            all[na++] = (struct tl_topk_entry){j, vdot(xq, m->y + (size_t)j * m->f, m->f)};
         }
     }
-    size_t got = tl_topk_sort(&h);
-    for (size_t x = 0; x < got; x++) out[x] = (struct tl_model_hit){heap[x].id, (float)heap[x].score, TL_MODEL_NONE};
+    size_t got = tl_topk_best_passing(all, na, k, skip, skip_ctx, work, best);
+    for (size_t x = 0; x < got; x++) out[x] = (struct tl_model_hit){best[x].id, (float)best[x].score, TL_MODEL_NONE};
     *n = got;
     tl_free(set);
-    tl_free(heap);
+    tl_free(all);
+    tl_free(work);
+    tl_free(best);
     return TL_OK;
 }
 

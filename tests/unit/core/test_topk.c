@@ -138,3 +138,59 @@ Test(topk, reuse_after_init)
     cr_assert_eq(tl_topk_sort(&h), 1);
     cr_assert_eq(st[0].id, 3);
 }
+
+/* tl_topk_best_passing: the best k candidates that the predicate does not
+ * reject, against a sort of all of them, for reject rates of none, half,
+ * nine in ten and all, with ties, NaN scores and k above n. The predicate
+ * is asked only of the best: at most 4 x (the rank of the k-th passing
+ * candidate + 1) questions (m doubles, each round asking again). */
+struct rejector {
+    unsigned mod;
+    size_t calls;
+};
+
+static int reject_mod(void *ctx, uint32_t id)
+{
+    struct rejector *r = ctx;
+    r->calls++;
+    return r->mod == 1 || (r->mod && id % r->mod != 0);
+}
+
+Test(topk, best_passing_matches_bruteforce)
+{
+    srand(777);
+    enum { N = 3000 };
+    static struct tl_topk_entry cand[N], sorted[N], work[N];
+    struct tl_topk_entry out[64];
+    size_t ks[] = {1, 5, 20, 64};
+    unsigned mods[] = {0, 2, 10, 1}; /* 0: none rejected; 2: half pass; 10: one in ten passes; 1: all rejected */
+    for (int trial = 0; trial < 64; trial++) {
+        size_t k = ks[trial % 4], n = (size_t)(rand() % N) + 1;
+        if (trial % 16 == 15) n = k / 2; /* fewer candidates than k */
+        struct rejector r = {mods[(trial / 4) % 4], 0};
+        size_t ns = 0;
+        for (size_t i = 0; i < n; i++) {
+            cand[i].id = (uint32_t)(rand() % 100000);
+            cand[i].score = rand() % 97 == 0 ? NAN : (double)(rand() % 60) - 30.0;
+            if (!isnan(cand[i].score)) sorted[ns++] = cand[i];
+        }
+        qsort(sorted, ns, sizeof sorted[0], cmp_best_first);
+        struct tl_topk_entry want[64];
+        size_t nw = 0, last = ns;
+        for (size_t i = 0; i < ns && nw < k; i++)
+            if (!(r.mod == 1 || (r.mod && sorted[i].id % r.mod != 0))) {
+                want[nw++] = sorted[i];
+                last = i;
+            }
+        size_t got = tl_topk_best_passing(cand, n, k, r.mod ? reject_mod : NULL, &r, work, out);
+        cr_assert_eq(got, nw, "trial %d", trial);
+        for (size_t i = 0; i < got; i++) {
+            cr_assert_eq(out[i].id, want[i].id, "trial %d pos %zu", trial, i);
+            cr_assert_float_eq(out[i].score, want[i].score, 0, "trial %d pos %zu", trial, i);
+        }
+        if (nw == k) cr_assert_leq(r.calls, 4 * (last + 1), "trial %d: %zu questions", trial, r.calls);
+        if (!r.mod) cr_assert_eq(r.calls, 0);
+    }
+    cr_assert_eq(tl_topk_best_passing(cand, 0, 5, NULL, NULL, work, out), 0);
+    cr_assert_eq(tl_topk_best_passing(cand, 10, 0, NULL, NULL, work, out), 0);
+}

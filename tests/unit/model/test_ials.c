@@ -732,6 +732,39 @@ Test(ials, candidate_generation_large_catalog)
     cr_assert_eq(tl_ials_ops.candidates(m, &qa, skip_fn, &sk, 1, nb, &nn), TL_OK);
     cr_assert_eq(nn, 1);
     cr_assert(hits[0].score >= dense[nb[0].item] - 1e-6f);
+
+    /* The serving rules are asked of the best candidates only, more of them
+     * when many are skipped: with the first 30 of the top 40 skipped, the
+     * top 20 are the other 10 of those 40, in the same order with the same
+     * scores, then 10 more; nothing in the union of the history's neighbour
+     * lists that is admissible and left out scores higher. */
+    struct tl_model_hit top40[40];
+    size_t n40 = 0;
+    cr_assert_eq(tl_ials_ops.candidates(m, &q, skip_fn, &sk, 40, top40, &n40), TL_OK);
+    cr_assert_eq(n40, 40);
+    for (size_t i = 0; i < 20; i++) cr_assert(memcmp(&top40[i], &hits[i], sizeof hits[i]) == 0, "rank %zu", i);
+    uint32_t many[34];
+    for (int i = 0; i < 30; i++) many[i] = top40[i].item;
+    memcpy(many + 30, h, sizeof h);
+    struct skipset sk2 = {many, 34};
+    cr_assert_eq(tl_ials_ops.candidates(m, &q, skip_fn, &sk2, 20, hits, &n), TL_OK);
+    cr_assert_eq(n, 20);
+    for (size_t i = 0; i < 10; i++) cr_assert(memcmp(&top40[30 + i], &hits[i], sizeof hits[i]) == 0, "rank %zu", i);
+    uint32_t in_union[900] = {0};
+    for (int a = 0; a < 4; a++) {
+        struct tl_model_query qn = {.user = TL_MODEL_NONE, .anchor = h[a]};
+        struct tl_model_hit l[100];
+        size_t nl = 0;
+        cr_assert_eq(tl_ials_ops.candidates(m, &qn, NULL, NULL, 100, l, &nl), TL_OK);
+        for (size_t i = 0; i < nl; i++) in_union[l[i].item] = 1;
+    }
+    for (size_t i = 0; i < n; i++) cr_assert(in_union[hits[i].item] && !skip_fn(&sk2, hits[i].item));
+    for (uint32_t j = 0; j < 900; j++) {
+        int hit = 0;
+        for (size_t i = 0; i < n; i++) hit |= hits[i].item == j;
+        if (in_union[j] && !hit && !skip_fn(&sk2, j))
+            cr_assert(dense[j] <= hits[n - 1].score + 1e-5f, "item %u (%g) left out", j, dense[j]);
+    }
     tl_ials_ops.free(m);
     tl_dataset_free(d);
 }

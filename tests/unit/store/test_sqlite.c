@@ -786,8 +786,14 @@ Test(store_sqlite, order_scan_delivers_what_the_sql_sorted)
             snprintf(items[i][l], sizeof items[i][l], "sku%d", (i * 7 + l * 13) % 50);
             lines[i][l] = (struct tl_line){items[i][l], 1 + l, l == 3 ? NAN : 0.25 * l};
         }
-        struct tl_order o = {ids[i], r % 3 ? "cust" : NULL, 1000 + (int64_t)((r >> 4) % 5), r % 5 ? "GB" : NULL,
-                             NULL, (int)(r % 11 == 0), lines[i], (size_t)nl};
+        struct tl_order o = {ids[i],
+                             r % 3 ? "cust" : NULL,
+                             1000 + (int64_t)((r >> 4) % 5),
+                             r % 5 ? "GB" : NULL,
+                             NULL,
+                             (int)(r % 11 == 0),
+                             lines[i],
+                             (size_t)nl};
         cr_assert_eq(ops->order_upsert(st, shops[(r >> 16) % 3], &o), TL_OK);
     }
     sqlite3 *db;
@@ -826,10 +832,14 @@ Test(store_sqlite, order_scan_delivers_what_the_sql_sorted)
             }
             sqlite3_reset(ql);
             if (!n) continue; /* an order without lines is not delivered */
-            struct tl_order o = {(const char *)sqlite3_column_text(q, 1), (const char *)sqlite3_column_text(q, 2),
-                                 sqlite3_column_int64(q, 3),                (const char *)sqlite3_column_text(q, 4),
-                                 NULL,                                      sqlite3_column_int(q, 5),
-                                 ls,                                        n};
+            struct tl_order o = {(const char *)sqlite3_column_text(q, 1),
+                                 (const char *)sqlite3_column_text(q, 2),
+                                 sqlite3_column_int64(q, 3),
+                                 (const char *)sqlite3_column_text(q, 4),
+                                 NULL,
+                                 sqlite3_column_int(q, 5),
+                                 ls,
+                                 n};
             ord_text_cb(want, (uint32_t)sqlite3_column_int64(q, 0), &o);
             delivered++;
         }
