@@ -70,6 +70,18 @@ char *tl_strndup(const char *s, size_t n)
     return d;
 }
 
+int tl_grow(void **p, size_t *cap, size_t need, size_t elem, size_t first)
+{
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap * 2 : first ? first : 1;
+    while (nc < need) nc *= 2;
+    void *np = tl_realloc(*p, nc * elem);
+    if (!np) return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
 void tl_alloc_fail_after(long n) { atomic_store(&fail_countdown, n); }
 
 long tl_alloc_live(void) { return atomic_load(&live_count); }

@@ -17,6 +17,10 @@ void tl_free(void *p);
 char *tl_strdup(const char *s);
 /* Copy of the first n bytes of s, NUL-terminated. */
 char *tl_strndup(const char *s, size_t n);
+/* Make the array *p of *cap elements of elem bytes hold at least need:
+ * capacity doubled from first (or from *cap) until it does. 0, or -1 when
+ * the memory is not there (*p and *cap unchanged). */
+int tl_grow(void **p, size_t *cap, size_t need, size_t elem, size_t first);
 
 /* Advise the kernel to back the 2 MiB-aligned part of [p, p + n) with
  * huge pages when n is at least TL_HUGE_MIN: a large table filled in random

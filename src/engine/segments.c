@@ -255,18 +255,6 @@ struct collect {
     enum tl_rc rc;
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    size_t c = *cap ? *cap * 2 : 1024;
-    while (c < need) c *= 2;
-    void *np = tl_realloc(*p, c * elem);
-    if (!np) return -1;
-    *p = np;
-    *cap = c;
-    return 0;
-}
-
 static int profile_cb(void *ctx, uint32_t shop_id, const char *key, const void *blob, size_t len)
 {
     struct collect *c = ctx;
@@ -291,8 +279,8 @@ static int profile_cb(void *ctx, uint32_t shop_id, const char *key, const void *
     snprintf(sh.country, sizeof sh.country, "%s", tl_profile_country(p));
     uint64_t hs[SEG_ITEMS_PER_SHOPPER];
     size_t nh = profile_items(p, hs);
-    if (grow((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v) ||
-        grow((void **)&c->items, &c->cap_items, c->n_items + nh, sizeof *c->items)) {
+    if (tl_grow((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v, 1024) ||
+        tl_grow((void **)&c->items, &c->cap_items, c->n_items + nh, sizeof *c->items, 1024)) {
         c->rc = TL_ENOMEM;
         tl_profile_free(p);
         return 1;

@@ -40,18 +40,6 @@ void tl_evdata_free(struct tl_evdata *e)
     tl_free(e);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap : 256;
-    while (nc < need) nc *= 2;
-    void *np = tl_realloc(*p, nc * elem);
-    if (!np) return -1;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 static int u32_cmp(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -62,10 +50,10 @@ static int u32_cmp(const void *a, const void *b)
 static enum tl_rc add_case(struct tl_evdata *e, uint32_t user, const uint32_t *hist, const int64_t *hts, size_t nh,
                            const uint32_t *tgt, size_t nt, int mask)
 {
-    if (grow((void **)&e->cases, &e->cap_cases, e->n_cases + 1, sizeof *e->cases) ||
-        grow((void **)&e->hist, &e->cap_hist, e->n_hist + nh + 1, sizeof *e->hist) ||
-        grow((void **)&e->hist_ts, &e->cap_hist_ts, e->n_hist + nh + 1, sizeof *e->hist_ts) ||
-        grow((void **)&e->tgt, &e->cap_tgt, e->n_tgt + nt + 1, sizeof *e->tgt))
+    if (tl_grow((void **)&e->cases, &e->cap_cases, e->n_cases + 1, sizeof *e->cases, 256) ||
+        tl_grow((void **)&e->hist, &e->cap_hist, e->n_hist + nh + 1, sizeof *e->hist, 256) ||
+        tl_grow((void **)&e->hist_ts, &e->cap_hist_ts, e->n_hist + nh + 1, sizeof *e->hist_ts, 256) ||
+        tl_grow((void **)&e->tgt, &e->cap_tgt, e->n_tgt + nt + 1, sizeof *e->tgt, 256))
         return TL_ENOMEM;
     struct tl_evcase *c = &e->cases[e->n_cases++];
     c->user = user;
@@ -225,7 +213,7 @@ static enum tl_rc read_sessions(struct sess_reader *r, const char *path, struct 
             if (r->max_sessions > 0 && r->sessions >= r->max_sessions) break;
             snprintf(r->cur, sizeof r->cur, "%s", sid);
         }
-        if (grow((void **)&r->cl, &r->cap_cl, r->n_cl + 1, sizeof *r->cl)) {
+        if (tl_grow((void **)&r->cl, &r->cap_cl, r->n_cl + 1, sizeof *r->cl, 256)) {
             rc = TL_ENOMEM;
             break;
         }
@@ -466,7 +454,7 @@ enum tl_rc tl_evdata_orders(const char *path, int64_t split_ms, int buy_again, s
         }
         uint32_t ci, ii;
         if ((rc = tl_strtab_intern(&custs, cust, &ci)) || (rc = tl_strtab_intern(&e->items, code, &ii))) break;
-        if (grow((void **)&p, &cap, np + 1, sizeof *p)) {
+        if (tl_grow((void **)&p, &cap, np + 1, sizeof *p, 256)) {
             rc = TL_ENOMEM;
             break;
         }

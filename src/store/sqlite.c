@@ -1140,18 +1140,6 @@ struct order_scan {
     struct tl_buf arena;
 };
 
-static int grow_arr(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 1024;
-    while (nc < need) nc *= 2;
-    void *np = tl_realloc(*p, nc * elem);
-    if (!np) return TL_ENOMEM;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 /* Append a presence byte and s (NULL: absent) to the arena. */
 static int arena_str(struct tl_buf *a, const char *s)
 {
@@ -1215,7 +1203,10 @@ static enum tl_rc sq_order_scan(struct tl_store *s, uint32_t shop_id, tl_order_c
     tl_buf_init(&sc.arena, 0);
     int r, rl = SQLITE_DONE, stop = 0;
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-        if ((stop = grow_arr((void **)&sc.o, &sc.cap, sc.n + 1, sizeof *sc.o))) break;
+        if (tl_grow((void **)&sc.o, &sc.cap, sc.n + 1, sizeof *sc.o, 1024)) {
+            stop = TL_ENOMEM;
+            break;
+        }
         struct scan_order *o = &sc.o[sc.n];
         *o = (struct scan_order){.ts = sqlite3_column_int64(q, 3),
                                  .str = sc.arena.len,
@@ -1244,7 +1235,7 @@ static enum tl_rc sq_order_scan(struct tl_store *s, uint32_t shop_id, tl_order_c
             rc = TL_ETOOBIG;
             break;
         }
-        if (grow_arr((void **)&sc.l, &sc.capl, sc.nl + 1, sizeof *sc.l)) {
+        if (tl_grow((void **)&sc.l, &sc.capl, sc.nl + 1, sizeof *sc.l, 1024)) {
             rc = TL_ENOMEM;
             break;
         }

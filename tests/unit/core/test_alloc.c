@@ -222,3 +222,34 @@ Test(alloc, prefaulted_heap_takes_no_page_faults)
     cr_assert_lt(warm, cold / 10, "%ld faults after prefaulting, %ld without", warm, cold);
 #endif
 }
+
+/* tl_grow: doubles from `first` (or from the capacity) until need fits,
+ * keeps the contents, and on a failed allocation leaves array and
+ * capacity as they were. */
+Test(alloc, grow_doubles_keeps_contents_and_fails_cleanly)
+{
+    int *a = NULL;
+    size_t cap = 0;
+    cr_assert_eq(tl_grow((void **)&a, &cap, 0, sizeof *a, 16), 0);
+    cr_assert_null(a);
+    cr_assert_eq(tl_grow((void **)&a, &cap, 1, sizeof *a, 16), 0);
+    cr_assert_eq(cap, 16);
+    for (int i = 0; i < 16; i++) a[i] = i;
+    cr_assert_eq(tl_grow((void **)&a, &cap, 16, sizeof *a, 16), 0);
+    cr_assert_eq(cap, 16, "no growth when it fits");
+    cr_assert_eq(tl_grow((void **)&a, &cap, 100, sizeof *a, 16), 0);
+    cr_assert_eq(cap, 128);
+    for (int i = 0; i < 16; i++) cr_assert_eq(a[i], i);
+    int *before = a;
+    tl_alloc_fail_after(0);
+    cr_assert_eq(tl_grow((void **)&a, &cap, 129, sizeof *a, 16), -1);
+    tl_alloc_fail_after(-1);
+    cr_assert_eq(a, before);
+    cr_assert_eq(cap, 128);
+    size_t c2 = 0;
+    char *b = NULL;
+    cr_assert_eq(tl_grow((void **)&b, &c2, 5, 1, 0), 0);
+    cr_assert_eq(c2, 8, "first 0: from 1");
+    tl_free(a);
+    tl_free(b);
+}
