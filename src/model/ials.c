@@ -537,25 +537,32 @@ static void sort_by_count(uint32_t *idx, uint32_t n, const uint32_t *count)
 /* Nearest served neighbours of every item with users (rows) among the
  * served items (columns) by factor cosine (see the file comment). Ties:
  * lower item index first. */
+/* The neighbour lists' rows, one per item with users (serve_pos: the
+ * item's row, or -1), and room for their NN_K entries; the lists are
+ * filled by build_neighbours or read from a snapshot. */
+static enum tl_rc nn_alloc(struct tl_ials *m)
+{
+    uint32_t r = 0;
+    m->serve_pos = tl_malloc(((size_t)m->n_items + 1) * sizeof *m->serve_pos);
+    if (!m->serve_pos) return TL_ENOMEM;
+    for (uint32_t i = 0; i < m->n_items; i++) m->serve_pos[i] = m->icount[i] > 0 ? (int32_t)r++ : -1;
+    m->n_nn_rows = r;
+    m->nn = tl_malloc(((size_t)r * NN_K + 1) * sizeof *m->nn);
+    m->nn_sim = tl_malloc(((size_t)r * NN_K + 1) * sizeof *m->nn_sim);
+    return m->nn && m->nn_sim ? TL_OK : TL_ENOMEM;
+}
+
 static enum tl_rc build_neighbours(struct tl_ials *m)
 {
-    uint32_t S = m->n_serve, R = 0;
+    uint32_t S = m->n_serve;
     size_t f = m->f;
-    for (uint32_t i = 0; i < m->n_items; i++) R += m->icount[i] > 0;
-    m->serve_pos = tl_malloc(((size_t)m->n_items + 1) * sizeof *m->serve_pos);
-    m->nn = tl_malloc(((size_t)R * NN_K + 1) * sizeof *m->nn);
-    m->nn_sim = tl_malloc(((size_t)R * NN_K + 1) * sizeof *m->nn_sim);
     float *c = tl_malloc(((size_t)NN_BLOCK * (S ? S : 1)) * sizeof *c);
     float *rows_y = tl_malloc(((size_t)NN_BLOCK * f + 1) * sizeof *rows_y);
     uint32_t *rows_i = tl_malloc(NN_BLOCK * sizeof *rows_i);
     struct tl_topk_entry *heap = tl_malloc(NN_K * sizeof *heap);
-    enum tl_rc rc = TL_OK;
-    if (!m->serve_pos || !m->nn || !m->nn_sim || !c || !rows_y || !rows_i || !heap) {
-        rc = TL_ENOMEM;
-        goto out;
-    }
-    uint32_t r = 0;
-    for (uint32_t i = 0; i < m->n_items; i++) m->serve_pos[i] = m->icount[i] > 0 ? (int32_t)r++ : -1;
+    enum tl_rc rc = nn_alloc(m);
+    if (rc == TL_OK && (!c || !rows_y || !rows_i || !heap)) rc = TL_ENOMEM;
+    if (rc) goto out;
     for (uint32_t i0 = 0, row0 = 0; i0 < m->n_items;) {
         uint32_t nr = 0; /* gather the next block of rows */
         while (i0 < m->n_items && nr < NN_BLOCK) {
@@ -596,7 +603,6 @@ static enum tl_rc build_neighbours(struct tl_ials *m)
         }
         row0 += nr;
     }
-    m->n_nn_rows = R;
 out:
     tl_free(c);
     tl_free(rows_y);
@@ -915,14 +921,13 @@ static enum tl_rc candidates_from_history(const struct tl_ials *m, const struct 
     size_t cap = 2 * CAND_ANCHORS * NN_K, mask = 1;
     while (mask < cap) mask <<= 1;
     uint32_t *set = tl_malloc(mask * sizeof *set);
-    struct tl_topk_entry *all = tl_malloc(CAND_ANCHORS * NN_K * sizeof *all);
-    struct tl_topk_entry *work = tl_malloc(CAND_ANCHORS * NN_K * sizeof *work);
-    struct tl_topk_entry *best = tl_malloc(k * sizeof *best);
-    if (!set || !all || !work || !best) {
+    /* the scored candidates, the selection's work space, the best k */
+    struct tl_topk_entry *all = tl_malloc((2 * CAND_ANCHORS * NN_K + k) * sizeof *all);
+    struct tl_topk_entry *work = all ? all + CAND_ANCHORS * NN_K : NULL,
+                         *best = all ? work + CAND_ANCHORS * NN_K : NULL;
+    if (!set || !all) {
         tl_free(set);
         tl_free(all);
-        tl_free(work);
-        tl_free(best);
         return TL_ENOMEM;
     }
     memset(set, 0xff, mask * sizeof *set);
@@ -947,8 +952,6 @@ static enum tl_rc candidates_from_history(const struct tl_ials *m, const struct 
     *n = got;
     tl_free(set);
     tl_free(all);
-    tl_free(work);
-    tl_free(best);
     return TL_OK;
 }
 
@@ -1110,21 +1113,16 @@ static enum tl_rc ials_load(const void *data, size_t len, void **out, struct tl_
     int have_nn = ver == IALS_VERSION && !r.bad;
     if (have_nn) {
         /* the lists: one row per item with users, NN_K each */
-        uint32_t rows = tl_snap_get_u32(&r), k = tl_snap_get_u32(&r), with_users = 0;
-        for (uint32_t i = 0; i < ni; i++) with_users += m->icount[i] > 0;
-        if (r.bad || rows != with_users || k != NN_K || (len - r.off) / 8 != (size_t)rows * k || (len - r.off) % 8)
-            bad = "neighbour lists of the wrong size";
-        else if (!(m->nn = tl_malloc(((size_t)rows * k + 1) * sizeof *m->nn)) ||
-                 !(m->nn_sim = tl_malloc(((size_t)rows * k + 1) * sizeof *m->nn_sim)) ||
-                 !(m->serve_pos = tl_malloc(((size_t)ni + 1) * sizeof *m->serve_pos))) {
+        uint32_t rows = tl_snap_get_u32(&r), k = tl_snap_get_u32(&r);
+        if (nn_alloc(m) != TL_OK) {
             ials_free(m);
             return tl_err_set(err, TL_ENOMEM, NULL, "out of memory");
-        } else {
+        }
+        if (r.bad || rows != m->n_nn_rows || k != NN_K || (len - r.off) / 8 != (size_t)rows * k || (len - r.off) % 8)
+            bad = "neighbour lists of the wrong size";
+        else {
             tl_snap_get_u32s(&r, m->nn, (size_t)rows * k);
             tl_snap_get_f32s(&r, m->nn_sim, (size_t)rows * k);
-            m->n_nn_rows = rows;
-            uint32_t row = 0;
-            for (uint32_t i = 0; i < ni; i++) m->serve_pos[i] = m->icount[i] > 0 ? (int32_t)row++ : -1;
             for (size_t x = 0; x < (size_t)rows * k && !bad; x++)
                 if ((m->nn[x] >= ni && m->nn[x] != UINT32_MAX) || !isfinite(m->nn_sim[x]))
                     bad = "neighbour index out of range or non-finite similarity";

@@ -1219,7 +1219,7 @@ static enum tl_rc sq_order_scan(struct tl_store *s, uint32_t shop_id, tl_order_c
     }
     enum tl_rc rc = finish_scan(q, r == SQLITE_ROW ? SQLITE_DONE : r, stop);
     /* the lines, joined to the orders: both come in (shop, order id) order */
-    size_t k = 0;
+    size_t k = 0, maxl = 0; /* maxl: the most lines of one order */
     while (rc == TL_OK && (rl = sqlite3_step(ql)) == SQLITE_ROW) {
         uint32_t shop = (uint32_t)sqlite3_column_int64(ql, 0);
         const char *oid = col_text(ql, 1);
@@ -1247,15 +1247,12 @@ static enum tl_rc sq_order_scan(struct tl_store *s, uint32_t shop_id, tl_order_c
             break;
         }
         sc.nl++;
-        o->n_lines++;
+        if (++o->n_lines > maxl) maxl = o->n_lines;
     }
     enum tl_rc rcl = finish_scan(ql, rl == SQLITE_ROW ? SQLITE_DONE : rl, 0);
     if (rc == TL_OK) rc = rcl;
     size_t *ord = NULL, n = 0;
     struct tl_line *lines = NULL;
-    size_t maxl = 0;
-    for (size_t i = 0; i < sc.n; i++)
-        if (sc.o[i].n_lines > maxl) maxl = sc.o[i].n_lines;
     if (rc == TL_OK &&
         (!(ord = tl_malloc((sc.n + 1) * sizeof *ord)) || !(lines = tl_malloc((maxl + 1) * sizeof *lines))))
         rc = TL_ENOMEM;

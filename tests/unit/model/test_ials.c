@@ -420,16 +420,26 @@ Test(ials, ties_from_handmade_snapshot)
     tl_buf_free(&b);
 }
 
+/* A model trained with `factors` on random data, and its snapshot in b. */
+static void *trained_snapshot(uint32_t nu, uint32_t ni, int per_user, uint64_t seed, uint32_t factors,
+                              struct tl_dataset **d, struct tl_buf *b)
+{
+    *d = random_data(nu, ni, per_user, seed);
+    struct tl_ials_params p = small_params();
+    p.factors = factors;
+    void *m = train(*d, &p, 1, 1);
+    tl_buf_init(b, 0);
+    struct tl_err err = {0};
+    cr_assert_eq(tl_ials_ops.save(m, b, &err), TL_OK);
+    return m;
+}
+
 Test(ials, snapshot_round_trip_and_truncation)
 {
-    struct tl_dataset *d = random_data(20, 12, 4, 9);
-    struct tl_ials_params p = small_params();
-    p.factors = 3;
-    void *m = train(d, &p, 1, 1);
+    struct tl_dataset *d;
     struct tl_buf b;
-    tl_buf_init(&b, 0);
     struct tl_err err = {0};
-    cr_assert_eq(tl_ials_ops.save(m, &b, &err), TL_OK);
+    void *m = trained_snapshot(20, 12, 4, 9, 3, &d, &b);
     void *m2 = NULL;
     cr_assert_eq(tl_ials_ops.load(b.data, b.len, &m2, &err), TL_OK, "%s", err.msg);
     cr_assert(same_factors(m, m2));
@@ -476,14 +486,10 @@ Test(ials, snapshot_round_trip_and_truncation)
  * alike. Damaged lists are refused. */
 Test(ials, snapshot_neighbour_lists_and_version_1)
 {
-    struct tl_dataset *d = random_data(30, 15, 5, 11);
-    struct tl_ials_params p = small_params();
-    p.factors = 4;
-    void *m = train(d, &p, 1, 1);
+    struct tl_dataset *d;
     struct tl_buf b;
-    tl_buf_init(&b, 0);
     struct tl_err err = {0};
-    cr_assert_eq(tl_ials_ops.save(m, &b, &err), TL_OK);
+    void *m = trained_snapshot(30, 15, 5, 11, 4, &d, &b);
     uint32_t ver;
     memcpy(&ver, b.data + 4, 4);
     cr_assert_eq(ver, 2u);
